@@ -1,0 +1,390 @@
+"""Reverse-mode automatic differentiation: :class:`Tensor` and :class:`Function`.
+
+The whole idea in one screen:
+
+* a :class:`Tensor` wraps an array (``.data``) and remembers the :class:`Function` that made it
+  (``.creator``);
+* a :class:`Function` has ``forward(*arrays) -> array`` and ``backward(grad_out) -> grads``, one
+  gradient per input, written with plain array operations (the chain rule, one op at a time);
+* ``loss.backward()`` sorts the graph topologically (iteratively: a chain of 10,000 ops is fine),
+  walks it from the output back to the leaves, sums gradients where a tensor was used twice, stores
+  ``.grad`` on the leaves, and then frees the graph (saved arrays and links) so memory stays flat
+  from one training step to the next.
+
+dtype rule (documented in docs/autograd.md): Python numbers and lists become float32 (the training
+default); NumPy/CuPy arrays keep their dtype (float64 for gradient checks, integers for labels).
+Floating ops given integer tensors promote them to float32; ``requires_grad`` on an integer or
+bool tensor is an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Sequence
+
+import numpy
+
+from . import backend
+
+__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "as_tensor"]
+
+DEFAULT_FLOAT = numpy.float32
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """False inside :func:`no_grad`."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def _set_grad(mode: bool) -> Iterator[None]:
+    global _grad_enabled
+    old, _grad_enabled = _grad_enabled, mode
+    try:
+        yield
+    finally:
+        _grad_enabled = old
+
+
+def no_grad() -> contextlib.AbstractContextManager:
+    """Context manager: ops run inside it record no graph (evaluation, optimizer steps)."""
+    return _set_grad(False)
+
+
+def enable_grad() -> contextlib.AbstractContextManager:
+    """Context manager that turns graph recording back on inside :func:`no_grad`."""
+    return _set_grad(True)
+
+
+def _is_float(dtype: Any) -> bool:
+    return numpy.dtype(dtype).kind == "f"
+
+
+def _to_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
+    """Turn data (array, scalar, nested list, Tensor) into an array on a device."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if device is None:
+        device = backend.device_of(data) if hasattr(data, "shape") else backend.get_default_device()
+    xp = backend.xp_for(device)
+    if not hasattr(data, "dtype") and dtype is None:
+        # Python numbers and lists: float32 unless they are all bools/ints, which keep an int dtype
+        probe = numpy.asarray(backend.asnumpy(data) if hasattr(data, "shape") else data)
+        dtype = DEFAULT_FLOAT if probe.dtype.kind in "fc" else probe.dtype
+    arr = backend.to_device(data, device) if hasattr(data, "shape") else xp.asarray(data, dtype=dtype)
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is an array, a number or
+    a nested list. Shaped like ``torch.Tensor``: ``.data``, ``.grad``, ``.shape``, ``.dtype``,
+    ``.device``, ``.backward()``, ``.detach()``, ``.numpy()``, ``.item()``, ``.to(device)``.
+    """
+
+    __array_priority__ = 100  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
+                 device: str | None = None) -> None:
+        self.data = _to_array(data, dtype, device)
+        if requires_grad and not _is_float(self.data.dtype):
+            raise TypeError(
+                f"Tensor: requires_grad=True needs a floating dtype, got {self.data.dtype}; "
+                "convert first, e.g. Tensor(x, dtype='float32', requires_grad=True)"
+            )
+        self.requires_grad = bool(requires_grad)
+        self.grad: Tensor | None = None
+        self.creator: Function | None = None
+        self.name: str | None = None
+        self._retain_grad = False
+
+    # ----- properties -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> Any:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def xp(self) -> Any:
+        """The array module (numpy or cupy) that holds this tensor's data."""
+        return backend.xp_for(self.device)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.creator is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = numpy.array2string(backend.asnumpy(self.data), separator=", ", precision=4,
+                                  prefix="Tensor(")
+        extra = f", device='{self.device}'" if self.device != "cpu" else ""
+        if self.creator is not None:
+            extra += f", grad_fn={type(self.creator).__name__}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+    __hash__ = object.__hash__  # == is elementwise, identity is the hash
+
+    # ----- conversions ------------------------------------------------------------------------
+    def numpy(self) -> numpy.ndarray:
+        """The data as a NumPy array (copied from the GPU if needed); no graph."""
+        return backend.asnumpy(self.data)
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.size != 1:
+            raise ValueError(f"item(): only one-element tensors convert to a number, shape is {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
+        arr = self.numpy()
+        return arr.astype(dtype) if dtype is not None else arr
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing the data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def to(self, device: str | None = None, dtype: Any = None) -> "Tensor":
+        """Copy to another device (``"cpu"``/``"gpu"``) and/or dtype; differentiable."""
+        from .functional.basic import to  # local import: functional builds on this module
+        return to(self, device=device, dtype=dtype)
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def gpu(self) -> "Tensor":
+        return self.to("gpu")
+
+    def float(self) -> "Tensor":
+        return self.to(dtype=DEFAULT_FLOAT)
+
+    def double(self) -> "Tensor":
+        return self.to(dtype=numpy.float64)
+
+    def astype(self, dtype: Any) -> "Tensor":
+        return self.to(dtype=dtype)
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and not _is_float(self.dtype):
+            raise TypeError(f"requires_grad_: needs a floating dtype, got {self.dtype}")
+        self.requires_grad = flag
+        return self
+
+    def retain_grad(self) -> "Tensor":
+        """Keep ``.grad`` on this non-leaf tensor after ``backward()`` (handy in lessons)."""
+        self._retain_grad = True
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ----- backpropagation --------------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf with ``requires_grad`` and add it to ``leaf.grad``.
+
+        ``grad`` is d(loss)/d(self); it may be omitted only when ``self`` has one element.
+        The graph is freed afterwards unless ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad, so no graph leads to it; create "
+                "the inputs with requires_grad=True (and call backward outside no_grad())"
+            )
+        xp = self.xp
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"backward(): grad can be omitted only for a one-element output, this one has "
+                    f"shape {self.shape}; reduce it first (e.g. loss.sum() or loss.mean()) or pass "
+                    "grad=an array of the same shape"
+                )
+            g = xp.ones(self.data.shape, dtype=self.dtype)
+        else:
+            g = _to_array(grad, device=self.device)
+            if g.shape != self.data.shape:
+                raise ValueError(f"backward(): grad has shape {g.shape}, the tensor has {self.shape}")
+            g = g.astype(self.dtype, copy=False)
+
+        order = _topological_order(self)
+        grads: dict[int, Any] = {id(self): g}
+        for t in order:
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            fn = t.creator
+            if fn is None or t._retain_grad:
+                t.grad = Tensor(g) if t.grad is None else Tensor(t.grad.data + g)
+            if fn is None:
+                continue
+            if fn.inputs is None:
+                raise RuntimeError(
+                    f"backward(): the graph through {type(fn).__name__} was already freed by an "
+                    "earlier backward(); call backward(retain_graph=True) the first time to "
+                    "backpropagate twice"
+                )
+            in_grads = fn.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for x, gx in zip(fn.inputs, in_grads):
+                if gx is None or not x.requires_grad:
+                    continue
+                if gx.shape != x.data.shape:
+                    gx = sum_to_shape(gx, x.data.shape)
+                if gx.dtype != x.dtype:
+                    gx = gx.astype(x.dtype)
+                prev = grads.get(id(x))
+                grads[id(x)] = gx if prev is None else prev + gx
+            if not retain_graph:
+                fn.release()
+
+    # Python operators and Tensor methods are attached in minisegnet.functional.basic.
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from ``root`` through creators, each after every tensor that uses it.
+
+    Iterative depth-first search (no recursion limit), the reverse of a post-order.
+    """
+    post: list[Tensor] = []
+    seen = {id(root)}
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            post.append(t)
+            continue
+        stack.append((t, True))
+        fn = t.creator
+        if fn is not None and fn.inputs is not None:
+            for x in fn.inputs:
+                if x.requires_grad and id(x) not in seen:
+                    seen.add(id(x))
+                    stack.append((x, False))
+    post.reverse()
+    return post
+
+
+def sum_to_shape(g: Any, shape: Sequence[int]) -> Any:
+    """Undo broadcasting: sum ``g`` over the axes that broadcasting added or stretched."""
+    shape = tuple(shape)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+class Function:
+    """One differentiable op: ``forward`` and ``backward`` on plain arrays, side by side.
+
+    Subclasses implement::
+
+        def forward(self, *arrays) -> array          # saves what backward needs on self
+        def backward(self, grad_out) -> tuple        # one gradient (or None) per input
+
+    and are called with tensors (or numbers): ``y = MyOp(param=...)(x, w)``.
+    ``self.xp`` is the array module of the inputs, so the same code runs on NumPy and CuPy.
+    A Function object is used once (it holds what its forward saved).
+    """
+
+    inputs: tuple[Tensor, ...] | None
+    differentiable: bool = True  # False for ops such as argmax or comparisons
+
+    def __call__(self, *inputs: Any) -> Tensor:
+        name = type(self).__name__
+        tensors = _lift_inputs(inputs, name)
+        device = backend.check_same_device(*[t.data for t in tensors], op=name)
+        self.xp = backend.xp_for(device)
+        y = self.forward(*[t.data for t in tensors])
+        out = Tensor(y)
+        if _grad_enabled and self.differentiable and any(t.requires_grad for t in tensors):
+            if not _is_float(out.dtype):
+                raise TypeError(f"{name}: produced dtype {out.dtype}, which cannot carry a gradient")
+            self.inputs = tuple(tensors)
+            out.requires_grad = True
+            out.creator = self
+        else:
+            self.inputs = None
+            self.release()
+        return out
+
+    def forward(self, *xs: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define forward")
+
+    def backward(self, gy: Any) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define backward")
+
+    def release(self) -> None:
+        """Drop the inputs and every array saved by forward (called after backward)."""
+        keep = {"xp"}
+        for k in list(vars(self)):
+            if k not in keep:
+                v = vars(self)[k]
+                if hasattr(v, "shape") or isinstance(v, (Tensor, tuple, list)) or k == "inputs":
+                    setattr(self, k, None)
+        self.inputs = None
+
+
+def _lift_inputs(inputs: Sequence[Any], op: str) -> list[Tensor]:
+    """Turn numbers/arrays among an op's inputs into tensors matching the first tensor input."""
+    ref = next((x for x in inputs if isinstance(x, Tensor)), None)
+    out = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            out.append(x)
+        elif isinstance(x, (bool, int, float)) and ref is not None:
+            dtype = ref.dtype if _is_float(ref.dtype) else (
+                DEFAULT_FLOAT if isinstance(x, float) else None)
+            out.append(Tensor(ref.xp.asarray(x, dtype=dtype)))
+        else:
+            if hasattr(x, "shape") and ref is not None and backend.device_of(x) != ref.device:
+                backend.check_same_device(ref.data, x, op=op)
+            out.append(Tensor(x))
+    return out
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None,
+           device: str | None = None) -> Tensor:
+    """Create a tensor, like ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def as_tensor(x: Any) -> Tensor:
+    """Return ``x`` if it is a Tensor, else wrap it (no graph)."""
+    return x if isinstance(x, Tensor) else Tensor(x)

@@ -1,0 +1,169 @@
+"""The one module that knows NumPy from CuPy.
+
+Every array in minisegnet lives on a *device*: ``"cpu"`` (a ``numpy.ndarray``) or ``"gpu"``
+(a ``cupy.ndarray``). Ops never import an array library themselves: they ask
+:func:`get_array_module` for the module that owns their inputs, so the same code runs on both.
+
+Rules (never a silent fallback):
+
+* asking for ``"gpu"`` when CuPy or a CUDA device is missing raises :class:`DeviceError` with
+  the install command;
+* an op given arrays on two devices raises :class:`DeviceError` naming both.
+
+The default device for new tensors is ``"cpu"``; change it with :func:`set_default_device` or the
+environment variable ``MINISEGNET_DEVICE`` (read once, at import).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any
+
+import numpy
+
+try:  # the only cupy import in the package (a test checks this)
+    import cupy as _cupy
+except Exception:  # ImportError, or a broken CUDA install  # pragma: no cover - depends on machine
+    _cupy = None
+
+__all__ = [
+    "DeviceError",
+    "DEVICES",
+    "asnumpy",
+    "check_same_device",
+    "device_of",
+    "get_array_module",
+    "get_default_device",
+    "gpu_available",
+    "gpu_unavailable_reason",
+    "set_default_device",
+    "to_device",
+    "xp_for",
+]
+
+DEVICES = ("cpu", "gpu")
+INSTALL_HINT = 'pip install "minisegnet[gpu]"  (CuPy for CUDA 12, needs an NVIDIA GPU and driver)'
+
+
+class DeviceError(RuntimeError):
+    """A device problem: GPU requested but unavailable, or arrays on two devices."""
+
+
+def _check_name(device: str) -> str:
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}: use one of {DEVICES}")
+    return device
+
+
+def gpu_unavailable_reason() -> str | None:
+    """``None`` when the GPU can be used, else a sentence saying why not."""
+    if _cupy is None:
+        return f"CuPy is not installed. Install it with: {INSTALL_HINT}"
+    try:
+        count = _cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # pragma: no cover - needs a CuPy install
+        return f"CuPy is installed but no CUDA device could be opened ({exc}). {INSTALL_HINT}"
+    if count == 0:  # pragma: no cover - needs a CuPy install
+        return f"CuPy is installed but no CUDA device was found. {INSTALL_HINT}"
+    return None
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and a CUDA device is present."""
+    return gpu_unavailable_reason() is None
+
+
+def _require_gpu(what: str) -> ModuleType:
+    reason = gpu_unavailable_reason()
+    if reason is not None:
+        raise DeviceError(f"{what} asked for the GPU, but it is unavailable: {reason}")
+    return _cupy
+
+
+_default_device = "cpu"
+
+
+def set_default_device(device: str) -> None:
+    """Choose the device new tensors are created on (``"cpu"`` or ``"gpu"``)."""
+    global _default_device
+    _check_name(device)
+    if device == "gpu":
+        _require_gpu("set_default_device('gpu')")
+    _default_device = device
+
+
+def get_default_device() -> str:
+    """The device new tensors are created on."""
+    return _default_device
+
+
+def device_of(array: Any) -> str:
+    """``"cpu"`` for NumPy arrays and Python scalars, ``"gpu"`` for CuPy arrays."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return "gpu"
+    return "cpu"
+
+
+def xp_for(device: str) -> ModuleType:
+    """The array module of a device name (``numpy`` or ``cupy``)."""
+    if _check_name(device) == "gpu":
+        return _require_gpu("an array on device 'gpu'")
+    return numpy
+
+
+def get_array_module(*arrays: Any) -> ModuleType:
+    """The array module (``numpy`` or ``cupy``) that owns ``arrays``; they must share a device."""
+    return xp_for(check_same_device(*arrays, op="get_array_module"))
+
+
+def check_same_device(*arrays: Any, op: str = "op") -> str:
+    """Return the common device of ``arrays`` or raise :class:`DeviceError` naming both devices."""
+    found: dict[str, int] = {}
+    for i, a in enumerate(arrays):
+        if a is None or isinstance(a, (int, float, bool, complex)):
+            continue
+        found.setdefault(device_of(a), i)
+    if len(found) > 1:
+        shapes = {d: getattr(arrays[i], "shape", "?") for d, i in found.items()}
+        raise DeviceError(
+            f"{op}: inputs are on two devices, cpu (input {found['cpu']}, shape "
+            f"{shapes['cpu']}) and gpu (input {found['gpu']}, shape {shapes['gpu']}); "
+            "move them to one device first, e.g. tensor.to('gpu') or tensor.to('cpu')"
+        )
+    return next(iter(found), get_default_device())
+
+
+def to_device(array: Any, device: str) -> Any:
+    """Copy ``array`` to ``device`` (no copy when it is already there)."""
+    _check_name(device)
+    if device_of(array) == device and not isinstance(array, (int, float, bool, list, tuple)):
+        return array
+    if device == "gpu":
+        return _require_gpu("to_device(..., 'gpu')").asarray(array)
+    return asnumpy(array)
+
+
+def asnumpy(array: Any) -> numpy.ndarray:
+    """A NumPy copy of any array (CuPy arrays are copied back to the host)."""
+    if device_of(array) == "gpu":
+        return _cupy.asnumpy(array)
+    return numpy.asarray(array)
+
+
+def synchronize(device: str) -> None:
+    """Wait until the device has finished its queued work (a no-op on the CPU); for timing."""
+    if device == "gpu":
+        _require_gpu("synchronize").cuda.get_current_device().synchronize()
+
+
+def _read_env() -> None:
+    env = os.environ.get("MINISEGNET_DEVICE")
+    if env:
+        env = env.strip().lower()
+        if env not in DEVICES:
+            raise ValueError(f"MINISEGNET_DEVICE={env!r} is not a device: use one of {DEVICES}")
+        set_default_device(env)
+
+
+_read_env()

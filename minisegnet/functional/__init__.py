@@ -1,0 +1,22 @@
+"""All differentiable ops, PyTorch-style: ``import minisegnet.functional as F``.
+
+Each op is a short forward/backward pair in one of the modules below; this module only gathers
+their public names (each module's ``__all__``):
+
+* :mod:`~minisegnet.functional.basic` -- arithmetic, elementwise functions, reductions, shape ops,
+  deck 001's activation table, softmax / log-softmax;
+* :mod:`~minisegnet.functional.sizes` -- the one output-size helper every spatial op uses;
+* :mod:`~minisegnet.functional.conv` -- im2col convolution, transposed convolution (splat + crop);
+* :mod:`~minisegnet.functional.pool` -- max-pool with indices, max-unpool, average pools;
+* :mod:`~minisegnet.functional.resize` -- interpolate / upsample, center_crop.
+"""
+
+from . import basic, conv, pool, resize, sizes
+from .basic import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403
+from .resize import *  # noqa: F401,F403
+
+basic.__all__ = [k for k, v in vars(basic).items() if callable(v) and not k.startswith("_")
+                 and k[0].islower() and getattr(v, "__module__", "") == basic.__name__]
+__all__ = basic.__all__ + conv.__all__ + pool.__all__ + resize.__all__

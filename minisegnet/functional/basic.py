@@ -1,0 +1,863 @@
+"""Elementwise, reduction and shape ops: each a forward/backward pair on arrays.
+
+Every class here is one op. ``forward`` computes the value with the array module ``self.xp`` of
+its inputs; ``backward`` maps d(loss)/d(output) to d(loss)/d(input) for each input (broadcast
+inputs are reduced back to their shape by the autograd engine). The functions below the classes
+are the public API (``minisegnet.functional.exp(x)`` and so on) and are also attached to
+:class:`~minisegnet.Tensor` as methods and Python operators.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy
+
+from .. import backend
+from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor
+
+Axis = int | Sequence[int] | None
+
+
+def _float(x: Any) -> Any:
+    """Promote integer/bool arrays to float32 (the documented rule for floating ops)."""
+    return x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
+
+
+# ----------------------------------------------------------------------------------------------
+# arithmetic
+
+
+class Add(Function):
+    """y = a + b;  dy/da = 1, dy/db = 1."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy, gy
+
+
+class Sub(Function):
+    """y = a - b;  dy/da = 1, dy/db = -1."""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        return gy, -gy
+
+
+class Mul(Function):
+    """y = a * b;  dy/da = b, dy/db = a."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, gy):
+        return gy * self.b, gy * self.a
+
+
+class Div(Function):
+    """y = a / b;  dy/da = 1/b, dy/db = -a/b^2."""
+
+    def forward(self, a, b):
+        a, b = _float(a), _float(b)
+        self.b, self.y = b, a / b
+        return self.y
+
+    def backward(self, gy):
+        ga = gy / self.b
+        return ga, -ga * self.y
+
+
+class Neg(Function):
+    """y = -x."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Pow(Function):
+    """y = a ** b;  dy/da = b a^(b-1), dy/db = a^b ln a (only where a > 0)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.y = a ** b
+        return self.y
+
+    def backward(self, gy):
+        xp = self.xp
+        ga = gy * self.b * self.a ** (self.b - 1)
+        gb = None
+        if self.inputs[1].requires_grad:
+            safe = xp.where(self.a > 0, self.a, 1)
+            gb = gy * self.y * xp.log(safe)
+        return ga, gb
+
+
+class MatMul(Function):
+    """Y = A @ B;  dA = dY @ B^T, dB = A^T @ dY (batched over leading axes)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, gy):
+        a, b, xp = self.a, self.b, self.xp
+        if a.ndim == 1 and b.ndim == 1:
+            return gy * b, gy * a
+        if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n)
+            return (xp.expand_dims(gy, -2) @ xp.swapaxes(b, -1, -2))[..., 0, :], \
+                xp.expand_dims(a, -1) * xp.expand_dims(gy, -2)
+        if b.ndim == 1:  # (..., m, k) @ (k,) -> (..., m)
+            return xp.expand_dims(gy, -1) * b, (xp.swapaxes(a, -1, -2) @ xp.expand_dims(gy, -1))[..., 0]
+        return gy @ xp.swapaxes(b, -1, -2), xp.swapaxes(a, -1, -2) @ gy
+
+
+# ----------------------------------------------------------------------------------------------
+# elementwise functions
+
+
+class Exp(Function):
+    """y = e^x;  dy/dx = y."""
+
+    def forward(self, x):
+        self.y = self.xp.exp(_float(x))
+        return self.y
+
+    def backward(self, gy):
+        return gy * self.y
+
+
+class Log(Function):
+    """y = ln x;  dy/dx = 1/x."""
+
+    def forward(self, x):
+        self.x = _float(x)
+        return self.xp.log(self.x)
+
+    def backward(self, gy):
+        return gy / self.x
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dy/dx = 1 / (2 y)."""
+
+    def forward(self, x):
+        self.y = self.xp.sqrt(_float(x))
+        return self.y
+
+    def backward(self, gy):
+        return gy / (2 * self.y)
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x) (0 at x = 0)."""
+
+    def forward(self, x):
+        self.x = x
+        return self.xp.abs(x)
+
+    def backward(self, gy):
+        return gy * self.xp.sign(self.x)
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi);  dy/dx = 1 inside [lo, hi], 0 outside."""
+
+    def __init__(self, lo: float | None, hi: float | None):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        self.x = x
+        return self.xp.clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        inside = self.xp.ones(self.x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= self.x >= self.lo
+        if self.hi is not None:
+            inside &= self.x <= self.hi
+        return gy * inside
+
+
+class Maximum(Function):
+    """y = max(a, b) elementwise; the gradient goes to the larger input (to a on ties)."""
+
+    def forward(self, a, b):
+        self.a_wins = a >= b
+        return self.xp.maximum(a, b)
+
+    def backward(self, gy):
+        return gy * self.a_wins, gy * ~self.a_wins
+
+
+class Minimum(Function):
+    """y = min(a, b) elementwise; the gradient goes to the smaller input (to a on ties)."""
+
+    def forward(self, a, b):
+        self.a_wins = a <= b
+        return self.xp.minimum(a, b)
+
+    def backward(self, gy):
+        return gy * self.a_wins, gy * ~self.a_wins
+
+
+class Where(Function):
+    """y = a where cond else b; the condition is not differentiated."""
+
+    def forward(self, cond, a, b):
+        self.cond = cond.astype(bool)
+        return self.xp.where(self.cond, a, b)
+
+    def backward(self, gy):
+        return None, gy * self.cond, gy * ~self.cond
+
+
+# ----------------------------------------------------------------------------------------------
+# reductions
+
+
+def _norm_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of range for a {ndim}-D tensor")
+        out.append(a % max(ndim, 1))
+    return tuple(out)
+
+
+def _expand_back(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool, xp: Any) -> Any:
+    """Reshape a reduced gradient so it broadcasts against the input of the reduction."""
+    if not keepdims:
+        g = g.reshape([1 if i in axes else n for i, n in enumerate(shape)])
+    return xp.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    """y = sum of x over ``axis``;  dy/dx = 1 (the gradient is broadcast back)."""
+
+    def __init__(self, axis: Axis = None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.shape, self.axes = x.shape, _norm_axis(self.axis, x.ndim)
+        return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        return _expand_back(gy, self.shape, self.axes, self.keepdims, self.xp)
+
+
+class Mean(Function):
+    """y = sum(x) / n over ``axis``;  dy/dx = 1/n."""
+
+    def __init__(self, axis: Axis = None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        x = _float(x)
+        self.shape, self.axes = x.shape, _norm_axis(self.axis, x.ndim)
+        self.n = int(numpy.prod([x.shape[a] for a in self.axes])) if x.ndim else 1
+        return x.mean(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        return _expand_back(gy / self.n, self.shape, self.axes, self.keepdims, self.xp)
+
+
+class MaxMin(Function):
+    """y = max (or min) of x over ``axis``; the gradient goes to the arg-max, split evenly on ties."""
+
+    def __init__(self, axis: Axis = None, keepdims: bool = False, op: str = "max"):
+        self.axis, self.keepdims, self.op = axis, keepdims, op
+
+    def forward(self, x):
+        self.x, self.axes = x, _norm_axis(self.axis, x.ndim)
+        self.y = getattr(x, self.op)(axis=self.axes, keepdims=True)
+        return self.y if self.keepdims else self.y.reshape(
+            [n for i, n in enumerate(x.shape) if i not in self.axes])
+
+    def backward(self, gy):
+        hit = self.x == self.y
+        count = hit.sum(axis=self.axes, keepdims=True)
+        g = _expand_back(gy, self.x.shape, self.axes, self.keepdims, self.xp)
+        return g * hit / count
+
+
+class ArgMax(Function):
+    """Index of the maximum along ``axis`` (not differentiable): the label map of a softmax."""
+
+    differentiable = False
+
+    def __init__(self, axis: int | None = None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        y = x.argmax(axis=self.axis)
+        if self.keepdims and self.axis is not None:
+            y = self.xp.expand_dims(y, self.axis)
+        return y
+
+
+class ArgMin(ArgMax):
+    """Index of the minimum along ``axis`` (not differentiable)."""
+
+    def forward(self, x):
+        return super().forward(-x)
+
+
+# ----------------------------------------------------------------------------------------------
+# shape ops
+
+
+class Reshape(Function):
+    """y = x viewed with another shape;  the gradient is reshaped back."""
+
+    def __init__(self, shape: Sequence[int]):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
+                             f"({x.size} elements) into {self.shape}") from None
+
+    def backward(self, gy):
+        return gy.reshape(self.in_shape)
+
+
+class Permute(Function):
+    """y = x with its axes reordered;  the gradient is permuted with the inverse order."""
+
+    def __init__(self, axes: Sequence[int] | None):
+        self.axes = None if axes is None else tuple(axes)
+
+    def forward(self, x):
+        axes = self.axes if self.axes is not None else tuple(reversed(range(x.ndim)))
+        if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+            raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}")
+        self.axes = axes
+        return x.transpose(axes)
+
+    def backward(self, gy):
+        return gy.transpose(numpy.argsort([a % gy.ndim for a in self.axes]))
+
+
+class GetItem(Function):
+    """y = x[index] (slices, integers, arrays); the gradient is scattered back (a crop is a slice)."""
+
+    def __init__(self, index: Any):
+        self.index = index
+
+    def forward(self, x):
+        self.in_shape, self.in_dtype = x.shape, x.dtype
+        return x[self.index]
+
+    def backward(self, gy):
+        xp = self.xp
+        g = xp.zeros(self.in_shape, dtype=gy.dtype)
+        if _has_array_index(self.index):
+            xp.add.at(g, self.index, gy)  # repeated indices must accumulate
+        else:
+            g[self.index] = gy
+        return g
+
+
+def _has_array_index(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "shape") or isinstance(p, list) for p in parts)
+
+
+class Concatenate(Function):
+    """y = [x1, x2, ...] joined along ``axis`` (U-Net's skip concatenation); gradient = the slices."""
+
+    def __init__(self, axis: int = 0):
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.axis] for x in xs]
+        try:
+            return self.xp.concatenate(xs, axis=self.axis)
+        except ValueError:
+            raise ValueError(f"concatenate: shapes {[x.shape for x in xs]} differ outside axis "
+                             f"{self.axis}; crop them to match first (functional.center_crop)") from None
+
+    def backward(self, gy):
+        cuts = numpy.cumsum(self.sizes)[:-1].tolist()
+        return tuple(self.xp.split(gy, cuts, axis=self.axis))
+
+
+class Stack(Function):
+    """y = the inputs stacked along a new ``axis``; gradient = the slices."""
+
+    def __init__(self, axis: int = 0):
+        self.axis = axis
+
+    def forward(self, *xs):
+        return self.xp.stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        n = gy.shape[self.axis]
+        return tuple(self.xp.take(gy, i, axis=self.axis) for i in range(n))
+
+
+class Pad(Function):
+    """Constant padding; ``pad_width`` as in ``numpy.pad``. The gradient is the centre slice."""
+
+    def __init__(self, pad_width: Any, value: float = 0.0):
+        self.pad_width, self.value = pad_width, value
+
+    def forward(self, x):
+        pw = numpy.broadcast_to(numpy.asarray(self.pad_width, dtype=int), (x.ndim, 2))
+        if (pw < 0).any():
+            raise ValueError(f"pad: pad widths must be >= 0, got {self.pad_width}")
+        self.slices = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(pw, x.shape))
+        return self.xp.pad(x, [tuple(int(v) for v in p) for p in pw], mode="constant",
+                           constant_values=self.value)
+
+    def backward(self, gy):
+        return gy[self.slices]
+
+
+class ToDevice(Function):
+    """Copy to another device and/or dtype; the gradient goes back the same way."""
+
+    def __init__(self, device: str | None, dtype: Any):
+        self.device, self.dtype = device, dtype
+
+    def __call__(self, x: Tensor) -> Tensor:
+        # checks happen against the *target* device, not the input's, so bypass the same-device rule
+        self.src_device, self.src_dtype = x.device, x.dtype
+        return super().__call__(x)
+
+    def forward(self, x):
+        y = backend.to_device(x, self.device or self.src_device)
+        if self.dtype is not None and y.dtype != numpy.dtype(self.dtype):
+            y = y.astype(self.dtype)
+        return y
+
+    def backward(self, gy):
+        return backend.to_device(gy, self.src_device).astype(self.src_dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# activations (deck 001's table) and softmax
+
+
+class Step(Function):
+    """Unit step: 1 for x > 0, 0.5 at 0, 0 below (deck 001). Gradient 0 (where defined)."""
+
+    def forward(self, x):
+        xp = self.xp
+        x = _float(x)
+        return xp.where(x > 0, 1.0, xp.where(x == 0, 0.5, 0.0)).astype(x.dtype)
+
+    def backward(self, gy):
+        return gy * 0
+
+
+class Sign(Function):
+    """sign(x): -1, 0, 1. Gradient 0 (where defined)."""
+
+    def forward(self, x):
+        return self.xp.sign(_float(x))
+
+    def backward(self, gy):
+        return gy * 0
+
+
+class PiecewiseLinear(Function):
+    """0 below -1/2, x + 1/2 between, 1 above 1/2 (deck 001); gradient 1 inside, 0 outside."""
+
+    def forward(self, x):
+        self.x = _float(x)
+        return self.xp.clip(self.x + 0.5, 0.0, 1.0)
+
+    def backward(self, gy):
+        return gy * ((self.x > -0.5) & (self.x < 0.5))
+
+
+class Sigmoid(Function):
+    """sigma(x) = 1 / (1 + e^-x), computed stably for large |x|;  dy/dx = y (1 - y)."""
+
+    def forward(self, x):
+        xp, x = self.xp, _float(x)
+        e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
+        self.y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return self.y
+
+    def backward(self, gy):
+        return gy * self.y * (1 - self.y)
+
+
+class Tanh(Function):
+    """tanh(x);  dy/dx = 1 - y^2."""
+
+    def forward(self, x):
+        self.y = self.xp.tanh(_float(x))
+        return self.y
+
+    def backward(self, gy):
+        return gy * (1 - self.y * self.y)
+
+
+class ReLU(Function):
+    """max(0, x);  dy/dx = 1 for x > 0, else 0."""
+
+    def forward(self, x):
+        self.mask = x > 0
+        return x * self.mask
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+class LeakyReLU(Function):
+    """x for x > 0, slope * x otherwise."""
+
+    def __init__(self, slope: float = 0.01):
+        self.slope = slope
+
+    def forward(self, x):
+        self.scale = self.xp.where(x > 0, 1.0, self.slope).astype(x.dtype)
+        return x * self.scale
+
+    def backward(self, gy):
+        return gy * self.scale
+
+
+class Softplus(Function):
+    """ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|) (stable);  dy/dx = sigmoid(x)."""
+
+    def forward(self, x):
+        xp, x = self.xp, _float(x)
+        self.x = x
+        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, gy):
+        xp = self.xp
+        e = xp.exp(-xp.abs(self.x))
+        return gy * xp.where(self.x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Softmax(Function):
+    """softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), m = max_j x_j (shift for stability).
+
+    Backward: dx = y * (g - sum(g * y)).
+    """
+
+    def __init__(self, axis: int = 1):
+        self.axis = axis
+
+    def forward(self, x):
+        xp, x = self.xp, _float(x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        self.y = e / e.sum(axis=self.axis, keepdims=True)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """log softmax(x)_i = x_i - m - ln sum_j e^(x_j - m) (finite for logits of +-1e4).
+
+    Backward: dx = g - softmax(x) * sum(g).
+    """
+
+    def __init__(self, axis: int = 1):
+        self.axis = axis
+
+    def forward(self, x):
+        xp, x = self.xp, _float(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        self.y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        return self.y
+
+    def backward(self, gy):
+        return gy - self.xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# public functions
+
+def add(a, b) -> Tensor:
+    """a + b (broadcasting)."""
+    return Add()(a, b)
+
+
+def sub(a, b) -> Tensor:
+    """a - b (broadcasting)."""
+    return Sub()(a, b)
+
+
+def mul(a, b) -> Tensor:
+    """a * b (broadcasting)."""
+    return Mul()(a, b)
+
+
+def div(a, b) -> Tensor:
+    """a / b (broadcasting)."""
+    return Div()(a, b)
+
+
+def neg(x) -> Tensor:
+    """-x."""
+    return Neg()(x)
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 - the name a student would guess
+    """a ** b (broadcasting)."""
+    return Pow()(a, b)
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's ``@`` rules."""
+    return MatMul()(a, b)
+
+
+def exp(x) -> Tensor:
+    """e^x."""
+    return Exp()(x)
+
+
+def log(x) -> Tensor:
+    """Natural logarithm."""
+    return Log()(x)
+
+
+def sqrt(x) -> Tensor:
+    """Square root."""
+    return Sqrt()(x)
+
+
+def abs(x) -> Tensor:  # noqa: A001
+    """|x|."""
+    return Abs()(x)
+
+
+def clip(x, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Clamp to [min, max]; either bound may be None."""
+    return Clip(min, max)(x)
+
+
+clamp = clip
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise maximum."""
+    return Maximum()(a, b)
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise minimum."""
+    return Minimum()(a, b)
+
+
+def where(cond, a, b) -> Tensor:
+    """a where cond is true, else b."""
+    return Where()(cond, a, b)
+
+
+def sum(x, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over ``axis`` (all axes by default)."""
+    return Sum(axis, keepdims)(x)
+
+
+def mean(x, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis`` (all axes by default)."""
+    return Mean(axis, keepdims)(x)
+
+
+def max(x, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over ``axis``."""
+    return MaxMin(axis, keepdims, "max")(x)
+
+
+def min(x, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over ``axis``."""
+    return MaxMin(axis, keepdims, "min")(x)
+
+
+def argmax(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the maximum (the label map when ``axis`` is the class axis)."""
+    return ArgMax(axis, keepdims)(x)
+
+
+def argmin(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the minimum."""
+    return ArgMin(axis, keepdims)(x)
+
+
+def reshape(x, *shape) -> Tensor:
+    """View with another shape (one entry may be -1)."""
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    return Reshape(shape)(x)
+
+
+def flatten(x, start_dim: int = 0) -> Tensor:
+    """Merge the axes from ``start_dim`` on into one."""
+    x = as_tensor(x)
+    return reshape(x, x.shape[:start_dim] + (-1,))
+
+
+def permute(x, *axes) -> Tensor:
+    """Reorder the axes."""
+    if len(axes) == 1 and not isinstance(axes[0], int):
+        axes = tuple(axes[0])
+    return Permute(axes)(x)
+
+
+def transpose(x, axis0: int | None = None, axis1: int | None = None) -> Tensor:
+    """Swap two axes, or reverse all of them when none are given (like ``.T``)."""
+    x = as_tensor(x)
+    if axis0 is None:
+        return Permute(None)(x)
+    axes = list(range(x.ndim))
+    axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
+    return Permute(axes)(x)
+
+
+def getitem(x, index) -> Tensor:
+    """x[index]."""
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return GetItem(index)(x)
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return Concatenate(axis)(*tensors)
+
+
+cat = concatenate
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    return Stack(axis)(*tensors)
+
+
+def pad(x, pad_width: Any, value: float = 0.0) -> Tensor:
+    """Constant padding with ``numpy.pad``'s ``pad_width`` (an int, a pair, or one pair per axis)."""
+    return Pad(pad_width, value)(x)
+
+
+def to(x, device: str | None = None, dtype: Any = None) -> Tensor:
+    """Copy a tensor to ``device`` and/or ``dtype`` (differentiable)."""
+    x = as_tensor(x)
+    if (device is None or device == x.device) and (dtype is None or numpy.dtype(dtype) == x.dtype):
+        return x
+    return ToDevice(device, dtype)(x)
+
+
+def step(x) -> Tensor:
+    """Unit step (0.5 at 0)."""
+    return Step()(x)
+
+
+def sign(x) -> Tensor:
+    """Sign: -1, 0 or 1."""
+    return Sign()(x)
+
+
+def linear(x) -> Tensor:
+    """The identity activation (deck 001's 'linear')."""
+    return as_tensor(x)
+
+
+def piecewise_linear(x) -> Tensor:
+    """0 below -1/2, x + 1/2 between, 1 above 1/2."""
+    return PiecewiseLinear()(x)
+
+
+def sigmoid(x) -> Tensor:
+    """Logistic sigmoid 1 / (1 + e^-x)."""
+    return Sigmoid()(x)
+
+
+def tanh(x) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh()(x)
+
+
+def relu(x) -> Tensor:
+    """max(0, x)."""
+    return ReLU()(x)
+
+
+def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, ``negative_slope`` * x otherwise."""
+    return LeakyReLU(negative_slope)(x)
+
+
+def softplus(x) -> Tensor:
+    """ln(1 + e^x)."""
+    return Softplus()(x)
+
+
+def softmax(x, axis: int = 1) -> Tensor:
+    """Softmax over ``axis`` (the class axis, 1 for (N, K, H, W))."""
+    return Softmax(axis)(x)
+
+
+def log_softmax(x, axis: int = 1) -> Tensor:
+    """log(softmax(x)) computed without overflow."""
+    return LogSoftmax(axis)(x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor operators and methods
+
+
+def _compare(op: str):
+    def method(self, other):
+        other = other.data if isinstance(other, Tensor) else other
+        if hasattr(other, "shape"):
+            backend.check_same_device(self.data, other, op=op)
+        return Tensor(getattr(self.data, op)(other))
+    return method
+
+
+def _attach() -> None:
+    T = Tensor
+    T.__add__ = lambda a, b: add(a, b)
+    T.__radd__ = lambda a, b: add(b, a)
+    T.__sub__ = lambda a, b: sub(a, b)
+    T.__rsub__ = lambda a, b: sub(b, a)
+    T.__mul__ = lambda a, b: mul(a, b)
+    T.__rmul__ = lambda a, b: mul(b, a)
+    T.__truediv__ = lambda a, b: div(a, b)
+    T.__rtruediv__ = lambda a, b: div(b, a)
+    T.__neg__ = lambda a: neg(a)
+    T.__pos__ = lambda a: a
+    T.__pow__ = lambda a, b: pow(a, b)
+    T.__rpow__ = lambda a, b: pow(b, a)
+    T.__matmul__ = lambda a, b: matmul(a, b)
+    T.__rmatmul__ = lambda a, b: matmul(b, a)
+    T.__abs__ = lambda a: abs(a)
+    T.__getitem__ = lambda a, i: getitem(a, i)
+    for op in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+        setattr(T, op, _compare(op))
+    for name in ("exp", "log", "sqrt", "abs", "clip", "clamp", "sum", "mean", "max", "min",
+                 "argmax", "argmin", "reshape", "flatten", "permute", "transpose", "sigmoid",
+                 "tanh", "relu", "softplus", "softmax", "log_softmax"):
+        setattr(T, name, globals()[name])
+    T.view = reshape
+    T.T = property(lambda a: transpose(a))
+
+
+_attach()

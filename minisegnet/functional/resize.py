@@ -1,0 +1,3 @@
+"""(being written: see issue 3)."""
+
+__all__: list[str] = []
