@@ -5,9 +5,14 @@ from .autograd import Function, Tensor, as_tensor, enable_grad, is_grad_enabled,
 from .backend import DeviceError, set_default_device
 from .gradcheck import GradcheckError, gradcheck
 from . import functional
+from . import random
+from .random import manual_seed
+from . import nn, optim, models
+from .summary import summary
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Function", "tensor", "as_tensor", "no_grad", "enable_grad",
            "is_grad_enabled", "gradcheck", "GradcheckError", "DeviceError", "set_default_device",
-           "backend", "functional", "__version__"]
+           "backend", "functional", "__version__",
+           "random", "manual_seed", "nn", "optim", "models", "summary"]

@@ -11,10 +11,18 @@ The whole idea in one screen:
   ``.grad`` on the leaves, and then frees the graph (saved arrays and links) so memory stays flat
   from one training step to the next.
 
-dtype rule (documented in docs/autograd.md): Python numbers and lists become float32 (the training
-default); NumPy/CuPy arrays keep their dtype (float64 for gradient checks, integers for labels).
-Floating ops given integer tensors promote them to float32; ``requires_grad`` on an integer or
-bool tensor is an error.
+dtype rules (also in docs/autograd.md):
+
+* Python floats and (nested) lists of floats become float32, the training default; Python ints and
+  bools (and lists of them) keep an integer/bool dtype, like PyTorch (class labels stay integers);
+* NumPy/CuPy arrays keep their dtype (float64 for gradient checks) and are *not* copied; a list of
+  tensors is stacked, keeping their dtype and device;
+* floating ops (exp, log, sqrt, div, mean, softmax, the activations...) promote integer/bool inputs
+  to float32, and an integer operand meeting a float operand (``int_tensor * 0.5``) takes the float
+  operand's dtype (not NumPy's float64); a Python number takes the dtype of the float tensor it
+  meets; float32 meeting float64 gives float64 (NumPy's rule), and each input's gradient is cast
+  back to that input's dtype;
+* ``requires_grad`` on an integer or bool tensor is a TypeError.
 """
 
 from __future__ import annotations
@@ -62,17 +70,18 @@ def _is_float(dtype: Any) -> bool:
 
 
 def _to_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
-    """Turn data (array, scalar, nested list, Tensor) into an array on a device."""
+    """Turn data (array, number, nested list, Tensor, list of Tensors) into an array on a device."""
     if isinstance(data, Tensor):
         data = data.data
-    if device is None:
-        device = backend.device_of(data) if hasattr(data, "shape") else backend.get_default_device()
-    xp = backend.xp_for(device)
-    if not hasattr(data, "dtype") and dtype is None:
-        # Python numbers and lists: float32 unless they are all bools/ints, which keep an int dtype
-        probe = numpy.asarray(backend.asnumpy(data) if hasattr(data, "shape") else data)
-        dtype = DEFAULT_FLOAT if probe.dtype.kind in "fc" else probe.dtype
-    arr = backend.to_device(data, device) if hasattr(data, "shape") else xp.asarray(data, dtype=dtype)
+    elif isinstance(data, (list, tuple)) and data and all(isinstance(d, Tensor) for d in data):
+        arrays = [d.data for d in data]  # a list of tensors: stack them (no graph; use stack() for one)
+        data = backend.get_array_module(*arrays).stack(arrays)
+    if hasattr(data, "shape"):  # NumPy/CuPy arrays and NumPy scalars keep their dtype
+        arr = backend.to_device(data, device or backend.device_of(data))
+    else:  # Python numbers and lists: floats -> float32, ints/bools keep an integer/bool dtype
+        arr = backend.xp_for(device or backend.get_default_device()).asarray(data, dtype=dtype)
+        if dtype is None and arr.dtype.kind == "f":
+            arr = arr.astype(DEFAULT_FLOAT)
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
     return arr
@@ -246,8 +255,8 @@ class Tensor:
             if g is None:
                 continue
             fn = t.creator
-            if fn is None or t._retain_grad:
-                t.grad = Tensor(g) if t.grad is None else Tensor(t.grad.data + g)
+            if fn is None or t._retain_grad:  # a copy: never alias another tensor's gradient
+                t.grad = Tensor(g.copy()) if t.grad is None else Tensor(t.grad.data + g)
             if fn is None:
                 continue
             if fn.inputs is None:
@@ -263,7 +272,7 @@ class Tensor:
                 if gx is None or not x.requires_grad:
                     continue
                 if gx.shape != x.data.shape:
-                    gx = sum_to_shape(gx, x.data.shape)
+                    gx = sum_to_shape(gx, x.data.shape, op=type(fn).__name__)
                 if gx.dtype != x.dtype:
                     gx = gx.astype(x.dtype)
                 prev = grads.get(id(x))
@@ -275,33 +284,37 @@ class Tensor:
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from ``root`` through creators, each after every tensor that uses it.
+    """Tensors reachable from ``root`` through creators, each before every tensor it was made from.
 
-    Iterative depth-first search (no recursion limit), the reverse of a post-order.
+    Iterative depth-first search (no recursion limit): a tensor is appended to the post-order only
+    after everything it was made from, and the post-order is then reversed.
     """
     post: list[Tensor] = []
-    seen = {id(root)}
+    visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
+        t, inputs_done = stack.pop()
+        if inputs_done:
             post.append(t)
             continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
         stack.append((t, True))
         fn = t.creator
         if fn is not None and fn.inputs is not None:
-            for x in fn.inputs:
-                if x.requires_grad and id(x) not in seen:
-                    seen.add(id(x))
-                    stack.append((x, False))
+            stack.extend((x, False) for x in fn.inputs if x.requires_grad and id(x) not in visited)
     post.reverse()
     return post
 
 
-def sum_to_shape(g: Any, shape: Sequence[int]) -> Any:
+def sum_to_shape(g: Any, shape: Sequence[int], op: str = "op") -> Any:
     """Undo broadcasting: sum ``g`` over the axes that broadcasting added or stretched."""
     shape = tuple(shape)
     extra = g.ndim - len(shape)
+    if extra < 0 or any(n != 1 and m != n for m, n in zip(g.shape[extra:], shape)):
+        raise ValueError(f"{op}.backward returned a gradient of shape {tuple(g.shape)} for an input "
+                         f"of shape {shape}; it must have the input's shape (or broadcast from it)")
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
@@ -328,6 +341,7 @@ class Function:
 
     def __call__(self, *inputs: Any) -> Tensor:
         name = type(self).__name__
+        self._params = set(vars(self))  # what __init__ set: kept by release()
         tensors = _lift_inputs(inputs, name)
         device = backend.check_same_device(*[t.data for t in tensors], op=name)
         self.xp = backend.xp_for(device)
@@ -351,19 +365,18 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__} must define backward")
 
     def release(self) -> None:
-        """Drop the inputs and every array saved by forward (called after backward)."""
-        keep = {"xp"}
-        for k in list(vars(self)):
-            if k not in keep:
-                v = vars(self)[k]
-                if hasattr(v, "shape") or isinstance(v, (Tensor, tuple, list)) or k == "inputs":
-                    setattr(self, k, None)
+        """Drop the inputs and everything forward saved (after backward); __init__'s parameters stay."""
+        keep = getattr(self, "_params", set()) | {"xp", "_params"}
+        for k in [k for k in vars(self) if k not in keep]:
+            delattr(self, k)
         self.inputs = None
 
 
 def _lift_inputs(inputs: Sequence[Any], op: str) -> list[Tensor]:
     """Turn numbers/arrays among an op's inputs into tensors matching the first tensor input."""
-    ref = next((x for x in inputs if isinstance(x, Tensor)), None)
+    tensors = [x for x in inputs if isinstance(x, Tensor)]
+    floats = [x for x in tensors if _is_float(x.dtype)]
+    ref = floats[0] if floats else (tensors[0] if tensors else None)  # numbers take its dtype
     out = []
     for x in inputs:
         if isinstance(x, Tensor):

@@ -37,7 +37,9 @@ __all__ = [
     "get_default_device",
     "gpu_available",
     "gpu_unavailable_reason",
+    "scatter_add",
     "set_default_device",
+    "synchronize",
     "to_device",
     "xp_for",
 ]
@@ -135,13 +137,24 @@ def check_same_device(*arrays: Any, op: str = "op") -> str:
 
 
 def to_device(array: Any, device: str) -> Any:
-    """Copy ``array`` to ``device`` (no copy when it is already there)."""
-    _check_name(device)
-    if device_of(array) == device and not isinstance(array, (int, float, bool, list, tuple)):
-        return array
-    if device == "gpu":
-        return _require_gpu("to_device(..., 'gpu')").asarray(array)
-    return asnumpy(array)
+    """Copy ``array`` to ``device`` as an ndarray of that device (no copy when it is already there)."""
+    if _check_name(device) == "gpu":
+        cupy = _require_gpu("to_device(..., 'gpu')")
+        return array if isinstance(array, cupy.ndarray) else cupy.asarray(array)
+    return array if isinstance(array, numpy.ndarray) else asnumpy(array)
+
+
+def scatter_add(target: Any, index: Any, values: Any) -> None:
+    """``target[index] += values`` in place, where repeated indices *accumulate* (``numpy.add.at``).
+
+    The backward of an integer-array gather (``x[idx]`` with repeats) needs this; CuPy spells it
+    ``cupy.add.at`` (CuPy >= 12.1) or ``cupyx.scatter_add`` (older).
+    """
+    if device_of(target) == "gpu" and not hasattr(_cupy.add, "at"):  # pragma: no cover - old CuPy
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    else:
+        get_array_module(target).add.at(target, index, values)
 
 
 def asnumpy(array: Any) -> numpy.ndarray:
@@ -163,6 +176,8 @@ def _read_env() -> None:
         env = env.strip().lower()
         if env not in DEVICES:
             raise ValueError(f"MINISEGNET_DEVICE={env!r} is not a device: use one of {DEVICES}")
+        if env == "gpu":
+            _require_gpu("The environment variable MINISEGNET_DEVICE=gpu")
         set_default_device(env)
 
 

@@ -9,6 +9,8 @@ are the public API (``minisegnet.functional.exp(x)`` and so on) and are also att
 
 from __future__ import annotations
 
+import builtins  # this module defines max/min/sum/abs/pow: use builtins.* for Python's own
+
 from typing import Any, Sequence
 
 import numpy
@@ -24,6 +26,15 @@ def _float(x: Any) -> Any:
     return x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
 
 
+def _match(a: Any, b: Any) -> tuple[Any, Any]:
+    """An integer/bool operand meeting a float one takes the float's dtype (NumPy would pick float64)."""
+    if _is_float(a.dtype) and not _is_float(b.dtype):
+        return a, b.astype(a.dtype)
+    if _is_float(b.dtype) and not _is_float(a.dtype):
+        return a.astype(b.dtype), b
+    return a, b
+
+
 # ----------------------------------------------------------------------------------------------
 # arithmetic
 
@@ -32,6 +43,7 @@ class Add(Function):
     """y = a + b;  dy/da = 1, dy/db = 1."""
 
     def forward(self, a, b):
+        a, b = _match(a, b)
         return a + b
 
     def backward(self, gy):
@@ -42,6 +54,7 @@ class Sub(Function):
     """y = a - b;  dy/da = 1, dy/db = -1."""
 
     def forward(self, a, b):
+        a, b = _match(a, b)
         return a - b
 
     def backward(self, gy):
@@ -52,8 +65,8 @@ class Mul(Function):
     """y = a * b;  dy/da = b, dy/db = a."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b
-        return a * b
+        self.a, self.b = _match(a, b)
+        return self.a * self.b
 
     def backward(self, gy):
         return gy * self.b, gy * self.a
@@ -63,7 +76,7 @@ class Div(Function):
     """y = a / b;  dy/da = 1/b, dy/db = -a/b^2."""
 
     def forward(self, a, b):
-        a, b = _float(a), _float(b)
+        a, b = _match(_float(a), _float(b))
         self.b, self.y = b, a / b
         return self.y
 
@@ -86,7 +99,7 @@ class Pow(Function):
     """y = a ** b;  dy/da = b a^(b-1), dy/db = a^b ln a (only where a > 0)."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.a, self.b = a, b = _match(a, b)
         self.y = a ** b
         return self.y
 
@@ -104,8 +117,16 @@ class MatMul(Function):
     """Y = A @ B;  dA = dY @ B^T, dB = A^T @ dY (batched over leading axes)."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b
-        return a @ b
+        self.a, self.b = a, b = _match(a, b)
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} "
+                             f"and {b.shape}; use * to multiply by a scalar")
+        try:
+            return a @ b
+        except ValueError:
+            raise ValueError(f"matmul: shapes {a.shape} @ {b.shape} do not match: the last axis of "
+                             "the first must equal the second-to-last (or only) axis of the second, "
+                             "and leading axes must broadcast") from None
 
     def backward(self, gy):
         a, b, xp = self.a, self.b, self.xp
@@ -190,6 +211,7 @@ class Maximum(Function):
     """y = max(a, b) elementwise; the gradient goes to the larger input (to a on ties)."""
 
     def forward(self, a, b):
+        a, b = _match(a, b)
         self.a_wins = a >= b
         return self.xp.maximum(a, b)
 
@@ -201,6 +223,7 @@ class Minimum(Function):
     """y = min(a, b) elementwise; the gradient goes to the smaller input (to a on ties)."""
 
     def forward(self, a, b):
+        a, b = _match(a, b)
         self.a_wins = a <= b
         return self.xp.minimum(a, b)
 
@@ -213,7 +236,7 @@ class Where(Function):
 
     def forward(self, cond, a, b):
         self.cond = cond.astype(bool)
-        return self.xp.where(self.cond, a, b)
+        return self.xp.where(self.cond, *_match(a, b))
 
     def backward(self, gy):
         return None, gy * self.cond, gy * ~self.cond
@@ -229,9 +252,9 @@ def _norm_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < builtins.max(ndim, 1):
             raise ValueError(f"axis {a} is out of range for a {ndim}-D tensor")
-        out.append(a % max(ndim, 1))
+        out.append(a % builtins.max(ndim, 1))
     return tuple(out)
 
 
@@ -295,22 +318,22 @@ class ArgMax(Function):
     """Index of the maximum along ``axis`` (not differentiable): the label map of a softmax."""
 
     differentiable = False
+    op = "argmax"
 
     def __init__(self, axis: int | None = None, keepdims: bool = False):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        y = x.argmax(axis=self.axis)
-        if self.keepdims and self.axis is not None:
-            y = self.xp.expand_dims(y, self.axis)
+        y = getattr(x, self.op)(axis=self.axis)
+        if self.keepdims:
+            y = self.xp.expand_dims(y, self.axis) if self.axis is not None else y.reshape((1,) * x.ndim)
         return y
 
 
 class ArgMin(ArgMax):
     """Index of the minimum along ``axis`` (not differentiable)."""
 
-    def forward(self, x):
-        return super().forward(-x)
+    op = "argmin"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -343,38 +366,53 @@ class Permute(Function):
 
     def forward(self, x):
         axes = self.axes if self.axes is not None else tuple(reversed(range(x.ndim)))
-        if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        if sorted(a % builtins.max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
             raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}")
         self.axes = axes
         return x.transpose(axes)
 
     def backward(self, gy):
-        return gy.transpose(numpy.argsort([a % gy.ndim for a in self.axes]))
+        return gy.transpose(tuple(int(i) for i in numpy.argsort([a % gy.ndim for a in self.axes])))
 
 
 class GetItem(Function):
-    """y = x[index] (slices, integers, arrays); the gradient is scattered back (a crop is a slice)."""
+    """y = x[index] (slices, integers, masks, integer arrays); a crop is a slice.
+
+    Backward scatters the gradient into zeros shaped like x; with integer arrays an element picked
+    twice receives the sum of both gradients.
+    """
 
     def __init__(self, index: Any):
         self.index = index
 
     def forward(self, x):
-        self.in_shape, self.in_dtype = x.shape, x.dtype
+        self.in_shape = x.shape
+        self.index = _index_to(self.index, backend.device_of(x))
         return x[self.index]
 
     def backward(self, gy):
-        xp = self.xp
-        g = xp.zeros(self.in_shape, dtype=gy.dtype)
-        if _has_array_index(self.index):
-            xp.add.at(g, self.index, gy)  # repeated indices must accumulate
+        g = self.xp.zeros(self.in_shape, dtype=gy.dtype)
+        if _has_int_array(self.index):
+            backend.scatter_add(g, self.index, gy)  # repeated indices must accumulate
         else:
             g[self.index] = gy
         return g
 
 
-def _has_array_index(index: Any) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(hasattr(p, "shape") or isinstance(p, list) for p in parts)
+def _index_parts(index: Any) -> tuple:
+    return index if isinstance(index, tuple) else (index,)
+
+
+def _index_to(index: Any, device: str) -> Any:
+    """Unwrap Tensors in an index and move its arrays to the device of the indexed tensor."""
+    parts = tuple(p.data if isinstance(p, Tensor) else p for p in _index_parts(index))
+    parts = tuple(backend.to_device(p, device) if getattr(p, "ndim", 0) > 0 else p for p in parts)
+    return parts if isinstance(index, tuple) else parts[0]
+
+
+def _has_int_array(index: Any) -> bool:
+    return any(isinstance(p, list) or (getattr(p, "ndim", 0) > 0 and p.dtype.kind in "iu")
+               for p in _index_parts(index))
 
 
 class Concatenate(Function):
@@ -411,21 +449,35 @@ class Stack(Function):
 
 
 class Pad(Function):
-    """Constant padding; ``pad_width`` as in ``numpy.pad``. The gradient is the centre slice."""
+    """Constant padding; ``pad_width`` as in ``numpy.pad`` (an int, a (before, after) pair, or one
+    pair per axis). The gradient is the centre slice."""
 
     def __init__(self, pad_width: Any, value: float = 0.0):
         self.pad_width, self.value = pad_width, value
 
     def forward(self, x):
-        pw = numpy.broadcast_to(numpy.asarray(self.pad_width, dtype=int), (x.ndim, 2))
-        if (pw < 0).any():
-            raise ValueError(f"pad: pad widths must be >= 0, got {self.pad_width}")
-        self.slices = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(pw, x.shape))
-        return self.xp.pad(x, [tuple(int(v) for v in p) for p in pw], mode="constant",
-                           constant_values=self.value)
+        pw = _pad_pairs(self.pad_width, x.shape)
+        self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(pw, x.shape))
+        return self.xp.pad(x, pw, mode="constant", constant_values=self.value)
 
     def backward(self, gy):
         return gy[self.slices]
+
+
+def _pad_pairs(pad_width: Any, shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """numpy.pad's pad_width spellings -> one (before, after) pair of ints >= 0 per axis."""
+    pw = pad_width
+    if isinstance(pw, int):
+        pw = [(pw, pw)]
+    elif len(pw) == 2 and all(isinstance(v, int) for v in pw):
+        pw = [tuple(pw)]
+    pw = [tuple(int(v) for v in p) for p in pw]
+    if len(pw) == 1:
+        pw = pw * len(shape)
+    if len(pw) != len(shape) or any(len(p) != 2 or builtins.min(p) < 0 for p in pw):
+        raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape {shape}: give "
+                         "an int, a (before, after) pair, or one pair per axis, all >= 0")
+    return pw
 
 
 class ToDevice(Function):
@@ -433,6 +485,7 @@ class ToDevice(Function):
 
     def __init__(self, device: str | None, dtype: Any):
         self.device, self.dtype = device, dtype
+        self.differentiable = dtype is None or _is_float(dtype)  # x.long() simply leaves the graph
 
     def __call__(self, x: Tensor) -> Tensor:
         # checks happen against the *target* device, not the input's, so bypass the same-device rule
@@ -528,6 +581,7 @@ class LeakyReLU(Function):
         self.slope = slope
 
     def forward(self, x):
+        x = _float(x)
         self.scale = self.xp.where(x > 0, 1.0, self.slope).astype(x.dtype)
         return x * self.scale
 
@@ -730,11 +784,7 @@ def transpose(x, axis0: int | None = None, axis1: int | None = None) -> Tensor:
 
 
 def getitem(x, index) -> Tensor:
-    """x[index]."""
-    if isinstance(index, Tensor):
-        index = index.data
-    elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    """x[index]: slices (a crop is a slice), integers, boolean masks, integer arrays or Tensors."""
     return GetItem(index)(x)
 
 

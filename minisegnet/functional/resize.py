@@ -1,3 +1,154 @@
-"""(being written: see issue 3)."""
+"""Resizing: ``interpolate`` / ``upsample`` (nearest, bilinear) and U-Net's ``center_crop``.
 
-__all__: list[str] = []
+Both interpolation modes are *separable*: every output row mixes input rows with fixed weights, and
+every output column mixes input columns, so ``y = A_h @ x @ A_w^T`` with two small matrices
+(one-hot rows for nearest, two weights per row for bilinear) and the backward pass is
+``dx = A_h^T @ dy @ A_w``. Definitions follow PyTorch:
+
+* nearest: output pixel o copies input pixel floor(o * in / out) (floor(o / scale_factor) when a
+  scale factor is given);
+* bilinear, ``align_corners=True``: the corner pixels of input and output are aligned,
+  src = o * (in - 1) / (out - 1);
+* bilinear, ``align_corners=False`` (default): pixels are squares, their centres are aligned,
+  src = max((o + 0.5) * in / out - 0.5, 0) (in / out replaced by 1 / scale_factor when given);
+  then y = (1 - l) x[i0] + l x[i1] with i0 = floor(src), i1 = min(i0 + 1, in - 1), l = src - i0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor
+from . import sizes
+from .basic import getitem
+from .sizes import IntOrPair, pair
+
+__all__ = ["interpolate", "upsample", "center_crop", "Interpolate"]
+
+MODES = ("nearest", "bilinear")
+
+
+def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale: float | None,
+                   xp: Any, dtype: Any) -> Any:
+    """A (n_out, n_in) with y = A @ x along one axis (the 1-D interpolation as a matrix)."""
+    o = xp.arange(n_out)
+    a = xp.zeros((n_out, n_in), dtype=dtype)
+    if mode == "nearest":
+        if scale is None:
+            src = (o * n_in) // n_out  # exact integer floor(o * in / out)
+        elif float(scale).is_integer():
+            src = o // int(scale)
+        else:
+            src = xp.floor(o / scale).astype(o.dtype)
+        a[o, xp.minimum(src, n_in - 1)] = 1
+        return a
+    if align_corners:
+        src = o * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        step = n_in / n_out if scale is None else 1.0 / scale
+        src = xp.maximum((o + 0.5) * step - 0.5, 0.0)
+    i0 = xp.minimum(xp.floor(src).astype(o.dtype), n_in - 1)
+    i1 = xp.minimum(i0 + 1, n_in - 1)
+    lam = src - i0
+    a[o, i0] += 1 - lam
+    a[o, i1] += lam
+    return a
+
+
+class Interpolate(Function):
+    """y = A_h @ x @ A_w^T (separable nearest / bilinear interpolation); dx = A_h^T @ dy @ A_w.
+
+    Nearest upsampling by whole factors is a plain repeat (backward: sum over each block).
+    """
+
+    def __init__(self, out_hw: tuple[int, int], mode: str, align_corners: bool,
+                 scale: tuple[float, float] | None):
+        self.out_hw, self.mode, self.align_corners, self.scale = out_hw, mode, align_corners, scale
+
+    def forward(self, x):
+        xp = self.xp
+        x = x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
+        n, c, h, w = x.shape
+        oh, ow = self.out_hw
+        self.in_shape = x.shape
+        self.repeat = self.mode == "nearest" and oh % h == 0 and ow % w == 0 and (
+            self.scale is None or (self.scale[0] == oh // h and self.scale[1] == ow // w))
+        if self.repeat:
+            fh, fw = oh // h, ow // w
+            return xp.ascontiguousarray(xp.broadcast_to(
+                x.reshape(n, c, h, 1, w, 1), (n, c, h, fh, w, fw))).reshape(n, c, oh, ow)
+        sh, sw = self.scale if self.scale is not None else (None, None)
+        self.ah = _interp_matrix(h, oh, self.mode, self.align_corners, sh, xp, x.dtype)
+        self.aw = _interp_matrix(w, ow, self.mode, self.align_corners, sw, xp, x.dtype)
+        t = (x.reshape(-1, w) @ self.aw.T).reshape(n * c, h, ow)
+        return (self.ah @ t).reshape(n, c, oh, ow)
+
+    def backward(self, gy):
+        n, c, h, w = self.in_shape
+        oh, ow = self.out_hw
+        if self.repeat:
+            return gy.reshape(n, c, h, oh // h, w, ow // w).sum(axis=(3, 5))
+        t = (gy.reshape(-1, ow) @ self.aw).reshape(n * c, oh, w)
+        return (self.ah.T @ t).reshape(n, c, h, w)
+
+
+def interpolate(x: Any, size: IntOrPair | None = None,
+                scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
+                align_corners: bool | None = None) -> Tensor:
+    """Resize the last two axes of ``x`` (N, C, H, W) to ``size`` (int or (h, w)) or by
+    ``scale_factor`` (output = floor(H * scale_factor)). ``mode``: ``"nearest"`` or
+    ``"bilinear"``; ``align_corners`` (bilinear only, default False) as in PyTorch: True aligns the
+    corner pixels, False aligns pixel centres (the module docstring gives both formulas).
+    """
+    op = "interpolate"
+    x = as_tensor(x)
+    sizes.check_4d(x, op)
+    if mode not in MODES:
+        raise ValueError(f"{op}: mode must be one of {MODES}, got {mode!r}")
+    if align_corners is not None and mode == "nearest":
+        raise ValueError(f"{op}: align_corners only applies to mode='bilinear' (got mode={mode!r})")
+    align = bool(align_corners)
+    h, w = x.shape[2:]
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: give exactly one of size and scale_factor "
+                         f"(got size={size!r}, scale_factor={scale_factor!r})")
+    scale = None
+    if size is not None:
+        out_hw = pair(size, "size", op, 1)
+    else:
+        sf = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        if len(sf) != 2 or not all(isinstance(v, (int, float)) and v > 0 for v in sf):
+            raise ValueError(f"{op}: scale_factor must be a positive number or pair, got {scale_factor!r}")
+        scale = (float(sf[0]), float(sf[1]))
+        out_hw = (int(math.floor(h * scale[0])), int(math.floor(w * scale[1])))
+        if min(out_hw) < 1:
+            raise ValueError(f"{op}: scale_factor {scale_factor} shrinks input {tuple(x.shape)} "
+                             f"to {out_hw}; the output needs at least one row and column")
+    return Interpolate(out_hw, mode, align, scale)(x)
+
+
+def upsample(x: Any, size: IntOrPair | None = None,
+             scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
+    """Alias of :func:`interpolate` (PyTorch's older name)."""
+    return interpolate(x, size, scale_factor, mode, align_corners)
+
+
+def center_crop(x: Any, size: IntOrPair) -> Tensor:
+    """Keep the central ``size`` = h x w (int or pair) of the last two axes (U-Net's
+    crop-and-concatenate: the encoder map is cropped to the decoder map's size). When the margin
+    is odd, the extra row/column is dropped at the bottom/right (top = (H - h) // 2)."""
+    op = "center_crop"
+    x = as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: needs at least 2 axes (..., H, W), got shape {tuple(x.shape)}")
+    th, tw = pair(size, "size", op, 1)
+    h, w = x.shape[-2:]
+    if th > h or tw > w:
+        raise ValueError(f"{op}: cannot crop {h}x{w} (shape {tuple(x.shape)}) to a larger "
+                         f"{th}x{tw}; the crop size must be at most the input size")
+    top, left = (h - th) // 2, (w - tw) // 2
+    if (th, tw) == (h, w):
+        return x
+    return getitem(x, (Ellipsis, slice(top, top + th), slice(left, left + tw)))

@@ -1,0 +1,344 @@
+"""Speed and memory of the spatial primitives (issue 3): prints a table.
+
+    python benchmarks/bench_spatial.py                 # CPU, compares with PyTorch if importable
+    python benchmarks/bench_spatial.py --device gpu    # CuPy (synchronised timing, memory pool)
+    python benchmarks/bench_spatial.py --repeats 5 --no-torch
+
+For every shape: forward and forward+backward time (median of ``--repeats`` runs after untimed
+warm-up runs), GFLOP/s, that as a fraction of NumPy's own float32 square-matmul GFLOP/s measured in
+the same run, PyTorch's time for the same op (optional: PyTorch is never a dependency; install it in
+a separate venv to compare) and the ratio ours / torch. Then a breakdown of where the time goes
+(im2col copy, GEMMs, col2im / splat / scatter) and the tracemalloc peak of conv2d's forward pass
+against its output plus one im2col buffer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from typing import Any, Callable
+
+import numpy
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import minisegnet.functional as F  # noqa: E402
+from minisegnet import Tensor, backend, no_grad  # noqa: E402
+from minisegnet.functional import conv as C  # noqa: E402
+from minisegnet.functional import pool as P  # noqa: E402
+
+N = 8
+# (name, H, C_in, C_out, kernel, stride, padding, dilation)
+CONVS = [
+    ("conv3x3 64x64 3->16", 64, 3, 16, 3, 1, 1, 1),
+    ("conv3x3 64x64 16->16", 64, 16, 16, 3, 1, 1, 1),
+    ("conv3x3 32x32 16->32", 32, 16, 32, 3, 1, 1, 1),
+    ("conv3x3 32x32 32->32", 32, 32, 32, 3, 1, 1, 1),
+    ("conv3x3 16x16 32->64", 16, 32, 64, 3, 1, 1, 1),
+    ("conv3x3 8x8 64->128", 8, 64, 128, 3, 1, 1, 1),
+    ("conv3x3 d=2 32x32 32->32", 32, 32, 32, 3, 1, 2, 2),
+]
+CONV_T = ("convT k2 s2 32x32 32->16", 32, 32, 16, 2, 2, 0, 1)
+POOL = ("8x16x64x64", (8, 16, 64, 64))
+
+
+class Timer:
+    """Median wall time of a function; on the GPU the device is synchronised around every run."""
+
+    def __init__(self, device: str, repeats: int, warmup: int = 2):
+        self.device, self.repeats, self.warmup = device, repeats, warmup
+
+    def __call__(self, fn: Callable[[], Any]) -> float:
+        for _ in range(self.warmup):  # untimed: caches, allocator, BLAS threads waking up
+            fn()
+        backend.synchronize(self.device)
+        times = []
+        for _ in range(self.repeats):
+            t0 = time.perf_counter()
+            fn()
+            backend.synchronize(self.device)
+            times.append(time.perf_counter() - t0)
+        return float(numpy.median(times))
+
+
+def matmul_gflops(xp: Any, timer: Timer, n: int = 1024) -> float:
+    a = xp.asarray(numpy.random.default_rng(0).standard_normal((n, n)), dtype=numpy.float32)
+    b = xp.asarray(numpy.random.default_rng(1).standard_normal((n, n)), dtype=numpy.float32)
+    t = timer(lambda: a @ b)
+    return 2 * n ** 3 / t / 1e9
+
+
+def rand(xp: Any, shape: tuple, seed: int, scale: float = 1.0) -> Any:
+    return xp.asarray(numpy.random.default_rng(seed).standard_normal(shape) * scale,
+                      dtype=numpy.float32)
+
+
+def load_torch(enabled: bool, device: str) -> Any:
+    if not enabled:
+        return None
+    try:
+        import torch  # noqa: PLC0415 - optional comparison only
+    except ImportError:
+        return None
+    if device == "gpu" and not torch.cuda.is_available():
+        return None
+    return torch
+
+
+def torch_sync(torch: Any, device: str) -> None:
+    if device == "gpu":
+        torch.cuda.synchronize()
+
+
+def fmt_ms(t: float | None) -> str:
+    return "-" if t is None else f"{t * 1e3:8.2f}"
+
+
+def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, peak: float, torch: Any) -> dict:
+    name, h, cin, cout, k, s, p, d = spec
+    x = Tensor(rand(xp, (N, cin, h, h), 1), requires_grad=True)
+    w = Tensor(rand(xp, (cout, cin, k, k), 2, 0.1), requires_grad=True)
+    b = Tensor(rand(xp, (cout,), 3), requires_grad=True)
+    y0 = F.conv2d(x, w, b, stride=s, padding=p, dilation=d)
+    gy = rand(xp, y0.shape, 4)
+    flops = 2.0 * N * cout * y0.shape[2] * y0.shape[3] * cin * k * k
+
+    def fwd():
+        return F.conv2d(x, w, b, stride=s, padding=p, dilation=d)
+
+    def fwd_bwd():
+        x.grad = w.grad = b.grad = None
+        fwd().backward(gy)
+
+    row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), flops=flops, fb_flops=3 * flops)
+    if torch is not None:
+        row.update(torch_times(torch, device, timer, "conv2d", x, w, b, gy,
+                               dict(stride=s, padding=p, dilation=d)))
+    # breakdown: the pieces F.conv2d runs, timed one by one
+    xd, wd = x.data, w.data
+    ho, wo = y0.shape[2:]
+    cols = C._im2col(xd, (k, k), (s, s), (p, p), (ho, wo), (d, d), xp)
+    w2 = wd.reshape(1, cout, -1)
+    parts = {
+        "im2col copy": timer(lambda: C._im2col(xd, (k, k), (s, s), (p, p), (ho, wo), (d, d), xp)),
+        "GEMM fwd": timer(lambda: C._gemm_nchw(w2, cols, N, (ho, wo), 1, xp)),
+        "dx (conv_T of dy: im2col + GEMM)": timer(lambda: C._conv_transpose2d_array(
+            gy, wd, (s, s), (p, p), (h, h), (d, d), 1, xp)),
+        "dW GEMM": timer(lambda: C._conv2d_weight_grad(cols, gy, wd.shape, 1, xp)),
+        "db sum": timer(lambda: gy.sum(axis=(0, 2, 3))),
+    }
+    row["parts"] = parts
+    row["mem"] = conv_memory(x, w, b, s, p, d, cols.nbytes, y0.data.nbytes) if device == "cpu" \
+        else None
+    return row
+
+
+def conv_memory(x: Tensor, w: Tensor, b: Tensor, s: int, p: int, d: int, cols_bytes: int,
+                out_bytes: int) -> tuple[int, int, int]:
+    """tracemalloc peak of one conv2d forward (graph recorded, so the im2col matrix is kept)."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    y = F.conv2d(x, w, b, stride=s, padding=p, dilation=d)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    del y
+    return peak, out_bytes, cols_bytes
+
+
+def torch_times(torch: Any, device: str, timer: Timer, op: str, x: Tensor, w: Tensor, b: Tensor,
+                gy: Any, kwargs: dict) -> dict:
+    dev = "cuda" if device == "gpu" else "cpu"
+    xt = torch.tensor(backend.asnumpy(x.data), device=dev, requires_grad=True)
+    wt = torch.tensor(backend.asnumpy(w.data), device=dev, requires_grad=True)
+    bt = torch.tensor(backend.asnumpy(b.data), device=dev, requires_grad=True)
+    gt = torch.tensor(backend.asnumpy(gy), device=dev)
+    fn = getattr(torch.nn.functional, op)
+
+    def fwd():
+        y = fn(xt, wt, bt, **kwargs)
+        torch_sync(torch, device)
+        return y
+
+    def fwd_bwd():
+        xt.grad = wt.grad = bt.grad = None
+        fn(xt, wt, bt, **kwargs).backward(gt)
+        torch_sync(torch, device)
+
+    out = dict(t_fwd=timer(fwd), t_fb=timer(fwd_bwd))
+    settle()
+    return out
+
+
+def settle() -> None:
+    """After torch's BLAS threads ran, an untimed NumPy run (idle threads spin ~0.1 s)."""
+    a = numpy.ones((256, 256), dtype=numpy.float32)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.15:
+        a @ a
+
+
+def bench_conv_t(xp: Any, device: str, timer: Timer, torch: Any) -> dict:
+    name, h, cin, cout, k, s, p, d = CONV_T
+    x = Tensor(rand(xp, (N, cin, h, h), 5), requires_grad=True)
+    w = Tensor(rand(xp, (cin, cout, k, k), 6, 0.1), requires_grad=True)
+    b = Tensor(rand(xp, (cout,), 7), requires_grad=True)
+    y0 = F.conv_transpose2d(x, w, b, stride=s)
+    gy = rand(xp, y0.shape, 8)
+    flops = 2.0 * N * cin * h * h * cout * k * k
+
+    def fwd():
+        return F.conv_transpose2d(x, w, b, stride=s)
+
+    def fwd_bwd():
+        x.grad = w.grad = b.grad = None
+        fwd().backward(gy)
+
+    row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), flops=flops, fb_flops=3 * flops)
+    if torch is not None:
+        row.update(torch_times(torch, device, timer, "conv_transpose2d", x, w, b, gy,
+                               dict(stride=s)))
+    xd, wd = x.data, w.data
+    w2 = wd.reshape(1, cin, cout * k * k).transpose(0, 2, 1)
+    x2 = xd.reshape(N, 1, cin, h * h)
+    cols = xp.matmul(w2, x2).reshape(N, cout, k, k, h, h)
+    row["parts"] = {
+        "GEMM W^T x (all stamps)": timer(lambda: xp.matmul(w2, x2)),
+        "splat (place stamps s apart)": timer(lambda: xp.ascontiguousarray(
+            cols.transpose(0, 1, 4, 2, 5, 3)).reshape(N, cout, h * k, h * k)),
+        "backward (im2col dy + 2 GEMMs)": timer(lambda: fwd_bwd_only(x, w, b, gy, s)),
+    }
+    return row
+
+
+def fwd_bwd_only(x: Tensor, w: Tensor, b: Tensor, gy: Any, s: int) -> None:
+    fn = C.ConvTranspose2d((s, s), (0, 0), tuple(gy.shape[2:]), (1, 1), 1)
+    fn(x, w, b)
+    fn.backward(gy)
+
+
+def bench_pool(xp: Any, device: str, timer: Timer, torch: Any) -> list[dict]:
+    name, shape = POOL
+    vals = numpy.random.default_rng(9).permutation(int(numpy.prod(shape))).reshape(shape)
+    x = Tensor(xp.asarray(vals, dtype=numpy.float32), requires_grad=True)
+    y0, idx = F.max_pool2d(x, 2, return_indices=True)
+    gy = rand(xp, y0.shape, 10)
+    gu = rand(xp, shape, 11)
+    v = Tensor(rand(xp, y0.shape, 12), requires_grad=True)
+
+    def pool_fb():
+        x.grad = None
+        F.max_pool2d(x, 2).backward(gy)
+
+    def unpool_fb():
+        v.grad = None
+        F.max_unpool2d(v, idx, 2).backward(gu)
+
+    rows = [dict(name=f"max_pool2d 2x2 {name}", fwd=timer(lambda: F.max_pool2d(x, 2, return_indices=True)),
+                 fb=timer(pool_fb)),
+            dict(name=f"max_unpool2d 2x2 {name}", fwd=timer(lambda: F.max_unpool2d(v, idx, 2)),
+                 fb=timer(unpool_fb))]
+    if torch is not None:
+        dev = "cuda" if device == "gpu" else "cpu"
+        tf = torch.nn.functional
+        xt = torch.tensor(backend.asnumpy(x.data), device=dev, requires_grad=True)
+        yt, it = tf.max_pool2d(xt, 2, return_indices=True)
+        gyt, gut = torch.tensor(backend.asnumpy(gy), device=dev), torch.tensor(backend.asnumpy(gu), device=dev)
+        vt = torch.tensor(backend.asnumpy(v.data), device=dev, requires_grad=True)
+
+        def t_pool():
+            r = tf.max_pool2d(xt, 2, return_indices=True)
+            torch_sync(torch, device)
+            return r
+
+        def t_pool_fb():
+            xt.grad = None
+            tf.max_pool2d(xt, 2).backward(gyt)
+            torch_sync(torch, device)
+
+        def t_unpool():
+            r = tf.max_unpool2d(vt, it, 2)
+            torch_sync(torch, device)
+            return r
+
+        def t_unpool_fb():
+            vt.grad = None
+            tf.max_unpool2d(vt, it, 2).backward(gut)
+            torch_sync(torch, device)
+
+        rows[0].update(t_fwd=timer(t_pool), t_fb=timer(t_pool_fb))
+        rows[1].update(t_fwd=timer(t_unpool), t_fb=timer(t_unpool_fb))
+        settle()
+    fn = P.MaxPool2d((2, 2), (2, 2), (0, 0))
+    fn.xp = xp
+    fn.forward(x.data)
+    rows[0]["parts"] = {"forward (4 strided compares)": timer(lambda: fn.forward(x.data)),
+                        "backward (scatter = unpool of dy)": timer(lambda: P._unpool_array(
+                            gy, fn.indices, shape[2:], xp))}
+    rows[1]["parts"] = {"scatter out[rows, idx] = x": timer(lambda: P._unpool_array(
+                            v.data, idx.data, shape[2:], xp)),
+                        "gather (backward)": timer(lambda: P._gather_array(gu, idx.data, xp))}
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    args = ap.parse_args(argv)
+    device = args.device
+    xp = backend.xp_for(device)
+    timer = Timer(device, args.repeats)
+    torch = load_torch(not args.no_torch, device)
+
+    print(f"minisegnet spatial benchmark  device={device}  batch={N}  repeats={args.repeats} (median)")
+    print(f"python {platform.python_version()}  numpy {numpy.__version__}  cores={os.cpu_count()}  "
+          f"torch {'(not installed)' if torch is None else torch.__version__ + ' threads=' + str(torch.get_num_threads())}")
+    peak = matmul_gflops(xp, timer)
+    print(f"float32 1024x1024 matmul: {peak:.1f} GFLOP/s (the reference for '% mm')\n")
+
+    with_grad_rows = [bench_conv(spec, xp, device, timer, peak, torch) for spec in CONVS]
+    with_grad_rows.append(bench_conv_t(xp, device, timer, torch))
+    pool_rows = bench_pool(xp, device, timer, torch)
+    peak_end = matmul_gflops(xp, timer)
+
+    head = (f"{'op / shape (batch 8)':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'GFLOP/s':>8s} {'% mm':>6s}"
+            f" {'torch fwd':>9s} {'torch f+b':>9s} {'ours/torch f+b':>14s}")
+    print(head)
+    print("-" * len(head))
+    for r in with_grad_rows + pool_rows:
+        gf = r["fb_flops"] / r["fb"] / 1e9 if "fb_flops" in r else None
+        ratio = f"{r['fb'] / r['t_fb']:14.2f}" if "t_fb" in r else f"{'-':>14s}"
+        print(f"{r['name']:32s} {fmt_ms(r['fwd'])} {fmt_ms(r['fb'])} "
+              f"{'-' if gf is None else f'{gf:8.1f}':>8s} "
+              f"{'-' if gf is None else f'{100 * gf / peak:5.0f}%':>6s} "
+              f"{fmt_ms(r.get('t_fwd')):>9s} {fmt_ms(r.get('t_fb')):>9s} {ratio}")
+    print(f"\nmatmul GFLOP/s at the start / end of the run: {peak:.1f} / {peak_end:.1f} "
+          "(a large difference means the machine was busy)")
+
+    print("\nwhere the time goes (ms, each piece timed alone)")
+    for r in with_grad_rows + pool_rows:
+        parts = "  ".join(f"{k} {v * 1e3:.2f}" for k, v in r["parts"].items())
+        print(f"  {r['name']:30s} {parts}")
+
+    if device == "cpu":
+        print("\nconv2d forward memory (tracemalloc peak vs output + one im2col buffer)")
+        for r in with_grad_rows:
+            if r.get("mem"):
+                pk, out, cols = r["mem"]
+                print(f"  {r['name']:30s} peak {pk / 1e6:6.2f} MB   output {out / 1e6:5.2f} MB + "
+                      f"im2col {cols / 1e6:6.2f} MB = {(out + cols) / 1e6:6.2f} MB   "
+                      f"ratio {pk / (out + cols):.2f}")
+    else:
+        pool = xp.get_default_memory_pool()
+        print(f"\ncupy memory pool: used {pool.used_bytes() / 1e6:.1f} MB, held "
+              f"{pool.total_bytes() / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Small helpers shared by the lessons: printing arrays, checking them against the slides, figures.
+
+Every lesson starts with ``from _common import *``. The helpers are deliberately tiny so that a
+student reading a lesson sees the arithmetic, not the plumbing.
+
+* ``FAST`` -- True when the lesson runs in fast mode (``MINISEGNET_FAST=1`` or ``--fast``): the
+  test suite uses it so that lessons that train a network finish in seconds.
+* ``SHOW`` -- True with ``--show``: figures open in a window instead of only being saved.
+* ``section(title)`` -- a banner for each cell's output.
+* ``show(name, array)`` -- print an array (integers without decimals, floats to 4 places).
+* ``check(name, computed, expected, atol)`` -- print the engine's result beside the slide's numbers
+  and assert that they agree.
+* ``save_figure(fig, name)`` -- write ``lessons/figures/<name>.png`` (and show it with ``--show``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FAST: bool = os.environ.get("MINISEGNET_FAST", "") not in ("", "0") or "--fast" in sys.argv
+SHOW: bool = "--show" in sys.argv
+
+import matplotlib  # noqa: E402
+
+if not SHOW:
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+try:  # a script run as ``python lessons/NN_topic.py``
+    FIGURES = Path(__file__).resolve().parent / "figures"
+except NameError:  # pragma: no cover - pasted into a notebook
+    FIGURES = Path.cwd() / "figures"
+
+__all__ = ["np", "plt", "FAST", "SHOW", "FIGURES", "section", "show", "check", "save_figure",
+           "as_numpy", "fmt"]
+
+
+def as_numpy(a: Any) -> np.ndarray:
+    """A host NumPy array from a minisegnet Tensor, a NumPy/CuPy array or a nested list."""
+    if hasattr(a, "numpy") and callable(a.numpy):
+        return np.asarray(a.numpy())
+    if hasattr(a, "get") and callable(a.get):  # a CuPy array
+        return np.asarray(a.get())
+    return np.asarray(a)
+
+
+def fmt(a: Any, decimals: int = 4) -> str:
+    """Format an array for printing: integers without a decimal point, floats to ``decimals``."""
+    a = as_numpy(a)
+    if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.allclose(a, np.round(a), atol=1e-6):
+        a = np.round(a).astype(np.int64)
+    with np.printoptions(precision=decimals, suppress=True, linewidth=110,
+                         floatmode="maxprec_equal"):
+        return np.array2string(a, separator=" ") if a.ndim else str(a.item() if hasattr(a, "item") else a)
+
+
+def _scalar(a: np.ndarray) -> str:
+    v = a.reshape(()).item()
+    if isinstance(v, float) and abs(v - round(v)) > 1e-9:
+        return f"{v:.4f}"
+    return str(int(round(v))) if isinstance(v, (float, int)) and not isinstance(v, bool) else str(v)
+
+
+def section(title: str) -> None:
+    """Print a banner that starts a new step of the lesson."""
+    print()
+    print("=" * 78)
+    print(title)
+    print("=" * 78)
+
+
+def show(name: str, a: Any, decimals: int = 4) -> None:
+    """Print ``name`` and the array ``a`` (with its shape) under it."""
+    arr = as_numpy(a)
+    shape = f"  shape {tuple(arr.shape)}" if arr.ndim else ""
+    text = fmt(arr, decimals)
+    if "\n" in text or len(name) + len(text) > 70:
+        print(f"{name}:{shape}")
+        print("  " + text.replace("\n", "\n  "))
+    else:
+        print(f"{name} = {text}{shape}")
+
+
+def check(name: str, computed: Any, expected: Any, atol: float = 1e-4, rtol: float = 0.0,
+          ref: str = "lecture") -> None:
+    """Print the engine's ``computed`` value beside the ``expected`` one and assert they agree.
+
+    ``expected`` is a literal copied from the lecture (``ref="lecture"``, the default) or, where
+    the lecture prints no number, a reference computed another way (name it with ``ref``).
+    """
+    c, e = as_numpy(computed), np.asarray(expected)
+    if c.shape != e.shape:
+        raise AssertionError(f"{name}: computed shape {c.shape} but the lecture shows {e.shape}")
+    ok = np.allclose(c.astype(np.float64), e.astype(np.float64), atol=atol, rtol=rtol)
+    if c.ndim == 0 or c.size == 1:
+        print(f"{name}: minisegnet {_scalar(c)}   {ref} {_scalar(e)}   {'OK' if ok else 'MISMATCH'}")
+    else:
+        left, right = fmt(c).splitlines(), fmt(e).splitlines()
+        if len(left) == 1 and len(right) == 1 and len(name) + len(left[0]) + len(right[0]) < 80:
+            print(f"{name}: minisegnet {left[0]}   {ref} {right[0]}   {'OK' if ok else 'MISMATCH'}")
+            assert ok, f"{name}: minisegnet gives {c!r}, the {ref} gives {e!r}"
+            return
+        width = max(max(len(s) for s in left), len("minisegnet"))
+        print(f"{name}:")
+        print(f"  {'minisegnet'.ljust(width)}   {ref}")
+        for i in range(max(len(left), len(right))):
+            lft = left[i] if i < len(left) else ""
+            rgt = right[i] if i < len(right) else ""
+            print(f"  {lft.ljust(width)}   {rgt}")
+        print(f"  -> {'OK: they agree' if ok else 'MISMATCH'}")
+    assert ok, f"{name}: minisegnet gives {c!r}, the {ref} gives {e!r}"
+
+
+def save_figure(fig: Any, name: str) -> Path:
+    """Save ``fig`` as ``lessons/figures/<name>.png`` (shown too with ``--show``)."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    path = FIGURES / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    print(f"[figure] {path}")
+    if SHOW:
+        plt.show()
+    plt.close(fig)
+    return path

@@ -1,0 +1,44 @@
+"""The networks of the lectures, built from :mod:`minisegnet.nn`.
+
+All map an (N, C, H, W) image batch to (N, num_classes, H, W) class scores (logits); the original
+"valid" U-Net returns a smaller map (see :meth:`UNet.output_size`).
+
+``build_model(name, in_channels, num_classes, **kwargs)`` builds one by name (``MODEL_NAMES``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .. import nn
+from .fcn import FCN, FCN_VARIANTS
+from .segnet import DeconvNet, SegNet
+from .unet import UNet
+
+__all__ = ["UNet", "FCN", "SegNet", "DeconvNet", "build_model", "MODEL_NAMES", "FCN_VARIANTS"]
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {
+    "unet": UNet,
+    "fcn8s": lambda **kw: FCN(variant="8s", **kw),
+    "fcn16s": lambda **kw: FCN(variant="16s", **kw),
+    "fcn32s": lambda **kw: FCN(variant="32s", **kw),
+    "segnet": SegNet,
+    "deconvnet": DeconvNet,
+}
+
+MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def build_model(name: str, in_channels: int = 3, num_classes: int = 4, **kwargs: Any) -> nn.Module:
+    """Build a model by name (case-insensitive): one of ``MODEL_NAMES``.
+
+    ``kwargs`` go to the model's constructor (``base_width``, ``depth``, ``dropout`` ...).
+    """
+    key = name.lower().replace("-", "").replace("_", "") if isinstance(name, str) else name
+    if key not in _REGISTRY:
+        raise ValueError(f"build_model: unknown model {name!r}; valid names are "
+                         f"{', '.join(MODEL_NAMES)}")
+    try:
+        return _REGISTRY[key](in_channels=in_channels, num_classes=num_classes, **kwargs)
+    except TypeError as exc:  # an option this model does not have
+        raise TypeError(f"build_model({name!r}): {exc}") from None

@@ -1,0 +1,27 @@
+"""Layers and containers, shaped like ``torch.nn``: ``import minisegnet.nn as nn``.
+
+* :mod:`~minisegnet.nn.module` -- ``Module`` (parameters, buffers, train / eval, state_dict,
+  ``to(device)``), ``Parameter``, ``Sequential``, ``ModuleList``, ``Identity``;
+* :mod:`~minisegnet.nn.conv` -- ``Conv2d`` (He init), ``ConvTranspose2d`` (optionally bilinear);
+* :mod:`~minisegnet.nn.pool` -- ``MaxPool2d`` (with indices), ``MaxUnpool2d``, ``AvgPool2d``,
+  ``AdaptiveAvgPool2d``, ``Upsample``;
+* :mod:`~minisegnet.nn.norm` -- ``BatchNorm2d`` (one Function with an analytic backward);
+* :mod:`~minisegnet.nn.dropout` -- ``Dropout``, ``Dropout2d`` (inverted dropout);
+* :mod:`~minisegnet.nn.activation` -- ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``Softmax`` ...;
+* :mod:`~minisegnet.nn.init` -- He initialisation and the bilinear kernel.
+"""
+
+from . import init
+from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .conv import Conv2d, ConvTranspose2d
+from .dropout import Dropout, Dropout2d, dropout, dropout2d
+from .module import IncompatibleKeys, Identity, Module, ModuleList, Parameter, Sequential
+from .norm import BatchNorm2d, batch_norm
+from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d, Upsample
+
+__all__ = [
+    "Module", "Parameter", "Sequential", "ModuleList", "Identity", "IncompatibleKeys",
+    "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+    "Upsample", "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
+    "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init",
+]

@@ -1,0 +1,72 @@
+"""Activation layers (deck 001's table): each wraps the function of the same name."""
+
+from __future__ import annotations
+
+from .. import functional as F
+from ..autograd import Tensor
+from .module import Module
+
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax"]
+
+
+class ReLU(Module):
+    """max(0, x)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """x for x > 0, ``negative_slope`` * x otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + e^-x): independent (non-exclusive) class probabilities."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """Hyperbolic tangent."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(x)
+
+
+class Softplus(Module):
+    """ln(1 + e^x), a smooth ReLU."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x)
+
+
+class Softmax(Module):
+    """Softmax over ``axis`` (1 = the class axis of (N, K, H, W)): exclusive class probabilities."""
+
+    def __init__(self, axis: int = 1) -> None:
+        super().__init__()
+        self.axis = int(axis)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, axis=self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) over ``axis``, computed without overflow."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, axis=self.axis)

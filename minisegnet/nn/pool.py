@@ -1,0 +1,126 @@
+"""Pooling, unpooling and resizing layers (thin wrappers of :mod:`minisegnet.functional`)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+from .. import functional as F
+from ..autograd import Tensor
+from .conv import Pair, _pair, conv_rf, transposed_rf
+from .module import Module
+
+__all__ = ["MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample"]
+
+
+class _Pool(Module):
+    name = "pool"
+
+    def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None,
+                 padding: int | Pair = 0) -> None:
+        super().__init__()
+        layer = type(self).__name__
+        self.kernel_size = _pair(kernel_size, "kernel_size", layer, 1)
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", layer, 1)
+        self.padding = _pair(padding, "padding", layer, 0)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
+        out = [conv_rf(r[a], j[a], self.kernel_size[a], self.stride[a]) for a in range(2)]
+        return (out[0][0], out[1][0]), (out[0][1], out[1][1])
+
+
+class MaxPool2d(_Pool):
+    """Max over each kH x kW window; ``return_indices=True`` also returns where each maximum was
+    (flat indices into the input's H*W plane), which ``MaxUnpool2d`` / SegNet's decoder reuse."""
+
+    def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None,
+                 padding: int | Pair = 0, return_indices: bool = False) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.return_indices = bool(return_indices)
+
+    def forward(self, x: Tensor) -> Any:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding,
+                            return_indices=self.return_indices)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", return_indices=True" if self.return_indices else "")
+
+
+class AvgPool2d(_Pool):
+    """Mean over each kH x kW window."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class MaxUnpool2d(_Pool):
+    """Max-unpooling: each value goes back to the position its max-pool remembered (the unpool
+    indices), zeros elsewhere (a sparse map). ``output_size`` fixes the size when the pooled map's
+    size was odd (pass the encoder map's shape)."""
+
+    def forward(self, x: Tensor, indices: Any, output_size: tuple[int, ...] | None = None) -> Tensor:
+        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
+                              output_size=output_size)
+
+    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
+        out = [transposed_rf(r[a], j[a], self.kernel_size[a], self.stride[a]) for a in range(2)]
+        return (out[0][0], out[1][0]), (out[0][1], out[1][1])
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size (1 = global average pooling)."""
+
+    def __init__(self, output_size: int | Pair) -> None:
+        super().__init__()
+        self.output_size = _pair(output_size, "output_size", "AdaptiveAvgPool2d", 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
+        rr, jj = [], []
+        for a in range(2):
+            n_in, n_out = in_shape[2 + a], out_shape[2 + a]
+            k = math.ceil(n_in / n_out)  # the widest averaging window
+            rr.append(r[a] + (k - 1) * j[a])
+            jj.append(j[a] * Fraction(n_in, n_out))
+        return tuple(rr), tuple(jj)
+
+
+class Upsample(Module):
+    """Resize by ``scale_factor`` or to ``size`` with nearest or bilinear interpolation."""
+
+    def __init__(self, size: int | Pair | None = None, scale_factor: float | None = None,
+                 mode: str = "nearest", align_corners: bool = False) -> None:
+        super().__init__()
+        if (size is None) == (scale_factor is None):
+            raise ValueError("Upsample: give exactly one of size and scale_factor, got "
+                             f"size={size!r}, scale_factor={scale_factor!r}")
+        if mode not in ("nearest", "bilinear"):
+            raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners = bool(align_corners)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.mode == "nearest":
+            return F.interpolate(x, size=self.size, scale_factor=self.scale_factor, mode="nearest")
+        return F.interpolate(x, size=self.size, scale_factor=self.scale_factor, mode=self.mode,
+                             align_corners=self.align_corners)
+
+    def extra_repr(self) -> str:
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"
+
+    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
+        # nearest reads one input per output; bilinear reads two neighbours per axis
+        extra = 1 if self.mode == "bilinear" else 0
+        rr = tuple(r[a] + extra * j[a] for a in range(2))
+        jj = tuple(j[a] * Fraction(in_shape[2 + a], out_shape[2 + a]) for a in range(2))
+        return rr, jj

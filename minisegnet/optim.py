@@ -1,0 +1,279 @@
+"""Optimizers (SGD with momentum / Nesterov, Adam) and learning-rate schedules.
+
+An optimizer holds references to the parameters and, on ``step()``, updates ``param.data`` in
+place from ``param.grad`` -- plain array arithmetic, no graph is recorded. Parameters whose
+``.grad`` is None (unused in this step) are skipped. Per-parameter state (momentum buffers,
+Adam's moments) is created lazily on the parameter's device.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from . import backend
+from .autograd import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam", "LRScheduler", "StepLR", "CosineAnnealingLR"]
+
+
+class Optimizer:
+    """Base class: ``param_groups`` (a list of dicts, each with "params" and its settings), ``state``
+    (per-parameter dicts of arrays), ``step()``, ``zero_grad()``, ``state_dict()`` /
+    ``load_state_dict()``."""
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        params = list(params)
+        name = type(self).__name__
+        if not params:
+            raise ValueError(f"{name}: got an empty parameter list (did you pass "
+                             "model.parameters() of a model without weights?)")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        for g in groups:
+            g = dict(g)
+            g["params"] = list(g["params"])
+            for p in g["params"]:
+                if not isinstance(p, Tensor) or p.dtype.kind != "f":
+                    raise TypeError(f"{name}: parameters must be float Tensors, got "
+                                    f"{type(p).__name__}")
+            for k, v in self.defaults.items():
+                g.setdefault(k, v)
+            self.param_groups.append(g)
+        self.state: dict[int, dict[str, Any]] = {}  # keyed by id(param)
+
+    def _params(self) -> list[Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (``.grad = None``)."""
+        for p in self._params():
+            p.grad = None
+
+    def step(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state.setdefault(id(p), {})
+                _follow_device(st, p.data)
+                g = p.grad.data
+                if g.dtype != p.data.dtype:
+                    g = g.astype(p.data.dtype)
+                self._update(p, g, st, group)
+
+    def _update(self, p: Tensor, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define _update")  # pragma: no cover
+
+    # ----- saving -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Settings and per-parameter state (NumPy copies), parameters referred to by position."""
+        index = {id(p): i for i, p in enumerate(self._params())}
+        state = {}
+        for pid, st in self.state.items():
+            if pid in index:
+                state[index[pid]] = {k: (backend.asnumpy(v).copy() if hasattr(v, "shape") else v)
+                                     for k, v in st.items()}
+        groups = []
+        for g in self.param_groups:
+            d = {k: v for k, v in g.items() if k != "params"}
+            d["params"] = [index[id(p)] for p in g["params"]]
+            groups.append(d)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore settings and state saved by :meth:`state_dict` (arrays go to each param's device)."""
+        name = type(self).__name__
+        groups = state_dict.get("param_groups")
+        if groups is None or len(groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: expected {len(self.param_groups)} param "
+                             f"group(s), got {None if groups is None else len(groups)}")
+        for mine, saved in zip(self.param_groups, groups):
+            if len(saved["params"]) != len(mine["params"]):
+                raise ValueError(f"{name}.load_state_dict: a saved group has "
+                                 f"{len(saved['params'])} parameters, this optimizer "
+                                 f"{len(mine['params'])}; build it from the same model")
+        params = self._params()
+        for i, st in state_dict.get("state", {}).items():
+            p = params[int(i)]
+            new = {}
+            for k, v in st.items():
+                if hasattr(v, "shape") and v.ndim > 0:
+                    if tuple(v.shape) != p.shape:
+                        raise ValueError(f"{name}.load_state_dict: state {k!r} of parameter {i} "
+                                         f"has shape {tuple(v.shape)}, the parameter {p.shape}")
+                    v = backend.to_device(v, p.device).astype(p.dtype, copy=True)
+                new[k] = v
+            self.state[id(p)] = new
+        for mine, saved in zip(self.param_groups, groups):
+            for k, v in saved.items():
+                if k != "params":
+                    mine[k] = tuple(v) if isinstance(v, list) else v
+
+
+def _follow_device(state: dict[str, Any], like: Any) -> None:
+    """Move state arrays to the parameter's device (after ``model.to(...)``)."""
+    dev = backend.device_of(like)
+    for k, v in state.items():
+        if hasattr(v, "shape") and backend.device_of(v) != dev:
+            state[k] = backend.to_device(v, dev)
+
+
+def _check_lr(name: str, lr: float) -> float:
+    if not isinstance(lr, (int, float)) or lr < 0:
+        raise ValueError(f"{name}: lr must be a non-negative number, got {lr!r}")
+    return float(lr)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, theta <- theta - lr * d (deck 001), with PyTorch's options:
+
+        g = grad + weight_decay * theta
+        momentum:  b <- momentum * b + g   (b = g on the first step)
+        d = g + momentum * b  (Nesterov)   or   d = b   (classic momentum)   or   d = g
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        lr = _check_lr("SGD", lr)
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, "
+                             f"{weight_decay}")
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        super().__init__(params, dict(lr=lr, momentum=float(momentum), nesterov=bool(nesterov),
+                                      weight_decay=float(weight_decay)))
+
+    def _update(self, p, g, state, group):
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        if wd:
+            g = g + wd * p.data
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= mu
+                buf += g
+            g = g + mu * buf if group["nesterov"] else buf
+        p.data -= lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), the optimizer deck 001 recommends, with bias correction:
+
+        m <- b1 m + (1 - b1) g,        v <- b2 v + (1 - b2) g^2
+        m_hat = m / (1 - b1^t),        v_hat = v / (1 - b2^t)
+        theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+
+    ``weight_decay`` adds weight_decay * theta to g first (L2 regularisation, as torch.optim.Adam).
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        lr = _check_lr("Adam", lr)
+        b1, b2 = betas
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError(f"Adam: eps and weight_decay must be >= 0, got {eps}, {weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=(float(b1), float(b2)), eps=float(eps),
+                                      weight_decay=float(weight_decay)))
+
+    def _update(self, p, g, state, group):
+        xp = backend.get_array_module(p.data)
+        b1, b2 = group["betas"]
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        if "exp_avg" not in state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(p.data)
+            state["exp_avg_sq"] = xp.zeros_like(p.data)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        # lr * m_hat / (sqrt(v_hat) + eps) with the corrections folded into two scalars
+        denom = xp.sqrt(v)
+        denom *= 1.0 / math.sqrt(1 - b2 ** t)
+        denom += group["eps"]
+        step = m / denom
+        step *= group["lr"] / (1 - b1 ** t)
+        p.data -= step
+
+
+# ----------------------------------------------------------------------------------------------
+# learning-rate schedules (call .step() once per epoch, after the optimizer's steps)
+
+
+class LRScheduler:
+    """Sets each group's ``lr`` to a function of the epoch count ``last_epoch`` and its ``initial_lr``."""
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got "
+                            f"{type(optimizer).__name__}")
+        self.optimizer = optimizer
+        for g in optimizer.param_groups:
+            g.setdefault("initial_lr", g["lr"])
+        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+        self.last_epoch = 0
+        self._apply()
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        raise NotImplementedError(f"{type(self).__name__} must define lr_at")  # pragma: no cover
+
+    def _apply(self) -> None:
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = self.lr_at(base, self.last_epoch)
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def step(self) -> None:
+        """Advance one epoch and set the new learning rates."""
+        self.last_epoch += 1
+        self._apply()
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rate of each group, as last set."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        vars(self).update({k: v for k, v in state.items() if k != "optimizer"})
+        self._apply()
+
+
+class StepLR(LRScheduler):
+    """Step decay: lr = initial_lr * gamma ** (epoch // step_size)."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+        if not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
+        self.step_size, self.gamma = step_size, float(gamma)
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Cosine annealing (Loshchilov & Hutter): lr = eta_min + (initial_lr - eta_min) *
+    (1 + cos(pi * epoch / T_max)) / 2, from initial_lr at epoch 0 to eta_min at epoch T_max
+    (and it stays at eta_min afterwards)."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
+        if not isinstance(T_max, int) or T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
+        self.T_max, self.eta_min = T_max, float(eta_min)
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        e = min(epoch, self.T_max)
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * e / self.T_max)) / 2

@@ -1,0 +1,137 @@
+"""A stand-in for CuPy, backed by NumPy, to test the GPU code path's device discipline on the CPU.
+
+``FakeGpuArray`` is a NumPy subclass that plays the role of ``cupy.ndarray``: like real CuPy it
+refuses to mix with plain NumPy arrays in ufuncs and array functions (``TypeError``), so any engine
+code that builds an array with ``numpy.`` instead of the inputs' array module fails loudly under
+it. ``install(monkeypatch)`` swaps it into :mod:`minisegnet.backend` for one test.
+
+What it checks: that every op, loss, optimizer and model keeps "gpu" data on the "gpu" and takes
+its array module from its inputs. What it cannot check: CuPy API gaps, kernels or speed -- those
+need a real GPU (the ``gpu``-marked tests).
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+
+class FakeGpuArray(np.ndarray):
+    """An ndarray that pretends to live on the GPU."""
+
+    def get(self) -> np.ndarray:
+        """Copy to the host, like ``cupy.ndarray.get``."""
+        return np.array(self.view(np.ndarray))
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _refuse_host_arrays(ufunc.__name__, inputs)
+        plain = tuple(_host_view(x) for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(_host_view(x) for x in kwargs["out"])
+        result = getattr(ufunc, method)(*plain, **kwargs)
+        return _wrap(result)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        _refuse_host_arrays(func.__name__, list(args) + list(kwargs.values()))
+        result = func(*_unwrap(args), **_unwrap(kwargs))
+        return _wrap(result)
+
+    def __getitem__(self, index):
+        return _wrap(super().__getitem__(_unwrap(index)))
+
+    def __iter__(self):  # iterating yields gpu arrays / python scalars
+        for i in range(len(self)):
+            yield self[i]
+
+
+def _flatten(items):
+    for x in items:
+        if isinstance(x, (list, tuple)):
+            yield from _flatten(x)
+        else:
+            yield x
+
+
+def _refuse_host_arrays(name, items):
+    for x in _flatten(items):
+        if isinstance(x, np.ndarray) and not isinstance(x, FakeGpuArray) and x.ndim > 0:
+            raise TypeError(f"fake cupy: {name} got a host numpy array of shape {x.shape} mixed "
+                            "with gpu arrays (real CuPy refuses this too)")
+
+
+def _host_view(x):
+    return x.view(np.ndarray) if isinstance(x, FakeGpuArray) else x
+
+
+def _unwrap(obj):
+    if isinstance(obj, FakeGpuArray):
+        return obj.view(np.ndarray)
+    if isinstance(obj, tuple):
+        return tuple(_unwrap(o) for o in obj)
+    if isinstance(obj, list):
+        return [_unwrap(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _unwrap(v) for k, v in obj.items()}
+    return obj
+
+
+def _wrap(obj):
+    if isinstance(obj, np.generic):  # CuPy returns 0-d device arrays, never host scalars
+        return np.asarray(obj).view(FakeGpuArray)
+    if isinstance(obj, np.ndarray) and not isinstance(obj, FakeGpuArray):
+        return obj.view(FakeGpuArray)
+    if isinstance(obj, tuple):
+        return tuple(_wrap(o) for o in obj)
+    if isinstance(obj, list):
+        return [_wrap(o) for o in obj]
+    return obj
+
+
+class _Module(types.ModuleType):
+    """Wraps a NumPy (sub)module so that every array it returns is a FakeGpuArray."""
+
+    def __init__(self, name, target):
+        super().__init__(name)
+        self._target = target
+
+    def __getattr__(self, name):
+        attr = getattr(self._target, name)
+        if isinstance(attr, types.ModuleType):
+            return _Module(f"{self.__name__}.{name}", attr)
+        if isinstance(attr, (type, np.ufunc)) or not callable(attr):
+            return attr
+        def call(*args, **kwargs):
+            if name in ("asarray", "array", "ascontiguousarray"):
+                return _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))
+            _refuse_host_arrays(name, list(args) + list(kwargs.values()))
+            return _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))
+        call.__name__ = name
+        return call
+
+
+class _Device:
+    def synchronize(self):
+        return None
+
+
+def make_fake_cupy():
+    fake = _Module("cupy", np)
+    fake.ndarray = FakeGpuArray
+    fake.asnumpy = lambda a: np.array(_unwrap(a))
+    cuda = types.SimpleNamespace(
+        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
+        get_current_device=lambda: _Device(),
+        Event=None,
+    )
+    fake.cuda = cuda
+    fake.get_default_memory_pool = lambda: types.SimpleNamespace(
+        used_bytes=lambda: 0, total_bytes=lambda: 0, free_all_blocks=lambda: None)
+    return fake
+
+
+def install(monkeypatch):
+    """Make minisegnet.backend believe a GPU (this fake) is present, for one test."""
+    from minisegnet import backend
+    monkeypatch.setattr(backend, "_cupy", make_fake_cupy())
+    return backend

@@ -1,0 +1,307 @@
+"""The autograd core: backward semantics, graph release, no_grad, retain_graph/retain_grad and the
+dtype rules of minisegnet.autograd's module docstring."""
+
+import numpy as np
+import pytest
+from conftest import DEVICES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import arrays, broadcast_pairs, shapes
+
+import minisegnet as ms
+import minisegnet.functional as F
+from minisegnet import Function, Tensor, gradcheck, no_grad
+
+
+def leaf(x, device="cpu"):
+    return Tensor(np.asarray(x, dtype=np.float64), requires_grad=True, device=device)
+
+
+# ----------------------------------------------------------------------------------------------
+# backward()
+
+
+def test_scalar_output_needs_no_grad_argument():
+    x = leaf([1.0, 2.0, 3.0])
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0, 6.0])
+    y = leaf([[4.0]])
+    (y * 3).backward()  # one element, any shape
+    np.testing.assert_allclose(y.grad.numpy(), [[3.0]])
+
+
+def test_non_scalar_output_without_grad_is_a_clear_error():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"one-element output.*shape \(2,\).*loss.sum\(\)"):
+        (x * 2).backward()
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\), the tensor has \(2,\)"):
+        (x * 2).backward(np.ones(3))
+    y = x * 2
+    y.backward(np.array([1.0, 10.0]))  # an explicit d(loss)/d(y)
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 20.0])
+
+
+def test_backward_without_a_graph_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0, 2.0]).sum().backward()
+
+
+def test_gradients_accumulate_where_a_tensor_is_used_twice():
+    x = leaf([0.5, -2.0])
+    (x * x + x).sum().backward()  # d/dx (x^2 + x) = 2x + 1
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, -3.0])
+
+
+@pytest.mark.parametrize("b_first", [True, False])
+def test_a_node_reached_by_two_paths_gets_both_gradients(b_first):
+    """b feeds r directly and through a = 2b: dr/dx = 1 + 2 whatever the order of r's inputs
+    (a topological order built carelessly processes b before a and loses the second path)."""
+    x = leaf(2.0)
+    b = x * 1.0
+    a = b * 2.0
+    r = b + a if b_first else a + b
+    r.backward()
+    assert x.grad.item() == 3.0
+
+
+@st.composite
+def random_graphs(draw):
+    """A random DAG over x: each node combines the newest node with any earlier one (either order),
+    so earlier nodes are reused through several paths of different lengths."""
+    steps = []
+    for i in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from(["add", "sub", "mul", "tanh", "sigmoid"]))
+        steps.append((op, draw(st.integers(0, i)), draw(st.booleans())))
+    return steps
+
+
+@given(steps=random_graphs(), x=arrays((3,)))
+@settings(max_examples=30)
+def test_random_graphs_match_finite_differences(steps, x):
+    def f(t):
+        nodes = [t]
+        for op, k, newest_first in steps:
+            a, b = (nodes[-1], nodes[k]) if newest_first else (nodes[k], nodes[-1])
+            nodes.append(getattr(F, op)(a) if op in ("tanh", "sigmoid") else getattr(F, op)(a, b))
+        return nodes[-1]
+    assert gradcheck(f, leaf(x), name=str(steps))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@given(pair=broadcast_pairs(), data=st.data())
+def test_broadcasting_reduces_gradients_to_the_input_shape(device, pair, data):
+    sa, sb = pair
+    a, b = leaf(data.draw(arrays(sa)), device), leaf(data.draw(arrays(sb)), device)
+    out = a * b
+    out.sum().backward()
+    assert a.grad.shape == sa and b.grad.shape == sb
+    # d sum(a*b) / da = b, summed over the axes along which a was broadcast
+    g = np.broadcast_to(b.numpy(), out.shape)
+    g = g.sum(axis=tuple(range(out.ndim - len(sa))))
+    g = g.sum(axis=tuple(i for i, n in enumerate(sa) if n == 1), keepdims=True)
+    np.testing.assert_allclose(a.grad.numpy(), g, rtol=1e-12)
+
+
+def test_gradients_accumulate_across_backward_calls_until_zeroed():
+    x = leaf([1.0, 2.0])
+    (x * 3).sum().backward()
+    (x * 4).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [7.0, 7.0])
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_leaf_gradients_never_alias():
+    """Add's backward hands the same array to both inputs; each leaf must get its own copy."""
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).sum().backward()
+    assert a.grad.data is not b.grad.data
+    a.grad.data *= 0  # e.g. an optimizer clipping gradients in place
+    np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0])
+
+
+def test_gradient_dtype_follows_each_input():
+    w = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    x = Tensor(np.array([3.0, 4.0], np.float64), requires_grad=True)
+    y = w * x
+    assert y.dtype == np.float64  # float32 meets float64: float64 (NumPy's rule)
+    y.sum().backward()
+    assert w.grad.dtype == np.float32 and x.grad.dtype == np.float64
+    np.testing.assert_allclose(w.grad.numpy(), [3.0, 4.0])
+
+
+# ----------------------------------------------------------------------------------------------
+# graph lifetime: no_grad, release, retain_graph, retain_grad, deep chains
+
+
+def test_no_grad_builds_no_graph():
+    x = leaf([1.0, 2.0])
+    with no_grad():
+        y = (x * 2).exp().sum()
+        assert not ms.is_grad_enabled()
+        with ms.enable_grad():
+            z = x * 2
+    assert ms.is_grad_enabled()
+    assert y.creator is None and not y.requires_grad
+    assert z.requires_grad and z.creator is not None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+
+
+def test_graph_is_released_after_backward_but_parameters_stay():
+    x = leaf([0.2, 3.0])
+    m = x * x
+    y = F.clip(m, 0.5, 2.0)
+    mul, clip = m.creator, y.creator
+    assert hasattr(mul, "a") and clip.inputs is not None
+    y.sum().backward()
+    assert mul.inputs is None and clip.inputs is None
+    assert not hasattr(mul, "a") and not hasattr(clip, "x")  # saved arrays dropped
+    assert (clip.lo, clip.hi) == (0.5, 2.0)  # __init__'s parameters kept
+
+
+def test_second_backward_needs_retain_graph():
+    x = leaf([1.0, -1.0])
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()  # the graph was kept once: gradients add up
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, -4.0])
+    with pytest.raises(RuntimeError, match=r"already freed.*retain_graph=True"):
+        y.backward()
+
+
+def test_retain_grad_keeps_an_intermediate_gradient():
+    x = leaf([1.0, 2.0])
+    h = (x * 3).retain_grad()
+    g = h * h
+    g.sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), [6.0, 12.0])  # d sum(h^2)/dh = 2h
+    assert g.grad is None  # not retained
+    np.testing.assert_allclose(x.grad.numpy(), [18.0, 36.0])
+
+
+def test_a_chain_of_10000_ops_backpropagates_without_recursion():
+    x = leaf(1.0)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    np.testing.assert_allclose(x.grad.item(), 1.0001 ** 10_000, rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------
+# dtype rules and construction
+
+
+def test_dtype_rules_for_construction():
+    assert Tensor([1.0, 2.0]).dtype == np.float32  # Python floats: float32
+    assert Tensor(2.5).dtype == np.float32
+    assert Tensor([[1, 2], [3, 4.5]]).dtype == np.float32
+    assert Tensor([0, 2, 1]).dtype == np.int64  # Python ints keep an integer dtype (labels)
+    assert Tensor([True, False]).dtype == np.bool_
+    assert Tensor(np.zeros(2, np.float64)).dtype == np.float64  # arrays keep theirs
+    assert Tensor(np.zeros(2, np.uint8)).dtype == np.uint8
+    assert Tensor([1, 2], dtype=np.float64).dtype == np.float64
+    assert Tensor(np.float32(1.5)).data.__class__ is np.ndarray  # NumPy scalars become arrays
+    arr = np.ones(3)
+    assert Tensor(arr).data is arr  # no copy (like torch.as_tensor)
+
+
+def test_a_list_of_tensors_is_stacked():
+    t = Tensor([Tensor(np.array([1.0, 2.0])), Tensor(np.array([3.0, 4.0]))])
+    assert t.shape == (2, 2) and t.dtype == np.float64 and not t.requires_grad
+    np.testing.assert_array_equal(t.numpy(), [[1, 2], [3, 4]])
+
+
+def test_requires_grad_needs_a_float_dtype():
+    with pytest.raises(TypeError, match=r"requires_grad=True needs a floating dtype, got int64"):
+        Tensor([1, 2], requires_grad=True)
+    with pytest.raises(TypeError, match="floating dtype"):
+        Tensor(np.array([True])).requires_grad_()
+    assert Tensor([1, 2], dtype=np.float32, requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("op", [F.exp, F.log, F.sqrt, F.sigmoid, F.tanh, F.softplus, F.step,
+                                F.sign, F.piecewise_linear, F.mean, lambda t: t / 2,
+                                lambda t: t * 0.5, lambda t: 1.5 - t, lambda t: F.softmax(t, 0),
+                                lambda t: F.where(t > 1, t, 0.5), lambda t: F.maximum(t, 1.5)])
+def test_integer_tensors_are_promoted_to_float32_by_float_ops(op):
+    y = op(Tensor([1, 2, 3]))
+    assert y.dtype == np.float32
+
+
+def test_integer_ops_stay_integer():
+    t = Tensor([1, 2, 3])
+    assert (t + 1).dtype == np.int64 and t.sum().dtype == np.int64 and (t * t).dtype == np.int64
+    assert F.argmax(Tensor([1.0, 3.0])).dtype == np.int64
+
+
+def test_comparisons_are_bool_tensors_without_graph():
+    x = leaf([1.0, 2.0, 3.0])
+    m = x > 1.5
+    assert m.dtype == np.bool_ and not m.requires_grad
+    np.testing.assert_array_equal(m.numpy(), [False, True, True])
+    np.testing.assert_array_equal((x == Tensor(np.array([1.0, 0.0, 3.0]))).numpy(), [1, 0, 1])
+
+
+def test_conversions_and_detach():
+    x = leaf([[1.5, 2.0]])
+    assert x.shape == (1, 2) and x.ndim == 2 and x.size == 2 and x.device == "cpu"
+    assert x.xp is np and isinstance(x.numpy(), np.ndarray)
+    assert x[0, 1].item() == 2.0 and float(x[0, 0]) == 1.5
+    with pytest.raises(ValueError, match=r"only one-element tensors.*\(1, 2\)"):
+        x.item()
+    d = (x * 2).detach()
+    assert d.creator is None and not d.requires_grad
+    np.testing.assert_array_equal(d.numpy(), [[3.0, 4.0]])
+    assert "requires_grad=True" in repr(x) and "grad_fn=Mul" in repr(x * 2)
+
+
+# ----------------------------------------------------------------------------------------------
+# writing a Function
+
+
+class Cube(Function):
+    """y = x^3;  dy/dx = 3 x^2."""
+
+    def forward(self, x):
+        self.x = x
+        return x ** 3
+
+    def backward(self, gy):
+        return gy * 3 * self.x ** 2
+
+
+class BadShape(Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, gy):
+        return gy.sum(axis=0)  # wrong: drops an axis that was not broadcast
+
+
+@given(x=shapes().flatmap(arrays))
+@settings(max_examples=10)
+def test_a_user_function_is_checked_by_gradcheck(x):
+    assert gradcheck(lambda t: Cube()(t), leaf(x))
+    np.testing.assert_allclose(Cube()(leaf(x)).numpy(), x ** 3)
+
+
+def test_a_function_with_a_wrong_gradient_shape_is_named():
+    x = leaf(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"BadShape.backward returned a gradient of shape \(3,\) "
+                                         r"for an input of shape \(2, 3\)"):
+        BadShape()(x).sum().backward()
+
+
+def test_gradcheck_reports_the_op_index_and_both_values():
+    class Wrong(Cube):
+        def backward(self, gy):
+            return gy * 2 * self.x ** 2
+
+    with pytest.raises(ms.GradcheckError, match=r"gradcheck\(cube\): gradient of input 0 \(shape "
+                                                r"\(2,\)\) is wrong at index \(\d,\): analytic .*, "
+                                                r"numeric"):
+        gradcheck(lambda t: Wrong()(t), leaf([1.0, 2.0]), name="cube")
+    with pytest.raises(ms.GradcheckError, match="along random direction"):  # large inputs
+        gradcheck(lambda t: Wrong()(t), leaf(np.linspace(1, 2, 100)), name="cube")

@@ -1,0 +1,199 @@
+"""conv2d / conv_transpose2d against the naive references, the adjoint identity, gradients, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minisegnet.functional as F
+from minisegnet import Tensor, gradcheck, no_grad
+from minisegnet.functional import sizes
+
+import reference as R
+
+
+@st.composite
+def conv_params(draw, max_hw=7):
+    """A valid parameter set: groups, channels, kernel, stride, padding, dilation, input size."""
+    g = draw(st.integers(1, 3))
+    cin, cout = g * draw(st.integers(1, 2)), g * draw(st.integers(1, 2))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    hw = tuple(draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), max_hw + 2)) for i in range(2))
+    n = draw(st.integers(1, 2))
+    return dict(n=n, g=g, cin=cin, cout=cout, k=k, s=s, d=d, p=p, hw=hw, seed=draw(st.integers(0, 99)))
+
+
+def _arrays(c, transposed=False):
+    rng = np.random.default_rng(c["seed"])
+    x = rng.standard_normal((c["n"], c["cin"], *c["hw"]))
+    wshape = (c["cin"], c["cout"] // c["g"], *c["k"]) if transposed else \
+        (c["cout"], c["cin"] // c["g"], *c["k"])
+    return x, rng.standard_normal(wshape), rng.standard_normal(c["cout"])
+
+
+def _out_pad(c):
+    return tuple(c["seed"] % max(s, d) for s, d in zip(c["s"], c["d"]))
+
+
+@given(conv_params())
+def test_conv2d_matches_reference(c):
+    x, w, b = _arrays(c)
+    y = F.conv2d(x, w, b, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
+    np.testing.assert_allclose(y.numpy(), R.conv2d(x, w, b, c["s"], c["p"], c["d"], c["g"]),
+                               rtol=1e-10, atol=1e-10)
+
+
+@given(conv_params())
+def test_conv_transpose2d_matches_splat_reference(c):
+    x, w, b = _arrays(c, transposed=True)
+    a = _out_pad(c)
+    full = [(n - 1) * s + d * (k - 1) + 1 - 2 * p + ai for n, s, d, k, p, ai in
+            zip(c["hw"], c["s"], c["d"], c["k"], c["p"], a)]
+    if min(full) < 1:
+        return
+    y = F.conv_transpose2d(x, w, b, stride=c["s"], padding=c["p"], output_padding=a,
+                           dilation=c["d"], groups=c["g"])
+    ref = R.conv_transpose2d(x, w, b, c["s"], c["p"], a, c["d"], c["g"])
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
+
+
+@given(conv_params())
+def test_conv_transpose_is_the_adjoint_of_conv(c):
+    """<conv(x), y> == <x, conv_T(y)> with the same weight and parameters (output_size = x's)."""
+    x, w, _ = _arrays(c)
+    rng = np.random.default_rng(c["seed"] + 1)
+    cx = F.conv2d(x, w, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
+    yv = rng.standard_normal(cx.shape)
+    ty = F.conv_transpose2d(yv, w, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"],
+                            output_size=x.shape[2:])
+    assert ty.shape == x.shape
+    lhs, rhs = (cx.numpy() * yv).sum(), (x * ty.numpy()).sum()
+    assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs))
+
+
+@settings(max_examples=8)
+@given(conv_params(max_hw=5))
+def test_conv2d_gradients(c):
+    x, w, b = _arrays(c)
+    args = dict(stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
+    gradcheck(lambda x, w, b: F.conv2d(x, w, b, **args), Tensor(x, requires_grad=True),
+              Tensor(w, requires_grad=True), Tensor(b, requires_grad=True), name="conv2d")
+
+
+@settings(max_examples=8)
+@given(conv_params(max_hw=4))
+def test_conv_transpose2d_gradients(c):
+    x, w, b = _arrays(c, transposed=True)
+    a = _out_pad(c)
+    args = dict(stride=c["s"], padding=c["p"], output_padding=a, dilation=c["d"], groups=c["g"])
+    shape = sizes.conv_transpose2d_output_shape(x.shape, c["cout"], c["k"], c["s"], c["p"], a, c["d"])
+    if min(shape[2:]) < 1:
+        return
+    gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **args), Tensor(x, requires_grad=True),
+              Tensor(w, requires_grad=True), Tensor(b, requires_grad=True), name="conv_transpose2d")
+
+
+def test_gradients_when_only_some_inputs_require_grad(device):
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.standard_normal((2, 3, 6, 6)), device=device)
+    w = Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True, device=device)
+    F.conv2d(x, w, padding=1).sum().backward()
+    assert x.grad is None and w.grad.shape == (4, 3, 3, 3)
+    x2 = Tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True, device=device)
+    w2 = Tensor(rng.standard_normal((4, 3, 3, 3)), device=device)
+    F.conv2d(x2, w2, stride=2).sum().backward()
+    assert w2.grad is None and x2.grad.shape == (2, 3, 6, 6)
+    # every input pixel that some window reads gets a gradient; row 5 / column 5 are never read
+    g = x2.grad.numpy()
+    assert np.all(g[:, :, 5, :] == 0) and np.any(g[:, :, 4, :] != 0)
+
+
+def test_float32_in_float32_out_and_no_grad(device):
+    rng = np.random.default_rng(4)
+    x = Tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32), device=device)
+    w = Tensor(rng.standard_normal((5, 3, 3, 3)).astype(np.float32), requires_grad=True, device=device)
+    with no_grad():
+        y = F.conv2d(x, w, padding=1)
+    assert y.dtype == np.float32 and y.creator is None
+    t = F.conv_transpose2d(y, Tensor(rng.standard_normal((5, 2, 2, 2)).astype(np.float32),
+                                     device=device), stride=2)
+    assert t.dtype == np.float32 and t.shape == (2, 2, 16, 16)
+    ref = R.conv2d(x.numpy(), w.numpy(), padding=1)
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("k, s, p, d", [(3, 1, 1, 1), (3, 2, 1, 1), (2, 2, 0, 1), (3, 1, 2, 2),
+                                        (5, 3, 2, 1), (1, 1, 0, 1)])
+def test_output_shape_helpers_agree_with_the_ops(k, s, p, d):
+    x = np.zeros((2, 3, 11, 9))
+    w = np.zeros((4, 3, k, k))
+    assert F.conv2d(x, w, stride=s, padding=p, dilation=d).shape == \
+        sizes.conv2d_output_shape(x.shape, 4, k, s, p, d)
+    wt = np.zeros((3, 4, k, k))
+    for a in range(max(s, d)):
+        shape = sizes.conv_transpose2d_output_shape(x.shape, 4, k, s, p, a, d)
+        if min(shape[2:]) > 0:
+            assert F.conv_transpose2d(x, wt, stride=s, padding=p, output_padding=a,
+                                      dilation=d).shape == shape
+
+
+def test_output_size_picks_output_padding():
+    """A stride-2 conv maps 7 and 8 rows to 4: the transposed conv reaches both via output_size."""
+    x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3))
+    assert F.conv_transpose2d(x, w, stride=2, padding=1, output_size=(7, 8)).shape == (1, 1, 7, 8)
+    assert F.conv_transpose2d(x, w, stride=2, padding=1, output_size=(1, 1, 8, 7)).shape == (1, 1, 8, 7)
+    assert sizes.output_padding_for(8, 4, 3, stride=2, padding=1) == 1
+    with pytest.raises(ValueError, match=r"conv_transpose2d: output_size 9 along H.*\[7, 8\]"):
+        F.conv_transpose2d(x, w, stride=2, padding=1, output_size=9)
+
+
+def test_unet_up_block_shapes():
+    """2x2 stride-2 transposed conv doubles the size exactly (U-Net's up-convolution)."""
+    x, w = np.ones((2, 8, 5, 7)), np.ones((8, 4, 2, 2))
+    assert F.conv_transpose2d(x, w, stride=2).shape == (2, 4, 10, 14)
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 2, 3, 3))),
+     r"conv2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\).*C_in = weight\.shape\[1\] \* groups = 2"),
+    (lambda: F.conv2d(np.ones((1, 4, 5, 5)), np.ones((3, 2, 3, 3)), groups=2),
+     r"conv2d: C_out = weight\.shape\[0\] = 3 is not divisible by groups = 2"),
+    (lambda: F.conv2d(np.ones((1, 3, 2, 2)), np.ones((4, 3, 5, 5)), padding=1),
+     r"conv2d: kernel 5x5 is larger than the padded input 4x4 \(input shape \(1, 3, 2, 2\), padding \(1, 1\)\)"),
+    (lambda: F.conv2d(np.ones((1, 3, 4, 4)), np.ones((4, 3, 3, 3)), dilation=2),
+     r"conv2d: kernel 3x3 \(extent 5x5 with dilation \(2, 2\)\) is larger than the padded input 4x4"),
+    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=0),
+     r"conv2d: stride must be positive, got 0"),
+    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=(1, -2)),
+     r"conv2d: stride must be positive, got \(1, -2\)"),
+    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), padding=-1),
+     r"conv2d: padding must be >= 0"),
+    (lambda: F.conv2d(np.ones((3, 5, 5)), np.ones((4, 3, 3, 3))),
+     r"conv2d: expected a 4-D input \(N, C, H, W\), got shape \(3, 5, 5\) \(3-D\)"),
+    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3))),
+     r"conv2d: expected a 4-D weight \(C_out, C_in/groups, kH, kW\), got shape \(4, 3, 3\)"),
+    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(3)),
+     r"conv2d: bias must have shape \(4,\)"),
+    (lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((4, 2, 3, 3))),
+     r"conv_transpose2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\) expects C_in = weight\.shape\[0\] = 4"),
+    (lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((3, 2, 3, 3)), stride=0),
+     r"conv_transpose2d: stride must be positive"),
+    (lambda: F.conv_transpose2d(np.ones((1, 3, 5)), np.ones((3, 2, 3, 3))),
+     r"conv_transpose2d: expected a 4-D input"),
+    (lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((3, 2, 3, 3)), stride=2,
+                                output_padding=2),
+     r"conv_transpose2d: output_padding \(2, 2\) must be smaller than max\(stride, dilation\) = 2"),
+    (lambda: F.conv_transpose2d(np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2)), padding=1),
+     r"conv_transpose2d: the crop \(padding \(1, 1\)\) removes everything"),
+])
+def test_bad_input_is_a_clear_value_error(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
