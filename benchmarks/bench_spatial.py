@@ -51,6 +51,7 @@ class Timer:
 
     def __init__(self, device: str, repeats: int, warmup: int = 2):
         self.device, self.repeats, self.warmup = device, repeats, warmup
+        self.last_min = 0.0  # the fastest run of the last call (shows how noisy the machine is)
 
     def __call__(self, fn: Callable[[], Any]) -> float:
         for _ in range(self.warmup):  # untimed: caches, allocator, BLAS threads waking up
@@ -62,6 +63,7 @@ class Timer:
             fn()
             backend.synchronize(self.device)
             times.append(time.perf_counter() - t0)
+        self.last_min = min(times)
         return float(numpy.median(times))
 
 
@@ -114,7 +116,8 @@ def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, peak: float, tor
         x.grad = w.grad = b.grad = None
         fwd().backward(gy)
 
-    row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), flops=flops, fb_flops=3 * flops)
+    row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), fb_min=timer.last_min, flops=flops,
+               fb_flops=3 * flops)
     if torch is not None:
         row.update(torch_times(torch, device, timer, "conv2d", x, w, b, gy,
                                dict(stride=s, padding=p, dilation=d)))
@@ -169,7 +172,7 @@ def torch_times(torch: Any, device: str, timer: Timer, op: str, x: Tensor, w: Te
         fn(xt, wt, bt, **kwargs).backward(gt)
         torch_sync(torch, device)
 
-    out = dict(t_fwd=timer(fwd), t_fb=timer(fwd_bwd))
+    out = dict(t_fwd=timer(fwd), t_fb=timer(fwd_bwd), t_fb_min=timer.last_min)
     settle()
     return out
 
@@ -198,7 +201,8 @@ def bench_conv_t(xp: Any, device: str, timer: Timer, torch: Any) -> dict:
         x.grad = w.grad = b.grad = None
         fwd().backward(gy)
 
-    row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), flops=flops, fb_flops=3 * flops)
+    row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), fb_min=timer.last_min, flops=flops,
+               fb_flops=3 * flops)
     if torch is not None:
         row.update(torch_times(torch, device, timer, "conv_transpose2d", x, w, b, gy,
                                dict(stride=s)))
@@ -239,9 +243,9 @@ def bench_pool(xp: Any, device: str, timer: Timer, torch: Any) -> list[dict]:
         F.max_unpool2d(v, idx, 2).backward(gu)
 
     rows = [dict(name=f"max_pool2d 2x2 {name}", fwd=timer(lambda: F.max_pool2d(x, 2, return_indices=True)),
-                 fb=timer(pool_fb)),
+                 fb=timer(pool_fb), fb_min=timer.last_min),
             dict(name=f"max_unpool2d 2x2 {name}", fwd=timer(lambda: F.max_unpool2d(v, idx, 2)),
-                 fb=timer(unpool_fb))]
+                 fb=timer(unpool_fb), fb_min=timer.last_min)]
     if torch is not None:
         dev = "cuda" if device == "gpu" else "cpu"
         tf = torch.nn.functional
@@ -270,8 +274,8 @@ def bench_pool(xp: Any, device: str, timer: Timer, torch: Any) -> list[dict]:
             tf.max_unpool2d(vt, it, 2).backward(gut)
             torch_sync(torch, device)
 
-        rows[0].update(t_fwd=timer(t_pool), t_fb=timer(t_pool_fb))
-        rows[1].update(t_fwd=timer(t_unpool), t_fb=timer(t_unpool_fb))
+        rows[0].update(t_fwd=timer(t_pool), t_fb=timer(t_pool_fb), t_fb_min=timer.last_min)
+        rows[1].update(t_fwd=timer(t_unpool), t_fb=timer(t_unpool_fb), t_fb_min=timer.last_min)
         settle()
     fn = P.MaxPool2d((2, 2), (2, 2), (0, 0))
     fn.xp = xp
@@ -307,17 +311,20 @@ def main(argv: list[str] | None = None) -> None:
     pool_rows = bench_pool(xp, device, timer, torch)
     peak_end = matmul_gflops(xp, timer)
 
-    head = (f"{'op / shape (batch 8)':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'GFLOP/s':>8s} {'% mm':>6s}"
-            f" {'torch fwd':>9s} {'torch f+b':>9s} {'ours/torch f+b':>14s}")
+    head = (f"{'op / shape (batch 8)':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'(min)':>8s} {'GFLOP/s':>8s}"
+            f" {'% mm':>6s} {'torch fwd':>9s} {'torch f+b':>9s} {'(min)':>8s} {'ours/torch':>10s}")
     print(head)
     print("-" * len(head))
     for r in with_grad_rows + pool_rows:
         gf = r["fb_flops"] / r["fb"] / 1e9 if "fb_flops" in r else None
-        ratio = f"{r['fb'] / r['t_fb']:14.2f}" if "t_fb" in r else f"{'-':>14s}"
-        print(f"{r['name']:32s} {fmt_ms(r['fwd'])} {fmt_ms(r['fb'])} "
+        ratio = f"{r['fb'] / r['t_fb']:10.2f}" if "t_fb" in r else f"{'-':>10s}"
+        print(f"{r['name']:32s} {fmt_ms(r['fwd'])} {fmt_ms(r['fb'])} {fmt_ms(r['fb_min'])} "
               f"{'-' if gf is None else f'{gf:8.1f}':>8s} "
               f"{'-' if gf is None else f'{100 * gf / peak:5.0f}%':>6s} "
-              f"{fmt_ms(r.get('t_fwd')):>9s} {fmt_ms(r.get('t_fb')):>9s} {ratio}")
+              f"{fmt_ms(r.get('t_fwd')):>9s} {fmt_ms(r.get('t_fb')):>9s} "
+              f"{fmt_ms(r.get('t_fb_min')):>8s} {ratio}")
+    print("GFLOP/s and % mm: forward+backward (3x the forward FLOPs: dx, dW) over the median time; "
+          "'ours/torch': median f+b ratio; (min): fastest run")
     print(f"\nmatmul GFLOP/s at the start / end of the run: {peak:.1f} / {peak_end:.1f} "
           "(a large difference means the machine was busy)")
 

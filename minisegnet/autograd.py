@@ -90,9 +90,11 @@ def _to_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
-    ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is an array, a number or
-    a nested list. Shaped like ``torch.Tensor``: ``.data``, ``.grad``, ``.shape``, ``.dtype``,
-    ``.device``, ``.backward()``, ``.detach()``, ``.numpy()``, ``.item()``, ``.to(device)``.
+    ``Tensor(data, requires_grad=False, dtype=None, device=None)``: ``data`` is an array (wrapped
+    without a copy, like ``torch.as_tensor``), a number, a nested list or a list of tensors; the
+    dtype follows the rules in this module's docstring. Shaped like ``torch.Tensor``: ``.data``,
+    ``.grad``, ``.shape``, ``.dtype``, ``.device``, ``.backward()``, ``.detach()``, ``.numpy()``,
+    ``.item()``, ``.to(device)``.
     """
 
     __array_priority__ = 100  # so ndarray + Tensor calls Tensor.__radd__

@@ -141,7 +141,7 @@ def to_device(array: Any, device: str) -> Any:
     if _check_name(device) == "gpu":
         cupy = _require_gpu("to_device(..., 'gpu')")
         return array if isinstance(array, cupy.ndarray) else cupy.asarray(array)
-    return array if isinstance(array, numpy.ndarray) else asnumpy(array)
+    return array if isinstance(array, numpy.ndarray) and device_of(array) == "cpu" else asnumpy(array)
 
 
 def scatter_add(target: Any, index: Any, values: Any) -> None:
@@ -168,6 +168,25 @@ def synchronize(device: str) -> None:
     """Wait until the device has finished its queued work (a no-op on the CPU); for timing."""
     if device == "gpu":
         _require_gpu("synchronize").cuda.get_current_device().synchronize()
+
+
+def device_name(device: str) -> str:
+    """A human-readable name of the device (the GPU's model name), for benchmark tables."""
+    if _check_name(device) == "cpu":
+        import platform
+        return f"CPU ({platform.processor() or platform.machine()})"
+    cp = _require_gpu("device_name('gpu')")
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.get_current_device().id)
+    name = props["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def memory_info(device: str) -> dict[str, float]:
+    """GPU memory-pool figures in MiB (used and total held by CuPy's pool); empty on the CPU."""
+    if _check_name(device) == "cpu":
+        return {}
+    pool = _require_gpu("memory_info('gpu')").get_default_memory_pool()
+    return {"pool_used_mb": pool.used_bytes() / 2 ** 20, "pool_total_mb": pool.total_bytes() / 2 ** 20}
 
 
 def _read_env() -> None:

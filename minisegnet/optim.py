@@ -18,8 +18,8 @@ __all__ = ["Optimizer", "SGD", "Adam", "LRScheduler", "StepLR", "CosineAnnealing
 
 
 class Optimizer:
-    """Base class: ``param_groups`` (a list of dicts, each with "params" and its settings), ``state``
-    (per-parameter dicts of arrays), ``step()``, ``zero_grad()``, ``state_dict()`` /
+    """Base class: ``param_groups`` (a list of dicts, each with "params" and its settings),
+    ``state`` (per-parameter dicts of arrays), ``step()``, ``zero_grad()``, ``state_dict()`` /
     ``load_state_dict()``."""
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
@@ -64,7 +64,7 @@ class Optimizer:
                 self._update(p, g, st, group)
 
     def _update(self, p: Tensor, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define _update")  # pragma: no cover
+        raise TypeError(f"{type(self).__name__} must define _update()")  # pragma: no cover
 
     # ----- saving -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -83,7 +83,8 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore settings and state saved by :meth:`state_dict` (arrays go to each param's device)."""
+        """Restore settings and state saved by :meth:`state_dict` (arrays go to each parameter's
+        device)."""
         name = type(self).__name__
         groups = state_dict.get("param_groups")
         if groups is None or len(groups) != len(self.param_groups):
@@ -212,7 +213,8 @@ class Adam(Optimizer):
 
 
 class LRScheduler:
-    """Sets each group's ``lr`` to a function of the epoch count ``last_epoch`` and its ``initial_lr``."""
+    """Sets each group's ``lr`` to a function of the epoch count ``last_epoch`` and its
+    ``initial_lr``."""
 
     def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -226,7 +228,7 @@ class LRScheduler:
         self._apply()
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
-        raise NotImplementedError(f"{type(self).__name__} must define lr_at")  # pragma: no cover
+        raise TypeError(f"{type(self).__name__} must define lr_at()")  # pragma: no cover
 
     def _apply(self) -> None:
         for g, base in zip(self.optimizer.param_groups, self.base_lrs):
@@ -268,7 +270,8 @@ class CosineAnnealingLR(LRScheduler):
     (1 + cos(pi * epoch / T_max)) / 2, from initial_lr at epoch 0 to eta_min at epoch T_max
     (and it stays at eta_min afterwards)."""
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
+    def __init__(self, optimizer: Optimizer, T_max: int,  # noqa: N803 - PyTorch's name
+                 eta_min: float = 0.0) -> None:
         if not isinstance(T_max, int) or T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
         self.T_max, self.eta_min = T_max, float(eta_min)
@@ -276,4 +279,5 @@ class CosineAnnealingLR(LRScheduler):
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         e = min(epoch, self.T_max)
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * e / self.T_max)) / 2
+        cos = math.cos(math.pi * e / self.T_max)
+        return self.eta_min + (base_lr - self.eta_min) * (1 + cos) / 2

@@ -476,3 +476,10 @@ def test_every_public_op_is_tested():
     import minisegnet.functional.basic as basic
     missing = sorted(set(basic.__all__) - TESTED)
     assert not missing, f"ops without tests in {__file__}: {missing}"
+
+
+def test_pow_gradient_of_zeroth_power_at_zero_is_zero_not_nan():
+    # d/dx x**0 = 0 everywhere; b * a**(b-1) would be 0 * inf = nan at a = 0
+    x = Tensor(np.array([0.0, 1.0, 2.0]), requires_grad=True)
+    (x ** 0.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])

@@ -6,8 +6,10 @@ import pytest
 
 import minisegnet as ms
 import minisegnet.functional as F
-from minisegnet import Tensor, gradcheck
+from minisegnet import Tensor, backend, gradcheck
 from minisegnet.models import FCN, MODEL_NAMES, DeconvNet, SegNet, UNet, build_model
+
+import fake_cupy
 
 
 def zeros(*shape):
@@ -206,3 +208,32 @@ def test_build_model_registry_and_errors():
         build_model("segnet", variant="8s")
     with pytest.raises(ValueError, match="base_width must be a positive int"):
         UNet(base_width=0)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_models_train_on_the_gpu_array_module(monkeypatch, name):
+    """With a NumPy-backed stand-in for CuPy: after .to("gpu") every parameter, buffer, dropout
+    mask and optimizer state stays on the "gpu" and a training step gives the CPU's numbers."""
+    fake_cupy.install(monkeypatch)
+    kw = {"dropout": 0.3} if name in ("unet", "deconvnet") else {}
+    x = rand((2, 2, 64, 48), 5)
+    results = {}
+    for device in ("cpu", "gpu"):
+        ms.manual_seed(0)
+        m = build_model(name, 2, 3, base_width=2, **kw).to(device)
+        sgd = ms.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+        for _ in range(2):
+            loss = (m(x.to(device)) ** 2).mean()
+            sgd.zero_grad()
+            loss.backward()
+            sgd.step()
+        results[device] = m.state_dict()
+        adam = ms.optim.Adam(m.parameters())
+        adam.step()
+        assert all(p.device == device for p in m.parameters())
+        assert all(backend.device_of(b) == device for b in m.buffers())
+        assert all(backend.device_of(v) == device for opt in (sgd, adam)
+                   for st in opt.state.values() for v in st.values() if hasattr(v, "shape"))
+        assert ms.summary(m, (2, 64, 48)).output_shape == (1, 3, 64, 48)
+    for k, v in results["cpu"].items():
+        np.testing.assert_allclose(results["gpu"][k], v, rtol=1e-4, atol=1e-6, err_msg=k)

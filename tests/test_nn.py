@@ -1,4 +1,5 @@
-"""minisegnet.nn: Module bookkeeping, state_dict, devices, every layer's forward / init / gradient."""
+"""minisegnet.nn: Module bookkeeping, state_dict, devices, every layer's forward, init and
+gradient."""
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import minisegnet.functional as F
 import minisegnet.nn as nn
 from minisegnet import Tensor, gradcheck
 
+import fake_cupy
 import reference as R
 
 
@@ -158,6 +160,27 @@ def test_to_moves_parameters_and_buffers(device):
     assert m.features[1].running_var.dtype == np.float64
     with pytest.raises(ValueError, match="unknown device"):
         m.to("tpu")
+
+
+def test_layers_built_on_the_gpu_stay_there(monkeypatch):
+    """With a NumPy-backed stand-in for CuPy and "gpu" as the default device: initialisation
+    (drawn on the CPU, then copied), forward, dropout masks and load_state_dict keep to the gpu."""
+    backend = fake_cupy.install(monkeypatch)
+    monkeypatch.setattr(backend, "_default_device", "gpu")
+    ms.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.Dropout2d(0.5),
+                      nn.ConvTranspose2d(3, 3, 4, stride=2, padding=1, bilinear_init=True))
+    assert m.device == "gpu" and all(p.device == "gpu" for p in m.parameters())
+    assert all(backend.device_of(b) == "gpu" for b in m.buffers())
+    x = Tensor(rand((2, 2, 4, 4), dtype=np.float32), device="gpu")
+    y = m(x)
+    assert y.device == "gpu" and y.shape == (2, 3, 8, 8)
+    ms.manual_seed(0)
+    cpu = nn.Conv2d(2, 3, 3, padding=1).to("cpu")
+    np.testing.assert_array_equal(m[0].weight.numpy(), cpu.weight.numpy())  # same draws
+    m.load_state_dict({k: np.zeros_like(v) for k, v in m.state_dict().items()})
+    assert all(p.device == "gpu" for p in m.parameters())
+    assert all(backend.device_of(b) == "gpu" for b in m.buffers())
 
 
 # ----------------------------------------------------------------------------------------------

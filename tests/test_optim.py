@@ -10,6 +10,8 @@ import minisegnet.nn as nn
 from minisegnet import Tensor
 from minisegnet.optim import SGD, Adam, CosineAnnealingLR, StepLR
 
+import fake_cupy
+
 
 def run(opt_cls, grads, p0=1.0, **kw):
     """Values of a one-element parameter after each step, with the given gradient at each step."""
@@ -55,7 +57,8 @@ def test_adam_by_hand():
     # t=2: m = 0.29, v = 0.004999, m_hat = 0.29 / 0.19 = 1.5263158,
     #      v_hat = 0.004999 / 0.001999 = 2.5007504, sqrt = 1.5813761 -> p = 0.9 - 0.0965182
     # t=3: m = 0.161, v = 0.005994001, m_hat = 0.161 / 0.271 = 0.5940959,
-    #      v_hat = 0.005994001 / 0.002997001 = 2.0000000, sqrt = 1.4142135 -> p = 0.8034818 - 0.0420089
+    #      v_hat = 0.005994001 / 0.002997001 = 2.0000000, sqrt = 1.4142135
+    #      -> p = 0.8034818 - 0.0420089
     np.testing.assert_allclose(run(Adam, [1.0, 2.0, -1.0], lr=0.1),
                                [0.9, 0.8034818, 0.7614729], rtol=0, atol=1e-7)
 
@@ -156,10 +159,33 @@ def test_cosine_schedule_and_its_state_dict():
         sched.step()
         lrs.append(sched.get_last_lr()[0])
     # 0.01 + 0.09 (1 + cos(pi e / 4)) / 2 for e = 0..4, then it stays at eta_min
-    want = [0.1, 0.01 + 0.09 * (1 + math.sqrt(0.5)) / 2, 0.055, 0.01 + 0.09 * (1 - math.sqrt(0.5)) / 2,
-            0.01, 0.01]
+    want = [0.1, 0.01 + 0.09 * (1 + math.sqrt(0.5)) / 2, 0.055,
+            0.01 + 0.09 * (1 - math.sqrt(0.5)) / 2, 0.01, 0.01]
     np.testing.assert_allclose(lrs, want, rtol=1e-12)
     opt2 = Adam([p], lr=0.1)
     sched2 = CosineAnnealingLR(opt2, T_max=4, eta_min=0.01)
     sched2.load_state_dict(sched.state_dict())
     assert sched2.last_epoch == 5 and opt2.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_state_follows_the_model_to_another_device(monkeypatch):
+    """Optimizer built on the CPU, model moved to the (NumPy-backed stand-in) GPU between steps:
+    the momentum / moment buffers move with it and the numbers are those of a CPU-only run."""
+    backend = fake_cupy.install(monkeypatch)
+    finals = []
+    for move in (False, True):
+        p = nn.Parameter(np.array([1.0, -2.0], np.float64))
+        m = nn.Module()
+        m.w = p
+        opts = [SGD([p], lr=0.1, momentum=0.9), Adam([p], lr=0.1)]
+        for step in range(3):
+            if move and step == 1:
+                m.to("gpu")
+            for opt in opts:
+                p.grad = Tensor(backend.to_device(np.array([0.5, -1.0]) * (step + 1), p.device))
+                opt.step()
+        assert p.device == ("gpu" if move else "cpu")
+        assert all(backend.device_of(v) == p.device for opt in opts for st in opt.state.values()
+                   for v in st.values() if hasattr(v, "shape"))
+        finals.append(p.numpy())
+    np.testing.assert_allclose(finals[1], finals[0], rtol=1e-12)

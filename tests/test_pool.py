@@ -43,6 +43,27 @@ def test_max_pool_values_and_indices_match_reference(c):
                                   y.numpy().reshape(n, ch, -1))
 
 
+@given(pool_params())
+def test_max_pool_ties_pick_the_first_maximum_in_row_major_order(c):
+    """After a ReLU many window values tie (zeros): the index is the first maximum, scanning the
+    window row by row, as in the reference (and PyTorch)."""
+    x = np.random.default_rng(c["seed"]).integers(0, 3, c["shape"]).astype(np.float32)
+    y, idx = F.max_pool2d(x, c["k"], c["s"], c["p"], return_indices=True)
+    ref_y, ref_idx = R.max_pool2d(x, c["k"], c["s"], c["p"])
+    np.testing.assert_array_equal(y.numpy(), ref_y)
+    np.testing.assert_array_equal(idx.numpy(), ref_idx)
+
+
+def test_max_pool_wide_kernel_and_padding_counts_as_minus_infinity():
+    """Kernel 5, stride 1, padding 2 on negative values: padding never wins (it is -inf, not 0)."""
+    x = -1 - distinct((1, 2, 6, 7), 3) - 10
+    y, idx = F.max_pool2d(x, 5, stride=1, padding=2, return_indices=True)
+    ref_y, ref_idx = R.max_pool2d(x, 5, 1, 2)
+    assert (y.numpy() < 0).all()
+    np.testing.assert_array_equal(y.numpy(), ref_y)
+    np.testing.assert_array_equal(idx.numpy(), ref_idx)
+
+
 @settings(max_examples=10)
 @given(pool_params(max_hw=6))
 def test_max_pool_gradient(c):

@@ -95,7 +95,8 @@ def test_summary_leaves_the_model_as_it_was():
     after = m.state_dict()
     assert all(np.array_equal(before[k], after[k]) for k in before)  # BN statistics untouched
     assert m.training and m.down.training and not m.bottleneck.training
-    assert not frozen.requires_grad and all(p.requires_grad for p in m.parameters() if p is not frozen)
+    assert not frozen.requires_grad
+    assert all(p.requires_grad for p in m.parameters() if p is not frozen)
     assert not ms.nn.module._global_forward_hooks
     y = m(Tensor(np.zeros((2, 1, 16, 16), np.float32)))
     assert y.requires_grad

@@ -105,7 +105,8 @@ class Pow(Function):
 
     def backward(self, gy):
         xp = self.xp
-        ga = gy * self.b * self.a ** (self.b - 1)
+        # b a^(b-1): where b == 0 the derivative is 0 (x**0 is constant), not 0 * inf = nan at a = 0
+        ga = gy * xp.where(self.b == 0, 0, self.b * self.a ** xp.where(self.b == 0, 1, self.b - 1))
         gb = None
         if self.inputs[1].requires_grad:
             safe = xp.where(self.a > 0, self.a, 1)

@@ -131,11 +131,15 @@ def _crop_negative(x: Any, lo: tuple[int, int], hi: tuple[int, int]) -> Any:
 
 
 def _conv2d_weight_grad(cols: Any, gy: Any, w_shape: tuple[int, ...], groups: int, xp: Any) -> Any:
-    """dW[o, c, i, j] = sum_{n,p,q} gy[n, o, p, q] cols[c, i, j, n, p, q]: one GEMM per group."""
+    """dW[o, c, i, j] = sum_{n,p,q} gy[n, o, p, q] cols[c, i, j, n, p, q]: one GEMM per group.
+
+    Computed as (cols @ dy^T)^T: with the long axis N*H*W as the inner dimension, OpenBLAS runs
+    this orientation about 1.5x faster than dy @ cols^T when C_out is small."""
     cout, k = w_shape[0], int(w_shape[1] * w_shape[2] * w_shape[3])
     gy2 = gy.transpose(1, 0, 2, 3).reshape(groups, cout // groups, -1)  # (G, C_out/G, L)
     cols2 = cols.reshape(groups, k, -1)  # (G, K, L)
-    return xp.matmul(gy2, cols2.transpose(0, 2, 1)).reshape(w_shape)
+    return xp.ascontiguousarray(xp.matmul(cols2, gy2.transpose(0, 2, 1)).transpose(0, 2, 1)
+                                ).reshape(w_shape)
 
 
 def _flip_transpose(w: Any, groups: int) -> Any:
@@ -148,15 +152,25 @@ def _flip_transpose(w: Any, groups: int) -> Any:
 
 def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tuple[int, int],
                             out_hw: tuple[int, int], dilation: tuple[int, int], groups: int,
-                            xp: Any) -> Any:
+                            xp: Any, method: str = "auto") -> Any:
     """Transposed convolution of x (N, C_in, H, W) with w (C_in, C_out/G, kH, kW), output cropped by
     ``padding`` at the top/left and sized ``out_hw`` (the extra rows of output_padding at the
-    bottom/right). The exact adjoint of :func:`_conv2d_array`."""
+    bottom/right). The exact adjoint of :func:`_conv2d_array`.
+
+    ``method``: ``"splat"`` (one GEMM W^T x, then the kernel-offset planes added stride apart) or
+    ``"conv"`` (stride 1 only: a convolution with the rotated kernel); ``"auto"`` picks the one
+    that moves less memory: the splat's buffer has C_out*kH*kW rows and is added kH*kW times, the
+    convolution's im2col has C_in*kH*kW rows and is written once (measured: the convolution wins
+    when C_in < 2 C_out, e.g. the input gradient of 16->16 or 32->32 layers; the splat when the
+    channel count shrinks, e.g. the input gradient of 3->16 or 64->128 layers).
+    """
     n, cin, h, wd = x.shape
     _, cog, kh, kw = w.shape
     (sh, sw), (dh, dw) = stride, dilation
-    full_h, full_w = (h - 1) * sh + dh * (kh - 1) + 1, (wd - 1) * sw + dw * (kw - 1) + 1
-    if (sh, sw) == (1, 1):
+    cout = groups * cog
+    if method == "auto":
+        method = "conv" if (sh, sw) == (1, 1) and cin < 2 * cout else "splat"
+    if method == "conv":
         # stride 1: a convolution with the rotated kernel over the input padded by d(k-1) - crop
         lo = (dh * (kh - 1) - padding[0], dw * (kw - 1) - padding[1])
         hi = (out_hw[0] - h - lo[0] + dh * (kh - 1), out_hw[1] - wd - lo[1] + dw * (kw - 1))
@@ -164,27 +178,33 @@ def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tu
         return y
     # every input value times the whole kernel: (N, G, C_out/G * kH * kW, H*W), one GEMM per group
     w2 = w.reshape(groups, cin // groups, cog * kh * kw).transpose(0, 2, 1)
-    x2 = x.reshape(n, groups, cin // groups, h * wd)
-    cols = xp.matmul(w2, x2).reshape(n, groups * cog, kh, kw, h, wd)
-    cout = groups * cog
+    if groups == 1:
+        w2 = w2[0]
+    x2 = x.reshape(n, cin, h * wd) if groups == 1 else x.reshape(n, groups, cin // groups, h * wd)
+    cols = xp.matmul(w2, x2).reshape(n, cout, kh, kw, h, wd)
+    # the splat: each kernel-offset plane goes stride apart into the cropped output (rows that
+    # the crop removes are never written); planes are added where the stamps overlap
     ph, pw = padding
-    rows_needed, cols_needed = max(full_h, ph + out_hw[0]), max(full_w, pw + out_hw[1])
-    if (kh, kw) == (sh, sw) and (dh, dw) == (1, 1):
-        # kernel == stride: the splatted copies do not overlap; a reshape places them
-        full = cols.transpose(0, 1, 4, 2, 5, 3).reshape(n, cout, full_h, full_w)
-        if (rows_needed, cols_needed) == (full_h, full_w):
-            return xp.ascontiguousarray(full[:, :, ph:ph + out_hw[0], pw:pw + out_hw[1]])
-        out = xp.zeros((n, cout, rows_needed, cols_needed), dtype=cols.dtype)
-        out[:, :, :full_h, :full_w] = full
-        return out[:, :, ph:ph + out_hw[0], pw:pw + out_hw[1]]
-    # the splat: add each kernel-offset plane stride apart, then crop
-    out = xp.zeros((n, cout, rows_needed, cols_needed), dtype=cols.dtype)
+    overlap = dh * (kh - 1) >= sh or dw * (kw - 1) >= sw
+    tiles = (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and (ph, pw) == (0, 0) and \
+        tuple(out_hw) == (h * sh, wd * sw)  # every output pixel is written exactly once
+    out = (xp.empty if tiles else xp.zeros)((n, cout, out_hw[0], out_hw[1]), dtype=cols.dtype)
     for i in range(kh):
+        alo, ahi = _valid_range(out_hw[0], h, i * dh - ph, sh)
+        if ahi <= alo:
+            continue
         for j in range(kw):
-            out[:, :, i * dh:i * dh + (h - 1) * sh + 1:sh,
-                j * dw:j * dw + (wd - 1) * sw + 1:sw] += cols[:, :, i, j]
-    out = out[:, :, ph:ph + out_hw[0], pw:pw + out_hw[1]]
-    return out if (ph, pw) == (0, 0) else xp.ascontiguousarray(out)
+            blo, bhi = _valid_range(out_hw[1], wd, j * dw - pw, sw)
+            if bhi <= blo:
+                continue
+            r0, c0 = alo * sh + i * dh - ph, blo * sw + j * dw - pw
+            dst = out[:, :, r0:r0 + (ahi - alo - 1) * sh + 1:sh, c0:c0 + (bhi - blo - 1) * sw + 1:sw]
+            src = cols[:, :, i, j, alo:ahi, blo:bhi]
+            if overlap:
+                dst += src
+            else:
+                dst[...] = src
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

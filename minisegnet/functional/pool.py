@@ -82,6 +82,7 @@ def _max_pool_array(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
     ho, wo = sizes.pool_output_size(h, kh, sh, ph), sizes.pool_output_size(w, kw, sw, pw)
     fill = -numpy.inf if _is_float(x.dtype) else numpy.iinfo(x.dtype).min
     xpad = _pad(x, padding, fill, xp)
+    small = numpy.int8 if max(kh, kw) < 128 else numpy.int32  # window offsets fit in a byte
     y = row = col = None
     for i in range(kh):
         m = _window(xpad, i, 0, stride, (ho, wo))
@@ -90,18 +91,18 @@ def _max_pool_array(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
             v = _window(xpad, i, j, stride, (ho, wo))
             better = v > m  # strict: the first maximum wins ties
             m = xp.maximum(m, v)
-            cj = better.astype(numpy.int8) if cj is None else cj + better * numpy.int8(j - cj)
-            if j == 1 and kw == 2:
+            if kw == 2:
                 cj = better  # a bool is enough for 2 columns
+            else:
+                cj = better.astype(small) if cj is None else cj + better * (j - cj)
         if cj is None:
-            cj = xp.zeros(m.shape, dtype=numpy.int8)
+            cj = xp.zeros(m.shape, dtype=small)
         if y is None:
             y, row, col = (m if kw > 1 else xp.array(m)), None, cj
             continue
         better = m > y
         y = xp.maximum(y, m)
-        row = better.astype(numpy.int8) * numpy.int8(i) if row is None else \
-            row + better * (numpy.int8(i) - row)
+        row = better.astype(small) * small(i) if row is None else row + better * (i - row)
         col = col ^ (better & (col ^ cj)) if col.dtype == bool else col + better * (cj - col)
     base = ((xp.arange(ho) * sh - ph).reshape(ho, 1) * w + (xp.arange(wo) * sw - pw))
     idx = base + col if row is None else base + row.astype(numpy.int64) * w + col

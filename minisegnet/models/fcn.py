@@ -49,7 +49,8 @@ class FCN(nn.Module):
 
     def __init__(self, in_channels: int = 3, num_classes: int = 4, variant: str = "8s",
                  base_width: int = 16, convs_per_stage: tuple[int, ...] = (2, 2, 3, 3, 3),
-                 fc_width: int | None = None, batch_norm: bool = True, dropout: float = 0.0) -> None:
+                 fc_width: int | None = None, batch_norm: bool = True,
+                 dropout: float = 0.0) -> None:
         super().__init__()
         check_positive("FCN", in_channels=in_channels, num_classes=num_classes,
                        base_width=base_width)

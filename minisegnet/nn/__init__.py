@@ -7,7 +7,8 @@
   ``AdaptiveAvgPool2d``, ``Upsample``;
 * :mod:`~minisegnet.nn.norm` -- ``BatchNorm2d`` (one Function with an analytic backward);
 * :mod:`~minisegnet.nn.dropout` -- ``Dropout``, ``Dropout2d`` (inverted dropout);
-* :mod:`~minisegnet.nn.activation` -- ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``Softmax`` ...;
+* :mod:`~minisegnet.nn.activation` -- ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``,
+  ``Softmax`` ...;
 * :mod:`~minisegnet.nn.init` -- He initialisation and the bilinear kernel.
 """
 

@@ -51,7 +51,8 @@ def conv_rf(r: Fraction, j: Fraction, k: int, s: int, d: int = 1) -> tuple[Fract
     return r + (k_eff - 1) * j, j * s
 
 
-def transposed_rf(r: Fraction, j: Fraction, k: int, s: int, d: int = 1) -> tuple[Fraction, Fraction]:
+def transposed_rf(r: Fraction, j: Fraction, k: int, s: int,
+                  d: int = 1) -> tuple[Fraction, Fraction]:
     """Receptive field and jump after a transposed conv / unpool along one axis."""
     k_eff = d * (k - 1) + 1
     return r + (math.ceil(k_eff / s) - 1) * j, j / s
@@ -77,7 +78,8 @@ class Conv2d(Module):
         self.dilation = _pair(dilation, "dilation", "Conv2d", 1)
         kh, kw = self.kernel_size
         fan_in = in_channels // groups * kh * kw
-        self.weight = Parameter(kaiming_normal((out_channels, in_channels // groups, kh, kw), fan_in))
+        shape = (out_channels, in_channels // groups, kh, kw)
+        self.weight = Parameter(kaiming_normal(shape, fan_in))
         self.bias = Parameter(zeros((out_channels,))) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
@@ -113,7 +115,8 @@ class ConvTranspose2d(Module):
     fan_in = in_channels / groups * kH kW / (sH sW), the average number of products summed into one
     output. ``bilinear_init=True`` (FCN): every channel c maps to itself with the bilinear kernel
     (:func:`~minisegnet.nn.init.bilinear_kernel`) and the bias is 0, so a k = 2s, padding s/2
-    layer starts as bilinear upsampling by s; needs in_channels == out_channels (or depthwise groups).
+    layer starts as bilinear upsampling by s; needs in_channels == out_channels (or depthwise
+    groups).
     Multiply-adds per image: H_in W_in C_in (C_out / groups) kH kW.
     """
 

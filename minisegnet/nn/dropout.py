@@ -23,7 +23,9 @@ def _check_p(p: float, op: str) -> float:
 def _drop(x: Tensor, p: float, mask_shape: tuple[int, ...]) -> Tensor:
     # the mask is drawn on the CPU from the package generator (reproducible on every device)
     keep = generator().random(mask_shape, dtype=numpy.float32) >= p
-    scale = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)) if p < 1.0 else keep.astype(x.dtype)
+    scale = keep.astype(x.dtype)
+    if p < 1.0:
+        scale *= x.dtype.type(1.0 / (1.0 - p))
     return x * Tensor(backend.to_device(scale, x.device))
 
 
@@ -36,7 +38,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Inverted dropout of whole channels: one Bernoulli draw per (sample, channel) of (N, C, H, W)."""
+    """Inverted dropout of whole channels: one draw per (sample, channel) of (N, C, H, W)."""
     p = _check_p(p, "dropout2d")
     if x.ndim != 4:
         raise ValueError(f"dropout2d: expected an (N, C, H, W) input, got shape {x.shape}")

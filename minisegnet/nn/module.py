@@ -115,7 +115,8 @@ class Module:
         if isinstance(array, Tensor):
             array = array.data
         if array is not None and not hasattr(array, "shape"):
-            raise TypeError(f"register_buffer({name!r}): expected an array, got {type(array).__name__}")
+            raise TypeError(f"register_buffer({name!r}): expected an array, got "
+                            f"{type(array).__name__}")
         self._forget(name)
         self._buffers[name] = array
 
@@ -132,14 +133,15 @@ class Module:
         self._forget(name)
         self._modules[name] = module
 
-    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], None]) -> Callable[[], None]:
-        """Call ``hook(module, inputs, output)`` after each forward; returns a function removing it."""
+    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], None]
+                              ) -> Callable[[], None]:
+        """Call ``hook(module, inputs, output)`` after each forward; returns a remover."""
         self._forward_hooks.append(hook)
         return lambda: self._forward_hooks.remove(hook) if hook in self._forward_hooks else None
 
     # ----- calling --------------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+        raise TypeError(f"{type(self).__name__} has no forward(): a Module subclass must define it")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         out = self.forward(*args, **kwargs)
@@ -291,7 +293,8 @@ class Module:
         array is always an error. The error lists every offending key.
         """
         if not isinstance(state, dict):
-            raise TypeError(f"load_state_dict: expected a dict of arrays, got {type(state).__name__}")
+            raise TypeError(f"load_state_dict: expected a dict of arrays, got "
+                            f"{type(state).__name__}")
         targets: dict[str, tuple[Module, str, str]] = {}
         for mname, m in self.named_modules():
             for kind, d in (("param", m._parameters), ("buffer", m._buffers)):

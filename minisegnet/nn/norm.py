@@ -38,7 +38,7 @@ class BatchNorm2dFunction(Function):
         shape = (1, c, 1, 1)
         if self.training:
             m = n * h * w
-            mean = x.mean(axis=(0, 2, 3))
+            mean = xp.einsum("nchw->c", x) / m  # einsum: several times faster than .mean(axes)
             xc = x - mean.reshape(shape)
             var = xp.einsum("nchw,nchw->c", xc, xc) / m
             if self.running_mean is not None:
@@ -62,7 +62,7 @@ class BatchNorm2dFunction(Function):
         c = gy.shape[1]
         shape = (1, c, 1, 1)
         x_hat = self.x_hat
-        dbeta = gy.sum(axis=(0, 2, 3))
+        dbeta = xp.einsum("nchw->c", gy)
         dgamma = xp.einsum("nchw,nchw->c", gy, x_hat)
         scale = (self.gamma * self.invstd).reshape(shape)
         if not self.training:
@@ -108,7 +108,8 @@ class BatchNorm2d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
         if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"BatchNorm2d: num_features must be a positive int, got {num_features!r}")
+            raise ValueError(f"BatchNorm2d: num_features must be a positive int, got "
+                             f"{num_features!r}")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNorm2d: momentum must lie in [0, 1], got {momentum}")
         self.num_features, self.eps, self.momentum = num_features, float(eps), float(momentum)

@@ -62,7 +62,8 @@ class MaxUnpool2d(_Pool):
     indices), zeros elsewhere (a sparse map). ``output_size`` fixes the size when the pooled map's
     size was odd (pass the encoder map's shape)."""
 
-    def forward(self, x: Tensor, indices: Any, output_size: tuple[int, ...] | None = None) -> Tensor:
+    def forward(self, x: Tensor, indices: Any,
+                output_size: tuple[int, ...] | None = None) -> Tensor:
         return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
                               output_size=output_size)
 
