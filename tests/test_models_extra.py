@@ -210,9 +210,10 @@ def test_pspnet_pyramid_bins_and_output_stride_8():
     # the global (1x1) bin comes back as the same vector at every pixel of the 8x8 map
     ppm = PyramidPooling(4, (1, 3)).eval()
     y = ppm(rand((1, 4, 8, 8), 3)).numpy()
-    assert y.shape == (1, 4 + 2 * 1, 8, 8)
-    np.testing.assert_allclose(y[0, 4], y[0, 4, 0, 0], rtol=1e-6)
-    assert np.ptp(y[0, 5]) > 0
+    assert ppm.branch_channels == 2 and y.shape == (1, 4 + 2 * 2, 8, 8)
+    np.testing.assert_array_equal(y[0, :4], ppm(rand((1, 4, 8, 8), 3)).numpy()[0, :4])
+    np.testing.assert_allclose(y[0, 4:6], y[0, 4:6, :1, :1] * np.ones((1, 8, 8)), rtol=1e-6)
+    assert np.ptp(y[0, 6:8] + y[0, 4:6]) > 0  # the 3x3 bins differ across the map
     with pytest.raises(ValueError, match="bins must be positive ints"):
         PyramidPooling(4, (0, 2))
 

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor, is_grad_enabled
 from . import sizes
 from .sizes import IntOrPair, pair
@@ -43,6 +45,47 @@ __all__ = ["conv2d", "conv_transpose2d", "Conv2d", "ConvTranspose2d"]
 
 def _is_cpu(xp: Any) -> bool:
     return xp.__name__ == "numpy"
+
+
+class _Workspace:
+    """Recycles large scratch buffers (im2col matrices, splat stamps) between calls, on the CPU.
+
+    A freshly allocated 20 MB array costs one page fault per 4 KB page on first touch, about as
+    long as the im2col copy itself; training repeats the same shapes every step, so a buffer given
+    back (after the GEMM that read it, or when the graph holding it is freed) is handed out again.
+    Buffers are never exposed to users. Bounded: at most ``per_key`` buffers per shape and
+    ``max_bytes`` in all. CuPy has its own memory pool, so on the GPU this just allocates.
+    """
+
+    def __init__(self, max_bytes: int = 512 * 2 ** 20, per_key: int = 8, min_bytes: int = 2 ** 20):
+        self.max_bytes, self.per_key, self.min_bytes = max_bytes, per_key, min_bytes
+        self.free: dict[tuple, list] = {}
+        self.bytes = 0
+
+    def take(self, shape: tuple[int, ...], dtype: Any, xp: Any) -> Any:
+        """An uninitialised array (like ``xp.empty``), reused when one of this shape is free."""
+        stack = self.free.get((tuple(shape), numpy.dtype(dtype))) if _is_cpu(xp) else None
+        if stack:
+            buf = stack.pop()
+            self.bytes -= buf.nbytes
+            return buf
+        return xp.empty(shape, dtype=dtype)
+
+    def give(self, buf: Any) -> None:
+        """Hand a buffer back; it must not be used afterwards."""
+        if not isinstance(buf, numpy.ndarray) or buf.base is not None or buf.nbytes < self.min_bytes:
+            return
+        stack = self.free.setdefault((buf.shape, buf.dtype), [])
+        if len(stack) < self.per_key and self.bytes + buf.nbytes <= self.max_bytes:
+            stack.append(buf)
+            self.bytes += buf.nbytes
+
+    def clear(self) -> None:
+        self.free.clear()
+        self.bytes = 0
+
+
+_WORKSPACE = _Workspace()
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -64,7 +107,7 @@ def _im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int], pad_lo: tu
     kh, kw = kernel
     (sh, sw), (dh, dw), (ph, pw) = stride, dilation, pad_lo
     ho, wo = out_hw
-    cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    cols = _WORKSPACE.take((c, kh, kw, n, ho, wo), x.dtype, xp)  # every entry is written below
     xt = x.transpose(1, 0, 2, 3)  # a view: (C, N, H, W)
     for i in range(kh):
         r0 = i * dh - ph  # input row of output row 0
@@ -119,7 +162,10 @@ def _conv2d_array(x: Any, w: Any, stride: tuple[int, int], pad_lo: tuple[int, in
     cols = _im2col(x, (kh, kw), stride, pad_lo, (ho, wo), dilation, xp)
     w2 = w.reshape(groups, cout // groups, cg * kh * kw)
     y = _gemm_nchw(w2, cols, n, (ho, wo), groups, xp)
-    return y, (cols if keep_cols else None)
+    if keep_cols:
+        return y, cols
+    _WORKSPACE.give(cols)
+    return y, None
 
 
 def _crop_negative(x: Any, lo: tuple[int, int], hi: tuple[int, int]) -> Any:
@@ -181,7 +227,11 @@ def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tu
     if groups == 1:
         w2 = w2[0]
     x2 = x.reshape(n, cin, h * wd) if groups == 1 else x.reshape(n, groups, cin // groups, h * wd)
-    cols = xp.matmul(w2, x2).reshape(n, cout, kh, kw, h, wd)
+    if _is_cpu(xp):
+        buf = _WORKSPACE.take(x2.shape[:-2] + (w2.shape[-2], h * wd), xp.result_type(w2, x2), xp)
+        cols = xp.matmul(w2, x2, out=buf).reshape(n, cout, kh, kw, h, wd)
+    else:
+        buf = cols = xp.matmul(w2, x2).reshape(n, cout, kh, kw, h, wd)
     # the splat: each kernel-offset plane goes stride apart into the cropped output (rows that
     # the crop removes are never written); planes are added where the stamps overlap
     ph, pw = padding
@@ -204,6 +254,7 @@ def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tu
                 dst += src
             else:
                 dst[...] = src
+    _WORKSPACE.give(buf)
     return out
 
 
@@ -291,6 +342,12 @@ class Conv2d(Function):
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
+    def release(self) -> None:
+        # the graph is being freed: the im2col matrix kept for dW can serve the next step
+        _WORKSPACE.give(getattr(self, "cols", None))
+        self.cols = None
+        super().release()
+
 
 class ConvTranspose2d(Function):
     """The lecture's transposed convolution (deck 003, step by step): multiply the kernel by each
@@ -338,6 +395,7 @@ class ConvTranspose2d(Function):
                                 gy.shape[0], (h, wd), g, xp)
             if w_t.requires_grad:  # dw[c, o, i, j] = sum x[n, c, p, q] cols[o, i, j, n, p, q]
                 gw = _conv2d_weight_grad(cols, self.x, (cin, cog, kh, kw), g, xp)
+            _WORKSPACE.give(cols)
         if len(self.inputs) > 2 and self.inputs[2].requires_grad:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
