@@ -27,7 +27,7 @@ import numpy
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import minisegnet.functional as F  # noqa: E402
-from minisegnet import Tensor, backend, no_grad  # noqa: E402
+from minisegnet import Tensor, backend  # noqa: E402
 from minisegnet.functional import conv as C  # noqa: E402
 from minisegnet.functional import pool as P  # noqa: E402
 
@@ -100,7 +100,7 @@ def fmt_ms(t: float | None) -> str:
     return "-" if t is None else f"{t * 1e3:8.2f}"
 
 
-def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, peak: float, torch: Any) -> dict:
+def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, torch: Any) -> dict:
     name, h, cin, cout, k, s, p, d = spec
     x = Tensor(rand(xp, (N, cin, h, h), 1), requires_grad=True)
     w = Tensor(rand(xp, (cout, cin, k, k), 2, 0.1), requires_grad=True)
@@ -142,7 +142,9 @@ def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, peak: float, tor
 
 def conv_memory(x: Tensor, w: Tensor, b: Tensor, s: int, p: int, d: int, cols_bytes: int,
                 out_bytes: int) -> tuple[int, int, int]:
-    """tracemalloc peak of one conv2d forward (graph recorded, so the im2col matrix is kept)."""
+    """tracemalloc peak of one conv2d forward (graph recorded, so the im2col matrix is kept), with
+    conv's scratch-buffer workspace emptied first so that the im2col buffer is a new allocation."""
+    C._WORKSPACE.clear()
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
@@ -207,22 +209,20 @@ def bench_conv_t(xp: Any, device: str, timer: Timer, torch: Any) -> dict:
         row.update(torch_times(torch, device, timer, "conv_transpose2d", x, w, b, gy,
                                dict(stride=s)))
     xd, wd = x.data, w.data
-    w2 = wd.reshape(1, cin, cout * k * k).transpose(0, 2, 1)
-    x2 = xd.reshape(N, 1, cin, h * h)
-    cols = xp.matmul(w2, x2).reshape(N, cout, k, k, h, h)
+    w2 = wd.reshape(cin, cout * k * k).T
+    x2 = xd.reshape(N, cin, h * h)
+    gemm = timer(lambda: xp.matmul(w2, x2))
+    whole = timer(lambda: C._conv_transpose2d_array(xd, wd, (s, s), (p, p), (h * s, h * s),
+                                                    (d, d), 1, xp))
+    cols = C._im2col(gy, (k, k), (s, s), (p, p), (h, h), (d, d), xp)
     row["parts"] = {
-        "GEMM W^T x (all stamps)": timer(lambda: xp.matmul(w2, x2)),
-        "splat (place stamps s apart)": timer(lambda: xp.ascontiguousarray(
-            cols.transpose(0, 1, 4, 2, 5, 3)).reshape(N, cout, h * k, h * k)),
-        "backward (im2col dy + 2 GEMMs)": timer(lambda: fwd_bwd_only(x, w, b, gy, s)),
+        "GEMM W^T x (all stamps)": gemm,
+        "splat (place stamps s apart)": max(whole - gemm, 0.0),
+        "bwd: im2col dy": timer(lambda: C._im2col(gy, (k, k), (s, s), (p, p), (h, h), (d, d), xp)),
+        "dx GEMM": timer(lambda: C._gemm_nchw(wd.reshape(1, cin, -1), cols, N, (h, h), 1, xp)),
+        "dW GEMM": timer(lambda: C._conv2d_weight_grad(cols, xd, wd.shape, 1, xp)),
     }
     return row
-
-
-def fwd_bwd_only(x: Tensor, w: Tensor, b: Tensor, gy: Any, s: int) -> None:
-    fn = C.ConvTranspose2d((s, s), (0, 0), tuple(gy.shape[2:]), (1, 1), 1)
-    fn(x, w, b)
-    fn.backward(gy)
 
 
 def bench_pool(xp: Any, device: str, timer: Timer, torch: Any) -> list[dict]:
@@ -294,22 +294,36 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="BLAS / torch threads (default: the libraries' own choice); on a machine\n"
+                         "shared with other work, --threads 1 gives stable, comparable figures")
     args = ap.parse_args(argv)
+    if args.threads and os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
+        # BLAS reads its thread count when NumPy is imported: start again with it set
+        env = dict(os.environ, **{k: str(args.threads) for k in (
+            "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
     device = args.device
     xp = backend.xp_for(device)
     timer = Timer(device, args.repeats)
     torch = load_torch(not args.no_torch, device)
+    if torch is not None and args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"minisegnet spatial benchmark  device={device}  batch={N}  repeats={args.repeats} (median)")
     print(f"python {platform.python_version()}  numpy {numpy.__version__}  cores={os.cpu_count()}  "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}  "
           f"torch {'(not installed)' if torch is None else torch.__version__ + ' threads=' + str(torch.get_num_threads())}")
-    peak = matmul_gflops(xp, timer)
-    print(f"float32 1024x1024 matmul: {peak:.1f} GFLOP/s (the reference for '% mm')\n")
+    peak_start = matmul_gflops(xp, timer)
 
-    with_grad_rows = [bench_conv(spec, xp, device, timer, peak, torch) for spec in CONVS]
+    with_grad_rows = [bench_conv(spec, xp, device, timer, torch) for spec in CONVS]
     with_grad_rows.append(bench_conv_t(xp, device, timer, torch))
     pool_rows = bench_pool(xp, device, timer, torch)
     peak_end = matmul_gflops(xp, timer)
+    peak = max(peak_start, peak_end)  # the machine's speed when it was least disturbed
+    print(f"float32 1024x1024 matmul: {peak:.1f} GFLOP/s (the reference for '% mm'; measured "
+          f"{peak_start:.1f} at the start and {peak_end:.1f} at the end of the run: a large "
+          "difference means the machine was busy)\n")
 
     head = (f"{'op / shape (batch 8)':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'(min)':>8s} {'GFLOP/s':>8s}"
             f" {'% mm':>6s} {'torch fwd':>9s} {'torch f+b':>9s} {'(min)':>8s} {'ours/torch':>10s}")
@@ -325,8 +339,6 @@ def main(argv: list[str] | None = None) -> None:
               f"{fmt_ms(r.get('t_fb_min')):>8s} {ratio}")
     print("GFLOP/s and % mm: forward+backward (3x the forward FLOPs: dx, dW) over the median time; "
           "'ours/torch': median f+b ratio; (min): fastest run")
-    print(f"\nmatmul GFLOP/s at the start / end of the run: {peak:.1f} / {peak_end:.1f} "
-          "(a large difference means the machine was busy)")
 
     print("\nwhere the time goes (ms, each piece timed alone)")
     for r in with_grad_rows + pool_rows:
@@ -334,7 +346,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {r['name']:30s} {parts}")
 
     if device == "cpu":
-        print("\nconv2d forward memory (tracemalloc peak vs output + one im2col buffer)")
+        print("\nconv2d forward memory (tracemalloc peak vs output + one im2col buffer; "
+              "workspace emptied first)")
         for r in with_grad_rows:
             if r.get("mem"):
                 pk, out, cols = r["mem"]

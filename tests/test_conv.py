@@ -38,6 +38,7 @@ def _out_pad(c):
     return tuple(c["seed"] % max(s, d) for s, d in zip(c["s"], c["d"]))
 
 
+@settings(max_examples=40)
 @given(conv_params())
 def test_conv2d_matches_reference(c):
     x, w, b = _arrays(c)
@@ -46,6 +47,7 @@ def test_conv2d_matches_reference(c):
                                rtol=1e-10, atol=1e-10)
 
 
+@settings(max_examples=40)
 @given(conv_params())
 def test_conv_transpose2d_matches_splat_reference(c):
     x, w, b = _arrays(c, transposed=True)
@@ -61,6 +63,7 @@ def test_conv_transpose2d_matches_splat_reference(c):
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
 
 
+@settings(max_examples=40)
 @given(conv_params())
 def test_conv_transpose_is_the_adjoint_of_conv(c):
     """<conv(x), y> == <x, conv_T(y)> with the same weight and parameters (output_size = x's)."""
@@ -151,10 +154,16 @@ def test_output_size_picks_output_padding():
         F.conv_transpose2d(x, w, stride=2, padding=1, output_size=9)
 
 
-def test_unet_up_block_shapes():
-    """2x2 stride-2 transposed conv doubles the size exactly (U-Net's up-convolution)."""
-    x, w = np.ones((2, 8, 5, 7)), np.ones((8, 4, 2, 2))
-    assert F.conv_transpose2d(x, w, stride=2).shape == (2, 4, 10, 14)
+@pytest.mark.parametrize("groups", [1, 2])
+def test_unet_up_convolution_with_bias(groups, device):
+    """2x2 stride-2 transposed conv doubles the size exactly (U-Net's up-convolution): the stamps
+    tile the output without overlap, and the bias is added to every pixel once."""
+    rng = np.random.default_rng(groups)
+    x, w, b = rng.standard_normal((2, 8, 5, 7)), rng.standard_normal((8, 2, 2, 2)), rng.standard_normal(2 * groups)
+    y = F.conv_transpose2d(Tensor(x, device=device), Tensor(w, device=device), Tensor(b, device=device),
+                           stride=2, groups=groups)
+    assert y.shape == (2, 2 * groups, 10, 14)
+    np.testing.assert_allclose(y.numpy(), R.conv_transpose2d(x, w, b, 2, groups=groups), atol=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,3 +206,29 @@ def test_unet_up_block_shapes():
 def test_bad_input_is_a_clear_value_error(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+def test_recycled_scratch_buffers_do_not_leak_between_calls():
+    """conv2d recycles its large im2col buffers (>= 1 MB) once the graph is freed: repeated
+    training steps, interleaved layers and retain_graph must all still give the same gradients."""
+    rng = np.random.default_rng(5)
+    x1 = Tensor(rng.standard_normal((2, 16, 48, 48)).astype(np.float32), requires_grad=True)
+    x2 = Tensor(rng.standard_normal((2, 16, 48, 48)).astype(np.float32), requires_grad=True)
+    w = Tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32) * 0.1, requires_grad=True)
+    grads = []
+    for _ in range(2):
+        w.grad = x1.grad = x2.grad = None
+        y1 = F.conv2d(x1, w, padding=1)  # both graphs alive: two im2col buffers in use at once
+        y2 = F.conv2d(x2, w, padding=1)
+        (y1 * y1).sum().backward(retain_graph=True)
+        g_once = w.grad.numpy().copy()
+        w.grad = None
+        (y1 * y1).sum().backward()  # the retained graph still holds its own buffer
+        np.testing.assert_allclose(w.grad.numpy(), g_once, rtol=1e-5)
+        (y2 * 2).sum().backward()
+        grads.append((g_once, x1.grad.numpy().copy()))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
+    ref = R.conv2d(x1.numpy()[:1, :2, :6, :6], w.numpy()[:3, :2], padding=1)
+    small = F.conv2d(x1.numpy()[:1, :2, :6, :6], w.numpy()[:3, :2], padding=1).numpy()
+    np.testing.assert_allclose(small, ref, rtol=1e-4, atol=1e-4)

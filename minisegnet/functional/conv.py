@@ -10,7 +10,11 @@ How the convolution is computed (deck 001: "convolution is a banded matrix times
    strided view of the input, in the order (C, kH, kW, N, H_out, W_out), so that every inner copy
    runs along a contiguous image row (about 10x faster than a (N, H, W, C, kH, kW) order).
    Padding is never materialised: the border entries of ``cols`` are set to zero directly.
-2. **one GEMM**: ``y = W.reshape(C_out, C*kH*kW) @ cols`` (a batched matmul over groups).
+2. **one GEMM**: ``y = W.reshape(C_out, C*kH*kW) @ cols`` (a batched matmul over groups), written
+   straight into the (N, C_out, H_out, W_out) output on the CPU.
+
+Large scratch buffers (im2col matrices, splat stamps) are recycled between calls by a small
+workspace (:class:`_Workspace`): a fresh 20 MB array costs as much in page faults as the copy.
 
 Backward is built from the same two forward ops, as the lecture says:
 
@@ -19,11 +23,11 @@ Backward is built from the same two forward ops, as the lecture says:
 * the gradient of a transposed convolution w.r.t. its input IS a convolution;
 * weight gradients are one GEMM with the im2col matrix.
 
-The transposed convolution with stride 1 is a convolution with the 180-degree-rotated kernel
-(deck 001) and is computed that way; with stride > 1 it is one GEMM (``W^T @ x``: every input value
-times the whole kernel) followed by the *splat*: the kH*kW kernel-offset planes are added into the
-output ``stride`` apart (a loop over kernel offsets adding strided slices, never a scatter), then
-``padding`` rows/columns are *cropped* at every border.
+The transposed convolution is one GEMM (``W^T @ x``: every input value times the whole kernel)
+followed by the *splat*: the kH*kW kernel-offset planes are added into the output ``stride`` apart
+(a loop over kernel offsets adding strided slices, never a scatter), rows/columns that the *crop*
+(``padding``) removes being skipped. With stride 1 it is also a convolution with the
+180-degree-rotated kernel (deck 001), which is faster when the channel count does not shrink.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor, is
 from . import sizes
 from .sizes import IntOrPair, pair
 
-__all__ = ["conv2d", "conv_transpose2d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["conv2d", "conv_transpose2d"]  # the Function classes: functional.conv.Conv2d, ...
 
 
 # ----------------------------------------------------------------------------------------------
@@ -57,7 +61,7 @@ class _Workspace:
     ``max_bytes`` in all. CuPy has its own memory pool, so on the GPU this just allocates.
     """
 
-    def __init__(self, max_bytes: int = 512 * 2 ** 20, per_key: int = 8, min_bytes: int = 2 ** 20):
+    def __init__(self, max_bytes: int = 256 * 2 ** 20, per_key: int = 8, min_bytes: int = 2 ** 20):
         self.max_bytes, self.per_key, self.min_bytes = max_bytes, per_key, min_bytes
         self.free: dict[tuple, list] = {}
         self.bytes = 0
@@ -73,7 +77,7 @@ class _Workspace:
 
     def give(self, buf: Any) -> None:
         """Hand a buffer back; it must not be used afterwards."""
-        if not isinstance(buf, numpy.ndarray) or buf.base is not None or buf.nbytes < self.min_bytes:
+        if type(buf) is not numpy.ndarray or buf.base is not None or buf.nbytes < self.min_bytes:
             return
         stack = self.free.setdefault((buf.shape, buf.dtype), [])
         if len(stack) < self.per_key and self.bytes + buf.nbytes <= self.max_bytes:
@@ -86,6 +90,11 @@ class _Workspace:
 
 
 _WORKSPACE = _Workspace()
+
+# Memory vs. time: keep each conv's im2col matrix from forward to backward (one k*k-times-the-input
+# buffer per layer alive at once), or rebuild it in backward from the input (one extra copy per
+# layer, ~5% of a U-Net step; a fraction of the memory). Rebuilding is the default.
+KEEP_IM2COL = False
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -198,7 +207,7 @@ def _flip_transpose(w: Any, groups: int) -> Any:
 
 def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tuple[int, int],
                             out_hw: tuple[int, int], dilation: tuple[int, int], groups: int,
-                            xp: Any, method: str = "auto") -> Any:
+                            xp: Any, method: str = "auto", bias: Any = None) -> Any:
     """Transposed convolution of x (N, C_in, H, W) with w (C_in, C_out/G, kH, kW), output cropped by
     ``padding`` at the top/left and sized ``out_hw`` (the extra rows of output_padding at the
     bottom/right). The exact adjoint of :func:`_conv2d_array`.
@@ -221,6 +230,8 @@ def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tu
         lo = (dh * (kh - 1) - padding[0], dw * (kw - 1) - padding[1])
         hi = (out_hw[0] - h - lo[0] + dh * (kh - 1), out_hw[1] - wd - lo[1] + dw * (kw - 1))
         y, _ = _conv2d_array(x, _flip_transpose(w, groups), (1, 1), lo, hi, dilation, groups, xp)
+        if bias is not None:
+            y += bias.reshape(1, -1, 1, 1)
         return y
     # every input value times the whole kernel: (N, G, C_out/G * kH * kW, H*W), one GEMM per group
     w2 = w.reshape(groups, cin // groups, cog * kh * kw).transpose(0, 2, 1)
@@ -252,8 +263,12 @@ def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tu
             src = cols[:, :, i, j, alo:ahi, blo:bhi]
             if overlap:
                 dst += src
+            elif tiles and bias is not None:
+                xp.add(src, bias.reshape(1, -1, 1, 1), out=dst)  # the bias rides along the copy
             else:
                 dst[...] = src
+    if bias is not None and not tiles:
+        out += bias.reshape(1, -1, 1, 1)
     _WORKSPACE.give(buf)
     return out
 
@@ -322,8 +337,12 @@ class Conv2d(Function):
     def forward(self, x, w, b=None):
         xp = self.xp
         x, w = _float_pair(x, w, xp)
+        keep = self.keep_cols and KEEP_IM2COL
         y, self.cols = _conv2d_array(x, w, self.stride, self.padding, self.padding, self.dilation,
-                                     self.groups, xp, keep_cols=self.keep_cols)
+                                     self.groups, xp, keep_cols=keep)
+        # dW needs the im2col matrix again in backward: by default it is rebuilt there from x
+        # (which the graph holds anyway) instead of keeping a kH*kW times larger matrix alive
+        self.x = x if self.keep_cols and not keep else None
         self.w, self.in_hw = w, x.shape[2:]
         if b is not None:
             y += b.reshape(1, -1, 1, 1).astype(y.dtype, copy=False)
@@ -337,7 +356,13 @@ class Conv2d(Function):
             gx = _conv_transpose2d_array(gy, self.w, self.stride, self.padding, self.in_hw,
                                          self.dilation, self.groups, xp)
         if w_t.requires_grad:
-            gw = _conv2d_weight_grad(self.cols, gy, self.w.shape, self.groups, xp)
+            cols = self.cols
+            if cols is None:  # rebuild im2col(x) in a recycled buffer
+                cols = _im2col(self.x, self.w.shape[2:], self.stride, self.padding, gy.shape[2:],
+                               self.dilation, xp)
+            gw = _conv2d_weight_grad(cols, gy, self.w.shape, self.groups, xp)
+            if self.cols is None:
+                _WORKSPACE.give(cols)
         if len(self.inputs) > 2 and self.inputs[2].requires_grad:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
@@ -371,11 +396,9 @@ class ConvTranspose2d(Function):
         xp = self.xp
         x, w = _float_pair(x, w, xp)
         self.x, self.w = x, w
-        y = _conv_transpose2d_array(x, w, self.stride, self.padding, self.out_hw, self.dilation,
-                                    self.groups, xp)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1).astype(y.dtype, copy=False)
-        return y
+        return _conv_transpose2d_array(x, w, self.stride, self.padding, self.out_hw, self.dilation,
+                                       self.groups, xp, bias=None if b is None else b.astype(
+                                           x.dtype, copy=False))
 
     def backward(self, gy):
         xp = self.xp
@@ -401,8 +424,9 @@ class ConvTranspose2d(Function):
         return gx, gw, gb
 
 
-def _geometry(op: str, x: Any, w: Any, stride: IntOrPair, padding: IntOrPair,
+def _geometry(op: str, stride: IntOrPair, padding: IntOrPair,
               dilation: IntOrPair) -> tuple[tuple[int, int], ...]:
+    """Normalise and validate (stride >= 1, padding >= 0, dilation >= 1) to (h, w) pairs."""
     s = pair(stride, "stride", op, 1)
     p = pair(padding, "padding", op, 0)
     d = pair(dilation, "dilation", op, 1)
@@ -422,7 +446,7 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 1, padding
     x, weight = as_tensor(x), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
     _check_conv_args(op, x, weight, bias, groups, transposed=False)
-    s, p, d = _geometry(op, x, weight, stride, padding, dilation)
+    s, p, d = _geometry(op, stride, padding, dilation)
     sizes.check_window_fits(op, x.shape, tuple(weight.shape[2:]), p, d)
     fn = Conv2d(s, p, d, groups, keep_cols=weight.requires_grad and is_grad_enabled())
     return fn(x, weight) if bias is None else fn(x, weight, bias)
@@ -451,7 +475,7 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 
     x, weight = as_tensor(x), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
     _check_conv_args(op, x, weight, bias, groups, transposed=True)
-    s, p, d = _geometry(op, x, weight, stride, padding, dilation)
+    s, p, d = _geometry(op, stride, padding, dilation)
     kh, kw = weight.shape[2:]
     h, w = x.shape[2:]
     if output_size is not None:

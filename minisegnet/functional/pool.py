@@ -27,8 +27,7 @@ from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor
 from . import sizes
 from .sizes import IntOrPair, pair
 
-__all__ = ["max_pool2d", "max_unpool2d", "avg_pool2d", "adaptive_avg_pool2d",
-           "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+__all__ = ["max_pool2d", "max_unpool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
 
 def _window(x: Any, i: int, j: int, stride: tuple[int, int], out_hw: tuple[int, int]) -> Any:
@@ -50,7 +49,8 @@ def _pad(x: Any, padding: tuple[int, int], value: float, xp: Any) -> Any:
 def _flat_positions(idx: Any, plane: int, xp: Any) -> Any:
     """Per-plane positions -> positions in the flattened (N*C*plane,) array (one index array)."""
     n, c = idx.shape[:2]
-    return idx + (xp.arange(n * c, dtype=idx.dtype) * plane).reshape(n, c, 1, 1)
+    return idx.astype(numpy.int64, copy=False) + (
+        xp.arange(n * c, dtype=numpy.int64) * plane).reshape(n, c, 1, 1)
 
 
 def _unpool_array(x: Any, idx: Any, out_hw: tuple[int, int], xp: Any) -> Any:
@@ -170,8 +170,8 @@ class AvgPool2d(Function):
         xp = self.xp
         x = x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        n, c, h, w = x.shape
-        self.in_shape, self.dtype = x.shape, x.dtype
+        h, w = x.shape[2:]
+        self.in_shape = x.shape
         self.out_hw = (sizes.pool_output_size(h, kh, sh, ph), sizes.pool_output_size(w, kw, sw, pw))
         xpad = _pad(x, self.padding, 0, xp)
         y = xp.array(_window(xpad, 0, 0, self.stride, self.out_hw))

@@ -24,7 +24,7 @@ from . import sizes
 from .basic import getitem
 from .sizes import IntOrPair, pair
 
-__all__ = ["interpolate", "upsample", "center_crop", "Interpolate"]
+__all__ = ["interpolate", "upsample", "center_crop"]
 
 MODES = ("nearest", "bilinear")
 

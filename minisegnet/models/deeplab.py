@@ -95,7 +95,8 @@ class ASPP(nn.Module):
 
 class DeepLabV3(nn.Module):
     """Dilated backbone + ASPP + 3x3 conv + 1x1 classifier + bilinear upsampling (module docstring).
-    ``aspp_width`` defaults to 4 * base_width."""
+    ``aspp_width`` defaults to 4 * base_width; ``output_stride`` is capped at 2**depth;
+    ``backbone``: "vgg" or "mobilenet" (:class:`~.mobilenet.Encoder`'s ``kind``)."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
                  depth: int = 4, output_stride: int = 8, atrous_rates: Sequence[int] = (2, 3, 4),

@@ -58,7 +58,9 @@ class PyramidPooling(nn.Module):
 
 
 class PSPNet(nn.Module):
-    """Pyramid scene parsing network (see the module docstring)."""
+    """Pyramid scene parsing network (see the module docstring). ``output_stride`` is capped at
+    2**depth (a shallower backbone cannot downsample further); ``backbone``: "vgg" or
+    "mobilenet" (:class:`~.mobilenet.Encoder`'s ``kind``)."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
                  depth: int = 4, output_stride: int = 8, bins: Sequence[int] = (1, 2, 3, 6),
