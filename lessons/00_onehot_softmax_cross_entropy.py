@@ -15,6 +15,7 @@ from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, sa
 
 import minisegnet as ms
 import minisegnet.functional as F
+from minisegnet import losses
 
 # %% [markdown]
 # ## 1. Ground truth as one-hot planes
@@ -118,15 +119,10 @@ check("cross entropy of the pixel", ce_pixel.item(), 1.2040, atol=5e-5)
 # indices: the activations ln q have softmax q, so `cross_entropy(ln q, 1)` is -ln 0.3 again.
 
 # %%
-try:
-    from minisegnet import losses
-except ImportError:  # the losses module is written in a later issue
-    losses = None
-if losses is not None:
-    logits = F.log(qp).reshape(1, 4, 1, 1)
-    target = np.array([[[1]]])
-    check("losses.cross_entropy(ln q, class 1)", losses.cross_entropy(logits, target).item(),
-          1.2040, atol=5e-5)
+logits = F.log(qp).reshape(1, 4, 1, 1)
+target = np.array([[[1]]])
+check("losses.cross_entropy(ln q, class 1)", losses.cross_entropy(logits, target).item(),
+      1.2040, atol=5e-5)
 
 # %% [markdown]
 # ## 4. Averaging over the pixels of a map
@@ -151,9 +147,8 @@ for y in range(4):
 loop /= 16
 show("label map", full_labels)
 check("L (vectorised) vs the loop over pixels", L.item(), loop, atol=1e-5, ref="loop")
-if losses is not None:
-    check("losses.cross_entropy on the map", losses.cross_entropy(acts, full_labels[None]).item(),
-          loop, atol=1e-5, ref="loop")
+check("losses.cross_entropy on the map", losses.cross_entropy(acts, full_labels[None]).item(),
+      loop, atol=1e-5, ref="loop")
 
 # %% [markdown]
 # ## 5. Why not the sum of squared errors?
@@ -168,6 +163,7 @@ if losses is not None:
 section("5. Cross entropy vs sum of squared errors")
 sse = ((p - qp) ** 2).sum()
 check("SSE of the worked pixel", sse.item(), 0.70, atol=1e-6)
+check("losses.sse_loss", losses.sse_loss(qp.reshape(1, 4), p.reshape(1, 4)).item(), 0.70, atol=1e-6)
 
 rows = []
 for q_true in [0.3, 0.1, 0.01, 0.001]:

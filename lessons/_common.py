@@ -5,6 +5,7 @@ student reading a lesson sees the arithmetic, not the plumbing.
 
 * ``FAST`` -- True when the lesson runs in fast mode (``MINISEGNET_FAST=1`` or ``--fast``): the
   test suite uses it so that lessons that train a network finish in seconds.
+* ``FIGURES`` -- where figures go: ``lessons/figures/`` (or ``$MINISEGNET_FIGURES``).
 * ``SHOW`` -- True with ``--show``: figures open in a window instead of only being saved.
 * ``section(title)`` -- a banner for each cell's output.
 * ``show(name, array)`` -- print an array (integers without decimals, floats to 4 places).
@@ -31,10 +32,13 @@ if not SHOW:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-try:  # a script run as ``python lessons/NN_topic.py``
-    FIGURES = Path(__file__).resolve().parent / "figures"
-except NameError:  # pragma: no cover - pasted into a notebook
-    FIGURES = Path.cwd() / "figures"
+if os.environ.get("MINISEGNET_FIGURES"):  # the test suite writes figures to a temporary folder
+    FIGURES = Path(os.environ["MINISEGNET_FIGURES"])
+else:
+    try:  # a script run as ``python lessons/NN_topic.py``
+        FIGURES = Path(__file__).resolve().parent / "figures"
+    except NameError:  # pragma: no cover - pasted into a notebook
+        FIGURES = Path.cwd() / "figures"
 
 __all__ = ["np", "plt", "FAST", "SHOW", "FIGURES", "section", "show", "check", "save_figure",
            "as_numpy", "fmt"]
@@ -63,7 +67,10 @@ def _scalar(a: np.ndarray) -> str:
     v = a.reshape(()).item()
     if isinstance(v, float) and abs(v - round(v)) > 1e-9:
         return f"{v:.4f}"
-    return str(int(round(v))) if isinstance(v, (float, int)) and not isinstance(v, bool) else str(v)
+    if isinstance(v, (float, int)) and not isinstance(v, bool):
+        v = int(round(v))
+        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+    return str(v)
 
 
 def section(title: str) -> None:
@@ -97,7 +104,11 @@ def check(name: str, computed: Any, expected: Any, atol: float = 1e-4, rtol: flo
     if c.shape != e.shape:
         raise AssertionError(f"{name}: computed shape {c.shape} but the lecture shows {e.shape}")
     ok = np.allclose(c.astype(np.float64), e.astype(np.float64), atol=atol, rtol=rtol)
-    if c.ndim == 0 or c.size == 1:
+    if c.size > 40:
+        diff = float(np.max(np.abs(c.astype(np.float64) - e.astype(np.float64)))) if c.size else 0.0
+        print(f"{name}: {c.size} values, max |minisegnet - {ref}| = {diff:.2e}   "
+              f"{'OK' if ok else 'MISMATCH'}")
+    elif c.ndim == 0 or c.size == 1:
         print(f"{name}: minisegnet {_scalar(c)}   {ref} {_scalar(e)}   {'OK' if ok else 'MISMATCH'}")
     else:
         left, right = fmt(c).splitlines(), fmt(e).splitlines()

@@ -1,20 +1,175 @@
-"""The ``minisegnet`` command line."""
+"""The ``minisegnet`` command line: ``minisegnet train`` and ``minisegnet predict``.
+
+``minisegnet train`` with no options trains a small U-Net on the built-in ``shapes`` data on the
+CPU (about two minutes on two cores) and writes its checkpoint, metrics and figures to
+``runs/unet-shapes/``. See docs/trainer.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import time
+from typing import Any
 
 from . import __version__
+
+# exit codes besides 0 (success) and 2 (bad options, argparse's code)
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+
+
+def _train_defaults() -> Any:
+    from .train import TrainConfig
+    return TrainConfig()
+
+
+def _add_train_parser(sub: Any) -> None:
+    from .data import DATASET_NAMES
+    from .models import MODEL_NAMES
+    from .train import LOSS_NAMES, OPTIMIZER_NAMES, SCHEDULE_NAMES
+
+    d = _train_defaults()
+    p = sub.add_parser(
+        "train", help="train a segmentation network (default: U-Net on the shapes data, CPU)",
+        description="Train a segmentation network on a built-in toy dataset. With no options: a "
+                    "small U-Net on 32x32 shapes images, on the CPU, in about two minutes; outputs "
+                    "(checkpoint.npz, metrics.csv, loss_curve.png, predictions.png) go to "
+                    "runs/<model>-<dataset>/.",
+        argument_default=None)
+    # defaults are None here so that --resume can tell what was given; the real defaults are
+    # TrainConfig's (shown in the help text)
+    g = p.add_argument_group("what to train")
+    g.add_argument("--model", choices=MODEL_NAMES, help=f"network (default {d.model})")
+    g.add_argument("--dataset", choices=DATASET_NAMES,
+                   help=f"built-in data; digits needs scikit-learn (default {d.dataset})")
+    g.add_argument("--width", type=int, help=f"base width: channels of the first stage (default {d.width})")
+    g.add_argument("--depth", type=int,
+                   help=f"down-sampling stages of unet / segnet / deconvnet (default {d.depth})")
+    g.add_argument("--size", type=int, help=f"image side in pixels (default {d.size})")
+    g.add_argument("--n-train", type=int, help=f"training images (default {d.n_train})")
+    g.add_argument("--n-val", type=int, help=f"validation images (default {d.n_val})")
+    g.add_argument("--n-test", type=int, help=f"test images, scored at the end; 0 skips (default {d.n_test})")
+    g.add_argument("--num-classes", type=int,
+                   help="shapes only: background + up to 5 shape kinds (default 4: circle, square, triangle)")
+    g.add_argument("--no-augment", dest="augment", action="store_const", const=False,
+                   help="no random flips of the training images")
+    g = p.add_argument_group("how to train")
+    g.add_argument("--epochs", type=int, help=f"total epochs (default {d.epochs})")
+    g.add_argument("--batch-size", type=int, help=f"images per step (default {d.batch_size})")
+    g.add_argument("--lr", type=float, help=f"learning rate (default {d.lr:g})")
+    g.add_argument("--optimizer", choices=OPTIMIZER_NAMES, help=f"(default {d.optimizer})")
+    g.add_argument("--loss", choices=LOSS_NAMES, help=f"(default {d.loss})")
+    g.add_argument("--schedule", choices=SCHEDULE_NAMES,
+                   help=f"learning-rate schedule over the epochs (default {d.schedule})")
+    g.add_argument("--momentum", type=float, help=f"SGD momentum (default {d.momentum:g})")
+    g.add_argument("--weight-decay", type=float, help=f"L2 weight decay (default {d.weight_decay:g})")
+    g.add_argument("--seed", type=int, help=f"seed of the data, the initial weights and the batch order "
+                                            f"(default {d.seed})")
+    g = p.add_argument_group("where")
+    g.add_argument("--device", choices=("cpu", "gpu"), help=f"(default {d.device})")
+    g.add_argument("--out", metavar="DIR", help="output folder (default runs/<model>-<dataset>)")
+    g.add_argument("--resume", action="store_true", default=False,
+                   help="continue the run saved in --out from its last completed epoch (same "
+                        "result as an uninterrupted run)")
+    g.add_argument("--no-plots", dest="plots", action="store_const", const=False,
+                   help="skip loss_curve.png and predictions.png")
+    g.add_argument("--quiet", action="store_const", const=True, help="no progress bar or epoch lines")
+
+
+def _add_predict_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "predict", help="render input | truth | prediction with a trained checkpoint",
+        description="Load a checkpoint, regenerate the run's validation (or test) images, score "
+                    "them and render a grid: input | truth | prediction.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--checkpoint", required=True, metavar="PATH",
+                   help="a checkpoint.npz, or a run folder holding one")
+    p.add_argument("--out", metavar="PATH", default=None,
+                   help="a .png file or a folder (default: predict_<split>.png beside the checkpoint)")
+    p.add_argument("--split", choices=("val", "test", "train"), default="val")
+    p.add_argument("-n", "--n", type=int, default=8, help="images in the grid")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minisegnet",
-        description="minisegnet: a from-scratch NumPy/CuPy engine that teaches semantic segmentation.")
+        description="minisegnet: a from-scratch NumPy/CuPy engine that teaches semantic segmentation.",
+        epilog="Start with: minisegnet train   (then: minisegnet train --help)")
     parser.add_argument("--version", action="version", version=f"minisegnet {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_train_parser(sub)
+    _add_predict_parser(sub)
     return parser
+
+
+def _config_from_args(args: argparse.Namespace) -> Any:
+    from .train import TrainConfig
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    return dataclasses.replace(TrainConfig(), **given)
+
+
+def _error(msg: str) -> None:
+    print(f"minisegnet: error: {msg}", file=sys.stderr)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from .backend import DeviceError
+    from .train import Trainer, TrainingDiverged
+
+    try:
+        config = _config_from_args(args)
+        log = (lambda msg: None) if config.quiet else tqdm.write
+        trainer = Trainer(config, resume=args.resume, log=log)
+    except (ValueError, TypeError, FileNotFoundError, ImportError, DeviceError) as exc:
+        _error(str(exc))
+        return 2
+    cfg = trainer.config
+    say = (lambda msg: None) if cfg.quiet else print
+    ds = trainer.train_set
+    say(f"minisegnet train: {cfg.model} ({trainer.model.num_parameters():,} parameters) on "
+        f"{cfg.dataset} ({len(ds)} train / {len(trainer.val_set)} val images, "
+        f"{ds.in_channels}x{cfg.size}x{cfg.size}, {trainer.num_classes} classes), {cfg.device}")
+    say(f"  {cfg.optimizer} lr {cfg.lr:g} ({cfg.schedule} schedule), {cfg.loss} loss, batch "
+        f"{cfg.batch_size}, {cfg.epochs} epochs" + (f", resuming after epoch {trainer.epoch}"
+                                                    if args.resume else "") + f" -> {trainer.out}/")
+    start = time.perf_counter()
+    try:
+        result = trainer.fit()
+    except TrainingDiverged as exc:
+        _error(str(exc))
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        _error(f"interrupted; {trainer.epoch} epoch(s) are saved in {trainer.checkpoint_path}. "
+               f"Continue with: minisegnet train --out {trainer.out} --resume")
+        return EXIT_INTERRUPTED
+    elapsed = time.perf_counter() - start
+    test = f", test mIoU {result.test['miou']:.3f}" if result.test else ""
+    print(f"done in {elapsed:.1f} s: val mIoU {result.val['miou']:.3f}, pixel accuracy "
+          f"{result.val['acc']:.3f}{test}")
+    files = ["checkpoint.npz", "metrics.csv"] + (["loss_curve.png", "predictions.png"] if cfg.plots else [])
+    print(f"outputs in {trainer.out}/: {', '.join(files)}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .backend import DeviceError
+    from .train import predict
+
+    try:
+        path, scores = predict(args.checkpoint, args.out, split=args.split, n=args.n, device=args.device)
+    except (ValueError, TypeError, FileNotFoundError, ImportError, DeviceError) as exc:
+        _error(str(exc))
+        return 2
+    print(f"{args.split}: mIoU {scores['miou']:.3f}, pixel accuracy {scores['acc']:.3f}, "
+          f"loss {scores['loss']:.4f}")
+    print(f"wrote {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    if args.command == "train":
+        return _cmd_train(args)
+    return _cmd_predict(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

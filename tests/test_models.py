@@ -198,11 +198,13 @@ def test_overfit_one_batch():
 
 
 def test_build_model_registry_and_errors():
-    assert MODEL_NAMES == ("unet", "fcn8s", "fcn16s", "fcn32s", "segnet", "deconvnet")
+    assert MODEL_NAMES == ("unet", "fcn8s", "fcn16s", "fcn32s", "segnet", "deconvnet", "pspnet",
+                           "deeplabv3", "deeplabv3plus", "unet-mobilenet")
     assert build_model("FCN-16s", base_width=2).variant == "16s"
+    assert type(build_model("UNet_MobileNet", base_width=4)).__name__ == "MobileNetUNet"
     assert isinstance(build_model("unet", 1, 2, base_width=2, depth=2), UNet)
     with pytest.raises(ValueError, match="unknown model 'resnet'; valid names are unet, fcn8s, "
-                                         "fcn16s, fcn32s, segnet, deconvnet"):
+                                         "fcn16s, fcn32s, segnet, deconvnet, pspnet"):
         build_model("resnet")
     with pytest.raises(TypeError, match="build_model\\('segnet'\\)"):
         build_model("segnet", variant="8s")
@@ -236,4 +238,5 @@ def test_models_train_on_the_gpu_array_module(monkeypatch, name):
                    for st in opt.state.values() for v in st.values() if hasattr(v, "shape"))
         assert ms.summary(m, (2, 64, 48)).output_shape == (1, 3, 64, 48)
     for k, v in results["cpu"].items():
-        np.testing.assert_allclose(results["gpu"][k], v, rtol=1e-4, atol=1e-6, err_msg=k)
+        # float32; conv.py takes its GPU branch there (another summation order)
+        np.testing.assert_allclose(results["gpu"][k], v, rtol=1e-4, atol=1e-5, err_msg=k)

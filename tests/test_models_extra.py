@@ -176,7 +176,8 @@ TINY = {
     "pspnet-mobilenet": lambda c, k: PSPNet(c, k, base_width=4, depth=3, backbone="mobilenet"),
     "deeplabv3": lambda c, k: DeepLabV3(c, k, base_width=4, depth=3),
     "deeplabv3plus": lambda c, k: DeepLabV3Plus(c, k, base_width=4, depth=3),
-    "deeplabv3plus-vgg": lambda c, k: DeepLabV3Plus(c, k, base_width=4, depth=3, backbone="vgg"),
+    "deeplabv3plus-mobilenet": lambda c, k: DeepLabV3Plus(c, k, base_width=4, depth=3,
+                                                          backbone="mobilenet"),
     "unet-mobilenet": lambda c, k: MobileNetUNet(c, k, base_width=4, depth=3),
 }
 
@@ -310,6 +311,9 @@ GRAD_MODELS = {
                                    atrous_rates=(2,), dropout=0.0),
     "deeplabv3plus": lambda: DeepLabV3Plus(1, 2, base_width=2, depth=2, output_stride=4,
                                            low_level_stride=2, atrous_rates=(2,), dropout=0.0),
+    "deeplabv3plus-mobilenet": lambda: DeepLabV3Plus(1, 2, base_width=2, depth=2, output_stride=4,
+                                                     low_level_stride=2, atrous_rates=(2,),
+                                                     dropout=0.0, backbone="mobilenet"),
     "unet-mobilenet": lambda: MobileNetUNet(1, 2, base_width=2, depth=2, blocks_per_stage=1),
 }
 

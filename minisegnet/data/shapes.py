@@ -22,11 +22,6 @@ __all__ = ["shapes", "SHAPE_KINDS", "shape_mask"]
 #: The shapes, in label order (label = position + 1). ``num_classes=K`` uses the first ``K - 1``.
 SHAPE_KINDS = ("circle", "square", "triangle", "cross", "ring")
 
-# how far each shape reaches from its centre, in units of its radius (for placement)
-_EXTENT = {"circle": 1.0, "square": 0.886 * math.sqrt(2.0), "triangle": 1.5, "cross": 1.1 * math.sqrt(1.0 + 1.0 / 9.0),
-           "ring": 1.0}
-
-
 def shape_mask(kind: str, yy: numpy.ndarray, xx: numpy.ndarray, cy: float, cx: float,
                radius: float, angle: float) -> numpy.ndarray:
     """Boolean mask of one shape over the pixel-centre grid ``(yy, xx)``.
@@ -42,8 +37,8 @@ def shape_mask(kind: str, yy: numpy.ndarray, xx: numpy.ndarray, cy: float, cx: f
     if kind == "square":                                 # side 2 * 0.886 r: area pi r^2
         half = 0.886 * radius
         return numpy.maximum(numpy.abs(u), numpy.abs(v)) <= half
-    if kind == "triangle":                               # equilateral, circumradius 1.5 r
-        inradius = 0.5 * 1.5 * radius
+    if kind == "triangle":                               # equilateral, circumradius 1.55 r: area ~ pi r^2
+        inradius = 0.5 * 1.55 * radius
         inside = numpy.ones(yy.shape, dtype=bool)
         for k in range(3):                               # three half-planes
             phi = angle + k * 2.0 * math.pi / 3.0
@@ -57,6 +52,29 @@ def shape_mask(kind: str, yy: numpy.ndarray, xx: numpy.ndarray, cy: float, cx: f
         d2 = dx * dx + dy * dy
         return (d2 <= radius * radius) & (d2 >= (0.55 * radius) ** 2)
     raise ValueError(f"shape_mask: unknown shape {kind!r}; use one of {SHAPE_KINDS}")
+
+
+def _centre_range(kind: str, yy: numpy.ndarray, xx: numpy.ndarray, size: int, r: float,
+                  angle: float) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """Lowest and highest (y, x) centre that keep the rotated shape inside the image."""
+    c = size / 2.0
+    m = shape_mask(kind, yy, xx, c, c, r, angle)
+    rows, cols = numpy.nonzero(m.any(axis=1))[0], numpy.nonzero(m.any(axis=0))[0]
+    if rows.size == 0:
+        return numpy.array([c, c]), numpy.array([c, c])
+    lo = numpy.array([c - rows[0], c - cols[0]])
+    hi = numpy.array([size - (rows[-1] + 1 - c), size - (cols[-1] + 1 - c)])
+    return lo, numpy.maximum(lo, hi)
+
+
+def _grow(mask: numpy.ndarray) -> numpy.ndarray:
+    """The mask grown by one pixel (4-neighbourhood), so shapes keep a background gap between them."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out
 
 
 def _gradient_background(rng: numpy.random.Generator, yy: numpy.ndarray, xx: numpy.ndarray,
@@ -81,7 +99,7 @@ def shapes(n: int = 256, size: int = 32, seed: int = 0, num_classes: int = 4, ma
     num_classes:  background + ``num_classes - 1`` shape kinds from :data:`SHAPE_KINDS`
                   (2 to 6; the default 4 is background, circle, square, triangle).
     min_shapes, max_shapes: shapes per image (drawn uniformly; a shape that cannot be placed
-                  without overlapping the others after 30 tries is skipped).
+                  without touching the others after 50 tries is skipped).
     radius:       (low, high) shape radius as a fraction of ``size``.
     noise:        standard deviation of the Gaussian pixel noise.
     min_contrast: minimum RGB distance between a shape's colour and the mean background under it.
@@ -102,22 +120,21 @@ def shapes(n: int = 256, size: int = 32, seed: int = 0, num_classes: int = 4, ma
     masks = numpy.zeros((n, size, size), dtype=numpy.int64)
     for i in range(n):
         img = _gradient_background(rng, yy, xx, size)
-        placed: list[tuple[float, float, float]] = []     # (cy, cx, reach)
+        taken = numpy.zeros((size, size), dtype=bool)       # shapes so far, grown by 1 pixel
         for _ in range(int(rng.integers(min_shapes, max_shapes + 1))):
             label = int(rng.integers(1, num_classes))
             kind = kinds[label - 1]
             r = rng.uniform(radius[0], radius[1]) * size
-            reach = _EXTENT[kind] * r
-            for _try in range(30):
-                cy, cx = rng.uniform(reach, size - reach, 2)
-                if all(math.hypot(cy - py, cx - px) > reach + pr + 1.0 for py, px, pr in placed):
+            angle = rng.uniform(0.0, 2.0 * math.pi)
+            lo, hi = _centre_range(kind, yy, xx, size, r, angle)   # keeps it whole inside
+            for _try in range(50):
+                cy, cx = rng.uniform(lo, hi)
+                m = shape_mask(kind, yy, xx, cy, cx, r, angle)
+                if m.any() and not (m & taken).any():
                     break
             else:
-                continue
-            placed.append((cy, cx, reach))
-            m = shape_mask(kind, yy, xx, cy, cx, r, rng.uniform(0.0, 2.0 * math.pi))
-            if not m.any():
-                continue
+                continue                                    # no room left: skip this shape
+            taken |= _grow(m)
             under = img[:, m].mean(axis=1)                  # mean background colour under it
             colour = rng.uniform(0.0, 1.0, 3)
             for _try in range(20):                          # visible, whatever the colour

@@ -11,11 +11,16 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import nn
+from .deeplab import ASPP, DeepLabV3, DeepLabV3Plus
 from .fcn import FCN, FCN_VARIANTS
+from .mobilenet import Encoder, MobileNetEncoder, MobileNetUNet
+from .pspnet import PSPNet
 from .segnet import DeconvNet, SegNet
 from .unet import UNet
 
-__all__ = ["UNet", "FCN", "SegNet", "DeconvNet", "build_model", "MODEL_NAMES", "FCN_VARIANTS"]
+__all__ = ["UNet", "FCN", "SegNet", "DeconvNet", "PSPNet", "DeepLabV3", "DeepLabV3Plus", "ASPP",
+           "MobileNetUNet", "Encoder", "MobileNetEncoder", "build_model", "MODEL_NAMES",
+           "FCN_VARIANTS"]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "unet": UNet,
@@ -24,6 +29,10 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "fcn32s": lambda **kw: FCN(variant="32s", **kw),
     "segnet": SegNet,
     "deconvnet": DeconvNet,
+    "pspnet": PSPNet,
+    "deeplabv3": DeepLabV3,
+    "deeplabv3plus": DeepLabV3Plus,
+    "unet-mobilenet": MobileNetUNet,
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
@@ -34,11 +43,15 @@ def build_model(name: str, in_channels: int = 3, num_classes: int = 4, **kwargs:
 
     ``kwargs`` go to the model's constructor (``base_width``, ``depth``, ``dropout`` ...).
     """
-    key = name.lower().replace("-", "").replace("_", "") if isinstance(name, str) else name
-    if key not in _REGISTRY:
+    def canonical(n: str) -> str:
+        return n.lower().replace("-", "").replace("_", "")
+
+    table = {canonical(k): v for k, v in _REGISTRY.items()}
+    key = canonical(name) if isinstance(name, str) else name
+    if key not in table:
         raise ValueError(f"build_model: unknown model {name!r}; valid names are "
                          f"{', '.join(MODEL_NAMES)}")
     try:
-        return _REGISTRY[key](in_channels=in_channels, num_classes=num_classes, **kwargs)
+        return table[key](in_channels=in_channels, num_classes=num_classes, **kwargs)
     except TypeError as exc:  # an option this model does not have
         raise TypeError(f"build_model({name!r}): {exc}") from None

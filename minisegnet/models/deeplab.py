@@ -127,13 +127,14 @@ class DeepLabV3(nn.Module):
 class DeepLabV3Plus(nn.Module):
     """DeepLabV3's encoder (backbone + ASPP) + a decoder fusing the low-level feature map at
     ``low_level_stride`` (module docstring). ``low_level_width`` (the paper's 48 beside 256 ASPP
-    channels) defaults to base_width; ``aspp_width`` to 4 * base_width. ``backbone`` defaults to
-    "mobilenet" (v3+'s atrous separable convolutions)."""
+    channels) defaults to base_width; ``aspp_width`` to 4 * base_width. ``backbone="mobilenet"``
+    gives v3+'s atrous separable convolutions (backbone, ASPP and decoder); the default "vgg"
+    (standard convs, as for PSPNet and DeepLabV3) converges faster on the toy data sets."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
                  depth: int = 4, output_stride: int = 8, atrous_rates: Sequence[int] = (2, 3, 4),
                  aspp_width: int | None = None, low_level_stride: int = 4,
-                 low_level_width: int | None = None, backbone: str = "mobilenet",
+                 low_level_width: int | None = None, backbone: str = "vgg",
                  dropout: float = 0.1, blocks_per_stage: int = 2) -> None:
         super().__init__()
         check_positive("DeepLabV3Plus", in_channels=in_channels, num_classes=num_classes,

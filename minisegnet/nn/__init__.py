@@ -9,6 +9,7 @@
 * :mod:`~minisegnet.nn.dropout` -- ``Dropout``, ``Dropout2d`` (inverted dropout);
 * :mod:`~minisegnet.nn.activation` -- ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``,
   ``Softmax`` ...;
+* :mod:`~minisegnet.nn.separable` -- ``DepthwiseSeparableConv2d`` (depthwise k x k + pointwise 1x1);
 * :mod:`~minisegnet.nn.init` -- He initialisation and the bilinear kernel.
 """
 
@@ -19,10 +20,12 @@ from .dropout import Dropout, Dropout2d, dropout, dropout2d
 from .module import IncompatibleKeys, Identity, Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm2d, batch_norm
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d, Upsample
+from .separable import DepthwiseSeparableConv2d
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "Identity", "IncompatibleKeys",
     "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "Upsample", "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
     "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init",
+    "DepthwiseSeparableConv2d",
 ]

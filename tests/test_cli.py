@@ -1,0 +1,109 @@
+"""The ``minisegnet`` command line, run in-process through ``main([...])``."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from minisegnet import backend
+from minisegnet.checkpoint import load_checkpoint
+from minisegnet.cli import EXIT_DIVERGED, build_parser, main
+from minisegnet.train import METRIC_COLUMNS, TrainConfig
+
+SMALL = ["--width", "4", "--depth", "2", "--size", "16", "--n-train", "16", "--n-val", "8",
+         "--n-test", "8", "--batch-size", "8"]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def read_png(path):
+    import matplotlib.image
+    data = path.read_bytes()
+    assert data[:8] == PNG and len(data) > 1000
+    return matplotlib.image.imread(str(path))
+
+
+def test_train_then_predict_writes_the_promised_files(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *SMALL, "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"outputs in {out}/" in printed and "val mIoU" in printed
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert list(rows[0]) == list(METRIC_COLUMNS)
+    assert all(0.0 <= float(r["val_miou"]) <= 1.0 and float(r["train_loss"]) > 0 for r in rows)
+    curve, grid = read_png(out / "loss_curve.png"), read_png(out / "predictions.png")
+    assert curve.ndim == 3 and grid.shape[0] > grid.shape[1]      # one row per image: tall
+    state = load_checkpoint(out / "checkpoint.npz")
+    assert state["epoch"] == 2 and state["config"]["width"] == 4
+
+    assert main(["predict", "--checkpoint", str(out / "checkpoint.npz"),
+                 "--out", str(tmp_path / "pred.png"), "-n", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "val: mIoU" in printed and str(tmp_path / "pred.png") in printed
+    read_png(tmp_path / "pred.png")
+
+
+def test_resume_continues_the_saved_run(tmp_path, capsys):
+    out = str(tmp_path / "r")
+    args = ["train", *SMALL, "--schedule", "none", "--out", out, "--quiet", "--no-plots"]
+    assert main(args + ["--epochs", "1"]) == 0
+    assert main(args + ["--epochs", "2", "--resume"]) == 0
+    straight = str(tmp_path / "s")
+    assert main(["train", *SMALL, "--schedule", "none", "--out", straight, "--quiet", "--no-plots",
+                 "--epochs", "2"]) == 0
+    a, b = load_checkpoint(out)["model"], load_checkpoint(straight)["model"]
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert len((tmp_path / "r" / "metrics.csv").read_text().splitlines()) == 3
+    assert not (tmp_path / "r" / "loss_curve.png").exists()      # --no-plots
+
+
+def test_no_arguments_means_the_documented_default_run():
+    args = build_parser().parse_args(["train"])
+    from minisegnet.cli import _config_from_args
+    cfg = _config_from_args(args)
+    assert cfg == TrainConfig()
+    assert (cfg.model, cfg.dataset, cfg.device) == ("unet", "shapes", "cpu")
+    assert str(cfg.out_dir()).replace("\\", "/") == "runs/unet-shapes"
+
+
+@pytest.mark.parametrize("option,bad,valid", [("--model", "vgg16", "unet, fcn8s, fcn16s, fcn32s"),
+                                              ("--dataset", "voc", "shapes, digits"),
+                                              ("--loss", "l1", "ce, dice, ce+dice, focal, tversky"),
+                                              ("--optimizer", "rmsprop", "adam, sgd")])
+def test_unknown_names_list_the_valid_ones(option, bad, valid, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", option, bad])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"invalid choice: '{bad}'" in err and valid.replace(", ", "', '") in err
+
+
+def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
+    assert main(["train", *SMALL, "--out", str(tmp_path / "x"), "--resume"]) == 2
+    assert "no checkpoint to resume" in capsys.readouterr().err
+    assert main(["train", "--epochs", "0"]) == 2
+    assert "epochs must be >= 1" in capsys.readouterr().err
+    assert main(["predict", "--checkpoint", str(tmp_path / "none.npz")]) == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(backend.gpu_available(), reason="a GPU is present")
+def test_gpu_without_cupy_names_the_install_command(tmp_path, capsys):
+    assert main(["train", *SMALL, "--device", "gpu", "--out", str(tmp_path / "g")]) == 2
+    assert 'pip install "minisegnet[gpu]"' in capsys.readouterr().err
+
+
+def test_nan_loss_exits_with_a_message(tmp_path, capsys, monkeypatch):
+    import minisegnet.train as train_module
+    monkeypatch.setattr(train_module, "make_loss",
+                        lambda name: lambda x, y: train_module.losses.cross_entropy(x, y) * float("inf"))
+    code = main(["train", *SMALL, "--epochs", "1", "--out", str(tmp_path / "n"), "--quiet"])
+    assert code == EXIT_DIVERGED
+    err = capsys.readouterr().err
+    assert "training stopped: the loss became inf at epoch 1, batch 1" in err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "train" in capsys.readouterr().out

@@ -1,0 +1,81 @@
+"""Every lesson runs, in fast mode, and reproduces its lecture numbers (so lessons never rot).
+
+Each lesson is a script (``lessons/NN_topic.py``) that asserts its own results against the numbers
+copied from the lecture slides; here it runs as a subprocess with ``MINISEGNET_FAST=1`` (training
+shortened to a few iterations, figures written to a temporary folder by the Agg backend) and must
+exit with status 0 and print the lines that prove the slide's numbers were reached.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
+LESSONS = sorted(p.name for p in LESSONS_DIR.glob("[0-9][0-9]_*.py"))
+
+# text each lesson must print (besides its own asserts): the slide numbers, as the lesson shows them
+EXPECTED_OUTPUT = {
+    "00_onehot_softmax_cross_entropy.py": ["cross entropy of the pixel: minisegnet 1.2040   lecture 1.2040   OK",
+                                           "argmax = class 1 = 'horse'"],
+    "01_neurons_activations.py": ["unit step        : minisegnet [0.0 0.0 0.5 1.0 1.0]", "Lesson 01 complete"],
+    "02_convolution_as_matrix.py": ["[[122 148]    [[122 148]", "F.conv_transpose2d(z, w)"],
+    "03_transposed_convolution.py": ["['ax', 'ay', 'az+bx', 'by', 'bz', '0']",
+                                     "[{'stride': 1, 'crop': 0, 'output_padding': 0}]",
+                                     "[[-4 -6 -3 -6]    [[-4 -6 -3 -6]"],
+    "04_maxpool_unpool.py": ["[[0 0 2 0]    [[0 0 2 0]", "max 5 was at (row 1, col 1)"],
+    "05_dilation_receptive_fields.py": ["receptive field (minisegnet.summary, max pools): minisegnet 284",
+                                        "receptive field of 49 layers (summary): minisegnet 99"],
+    "06_one_by_one_convolution.py": ["bottleneck total: minisegnet 12,443,648   lecture 12,443,648   OK",
+                                     "5x5 conv, 192 -> 32: minisegnet 120,422,400"],
+    "07_losses_and_metrics.py": ["Dice coefficient: minisegnet 0.9368   lecture 0.9368   OK",
+                                 "Dice coefficient, squared sums: minisegnet 0.9938",
+                                 "metrics.iou(probabilities, B): minisegnet 0.2727"],
+}
+
+
+def test_every_lesson_is_listed_in_the_readme():
+    readme = (LESSONS_DIR / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in LESSONS if name not in readme]
+    assert LESSONS, "no lessons found"
+    assert not missing, f"lessons/README.md does not list {missing}"
+
+
+def test_lessons_do_not_read_the_lecture_notes():
+    # the numbers are copied into the lessons as literals: nothing reads ../shared at run time
+    offenders = [name for name in LESSONS
+                 if "shared/" in (LESSONS_DIR / name).read_text(encoding="utf-8")]
+    assert not offenders, f"lessons referring to the shared lecture notes: {offenders}"
+
+
+@pytest.fixture(scope="module")
+def lesson_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """Start every lesson at once (a few at a time, one per core) and hand out the results: the
+    lessons are independent scripts, so running them side by side keeps the suite short."""
+    def run(lesson: str) -> subprocess.CompletedProcess:
+        work = tmp_path_factory.mktemp(lesson[:2])
+        env = dict(os.environ, MINISEGNET_FAST="1", MPLBACKEND="Agg",
+                   MINISEGNET_FIGURES=str(work / "figures"))
+        return subprocess.run([sys.executable, str(LESSONS_DIR / lesson)], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
+    futures = {lesson: pool.submit(run, lesson) for lesson in LESSONS}
+    yield futures
+    pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson_runs_in_fast_mode(lesson: str, lesson_runs: dict[str, Future]) -> None:
+    proc = lesson_runs[lesson].result()
+    out = proc.stdout
+    assert proc.returncode == 0, f"{lesson} failed (exit {proc.returncode}):\n{out[-3000:]}\n{proc.stderr[-3000:]}"
+    assert "MISMATCH" not in out
+    assert f"Lesson {lesson[:2]} complete" in out, f"{lesson} did not reach its last cell"
+    for text in EXPECTED_OUTPUT.get(lesson, []):
+        assert text in out, f"{lesson}: expected to print {text!r}"
