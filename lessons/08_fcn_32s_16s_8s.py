@@ -115,9 +115,13 @@ assert accs[0] < accs[1] < accs[2], accs
 # %% [markdown]
 # ## 4. A short training of the three variants
 #
-# The same data, seed, optimiser (Adam) and number of steps for each variant; the backbone is
-# small (width 4) so that this runs on a laptop CPU. In fast mode (the test suite) only a couple
-# of steps run, which checks the code, not the result.
+# The same data, seed, optimiser (Adam), loss (cross entropy + Dice) and number of steps for
+# each variant; the backbone is small (width 4) so that this runs on a laptop CPU in a few
+# minutes. 150 steps are far from a converged network (the masks are still rough, and too few
+# to separate FCN-16s from FCN-8s reliably: on our machine 16s 0.32, 8s 0.30), but both already
+# score clearly above FCN-32s (0.26), whose single x32 step cannot draw the outlines that
+# section 3 showed it cannot express. In fast mode (the test suite) only a
+# couple of steps run, which checks the code, not the result.
 
 # %%
 section("4. Training FCN-32s, FCN-16s, FCN-8s on shapes (64 x 64)")
@@ -129,12 +133,16 @@ for variant in VARIANTS:
     ms.manual_seed(0)
     rng = np.random.default_rng(0)
     model = models.FCN(in_channels=3, num_classes=K, variant=variant, base_width=4)
-    opt = optim.Adam(model.parameters(), lr=3e-3)
+    opt = optim.Adam(model.parameters(), lr=5e-3)
     t0 = time.perf_counter()
     model.train()
     for step in range(n_steps):
         idx = rng.choice(len(train_set.images), batch, replace=False)
-        loss = losses.cross_entropy(model(ms.Tensor(train_set.images[idx])), train_set.masks[idx])
+        logits = model(ms.Tensor(train_set.images[idx]))
+        # cross entropy + Dice loss: the Dice term keeps the small shapes from being swamped by
+        # the background pixels (deck 000 announces Dice loss for this reason)
+        loss = (losses.cross_entropy(logits, train_set.masks[idx])
+                + losses.dice_loss(logits, train_set.masks[idx], from_logits=True))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -148,7 +156,7 @@ for variant in VARIANTS:
           f"pixel accuracy {results[variant][1]:.3f}")
 if not FAST:
     assert results["8s"][0] > results["32s"][0], "FCN-8s should be finer than FCN-32s"
-    print("FCN-8s scores higher than FCN-32s: its masks follow the shapes' outlines more closely.")
+    print("FCN-8s (and 16s) score a higher validation mIoU than FCN-32s after the same training.")
 
 # %% [markdown]
 # ## 5. Figure: the masks

@@ -44,28 +44,28 @@ def _add_train_parser(sub: Any) -> None:
     g.add_argument("--model", choices=MODEL_NAMES, help=f"network (default {d.model})")
     g.add_argument("--dataset", choices=DATASET_NAMES,
                    help=f"built-in data; digits needs scikit-learn (default {d.dataset})")
-    g.add_argument("--width", type=int, help=f"base width: channels of the first stage (default {d.width})")
-    g.add_argument("--depth", type=int,
-                   help=f"down-sampling stages of unet / segnet / deconvnet (default {d.depth})")
-    g.add_argument("--size", type=int, help=f"image side in pixels (default {d.size})")
-    g.add_argument("--n-train", type=int, help=f"training images (default {d.n_train})")
-    g.add_argument("--n-val", type=int, help=f"validation images (default {d.n_val})")
-    g.add_argument("--n-test", type=int, help=f"test images, scored at the end; 0 skips (default {d.n_test})")
-    g.add_argument("--num-classes", type=int,
+    g.add_argument("--width", metavar="W", type=int, help=f"base width: channels of the first stage (default {d.width})")
+    g.add_argument("--depth", metavar="D", type=int,
+                   help=f"down-sampling stages (every model but FCN, whose backbone has five; default {d.depth})")
+    g.add_argument("--size", metavar="PX", type=int, help=f"image side in pixels (default {d.size})")
+    g.add_argument("--n-train", metavar="N", type=int, help=f"training images (default {d.n_train})")
+    g.add_argument("--n-val", metavar="N", type=int, help=f"validation images (default {d.n_val})")
+    g.add_argument("--n-test", metavar="N", type=int, help=f"test images, scored at the end; 0 skips (default {d.n_test})")
+    g.add_argument("--num-classes", metavar="K", type=int,
                    help="shapes only: background + up to 5 shape kinds (default 4: circle, square, triangle)")
     g.add_argument("--no-augment", dest="augment", action="store_const", const=False,
                    help="no random flips of the training images")
     g = p.add_argument_group("how to train")
-    g.add_argument("--epochs", type=int, help=f"total epochs (default {d.epochs})")
-    g.add_argument("--batch-size", type=int, help=f"images per step (default {d.batch_size})")
-    g.add_argument("--lr", type=float, help=f"learning rate (default {d.lr:g})")
+    g.add_argument("--epochs", metavar="N", type=int, help=f"total epochs (default {d.epochs})")
+    g.add_argument("--batch-size", metavar="B", type=int, help=f"images per step (default {d.batch_size})")
+    g.add_argument("--lr", metavar="LR", type=float, help=f"learning rate (default {d.lr:g})")
     g.add_argument("--optimizer", choices=OPTIMIZER_NAMES, help=f"(default {d.optimizer})")
     g.add_argument("--loss", choices=LOSS_NAMES, help=f"(default {d.loss})")
     g.add_argument("--schedule", choices=SCHEDULE_NAMES,
                    help=f"learning-rate schedule over the epochs (default {d.schedule})")
-    g.add_argument("--momentum", type=float, help=f"SGD momentum (default {d.momentum:g})")
-    g.add_argument("--weight-decay", type=float, help=f"L2 weight decay (default {d.weight_decay:g})")
-    g.add_argument("--seed", type=int, help=f"seed of the data, the initial weights and the batch order "
+    g.add_argument("--momentum", metavar="M", type=float, help=f"SGD momentum (default {d.momentum:g})")
+    g.add_argument("--weight-decay", metavar="WD", type=float, help=f"L2 weight decay (default {d.weight_decay:g})")
+    g.add_argument("--seed", metavar="S", type=int, help=f"seed of the data, the initial weights and the batch order "
                                             f"(default {d.seed})")
     g = p.add_argument_group("where")
     g.add_argument("--device", choices=("cpu", "gpu"), help=f"(default {d.device})")

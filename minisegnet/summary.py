@@ -16,6 +16,12 @@ while a hook records every *leaf* layer (one without sub-modules) that runs. Eac
   (a transposed conv / unpool divides j by its stride and adds (ceil(k_eff / s) - 1) j). Where
   branches meet (U-Net's concatenation, FCN's sum) the larger field is kept; the graph recorded
   by autograd tells which layer outputs feed each layer.
+
+  After an upsampling layer the true field depends on the output pixel's position (neighbouring
+  upsampled pixels share their source), so from there on r is an upper bound, the largest field
+  of any output pixel; for plain conv / pool stacks it is exact. Example: the original valid
+  U-Net reports 200; propagating one output pixel's gradient back to a 572x572 input touches
+  188x188 pixels (lesson 10 shows both).
 """
 
 from __future__ import annotations

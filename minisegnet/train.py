@@ -51,8 +51,8 @@ OPTIMIZER_NAMES = ("adam", "sgd")
 SCHEDULE_NAMES = ("cosine", "step", "none")
 METRIC_COLUMNS = ("epoch", "train_loss", "train_miou", "train_acc", "val_loss", "val_miou",
                   "val_acc", "lr", "seconds")
-# models whose constructor takes ``depth`` (FCN has a fixed five-stage backbone)
-_DEPTH_MODELS = ("unet", "segnet", "deconvnet")
+# FCN has a fixed five-stage VGG-style backbone: it takes no ``depth``
+_FIXED_DEPTH_MODELS = ("fcn8s", "fcn16s", "fcn32s")
 # options that may change when a run is resumed (they do not change the computation)
 _RUNTIME_FIELDS = ("epochs", "device", "out", "plots", "quiet")
 
@@ -80,7 +80,7 @@ class TrainConfig:
     momentum: float = 0.9            # SGD only
     weight_decay: float = 0.0
     width: int = 8                   # base width (channels of the first stage)
-    depth: int = 3                   # down-sampling stages (unet, segnet, deconvnet)
+    depth: int = 3                   # down-sampling stages (every model but FCN)
     size: int = 32                   # image side in pixels
     n_train: int = 1200
     n_val: int = 200
@@ -174,7 +174,7 @@ def _load_split(config: TrainConfig, split: str, n: int) -> SegmentationDataset:
 
 def _build_model(config: TrainConfig, in_channels: int, num_classes: int) -> Any:
     kwargs: dict[str, Any] = {"base_width": config.width}
-    if config.model in _DEPTH_MODELS:
+    if config.model not in _FIXED_DEPTH_MODELS:
         kwargs["depth"] = config.depth
     return models.build_model(config.model, in_channels, num_classes, **kwargs)
 
@@ -218,6 +218,7 @@ class Trainer:
         self.class_names = self.train_set.class_names
         msrandom.manual_seed(config.seed)
         self.model = _build_model(config, self.train_set.in_channels, self.num_classes).to(config.device)
+        self._check_model_output()
         if config.optimizer == "adam":
             self.optimizer: optim.Optimizer = optim.Adam(self.model.parameters(), lr=config.lr,
                                                          weight_decay=config.weight_decay)
@@ -241,6 +242,17 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         if saved is not None:
             self.load_state_dict(saved)
+
+    def _check_model_output(self) -> None:
+        """One image through the model in eval mode (no state changes): a size the network cannot
+        take fails here, with the model's own message, before any training starts."""
+        x = Tensor(backend.to_device(self.train_set.images[:1], self.config.device))
+        with no_grad():
+            y = self.model.eval()(x)
+        want = (1, self.num_classes) + self.train_set.image_size
+        if tuple(y.shape) != want:
+            raise ValueError(f"{self.config.model} maps a {x.shape} batch to {tuple(y.shape)}, but "
+                             f"training needs {want} (class scores at every input pixel)")
 
     # ----- configuration on resume ----------------------------------------------------------
     def _merge_config(self, saved: dict[str, Any], given: TrainConfig) -> TrainConfig:

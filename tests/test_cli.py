@@ -84,6 +84,8 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
     assert "no checkpoint to resume" in capsys.readouterr().err
     assert main(["train", "--epochs", "0"]) == 2
     assert "epochs must be >= 1" in capsys.readouterr().err
+    assert main(["train", "--size", "20", "--n-train", "4", "--out", str(tmp_path / "y")]) == 2
+    assert "input height 20 does not work" in capsys.readouterr().err    # the model's own message
     assert main(["predict", "--checkpoint", str(tmp_path / "none.npz")]) == 2
     assert "no checkpoint at" in capsys.readouterr().err
 

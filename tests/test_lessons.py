@@ -13,6 +13,7 @@ import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -36,6 +37,11 @@ EXPECTED_OUTPUT = {
     "07_losses_and_metrics.py": ["Dice coefficient: minisegnet 0.9368   lecture 0.9368   OK",
                                  "Dice coefficient, squared sums: minisegnet 0.9938",
                                  "metrics.iou(probabilities, B): minisegnet 0.2727"],
+    "08_fcn_32s_16s_8s.py": ["pool1..pool5: [112, 56, 28, 14, 7]", "upsampling steps: 3"],
+    "09_segnet_deconvnet_unpooling.py": ["fc6 output (the 7x7 pool5 collapsed): minisegnet [1 1]"],
+    "10_unet_valid_same.py": ["output size: minisegnet 388   lecture 388   OK",
+                              "network output: minisegnet [  1   2 388 388]"],
+    "11_training_sgd_adam_overfitting.py": ["w after one SGD step: minisegnet [0.750 0.075]"],
 }
 
 
@@ -54,7 +60,7 @@ def test_lessons_do_not_read_the_lecture_notes():
 
 
 @pytest.fixture(scope="module")
-def lesson_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+def lesson_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future]]:
     """Start every lesson at once (a few at a time, one per core) and hand out the results: the
     lessons are independent scripts, so running them side by side keeps the suite short."""
     def run(lesson: str) -> subprocess.CompletedProcess:

@@ -10,8 +10,9 @@ each with ReLU and dropout) and a 1x1 ``score_fr`` conv giving class scores at s
   then x16 upsampling;
 * FCN-8s: the same again with pool3 (stride 8), then x8 upsampling.
 
-More upsampling steps, finer masks. The skip score layers start at zero, as in the paper, so a
-fresh FCN-16s / 8s predicts exactly what its coarser parent would.
+More upsampling steps, finer masks. The skip score layers start at zero, as in the paper, so at
+initialisation the skips add nothing and training grows them from there (the chained x2, x2, x8
+bilinear upsamplers are close to, but not the same as, FCN-32s's single x32 one).
 
 Any input size: the input is zero-padded at the bottom / right to a multiple of 32, so every
 pooled map is exactly half the previous one and the x2 upsampled scores align with the skip
