@@ -7,7 +7,7 @@ from .gradcheck import GradcheckError, gradcheck
 from . import functional
 from . import random
 from .random import manual_seed
-from . import nn, optim, models
+from . import data, losses, metrics, models, nn, optim
 from .summary import summary
 
 __version__ = "0.1.0"
@@ -15,4 +15,5 @@ __version__ = "0.1.0"
 __all__ = ["Tensor", "Function", "tensor", "as_tensor", "no_grad", "enable_grad",
            "is_grad_enabled", "gradcheck", "GradcheckError", "DeviceError", "set_default_device",
            "backend", "functional", "__version__",
-           "random", "manual_seed", "nn", "optim", "models", "summary"]
+           "random", "manual_seed", "nn", "optim", "models", "summary", "data", "losses",
+           "metrics"]

@@ -125,6 +125,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         config = _config_from_args(args)
         log = (lambda msg: None) if config.quiet else tqdm.write
+        if not args.resume and (config.out_dir() / "checkpoint.npz").is_file() and not config.quiet:
+            print(f"note: {config.out_dir()} already holds a run; starting it over "
+                  "(add --resume to continue it instead)")
         trainer = Trainer(config, resume=args.resume, log=log)
     except (ValueError, TypeError, FileNotFoundError, ImportError, DeviceError) as exc:
         _error(str(exc))

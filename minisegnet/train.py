@@ -286,11 +286,11 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-            if isinstance(self.scheduler, optim.CosineAnnealingLR) and self.scheduler.T_max != self.config.epochs:
+            sched = dict(state["scheduler"])
+            if isinstance(self.scheduler, optim.CosineAnnealingLR):
                 # a longer (or shorter) run than first planned: stretch the cosine to the new end
-                self.scheduler.T_max = self.config.epochs
-                self.scheduler._apply()
+                sched["T_max"] = self.config.epochs
+            self.scheduler.load_state_dict(sched)
         msrandom.set_state(state["rng"]["minisegnet"])
         self.train_loader.load_state_dict(state["rng"]["train_loader"])
         self.epoch = int(state["epoch"])

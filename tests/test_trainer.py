@@ -142,6 +142,8 @@ def test_resume_needs_a_checkpoint_and_keeps_the_saved_settings(tmp_path, capsys
     t = Trainer(tiny(tmp_path, "r", epochs=2, lr=0.5), resume=True, log=notes.append)
     assert t.config.lr == TrainConfig().lr and t.config.epochs == 2
     assert any("ignoring lr=0.5" in n for n in notes)
+    # the cosine schedule planned for 1 epoch is stretched to the new end: halfway at epoch 1 of 2
+    assert t.optimizer.param_groups[0]["lr"] == pytest.approx(TrainConfig().lr / 2)
     # already finished: fit() does nothing more
     done = Trainer(tiny(tmp_path, "r", epochs=1), resume=True)
     before = weights(done.model)
