@@ -15,8 +15,11 @@ against its output plus one im2col buffer.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -67,6 +70,29 @@ class Timer:
         return float(numpy.median(times))
 
 
+class NullTimer:
+    """Times nothing (the torch-only child process skips minisegnet's timings)."""
+
+    last_min = 0.0
+
+    def __call__(self, fn: Callable[[], Any]) -> float:
+        return 0.0
+
+
+def torch_in_child(args: argparse.Namespace) -> tuple[dict, str]:
+    """PyTorch's timings, measured in a separate process: two threading runtimes (OpenBLAS's and
+    torch's OpenMP pool) in one process spin against each other and distort both sides."""
+    if args.no_torch or importlib.util.find_spec("torch") is None:
+        return {}, "(not installed)" if not args.no_torch else "(skipped)"
+    cmd = [sys.executable, os.path.abspath(__file__), "--torch-only", "--device", args.device,
+           "--repeats", str(args.repeats)] + (["--threads", str(args.threads)] if args.threads else [])
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        return {}, f"(failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else '?'})"
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    return out["rows"], out["version"]
+
+
 def matmul_gflops(xp: Any, timer: Timer, n: int = 1024) -> float:
     a = xp.asarray(numpy.random.default_rng(0).standard_normal((n, n)), dtype=numpy.float32)
     b = xp.asarray(numpy.random.default_rng(1).standard_normal((n, n)), dtype=numpy.float32)
@@ -100,7 +126,8 @@ def fmt_ms(t: float | None) -> str:
     return "-" if t is None else f"{t * 1e3:8.2f}"
 
 
-def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, torch: Any) -> dict:
+def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, torch: Any,
+               ttimer: Any = None) -> dict:
     name, h, cin, cout, k, s, p, d = spec
     x = Tensor(rand(xp, (N, cin, h, h), 1), requires_grad=True)
     w = Tensor(rand(xp, (cout, cin, k, k), 2, 0.1), requires_grad=True)
@@ -119,7 +146,7 @@ def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, torch: Any) -> d
     row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), fb_min=timer.last_min, flops=flops,
                fb_flops=3 * flops)
     if torch is not None:
-        row.update(torch_times(torch, device, timer, "conv2d", x, w, b, gy,
+        row.update(torch_times(torch, device, ttimer, "conv2d", x, w, b, gy,
                                dict(stride=s, padding=p, dilation=d)))
     # breakdown: the pieces F.conv2d runs, timed one by one
     xd, wd = x.data, w.data
@@ -187,7 +214,7 @@ def settle() -> None:
         a @ a
 
 
-def bench_conv_t(xp: Any, device: str, timer: Timer, torch: Any) -> dict:
+def bench_conv_t(xp: Any, device: str, timer: Timer, torch: Any, ttimer: Any = None) -> dict:
     name, h, cin, cout, k, s, p, d = CONV_T
     x = Tensor(rand(xp, (N, cin, h, h), 5), requires_grad=True)
     w = Tensor(rand(xp, (cin, cout, k, k), 6, 0.1), requires_grad=True)
@@ -206,7 +233,7 @@ def bench_conv_t(xp: Any, device: str, timer: Timer, torch: Any) -> dict:
     row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), fb_min=timer.last_min, flops=flops,
                fb_flops=3 * flops)
     if torch is not None:
-        row.update(torch_times(torch, device, timer, "conv_transpose2d", x, w, b, gy,
+        row.update(torch_times(torch, device, ttimer, "conv_transpose2d", x, w, b, gy,
                                dict(stride=s)))
     xd, wd = x.data, w.data
     w2 = wd.reshape(cin, cout * k * k).T
@@ -225,7 +252,8 @@ def bench_conv_t(xp: Any, device: str, timer: Timer, torch: Any) -> dict:
     return row
 
 
-def bench_pool(xp: Any, device: str, timer: Timer, torch: Any) -> list[dict]:
+def bench_pool(xp: Any, device: str, timer: Timer, torch: Any,
+               ttimer: Any = None) -> list[dict]:
     name, shape = POOL
     vals = numpy.random.default_rng(9).permutation(int(numpy.prod(shape))).reshape(shape)
     x = Tensor(xp.asarray(vals, dtype=numpy.float32), requires_grad=True)
@@ -274,8 +302,8 @@ def bench_pool(xp: Any, device: str, timer: Timer, torch: Any) -> list[dict]:
             tf.max_unpool2d(vt, it, 2).backward(gut)
             torch_sync(torch, device)
 
-        rows[0].update(t_fwd=timer(t_pool), t_fb=timer(t_pool_fb), t_fb_min=timer.last_min)
-        rows[1].update(t_fwd=timer(t_unpool), t_fb=timer(t_unpool_fb), t_fb_min=timer.last_min)
+        rows[0].update(t_fwd=ttimer(t_pool), t_fb=ttimer(t_pool_fb), t_fb_min=ttimer.last_min)
+        rows[1].update(t_fwd=ttimer(t_unpool), t_fb=ttimer(t_unpool_fb), t_fb_min=ttimer.last_min)
         settle()
     fn = P.MaxPool2d((2, 2), (2, 2), (0, 0))
     fn.xp = xp
@@ -294,6 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS / torch threads (default: the libraries' own choice); on a machine\n"
                          "shared with other work, --threads 1 gives stable, comparable figures")
@@ -306,20 +335,32 @@ def main(argv: list[str] | None = None) -> None:
     device = args.device
     xp = backend.xp_for(device)
     timer = Timer(device, args.repeats)
-    torch = load_torch(not args.no_torch, device)
-    if torch is not None and args.threads:
-        torch.set_num_threads(args.threads)
+    if args.torch_only:  # child process: torch's side of every row, as JSON
+        torch = load_torch(True, device)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        null = NullTimer()
+        rows = [bench_conv(spec, xp, device, null, torch, timer) for spec in CONVS]
+        rows += [bench_conv_t(xp, device, null, torch, timer)] + bench_pool(xp, device, null, torch, timer)
+        keep = ("t_fwd", "t_fb", "t_fb_min")
+        print(json.dumps({"version": f"{torch.__version__} threads={torch.get_num_threads()}",
+                          "rows": {r["name"]: {k: r[k] for k in keep if k in r} for r in rows}}))
+        return
 
     print(f"minisegnet spatial benchmark  device={device}  batch={N}  repeats={args.repeats} (median)")
+    peak_start = matmul_gflops(xp, timer)
+    with_grad_rows = [bench_conv(spec, xp, device, timer, None) for spec in CONVS]
+    with_grad_rows.append(bench_conv_t(xp, device, timer, None))
+    pool_rows = bench_pool(xp, device, timer, None)
+    peak_end = matmul_gflops(xp, timer)
+    torch_rows, torch_version = torch_in_child(args)
+    for r in with_grad_rows + pool_rows:
+        r.update(torch_rows.get(r["name"], {}))
     print(f"python {platform.python_version()}  numpy {numpy.__version__}  cores={os.cpu_count()}  "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}  "
-          f"torch {'(not installed)' if torch is None else torch.__version__ + ' threads=' + str(torch.get_num_threads())}")
-    peak_start = matmul_gflops(xp, timer)
-
-    with_grad_rows = [bench_conv(spec, xp, device, timer, torch) for spec in CONVS]
-    with_grad_rows.append(bench_conv_t(xp, device, timer, torch))
-    pool_rows = bench_pool(xp, device, timer, torch)
-    peak_end = matmul_gflops(xp, timer)
+          f"torch {torch_version} (timed in its own process)")
+    if device == "gpu":
+        print(f"device: {backend.device_name(device)}")
     peak = max(peak_start, peak_end)  # the machine's speed when it was least disturbed
     print(f"float32 1024x1024 matmul: {peak:.1f} GFLOP/s (the reference for '% mm'; measured "
           f"{peak_start:.1f} at the start and {peak_end:.1f} at the end of the run: a large "

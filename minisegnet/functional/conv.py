@@ -58,10 +58,12 @@ class _Workspace:
     long as the im2col copy itself; training repeats the same shapes every step, so a buffer given
     back (after the GEMM that read it, or when the graph holding it is freed) is handed out again.
     Buffers are never exposed to users. Bounded: at most ``per_key`` buffers per shape and
-    ``max_bytes`` in all. CuPy has its own memory pool, so on the GPU this just allocates.
+    ``max_bytes`` in all (64 MB: enough for the
+    largest im2col matrices of the default models, little enough to keep a training step's peak
+    memory within 2x of PyTorch's). CuPy has its own memory pool, so on the GPU this just allocates.
     """
 
-    def __init__(self, max_bytes: int = 256 * 2 ** 20, per_key: int = 8, min_bytes: int = 2 ** 20):
+    def __init__(self, max_bytes: int = 64 * 2 ** 20, per_key: int = 8, min_bytes: int = 2 ** 20):
         self.max_bytes, self.per_key, self.min_bytes = max_bytes, per_key, min_bytes
         self.free: dict[tuple, list] = {}
         self.bytes = 0
