@@ -111,6 +111,16 @@ def _binary_mask(op: str, x: Any, what: str, threshold: float | None) -> Any:
     return x > threshold
 
 
+def _mask_pair(op: str, pred: Any, target: Any, hint: str) -> tuple[Any, Any]:
+    """Two arrays of one shape on one device (binary masks or probability maps), or a ValueError."""
+    a, b = _array(pred), _array(target)
+    backend.check_same_device(a, b, op=op)
+    if a.shape != b.shape:
+        raise ValueError(f"{op}: pred shape {tuple(a.shape)} and target shape {tuple(b.shape)} "
+                         f"differ; {hint}")
+    return a, b
+
+
 def _safe_ratio(num: Any, den: Any) -> Any:
     """num / den with nan where den == 0 (no warnings)."""
     xp = backend.get_array_module(num, den)
@@ -194,11 +204,7 @@ def iou(pred: Any, target: Any, threshold: float = 0.5) -> float:
     Deck 003's example gives |A ∩ B| = 3, |A ∪ B| = 11, IoU = 3/11.
     """
     op = "iou"
-    a, b = _array(pred), _array(target)
-    backend.check_same_device(a, b, op=op)
-    if a.shape != b.shape:
-        raise ValueError(f"{op}: pred shape {tuple(a.shape)} and target shape {tuple(b.shape)} "
-                         "differ; binary masks must have the same shape")
+    a, b = _mask_pair(op, pred, target, "binary masks must have the same shape")
     a, b = _binary_mask(op, a, "pred", threshold), _binary_mask(op, b, "target", 0.5)
     inter, union = int((a & b).sum()), int((a | b).sum())
     return inter / union if union else float("nan")
@@ -244,11 +250,7 @@ def dice_coefficient(pred: Any, target: Any, squared: bool = False, smooth: floa
     For multi-class label maps use :func:`per_class_dice`.
     """
     op = "dice_coefficient"
-    a, b = _array(pred), _array(target)
-    backend.check_same_device(a, b, op=op)
-    if a.shape != b.shape:
-        raise ValueError(f"{op}: pred shape {tuple(a.shape)} and target shape {tuple(b.shape)} "
-                         "differ; give a probability map or mask of the target's shape")
+    a, b = _mask_pair(op, pred, target, "give a probability map or mask of the target's shape")
     a = _binary_mask(op, a, "pred", threshold).astype(numpy.float64)
     b = _binary_mask(op, b, "target", None).astype(numpy.float64)
     inter = float((a * b).sum())

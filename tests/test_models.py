@@ -3,6 +3,7 @@ overfitting one batch, train / eval behaviour, the registry."""
 
 import numpy as np
 import pytest
+from overfit import overfit_two_masks
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -176,25 +177,10 @@ def test_overfit_one_batch():
     """A small U-Net memorises one batch of two 16x16 images: the mean cross entropy falls from
     about ln 2 to below 0.05 within 150 Adam steps (about 60 steps in practice, well under 1 s)."""
     ms.manual_seed(0)
-    rng = np.random.default_rng(0)
-    mask = np.zeros((2, 16, 16), np.int64)
-    mask[0, 3:9, 4:12] = 1
-    mask[1, 8:14, 2:7] = 1
-    x = Tensor((rng.standard_normal((2, 1, 16, 16)) * 0.3 + mask[:, None]).astype(np.float32))
-    onehot = Tensor(np.stack([mask == 0, mask == 1], 1).astype(np.float32))
     m = UNet(1, 2, base_width=4, depth=2)
-    opt = ms.optim.Adam(m.parameters(), lr=0.01)
-    losses = []
-    for _ in range(150):
-        loss = -(F.log_softmax(m(x), axis=1) * onehot).sum() / mask.size
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if losses[-1] < 0.05:
-            break
+    losses, accuracy = overfit_two_masks(m, steps=150, stop_below=0.05)
     assert losses[0] > 0.3 and losses[-1] < 0.05, losses[::10]
-    assert (m(x).numpy().argmax(1) == mask).mean() > 0.99
+    assert accuracy > 0.99
 
 
 def test_build_model_registry_and_errors():

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from overfit import overfit_two_masks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -336,25 +337,10 @@ def test_tiny_model_gradcheck(name):
 
 def test_deeplabv3plus_overfits_one_batch():
     ms.manual_seed(0)
-    rng = np.random.default_rng(0)
-    mask = np.zeros((2, 16, 16), np.int64)
-    mask[0, 3:9, 4:12] = 1
-    mask[1, 8:14, 2:7] = 1
-    x = Tensor((rng.standard_normal((2, 1, 16, 16)) * 0.3 + mask[:, None]).astype(np.float32))
-    onehot = Tensor(np.stack([mask == 0, mask == 1], 1).astype(np.float32))
     m = DeepLabV3Plus(1, 2, base_width=4, depth=3, low_level_stride=2, dropout=0.0)
-    opt = ms.optim.Adam(m.parameters(), lr=0.01)
-    losses = []
-    for _ in range(120):
-        loss = -(F.log_softmax(m(x), axis=1) * onehot).sum() / mask.size
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if losses[-1] < 0.1:
-            break
+    losses, accuracy = overfit_two_masks(m, steps=120, stop_below=0.1)
     assert losses[0] > 0.3 and losses[-1] < 0.1, losses[::10]
-    assert (m(x).numpy().argmax(1) == mask).mean() > 0.97
+    assert accuracy > 0.97
 
 
 @pytest.mark.parametrize("name", list(TINY))
