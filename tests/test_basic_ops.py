@@ -31,7 +31,7 @@ def T(x, device, grad=True):
     return Tensor(np.asarray(x, dtype=np.float64), requires_grad=grad, device=device)
 
 
-def close(y, expected, rtol=1e-10, atol=1e-12):
+def assert_close(y, expected, rtol=1e-10, atol=1e-12):
     assert isinstance(y, Tensor)
     np.testing.assert_allclose(y.numpy(), expected, rtol=rtol, atol=atol)
     assert y.shape == np.shape(expected)
@@ -74,7 +74,7 @@ TESTED.update(UNARY)
 def test_unary_value(name, device, data):
     op, definition, values = UNARY[name]
     x = data.draw(shapes().flatmap(values))
-    close(op(T(x, device, grad=False)), definition(x))
+    assert_close(op(T(x, device, grad=False)), definition(x))
     y32 = op(Tensor(x.astype(np.float32), device=device))  # float32 in, float32 out
     assert y32.dtype == np.float32
     np.testing.assert_allclose(y32.numpy(), definition(x.astype(np.float32)), rtol=1e-5, atol=1e-6)
@@ -94,12 +94,12 @@ def test_unary_grad(name, device, data):
 def test_activation_table_at_the_kinks(device):
     """The deck's special points: step(0) = 0.5, sign(0) = 0, piece-wise linear at +-1/2."""
     z = T([-1.0, -0.5, 0.0, 0.5, 1.0], device, grad=False)
-    close(F.step(z), [0.0, 0.0, 0.5, 1.0, 1.0])
-    close(F.sign(z), [-1.0, -1.0, 0.0, 1.0, 1.0])
-    close(F.piecewise_linear(z), [0.0, 0.0, 0.5, 1.0, 1.0])
-    close(F.relu(z), [0.0, 0.0, 0.0, 0.5, 1.0])
-    close(F.sigmoid(z)[2:3], [0.5])
-    close(F.softplus(z)[2:3], [np.log(2.0)])
+    assert_close(F.step(z), [0.0, 0.0, 0.5, 1.0, 1.0])
+    assert_close(F.sign(z), [-1.0, -1.0, 0.0, 1.0, 1.0])
+    assert_close(F.piecewise_linear(z), [0.0, 0.0, 0.5, 1.0, 1.0])
+    assert_close(F.relu(z), [0.0, 0.0, 0.0, 0.5, 1.0])
+    assert_close(F.sigmoid(z)[2:3], [0.5])
+    assert_close(F.softplus(z)[2:3], [np.log(2.0)])
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -110,8 +110,8 @@ def test_activations_finite_for_huge_inputs(device):
         y.sum().backward()
         assert np.isfinite(y.numpy()).all() and np.isfinite(z.grad.numpy()).all(), op.__name__
         z.grad = None
-    close(F.sigmoid(z), [0.0, 0.0, 0.5, 1.0, 1.0])
-    close(F.softplus(z), [0.0, 0.0, np.log(2.0), 800.0, 1e4])
+    assert_close(F.sigmoid(z), [0.0, 0.0, 0.5, 1.0, 1.0])
+    assert_close(F.softplus(z), [0.0, 0.0, np.log(2.0), 800.0, 1e4])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def _draw_binary(data, name):
 def test_binary_value(name, device, data):
     op, definition, _ = BINARY[name]
     a, b = _draw_binary(data, name)
-    close(op(T(a, device, False), T(b, device, False)), definition(a, b))
+    assert_close(op(T(a, device, False), T(b, device, False)), definition(a, b))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -169,9 +169,9 @@ def test_binary_grad(name, device, data):
 def test_operators_and_numbers(device, x, c):
     """Python operators call the ops; a number takes the tensor's dtype (float32 stays float32)."""
     t = T(x, device, grad=False)
-    close(t + c, x + c), close(c + t, c + x), close(t - c, x - c), close(c - t, c - x)
-    close(t * c, x * c), close(c * t, c * x), close(t / c, x / c), close(c / t, c / x)
-    close(-t, -x), close(abs(t), np.abs(x)), close(t ** 2, x ** 2), close(c ** t, c ** x)
+    assert_close(t + c, x + c), assert_close(c + t, c + x), assert_close(t - c, x - c), assert_close(c - t, c - x)
+    assert_close(t * c, x * c), assert_close(c * t, c * x), assert_close(t / c, x / c), assert_close(c / t, c / x)
+    assert_close(-t, -x), assert_close(abs(t), np.abs(x)), assert_close(t ** 2, x ** 2), assert_close(c ** t, c ** x)
     t32 = Tensor(x.astype(np.float32), device=device)
     for y in (t32 + c, c * t32, t32 / c, t32 ** 2, c - t32):
         assert y.dtype == np.float32
@@ -182,7 +182,7 @@ def test_pow_gradient_of_the_exponent(device):
     """d(a^b)/db = a^b ln a; with a constant base (2 ** x) too."""
     a, b = T([0.5, 2.0, 3.0], device), T([1.5, -1.0, 2.0], device)
     (a ** b).sum().backward()
-    close(b.grad, np.array([0.5, 2.0, 3.0]) ** [1.5, -1.0, 2.0] * np.log([0.5, 2.0, 3.0]))
+    assert_close(b.grad, np.array([0.5, 2.0, 3.0]) ** [1.5, -1.0, 2.0] * np.log([0.5, 2.0, 3.0]))
     assert gradcheck(lambda e: 2.0 ** e, T([0.3, -1.2], device))
 
 
@@ -194,7 +194,7 @@ def test_where(device, data):
                                                               max_side=4)).input_shapes
     cond = data.draw(hnp.arrays(np.bool_, sc))
     a, b = data.draw(arrays(sa)), data.draw(arrays(sb))
-    close(F.where(Tensor(cond, device=device), T(a, device, False), T(b, device, False)),
+    assert_close(F.where(Tensor(cond, device=device), T(a, device, False), T(b, device, False)),
           np.where(cond, a, b))
     assert gradcheck(lambda x, y: F.where(Tensor(cond, device=device), x, y), T(a, device),
                      T(b, device), name="where")
@@ -207,8 +207,8 @@ def test_clip(device, data):
     lo = data.draw(st.floats(-2, 0))
     hi = data.draw(st.one_of(st.none(), st.floats(lo + 0.5, 2.5)))
     x = data.draw(shapes().flatmap(lambda s: arrays(s, avoid=(lo,) if hi is None else (lo, hi))))
-    close(F.clip(T(x, device, False), lo, hi), np.clip(x, lo, hi))
-    close(F.clamp(T(x, device, False), min=None, max=lo), np.minimum(x, lo))
+    assert_close(F.clip(T(x, device, False), lo, hi), np.clip(x, lo, hi))
+    assert_close(F.clamp(T(x, device, False), min=None, max=lo), np.minimum(x, lo))
     assert gradcheck(lambda t: F.clip(t, lo, hi), T(x, device), name="clip")
     assert gradcheck(lambda t: t.clamp(max=lo), T(x, device), name="clamp")
 
@@ -238,8 +238,8 @@ def test_matmul(device, kind, data):
                          b if b.ndim > 1 else b[:, None])  # the sum over k, written out
     expected = expected[..., 0, :] if a.ndim == 1 else expected
     expected = expected[..., 0] if b.ndim == 1 else expected
-    close(F.matmul(T(a, device, False), T(b, device, False)), expected)
-    close(T(a, device, False) @ T(b, device, False), expected)
+    assert_close(F.matmul(T(a, device, False), T(b, device, False)), expected)
+    assert_close(T(a, device, False) @ T(b, device, False), expected)
     assert gradcheck(F.matmul, T(a, device), T(b, device), name="matmul")
 
 
@@ -262,7 +262,7 @@ def test_sum_mean(name, device, data, keepdims):
     x = data.draw(shapes().flatmap(arrays))
     axis = data.draw(axes(x.ndim))
     op = getattr(F, name)
-    close(op(T(x, device, False), axis=axis, keepdims=keepdims),
+    assert_close(op(T(x, device, False), axis=axis, keepdims=keepdims),
           getattr(np, name)(x, axis=axis, keepdims=keepdims))
     assert gradcheck(lambda t: op(t, axis=axis, keepdims=keepdims), T(x, device), name=name)
 
@@ -275,7 +275,7 @@ def test_max_min(name, device, data, keepdims):
     x = data.draw(shapes().flatmap(distinct_arrays))
     axis = data.draw(axes(x.ndim))
     op = getattr(F, name)
-    close(op(T(x, device, False), axis=axis, keepdims=keepdims),
+    assert_close(op(T(x, device, False), axis=axis, keepdims=keepdims),
           getattr(np, name)(x, axis=axis, keepdims=keepdims))
     assert gradcheck(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), T(x, device), name=name)
 
@@ -284,7 +284,7 @@ def test_max_min(name, device, data, keepdims):
 def test_max_splits_the_gradient_on_ties(device):
     x = T([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], device)
     F.max(x, axis=1).sum().backward()
-    close(x.grad, [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
+    assert_close(x.grad, [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
 
 
 @covers("argmax", "argmin")
@@ -295,7 +295,7 @@ def test_argmax_argmin(name, device, data, keepdims):
     x = data.draw(shapes(min_dims=1).flatmap(distinct_arrays))
     axis = data.draw(st.one_of(st.none(), st.integers(-x.ndim, x.ndim - 1)))
     y = getattr(F, name)(T(x, device), axis=axis, keepdims=keepdims)
-    close(y, getattr(np, name)(x, axis=axis, keepdims=keepdims))
+    assert_close(y, getattr(np, name)(x, axis=axis, keepdims=keepdims))
     assert y.dtype.kind == "i" and not y.requires_grad and y.creator is None  # no gradient
 
 
@@ -309,9 +309,9 @@ def test_argmax_argmin(name, device, data, keepdims):
 def test_reshape_flatten(device, data):
     x = data.draw(shapes().flatmap(arrays))
     new = data.draw(st.permutations(x.shape + (1,)).map(tuple))  # same size, size-1 axis inserted
-    close(F.reshape(T(x, device, False), new), x.reshape(new))
-    close(T(x, device, False).reshape(-1), x.reshape(-1))
-    close(F.flatten(T(x, device, False), start_dim=min(1, x.ndim)),
+    assert_close(F.reshape(T(x, device, False), new), x.reshape(new))
+    assert_close(T(x, device, False).reshape(-1), x.reshape(-1))
+    assert_close(F.flatten(T(x, device, False), start_dim=min(1, x.ndim)),
           x.reshape(x.shape[:min(1, x.ndim)] + (-1,)))
     assert gradcheck(lambda t: F.reshape(t, new), T(x, device), name="reshape")
     assert gradcheck(lambda t: t.flatten(), T(x, device), name="flatten")
@@ -329,9 +329,9 @@ def test_permute_transpose(device, data):
     x = data.draw(shapes(min_dims=1).flatmap(arrays))
     order = data.draw(permutations(x.ndim))
     i, j = data.draw(st.integers(-x.ndim, x.ndim - 1)), data.draw(st.integers(0, x.ndim - 1))
-    close(F.permute(T(x, device, False), order), np.transpose(x, order))
-    close(F.transpose(T(x, device, False), i, j), np.swapaxes(x, i, j))
-    close(T(x, device, False).T, x.T)
+    assert_close(F.permute(T(x, device, False), order), np.transpose(x, order))
+    assert_close(F.transpose(T(x, device, False), i, j), np.swapaxes(x, i, j))
+    assert_close(T(x, device, False).T, x.T)
     assert gradcheck(lambda t: t.permute(*order), T(x, device), name="permute")
     assert gradcheck(lambda t: F.transpose(t, i, j), T(x, device), name="transpose")
 
@@ -343,7 +343,7 @@ def test_getitem_crops_and_basic_indices(device, data):
     """A crop is a slice; basic indices (ints, slices, Ellipsis, None) as NumPy reads them."""
     x = data.draw(shapes(min_dims=1).flatmap(arrays))
     for index in (data.draw(crops(x.shape)), data.draw(hnp.basic_indices(x.shape, allow_newaxis=True))):
-        close(T(x, device, False)[index], x[index])
+        assert_close(T(x, device, False)[index], x[index])
         assert gradcheck(lambda t: F.getitem(t, index), T(x, device), name="getitem")
 
 
@@ -355,15 +355,15 @@ def test_getitem_integer_arrays_accumulate(device, data):
     idx = data.draw(int_indices(x.shape[0]))
     t = T(x, device)
     y = t[Tensor(idx, device=device)]  # a Tensor index works like an array index
-    close(y, x[idx])
+    assert_close(y, x[idx])
     y.sum().backward()
     counts = np.zeros(x.shape[0])
     for i in idx:  # the definition: one count per pick
         counts[i] += 1
-    close(t.grad, np.broadcast_to(counts.reshape((-1,) + (1,) * (x.ndim - 1)), x.shape))
+    assert_close(t.grad, np.broadcast_to(counts.reshape((-1,) + (1,) * (x.ndim - 1)), x.shape))
     assert gradcheck(lambda u: u[idx], T(x, device), name="getitem")
     mask = x > 0
-    close(T(x, device, False)[mask], x[mask])
+    assert_close(T(x, device, False)[mask], x[mask])
     assert gradcheck(lambda u: u[mask], T(x, device), name="getitem[mask]")
 
 
@@ -379,11 +379,11 @@ def test_concatenate_stack(device, data, n):
         shape = list(base)
         shape[axis] = s
         parts.append(data.draw(arrays(tuple(shape))))
-    close(F.concatenate([T(p, device, False) for p in parts], axis=axis), np.concatenate(parts, axis))
+    assert_close(F.concatenate([T(p, device, False) for p in parts], axis=axis), np.concatenate(parts, axis))
     assert gradcheck(lambda *ts: F.cat(ts, axis=axis), *[T(p, device) for p in parts], name="cat")
     same = [data.draw(arrays(base)) for _ in range(n)]
     new_axis = data.draw(st.integers(-len(base) - 1, len(base)))
-    close(F.stack([T(p, device, False) for p in same], axis=new_axis), np.stack(same, new_axis))
+    assert_close(F.stack([T(p, device, False) for p in same], axis=new_axis), np.stack(same, new_axis))
     assert gradcheck(lambda *ts: F.stack(ts, axis=new_axis), *[T(p, device) for p in same],
                      name="stack")
 
@@ -402,7 +402,7 @@ def test_pad(device, data, value):
         st.integers(0, 2),
         st.tuples(st.integers(0, 2), st.integers(0, 2)),
         st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=x.ndim, max_size=x.ndim)))
-    close(F.pad(T(x, device, False), widths, value=value),
+    assert_close(F.pad(T(x, device, False), widths, value=value),
           np.pad(x, widths, mode="constant", constant_values=value))
     assert gradcheck(lambda t: F.pad(t, widths, value), T(x, device), name="pad")
 
@@ -422,7 +422,7 @@ def test_to_dtype_and_device(device, x):
     np.testing.assert_allclose(y.numpy(), x.astype(np.float32))
     (y * 2).sum().backward()
     assert t.grad.dtype == np.float64 and t.grad.device == device
-    close(t.grad, np.full(x.shape, 2.0))
+    assert_close(t.grad, np.full(x.shape, 2.0))
     assert F.to(t, device) is t  # nothing to do: the same tensor
     assert gradcheck(lambda u: F.to(u, "cpu") * 3, T(x, device), name="to")
     labels = F.to(t, dtype=np.int64)  # an integer copy leaves the graph instead of failing
@@ -445,10 +445,10 @@ def test_softmax_log_softmax(device, data):
     x = data.draw(shapes(min_dims=2).flatmap(lambda s: arrays(s, low=-5, high=5)))
     axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
     p = F.softmax(T(x, device, False), axis=axis)
-    close(p, _softmax_definition(x, axis))
-    close(p.sum(axis=axis), np.ones(np.delete(x.shape, axis % x.ndim)))
-    close(F.log_softmax(T(x, device, False), axis=axis), np.log(_softmax_definition(x, axis)))
-    close(T(x, device, False).softmax(), _softmax_definition(x, 1))  # the class axis by default
+    assert_close(p, _softmax_definition(x, axis))
+    assert_close(p.sum(axis=axis), np.ones(np.delete(x.shape, axis % x.ndim)))
+    assert_close(F.log_softmax(T(x, device, False), axis=axis), np.log(_softmax_definition(x, axis)))
+    assert_close(T(x, device, False).softmax(), _softmax_definition(x, 1))  # the class axis by default
     assert gradcheck(lambda t: F.softmax(t, axis=axis), T(x, device), name="softmax")
     assert gradcheck(lambda t: F.log_softmax(t, axis=axis), T(x, device), name="log_softmax")
 
