@@ -69,6 +69,15 @@ def _is_float(dtype: Any) -> bool:
     return numpy.dtype(dtype).kind == "f"
 
 
+def _scalar_like(x: Any, value: float) -> Any:
+    """``value`` as a NumPy scalar of x's dtype, for constants inside an op.
+
+    On a 0-d float32 array ``x + 0.5`` is float64 under NumPy 1.x (a Python float meeting only
+    scalars and 0-d arrays takes float64 there) but float32 under NumPy 2 (NEP 50); a typed
+    constant, ``x + _scalar_like(x, 0.5)``, keeps x's dtype on every NumPy (and on CuPy)."""
+    return x.dtype.type(value)
+
+
 def _to_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
     """Turn data (array, number, nested list, Tensor, list of Tensors) into an array on a device."""
     if isinstance(data, Tensor):

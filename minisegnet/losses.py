@@ -29,7 +29,7 @@ import numpy
 
 from . import backend
 from . import functional as F
-from .autograd import Function, Tensor, _is_float, as_tensor
+from .autograd import Function, Tensor, _is_float, _scalar_like, as_tensor
 from .metrics import _array, _check_labels
 
 __all__ = [
@@ -282,11 +282,12 @@ class BinaryFocalFamily(Function):
         self.y, self.a, self.b, self.gamma, self.eps = target, a, b, gamma, eps
 
     def forward(self, p):
-        xp, y, a, b, g = self.xp, self.y, self.a, self.b, self.gamma
-        self.pc, self.qc = xp.maximum(p, self.eps), xp.maximum(1 - p, self.eps)
+        xp, y = self.xp, self.y
+        a, b, g, eps, one = (_scalar_like(p, v) for v in (self.a, self.b, self.gamma, self.eps, 1))
+        self.pc, self.qc = xp.maximum(p, eps), xp.maximum(one - p, eps)
         self.lp, self.lq = xp.log(self.pc), xp.log(self.qc)
         self.fp, self.fn = self.qc ** g, self.pc ** g  # focal factors (1 - p̂)^γ and p̂^γ
-        return -(a * y * self.fp * self.lp + b * (1 - y) * self.fn * self.lq)
+        return -(a * y * self.fp * self.lp + b * (one - y) * self.fn * self.lq)
 
     def backward(self, gy):
         y, a, b, g = self.y, self.a, self.b, self.gamma
@@ -310,16 +311,17 @@ class BinaryFocalFamilyWithLogits(Function):
         self.y, self.a, self.b, self.gamma = target, a, b, gamma
 
     def forward(self, z):
-        xp, y, a, b, g = self.xp, self.y, self.a, self.b, self.gamma
+        xp, y = self.xp, self.y
+        a, b, g, zero, one = (_scalar_like(z, v) for v in (self.a, self.b, self.gamma, 0, 1))
         e = xp.exp(-xp.abs(z))  # in (0, 1]: never overflows
         pos = z >= 0
-        self.s = xp.where(pos, 1 / (1 + e), e / (1 + e))  # p̂
-        self.r = xp.where(pos, e / (1 + e), 1 / (1 + e))  # 1 - p̂
+        self.s = xp.where(pos, one / (one + e), e / (one + e))  # p̂
+        self.r = xp.where(pos, e / (one + e), one / (one + e))  # 1 - p̂
         log1p_e = xp.log1p(e)
-        self.ls = -(xp.maximum(-z, 0) + log1p_e)  # log p̂
-        self.lr = -(xp.maximum(z, 0) + log1p_e)   # log(1 - p̂)
+        self.ls = -(xp.maximum(-z, zero) + log1p_e)  # log p̂
+        self.lr = -(xp.maximum(z, zero) + log1p_e)   # log(1 - p̂)
         self.fp, self.fn = self.r ** g, self.s ** g
-        return -(a * y * self.fp * self.ls + b * (1 - y) * self.fn * self.lr)
+        return -(a * y * self.fp * self.ls + b * (one - y) * self.fn * self.lr)
 
     def backward(self, gy):
         y, a, b, g, s, r = self.y, self.a, self.b, self.gamma, self.s, self.r

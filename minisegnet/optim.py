@@ -147,13 +147,15 @@ class SGD(Optimizer):
                                       weight_decay=float(weight_decay)))
 
     def _update(self, p, g, state, group):
-        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        # constants of the parameter's dtype: a 0-d float32 parameter stays in float32 on NumPy 1.x
+        lr, mu, wd = (p.data.dtype.type(group[k]) for k in ("lr", "momentum", "weight_decay"))
         if wd:
             g = g + wd * p.data
         if mu:
             buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+            if buf is None:  # an array (g of a 0-d parameter may be a NumPy scalar): updated in place
+                xp = backend.get_array_module(p.data)
+                buf = state["momentum_buffer"] = xp.array(g, dtype=p.data.dtype)
             else:
                 buf *= mu
                 buf += g

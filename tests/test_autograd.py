@@ -230,6 +230,39 @@ def test_integer_tensors_are_promoted_to_float32_by_float_ops(op):
     assert y.dtype == np.float32
 
 
+ZERO_D_OPS = [F.exp, F.log, F.sqrt, F.abs, F.sigmoid, F.tanh, F.softplus, F.relu, F.leaky_relu,
+              F.step, F.sign, F.linear, F.piecewise_linear, F.mean, F.sum, F.max,
+              lambda t: F.clip(t, 0.2, 0.5), lambda t: F.clip(t, None, 0.5),
+              lambda t: t + 0.5, lambda t: 0.5 - t, lambda t: t * 0.5, lambda t: 3 / t,
+              lambda t: t ** 2.5, lambda t: 2.5 ** t, lambda t: F.where(t > 0.5, t, 0.25),
+              lambda t: F.maximum(t, 0.5),
+              lambda t: ms.losses.binary_cross_entropy(t, Tensor(np.float32(1.0))),
+              lambda t: ms.losses.binary_cross_entropy_with_logits(t, Tensor(np.float32(0.0))),
+              lambda t: ms.losses.focal_loss(t, Tensor(np.float32(1.0)), from_logits=True),
+              lambda t: ms.losses.balanced_binary_cross_entropy(t, Tensor(np.float32(1.0)), 0.3),
+              lambda t: ms.losses.mse_loss(t, Tensor(np.float32(1.0)))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("i", range(len(ZERO_D_OPS)))
+def test_zero_d_tensors_keep_their_dtype(i, dtype):
+    """A 0-d float32 tensor stays float32 through every op, on every NumPy: NumPy 1.x computes a
+    0-d float32 array meeting a Python float in float64 (NumPy 2 does not), so the ops write
+    their constants in the input's dtype."""
+    x = Tensor(np.array(0.3, dtype), requires_grad=True)
+    y = ZERO_D_OPS[i](x)
+    assert y.dtype == dtype and y.shape == ()
+    y.backward()
+    assert x.grad.dtype == dtype
+
+
+def test_clip_of_an_integer_tensor():
+    t = Tensor([1, 2, 3])
+    assert F.clip(t, 0, 2).dtype == np.int64  # integer bounds: stays integer
+    assert F.clip(t, 0.5, 2.5).dtype == np.float32  # a float bound: float32, as t * 0.5
+    np.testing.assert_array_equal(F.clip(t, 1.5).numpy(), [1.5, 2, 3])
+
+
 def test_integer_ops_stay_integer():
     t = Tensor([1, 2, 3])
     assert (t + 1).dtype == np.int64 and t.sum().dtype == np.int64 and (t * t).dtype == np.int64

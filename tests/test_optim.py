@@ -96,6 +96,25 @@ def test_step_updates_in_place_without_graph_and_skips_missing_grads():
     assert p.grad is None and q.grad is None
 
 
+@pytest.mark.parametrize("make", [
+    lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
+    lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+    lambda ps: Adam(ps, lr=0.1, weight_decay=0.1)], ids=["sgd", "nesterov", "adam"])
+def test_a_0d_parameter_steps_like_a_1d_one(make):
+    """A 0-d parameter's gradient with weight decay is a NumPy scalar, not an array: its momentum
+    buffer must still be updated in place (it once kept its first value), and on NumPy 1.x a 0-d
+    float32 meeting a Python float is computed in float64: the steps use float32 constants."""
+    p0, p1 = nn.Parameter(np.float32(1.0)), nn.Parameter(np.ones(1, np.float32))
+    opt0, opt1 = make([p0]), make([p1])
+    for k in range(4):
+        for p, opt in ((p0, opt0), (p1, opt1)):
+            p.grad = Tensor(np.full(p.shape, 0.5 * (k + 1), np.float32))
+            opt.step()
+    assert p0.shape == () and p0.dtype == np.float32
+    np.testing.assert_allclose(p0.numpy(), p1.numpy()[0], rtol=1e-6)
+    assert abs(float(p1.numpy()[0]) - 1.0) > 0.1  # it moved
+
+
 def test_optimizer_state_dict_resumes_exactly():
     def make():
         ms.manual_seed(0)

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy
 
 from .. import backend
-from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor
+from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, _scalar_like, as_tensor
 
 Axis = int | Sequence[int] | None
 
@@ -196,8 +196,12 @@ class Clip(Function):
         self.lo, self.hi = lo, hi
 
     def forward(self, x):
+        if not _is_float(x.dtype) and (isinstance(self.lo, float) or isinstance(self.hi, float)):
+            x = _float(x)  # an integer tensor clipped at a float bound: float32, as int * 0.5
         self.x = x
-        return self.xp.clip(x, self.lo, self.hi)
+        lo, hi = (None if v is None else _scalar_like(x, v) if _is_float(x.dtype) else v
+                  for v in (self.lo, self.hi))
+        return self.xp.clip(x, lo, hi)
 
     def backward(self, gy):
         inside = self.xp.ones(self.x.shape, dtype=bool)
@@ -533,8 +537,9 @@ class PiecewiseLinear(Function):
     """0 below -1/2, x + 1/2 between, 1 above 1/2 (deck 001); gradient 1 inside, 0 outside."""
 
     def forward(self, x):
-        self.x = _float(x)
-        return self.xp.clip(self.x + 0.5, 0.0, 1.0)
+        self.x = x = _float(x)
+        half, zero, one = (_scalar_like(x, v) for v in (0.5, 0, 1))
+        return self.xp.clip(x + half, zero, one)
 
     def backward(self, gy):
         return gy * ((self.x > -0.5) & (self.x < 0.5))
@@ -545,8 +550,9 @@ class Sigmoid(Function):
 
     def forward(self, x):
         xp, x = self.xp, _float(x)
+        one = _scalar_like(x, 1)
         e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
-        self.y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.y = xp.where(x >= 0, one / (one + e), e / (one + e))
         return self.y
 
     def backward(self, gy):
@@ -596,7 +602,7 @@ class Softplus(Function):
     def forward(self, x):
         xp, x = self.xp, _float(x)
         self.x = x
-        return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        return xp.maximum(x, _scalar_like(x, 0)) + xp.log1p(xp.exp(-xp.abs(x)))
 
     def backward(self, gy):
         xp = self.xp
