@@ -201,28 +201,59 @@ def test_build_model_registry_and_errors():
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_models_train_on_the_gpu_array_module(monkeypatch, name):
     """With a NumPy-backed stand-in for CuPy: after .to("gpu") every parameter, buffer, dropout
-    mask and optimizer state stays on the "gpu" and a training step gives the CPU's numbers."""
+    mask and optimizer state stays on the "gpu" (and in float32) through training steps, and one
+    training step gives the CPU's loss, gradients and weights.
+
+    The numbers are compared over one step in float64: conv.py takes its GPU branch on the "gpu"
+    (another GEMM shape, so another summation order). In float32 that is ~1e-7 relative per sum,
+    and batch norm at base width 2 amplified it to 0.06 in the weights after two SGD steps on
+    another CPU; in float64 the same amplification stays near 1e-12, so a tight tolerance holds on
+    every machine and still catches any real difference (a wrong index, a missing term: >= 1e-3).
+    """
     fake_cupy.install(monkeypatch)
     kw = {"dropout": 0.3} if name in ("unet", "deconvnet") else {}
     x = rand((2, 2, 64, 48), 5)
+
+    # device discipline, in float32 as in training: two SGD steps (momentum, Nesterov, weight
+    # decay), then an Adam step
+    ms.manual_seed(0)
+    m = build_model(name, 2, 3, base_width=2, **kw).to("gpu")
+    sgd = ms.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    for _ in range(2):
+        loss = (m(x.to("gpu")) ** 2).mean()
+        assert loss.device == "gpu" and loss.dtype == np.float32
+        sgd.zero_grad()
+        loss.backward()
+        sgd.step()
+    adam = ms.optim.Adam(m.parameters())
+    adam.step()
+    assert all(p.device == "gpu" and p.dtype == np.float32 for p in m.parameters())
+    assert all(backend.device_of(b) == "gpu" for b in m.buffers())
+    assert all(backend.device_of(v) == "gpu" for opt in (sgd, adam)
+               for st in opt.state.values() for v in st.values() if hasattr(v, "shape"))
+    assert all(np.isfinite(v).all() for v in m.state_dict().values())
+    assert ms.summary(m, (2, 64, 48)).output_shape == (1, 3, 64, 48)
+
+    # the numbers: one step in float64 on each device, from the same initial weights and masks
     results = {}
     for device in ("cpu", "gpu"):
         ms.manual_seed(0)
-        m = build_model(name, 2, 3, base_width=2, **kw).to(device)
+        m = build_model(name, 2, 3, base_width=2, **kw).to(device, dtype=np.float64)
         sgd = ms.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-        for _ in range(2):
-            loss = (m(x.to(device)) ** 2).mean()
-            sgd.zero_grad()
-            loss.backward()
-            sgd.step()
-        results[device] = m.state_dict()
-        adam = ms.optim.Adam(m.parameters())
-        adam.step()
-        assert all(p.device == device for p in m.parameters())
-        assert all(backend.device_of(b) == device for b in m.buffers())
-        assert all(backend.device_of(v) == device for opt in (sgd, adam)
-                   for st in opt.state.values() for v in st.values() if hasattr(v, "shape"))
-        assert ms.summary(m, (2, 64, 48)).output_shape == (1, 3, 64, 48)
-    for k, v in results["cpu"].items():
-        # float32; conv.py takes its GPU branch there (another summation order)
-        np.testing.assert_allclose(results["gpu"][k], v, rtol=1e-4, atol=1e-5, err_msg=k)
+        loss = (m(x.to(device, dtype=np.float64)) ** 2).mean()
+        sgd.zero_grad()
+        loss.backward()
+        grads = {k: p.grad.numpy() for k, p in m.named_parameters()}
+        sgd.step()
+        results[device] = loss.item(), grads, m.state_dict()
+    (cpu_loss, cpu_grads, cpu_state), (gpu_loss, gpu_grads, gpu_state) = results["cpu"], results["gpu"]
+    np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-10)
+    assert gpu_grads.keys() == cpu_grads.keys() and gpu_state.keys() == cpu_state.keys()
+    # A gradient's rounding error scales with the terms summed, not with the (possibly much
+    # smaller, cancelled) sum: batch-norm weight gradients are 1e-5 of the largest gradient here.
+    # So the scale is the largest gradient of the model; measured differences are <= 3e-14 of it.
+    scale = max(float(np.abs(g).max()) for g in cpu_grads.values())
+    for k, g in cpu_grads.items():
+        np.testing.assert_allclose(gpu_grads[k], g, rtol=1e-7, atol=1e-9 * scale, err_msg=k)
+    for k, v in cpu_state.items():  # weights ~1 moved by lr * (gradient + momentum): to 1e-11
+        np.testing.assert_allclose(gpu_state[k], v, rtol=1e-9, atol=1e-11, err_msg=k)
