@@ -1,5 +1,7 @@
-"""Shared test set-up: hypothesis profiles and the backend fixture every op test uses."""
+"""Shared test set-up: hypothesis profiles, the backend fixture every op test uses, and a short
+summary of the skipped tests (one line per reason, with a count)."""
 
+import collections
 import os
 
 import pytest
@@ -29,3 +31,16 @@ DEVICES = [
 def device(request):
     """The device name ("cpu", and "gpu" where CuPy and a CUDA device are present)."""
     return request.param
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per skip reason, counted ("236 GPU cases skipped: no GPU: CuPy is not installed..."),
+    instead of one line per skipped test (pyproject's ``-rfE`` lists failures and errors only)."""
+    reasons = collections.Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    for reason, count in reasons.most_common():
+        what = "GPU cases" if reason.startswith("no GPU") else ("tests" if count > 1 else "test")
+        terminalreporter.write_line(f"{count} {what} skipped: {reason}")
