@@ -4,7 +4,9 @@ One test body, two GPU backends:
 
 * ``fake``: tests/fake_cupy.py, a NumPy-backed stand-in for CuPy whose arrays refuse to mix with
   host arrays. It runs everywhere (CI has no GPU) and proves the *device discipline*: every result
-  and gradient stays on the "gpu", and nothing is computed differently there.
+  and gradient stays on the "gpu", and nothing is computed differently there -- except that its
+  matmul sums in another order (see tests/fake_cupy.py), so the tolerances below meet a
+  different rounding on every machine, as they would on a real GPU or another CPU.
 * ``cuda``: real CuPy on a real device (marked ``gpu``; skipped with the reason where there is
   none). There the comparison is numerical: float64 to 1e-10 (cuBLAS sums in another order, so
   "exact" means to rounding).
@@ -40,8 +42,8 @@ def gpu(request, monkeypatch):
     if request.param == "fake":
         fake_cupy.install(monkeypatch)
         # NumPy underneath, but some ops take their GPU branch (conv: one GEMM for the batch, not
-        # one per image): another summation order. Sums here have <= ~200 terms of size <= ~5,
-        # so float64 rounding is < 1e-13 even where the result cancels to ~0.
+        # one per image) and the fake's matmul sums in another order. Sums here have <= ~200
+        # terms of size <= ~5, so float64 rounding is < 1e-13 even where the result cancels to ~0.
         return dict(rtol=1e-12, atol=1e-12)
     return dict(rtol=1e-10, atol=1e-12)
 
