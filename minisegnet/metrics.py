@@ -157,7 +157,8 @@ def _mask_pair(op: str, pred: Any, target: Any, hint: str) -> tuple[Any, Any]:
     """Two arrays of one shape on one device (binary masks or probability maps), or a ValueError."""
     a, b = _array(pred), _array(target)
     backend.check_same_device(a, b, op=op)
-    if a.ndim == b.ndim + 1 and a.ndim >= 2 and a.shape[1] == 1 and a.shape[:1] + a.shape[2:] == b.shape:
+    if a.ndim == b.ndim + 1 and a.ndim >= 2 and a.shape[1] == 1 and \
+            a.shape[:1] + a.shape[2:] == b.shape:
         a = a[:, 0]  # the (N, 1, H, W) one-channel layout against (N, H, W), as in dice_loss
     if a.shape != b.shape:
         raise ValueError(f"{op}: pred shape {tuple(a.shape)} and target shape {tuple(b.shape)} "
@@ -296,7 +297,8 @@ def dice_coefficient(pred: Any, target: Any, squared: bool = False, smooth: floa
 
     Floating ``pred`` and ``target`` are probabilities and must lie in [0, 1] (a value above 1
     would give a "Dice" above 1; logits are refused: pass ``F.sigmoid(logits)``). A (N, 1, H, W)
-    map against a (N, H, W) target is read as one channel, as in :func:`~minisegnet.losses.dice_loss`.
+    map against a (N, H, W) target is read as one channel, as in
+    :func:`~minisegnet.losses.dice_loss`.
 
     Deck 004's example: |A ∩ B| = 7.41, |A| = 7.82, |B| = 8, DC = 14.82 / 15.82 = 0.9368
     (0.9938 with squared sums, |A| = 6.9132). ``smooth`` (default 0) is added to numerator and

@@ -287,8 +287,8 @@ def test_one_channel_logits_are_refused_by_the_softmax_losses(device):
     # what the message suggests works and is not 0: -log sigmoid(3) at the first pixel...
     bce = losses.binary_cross_entropy_with_logits(x, dev(np.array([[[[1.0, 0.0]]]]), device),
                                                   reduction="none")
-    np.testing.assert_allclose(bce.numpy().ravel(), [np.log1p(np.exp(-3.0)), np.log1p(np.exp(-2.0))],
-                               rtol=1e-12)
+    np.testing.assert_allclose(bce.numpy().ravel(),
+                               [np.log1p(np.exp(-3.0)), np.log1p(np.exp(-2.0))], rtol=1e-12)
 
 
 @pytest.mark.parametrize("bad, match", [

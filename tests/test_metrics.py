@@ -216,7 +216,8 @@ def test_one_channel_logits_and_out_of_range_probabilities_are_refused(device):
     for fn in (lambda p: metrics.pixel_accuracy(p, target),
                lambda p: metrics.mean_iou(p, target, num_classes=2),
                lambda p: metrics.ConfusionMatrix(2).update(p, target)):
-        with pytest.raises(ValueError, match=r"one channel.*\[-1, 2.5\], outside \[0, 1\].*sigmoid"):
+        with pytest.raises(ValueError,
+                           match=r"one channel.*\[-1, 2.5\], outside \[0, 1\].*sigmoid"):
             fn(logits)
     with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
         metrics.pixel_accuracy(dev(np.array([[[[np.nan, 0.2]]]]), device), target)
@@ -239,7 +240,8 @@ def test_dice_coefficient_refuses_probabilities_above_one(device):
     with pytest.raises(ValueError, match=r"dice_coefficient: pred .*\[-0.2, 0.5\]"):
         metrics.dice_coefficient(dev(np.array([-0.2, 0.5]), device), target, threshold=0.5)
     with pytest.raises(ValueError, match=r"dice_coefficient: target holds values in \[0, 3\]"):
-        metrics.dice_coefficient(dev(np.array([1.0, 0.5]), device), dev(np.array([3.0, 0.0]), device))
+        metrics.dice_coefficient(dev(np.array([1.0, 0.5]), device),
+                                 dev(np.array([3.0, 0.0]), device))
     # in range: (2 * 0.9) / (0.9 + 0.5 + 1)
     assert metrics.dice_coefficient(dev(np.array([0.9, 0.5]), device), target) == pytest.approx(
         1.8 / 2.4, rel=1e-12)
