@@ -28,10 +28,10 @@ In-place changes (also in docs/autograd.md): an array that a recorded op saved f
 (an input's or the output's ``.data``) must not change before that backward runs, or the gradient
 would silently use the new values. So, while a graph holds it:
 
-* a NumPy array that owns its memory is made **read-only** (``flags.writeable = False``): a raw
-  write such as ``x.data[...] = 10`` raises NumPy's ``ValueError: assignment destination is
-  read-only`` at the write; writeability comes back when the graph is freed (after
-  ``backward()``, or when the graph is dropped);
+* the NumPy array that owns the memory is made **read-only** (``flags.writeable = False``): a
+  raw write such as ``x.data[...] = 10`` raises NumPy's ``ValueError: assignment destination is
+  read-only`` at the write (:func:`saved_by` names the ops holding it); writeability comes back
+  when the graph is freed (after ``backward()``, or when the graph is dropped);
 * every saved array has a **version**: the engine's own in-place writes (optimizer steps,
   ``load_state_dict``) call :func:`mark_modified`, which bumps it, and ``backward()`` raises a
   ``RuntimeError`` naming the op whose saved array changed. This covers CuPy arrays too, which have
@@ -48,7 +48,7 @@ import numpy
 from . import backend
 
 __all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "as_tensor",
-           "mark_modified"]
+           "mark_modified", "saved_by"]
 
 DEFAULT_FLOAT = numpy.float32
 _grad_enabled = True
@@ -334,10 +334,11 @@ def _topological_order(root: Tensor) -> list[Tensor]:
 class _Saved:
     """One array saved by live graph nodes: how many hold it, its version, whether we locked it."""
 
-    __slots__ = ("array", "count", "version", "locked")
+    __slots__ = ("array", "count", "version", "locked", "holders")
 
     def __init__(self, array: Any) -> None:
         self.array, self.count, self.version, self.locked = array, 0, 0, False
+        self.holders: list[str] = []  # "Mul's input 0", ... for saved_by()
 
 
 _SAVED: dict[int, _Saved] = {}  # id(array) -> book-keeping; the holders keep the array alive
@@ -378,14 +379,17 @@ def _hold(fn: "Function", arrays: Sequence[tuple[Any, str]]) -> tuple:
                 r.flags.writeable = False  # a raw write now raises at the write
                 entry.locked = True
         entry.count += 1
-        held.append((entry, entry.version, what, c))
+        label = f"{type(fn).__name__}'s {what}"
+        entry.holders.append(label)
+        held.append((entry, entry.version, label, c))
     return tuple(held)
 
 
 def _drop(held: tuple) -> None:
     """Let go of arrays registered by :func:`_hold`; the last holder restores writeability."""
-    for entry, _, _, _ in held:
+    for entry, _, label, _ in held:
         entry.count -= 1
+        entry.holders.remove(label)
         if entry.count == 0:
             if entry.locked:
                 entry.array.flags.writeable = True
@@ -394,14 +398,23 @@ def _drop(held: tuple) -> None:
 
 def _check_saved(fn: "Function", held: tuple) -> None:
     """Raise if an array ``fn`` saved for backward was changed in place since its forward."""
-    for entry, version, what, a in held:
+    for entry, version, label, a in held:
         if entry.version != version:
             raise RuntimeError(
                 f"backward(): one of the arrays needed for gradient computation has been modified "
-                f"by an in-place operation: {type(fn).__name__}'s {what} (shape {tuple(a.shape)}, "
+                f"by an in-place operation: {label} (shape {tuple(a.shape)}, "
                 f"{a.dtype}) was saved by its forward and changed afterwards (version {version} -> "
                 f"{entry.version}, e.g. an optimizer step or load_state_dict before this "
                 "backward). Call backward() before changing it, or run the forward again after")
+
+
+def saved_by(x: Any) -> list[str]:
+    """The live graph nodes that saved ``x`` (a Tensor or array) or its memory for backward, e.g.
+    ``["Mul's input 0"]``: why ``x.data[...] = ...`` says "assignment destination is read-only".
+    Empty once every such graph is freed."""
+    a = x.data if isinstance(x, Tensor) else x
+    entry = _SAVED.get(id(_root(a))) if backend.is_array(a) else None
+    return list(entry.holders) if entry is not None else []
 
 
 def mark_modified(x: Any) -> None:
