@@ -426,7 +426,7 @@ def mark_modified(x: Any) -> None:
     for an array no graph holds (the usual case: the step comes after ``backward()``).
     """
     a = x.data if isinstance(x, Tensor) else x
-    entry = _SAVED.get(id(_root(a)))
+    entry = _SAVED.get(id(_root(a))) if backend.is_array(a) else None
     if entry is not None:
         entry.version += 1
         if entry.locked:
@@ -493,8 +493,7 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__} must define backward")
 
     def release(self) -> None:
-        """Drop the inputs and everything forward saved (after backward); __init__'s parameters
-        stay.
+        """Drop the inputs and everything forward saved (after backward); keep __init__'s ones.
 
         Arrays made read-only for this node become writeable again once no live node holds them.
         """
@@ -505,7 +504,6 @@ class Function:
         for k in [k for k in vars(self) if k not in keep]:
             delattr(self, k)
         self.inputs = None
-
 
     def __del__(self) -> None:
         # a graph dropped without backward(): give its saved arrays back

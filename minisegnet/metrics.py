@@ -189,7 +189,8 @@ def confusion_matrix(pred: Any, target: Any, num_classes: int,
     """The (K, K) confusion matrix: ``C[i, j]`` = pixels of true class i predicted as class j.
 
     One ``bincount`` over ``i * K + j`` (ignored pixels go to an extra bin that is dropped), on the
-    device of the inputs. ``pred`` is labels (N, H, W) or scores (N, K, H, W) (argmax is taken).
+    device of the inputs. ``pred`` is labels (N, H, W) or scores (N, K, H, W) (argmax is taken;
+    one channel (N, 1, H, W) is a foreground probability, label p̂ > 0.5, with ``num_classes=2``).
     """
     op = "confusion_matrix"
     k = int(num_classes)
@@ -232,6 +233,7 @@ def _accuracy_from_matrix(cm: Any) -> float:
 def pixel_accuracy(pred: Any, target: Any, ignore_index: int | None = None) -> float:
     """Fraction of counted pixels whose predicted label equals the target: Σ [ŷ = y] / #pixels.
 
+    ``pred`` as in :func:`confusion_matrix` (a one-channel map: ŷ = [p̂ > 0.5]).
     ``nan`` when no pixel is counted (all ignored).
     """
     p, t = _label_pair("pixel_accuracy", pred, target)
