@@ -23,6 +23,19 @@ dtype rules (also in docs/autograd.md):
   meets; float32 meeting float64 gives float64 (NumPy's rule), and each input's gradient is cast
   back to that input's dtype;
 * ``requires_grad`` on an integer or bool tensor is a TypeError.
+
+In-place changes (also in docs/autograd.md): an array that a recorded op saved for its backward
+(an input's or the output's ``.data``) must not change before that backward runs, or the gradient
+would silently use the new values. So, while a graph holds it:
+
+* the NumPy array that owns the memory is made **read-only** (``flags.writeable = False``): a
+  raw write such as ``x.data[...] = 10`` raises NumPy's ``ValueError: assignment destination is
+  read-only`` at the write (:func:`saved_by` names the ops holding it); writeability comes back
+  when the graph is freed (after ``backward()``, or when the graph is dropped);
+* every saved array has a **version**: the engine's own in-place writes (optimizer steps,
+  ``load_state_dict``) call :func:`mark_modified`, which bumps it, and ``backward()`` raises a
+  ``RuntimeError`` naming the op whose saved array changed. This covers CuPy arrays too, which have
+  no writeable flag (a raw write into a saved CuPy array is not detected).
 """
 
 from __future__ import annotations
@@ -34,7 +47,8 @@ import numpy
 
 from . import backend
 
-__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "as_tensor"]
+__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "as_tensor",
+           "mark_modified", "saved_by"]
 
 DEFAULT_FLOAT = numpy.float32
 _grad_enabled = True
@@ -276,6 +290,9 @@ class Tensor:
                     "earlier backward(); call backward(retain_graph=True) the first time to "
                     "backpropagate twice"
                 )
+            held = fn.__dict__.get("_held")
+            if held:
+                _check_saved(fn, held)
             in_grads = fn.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
@@ -317,6 +334,113 @@ def _topological_order(root: Tensor) -> list[Tensor]:
             stack.extend((x, False) for x in fn.inputs if x.requires_grad and id(x) not in visited)
     post.reverse()
     return post
+
+
+# ----------------------------------------------------------------------------------------------
+# arrays saved for backward: read-only while a graph holds them, and a version counter
+
+
+class _Saved:
+    """One array saved by live graph nodes: how many hold it, its version, whether we locked it."""
+
+    __slots__ = ("array", "count", "version", "locked", "holders")
+
+    def __init__(self, array: Any) -> None:
+        self.array, self.count, self.version, self.locked = array, 0, 0, False
+        self.holders: list[str] = []  # "Mul's input 0", ... for saved_by()
+
+
+_SAVED: dict[int, _Saved] = {}  # id(array) -> book-keeping; the holders keep the array alive
+
+
+def _root(a: Any) -> Any:
+    """The array that owns the memory ``a`` views (``a`` itself when it owns it)."""
+    b = a.base
+    while backend.is_array(b):  # (a base may also be bytes, an mmap...)
+        a, b = b, b.base
+    return a
+
+
+def _hold(fn: "Function", arrays: Sequence[tuple[Any, str]]) -> tuple:
+    """Register the user-reachable arrays (inputs' and output's ``.data``) that ``fn`` saved.
+
+    An array counts as saved when something ``fn`` kept on itself is it or a view of the same
+    memory; the book-keeping (and the read-only flag) is on the array that owns the memory.
+    Returns ((entry, version at forward, what it is, the array), ...) for the backward check.
+    """
+    roots: dict[int, list[tuple[Any, str]]] = {}
+    for a, what in arrays:
+        roots.setdefault(id(_root(a)), []).append((a, what))
+    found: dict[int, tuple[Any, str]] = {}
+    for v in fn.__dict__.values():
+        for a in (v if type(v) in (tuple, list) else (v,)):
+            if not backend.is_array(a):
+                continue
+            for c, what in roots.get(id(_root(a)), ()):
+                found.setdefault(id(c), (c, what))
+    held = []
+    for c, what in found.values():
+        r = _root(c)  # the memory's owner: a write through any later view of it shows up there
+        entry = _SAVED.get(id(r))
+        if entry is None:
+            entry = _SAVED[id(r)] = _Saved(r)
+            if type(r) is numpy.ndarray and r.flags.writeable:
+                r.flags.writeable = False  # a raw write now raises at the write
+                entry.locked = True
+        entry.count += 1
+        label = f"{type(fn).__name__}'s {what}"
+        entry.holders.append(label)
+        held.append((entry, entry.version, label, c))
+    return tuple(held)
+
+
+def _drop(held: tuple) -> None:
+    """Let go of arrays registered by :func:`_hold`; the last holder restores writeability."""
+    for entry, _, label, _ in held:
+        entry.count -= 1
+        entry.holders.remove(label)
+        if entry.count == 0:
+            if entry.locked:
+                entry.array.flags.writeable = True
+            del _SAVED[id(entry.array)]
+
+
+def _check_saved(fn: "Function", held: tuple) -> None:
+    """Raise if an array ``fn`` saved for backward was changed in place since its forward."""
+    for entry, version, label, a in held:
+        if entry.version != version:
+            raise RuntimeError(
+                f"backward(): one of the arrays needed for gradient computation has been modified "
+                f"by an in-place operation: {label} (shape {tuple(a.shape)}, "
+                f"{a.dtype}) was saved by its forward and changed afterwards (version {version} -> "
+                f"{entry.version}, e.g. an optimizer step or load_state_dict before this "
+                "backward). Call backward() before changing it, or run the forward again after")
+
+
+def saved_by(x: Any) -> list[str]:
+    """The live graph nodes that saved ``x`` (a Tensor or array) or its memory for backward, e.g.
+    ``["Mul's input 0"]``: why ``x.data[...] = ...`` says "assignment destination is read-only".
+    Empty once every such graph is freed."""
+    a = x.data if isinstance(x, Tensor) else x
+    entry = _SAVED.get(id(_root(a))) if backend.is_array(a) else None
+    return list(entry.holders) if entry is not None else []
+
+
+def mark_modified(x: Any) -> None:
+    """Declare that ``x`` (a Tensor or its array) is about to be changed in place.
+
+    Engine code that writes into ``.data`` on purpose (optimizer steps, ``load_state_dict``)
+    calls this first: if a live graph saved the array, its version is bumped (that graph's
+    ``backward()`` will raise, naming the op) and the array is made writeable again. Does nothing
+    for an array no graph holds (the usual case: the step comes after ``backward()``).
+    """
+    a = x.data if isinstance(x, Tensor) else x
+    entry = _SAVED.get(id(_root(a))) if backend.is_array(a) else None
+    if entry is not None:
+        entry.version += 1
+        if entry.locked:
+            entry.array.flags.writeable = True
+            entry.locked = False
 
 
 def sum_to_shape(g: Any, shape: Sequence[int], op: str = "op") -> Any:
@@ -362,6 +486,8 @@ class Function:
             if not _is_float(out.dtype):
                 raise TypeError(f"{name}: produced dtype {out.dtype}, which cannot carry a gradient")
             self.inputs = tuple(tensors)
+            self._held = _hold(self, [(t.data, f"input {i}") for i, t in enumerate(tensors)]
+                               + [(y, "output")])
             out.requires_grad = True
             out.creator = self
         else:
@@ -376,11 +502,26 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__} must define backward")
 
     def release(self) -> None:
-        """Drop the inputs and everything forward saved (after backward); __init__'s parameters stay."""
+        """Drop the inputs and everything forward saved (after backward); keep __init__'s ones.
+
+        Arrays made read-only for this node become writeable again once no live node holds them.
+        """
+        held = self.__dict__.pop("_held", None)
+        if held:
+            _drop(held)
         keep = getattr(self, "_params", set()) | {"xp", "_params"}
         for k in [k for k in vars(self) if k not in keep]:
             delattr(self, k)
         self.inputs = None
+
+    def __del__(self) -> None:
+        # a graph dropped without backward(): give its saved arrays back
+        held = self.__dict__.get("_held")
+        if held:
+            try:
+                _drop(held)
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
 
 
 def _lift_inputs(inputs: Sequence[Any], op: str) -> list[Tensor]:

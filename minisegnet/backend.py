@@ -107,6 +107,11 @@ def device_of(array: Any) -> str:
     return "cpu"
 
 
+def is_array(x: Any) -> bool:
+    """True for a NumPy or CuPy array (not for NumPy scalars, dtypes or lists)."""
+    return isinstance(x, numpy.ndarray) or (_cupy is not None and isinstance(x, _cupy.ndarray))
+
+
 def xp_for(device: str) -> ModuleType:
     """The array module of a device name (``numpy`` or ``cupy``)."""
     if _check_name(device) == "gpu":

@@ -8,14 +8,19 @@ works, and a sum of losses (``dice_loss(...) + cross_entropy(...)``) is itself a
 What each family expects (details in docs/losses.md):
 
 * **multi-class cross entropy** (deck 000, deck 003): :func:`cross_entropy` and
-  :func:`softmax_focal_loss` take *logits* (N, K, H, W) (or (N, K)) and integer labels (N, H, W)
-  (:func:`cross_entropy` also takes one-hot / soft targets of the logits' shape);
+  :func:`softmax_focal_loss` take *logits* (N, K, H, W) (or (N, K)), K >= 2, and integer labels
+  (N, H, W) (:func:`cross_entropy` also takes one-hot / soft targets of the logits' shape, a
+  distribution over the classes at every pixel);
 * **binary family** on one channel (deck 004: CE, WCE, BCE, FL): the input is the predicted
   probability p̂ unless ``from_logits=True`` (then p̂ = sigmoid(input), computed in the stable
   log-sigmoid form); the target p has the input's shape, values in [0, 1];
 * **overlap family** (deck 004: Dice, Tversky; soft Jaccard): probabilities by default,
   ``from_logits=True`` applies softmax over the class axis (sigmoid for one channel); integer
   labels are one-hot encoded; per-class scores are computed over the whole batch, then averaged.
+
+One channel (N, 1, H, W) is the binary convention everywhere (losses and
+:mod:`minisegnet.metrics`): the foreground score, a probability p̂ in [0, 1] (or a logit with
+``from_logits=True``), label 1 the foreground; the metrics label a pixel 1 where p̂ > 0.5.
 
 Probabilities are clamped from below at ``eps`` inside logarithms (p̂ = 0 or 1 gives a finite
 loss and a finite gradient); logits go through log-softmax / log-sigmoid (finite for ±1e4).
@@ -119,6 +124,38 @@ def _class_weight(op: str, weight: Any, k: int, x: Tensor, name: str = "weight")
     return w
 
 
+def _check_multi_class(op: str, x: Tensor) -> None:
+    """Softmax over one channel is 1 everywhere (the loss would be 0 whatever the input): refuse."""
+    if x.shape[1] == 1:
+        raise ValueError(
+            f"{op}: the input has one channel (shape {x.shape}), and a softmax over a single class "
+            "is 1 everywhere, so this loss would be 0 whatever the prediction. One channel is a "
+            "binary foreground score: use binary_cross_entropy_with_logits / focal_loss(..., "
+            "from_logits=True) with a 0/1 target of the input's shape, or dice_loss(..., "
+            "from_logits=True); or give K >= 2 channels of logits")
+
+
+def _check_soft_target(op: str, p: Any) -> None:
+    """A soft target of the logits' shape is a distribution over axis 1 at every pixel (entries in
+    [0, 1] summing to 1), or all zeros (a pixel left out). Anything else gives a loss that is not a
+    cross entropy (negative entries: a negative loss)."""
+    if p.size == 0:
+        return
+    lo, hi = float(p.min()), float(p.max())
+    if not (0.0 <= lo and hi <= 1.0):
+        raise ValueError(
+            f"{op}: a one-hot / soft target holds values in [{lo:.4g}, {hi:.4g}], outside [0, 1]; "
+            "it must be a probability distribution over the class axis 1 at every pixel (or "
+            "integer labels of shape (N, H, W))")
+    sums = p.sum(axis=1)
+    bad = (abs(sums - 1) > 1e-3) & (sums != 0)
+    if bool(bad.any()):
+        raise ValueError(
+            f"{op}: a one-hot / soft target must sum to 1 over the class axis 1 at every pixel "
+            f"(or be all 0 to leave the pixel out), but a pixel's entries sum to "
+            f"{float(sums[bad].ravel()[0]):.4g}; normalise it (p / p.sum(axis=1, keepdims=True))")
+
+
 def _check_probabilities(op: str, x: Tensor) -> None:
     if x.size == 0:
         return
@@ -218,7 +255,11 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 
     * ``input``: logits (N, K, H, W) or (N, K), floating;
     * ``target``: integer labels (N, H, W) / (N,) in [0, K), or a one-hot / soft target of the
-      input's shape (then ``ignore_index`` is not allowed);
+      input's shape: at every pixel a distribution over the classes (entries in [0, 1] summing to
+      1, or all 0 to leave the pixel out; anything else is refused), and then ``ignore_index`` is
+      not allowed;
+    * K >= 2 channels: one channel is refused (softmax over one class is 1, the loss would be 0);
+      a binary foreground map goes to :func:`binary_cross_entropy_with_logits`;
     * ``weight``: per-class weights w (K,): pixel loss -w_y log q_y;
     * ``ignore_index``: pixels with this label contribute nothing (loss 0, gradient 0);
     * ``label_smoothing`` ε: the target becomes (1 - ε) p + ε / K;
@@ -230,6 +271,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     _check_reduction(op, reduction)
     _check_unit_interval(op, "label_smoothing", label_smoothing)
     x = _float_input(op, input, min_ndim=2)
+    _check_multi_class(op, x)
     t = _target(op, target, x)
     k = x.shape[1]
     w = _class_weight(op, weight, k, x)
@@ -238,6 +280,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
             raise ValueError(f"{op}: ignore_index works with integer label targets of shape "
                              f"{_label_shape(x)}, not with a one-hot / soft target of shape "
                              f"{tuple(t.shape)}; pass labels, or zero the ignored pixels' targets")
+        _check_soft_target(op, t)
         p = t.astype(x.dtype)
         if label_smoothing:
             p = (1 - label_smoothing) * p + label_smoothing / k
@@ -481,6 +524,7 @@ def softmax_focal_loss(input: Any, target: Any, alpha: Any = None, gamma: float 
     if gamma < 0:
         raise ValueError(f"{op}: gamma must be >= 0, got {gamma}")
     x = _float_input(op, input, min_ndim=2)
+    _check_multi_class(op, x)
     t = _target(op, target, x)
     if t.shape != _label_shape(x):
         raise _shape_error(op, x, t, f"integer labels of shape {_label_shape(x)}")

@@ -19,7 +19,14 @@ per-class vector shows ``nan`` there and :func:`mean_iou` / :func:`mean_dice` sk
 instead of counting them as 0 or 1. Pixels whose target equals ``ignore_index`` are not counted.
 
 Predictions may be given as labels (N, *spatial) or as scores / probabilities (N, K, *spatial),
-which are turned into labels with ``argmax`` over the class axis.
+which are turned into labels with ``argmax`` over the class axis (logits or probabilities alike).
+
+The binary convention (the same as the losses'): **one channel (N, 1, *spatial) is the foreground
+probability p̂**, and the predicted label is 1 where p̂ > 0.5, 0 elsewhere (labels 0/1, so
+``num_classes=2``). Floating predictions read as probabilities (one channel here, and ``iou`` /
+``dice_coefficient``) must lie in [0, 1]: a value outside (a logit) is a ``ValueError``, never
+thresholded silently; pass ``F.sigmoid(logits)``, or the mask ``logits > 0``. An integer or bool
+one-channel map is taken as 0/1 labels.
 """
 
 from __future__ import annotations
@@ -77,12 +84,38 @@ def _check_labels(op: str, labels: Any, num_classes: int, ignore_index: int | No
             f"{num_classes} classes ({hint})")
 
 
+def _check_probability_range(op: str, x: Any, what: str, hint: str) -> None:
+    """Raise unless the floating array ``x`` holds values in [0, 1] (no NaN)."""
+    if x.dtype.kind != "f" or x.size == 0:
+        return
+    lo, hi = float(x.min()), float(x.max())
+    if not (0.0 <= lo and hi <= 1.0):  # also catches NaN (every comparison is False)
+        raise ValueError(
+            f"{op}: {what} holds values in [{lo:.4g}, {hi:.4g}], outside [0, 1], so they are not "
+            f"probabilities; {hint}")
+
+
+def _one_channel_labels(op: str, p: Any) -> Any:
+    """(N, 1, ...) one-channel map -> (N, ...) 0/1 labels: p̂ > 0.5 for probabilities."""
+    p = p[:, 0]
+    if p.dtype.kind != "f":
+        return p  # integer / bool labels: checked against K by the caller
+    _check_probability_range(
+        op, p, "pred (one channel, shape (N, 1, H, W): the foreground probability p̂, labelled 1 "
+        "where p̂ > 0.5)", "for logits pass F.sigmoid(logits) or the labels (logits > 0), or give "
+        "K >= 2 channels of scores (argmax is taken)")
+    return (p > 0.5).astype(numpy.int64)
+
+
 def _label_pair(op: str, pred: Any, target: Any) -> tuple[Any, Any]:
-    """(pred labels, target labels), same shape; scores (N, K, ...) become labels by argmax."""
+    """(pred labels, target labels), same shape; scores (N, K, ...) become labels by argmax.
+
+    One channel (N, 1, ...) is the binary convention: foreground probability p̂, label p̂ > 0.5.
+    """
     p, t = _array(pred), _array(target)
     backend.check_same_device(p, t, op=op)
     if p.ndim == t.ndim + 1 and p.shape[:1] + p.shape[2:] == t.shape:
-        p = p.argmax(axis=1)
+        p = _one_channel_labels(op, p) if p.shape[1] == 1 else p.argmax(axis=1)
     if p.shape != t.shape:
         raise ValueError(
             f"{op}: pred shape {tuple(p.shape)} and target shape {tuple(t.shape)} do not match; "
@@ -95,8 +128,17 @@ def _label_pair(op: str, pred: Any, target: Any) -> tuple[Any, Any]:
     return p, t
 
 
+def _is_one_channel(pred: Any, target_labels: Any) -> bool:
+    shape = tuple(_array(pred).shape)
+    return len(shape) == target_labels.ndim + 1 and shape[1:2] == (1,)
+
+
 def _binary_mask(op: str, x: Any, what: str, threshold: float | None) -> Any:
-    """A 0/1 mask: bool kept, integers checked to be 0 or 1, floats thresholded (x > threshold)."""
+    """A 0/1 mask: bool kept, integers checked to be 0 or 1, floats (probabilities, checked to lie
+    in [0, 1]) thresholded (x > threshold) or, with ``threshold=None``, kept as they are."""
+    if x.dtype.kind == "f":
+        _check_probability_range(op, x, what, "pass probabilities (e.g. F.sigmoid(logits)), or "
+                                 "a 0/1 or bool mask (e.g. logits > 0)")
     if x.dtype.kind == "b":
         return x
     if x.dtype.kind in "iu":
@@ -115,6 +157,9 @@ def _mask_pair(op: str, pred: Any, target: Any, hint: str) -> tuple[Any, Any]:
     """Two arrays of one shape on one device (binary masks or probability maps), or a ValueError."""
     a, b = _array(pred), _array(target)
     backend.check_same_device(a, b, op=op)
+    if a.ndim == b.ndim + 1 and a.ndim >= 2 and a.shape[1] == 1 and \
+            a.shape[:1] + a.shape[2:] == b.shape:
+        a = a[:, 0]  # the (N, 1, H, W) one-channel layout against (N, H, W), as in dice_loss
     if a.shape != b.shape:
         raise ValueError(f"{op}: pred shape {tuple(a.shape)} and target shape {tuple(b.shape)} "
                          f"differ; {hint}")
@@ -144,13 +189,18 @@ def confusion_matrix(pred: Any, target: Any, num_classes: int,
     """The (K, K) confusion matrix: ``C[i, j]`` = pixels of true class i predicted as class j.
 
     One ``bincount`` over ``i * K + j`` (ignored pixels go to an extra bin that is dropped), on the
-    device of the inputs. ``pred`` is labels (N, H, W) or scores (N, K, H, W) (argmax is taken).
+    device of the inputs. ``pred`` is labels (N, H, W) or scores (N, K, H, W) (argmax is taken;
+    one channel (N, 1, H, W) is a foreground probability, label p̂ > 0.5, with ``num_classes=2``).
     """
     op = "confusion_matrix"
     k = int(num_classes)
     if k < 1:
         raise ValueError(f"{op}: num_classes must be >= 1, got {num_classes}")
     p, t = _label_pair(op, pred, target)
+    if k < 2 and _is_one_channel(pred, t):
+        raise ValueError(
+            f"{op}: pred has one channel, a binary map (label 1 where p̂ > 0.5), which has two "
+            f"classes (0 background, 1 foreground); pass num_classes=2, got {num_classes}")
     _check_labels(op, t, k, ignore_index, "target")
     _check_labels(op, p, k, None, "pred")
     xp = backend.get_array_module(p, t)
@@ -183,6 +233,7 @@ def _accuracy_from_matrix(cm: Any) -> float:
 def pixel_accuracy(pred: Any, target: Any, ignore_index: int | None = None) -> float:
     """Fraction of counted pixels whose predicted label equals the target: Σ [ŷ = y] / #pixels.
 
+    ``pred`` as in :func:`confusion_matrix` (a one-channel map: ŷ = [p̂ > 0.5]).
     ``nan`` when no pixel is counted (all ignored).
     """
     p, t = _label_pair("pixel_accuracy", pred, target)
@@ -199,9 +250,11 @@ def pixel_accuracy(pred: Any, target: Any, ignore_index: int | None = None) -> f
 def iou(pred: Any, target: Any, threshold: float = 0.5) -> float:
     """IoU (Jaccard index) of two binary masks: |A ∩ B| / |A ∪ B| (deck 003).
 
-    ``pred`` may be a 0/1 or bool mask, or probabilities, which are rounded first (p̂ > threshold
-    is foreground, as the deck's "round the probabilities"). ``nan`` when both masks are empty.
-    Deck 003's example gives |A ∩ B| = 3, |A ∪ B| = 11, IoU = 3/11.
+    ``pred`` may be a 0/1 or bool mask, or probabilities in [0, 1], which are rounded first
+    (p̂ > threshold is foreground, as the deck's "round the probabilities"); floats outside [0, 1]
+    (logits) are refused. A (N, 1, H, W) map against a (N, H, W) target is read as one channel.
+    ``nan`` when both masks are empty. Deck 003's example gives |A ∩ B| = 3, |A ∪ B| = 11,
+    IoU = 3/11.
     """
     op = "iou"
     a, b = _mask_pair(op, pred, target, "binary masks must have the same shape")
@@ -243,6 +296,11 @@ def dice_coefficient(pred: Any, target: Any, squared: bool = False, smooth: floa
     * soft, when ``pred`` holds probabilities: |A ∩ B| = Σ p̂ p, |A| = Σ p̂, |B| = Σ p
       (``squared=True``: |A| = Σ p̂², |B| = Σ p², the deck's optional variant);
     * hard, when ``pred`` holds 0/1 labels or a bool mask (or with ``threshold``: p̂ > threshold).
+
+    Floating ``pred`` and ``target`` are probabilities and must lie in [0, 1] (a value above 1
+    would give a "Dice" above 1; logits are refused: pass ``F.sigmoid(logits)``). A (N, 1, H, W)
+    map against a (N, H, W) target is read as one channel, as in
+    :func:`~minisegnet.losses.dice_loss`.
 
     Deck 004's example: |A ∩ B| = 7.41, |A| = 7.82, |B| = 8, DC = 14.82 / 15.82 = 0.9368
     (0.9938 with squared sums, |A| = 6.9132). ``smooth`` (default 0) is added to numerator and

@@ -3,7 +3,9 @@
 An optimizer holds references to the parameters and, on ``step()``, updates ``param.data`` in
 place from ``param.grad`` -- plain array arithmetic, no graph is recorded. Parameters whose
 ``.grad`` is None (unused in this step) are skipped. Per-parameter state (momentum buffers,
-Adam's moments) is created lazily on the parameter's device.
+Adam's moments) is created lazily on the parameter's device. The step is announced to autograd
+(:func:`~minisegnet.autograd.mark_modified`): a graph still holding a parameter (a forward whose
+``backward()`` has not run yet) will refuse to backpropagate through the changed values.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 from typing import Any, Iterable
 
 from . import backend
-from .autograd import Tensor
+from .autograd import Tensor, mark_modified
 
 __all__ = ["Optimizer", "SGD", "Adam", "LRScheduler", "StepLR", "CosineAnnealingLR"]
 
@@ -61,6 +63,7 @@ class Optimizer:
                 g = p.grad.data
                 if g.dtype != p.data.dtype:
                     g = g.astype(p.data.dtype)
+                mark_modified(p)  # a no-op unless a live graph saved p
                 self._update(p, g, st, group)
 
     def _update(self, p: Tensor, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:

@@ -170,7 +170,7 @@ def test_deck000_ground_truth_labels_and_one_hot_agree(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@given(seed=seeds, n=st.integers(1, 2), k=st.integers(1, 4), h=st.integers(1, 3),
+@given(seed=seeds, n=st.integers(1, 2), k=st.integers(2, 4), h=st.integers(1, 3),
        w=st.integers(1, 3), weighted=st.booleans(), ignore=st.sampled_from([None, 255, -100, 0]),
        eps=st.sampled_from([0.0, 0.1, 0.5]), reduction=st.sampled_from(["mean", "sum", "none"]))
 def test_cross_entropy_matches_reference(device, seed, n, k, h, w, weighted, ignore, eps,
@@ -274,11 +274,42 @@ def test_cross_entropy_finite_for_huge_logits(device, dtype):
     np.testing.assert_allclose(grad[1].ravel(), [-0.9 - 0.1 / 3, 1 - 0.1 / 3, -0.1 / 3], atol=1e-6)
 
 
-def test_cross_entropy_single_class_is_zero(device):
+def test_one_channel_logits_are_refused_by_the_softmax_losses(device):
+    # a binary model with num_classes=1: softmax over one class is 1, the loss would be 0 (PyTorch
+    # returns 0 and trains nothing); the one-channel convention is the binary family's
     x = Tensor(np.array([[[[3.0, -2.0]]]]), requires_grad=True, device=device)  # (1, 1, 1, 2)
-    loss = losses.cross_entropy(x, dev(np.zeros((1, 1, 2), np.int64), device))
-    loss.backward()
-    assert loss.item() == 0.0 and np.all(x.grad.numpy() == 0.0)
+    labels = dev(np.zeros((1, 1, 2), np.int64), device)
+    for loss_fn in (losses.cross_entropy, losses.softmax_focal_loss):
+        with pytest.raises(ValueError, match=r"one channel.*binary_cross_entropy_with_logits"):
+            loss_fn(x, labels)
+    with pytest.raises(ValueError, match=r"one channel"):
+        losses.cross_entropy(x, dev(np.ones((1, 1, 1, 2)), device))  # a "soft" target too
+    # what the message suggests works and is not 0: -log sigmoid(3) at the first pixel...
+    bce = losses.binary_cross_entropy_with_logits(x, dev(np.array([[[[1.0, 0.0]]]]), device),
+                                                  reduction="none")
+    np.testing.assert_allclose(bce.numpy().ravel(),
+                               [np.log1p(np.exp(-3.0)), np.log1p(np.exp(-2.0))], rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array([1.5, -0.5, 0.0]), r"values in \[-0.5, 1.5\], outside \[0, 1\]"),
+    (np.array([0.5, 0.2, 0.0]), r"sum to 1.*sum to 0.7"),
+])
+def test_cross_entropy_refuses_soft_targets_that_are_not_distributions(device, bad, match):
+    # before: the negative entry gave a negative loss, -(1.5 log q0 - 0.5 log q1)
+    x = Tensor(np.array([0.0, 2.0, -1.0]).reshape(1, 3, 1, 1), device=device)
+    with pytest.raises(ValueError, match=r"cross_entropy: .*" + match):
+        losses.cross_entropy(x, dev(bad.reshape(1, 3, 1, 1), device))
+
+
+def test_cross_entropy_soft_target_all_zero_pixel_is_left_out(device):
+    # the ignore_index message advises zeroing ignored pixels' targets: such pixels count 0
+    x = np.array([[0.0, 2.0, -1.0], [1.0, 0.0, 0.5]]).T.reshape(1, 3, 1, 2)
+    p = np.zeros((1, 3, 1, 2))
+    p[0, 1, 0, 0] = 1.0
+    got = losses.cross_entropy(Tensor(x, device=device), dev(p, device), reduction="none")
+    lse = np.log(np.exp([0.0, 2.0, -1.0]).sum())
+    np.testing.assert_allclose(got.numpy().ravel(), [lse - 2.0, 0.0], rtol=1e-12)
 
 
 def test_cross_entropy_bad_input(device):

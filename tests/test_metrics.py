@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import fake_cupy
 from conftest import DEVICES
-from minisegnet import Tensor, backend, metrics
+from minisegnet import Tensor, backend, losses, metrics
 
 DECK003_A = np.array([[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 0, 0, 0]])
 DECK003_B = np.array([[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
@@ -97,7 +97,7 @@ def test_confusion_matrix_and_iou_match_reference(device, seed, k, ignore, score
         target[rng.random(target.shape) < 0.3] = ignore
     logits = rng.normal(size=(2, k, 3, 4))
     pred = logits.argmax(axis=1)
-    given_pred = dev(logits if scores else pred, device)
+    given_pred = dev(logits if scores and k > 1 else pred, device)  # one channel: see below
     td = dev(target, device)
     cm = metrics.confusion_matrix(given_pred, td, k, ignore_index=ignore)
     assert backend.device_of(cm) == device
@@ -179,6 +179,72 @@ def test_scores_are_argmaxed(device):
     assert metrics.pixel_accuracy(Tensor(logits, device=device), target) == 0.5
     cm = metrics.confusion_matrix(dev(logits, device), target, 3)
     assert backend.asnumpy(cm)[2, 2] == 1 and backend.asnumpy(cm)[0, 1] == 1
+
+
+def test_one_channel_probabilities_are_thresholded_at_one_half(device):
+    # a (N, 1, H, W) sigmoid output: before, argmax over the size-1 axis made every pixel class 0
+    # (pixel accuracy 0.34 and mIoU 0.17 for a perfect map); now label 1 where p̂ > 0.5
+    target = np.array([[[1, 0, 0], [1, 1, 0]]])                     # (1, 2, 3): 3 of 6 foreground
+    perfect = np.where(target == 1, 0.93, 0.04)[:, None]           # (1, 1, 2, 3) probabilities
+    td = dev(target, device)
+    assert metrics.pixel_accuracy(dev(perfect, device), td) == 1.0
+    assert metrics.mean_iou(Tensor(perfect, device=device), td, num_classes=2) == 1.0
+    assert metrics.mean_dice(dev(perfect, device), td, num_classes=2) == 1.0
+    np.testing.assert_array_equal(
+        backend.asnumpy(metrics.confusion_matrix(dev(perfect, device), td, 2)), [[3, 0], [0, 3]])
+    # one wrong pixel (0.6 on background) and 0.5 itself, which is not above 0.5: background
+    probs = perfect.copy()
+    probs[0, 0, 0, 1] = 0.6
+    probs[0, 0, 0, 0] = 0.5                                         # a foreground pixel missed
+    assert metrics.pixel_accuracy(dev(probs, device), td) == pytest.approx(4 / 6, rel=1e-12)
+    # foreground: TP 2, FP 1, FN 1 -> 2/4; background: TP 2, FP 1, FN 1 -> 2/4
+    np.testing.assert_allclose(metrics.per_class_iou(dev(probs, device), td, 2), [0.5, 0.5])
+    # the same convention as the losses: iou / dice_coefficient / dice_loss on this map agree
+    assert metrics.iou(dev(probs, device), td) == pytest.approx(2 / 4, rel=1e-12)
+    assert metrics.dice_coefficient(dev(probs, device), td, threshold=0.5) == pytest.approx(
+        2 * 2 / (3 + 3), rel=1e-12)
+    soft = metrics.dice_coefficient(dev(probs, device), td)        # soft Dice, (N, 1, H, W) layout
+    hard_loss = 1 - losses.dice_loss(Tensor(probs, device=device), td, smooth=0).item()
+    assert soft == pytest.approx(hard_loss, rel=1e-12)
+    # integer / bool one-channel maps are 0/1 labels
+    assert metrics.pixel_accuracy(dev(target[:, None].astype(bool), device), td) == 1.0
+
+
+def test_one_channel_logits_and_out_of_range_probabilities_are_refused(device):
+    target = dev(np.array([[[1, 0]]]), device)
+    logits = dev(np.array([[[[2.5, -1.0]]]]), device)               # logits, not probabilities
+    for fn in (lambda p: metrics.pixel_accuracy(p, target),
+               lambda p: metrics.mean_iou(p, target, num_classes=2),
+               lambda p: metrics.ConfusionMatrix(2).update(p, target)):
+        with pytest.raises(ValueError,
+                           match=r"one channel.*\[-1, 2.5\], outside \[0, 1\].*sigmoid"):
+            fn(logits)
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        metrics.pixel_accuracy(dev(np.array([[[[np.nan, 0.2]]]]), device), target)
+    with pytest.raises(ValueError, match=r"one channel.*num_classes=2, got 1"):
+        metrics.mean_iou(dev(np.array([[[[0.9, 0.1]]]]), device), target, num_classes=1)
+    with pytest.raises(ValueError, match=r"iou: pred holds values in \[-1, 2.5\]"):
+        metrics.iou(logits, target)
+    # what the message suggests works: sigmoid, or the mask logits > 0
+    assert metrics.pixel_accuracy(dev(1 / (1 + np.exp(-backend.asnumpy(logits))), device),
+                                  target) == 1.0
+    assert metrics.iou(logits > 0, target) == 1.0
+
+
+def test_dice_coefficient_refuses_probabilities_above_one(device):
+    # before: 2 * 2.5 / (2.5 + 0.5 + 1) ... a "Dice" of 1.67 for pred [2.5, 0.5] against [1, 0]
+    target = dev(np.array([1.0, 0.0]), device)
+    with pytest.raises(ValueError, match=r"dice_coefficient: pred holds values in \[0.5, 2.5\], "
+                                         r"outside \[0, 1\].*probabilities"):
+        metrics.dice_coefficient(dev(np.array([2.5, 0.5]), device), target)
+    with pytest.raises(ValueError, match=r"dice_coefficient: pred .*\[-0.2, 0.5\]"):
+        metrics.dice_coefficient(dev(np.array([-0.2, 0.5]), device), target, threshold=0.5)
+    with pytest.raises(ValueError, match=r"dice_coefficient: target holds values in \[0, 3\]"):
+        metrics.dice_coefficient(dev(np.array([1.0, 0.5]), device),
+                                 dev(np.array([3.0, 0.0]), device))
+    # in range: (2 * 0.9) / (0.9 + 0.5 + 1)
+    assert metrics.dice_coefficient(dev(np.array([0.9, 0.5]), device), target) == pytest.approx(
+        1.8 / 2.4, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 import numpy
 
 from .. import backend
-from ..autograd import DEFAULT_FLOAT, Tensor
+from ..autograd import DEFAULT_FLOAT, Tensor, mark_modified
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "Identity", "IncompatibleKeys"]
 
@@ -330,10 +330,10 @@ class Module:
             value = value.data if isinstance(value, Tensor) else value
             if kind == "param":
                 dst = m._parameters[n].data
-                dst[...] = backend.to_device(value, backend.device_of(dst))
             else:
                 dst = m._buffers[n]
-                dst[...] = backend.to_device(value, backend.device_of(dst))
+            mark_modified(dst)  # in place: a live graph that saved dst will refuse backward
+            dst[...] = backend.to_device(value, backend.device_of(dst))
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing -----------------------------------------------------------------------------
