@@ -145,15 +145,15 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     return atomic_write_bytes(path, lambda f: numpy.savez(f, **arrays))
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files (``.NAME.*.tmp``) that :func:`atomic_write_bytes` left in
-    ``folder`` when a process was killed mid-write; returns the removed paths. Only names of that
-    exact pattern are touched."""
+def remove_stale_temporaries(folder: str | os.PathLike, names: Any) -> list[Path]:
+    """Delete the temporary files ``.NAME.*.tmp`` that :func:`atomic_write_bytes` left in
+    ``folder`` for each file name in ``names`` when a process was killed mid-write; returns the
+    removed paths. Nothing else is touched."""
     folder = Path(folder)
     removed = []
     if folder.is_dir():
-        for tmp in folder.glob(".*.tmp"):
-            if tmp.is_file() and tmp.name.count(".") >= 3:
+        for tmp in sorted(t for name in names for t in folder.glob(f".{name}.*.tmp")):
+            if tmp.is_file():
                 try:
                     tmp.unlink()
                     removed.append(tmp)
@@ -266,6 +266,8 @@ def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if "pickle" in text.lower():          # never pass on NumPy's advice to load unsafely
         return "an entry holds Python objects; a checkpoint holds only numbers and text"
+    if isinstance(exc, zipfile.BadZipFile) and "not a zip file" in text:
+        return "it is not an .npz (zip) archive, or it is empty or truncated"
     if isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError, struct.error)):
         return f"the archive is damaged or truncated ({text})"
     if isinstance(exc, json.JSONDecodeError):

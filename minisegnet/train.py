@@ -60,6 +60,9 @@ _FIXED_DEPTH_MODELS = ("fcn8s", "fcn16s", "fcn32s")
 _RUNTIME_FIELDS = ("epochs", "device", "out", "plots", "quiet")
 # models in which every down-sampling stage halves the image: 2**depth must not exceed the size
 _HALVING_MODELS = ("unet", "segnet", "deconvnet")
+# what a run writes (atomically, through temporaries named .NAME.*.tmp)
+_OUTPUT_FILES = ("checkpoint.npz", "metrics.csv", "config.json", "results.json", "loss_curve.png",
+                 "predictions.png", ".write-test")
 #: the largest --depth accepted (any model)
 MAX_DEPTH = 16
 #: the memory a run may need when the machine's available memory cannot be read
@@ -299,7 +302,7 @@ def estimate_memory(config: TrainConfig) -> dict[str, int]:
 
 
 def _bytes(n: float) -> str:
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{int(n)} B"
@@ -476,7 +479,7 @@ class Trainer:
             try:
                 self.load_state_dict(saved)
             except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-                raise CheckpointError(source, f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError)
+                raise CheckpointError(source, f"it has no {exc.args[0]!r} entry" if isinstance(exc, KeyError)
                                       else str(exc)) from None
             self.saved_epoch = self.epoch
 
@@ -498,7 +501,7 @@ class Trainer:
         except OSError as exc:
             raise OutputError(f"--out {out}: cannot write there ({exc.strerror or exc}); choose "
                               "another folder with --out") from None
-        removed = remove_stale_temporaries(out)
+        removed = remove_stale_temporaries(out, _OUTPUT_FILES)
         if removed:
             self._log(f"note: removed {len(removed)} temporary file(s) left in {out} by an "
                       f"interrupted write: {', '.join(p.name for p in removed)}")
@@ -722,7 +725,7 @@ class Trainer:
             va = self.evaluate()
             if not all(math.isfinite(va[k]) for k in ("loss", "miou", "acc")):
                 raise TrainingDiverged(self._diverged_message(
-                    f"the validation loss became {va['loss']} (after the epoch's training)"))
+                    f"the validation loss became {va['loss']}"))
             if self.scheduler is not None:
                 self.scheduler.step()
             self.epoch += 1
