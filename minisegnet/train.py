@@ -17,8 +17,13 @@ Guarantees:
 * **Exact resume**: the checkpoint (written atomically after every epoch) holds every piece of state
   that the next epoch reads, so a run interrupted after any epoch and resumed with ``resume=True``
   (``--resume``) ends with bit-for-bit the weights of the uninterrupted run.
-* **No silent divergence**: a NaN or infinite loss (or weights) stops the run with
-  :class:`TrainingDiverged`; the checkpoint on disk stays the last good one.
+  Bit-exact only at the same BLAS thread count: the checkpoint records it and resume warns.
+* **No silent divergence**: a NaN or infinite training loss, validation loss, weight, batch-norm
+  statistic or optimizer state stops the run with :class:`TrainingDiverged` before the epoch is
+  saved; the checkpoint on disk stays the last good one, and a non-finite checkpoint is never
+  resumed.
+* **Checked before work**: the configuration's bounds, the memory the run needs
+  (:func:`estimate_memory`) and the output folder are checked before any data or network is built.
 """
 
 from __future__ import annotations
