@@ -518,34 +518,33 @@ class Trainer:
                               f"this run needs about {_bytes(need)}")
 
     def _check_single_image_batches(self) -> bool:
-        """Batch norm cannot normalise a batch of one image at a 1x1 feature map. A last batch of
-        one image (N % B == 1) is dropped every epoch (returns True); when every batch is a single
-        image (B = 1 or N = 1) the network is tried once on one image in training mode (state
-        restored) and refused at start-up if it cannot take it."""
-        from .nn import BatchNorm2d
-        if not any(isinstance(m, BatchNorm2d) for m in self.model.modules()):
-            return False
+        """Batch norm in training mode cannot normalise one image at a 1x1 feature map. When the
+        training set gives batches of one image (the last one, N % B == 1, or all of them, B = 1 or
+        N = 1), the network is tried once on one image in training mode (its state restored). If
+        it cannot take it, a last batch of one is dropped every epoch (returns True) and runs whose
+        every batch is one image are refused. Networks that can take it train as before."""
         n, b = len(self.train_set), self.config.batch_size
-        if n > 1 and b > 1 and n % b == 1:
-            self._log(f"note: {n} training images in batches of {b} leave a last batch of one image, "
-                      "which batch norm cannot normalise; it is skipped every epoch (a different "
-                      "image each epoch, as the order is shuffled)")
-            return True
-        if min(n, b) != 1:
+        if n % b != 1 and min(n, b) != 1:
             return False
         state, rng = {k: v.copy() for k, v in self.model.state_dict().items()}, msrandom.get_state()
         x = Tensor(backend.to_device(self.train_set.images[:1], self.config.device))
         try:
             with no_grad(), numpy.errstate(all="ignore"):
                 self.model.train()(x)
+            return False
         except ValueError as exc:
-            raise ValueError(f"--batch-size {b} with --n-train {n}: every training batch is one "
-                             f"image, and {self.config.model} cannot train on that ({exc}); use "
-                             "--batch-size 2 or more and --n-train 2 or more") from None
+            if min(n, b) == 1:
+                raise ValueError(f"--batch-size {b} with --n-train {n}: every training batch is one "
+                                 f"image, and {self.config.model} cannot train on that ({exc}); use "
+                                 "--batch-size 2 or more and --n-train 2 or more") from None
+            self._log(f"note: {n} training images in batches of {b} leave a last batch of one image, "
+                      f"which {self.config.model} cannot train on (batch norm at a 1x1 feature map); "
+                      "it is skipped every epoch (a different image each epoch, as the order is "
+                      "shuffled)")
+            return True
         finally:
             self.model.load_state_dict(state)
             msrandom.set_state(rng)
-        return False
 
     def _check_finite_checkpoint(self, saved: dict[str, Any], source: Path) -> None:
         bad = _nonfinite({"model": saved.get("model"), "optimizer": saved.get("optimizer"),

@@ -64,6 +64,10 @@ def test_a_last_batch_of_one_image_is_skipped_not_a_crash(tmp_path):
     trainer = Trainer(TrainConfig(out=str(tmp_path / "bn"), n_train=33, size=32, depth=5, width=4,
                                   batch_size=16, n_val=4, n_test=0, quiet=True, plots=False))
     assert len(trainer.train_loader) == 2 and [len(m) for _, m in trainer.train_loader] == [16, 16]
+    # a network that can take one image (no 1x1 bottleneck) still trains on the last batch of one
+    roomy = Trainer(TrainConfig(out=str(tmp_path / "roomy"), n_train=17, size=16, depth=2, width=4,
+                                batch_size=16, n_val=4, n_test=0, quiet=True, plots=False))
+    assert [len(m) for _, m in roomy.train_loader] == [16, 1]
 
 
 def test_batches_of_one_image_into_a_1x1_batch_norm_are_refused_at_start_up(tmp_path):
