@@ -852,5 +852,8 @@ def predict(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
     if data is None:
         data = _load_split(cfg, "test", cfg.n_test)
     scores = trainer.evaluate(DataLoader(data, 64, shuffle=False, device=device))
-    trainer.plot_predictions(out, data, n=n)
+    try:
+        trainer.plot_predictions(out, data, n=n)
+    except OSError as exc:
+        raise OutputError(f"predict: cannot write {out}: {exc.strerror or exc}") from None
     return out, scores

@@ -18,7 +18,7 @@ import pytest
 import minisegnet.train as train_module
 from minisegnet.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from minisegnet.cli import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_WRITE_FAILED, main
-from minisegnet.train import (OutputError, TrainConfig, Trainer, TrainingDiverged, blas_threads,
+from minisegnet.train import (TrainConfig, Trainer, TrainingDiverged, blas_threads,
                               check_memory, estimate_memory, train)
 
 ROOT = Path(__file__).resolve().parents[1]
