@@ -7,7 +7,15 @@ model weights and buffers, optimizer and scheduler state, the epoch, the random-
 Format (no pickle, nothing executable): a NumPy ``.npz`` archive. Every array becomes one entry
 (``a0``, ``a1``, ...; always a host NumPy copy, so a checkpoint written on the GPU loads on the CPU);
 the structure around them is JSON in the entry ``__meta__``, where an array appears as
-``{"__array__": "a3"}``. Loading uses ``numpy.load(allow_pickle=False)``.
+``{"__array__": "a3"}``.
+
+Loading trusts nothing in the file: it opens the archive with ``zipfile`` (never NumPy's pickle
+path), reads the JSON index first, then only the entries the index names (an extra entry, however
+large, is never read), checks each entry's header against its stored size (and, if the caller
+gives ``max_bytes``, their total against it) before reading it, and verifies every CRC. Any damage
+-- a truncated, empty or bit-flipped file, bad JSON, a missing entry, a file that is not a
+checkpoint at all -- raises :class:`CheckpointError` ("PATH is not a valid/complete minisegnet
+checkpoint: ...") instead of a zip, EOF or key error.
 
 Atomic write: the file is written to a temporary file in the same directory, flushed to disk, and
 moved over the destination with ``os.replace``: a crash mid-write leaves the previous checkpoint
@@ -18,18 +26,30 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy
 
 from . import backend
 
-__all__ = ["save_checkpoint", "load_checkpoint", "atomic_write_bytes", "CHECKPOINT_FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "atomic_write_bytes", "CHECKPOINT_FORMAT",
+           "CheckpointError", "remove_stale_temporaries"]
 
 CHECKPOINT_FORMAT = "minisegnet-checkpoint-1"
 _META = "__meta__"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a valid, complete minisegnet checkpoint (damaged, truncated, foreign)."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path} is not a valid/complete minisegnet checkpoint: {reason}")
 
 
 def _encode(obj: Any, arrays: dict[str, numpy.ndarray]) -> Any:
@@ -70,7 +90,8 @@ def _decode(obj: Any, arrays: Any) -> Any:
     if "__array__" in obj:
         return arrays[obj["__array__"]]
     if "__scalar__" in obj:
-        return arrays[obj["__scalar__"]][()]
+        value = arrays[obj["__scalar__"]]
+        return None if value is None else value[()]
     if "__tuple__" in obj:
         return tuple(_decode(v, arrays) for v in obj["__tuple__"])
     if "__items__" in obj:
@@ -124,22 +145,131 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     return atomic_write_bytes(path, lambda f: numpy.savez(f, **arrays))
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+def remove_stale_temporaries(folder: str | os.PathLike, names: Any) -> list[Path]:
+    """Delete the temporary files ``.NAME.*.tmp`` that :func:`atomic_write_bytes` left in
+    ``folder`` for each file name in ``names`` when a process was killed mid-write; returns the
+    removed paths. Nothing else is touched."""
+    folder = Path(folder)
+    removed = []
+    if folder.is_dir():
+        for tmp in sorted(t for name in names for t in folder.glob(f".{name}.*.tmp")):
+            if tmp.is_file():
+                try:
+                    tmp.unlink()
+                    removed.append(tmp)
+                except OSError:
+                    pass
+    return removed
+
+
+class _Skeleton(dict):
+    """Stands in for the arrays when decoding the index alone (every array reads as ``None``)."""
+
+    def __getitem__(self, key: str) -> Any:
+        return None
+
+
+def _referenced(obj: Any, out: list[str]) -> list[str]:
+    """The entry names an index refers to (``__array__`` / ``__scalar__``), in order."""
+    if isinstance(obj, list):
+        for v in obj:
+            _referenced(v, out)
+    elif isinstance(obj, dict):
+        for tag in ("__array__", "__scalar__"):
+            if tag in obj:
+                if not isinstance(obj[tag], str):
+                    raise ValueError(f"bad array reference {obj[tag]!r} in the index")
+                out.append(obj[tag])
+                return out
+        for v in obj.values():
+            _referenced(v, out)
+    return out
+
+
+def _read_entry(zf: zipfile.ZipFile, name: str) -> numpy.ndarray:
+    """One ``.npy`` member: header checked against the member's size, then read (CRC verified)."""
+    try:
+        info = zf.getinfo(name + ".npy")
+    except KeyError:
+        raise ValueError(f"the entry {name!r} named by the index is missing") from None
+    with zf.open(info) as f:
+        version = numpy.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = numpy.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = numpy.lib.format.read_array_header_2_0(f)
+        header_len = f.tell()
+    if dtype.hasobject:
+        raise ValueError(f"the entry {name!r} holds Python objects; a checkpoint holds only numbers and text")
+    nbytes = int(numpy.prod(shape, dtype=numpy.int64)) * dtype.itemsize
+    if info.file_size != header_len + nbytes:
+        raise ValueError(f"the entry {name!r} claims a {dtype} array of shape {shape} ({nbytes:,} bytes) "
+                         f"but stores {info.file_size - header_len:,} bytes")
+    data = zf.read(info)[header_len:]            # zipfile checks the CRC of the whole member
+    array = numpy.frombuffer(data, dtype=dtype).copy()
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
+def _entry_nbytes(zf: zipfile.ZipFile, name: str) -> int:
+    try:
+        return zf.getinfo(name + ".npy").file_size
+    except KeyError:
+        raise ValueError(f"the entry {name!r} named by the index is missing") from None
+
+
+def load_checkpoint(path: str | os.PathLike,
+                    max_bytes: int | Callable[[dict[str, Any]], int] | None = None) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`; arrays come back as NumPy arrays.
 
-    A directory is accepted and means ``<dir>/checkpoint.npz``.
+    A directory is accepted and means ``<dir>/checkpoint.npz``. Only the entries the index names
+    are read. ``max_bytes`` bounds the total size of those entries: a number, or a function of the
+    decoded index (the state with every array ``None``) that returns the bound -- the trainer
+    passes one derived from the saved configuration. Raises :class:`CheckpointError` for any
+    damaged or foreign file, ``FileNotFoundError`` when there is no file.
     """
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.npz"
     if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: no checkpoint at {path}")
-    with numpy.load(path, allow_pickle=False) as z:
-        if _META not in z.files:
-            raise ValueError(f"load_checkpoint: {path} is not a minisegnet checkpoint (no {_META} entry)")
-        meta = json.loads(str(z[_META]))
-        if meta.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"load_checkpoint: {path} has format {meta.get('format')!r}, "
-                             f"this version reads {CHECKPOINT_FORMAT!r}")
-        arrays = {k: z[k] for k in z.files if k != _META}
-    return _decode(meta["state"], arrays)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if _META + ".npy" not in zf.namelist():
+                raise CheckpointError(path, f"no {_META} index entry (a NumPy archive from elsewhere?)")
+            meta_array = _read_entry(zf, _META)
+            if meta_array.dtype.kind != "U" or meta_array.shape != ():
+                raise ValueError(f"the {_META} entry is not a text string")
+            meta = json.loads(str(meta_array[()]))
+            if not isinstance(meta, dict) or "state" not in meta:
+                raise ValueError(f"the {_META} index has no state")
+            if meta.get("format") != CHECKPOINT_FORMAT:
+                raise CheckpointError(path, f"it has format {meta.get('format')!r}, this version reads "
+                                            f"{CHECKPOINT_FORMAT!r}")
+            names = list(dict.fromkeys(_referenced(meta["state"], [])))
+            total = sum(_entry_nbytes(zf, n) for n in names)
+            if max_bytes is not None:
+                limit = max_bytes(_decode(meta["state"], _Skeleton())) if callable(max_bytes) else max_bytes
+                if total > limit:
+                    raise ValueError(f"its arrays hold {total:,} bytes, more than the {int(limit):,} "
+                                     "bytes a checkpoint of its configuration can need")
+            arrays = {n: _read_entry(zf, n) for n in names}
+        return _decode(meta["state"], arrays)
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError,
+            IndexError, AttributeError, struct.error, UnicodeDecodeError, RecursionError,
+            NotImplementedError) as exc:
+        raise CheckpointError(path, _reason(exc)) from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if "pickle" in text.lower():          # never pass on NumPy's advice to load unsafely
+        return "an entry holds Python objects; a checkpoint holds only numbers and text"
+    if isinstance(exc, zipfile.BadZipFile) and "not a zip file" in text:
+        return "it is not an .npz (zip) archive, or it is empty or truncated"
+    if isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError, struct.error)):
+        return f"the archive is damaged or truncated ({text})"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"its index is not valid JSON ({text})"
+    return text

@@ -16,6 +16,7 @@ from typing import Any
 from . import __version__
 
 # exit codes besides 0 (success) and 2 (bad options, argparse's code)
+EXIT_WRITE_FAILED = 1
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
 
@@ -129,9 +130,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print(f"note: {config.out_dir()} already holds a run; starting it over "
                   "(add --resume to continue it instead)")
         trainer = Trainer(config, resume=args.resume, log=log)
-    except (ValueError, TypeError, FileNotFoundError, ImportError, DeviceError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, DeviceError) as exc:
         _error(str(exc))
         return 2
+    except KeyboardInterrupt:
+        _error("interrupted before training started; nothing was written")
+        return EXIT_INTERRUPTED
     cfg = trainer.config
     say = (lambda msg: None) if cfg.quiet else print
     ds = trainer.train_set
@@ -147,9 +151,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except TrainingDiverged as exc:
         _error(str(exc))
         return EXIT_DIVERGED
+    except OSError as exc:
+        _error(str(exc))
+        return EXIT_WRITE_FAILED
     except KeyboardInterrupt:
-        _error(f"interrupted; {trainer.epoch} epoch(s) are saved in {trainer.checkpoint_path}. "
-               f"Continue with: minisegnet train --out {trainer.out} --resume")
+        if trainer.saved_epoch:
+            _error(f"interrupted; {trainer.saved_epoch} epoch(s) are saved in {trainer.checkpoint_path}. "
+                   f"Continue with: minisegnet train --out {trainer.out} --resume")
+        else:
+            _error("interrupted during the first epoch; no checkpoint was written")
         return EXIT_INTERRUPTED
     elapsed = time.perf_counter() - start
     test = f", test mIoU {result.test['miou']:.3f}" if result.test else ""
@@ -166,9 +176,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     try:
         path, scores = predict(args.checkpoint, args.out, split=args.split, n=args.n, device=args.device)
-    except (ValueError, TypeError, FileNotFoundError, ImportError, DeviceError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, DeviceError) as exc:
         _error(str(exc))
         return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
     print(f"{args.split}: mIoU {scores['miou']:.3f}, pixel accuracy {scores['acc']:.3f}, "
           f"loss {scores['loss']:.4f}")
     print(f"wrote {path}")

@@ -17,14 +17,20 @@ Guarantees:
 * **Exact resume**: the checkpoint (written atomically after every epoch) holds every piece of state
   that the next epoch reads, so a run interrupted after any epoch and resumed with ``resume=True``
   (``--resume``) ends with bit-for-bit the weights of the uninterrupted run.
-* **No silent divergence**: a NaN or infinite loss (or weights) stops the run with
-  :class:`TrainingDiverged`; the checkpoint on disk stays the last good one.
+  Bit-exact only at the same BLAS thread count: the checkpoint records it and resume warns.
+* **No silent divergence**: a NaN or infinite training loss, validation loss, weight, batch-norm
+  statistic or optimizer state stops the run with :class:`TrainingDiverged` before the epoch is
+  saved; the checkpoint on disk stays the last good one, and a non-finite checkpoint is never
+  resumed.
+* **Checked before work**: the configuration's bounds, the memory the run needs
+  (:func:`estimate_memory`) and the output folder are checked before any data or network is built.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -39,12 +45,14 @@ import numpy
 from . import backend, losses, metrics, models, optim
 from . import random as msrandom
 from .autograd import Tensor, no_grad
-from .checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from .checkpoint import (CheckpointError, atomic_write_bytes, load_checkpoint,
+                         remove_stale_temporaries, save_checkpoint)
 from .data import DATASET_NAMES, DataLoader, SegmentationDataset, load_dataset
 
-__all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "train", "predict",
-           "LOSS_NAMES", "OPTIMIZER_NAMES", "SCHEDULE_NAMES", "METRIC_COLUMNS", "make_loss",
-           "default_out"]
+__all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "OutputError", "train",
+           "predict", "LOSS_NAMES", "OPTIMIZER_NAMES", "SCHEDULE_NAMES", "METRIC_COLUMNS",
+           "make_loss", "default_out", "estimate_memory", "check_memory", "available_memory",
+           "blas_threads", "MAX_DEPTH", "DEFAULT_MEMORY_BUDGET"]
 
 LOSS_NAMES = ("ce", "dice", "ce+dice", "focal", "tversky")
 OPTIMIZER_NAMES = ("adam", "sgd")
@@ -55,10 +63,24 @@ METRIC_COLUMNS = ("epoch", "train_loss", "train_miou", "train_acc", "val_loss", 
 _FIXED_DEPTH_MODELS = ("fcn8s", "fcn16s", "fcn32s")
 # options that may change when a run is resumed (they do not change the computation)
 _RUNTIME_FIELDS = ("epochs", "device", "out", "plots", "quiet")
+# models in which every down-sampling stage halves the image: 2**depth must not exceed the size
+_HALVING_MODELS = ("unet", "segnet", "deconvnet")
+# what a run writes (atomically, through temporaries named .NAME.*.tmp)
+_OUTPUT_FILES = ("checkpoint.npz", "metrics.csv", "config.json", "results.json", "loss_curve.png",
+                 "predictions.png", ".write-test")
+#: the largest --depth accepted (any model)
+MAX_DEPTH = 16
+#: the memory a run may need when the machine's available memory cannot be read
+DEFAULT_MEMORY_BUDGET = 16 * 2**30
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss (or the weights) became NaN or infinite; the run was stopped."""
+    """The loss, the validation loss, the weights or the batch-norm statistics became NaN or
+    infinite; the run was stopped and the checkpoint on disk is the last good one."""
+
+
+class OutputError(OSError):
+    """The run's output folder cannot be used or written (a file, read-only, full disk)."""
 
 
 @dataclass
@@ -100,11 +122,31 @@ class TrainConfig:
         for name, value, valid in checks:
             if value not in valid:
                 raise ValueError(f"TrainConfig: unknown {name} {value!r}; valid: {', '.join(valid)}")
-        for name in ("epochs", "batch_size", "width", "depth", "size", "n_train", "n_val"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"TrainConfig: {name} must be >= 1, got {getattr(self, name)}")
+        minimum = {"epochs": 1, "batch_size": 1, "width": 1, "depth": 1, "size": 1, "n_train": 1,
+                   "n_val": 1, "n_test": 0, "seed": 0}
+        for name, low in minimum.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
+                raise ValueError(f"TrainConfig: {_option(name)} must be an integer, got {value!r}")
+            if value < low:
+                raise ValueError(f"TrainConfig: {_option(name)} must be >= {low}, got {value}")
+        if self.depth > MAX_DEPTH:
+            raise ValueError(f"TrainConfig: --depth must be <= {MAX_DEPTH}, got {self.depth}")
+        if self.num_classes is not None and (isinstance(self.num_classes, bool)
+                                             or not isinstance(self.num_classes, (int, numpy.integer))):
+            raise ValueError(f"TrainConfig: --num-classes must be an integer, got {self.num_classes!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"TrainConfig: lr must be a positive number, got {self.lr!r}")
+            raise ValueError(f"TrainConfig: --lr must be a positive number, got {self.lr!r}")
+        for name in ("momentum", "weight_decay"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
+                raise ValueError(f"TrainConfig: {_option(name)} must be a number >= 0, got {value!r}")
+        if self.model in _HALVING_MODELS and 2 ** self.depth > self.size:
+            most = max(self.size.bit_length() - 1, 0)
+            raise ValueError(
+                f"TrainConfig: --depth {self.depth} is too deep for --size {self.size}: each of "
+                f"{self.model}'s down-sampling stages halves the image, so {self.size} px allow at most "
+                f"--depth {most}" + (f" (or use --size {2 ** self.depth} or more)" if self.depth <= 14 else ""))
         if self.num_classes is not None and self.dataset != "shapes":
             raise ValueError("TrainConfig: num_classes can only be chosen for the shapes dataset "
                              f"(digits always has 11), got num_classes={self.num_classes}")
@@ -122,6 +164,11 @@ class TrainConfig:
 
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else default_out(self.model, self.dataset)
+
+
+def _option(name: str) -> str:
+    """The command-line spelling of a config field: ``n_test`` -> ``--n-test``."""
+    return "--" + name.replace("_", "-")
 
 
 def default_out(model: str, dataset: str) -> Path:
@@ -179,6 +226,178 @@ def _build_model(config: TrainConfig, in_channels: int, num_classes: int) -> Any
     return models.build_model(config.model, in_channels, num_classes, **kwargs)
 
 
+# ----- bounds before work: memory estimate ---------------------------------------------------
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or ``None``."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+_PROBE_WIDTH, _PROBE_SIZE, _PROBE_DEPTH = 4, 64, 4
+
+
+@functools.lru_cache(maxsize=64)
+def _probe(model: str, depth: int, in_channels: int, num_classes: int) -> tuple[int, int]:
+    """(parameters, activation values of one 64x64 image) of ``model`` at base width 4."""
+    from .summary import summary
+    rng_state = msrandom.get_state()        # building a network draws weights: leave no trace
+    try:
+        kwargs: dict[str, Any] = {"base_width": _PROBE_WIDTH}
+        if model not in _FIXED_DEPTH_MODELS:
+            kwargs["depth"] = depth
+        net = models.build_model(model, in_channels, num_classes, **kwargs)
+        table = summary(net, (1, in_channels, _PROBE_SIZE, _PROBE_SIZE), device="cpu")
+    finally:
+        msrandom.set_state(rng_state)
+    values = sum(int(numpy.prod(r.output_shape, dtype=numpy.int64)) for r in table.rows)
+    return int(net.num_parameters()), values
+
+
+def _data_shape(config: TrainConfig) -> tuple[int, int]:
+    """(input channels, classes) of the configured dataset, without generating it."""
+    if config.dataset == "digits":
+        return 1, 11
+    return 3, config.num_classes or 4
+
+
+def estimate_memory(config: TrainConfig) -> dict[str, int]:
+    """A rough estimate of the memory (bytes) a run needs, computed without building it.
+
+    ``data``: the three splits (float32 images, int64 masks), twice over for the generator's
+    working arrays; ``parameters``: weights, gradients and the optimizer's state (Adam: 2 moments,
+    SGD: 1 buffer), float32; ``activations``: what one training batch keeps for the backward pass,
+    taken as 3x the float32 outputs of every layer (outputs, their gradients, im2col buffers), or
+    one evaluation batch (at least 32 images), whichever is larger; ``total``: their sum.
+
+    The parameters and layer outputs are read off the same network at base width 4 on a 64x64
+    image (depth above 4 extrapolated from depths 3 and 4), then scaled: parameters with the
+    square of the width, activations with the width and the number of pixels.
+    """
+    in_channels, num_classes = _data_shape(config)
+    if config.model in _FIXED_DEPTH_MODELS:
+        params, values = _probe(config.model, 0, in_channels, num_classes)
+    elif config.depth <= _PROBE_DEPTH:
+        params, values = _probe(config.model, config.depth, in_channels, num_classes)
+    else:
+        p4, v4 = _probe(config.model, _PROBE_DEPTH, in_channels, num_classes)
+        p3, v3 = _probe(config.model, _PROBE_DEPTH - 1, in_channels, num_classes)
+        extra = config.depth - _PROBE_DEPTH
+        params = int(p4 * (p4 / p3) ** extra)
+        values = int(v4 * max(1.0, v4 / v3) ** extra)
+    w = config.width / _PROBE_WIDTH
+    params = int(params * (w * w if w >= 1 else w))
+    per_image = values * w * (config.size / _PROBE_SIZE) ** 2
+    images = config.n_train + config.n_val + config.n_test
+    data = 2 * images * config.size ** 2 * (4 * in_channels + 8)
+    state_copies = 4 if config.optimizer == "adam" else 3
+    parameters = 4 * params * state_copies
+    activations = int(4 * per_image * max(3 * config.batch_size, max(config.batch_size, 32)))
+    return {"data": int(data), "parameters": parameters, "activations": activations,
+            "total": int(data) + parameters + activations, "num_parameters": params}
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def check_memory(config: TrainConfig, budget: int | None = None) -> dict[str, int]:
+    """Refuse (ValueError, with the estimate) a run whose :func:`estimate_memory` exceeds
+    ``budget`` (default: the machine's available memory, or ``DEFAULT_MEMORY_BUDGET`` where that
+    cannot be read). Returns the estimate."""
+    est = estimate_memory(config)
+    where = "this machine has"
+    if budget is None:
+        budget = available_memory()
+        if budget is None:
+            budget, where = DEFAULT_MEMORY_BUDGET, "the budget (unknown available memory) is"
+    else:
+        where = "the budget is"
+    if est["total"] > budget:
+        parts = {"data": "--size, --n-train/--n-val/--n-test",
+                 "parameters": "--width, --depth",
+                 "activations": "--batch-size, --size, --width"}
+        biggest = max(parts, key=lambda k: est[k])
+        raise ValueError(
+            f"this run would need about {_bytes(est['total'])} of memory (data {_bytes(est['data'])}, "
+            f"{est['num_parameters']:,} parameters with gradients and optimizer state "
+            f"{_bytes(est['parameters'])}, activations of a batch {_bytes(est['activations'])}) and "
+            f"{where} {_bytes(budget)} available; reduce {parts[biggest]}")
+    return est
+
+
+# ----- the BLAS thread count (resume is bit-exact only at the same count) -----------------------
+
+_BLAS_GETTERS = ("openblas_get_num_threads", "openblas_get_num_threads64_",
+                 "scipy_openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
+                 "MKL_Get_Max_Threads", "mkl_get_max_threads")
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_libraries() -> tuple[Any, ...]:
+    import ctypes
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f
+                            if ("blas" in line.lower() or "mkl" in line.lower())
+                            and line.split()[-1].startswith("/")})
+    except OSError:
+        return ()
+    libs = []
+    for path in paths:
+        try:
+            libs.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return tuple(libs)
+
+
+def blas_threads() -> int | None:
+    """The thread count of the BLAS library NumPy uses (OpenBLAS or MKL), or ``None`` if unknown."""
+    import ctypes
+    for lib in _blas_libraries():
+        for name in _BLAS_GETTERS:
+            getter = getattr(lib, name, None)
+            if getter is not None:
+                getter.restype = ctypes.c_int
+                return int(getter())
+    return None
+
+
+def _checkpoint_budget(index: dict[str, Any]) -> int:
+    """The most bytes of arrays a checkpoint of the configuration in ``index`` can hold: twice the
+    estimated weights with two optimizer moments, plus 16 MB for the rest."""
+    config = TrainConfig.from_dict(index["config"])
+    return 2 * 4 * 4 * estimate_memory(config)["num_parameters"] + 16 * 2**20
+
+
+# ----- finiteness ---------------------------------------------------------------------------
+
+def _nonfinite(obj: Any, prefix: str = "") -> list[str]:
+    """The names of the non-finite numbers and float arrays inside a nested state."""
+    if isinstance(obj, dict):
+        return [n for k, v in obj.items() for n in _nonfinite(v, f"{prefix}{k}.")]
+    if isinstance(obj, (list, tuple)):
+        return [n for i, v in enumerate(obj) for n in _nonfinite(v, f"{prefix}{i}.")]
+    if isinstance(obj, float):
+        return [] if math.isfinite(obj) else [prefix.rstrip(".")]
+    if hasattr(obj, "dtype") and getattr(obj.dtype, "kind", "") in "fc":
+        return [] if bool(backend.get_array_module(obj).isfinite(obj).all()) else [prefix.rstrip(".")]
+    return []
+
+
 def _finite_params(model: Any) -> bool:
     return all(bool(p.xp.isfinite(p.data).all()) for p in model.parameters())
 
@@ -189,14 +408,22 @@ class Trainer:
     ``Trainer(config).fit()`` trains ``config.epochs`` epochs, writing the outputs to
     ``config.out_dir()``; ``resume=True`` first restores the state saved in its checkpoint
     (``<out>/checkpoint.npz``; or give the checkpoint's path as ``resume``).
+
+    Everything that can be checked is checked before any data or network is built: the
+    configuration's bounds, the memory the run needs (:func:`check_memory`), the output folder
+    (``write_outputs=True``: a folder that can be written, with room for the checkpoint; stale
+    temporary files of a killed write are removed) and, on resume, the checkpoint (complete, not
+    larger than its configuration allows, every value finite).
     """
 
     def __init__(self, config: TrainConfig | None = None, resume: bool | str | os.PathLike = False,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, write_outputs: bool = True) -> None:
         config = config or TrainConfig()
         self._log = log or (lambda msg: None)
         self.out = config.out_dir()
         self.checkpoint_path = self.out / "checkpoint.npz"
+        #: the epoch held by the checkpoint on disk (0: none written by this run yet)
+        self.saved_epoch = 0
         saved = None
         if resume:
             source = self.checkpoint_path if resume is True else Path(resume)
@@ -206,9 +433,20 @@ class Trainer:
                 raise FileNotFoundError(
                     f"--resume: no checkpoint to resume at {source}; train without "
                     "--resume first (or point --out at the run's folder)")
-            saved = load_checkpoint(source)
-            config = self._merge_config(saved["config"], config)
+            saved = load_checkpoint(source, max_bytes=_checkpoint_budget)
+            saved_config = saved.get("config")
+            if not isinstance(saved_config, dict):
+                raise CheckpointError(source, "it holds no run configuration")
+            try:
+                config = self._merge_config(saved_config, config)
+            except (ValueError, TypeError) as exc:
+                raise CheckpointError(source, f"its configuration is not usable ({exc})") from None
+            self._check_finite_checkpoint(saved, source)
+            self._check_blas_threads(saved)
         self.config = config
+        est = check_memory(config)
+        if write_outputs:
+            self._prepare_out(est)
         if config.device == "gpu":
             backend.xp_for("gpu")    # raises DeviceError with the install hint if unavailable
 
@@ -219,6 +457,7 @@ class Trainer:
         msrandom.manual_seed(config.seed)
         self.model = _build_model(config, self.train_set.in_channels, self.num_classes).to(config.device)
         self._check_model_output()
+        drop_single = self._check_single_image_batches()
         if config.optimizer == "adam":
             self.optimizer: optim.Optimizer = optim.Adam(self.model.parameters(), lr=config.lr,
                                                          weight_decay=config.weight_decay)
@@ -235,13 +474,92 @@ class Trainer:
         self.loss_fn = make_loss(config.loss)
         loader_seed = int(numpy.random.SeedSequence([config.seed, 7]).generate_state(1)[0])
         self.train_loader = DataLoader(self.train_set, config.batch_size, shuffle=True,
-                                       augment=config.augment, seed=loader_seed, device=config.device)
+                                       augment=config.augment, seed=loader_seed, device=config.device,
+                                       drop_last=drop_single)
         self.val_loader = DataLoader(self.val_set, max(config.batch_size, 32), shuffle=False,
                                      device=config.device)
         self.epoch = 0
         self.history: list[dict[str, float]] = []
         if saved is not None:
-            self.load_state_dict(saved)
+            try:
+                self.load_state_dict(saved)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+                raise CheckpointError(source, f"it has no {exc.args[0]!r} entry" if isinstance(exc, KeyError)
+                                      else str(exc)) from None
+            self.saved_epoch = self.epoch
+
+    # ----- checks before work -----------------------------------------------------------------
+    def _prepare_out(self, estimate: dict[str, int]) -> None:
+        """The output folder: a folder (created if missing) that can be written, with room for a
+        checkpoint; stale temporaries of a killed write are removed."""
+        out = self.out
+        for parent in [out, *out.parents]:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise OutputError(f"--out {out}: {parent} is a file, not a folder; give a folder "
+                                      "for the run's outputs")
+                break
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            probe = atomic_write_bytes(out / ".write-test", lambda f: f.write(b"minisegnet"))
+            probe.unlink()
+        except OSError as exc:
+            raise OutputError(f"--out {out}: cannot write there ({exc.strerror or exc}); choose "
+                              "another folder with --out") from None
+        removed = remove_stale_temporaries(out, _OUTPUT_FILES)
+        if removed:
+            self._log(f"note: removed {len(removed)} temporary file(s) left in {out} by an "
+                      f"interrupted write: {', '.join(p.name for p in removed)}")
+        import shutil
+        free = shutil.disk_usage(out).free
+        need = 2 * estimate["parameters"] + 2 * 2**20     # checkpoint + its temporary copy + figures
+        if free < need:
+            raise OutputError(f"--out {out}: only {_bytes(free)} free on its disk; a checkpoint of "
+                              f"this run needs about {_bytes(need)}")
+
+    def _check_single_image_batches(self) -> bool:
+        """Batch norm in training mode cannot normalise one image at a 1x1 feature map. When the
+        training set gives batches of one image (the last one, N % B == 1, or all of them, B = 1 or
+        N = 1), the network is tried once on one image in training mode (its state restored). If
+        it cannot take it, a last batch of one is dropped every epoch (returns True) and runs whose
+        every batch is one image are refused. Networks that can take it train as before."""
+        n, b = len(self.train_set), self.config.batch_size
+        if n % b != 1 and min(n, b) != 1:
+            return False
+        state, rng = {k: v.copy() for k, v in self.model.state_dict().items()}, msrandom.get_state()
+        x = Tensor(backend.to_device(self.train_set.images[:1], self.config.device))
+        try:
+            with no_grad(), numpy.errstate(all="ignore"):
+                self.model.train()(x)
+            return False
+        except ValueError as exc:
+            if min(n, b) == 1:
+                raise ValueError(f"--batch-size {b} with --n-train {n}: every training batch is one "
+                                 f"image, and {self.config.model} cannot train on that ({exc}); use "
+                                 "--batch-size 2 or more and --n-train 2 or more") from None
+            self._log(f"note: {n} training images in batches of {b} leave a last batch of one image, "
+                      f"which {self.config.model} cannot train on (batch norm at a 1x1 feature map); "
+                      "it is skipped every epoch (a different image each epoch, as the order is "
+                      "shuffled)")
+            return True
+        finally:
+            self.model.load_state_dict(state)
+            msrandom.set_state(rng)
+
+    def _check_finite_checkpoint(self, saved: dict[str, Any], source: Path) -> None:
+        bad = _nonfinite({"model": saved.get("model"), "optimizer": saved.get("optimizer"),
+                          "history": saved.get("history")})
+        if bad:
+            raise CheckpointError(source, f"it holds NaN or infinite values ({', '.join(bad[:4])}"
+                                  f"{', ...' if len(bad) > 4 else ''}), so it cannot be resumed or "
+                                  "used; train again without --resume")
+
+    def _check_blas_threads(self, saved: dict[str, Any]) -> None:
+        then, now = (saved.get("machine") or {}).get("blas_threads"), blas_threads()
+        if then is not None and now is not None and int(then) != now:
+            self._log(f"warning: this run was saved with {then} BLAS thread(s) and resumes with {now}: "
+                      "the weights will differ slightly from an uninterrupted run (bit-exact resume "
+                      f"needs the same count, e.g. OPENBLAS_NUM_THREADS={then})")
 
     def _check_model_output(self) -> None:
         """One image through the model in eval mode (no state changes): a size the network cannot
@@ -280,6 +598,7 @@ class Trainer:
             "rng": {"minisegnet": msrandom.get_state(), "train_loader": self.train_loader.state_dict()},
             "history": [dict(h) for h in self.history],
             "class_names": list(self.class_names),
+            "machine": {"blas_threads": blas_threads()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -297,8 +616,20 @@ class Trainer:
         self.history = [dict(h) for h in state["history"]]
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the checkpoint atomically (default ``<out>/checkpoint.npz``)."""
-        return save_checkpoint(path or self.checkpoint_path, self.state_dict())
+        """Write the checkpoint atomically (default ``<out>/checkpoint.npz``).
+
+        A write that fails (full disk, folder removed) raises :class:`OutputError` naming the path;
+        the previous checkpoint stays intact."""
+        target = Path(path or self.checkpoint_path)
+        try:
+            written = save_checkpoint(target, self.state_dict())
+        except OSError as exc:
+            kept = (f"the checkpoint of epoch {self.saved_epoch} is intact" if self.saved_epoch
+                    and target == self.checkpoint_path else "no checkpoint was kept")
+            raise OutputError(f"could not write {target}: {exc.strerror or exc}; {kept}") from None
+        if target == self.checkpoint_path:
+            self.saved_epoch = self.epoch
+        return written
 
     # ----- one epoch ------------------------------------------------------------------------
     def train_epoch(self, bar: Any = None) -> dict[str, float]:
@@ -327,7 +658,9 @@ class Trainer:
 
     def evaluate(self, loader: DataLoader | None = None) -> dict[str, float]:
         """Mean loss, mIoU (over the whole set's confusion matrix) and pixel accuracy, eval mode."""
-        loader = loader or self.val_loader
+        loader = self.val_loader if loader is None else loader
+        if len(loader.dataset) == 0:
+            raise ValueError("evaluate: the split has no images")
         self.model.eval()
         cm = metrics.ConfusionMatrix(self.num_classes)
         total, count = 0.0, 0
@@ -353,8 +686,8 @@ class Trainer:
     def _diverged_message(self, what: str, batch: int | None = None) -> str:
         where = f"epoch {self.epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
         lr = self.optimizer.param_groups[0]["lr"]
-        if self.epoch > 0 and self.checkpoint_path.is_file():
-            kept = (f"the last good checkpoint (epoch {self.epoch}) is kept at {self.checkpoint_path}")
+        if self.saved_epoch > 0 and self.checkpoint_path.is_file():
+            kept = (f"the last good checkpoint (epoch {self.saved_epoch}) is kept at {self.checkpoint_path}")
         else:
             kept = "no checkpoint was written (it diverged in the first epoch)"
         return (f"training stopped: {what} at {where} (lr={lr:g}, loss={self.config.loss}, "
@@ -385,7 +718,18 @@ class Trainer:
                 bar.close()
             if not _finite_params(self.model):
                 raise TrainingDiverged(self._diverged_message("the weights became NaN or infinite"))
+            bad = _nonfinite(dict(self.model.state_dict()))
+            if bad:
+                raise TrainingDiverged(self._diverged_message(
+                    f"the batch-norm running statistics became NaN or infinite ({', '.join(bad[:3])})"))
+            bad = _nonfinite(self.optimizer.state_dict()["state"])
+            if bad:
+                raise TrainingDiverged(self._diverged_message(
+                    f"the optimizer state became NaN or infinite ({', '.join(bad[:3])})"))
             va = self.evaluate()
+            if not all(math.isfinite(va[k]) for k in ("loss", "miou", "acc")):
+                raise TrainingDiverged(self._diverged_message(
+                    f"the validation loss became {va['loss']}"))
             if self.scheduler is not None:
                 self.scheduler.step()
             self.epoch += 1
@@ -439,7 +783,9 @@ class Trainer:
                          n: int = 6) -> Path:
         """Render input | truth | prediction for the first ``n`` images of ``dataset`` (val)."""
         from .plots import plot_predictions
-        dataset = dataset or self.val_set
+        dataset = self.val_set if dataset is None else dataset
+        if len(dataset) == 0 or n < 1:
+            raise ValueError(f"plot_predictions: nothing to draw ({len(dataset)} images, n={n})")
         n = min(n, len(dataset))
         images, masks = dataset.images[:n], dataset.masks[:n]
         return plot_predictions(images, masks, self.predict(images), self.class_names, path,
@@ -468,24 +814,46 @@ def predict(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
     ``checkpoint`` is a ``checkpoint.npz`` or a run folder. The split is regenerated from the
     run's configuration (same seed, same images). ``out`` is a ``.png`` path or a folder (default:
     ``predict_<split>.png`` next to the checkpoint). Returns the PNG path and the split's metrics
-    (loss, mIoU, pixel accuracy over the whole split).
+    (loss, mIoU, pixel accuracy over the whole split). A split the run has no images of (the test
+    split of a run trained with ``n_test=0``) is an error, as is ``n < 1``; ``n`` larger than the
+    split renders the whole split.
     """
-    state = load_checkpoint(checkpoint)
-    cfg = TrainConfig.from_dict(state["config"])
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"predict: unknown split {split!r}; use train, val or test")
+    if isinstance(n, bool) or not isinstance(n, (int, numpy.integer)) or n < 1:
+        raise ValueError(f"predict: -n must be a number of images >= 1, got {n!r}")
     ckpt_path = Path(checkpoint)
     run_dir = ckpt_path if ckpt_path.is_dir() else ckpt_path.parent
-    cfg = dataclasses.replace(cfg, device=device, out=str(run_dir), quiet=True)
     if out is None:
         out = run_dir / f"predict_{split}.png"
     out = Path(out)
-    if out.suffix.lower() != ".png":
+    if out.suffix.lower() == ".png":
+        if out.is_dir():
+            raise ValueError(f"predict: --out {out} is a folder; give a new .png file name or the "
+                             "folder without the .png ending")
+    elif out.suffix and not out.is_dir():
+        raise ValueError(f"predict: --out {out} must be a .png file or a folder, not a "
+                         f"{out.suffix} file (the grid is written as PNG)")
+    else:
         out = out / f"predict_{split}.png"
-    if split not in ("train", "val", "test"):
-        raise ValueError(f"predict: unknown split {split!r}; use train, val or test")
-    trainer = Trainer(cfg, resume=ckpt_path)
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"predict: --out {out}: {parent} is a file, not a folder")
+            break
+    state_config = load_checkpoint(checkpoint, max_bytes=_checkpoint_budget)["config"]
+    cfg = TrainConfig.from_dict(state_config)
+    if split == "test" and cfg.n_test == 0:
+        raise ValueError(f"predict: the run in {run_dir} was trained with --n-test 0, so it has no "
+                         "test split; use --split val (or train a run with --n-test N)")
+    cfg = dataclasses.replace(cfg, device=device, out=str(run_dir), quiet=True)
+    trainer = Trainer(cfg, resume=ckpt_path, write_outputs=False)
     data = {"train": trainer.train_set, "val": trainer.val_set}.get(split)
     if data is None:
         data = _load_split(cfg, "test", cfg.n_test)
     scores = trainer.evaluate(DataLoader(data, 64, shuffle=False, device=device))
-    trainer.plot_predictions(out, data, n=n)
+    try:
+        trainer.plot_predictions(out, data, n=n)
+    except OSError as exc:
+        raise OutputError(f"predict: cannot write {out}: {exc.strerror or exc}") from None
     return out, scores

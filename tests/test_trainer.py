@@ -63,7 +63,7 @@ def test_checkpoint_rejects_unstorable_objects_and_foreign_files(tmp_path):
     with pytest.raises(TypeError, match="cannot store a object"):
         save_checkpoint(tmp_path / "c.npz", {"x": object()})
     np.savez(tmp_path / "other.npz", a=np.zeros(2))
-    with pytest.raises(ValueError, match="not a minisegnet checkpoint"):
+    with pytest.raises(ValueError, match="not a valid/complete minisegnet checkpoint"):
         load_checkpoint(tmp_path / "other.npz")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.npz")
@@ -239,7 +239,7 @@ def test_other_models_train_one_epoch(tmp_path, model):
 
 
 def test_predict_regenerates_the_split_and_scores_it(tmp_path):
-    train(tiny(tmp_path, "p", epochs=1))
+    train(tiny(tmp_path, "p", epochs=1, n_test=4))
     path, scores = predict(tmp_path / "p" / "checkpoint.npz", tmp_path / "grid.png", n=3)
     assert path == tmp_path / "grid.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = load_checkpoint(tmp_path / "p")["history"][-1]
