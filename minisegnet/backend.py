@@ -45,7 +45,9 @@ __all__ = [
 ]
 
 DEVICES = ("cpu", "gpu")
-INSTALL_HINT = 'pip install "minisegnet[gpu]"  (CuPy for CUDA 12, needs an NVIDIA GPU and driver)'
+INSTALL_HINT = ('pip install "minisegnet[gpu]"  (CuPy for CUDA 12), or pip install '
+                '"minisegnet[gpu-cuda13]"  (CuPy for CUDA 13); both need an NVIDIA GPU and driver: '
+                '`nvidia-smi` prints the "CUDA Version" the driver supports (see docs/gpu.md)')
 
 
 class DeviceError(RuntimeError):

@@ -12,6 +12,7 @@ need a real GPU (the ``gpu``-marked tests).
 
 from __future__ import annotations
 
+import time
 import types
 
 import numpy as np
@@ -111,18 +112,49 @@ class _Module(types.ModuleType):
 
 
 class _Device:
+    id = 0
+
     def synchronize(self):
         return None
+
+
+class _Event:
+    """``cupy.cuda.Event``: here it records the host clock (the "device" is the CPU)."""
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self.time = None
+
+    def record(self, stream=None):
+        self.time = time.perf_counter()
+
+    def synchronize(self):
+        return None
+
+
+def _elapsed_ms(start, end):
+    """``cupy.cuda.get_elapsed_time``: milliseconds between two recorded events."""
+    if start.time is None or end.time is None:
+        raise RuntimeError("fake cupy: get_elapsed_time needs two recorded events")
+    return 1e3 * (end.time - start.time)
+
+
+FAKE_NAME = "fake CuPy (tests/fake_cupy.py: NumPy on the CPU)"
 
 
 def make_fake_cupy():
     fake = _Module("cupy", np)
     fake.ndarray = FakeGpuArray
     fake.asnumpy = lambda a: np.array(_unwrap(a))
+    fake.__version__ = f"fake (NumPy {np.__version__})"
     cuda = types.SimpleNamespace(
-        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
+        runtime=types.SimpleNamespace(
+            getDeviceCount=lambda: 1,
+            runtimeGetVersion=lambda: 0, driverGetVersion=lambda: 0,
+            getDeviceProperties=lambda i: {"name": FAKE_NAME.encode(), "totalGlobalMem": 0}),
         get_current_device=lambda: _Device(),
-        Event=None,
+        Device=lambda i=0: _Device(),
+        Event=_Event,
+        get_elapsed_time=_elapsed_ms,
     )
     fake.cuda = cuda
     fake.get_default_memory_pool = lambda: types.SimpleNamespace(
