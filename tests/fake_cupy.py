@@ -7,7 +7,10 @@ it. ``install(monkeypatch)`` swaps it into :mod:`minisegnet.backend` for one tes
 
 What it checks: that every op, loss, optimizer and model keeps "gpu" data on the "gpu" and takes
 its array module from its inputs. What it cannot check: CuPy API gaps, kernels or speed -- those
-need a real GPU (the ``gpu``-marked tests).
+need a real GPU (the ``gpu``-marked tests). Its ``cuda.Event`` / ``cuda.get_elapsed_time`` read
+the host clock and ``getDeviceProperties`` names it, so the benchmarks and
+``benchmarks/gpu_check.sh --dry-run`` (which installs it in every process through
+``benchmarks/fake_gpu/sitecustomize.py``) run unchanged on it.
 """
 
 from __future__ import annotations
