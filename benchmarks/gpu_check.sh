@@ -51,7 +51,8 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/gpu_check.XXXXXX")"   # scratch: the training
 trap 'rm -rf "$WORK"' EXIT
 cd "$ROOT" || exit 2
 
-PY="${PYTHON:-python}"
+PY="${PYTHON:-$(command -v python || command -v python3)}"   # PYTHON=... picks another interpreter
+[ -n "$PY" ] || { echo "gpu_check.sh: no python or python3 on PATH (set PYTHON=...)" >&2; exit 2; }
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export MPLBACKEND=Agg HYPOTHESIS_PROFILE=ci PYTHONUNBUFFERED=1
 export CUPY_TF32="${CUPY_TF32:-0}"   # CuPy's default (full float32), stated: the tests' tolerances assume it
@@ -63,7 +64,8 @@ fi
 # each step: name, time limit (s), command. Dry run: tiny sizes, no PyTorch.
 TRAIN_OUT="$WORK/train"
 if [ "$DRY" = 1 ]; then
-    T_DEVICE=45 T_TESTS=120 T_SPATIAL=60 T_UNET=60 T_TRAIN=60
+    # generous guards, not budgets: a dry run takes ~15 s of CPU, but CI machines can be busy
+    T_DEVICE=60 T_TESTS=300 T_SPATIAL=120 T_UNET=120 T_TRAIN=120
     SPATIAL_ARGS=(--quick --repeats 2 --no-torch)
     UNET_ARGS=(--batch 2 --size 16 --depth 2 --width 4 --repeats 2 --warmup 1 --no-torch)
     TRAIN_ARGS=(--n-train 32 --n-val 16 --n-test 0 --epochs 2 --batch-size 16 --size 16 --width 4

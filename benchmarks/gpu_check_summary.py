@@ -96,13 +96,19 @@ def probe() -> int:
     if env.get("gpu_unavailable_reason", "unknown") is not None:
         print(f"no GPU: {env.get('gpu_unavailable_reason') or env.get('device')}")
         return 1
+    import time
+
     import numpy
 
     from minisegnet import backend
     from timing import DeviceTimer
     cp, n = backend.xp_for("gpu"), 1024
     a = cp.asarray(numpy.random.default_rng(0).standard_normal((n, n), dtype=numpy.float32))
-    t = DeviceTimer("gpu", repeats=10)(lambda: a @ a)
+    t0 = time.perf_counter()  # an elementwise kernel and a reduction: CuPy compiles them (NVRTC)
+    total = float((a * 0.5 + 1.0).sum())
+    print(f"elementwise + reduction kernels (compiled or from CuPy's cache): "
+          f"{time.perf_counter() - t0:.2f} s, sum {total:.1f}")
+    t = DeviceTimer("gpu", repeats=10)(lambda: a @ a)   # cuBLAS
     print(f"float32 {n}x{n} matmul on the GPU: {t * 1e3:.3f} ms, {2 * n ** 3 / t / 1e9:.0f} GFLOP/s "
           "(median of 10, CUDA events)")
     return 0

@@ -36,7 +36,7 @@ def run_check(out: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
                         "CUPY_TF32")}
     env["PYTHON"] = sys.executable
     return subprocess.run(["bash", str(SCRIPT), *args, str(out)], cwd=out.parent, env=env,
-                          capture_output=True, text=True, timeout=400)
+                          capture_output=True, text=True, timeout=900)
 
 
 def summary_rows(md: str) -> dict[str, list[str]]:
