@@ -72,11 +72,13 @@ if [ "$DRY" = 1 ]; then
                 --depth 2)
 else
     # with the summary's 30 s: 435 s at most; 465 s (7.75 min) if every step also used its 5 s grace
-    T_DEVICE=45 T_TESTS=150 T_SPATIAL=60 T_UNET=60 T_TRAIN=90
+    T_DEVICE=45 T_TESTS=140 T_SPATIAL=60 T_UNET=60 T_TRAIN=100
     SPATIAL_ARGS=()
     UNET_ARGS=()
     # the target: val mIoU >= 0.9 in under 30 s of training (docs/gpu.md: the command)
-    TRAIN_ARGS=(--batch-size 32 --epochs 20 --n-test 0)
+    # batch 32 for 30 epochs: on the CPU 20 epochs only just got there (0.904 at epoch 19), so
+    # 30 leave a margin; the summary reports when 0.9 was first reached, not the whole run
+    TRAIN_ARGS=(--batch-size 32 --epochs 30 --n-test 0)
 fi
 TRAIN_CMD=("$PY" -m minisegnet train --device gpu "${TRAIN_ARGS[@]}" --no-plots --quiet
            --out "$TRAIN_OUT")

@@ -45,9 +45,8 @@ __all__ = [
 ]
 
 DEVICES = ("cpu", "gpu")
-INSTALL_HINT = ('pip install "minisegnet[gpu]"  (CuPy for CUDA 12), or pip install '
-                '"minisegnet[gpu-cuda13]"  (CuPy for CUDA 13); both need an NVIDIA GPU and driver: '
-                '`nvidia-smi` prints the "CUDA Version" the driver supports (see docs/gpu.md)')
+INSTALL_HINT = ('pip install "minisegnet[gpu]" for CUDA 12, pip install "minisegnet[gpu-cuda13]" '
+                'for CUDA 13 (an NVIDIA GPU and driver needed; `nvidia-smi` shows its CUDA Version)')
 
 
 class DeviceError(RuntimeError):
