@@ -67,7 +67,7 @@ def environment() -> dict[str, Any]:
             rt = cp.cuda.runtime
             env["cuda_runtime"] = _cuda_version(int(rt.runtimeGetVersion()))
             env["cuda_driver"] = _cuda_version(int(rt.driverGetVersion()))
-            mem = rt.getDeviceProperties(cp.cuda.get_current_device().id).get("totalGlobalMem", 0)
+            mem = rt.getDeviceProperties(cp.cuda.Device().id).get("totalGlobalMem", 0)
             env["device_memory_gib"] = round(mem / 2 ** 30, 1)
         else:
             env["device"] = "none"

@@ -168,7 +168,7 @@ def asnumpy(array: Any) -> numpy.ndarray:
 def synchronize(device: str) -> None:
     """Wait until the device has finished its queued work (a no-op on the CPU); for timing."""
     if device == "gpu":
-        _require_gpu("synchronize").cuda.get_current_device().synchronize()
+        _require_gpu("synchronize").cuda.Device().synchronize()  # the current device
 
 
 def device_name(device: str) -> str:
@@ -177,7 +177,7 @@ def device_name(device: str) -> str:
         import platform
         return f"CPU ({platform.processor() or platform.machine()})"
     cp = _require_gpu("device_name('gpu')")
-    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.get_current_device().id)
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)  # Device(): the current one
     name = props["name"]
     return name.decode() if isinstance(name, bytes) else str(name)
 

@@ -92,6 +92,19 @@ def _wrap(obj):
     return obj
 
 
+# NumPy's public top-level names that CuPy 14.2 does not have (dir(numpy) - dir(cupy), NumPy 2.4):
+# the fake refuses them too, so engine code that would break on a real GPU breaks here first
+NOT_IN_CUPY = frozenset("""
+    False_ ScalarType True_ asmatrix block bmat busday_count busday_offset busdaycalendar bytes_
+    char character clongdouble complex256 core ctypeslib datetime64 datetime_as_string
+    datetime_data dtypes einsum_path emath errstate f2py flexible float128 frompyfunc fromregex
+    geomspace get_include getbufsize geterr geterrcall histogram_bin_edges info insert is_busday
+    isnat little_endian longdouble ma matrix matvec memmap nanpercentile nanquantile ndenumerate
+    nditer nested_iters object_ polyder polydiv polyint rec recarray record sctypeDict setbufsize
+    seterr seterrcall show_runtime spacing str_ strings test timedelta64 typecodes unstack vecdot
+    vecmat void""".split())
+
+
 class _Module(types.ModuleType):
     """Wraps a NumPy (sub)module so that every array it returns is a FakeGpuArray."""
 
@@ -100,6 +113,9 @@ class _Module(types.ModuleType):
         self._target = target
 
     def __getattr__(self, name):
+        if self.__name__ == "cupy" and name in NOT_IN_CUPY:
+            raise AttributeError(f"fake cupy: CuPy has no cupy.{name} (NumPy has; use another "
+                                 "function, or the host copy)")
         attr = getattr(self._target, name)
         if isinstance(attr, types.ModuleType):
             return _Module(f"{self.__name__}.{name}", attr)
@@ -115,6 +131,8 @@ class _Module(types.ModuleType):
 
 
 class _Device:
+    """``cupy.cuda.Device()`` (CuPy has no ``get_current_device``: the fake does not either)."""
+
     id = 0
 
     def synchronize(self):
@@ -154,8 +172,7 @@ def make_fake_cupy():
             getDeviceCount=lambda: 1,
             runtimeGetVersion=lambda: 0, driverGetVersion=lambda: 0,
             getDeviceProperties=lambda i: {"name": FAKE_NAME.encode(), "totalGlobalMem": 0}),
-        get_current_device=lambda: _Device(),
-        Device=lambda i=0: _Device(),
+        Device=lambda device=None: _Device(),   # cupy.cuda.Device(): the current device
         Event=_Event,
         get_elapsed_time=_elapsed_ms,
     )

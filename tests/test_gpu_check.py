@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+import fake_cupy
 from minisegnet import backend
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -111,3 +112,20 @@ def test_extras_name_cupy_for_cuda_12_and_13():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert extras["gpu"][0].startswith("cupy-cuda12x")
     assert extras["gpu-cuda13"][0].startswith("cupy-cuda13x")
+
+
+def test_the_fake_cupy_lacks_what_cupy_lacks():
+    """The stand-in mirrors CuPy's API where it differs from NumPy's: names CuPy 14 does not have
+    (numpy.errstate, numpy.insert, ...) and CUDA calls that do not exist (cuda.get_current_device:
+    the current device is cuda.Device())."""
+    fake = fake_cupy.make_fake_cupy()
+    for name in ("errstate", "insert", "nditer", "matrix", "geomspace"):
+        with pytest.raises(AttributeError, match=f"CuPy has no cupy.{name}"):
+            getattr(fake, name)
+    assert not hasattr(fake.cuda, "get_current_device")
+    fake.cuda.Device().synchronize()
+    start, end = fake.cuda.Event(), fake.cuda.Event()
+    start.record()
+    end.record()
+    assert fake.cuda.get_elapsed_time(start, end) >= 0
+    assert callable(fake.add.at) and callable(fake.take_along_axis)  # CuPy has both
