@@ -240,7 +240,7 @@ def figures_train(text: str, train_dir: Path) -> dict[str, Any]:
 
 
 def targets(steps: dict[str, dict[str, Any]], mode: str) -> list[dict[str, Any]]:
-    note = " (dry run: the fake CuPy on the CPU, not a measurement)" if mode == "dry-run" else ""
+    note = "; dry run: the fake CuPy on the CPU, not a measurement" if mode == "dry-run" else ""
     t = steps.get("tests", {}).get("figures", {}).get("counts", {})
     u = steps.get("unet_step", {}).get("figures", {})
     tr = steps.get("train", {}).get("figures", {})
