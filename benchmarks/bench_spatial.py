@@ -3,9 +3,10 @@
     python benchmarks/bench_spatial.py                 # CPU, compares with PyTorch if importable
     python benchmarks/bench_spatial.py --device gpu    # CuPy (synchronised timing, memory pool)
     python benchmarks/bench_spatial.py --repeats 5 --no-torch
+    python benchmarks/bench_spatial.py --quick        # two small shapes, batch 2: a smoke test
 
 For every shape: forward and forward+backward time (median of ``--repeats`` runs after untimed
-warm-up runs), GFLOP/s, that as a fraction of NumPy's own float32 square-matmul GFLOP/s measured in
+warm-up runs; the wall clock on the CPU, CUDA events on the GPU: see timing.py), GFLOP/s, that as a fraction of NumPy's own float32 square-matmul GFLOP/s measured in
 the same run, PyTorch's time for the same op (optional: PyTorch is never a dependency; install it in
 a separate venv to compare) and the ratio ours / torch. Then a breakdown of where the time goes
 (im2col copy, GEMMs, col2im / splat / scatter) and the tracemalloc peak of conv2d's forward pass
@@ -28,6 +29,9 @@ from typing import Any, Callable
 import numpy
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from timing import DeviceTimer, torch_full_float32  # noqa: E402
 
 import minisegnet.functional as F  # noqa: E402
 from minisegnet import Tensor, backend  # noqa: E402
@@ -49,27 +53,6 @@ CONV_T = ("convT k2 s2 32x32 32->16", 32, 32, 16, 2, 2, 0, 1)
 POOL = ("8x16x64x64", (8, 16, 64, 64))
 
 
-class Timer:
-    """Median wall time of a function; on the GPU the device is synchronised around every run."""
-
-    def __init__(self, device: str, repeats: int, warmup: int = 2):
-        self.device, self.repeats, self.warmup = device, repeats, warmup
-        self.last_min = 0.0  # the fastest run of the last call (shows how noisy the machine is)
-
-    def __call__(self, fn: Callable[[], Any]) -> float:
-        for _ in range(self.warmup):  # untimed: caches, allocator, BLAS threads waking up
-            fn()
-        backend.synchronize(self.device)
-        times = []
-        for _ in range(self.repeats):
-            t0 = time.perf_counter()
-            fn()
-            backend.synchronize(self.device)
-            times.append(time.perf_counter() - t0)
-        self.last_min = min(times)
-        return float(numpy.median(times))
-
-
 class NullTimer:
     """Times nothing (the torch-only child process skips minisegnet's timings)."""
 
@@ -79,13 +62,17 @@ class NullTimer:
         return 0.0
 
 
+Timer = DeviceTimer  # the wall clock on the CPU, CUDA events on the GPU
+
+
 def torch_in_child(args: argparse.Namespace) -> tuple[dict, str]:
     """PyTorch's timings, measured in a separate process: two threading runtimes (OpenBLAS's and
     torch's OpenMP pool) in one process spin against each other and distort both sides."""
     if args.no_torch or importlib.util.find_spec("torch") is None:
         return {}, "(not installed)" if not args.no_torch else "(skipped)"
     cmd = [sys.executable, os.path.abspath(__file__), "--torch-only", "--device", args.device,
-           "--repeats", str(args.repeats)] + (["--threads", str(args.threads)] if args.threads else [])
+           "--repeats", str(args.repeats)] + (["--threads", str(args.threads)] if args.threads else []) \
+        + (["--quick"] if args.quick else [])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return {}, f"(failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else '?'})"
@@ -112,14 +99,11 @@ def load_torch(enabled: bool, device: str) -> Any:
         import torch  # noqa: PLC0415 - optional comparison only
     except ImportError:
         return None
-    if device == "gpu" and not torch.cuda.is_available():
-        return None
-    return torch
-
-
-def torch_sync(torch: Any, device: str) -> None:
     if device == "gpu":
-        torch.cuda.synchronize()
+        if not torch.cuda.is_available():
+            return None
+        torch_full_float32(torch)  # like CuPy's default: no TF32 in convolutions and GEMMs
+    return torch
 
 
 def fmt_ms(t: float | None) -> str:
@@ -191,15 +175,12 @@ def torch_times(torch: Any, device: str, timer: Timer, op: str, x: Tensor, w: Te
     gt = torch.tensor(backend.asnumpy(gy), device=dev)
     fn = getattr(torch.nn.functional, op)
 
-    def fwd():
-        y = fn(xt, wt, bt, **kwargs)
-        torch_sync(torch, device)
-        return y
+    def fwd():  # the timer waits for the device (CUDA events)
+        return fn(xt, wt, bt, **kwargs)
 
     def fwd_bwd():
         xt.grad = wt.grad = bt.grad = None
         fn(xt, wt, bt, **kwargs).backward(gt)
-        torch_sync(torch, device)
 
     out = dict(t_fwd=timer(fwd), t_fb=timer(fwd_bwd), t_fb_min=timer.last_min)
     settle()
@@ -283,24 +264,18 @@ def bench_pool(xp: Any, device: str, timer: Timer, torch: Any,
         vt = torch.tensor(backend.asnumpy(v.data), device=dev, requires_grad=True)
 
         def t_pool():
-            r = tf.max_pool2d(xt, 2, return_indices=True)
-            torch_sync(torch, device)
-            return r
+            return tf.max_pool2d(xt, 2, return_indices=True)
 
         def t_pool_fb():
             xt.grad = None
             tf.max_pool2d(xt, 2).backward(gyt)
-            torch_sync(torch, device)
 
         def t_unpool():
-            r = tf.max_unpool2d(vt, it, 2)
-            torch_sync(torch, device)
-            return r
+            return tf.max_unpool2d(vt, it, 2)
 
         def t_unpool_fb():
             vt.grad = None
             tf.max_unpool2d(vt, it, 2).backward(gut)
-            torch_sync(torch, device)
 
         rows[0].update(t_fwd=ttimer(t_pool), t_fb=ttimer(t_pool_fb), t_fb_min=ttimer.last_min)
         rows[1].update(t_fwd=ttimer(t_unpool), t_fb=ttimer(t_unpool_fb), t_fb_min=ttimer.last_min)
@@ -322,6 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke test: batch 2, two conv shapes, small pools (gpu_check.sh --dry-run)")
     ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS / torch threads (default: the libraries' own choice); on a machine\n"
@@ -332,14 +309,21 @@ def main(argv: list[str] | None = None) -> None:
         env = dict(os.environ, **{k: str(args.threads) for k in (
             "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
+    if args.quick:
+        global N, CONVS, POOL
+        N, CONVS, POOL = 2, [CONVS[1], CONVS[3]], ("2x4x16x16", (2, 4, 16, 16))
     device = args.device
     xp = backend.xp_for(device)
     timer = Timer(device, args.repeats)
     if args.torch_only:  # child process: torch's side of every row, as JSON
         torch = load_torch(True, device)
+        if torch is None:  # PyTorch without CUDA: no comparison on the GPU
+            print(json.dumps({"version": "(sees no GPU)", "rows": {}}))
+            return
         if args.threads:
             torch.set_num_threads(args.threads)
         null = NullTimer()
+        timer = Timer(device, args.repeats, library="torch")
         rows = [bench_conv(spec, xp, device, null, torch, timer) for spec in CONVS]
         rows += [bench_conv_t(xp, device, null, torch, timer)] + bench_pool(xp, device, null, torch, timer)
         keep = ("t_fwd", "t_fb", "t_fb_min")
@@ -347,7 +331,9 @@ def main(argv: list[str] | None = None) -> None:
                           "rows": {r["name"]: {k: r[k] for k in keep if k in r} for r in rows}}))
         return
 
-    print(f"minisegnet spatial benchmark  device={device}  batch={N}  repeats={args.repeats} (median)")
+    clock = "CUDA events" if device == "gpu" else "wall clock"
+    print(f"minisegnet spatial benchmark  device={device}  batch={N}  repeats={args.repeats} (median, "
+          f"{clock})")
     peak_start = matmul_gflops(xp, timer)
     with_grad_rows = [bench_conv(spec, xp, device, timer, None) for spec in CONVS]
     with_grad_rows.append(bench_conv_t(xp, device, timer, None))
@@ -360,13 +346,14 @@ def main(argv: list[str] | None = None) -> None:
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}  "
           f"torch {torch_version} (timed in its own process)")
     if device == "gpu":
-        print(f"device: {backend.device_name(device)}")
+        print(f"device: {backend.device_name(device)}  "
+              f"CUPY_TF32={os.environ.get('CUPY_TF32', '(unset: off)')}")
     peak = max(peak_start, peak_end)  # the machine's speed when it was least disturbed
     print(f"float32 1024x1024 matmul: {peak:.1f} GFLOP/s (the reference for '% mm'; measured "
           f"{peak_start:.1f} at the start and {peak_end:.1f} at the end of the run: a large "
           "difference means the machine was busy)\n")
 
-    head = (f"{'op / shape (batch 8)':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'(min)':>8s} {'GFLOP/s':>8s}"
+    head = (f"{f'op / shape (batch {N})':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'(min)':>8s} {'GFLOP/s':>8s}"
             f" {'% mm':>6s} {'torch fwd':>9s} {'torch f+b':>9s} {'(min)':>8s} {'ours/torch':>10s}")
     print(head)
     print("-" * len(head))

@@ -8,7 +8,9 @@ PyTorch's CPU step time and peak memory); ``gpu`` = batch 16, 3x128x128, depth 4
 
 Each framework runs in its own subprocess (so one library's idle BLAS threads cannot distort the
 other's timings and peak-memory figures are separate). Time: median of ``--repeats`` steps after
-``--warmup`` untimed ones; on the GPU each step is bracketed by device synchronisation. Memory:
+``--warmup`` untimed ones; on the CPU by the wall clock, on the GPU by CUDA events recorded around
+each step (CuPy's for minisegnet, PyTorch's for PyTorch; see timing.py). On the GPU PyTorch runs in
+full float32 like CuPy (TF32 off for cuDNN convolutions and GEMMs). Memory:
 the process's peak resident set size (ru_maxrss) during the steps minus its resident size just
 before the first step (model and batch already built), measured the same way
 for both; for minisegnet also tracemalloc's peak (NumPy allocations) during one extra, untimed step on the CPU
@@ -24,10 +26,13 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from timing import DeviceTimer, torch_full_float32  # noqa: E402
 
 PRESETS = {
     "cpu": dict(batch=8, size=64, depth=4, width=16, classes=3),
@@ -86,17 +91,8 @@ def run_minisegnet(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
         return loss
 
     rss0 = rss_now_mb()  # before the first step: activations, grads, optimizer state count
-    for _ in range(warmup):
-        step()
-    backend.synchronize(device)
-    times = []
-    for _ in range(repeats):
-        backend.synchronize(device)
-        t = time.perf_counter()
-        step()
-        backend.synchronize(device)
-        times.append(time.perf_counter() - t)
-    out = {"time_s": statistics.median(times), "rss_growth_mb": rss_peak_mb() - rss0,
+    timer = DeviceTimer(device, repeats, warmup)
+    out = {"time_s": timer(step), "min_s": timer.last_min, "rss_growth_mb": rss_peak_mb() - rss0,
            "rss_peak_mb": rss_peak_mb()}
     if device == "cpu":  # one more, untimed step under tracemalloc (it slows every allocation)
         tracemalloc.start()
@@ -115,6 +111,8 @@ def run_torch(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
 
     torch.manual_seed(0)
     dev = "cuda" if device == "gpu" else "cpu"
+    if dev == "cuda":
+        torch_full_float32(torch)
 
     def double(cin, cout):
         return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
@@ -152,10 +150,6 @@ def run_torch(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
     x = torch.randn(cfg["batch"], 3, cfg["size"], cfg["size"], device=dev)
     y = torch.randint(0, cfg["classes"], (cfg["batch"], cfg["size"], cfg["size"]), device=dev)
 
-    def sync():
-        if dev == "cuda":
-            torch.cuda.synchronize()
-
     def step():
         loss = nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
@@ -165,17 +159,11 @@ def run_torch(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
     rss0 = rss_now_mb()  # before the first step: activations, grads, optimizer state count
     for _ in range(warmup):
         step()
-    sync()
     if dev == "cuda":
+        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(repeats):
-        sync()
-        t = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t)
-    out = {"time_s": statistics.median(times), "rss_growth_mb": rss_peak_mb() - rss0,
+    timer = DeviceTimer(device, repeats, warmup=0, library="torch")
+    out = {"time_s": timer(step), "min_s": timer.last_min, "rss_growth_mb": rss_peak_mb() - rss0,
            "rss_peak_mb": rss_peak_mb(), "version": torch.__version__,
            "threads": torch.get_num_threads()}
     if dev == "cuda":
@@ -212,11 +200,12 @@ def main() -> None:
     print(f"U-Net training step: batch {cfg['batch']}, 3x{cfg['size']}x{cfg['size']}, depth "
           f"{cfg['depth']}, base width {cfg['width']}, {cfg['classes']} classes, Adam, cross "
           f"entropy; device {args.device}; median of {args.repeats} steps after {args.warmup} "
-          "warm-up steps")
+          f"warm-up steps ({'CUDA events' if args.device == 'gpu' else 'wall clock'})")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     if args.device == "gpu":
         from minisegnet import backend
-        print(f"GPU: {backend.device_name('gpu')}")
+        print(f"GPU: {backend.device_name('gpu')}  "
+              f"CUPY_TF32={os.environ.get('CUPY_TF32', '(unset: off)')}  (torch: TF32 off)")
     print(f"yardstick: NumPy float32 1024x1024 matmul {numpy_matmul_gflops():.1f} GFLOP/s")
 
     rows = {}

@@ -45,7 +45,8 @@ __all__ = [
 ]
 
 DEVICES = ("cpu", "gpu")
-INSTALL_HINT = 'pip install "minisegnet[gpu]"  (CuPy for CUDA 12, needs an NVIDIA GPU and driver)'
+INSTALL_HINT = ('pip install "minisegnet[gpu]" for CUDA 12, pip install "minisegnet[gpu-cuda13]" '
+                'for CUDA 13 (an NVIDIA GPU and driver needed; `nvidia-smi` shows its CUDA Version)')
 
 
 class DeviceError(RuntimeError):
@@ -172,7 +173,7 @@ def asnumpy(array: Any) -> numpy.ndarray:
 def synchronize(device: str) -> None:
     """Wait until the device has finished its queued work (a no-op on the CPU); for timing."""
     if device == "gpu":
-        _require_gpu("synchronize").cuda.get_current_device().synchronize()
+        _require_gpu("synchronize").cuda.Device().synchronize()  # the current device
 
 
 def device_name(device: str) -> str:
@@ -181,7 +182,7 @@ def device_name(device: str) -> str:
         import platform
         return f"CPU ({platform.processor() or platform.machine()})"
     cp = _require_gpu("device_name('gpu')")
-    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.get_current_device().id)
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)  # Device(): the current one
     name = props["name"]
     return name.decode() if isinstance(name, bytes) else str(name)
 

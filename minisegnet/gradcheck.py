@@ -64,7 +64,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
 
     for i in checked:
         x = args[i]
-        analytic = x.grad.data if x.grad is not None else xp.zeros_like(x.data)
+        xi = x.xp  # the input's own array module: fn may move its result to another device
+        analytic = x.grad.data if x.grad is not None else xi.zeros_like(x.data)
 
         def f_at(delta: Any) -> float:
             vals = list(base)
@@ -74,7 +75,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
         if x.size <= max_elements:
             numeric = numpy.zeros(x.shape)
             for idx in numpy.ndindex(*x.shape):
-                d = xp.zeros(x.shape)
+                d = xi.zeros(x.shape)
                 d[idx] = eps
                 numeric[idx] = (f_at(d) - f_at(-d)) / (2 * eps)
             ana = numpy.asarray(analytic.get() if hasattr(analytic, "get") else analytic)
@@ -89,7 +90,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
             for k in range(n_directions):
                 v = rng.standard_normal(x.shape)
                 v /= numpy.linalg.norm(v)
-                v = xp.asarray(v)
+                v = xi.asarray(v)
                 numeric = (f_at(eps * v) - f_at(-eps * v)) / (2 * eps)
                 ana = float((analytic * v).sum())
                 if abs(ana - numeric) > atol + rtol * abs(numeric):

@@ -7,7 +7,10 @@ it. ``install(monkeypatch)`` swaps it into :mod:`minisegnet.backend` for one tes
 
 What it checks: that every op, loss, optimizer and model keeps "gpu" data on the "gpu" and takes
 its array module from its inputs. What it cannot check: CuPy API gaps, kernels or speed -- those
-need a real GPU (the ``gpu``-marked tests).
+need a real GPU (the ``gpu``-marked tests). Its ``cuda.Event`` / ``cuda.get_elapsed_time`` read
+the host clock and ``getDeviceProperties`` names it, so the benchmarks and
+``benchmarks/gpu_check.sh --dry-run`` (which installs it in every process through
+``benchmarks/fake_gpu/sitecustomize.py``) run unchanged on it.
 
 Like a real GPU (or another CPU's BLAS), it sums matrix products in another order: ``matmul``
 adds the two halves of the inner axis separately. So every CPU-vs-"gpu" comparison meets a
@@ -17,6 +20,7 @@ someone else's computer.
 
 from __future__ import annotations
 
+import time
 import types
 
 import numpy as np
@@ -105,6 +109,19 @@ def _wrap(obj):
     return obj
 
 
+# NumPy's public top-level names that CuPy 14.2 does not have (dir(numpy) - dir(cupy), NumPy 2.4):
+# the fake refuses them too, so engine code that would break on a real GPU breaks here first
+NOT_IN_CUPY = frozenset("""
+    False_ ScalarType True_ asmatrix block bmat busday_count busday_offset busdaycalendar bytes_
+    char character clongdouble complex256 core ctypeslib datetime64 datetime_as_string
+    datetime_data dtypes einsum_path emath errstate f2py flexible float128 frompyfunc fromregex
+    geomspace get_include getbufsize geterr geterrcall histogram_bin_edges info insert is_busday
+    isnat little_endian longdouble ma matrix matvec memmap nanpercentile nanquantile ndenumerate
+    nditer nested_iters object_ polyder polydiv polyint rec recarray record sctypeDict setbufsize
+    seterr seterrcall show_runtime spacing str_ strings test timedelta64 typecodes unstack vecdot
+    vecmat void""".split())
+
+
 class _Module(types.ModuleType):
     """Wraps a NumPy (sub)module so that every array it returns is a FakeGpuArray."""
 
@@ -113,6 +130,9 @@ class _Module(types.ModuleType):
         self._target = target
 
     def __getattr__(self, name):
+        if self.__name__ == "cupy" and name in NOT_IN_CUPY:
+            raise AttributeError(f"fake cupy: CuPy has no cupy.{name} (NumPy has; use another "
+                                 "function, or the host copy)")
         attr = getattr(self._target, name)
         if isinstance(attr, types.ModuleType):
             return _Module(f"{self.__name__}.{name}", attr)
@@ -128,18 +148,50 @@ class _Module(types.ModuleType):
 
 
 class _Device:
+    """``cupy.cuda.Device()`` (CuPy has no ``get_current_device``: the fake does not either)."""
+
+    id = 0
+
     def synchronize(self):
         return None
+
+
+class _Event:
+    """``cupy.cuda.Event``: here it records the host clock (the "device" is the CPU)."""
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self.time = None
+
+    def record(self, stream=None):
+        self.time = time.perf_counter()
+
+    def synchronize(self):
+        return None
+
+
+def _elapsed_ms(start, end):
+    """``cupy.cuda.get_elapsed_time``: milliseconds between two recorded events."""
+    if start.time is None or end.time is None:
+        raise RuntimeError("fake cupy: get_elapsed_time needs two recorded events")
+    return 1e3 * (end.time - start.time)
+
+
+FAKE_NAME = "fake CuPy (tests/fake_cupy.py: NumPy on the CPU)"
 
 
 def make_fake_cupy():
     fake = _Module("cupy", np)
     fake.ndarray = FakeGpuArray
     fake.asnumpy = lambda a: np.array(_unwrap(a))
+    fake.__version__ = f"fake (NumPy {np.__version__})"
     cuda = types.SimpleNamespace(
-        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
-        get_current_device=lambda: _Device(),
-        Event=None,
+        runtime=types.SimpleNamespace(
+            getDeviceCount=lambda: 1,
+            runtimeGetVersion=lambda: 0, driverGetVersion=lambda: 0,
+            getDeviceProperties=lambda i: {"name": FAKE_NAME.encode(), "totalGlobalMem": 0}),
+        Device=lambda device=None: _Device(),   # cupy.cuda.Device(): the current device
+        Event=_Event,
+        get_elapsed_time=_elapsed_ms,
     )
     fake.cuda = cuda
     fake.get_default_memory_pool = lambda: types.SimpleNamespace(

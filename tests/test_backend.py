@@ -19,6 +19,7 @@ from minisegnet import DeviceError, Tensor, backend
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "minisegnet"
 INSTALL = 'pip install "minisegnet[gpu]"'
+INSTALL_CUDA13 = 'pip install "minisegnet[gpu-cuda13]"'
 
 
 @pytest.fixture
@@ -49,6 +50,7 @@ def test_gpu_without_cupy_says_how_to_install(no_cupy, ask):
     with pytest.raises(DeviceError, match=re.escape(INSTALL)) as err:
         ask()
     assert "CuPy is not installed" in str(err.value)
+    assert INSTALL_CUDA13 in str(err.value) and "nvidia-smi" in str(err.value)  # which one to pick
     assert backend.get_default_device() == "cpu"  # nothing was switched behind the user's back
 
 

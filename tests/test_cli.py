@@ -93,7 +93,8 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
 @pytest.mark.skipif(backend.gpu_available(), reason="a GPU is present")
 def test_gpu_without_cupy_names_the_install_command(tmp_path, capsys):
     assert main(["train", *SMALL, "--device", "gpu", "--out", str(tmp_path / "g")]) == 2
-    assert 'pip install "minisegnet[gpu]"' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert 'pip install "minisegnet[gpu]"' in err and 'pip install "minisegnet[gpu-cuda13]"' in err
 
 
 def test_nan_loss_exits_with_a_message(tmp_path, capsys, monkeypatch):

@@ -181,7 +181,8 @@ def test_cross_entropy_matches_reference(device, seed, n, k, h, w, weighted, ign
     if ignore is not None:
         t[rng.random(t.shape) < 0.3] = ignore
     weight = rng.uniform(0.2, 2.0, size=k) if weighted else None
-    got = losses.cross_entropy(Tensor(x, device=device), dev(t, device), weight=weight,
+    got = losses.cross_entropy(Tensor(x, device=device), dev(t, device),
+                               weight=None if weight is None else dev(weight, device),
                                ignore_index=ignore, label_smoothing=eps, reduction=reduction)
     want = ref_cross_entropy(x, t, weight, ignore, eps, reduction)
     assert got.shape == np.shape(want)
@@ -195,7 +196,8 @@ def test_cross_entropy_soft_targets_match_reference(device, seed, k, weighted, e
     x = rng.normal(size=(2, k, 2, 3))
     p = np_softmax(rng.normal(size=(2, k, 2, 3)))
     weight = rng.uniform(0.2, 2.0, size=k) if weighted else None
-    got = losses.cross_entropy(Tensor(x, device=device), dev(p, device), weight=weight,
+    got = losses.cross_entropy(Tensor(x, device=device), dev(p, device),
+                               weight=None if weight is None else dev(weight, device),
                                label_smoothing=eps)
     assert got.item() == pytest.approx(ref_soft_cross_entropy(x, p, weight, eps), rel=1e-10)
 
@@ -237,7 +239,7 @@ def test_weighted_cross_entropy_with_unit_weights_is_cross_entropy(device):
     x = rng.normal(size=(2, 4, 3, 3))
     t = dev(rng.integers(0, 4, size=(2, 3, 3)), device)
     l1, g1 = grad_of(lambda z: losses.cross_entropy(z, t), x, device)
-    l2, g2 = grad_of(lambda z: losses.cross_entropy(z, t, weight=np.ones(4)), x, device)
+    l2, g2 = grad_of(lambda z: losses.cross_entropy(z, t, weight=dev(np.ones(4), device)), x, device)
     assert l2 == pytest.approx(l1, rel=1e-12)
     np.testing.assert_allclose(g2, g1, rtol=1e-12)
     # and the class weights do change it
@@ -479,7 +481,8 @@ def test_softmax_focal_matches_reference(device, seed, k, gamma, alpha, ignore):
     if ignore is not None:
         t[rng.random(t.shape) < 0.3] = ignore
     alpha = rng.uniform(0.1, 1.0, size=k) if alpha == "per-class" else alpha
-    got = losses.softmax_focal_loss(Tensor(x, device=device), dev(t, device), alpha=alpha,
+    got = losses.softmax_focal_loss(Tensor(x, device=device), dev(t, device),
+                                    alpha=dev(alpha, device) if isinstance(alpha, np.ndarray) else alpha,
                                     gamma=gamma, ignore_index=ignore)
     want = ref_softmax_focal(x, t, 1.0 if alpha is None else alpha, gamma, ignore)
     assert got.item() == pytest.approx(want, rel=1e-10, abs=1e-14)
