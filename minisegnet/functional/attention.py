@@ -392,14 +392,20 @@ def shifted_window_mask(h: int, w: int, window_size: int, shift: int, xp: Any = 
     return lab[:, :, None] == lab[:, None, :]
 
 
-def relative_position_index(window_size: int) -> numpy.ndarray:
+def relative_position_index(window_size: int, table_size: int | None = None) -> numpy.ndarray:
     """(ws^2, ws^2) int array: for tokens i, j of a window at (yi, xi), (yj, xj), the row
-    (yi - yj + ws - 1) (2 ws - 1) + (xi - xj + ws - 1) of the (2 ws - 1)^2-row bias table."""
+    (yi - yj + T - 1) (2 T - 1) + (xi - xj + T - 1) of the (2 T - 1)^2-row bias table, T =
+    ``table_size`` (default ws; a larger table serves a smaller window, e.g. a stage map smaller
+    than the window)."""
     ws = window_size
+    t = ws if table_size is None else table_size
+    if t < ws:
+        raise ValueError(f"relative_position_index: a table for windows of {t} cannot serve a "
+                         f"window of {ws}")
     yy, xx = numpy.meshgrid(numpy.arange(ws), numpy.arange(ws), indexing="ij")
     coords = numpy.stack([yy.ravel(), xx.ravel()])  # (2, N)
-    rel = coords[:, :, None] - coords[:, None, :] + (ws - 1)  # (2, N, N), each in [0, 2 ws - 2]
-    return rel[0] * (2 * ws - 1) + rel[1]
+    rel = coords[:, :, None] - coords[:, None, :] + (t - 1)  # (2, N, N), each in [0, 2 t - 2]
+    return rel[0] * (2 * t - 1) + rel[1]
 
 
 def _attach() -> None:
