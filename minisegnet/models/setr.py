@@ -127,7 +127,7 @@ class SETR(nn.Module):
     def __init__(self, in_channels: int = 3, num_classes: int = 4, decoder: str = "pup",
                  base_width: int = 16, depth: int = 4, num_heads: int = 4, patch_size: int = 4,
                  img_size: int = 32, mlp_ratio: float = 4.0, decoder_width: int | None = None,
-                 approximate: str = "none") -> None:
+                 approximate: str = "tanh") -> None:
         super().__init__()
         check_positive("SETR", in_channels=in_channels, num_classes=num_classes,
                        base_width=base_width, depth=depth, num_heads=num_heads,

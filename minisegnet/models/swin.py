@@ -173,7 +173,7 @@ class Swin(nn.Module):
     def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
                  depth: int = 2, num_heads: int = 2, patch_size: int = 2, window_size: int = 4,
                  blocks_per_stage: int = 2, mlp_ratio: float = 4.0,
-                 approximate: str = "none") -> None:
+                 approximate: str = "tanh") -> None:
         super().__init__()
         check_positive("Swin", in_channels=in_channels, num_classes=num_classes,
                        base_width=base_width, depth=depth, num_heads=num_heads,
