@@ -177,8 +177,8 @@ def test_overfit_one_batch(name):
     ms.manual_seed(0)
     m = (SETR(1, 2, "pup", base_width=8, num_heads=2, depth=2, patch_size=2, img_size=16)
          if name == "setr-pup" else Swin(1, 2, base_width=8, num_heads=2, depth=2))
-    losses, accuracy = overfit_two_masks(m, steps=150, stop_below=0.05)
-    assert losses[0] > 0.3 and losses[-1] < 0.05, losses[::10]
+    losses, accuracy = overfit_two_masks(m, steps=200, stop_below=0.02)
+    assert losses[0] > 0.3 and losses[-1] < 0.02, losses[::10]
     assert accuracy > 0.99
 
 

@@ -239,26 +239,40 @@ class AttentionWeights(Function):
         self.scale = scale
 
     def forward(self, q, k, *mask):
+        # one (..., L, S) buffer, updated in place: scores -> shifted -> exponentials -> P
         xp = self.xp
         q, k = _float(q), _float(k)
         self.scale = 1 / math.sqrt(q.shape[-1]) if self.scale is None else self.scale
-        s = (q @ xp.swapaxes(k, -1, -2)) * self.scale
+        s = q @ xp.swapaxes(k, -1, -2)
+        s *= self.scale
         if mask:
             m = mask[0]
-            s = xp.where(m, s, -xp.inf) if m.dtype == bool else s + m.astype(s.dtype, copy=False)
+            if m.dtype == bool:
+                s = xp.where(m, s, -xp.inf)
+            elif numpy.broadcast_shapes(s.shape, m.shape) == s.shape:
+                s += m
+            else:
+                s = s + m
         top = s.max(axis=-1, keepdims=True)
-        top = xp.where(top == -xp.inf, 0, top)  # a fully masked row: all e^(-inf) = 0 below
-        e = xp.exp(s - top)
-        total = e.sum(axis=-1, keepdims=True)
-        self.q, self.k = q, k
-        self.p = e / xp.where(total > 0, total, 1)
-        return self.p
+        top[top == -xp.inf] = 0  # a fully masked row: all e^(-inf) = 0 below
+        s -= top
+        xp.exp(s, out=s)
+        total = s.sum(axis=-1, keepdims=True)
+        total[total == 0] = 1
+        s /= total
+        self.q, self.k, self.p = q, k, s
+        return s
 
     def backward(self, gp):
         xp, p = self.xp, self.p
-        ds = p * (gp - (gp * p).sum(axis=-1, keepdims=True))
-        gq = (ds @ self.k) * self.scale
-        gk = (xp.swapaxes(ds, -1, -2) @ self.q) * self.scale
+        ds = gp * p
+        row = ds.sum(axis=-1, keepdims=True)
+        xp.subtract(gp, row, out=ds)
+        ds *= p  # dS = P * (G - rowsum(G * P))
+        gq = ds @ self.k
+        gq *= self.scale
+        gk = xp.swapaxes(ds, -1, -2) @ self.q
+        gk *= self.scale
         gm = (ds,) if len(self.inputs) == 3 else ()
         return (gq, gk) + gm
 

@@ -45,14 +45,37 @@ from __future__ import annotations
 
 import math
 
+import numpy
+
+from .. import backend
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
 from .blocks import ConvBNReLU, check_positive
 
-__all__ = ["SETR", "ViTEncoder", "TransformerLayer", "Mlp", "SETR_DECODERS"]
+__all__ = ["SETR", "ViTEncoder", "TransformerLayer", "Mlp", "SETR_DECODERS",
+           "init_transformer_weights"]
 
 SETR_DECODERS = ("naive", "pup", "mla")
+
+
+def init_transformer_weights(model: nn.Module, std: float = 0.02) -> None:
+    """ViT's / Swin's initialisation (timm's): every Linear weight and ``in_proj_weight`` drawn
+    from N(0, std^2) clipped at 2 std, their biases 0; convolutions keep He's initialisation.
+    Small projections make every residual branch start near zero, so a fresh network is close to
+    the identity plus the patch embedding and trains faster than with PyTorch's nn.Linear default.
+    """
+    from ..random import generator
+    for m in model.modules():
+        for name in ("weight", "in_proj_weight"):
+            p = m._parameters.get(name)
+            if p is None or not (isinstance(m, nn.Linear) or name == "in_proj_weight"):
+                continue
+            w = numpy.clip(generator().standard_normal(p.shape) * std, -2 * std, 2 * std)
+            p.data[...] = backend.to_device(w.astype(p.dtype), p.device)
+        bias = m._parameters.get("bias") if isinstance(m, nn.Linear) else None
+        if bias is not None:
+            bias.data[...] = 0
 
 
 class Mlp(nn.Module):
@@ -154,6 +177,7 @@ class SETR(nn.Module):
             self.project = nn.ModuleList([nn.Conv2d(e, d, 1) for _ in self.taps])
             self.refine = nn.ModuleList([ConvBNReLU(d, max(1, d // 2), 3, 1) for _ in self.taps])
             self.head = nn.Conv2d(streams * max(1, d // 2), num_classes, 1)
+        init_transformer_weights(self)
 
     def check_input_size(self, h: int, w: int) -> None:
         """Raise a ValueError naming the nearest sizes that work when H or W is no multiple of p."""

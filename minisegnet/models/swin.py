@@ -53,7 +53,7 @@ from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
 from .blocks import check_positive
-from .setr import Mlp
+from .setr import Mlp, init_transformer_weights
 
 __all__ = ["Swin", "SwinBlock", "PatchMerging", "PatchExpanding", "stage_windows"]
 
@@ -201,6 +201,7 @@ class Swin(nn.Module):
         self.dec_norm = nn.LayerNorm(dims[0])
         self.final_expand = PatchExpanding(dims[0], dims[0], patch_size)
         self.head = nn.Linear(dims[0], num_classes)
+        init_transformer_weights(self)
 
     # ----- sizes ----------------------------------------------------------------------------------
     def _works(self, h: int, w: int) -> bool:
