@@ -213,7 +213,9 @@ def test_sdpa_value_and_gradient(device, shapes, kind, seed):
                                weights, rtol=1e-10, atol=1e-12)
     tensors = [T(q, device), T(k, device), T(v, device)] + ([mask] if kind == "float" else [])
     fn = (lambda q, k, v, m=mask: F.scaled_dot_product_attention(q, k, v, m))
-    assert gradcheck(fn, *tensors)
+    assert gradcheck(fn, *tensors)  # the fused op, which recomputes P in backward
+    fw = (lambda q, k, v, m=mask: F.attention_weights(q, k, m) @ v)
+    assert gradcheck(fw, *tensors)  # P kept, then matmul
 
 
 def test_sdpa_boolean_mask_true_means_may_attend():

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy
 
 from ..autograd import Function, Tensor, as_tensor
-from .basic import _float, matmul, permute, reshape
+from .basic import _float, permute, reshape
 
 __all__ = ["linear", "layer_norm", "gelu", "erf", "attention_weights",
            "scaled_dot_product_attention", "roll", "window_partition", "window_reverse",
@@ -224,6 +224,29 @@ def gelu(x, approximate: str = "none") -> Tensor:
 # attention
 
 
+def _masked_softmax(q: Any, k: Any, mask: tuple, scale: float, xp: Any) -> Any:
+    """P = softmax(Q K^T scale + mask) in one (..., L, S) buffer, updated in place (scores ->
+    shifted -> exponentials -> P); fully masked rows stay zeros."""
+    s = q @ xp.swapaxes(k, -1, -2)
+    s *= scale
+    if mask:
+        m = mask[0]
+        if m.dtype == bool:
+            s = xp.where(m, s, -xp.inf)
+        elif numpy.broadcast_shapes(s.shape, m.shape) == s.shape:
+            s += m
+        else:
+            s = s + m
+    top = s.max(axis=-1, keepdims=True)
+    top[top == -xp.inf] = 0  # a fully masked row: all e^(-inf) = 0 below
+    s -= top
+    xp.exp(s, out=s)
+    total = s.sum(axis=-1, keepdims=True)
+    total[total == 0] = 1
+    s /= total
+    return s
+
+
 class AttentionWeights(Function):
     """P = softmax(S), S = Q K^T * scale + mask, row by row (over the S keys).
 
@@ -239,29 +262,11 @@ class AttentionWeights(Function):
         self.scale = scale
 
     def forward(self, q, k, *mask):
-        # one (..., L, S) buffer, updated in place: scores -> shifted -> exponentials -> P
-        xp = self.xp
         q, k = _float(q), _float(k)
         self.scale = 1 / math.sqrt(q.shape[-1]) if self.scale is None else self.scale
-        s = q @ xp.swapaxes(k, -1, -2)
-        s *= self.scale
-        if mask:
-            m = mask[0]
-            if m.dtype == bool:
-                s = xp.where(m, s, -xp.inf)
-            elif numpy.broadcast_shapes(s.shape, m.shape) == s.shape:
-                s += m
-            else:
-                s = s + m
-        top = s.max(axis=-1, keepdims=True)
-        top[top == -xp.inf] = 0  # a fully masked row: all e^(-inf) = 0 below
-        s -= top
-        xp.exp(s, out=s)
-        total = s.sum(axis=-1, keepdims=True)
-        total[total == 0] = 1
-        s /= total
-        self.q, self.k, self.p = q, k, s
-        return s
+        self.q, self.k = q, k
+        self.p = _masked_softmax(q, k, mask, self.scale, self.xp)
+        return self.p
 
     def backward(self, gp):
         xp, p = self.xp, self.p
@@ -275,6 +280,40 @@ class AttentionWeights(Function):
         gk *= self.scale
         gm = (ds,) if len(self.inputs) == 3 else ()
         return (gq, gk) + gm
+
+
+class ScaledDotProductAttention(Function):
+    """O = P V with P = softmax(Q K^T scale + mask) (see :class:`AttentionWeights`), without
+    keeping P: backward recomputes it from Q and K (one more product, the memory-saving idea of
+    FlashAttention), so a layer keeps q, k, v and O, not its (L, S) maps.
+
+    Backward (G = dL/dO): dV = P^T G, dP = G V^T, dS = P * (dP - rowsum(G * O)) (rowsum(dP * P)
+    equals rowsum(G * O)), dQ = dS K scale, dK = dS^T Q scale, a float mask receives dS.
+    """
+
+    def __init__(self, scale: float | None):
+        self.scale = scale
+
+    def forward(self, q, k, v, *mask):
+        q, k, v = _float(q), _float(k), _float(v)
+        self.scale = 1 / math.sqrt(q.shape[-1]) if self.scale is None else self.scale
+        self.q, self.k, self.v, self.mask = q, k, v, mask
+        self.o = _masked_softmax(q, k, mask, self.scale, self.xp) @ v
+        return self.o
+
+    def backward(self, go):
+        xp = self.xp
+        p = _masked_softmax(self.q, self.k, self.mask, self.scale, xp)
+        gv = xp.swapaxes(p, -1, -2) @ go
+        ds = go @ xp.swapaxes(self.v, -1, -2)
+        ds -= (go * self.o).sum(axis=-1, keepdims=True)
+        ds *= p
+        gq = ds @ self.k
+        gq *= self.scale
+        gk = xp.swapaxes(ds, -1, -2) @ self.q
+        gk *= self.scale
+        gm = (ds,) if len(self.inputs) == 4 else ()
+        return (gq, gk, gv) + gm
 
 
 def _check_mask(op: str, attn_mask: Any, shape: tuple[int, ...]) -> Tensor:
@@ -314,15 +353,25 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, scale: float | None = 
     ``attn_mask`` (broadcasting to (..., L, S)): **boolean, True = the query may attend to that key**
     (PyTorch's convention for this function; ``nn.MultiheadAttention``'s boolean mask means the
     opposite), or float, added to the scores. A query whose keys are all masked gets an output of
-    **zeros** (PyTorch returns NaN there). Built as :func:`attention_weights` followed by
-    :func:`~minisegnet.functional.matmul`, which keeps one (L, S) matrix per head alive for backward.
+    **zeros** (PyTorch returns NaN there). One Function (:class:`ScaledDotProductAttention`) that
+    keeps no (L, S) matrix for backward: it recomputes P there. For the weights themselves use
+    :func:`attention_weights`.
     """
     v = as_tensor(v)
     k = as_tensor(k)
     if v.ndim < 2 or v.shape[-2] != k.shape[-2]:
         raise ValueError(f"scaled_dot_product_attention: k (..., S, E) and v (..., S, Ev) need the "
                          f"same S, got shapes {k.shape} and {v.shape}")
-    return matmul(attention_weights(q, k, attn_mask, scale), v)
+    q = as_tensor(q)
+    if q.ndim < 2 or k.ndim < 2 or q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"scaled_dot_product_attention: q (..., L, E) and k (..., S, E) need the "
+                         f"same E, got shapes {q.shape} and {k.shape}")
+    if attn_mask is None:
+        return ScaledDotProductAttention(scale)(q, k, v)
+    lead = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    mask = _check_mask("scaled_dot_product_attention", attn_mask,
+                       lead + (q.shape[-2], k.shape[-2]))
+    return ScaledDotProductAttention(scale)(q, k, v, mask)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -87,8 +87,8 @@ class WindowAttention(nn.Module):
         scores_add = self.bias(ws)                            # (heads, n, n)
         if mask is not None:
             scores_add = scores_add + Tensor(mask[:, None])  # (nW, heads, n, n)
-        p = F.attention_weights(q, k, scores_add)             # (B, nW, heads, n, n)
-        out = (p @ v).permute(0, 1, 3, 2, 4).reshape(bn, n, c)
+        out = F.scaled_dot_product_attention(q, k, v, scores_add)  # (B, nW, heads, n, d)
+        out = out.permute(0, 1, 3, 2, 4).reshape(bn, n, c)
         return self.proj(out)
 
 

@@ -189,10 +189,13 @@ class MultiheadAttention(Module):
                 mask = mask.reshape(n, self.num_heads, length, s)
             if mask.dtype == bool:
                 mask = Tensor(~mask.data)  # True = may NOT attend -> True = may attend
-        p = F.attention_weights(q, k, mask)  # (N, heads, L, S)
-        out = (p @ v).permute(0, 2, 1, 3).reshape(n, length, e)
-        out = self.out_proj(out)
-        weights = (p.mean(axis=1) if average_attn_weights else p) if need_weights else None
+        if need_weights:
+            p = F.attention_weights(q, k, mask)  # (N, heads, L, S)
+            out = p @ v
+            weights = p.mean(axis=1) if average_attn_weights else p
+        else:  # the fused op keeps no (L, S) map for backward
+            out, weights = F.scaled_dot_product_attention(q, k, v, mask), None
+        out = self.out_proj(out.permute(0, 2, 1, 3).reshape(n, length, e))
         if unbatched:
             out = out.reshape(length, e)
             weights = None if weights is None else weights.reshape(*weights.shape[1:])
