@@ -144,7 +144,7 @@ def _erf_table(width: float = 0.5, stop: float = 6.0, degree: int = 16) -> numpy
     ref = numpy.vectorize(math.erf)
     rows = [cheb.chebinterpolate(lambda t, lo=i * width: ref(lo + width / 2 * (t + 1)), degree)
             for i in range(int(round(stop / width)))]
-    return numpy.array(rows)
+    return numpy.stack(rows)  # a host constant; _erf_array copies it to the input's device
 
 
 _ERF = _erf_table()
@@ -456,7 +456,8 @@ def shifted_window_mask(h: int, w: int, window_size: int, shift: int, xp: Any = 
     return lab[:, :, None] == lab[:, None, :]
 
 
-def relative_position_index(window_size: int, table_size: int | None = None) -> numpy.ndarray:
+def relative_position_index(window_size: int, table_size: int | None = None,
+                            xp: Any = numpy) -> Any:
     """(ws^2, ws^2) int array: for tokens i, j of a window at (yi, xi), (yj, xj), the row
     (yi - yj + T - 1) (2 T - 1) + (xi - xj + T - 1) of the (2 T - 1)^2-row bias table, T =
     ``table_size`` (default ws; a larger table serves a smaller window, e.g. a stage map smaller
@@ -466,8 +467,8 @@ def relative_position_index(window_size: int, table_size: int | None = None) -> 
     if t < ws:
         raise ValueError(f"relative_position_index: a table for windows of {t} cannot serve a "
                          f"window of {ws}")
-    yy, xx = numpy.meshgrid(numpy.arange(ws), numpy.arange(ws), indexing="ij")
-    coords = numpy.stack([yy.ravel(), xx.ravel()])  # (2, N)
+    yy, xx = xp.meshgrid(xp.arange(ws), xp.arange(ws), indexing="ij")
+    coords = xp.stack([yy.ravel(), xx.ravel()])  # (2, N)
     rel = coords[:, :, None] - coords[:, None, :] + (t - 1)  # (2, N, N), each in [0, 2 t - 2]
     return rel[0] * (2 * t - 1) + rel[1]
 

@@ -265,14 +265,15 @@ class RelativePositionBias(Module):
         _positive("RelativePositionBias", window_size=window_size, num_heads=num_heads)
         self.window_size, self.num_heads = window_size, num_heads
         self.table = Parameter(_normal(((2 * window_size - 1) ** 2, num_heads), 0.02))
-        self.register_buffer("index", F.relative_position_index(window_size))
+        self.register_buffer("index", F.relative_position_index(
+            window_size, xp=backend.xp_for(backend.get_default_device())))
 
     def forward(self, window_size: int | None = None) -> Tensor:
         """The (heads, n, n) bias of an n = ws^2-token window (``window_size`` <= the table's,
         default the table's: a smaller window uses the central rows of the same table)."""
         ws = self.window_size if window_size is None else window_size
-        index = self.index if ws == self.window_size else backend.to_device(
-            F.relative_position_index(ws, self.window_size), backend.device_of(self.index))
+        index = self.index if ws == self.window_size else F.relative_position_index(
+            ws, self.window_size, xp=backend.get_array_module(self.index))
         rows = self.table[index.reshape(-1)]  # (n * n, heads)
         return rows.reshape(ws * ws, ws * ws, self.num_heads).permute(2, 0, 1)
 
