@@ -113,8 +113,9 @@ check("windowed attention maps of the 8 x 8 map", F.attention_weights(q, q).shap
 #
 # Patch merging concatenates each 2 x 2 group of tokens (4C), normalises and maps it to 2C:
 # half the resolution, twice the width -- the transformer's pooling. The default `Swin`
-# (patch 2, window 4, C = 32, 2 stages) on a 32 x 32 image; its decoder mirrors the encoder with
-# patch *expanding* (a linear layer, then each token's values rearranged into a 2 x 2 block).
+# (patch 2, window 4, C = 32, 2 stages) on a 32 x 32 image, with the Swin-UNet decoder
+# (`decoder="unet"`), which mirrors the encoder with patch *expanding* (a linear layer, then each
+# token's values rearranged into a 2 x 2 block). The default decoder is an FPN head of convs.
 
 # %%
 section("4. Patch merging and Swin's shapes")
@@ -122,7 +123,7 @@ ms.manual_seed(0)
 merge = PatchMerging(32)
 t = ms.Tensor(np.random.default_rng(0).standard_normal((1, 16, 16, 32)).astype(np.float32))
 check("PatchMerging (1, 16, 16, 32) ->", merge(t).shape, [1, 8, 8, 64], ref="(H/2, W/2, 2C)")
-swin = Swin(3, 4)
+swin = Swin(3, 4, decoder="unet")
 shapes = []
 hooks = [m.register_forward_hook(lambda mod, inp, out, n=name: shapes.append((n, out.shape)))
          for name, m in swin.named_modules()

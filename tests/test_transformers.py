@@ -48,11 +48,12 @@ def test_setr_maps_multiples_of_the_patch_to_class_scores(name, hw):
     assert y.shape == (2, 5, *hw) and np.isfinite(y.numpy()).all()
 
 
+@pytest.mark.parametrize("decoder", ["fpn", "unet"])
 @pytest.mark.parametrize("hw, depth", [((32, 32), 2), ((64, 48), 2), ((16, 16), 2), ((8, 24), 2),
                                        ((32, 32), 3), ((64, 64), 3), ((64, 32), 4)])
-def test_swin_maps_the_sizes_it_allows_to_class_scores(hw, depth):
+def test_swin_maps_the_sizes_it_allows_to_class_scores(hw, depth, decoder):
     ms.manual_seed(0)
-    m = Swin(2, 5, base_width=4, depth=depth)
+    m = Swin(2, 5, base_width=4, depth=depth, decoder=decoder)
     y = m(rand((2, 2, *hw)))
     assert y.shape == (2, 5, *hw) and np.isfinite(y.numpy()).all()
 
@@ -74,6 +75,8 @@ def test_size_errors_name_the_sizes_that_work():
             m(rand((1, 3, 16, 16)))
     with pytest.raises(ValueError, match="decoder must be one of naive, pup, mla"):
         SETR(decoder="fpn")
+    with pytest.raises(ValueError, match="decoder must be 'fpn' or 'unet', got 'pup'"):
+        Swin(decoder="pup")
     assert stage_windows(8, 8, 4) == (4, 2) and stage_windows(4, 8, 4) == (4, 0)
     assert stage_windows(2, 4, 4) == (2, 0) and stage_windows(6, 8, 4) is None
 
@@ -157,6 +160,8 @@ GRAD_MODELS = {
     "setr-mla": lambda: SETR(1, 2, "mla", base_width=2, num_heads=2, depth=2, patch_size=2,
                              img_size=8),
     "swin": lambda: Swin(1, 2, base_width=2, num_heads=2, depth=2, patch_size=2, window_size=2),
+    "swin-unet": lambda: Swin(1, 2, base_width=2, num_heads=2, depth=2, patch_size=2,
+                              window_size=2, decoder="unet"),
 }
 
 
@@ -172,11 +177,12 @@ def test_tiny_model_gradcheck(name):
     assert gradcheck(fn, x, *params, atol=1e-6, rtol=1e-4, max_elements=0, n_directions=2)
 
 
-@pytest.mark.parametrize("name", ["setr-pup", "swin"])
+@pytest.mark.parametrize("name", ["setr-pup", "swin", "swin-unet"])
 def test_overfit_one_batch(name):
     ms.manual_seed(0)
     m = (SETR(1, 2, "pup", base_width=8, num_heads=2, depth=2, patch_size=2, img_size=16)
-         if name == "setr-pup" else Swin(1, 2, base_width=8, num_heads=2, depth=2))
+         if name == "setr-pup" else
+         Swin(1, 2, base_width=8, num_heads=2, depth=2, decoder=name[5:] or "fpn"))
     losses, accuracy = overfit_two_masks(m, steps=200, stop_below=0.02)
     assert losses[0] > 0.3 and losses[-1] < 0.02, losses[::10]
     assert accuracy > 0.99
