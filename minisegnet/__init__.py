@@ -5,6 +5,7 @@ from .autograd import Function, Tensor, as_tensor, enable_grad, is_grad_enabled,
 from .backend import DeviceError, set_default_device
 from .gradcheck import GradcheckError, gradcheck
 from . import functional
+from .functional import roll
 from . import random
 from .random import manual_seed
 from . import data, losses, metrics, models, nn, optim
@@ -16,4 +17,4 @@ __all__ = ["Tensor", "Function", "tensor", "as_tensor", "no_grad", "enable_grad"
            "is_grad_enabled", "gradcheck", "GradcheckError", "DeviceError", "set_default_device",
            "backend", "functional", "__version__",
            "random", "manual_seed", "nn", "optim", "models", "summary", "data", "losses",
-           "metrics"]
+           "metrics", "roll"]

@@ -102,6 +102,11 @@ OPS = {
                     + F.interpolate(x, size=(9, 5), mode="bilinear", align_corners=True)
                     + F.interpolate(x, size=(9, 5), mode="nearest"), [X]),
     "center_crop": (lambda x: F.center_crop(x, (4, 3)), [X]),
+    "transformer_ops": (lambda x, w: F.gelu(F.layer_norm(F.linear(x, w), 6)) + F.gelu(x, "tanh")
+                        + F.roll(x, (1, -2), (1, 2)), [X, W.reshape(6, 18)[:, :6]]),
+    "attention": (lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, m)
+                  + F.attention_weights(q, k, m) @ v,
+                  [X[:, :, :5, :4], X[:, :, 1:, 2:], X[:, :, 1:, :3], X[0, 0, :5, :6]]),
 }
 
 LOSSES = {

@@ -29,7 +29,8 @@ def rand(shape, seed=0, dtype=np.float32):
 def test_every_registered_model_maps_to_class_scores_of_input_size(name):
     ms.manual_seed(0)
     m = build_model(name, in_channels=2, num_classes=5, base_width=4)
-    hw = {"unet": (48, 32), "deconvnet": (53, 49)}.get(name, (37, 45))
+    hw = {"unet": (48, 32), "deconvnet": (53, 49), "setr-naive": (36, 44), "setr-pup": (36, 44),
+          "setr-mla": (36, 44), "swin": (48, 32)}.get(name, (37, 45))  # patch / window sizes
     y = m(rand((2, 2, *hw)))
     assert y.shape == (2, 5, *hw)
     assert np.isfinite(y.numpy()).all()
@@ -185,7 +186,8 @@ def test_overfit_one_batch():
 
 def test_build_model_registry_and_errors():
     assert MODEL_NAMES == ("unet", "fcn8s", "fcn16s", "fcn32s", "segnet", "deconvnet", "pspnet",
-                           "deeplabv3", "deeplabv3plus", "unet-mobilenet")
+                           "deeplabv3", "deeplabv3plus", "unet-mobilenet", "setr-naive",
+                           "setr-pup", "setr-mla", "swin")
     assert build_model("FCN-16s", base_width=2).variant == "16s"
     assert type(build_model("UNet_MobileNet", base_width=4)).__name__ == "MobileNetUNet"
     assert isinstance(build_model("unet", 1, 2, base_width=2, depth=2), UNet)

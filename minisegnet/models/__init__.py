@@ -16,11 +16,13 @@ from .fcn import FCN, FCN_VARIANTS
 from .mobilenet import Encoder, MobileNetEncoder, MobileNetUNet
 from .pspnet import PSPNet
 from .segnet import DeconvNet, SegNet
+from .setr import SETR
+from .swin import Swin
 from .unet import UNet
 
 __all__ = ["UNet", "FCN", "SegNet", "DeconvNet", "PSPNet", "DeepLabV3", "DeepLabV3Plus", "ASPP",
            "MobileNetUNet", "Encoder", "MobileNetEncoder", "build_model", "MODEL_NAMES",
-           "FCN_VARIANTS"]
+           "FCN_VARIANTS", "SETR", "Swin"]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "unet": UNet,
@@ -33,6 +35,10 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "deeplabv3": DeepLabV3,
     "deeplabv3plus": DeepLabV3Plus,
     "unet-mobilenet": MobileNetUNet,
+    "setr-naive": lambda **kw: SETR(decoder="naive", **kw),
+    "setr-pup": lambda **kw: SETR(decoder="pup", **kw),
+    "setr-mla": lambda **kw: SETR(decoder="mla", **kw),
+    "swin": Swin,
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)

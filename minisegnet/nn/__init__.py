@@ -10,7 +10,9 @@
 * :mod:`~minisegnet.nn.activation` -- ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``,
   ``Softmax`` ...;
 * :mod:`~minisegnet.nn.separable` -- ``DepthwiseSeparableConv2d`` (depthwise k x k + pointwise 1x1);
-* :mod:`~minisegnet.nn.init` -- He initialisation and the bilinear kernel.
+* :mod:`~minisegnet.nn.init` -- He initialisation and the bilinear kernel;
+* :mod:`~minisegnet.nn.transformer` -- ``Linear``, ``LayerNorm``, ``GELU``, ``MultiheadAttention``,
+  ``PatchEmbed``, ``PositionEmbedding``, ``RelativePositionBias``.
 """
 
 from . import init
@@ -21,6 +23,8 @@ from .module import IncompatibleKeys, Identity, Module, ModuleList, Parameter, S
 from .norm import BatchNorm2d, batch_norm
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d, Upsample
 from .separable import DepthwiseSeparableConv2d
+from .transformer import (GELU, LayerNorm, Linear, MultiheadAttention, PatchEmbed,
+                          PositionEmbedding, RelativePositionBias)
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "Identity", "IncompatibleKeys",
@@ -28,4 +32,6 @@ __all__ = [
     "Upsample", "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
     "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init",
     "DepthwiseSeparableConv2d",
+    "Linear", "LayerNorm", "GELU", "MultiheadAttention", "PatchEmbed", "PositionEmbedding",
+    "RelativePositionBias",
 ]

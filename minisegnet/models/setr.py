@@ -1,0 +1,222 @@
+"""SETR (Zheng et al., 2021): a ViT encoder (the image as a sequence of patches) and three decoders
+back to pixels: naive, progressive upsampling ("PUP") and multi-level aggregation ("MLA").
+
+Encoder (ViT, Dosovitskiy et al. 2021): a p x p patch embedding (a conv with kernel = stride = p)
+turns an (N, C, H, W) image into (N, E, H/p, W/p), a learned position embedding is added (resized
+bilinearly when the input grid differs from the one it was made for, see
+:class:`~minisegnet.nn.PositionEmbedding`), the map is flattened to a sequence of L = HW / p^2
+tokens (N, L, E), and ``depth`` pre-norm transformer layers follow:
+
+    x = x + MSA(LN(x)),   x = x + MLP(LN(x)),   MLP = Linear(E, 4E) -> GELU -> Linear(4E, E),
+
+then a final LayerNorm. Global self-attention costs L^2 scores per head and layer.
+
+Defaults, scaled from the paper's to 32-64 px toy images:
+
+===================  ======================  ====================
+                     SETR paper (ViT-Large)  minisegnet default
+===================  ======================  ====================
+patch size           16                      4
+input                512 x 512 (32^2 tokens) 32 x 32 (8^2 tokens)
+layers (``depth``)   24                      4
+heads                16                      4
+width E              1024 (64 per head)      64 (``base_width`` = 16 per head)
+MLP width            4096                    4 E
+MLA streams          layers 6, 12, 18, 24    4 evenly spaced layers (every layer at depth 4)
+decoder width        256                     E / 2
+===================  ======================  ====================
+
+Decoders (all end at the input size; K = num_classes, D = decoder width):
+
+* ``"naive"``: the last layer's map -> 1x1 conv (E -> D) + BN + ReLU -> 1x1 conv (D -> K) ->
+  bilinear upsampling by p;
+* ``"pup"``: ceil(log2 p) stages of 3x3 conv + BN + ReLU followed by a x2 bilinear upsampling
+  (the last one lands exactly on H x W), then a 1x1 conv to K;
+* ``"mla"``: M = min(4, depth) streams from evenly spaced layers, each reshaped to a map and
+  projected by a 1x1 conv (E -> D); a top-down aggregation adds each stream to the sum of the
+  deeper ones; each aggregated map gets a 3x3 conv + BN + ReLU (D -> D/2); the M maps are
+  concatenated, a 1x1 conv gives K scores at the patch grid, and bilinear upsampling by p gives
+  the input size.
+
+Inputs: any H, W that are multiples of the patch size (the error names the nearest ones).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy
+
+from .. import backend
+from .. import functional as F
+from .. import nn
+from ..autograd import Tensor
+from .blocks import ConvBNReLU, check_positive
+
+__all__ = ["SETR", "ViTEncoder", "TransformerLayer", "Mlp", "SETR_DECODERS",
+           "init_transformer_weights"]
+
+SETR_DECODERS = ("naive", "pup", "mla")
+
+
+def init_transformer_weights(model: nn.Module, std: float = 0.02) -> None:
+    """ViT's / Swin's initialisation (timm's): every Linear weight and ``in_proj_weight`` drawn
+    from N(0, std^2) clipped at 2 std, their biases 0; convolutions keep He's initialisation.
+    Small projections make every residual branch start near zero, so a fresh network is close to
+    the identity plus the patch embedding and trains faster than with PyTorch's nn.Linear default.
+    """
+    from ..random import generator
+    for m in model.modules():
+        for name in ("weight", "in_proj_weight"):
+            p = m._parameters.get(name)
+            if p is None or not (isinstance(m, nn.Linear) or name == "in_proj_weight"):
+                continue
+            w = numpy.clip(generator().standard_normal(p.shape) * std, -2 * std, 2 * std)
+            p.data[...] = backend.to_device(w.astype(p.dtype), p.device)
+        bias = m._parameters.get("bias") if isinstance(m, nn.Linear) else None
+        if bias is not None:
+            bias.data[...] = 0
+
+
+class Mlp(nn.Module):
+    """The transformer's feed-forward part: Linear(E, hidden) -> GELU -> Linear(hidden, E)."""
+
+    def __init__(self, dim: int, hidden: int, approximate: str = "none") -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU(approximate)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class TransformerLayer(nn.Module):
+    """A pre-norm ViT layer: x + MSA(LN(x)), then x + MLP(LN(x)) on (N, L, E) tokens."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0,
+                 approximate: str = "none") -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), approximate)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.norm1(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        return x + self.mlp(self.norm2(x))
+
+
+class ViTEncoder(nn.Module):
+    """Patch embedding + position embedding + ``depth`` transformer layers (+ a final LayerNorm).
+
+    ``forward(x)`` returns the list of every layer's output as an (N, E, H/p, W/p) map (the last
+    one after the final LayerNorm).
+    """
+
+    def __init__(self, in_channels: int, embed_dim: int, depth: int, num_heads: int,
+                 patch_size: int, img_size: int, mlp_ratio: float = 4.0,
+                 approximate: str = "none") -> None:
+        super().__init__()
+        self.patch_size = patch_size
+        self.patch_embed = nn.PatchEmbed(in_channels, embed_dim, patch_size)
+        self.pos_embed = nn.PositionEmbedding(embed_dim, max(1, img_size // patch_size))
+        self.layers = nn.ModuleList([TransformerLayer(embed_dim, num_heads, mlp_ratio, approximate)
+                                     for _ in range(depth)])
+        self.norm = nn.LayerNorm(embed_dim)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        x = self.patch_embed(x)                            # (N, E, h, w)
+        n, e, h, w = x.shape
+        x = x + self.pos_embed((h, w))
+        tokens = x.reshape(n, e, h * w).permute(0, 2, 1)   # (N, L, E), L = h w
+        maps = []
+        for i, layer in enumerate(self.layers):
+            tokens = layer(tokens)
+            out = self.norm(tokens) if i == len(self.layers) - 1 else tokens
+            maps.append(out.permute(0, 2, 1).reshape(n, e, h, w))
+        return maps
+
+
+class SETR(nn.Module):
+    """SETR with a ViT encoder and the ``decoder`` "naive", "pup" or "mla" (module docstring).
+
+    ``base_width`` is the width of one attention head, so E = ``num_heads * base_width``;
+    ``depth`` is the number of transformer layers; ``img_size`` the side the position embedding is
+    made for (other sizes resize it).
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 4, decoder: str = "pup",
+                 base_width: int = 16, depth: int = 4, num_heads: int = 4, patch_size: int = 4,
+                 img_size: int = 32, mlp_ratio: float = 4.0, decoder_width: int | None = None,
+                 approximate: str = "tanh") -> None:
+        super().__init__()
+        check_positive("SETR", in_channels=in_channels, num_classes=num_classes,
+                       base_width=base_width, depth=depth, num_heads=num_heads,
+                       patch_size=patch_size, img_size=img_size)
+        if decoder not in SETR_DECODERS:
+            raise ValueError(f"SETR: decoder must be one of {', '.join(SETR_DECODERS)}, got "
+                             f"{decoder!r}")
+        e = num_heads * base_width
+        d = decoder_width or max(2, e // 2)
+        self.in_channels, self.num_classes, self.decoder = in_channels, num_classes, decoder
+        self.patch_size, self.depth, self.embed_dim = patch_size, depth, e
+        self.encoder = ViTEncoder(in_channels, e, depth, num_heads, patch_size, img_size,
+                                  mlp_ratio, approximate)
+        if decoder == "naive":
+            self.head = nn.Sequential(ConvBNReLU(e, d, 1, 0), nn.Conv2d(d, num_classes, 1))
+        elif decoder == "pup":
+            stages = max(1, math.ceil(math.log2(patch_size)))
+            self.stages = nn.ModuleList([ConvBNReLU(e if i == 0 else d, d, 3, 1)
+                                         for i in range(stages)])
+            self.head = nn.Conv2d(d, num_classes, 1)
+        else:
+            streams = min(4, depth)
+            self.taps = [round((i + 1) * depth / streams) - 1 for i in range(streams)]
+            self.project = nn.ModuleList([nn.Conv2d(e, d, 1) for _ in self.taps])
+            self.refine = nn.ModuleList([ConvBNReLU(d, max(1, d // 2), 3, 1) for _ in self.taps])
+            self.head = nn.Conv2d(streams * max(1, d // 2), num_classes, 1)
+        init_transformer_weights(self)
+
+    def check_input_size(self, h: int, w: int) -> None:
+        """Raise a ValueError naming the nearest sizes that work when H or W is no multiple of p."""
+        p = self.patch_size
+        for name, n in (("height", h), ("width", w)):
+            if n % p or n < p:
+                below, above = (n // p) * p, (n // p + 1) * p
+                near = f"{below} or {above}" if below >= p else f"{above}"
+                raise ValueError(f"SETR(patch_size={p}): input {name} {n} does not work; it must "
+                                 f"be a multiple of the patch size {p}. Nearest sizes that work: "
+                                 f"{near}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"SETR: expected an (N, {self.in_channels}, H, W) input, got shape "
+                             f"{x.shape}")
+        size = x.shape[2:]
+        self.check_input_size(*size)
+        maps = self.encoder(x)
+        if self.decoder == "naive":
+            y = self.head(maps[-1])
+        elif self.decoder == "pup":
+            y = maps[-1]
+            h, w = y.shape[2:]
+            for i, stage in enumerate(self.stages):
+                last = i == len(self.stages) - 1
+                h, w = (size if last else (min(2 * h, size[0]), min(2 * w, size[1])))
+                y = F.interpolate(stage(y), size=(h, w), mode="bilinear")
+            return self.head(y)
+        else:
+            agg, outs = None, []
+            for tap, proj, refine in zip(reversed(self.taps), reversed(self.project),
+                                         reversed(self.refine)):  # deepest stream first
+                s = proj(maps[tap])
+                agg = s if agg is None else agg + s
+                outs.append(refine(agg))
+            y = self.head(F.cat(outs, axis=1))
+        return F.interpolate(y, size=size, mode="bilinear") if y.shape[2:] != size else y
+
+    def extra_repr(self) -> str:
+        return (f"decoder={self.decoder!r}, embed_dim={self.embed_dim}, depth={self.depth}, "
+                f"patch_size={self.patch_size}")
