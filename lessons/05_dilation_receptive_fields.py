@@ -18,6 +18,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -99,7 +100,7 @@ for n_layers, expected in [(1, 3), (2, 5), (3, 7), (10, 21)]:
     assert rec == int(summ[0]) == grad[0] == grad[1] == expected
 
 n_needed = (99 - 1) // 2
-check("layers needed for a 99x99 field", n_needed, 49)
+check("layers needed for a 99x99 field", n_needed, 49, by="arithmetic")
 deep = nn.Sequential(*[ones_conv(3) for _ in range(49)])  # no padding: 99x99 shrinks to 1x1
 s49 = ms.summary(deep, (1, 1, 99, 99))
 print(f"49 valid 3x3 convs on a 99x99 input: output {s49.output_shape[2:]}, receptive field "
@@ -130,7 +131,7 @@ for n, (k, s, d) in enumerate(layers):
     r += (k - 1) * j
     j *= s
     print(f" {'conv 3x3' if k == 3 else 'pool 2x2/2':12s} {r:4d} {j:6d}")
-check("receptive field (recurrence)", r, 284)
+check("receptive field (recurrence)", r, 284, by="recurrence")
 
 
 def vgg_like(pool):
@@ -201,5 +202,7 @@ for a in axes[1:]:
     a.set_yticks([])
 fig.suptitle("Decks 001 / 002: receptive fields (computed with autograd and minisegnet.summary)")
 save_figure(fig, "05_receptive_fields")
+
+try_it_yourself("05")
 
 print("\nLesson 05 complete: 3x3 d=2 covers 5x5; fields 3, 5, 99 (49 layers) and 284 reproduced.")

@@ -15,6 +15,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import time
 
@@ -203,5 +204,7 @@ if not FAST:
     assert min(gain.values()) > 0.05, f"FCN-16s and 8s should score above FCN-32s: {gain}"
     print("more upsampling steps, finer masks: both skip variants beat FCN-32s after the same "
           "training.")
+
+try_it_yourself("08")
 
 print("\nLesson 08 complete: FCN shapes, skip fusion, and 8s finer than 32s.")

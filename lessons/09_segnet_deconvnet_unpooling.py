@@ -13,6 +13,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -155,5 +156,7 @@ for a in axes:
     a.set_yticks([])
 fig.suptitle("Deck 004: SegNet's decoder unpools with the encoder's max-pooling indices")
 save_figure(fig, "09_segnet_unpooling")
+
+try_it_yourself("09")
 
 print("\nLesson 09 complete: SegNet / DeconvNet unpool with the stored indices.")

@@ -11,6 +11,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import time
 
@@ -239,5 +240,7 @@ if not FAST:
     assert val_l[-1] > 1.25 * val_l[best], "the validation loss climbs after the best epoch"
     print("the training loss keeps falling while the validation loss climbs: the network\n"
           "memorises its four images instead of learning shapes (overfitting)")
+
+try_it_yourself("11")
 
 print("\nLesson 11 complete: SGD / Adam steps match their formulas; curves and masks drawn.")

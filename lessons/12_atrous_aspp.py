@@ -18,6 +18,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -273,5 +274,7 @@ for r in (0, 2, 3, 4):
     expected_extent.append(min(8 * max(taps) + 8, 63) - max(8 * min(taps) - 8, 0) + 1)
 check("rows the centre output depends on (1x1, rates 2 3 4, image pooling)", extent,
       expected_extent + [64], ref="receptive field, clipped")
+
+try_it_yourself("12")
 
 print("\nLesson 12 complete: dilation, receptive fields, valid taps and ASPP agree with the rules.")
