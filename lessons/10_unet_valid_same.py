@@ -189,8 +189,18 @@ for lvl, (a, b, mult) in enumerate(levels_down):
     ax.text(8 - lvl + 0.3, y + 0.3, f"{up}->{out}\n{64 * mult} ch", ha="center", va="center", fontsize=8)
     ax.annotate("", xy=(8 - lvl, y + 0.3), xytext=(lvl + 0.6, y + 0.3),
                 arrowprops={"arrowstyle": "->", "ls": "--", "color": "gray"})
-    ax.text(4.3, y + 0.4, f"crop {b} -> {crops[3 - lvl][1]}, concatenate", ha="center", fontsize=8,
-            color="gray")
+    ax.text((lvl + 0.6 + 8 - lvl) / 2, y + 0.63, f"crop {b} -> {crops[3 - lvl][1]}, concatenate",
+            ha="center", va="bottom", fontsize=7.5, color="gray")
+    # pool (down, encoder side) and up-conv (up, decoder side) to the next level / the bottleneck
+    nxt = (4, -4) if lvl == 3 else (lvl + 1, y - 1)
+    ax.annotate("", xy=(nxt[0] + 0.3, nxt[1] + 0.6), xytext=(lvl + 0.3, y),
+                arrowprops={"arrowstyle": "->", "color": "tab:blue"})
+    ax.text((lvl + nxt[0]) / 2 + 0.1, y - 0.25, "pool /2", ha="right", fontsize=7.5, color="tab:blue")
+    src = (4, -4) if lvl == 3 else (8 - lvl - 1, y - 1)
+    ax.annotate("", xy=(8 - lvl + 0.3, y), xytext=(src[0] + 0.3, src[1] + 0.6),
+                arrowprops={"arrowstyle": "->", "color": "tab:orange"})
+    ax.text((8 - lvl + src[0]) / 2 + 0.5, y - 0.25, "up-conv x2", ha="left", fontsize=7.5,
+            color="tab:orange")
 ax.add_patch(plt.Rectangle((4, -4), 0.6, 0.6, color="tab:green", alpha=0.6))
 ax.text(4.3, -3.7, f"32->{n_bottom}\n1024 ch", ha="center", va="center", fontsize=8)
 ax.text(8.9, 0.3, "-> 388 x 388", fontsize=10)

@@ -230,7 +230,7 @@ centre = (4, 4)
 x = ms.Tensor(np.random.default_rng(1).standard_normal((1, 3, 64, 64)).astype(np.float32),
               requires_grad=True)
 titles = ["1x1 conv", "3x3 rate 2", "3x3 rate 3", "3x3 rate 4", "image pooling"]
-fig, axes = plt.subplots(2, 5, figsize=(15, 6.4))
+fig, axes = plt.subplots(2, 5, figsize=(15, 7.0))
 extent = []
 for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None],
                                                 small.aspp.branches)):
@@ -250,7 +250,7 @@ for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None],
     ax.grid(which="minor", color="gray", lw=0.3)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(f"{title}: taps on the map")
+    ax.set_title(f"{title}: taps on the map", fontsize=10)
 
     x.grad = None
     out = branch(small.backbone(x)[-1])
@@ -261,10 +261,10 @@ for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None],
     axes[1, col].imshow(g, cmap="magma")
     axes[1, col].set_xticks([])
     axes[1, col].set_yticks([])
-    axes[1, col].set_title("|d out / d input|")
+    axes[1, col].set_title(f"{title}: |d out / d input|", fontsize=10)
 fig.suptitle("DeepLabV3's ASPP at output stride 8 on a 64x64 image: what output pixel (4, 4) "
              "of each branch sees")
-fig.tight_layout()
+fig.tight_layout(h_pad=2.0)
 save_figure(fig, "12_aspp_branches")
 # feature pixel p of this backbone reads input rows 8p - 8 .. 8p + 8; rate r reads the taps
 # p - r, p, p + r that lie on the map (rows 0..7): rate 4 from p = 4 loses its tap at 8

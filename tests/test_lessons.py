@@ -47,6 +47,16 @@ EXPECTED_OUTPUT = {
 }
 
 
+# every slide error a lesson meets is flagged there by a line starting with "slide note:"
+# (the course map in lessons/README.md lists them): lesson -> the deck each note names, in order
+SLIDE_NOTES = {
+    "00_onehot_softmax_cross_entropy.py": ["deck 000"],
+    "03_transposed_convolution.py": ["deck 002", "deck 001", "deck 003", "deck 003"],
+    "07_losses_and_metrics.py": ["deck 004", "deck 002"],
+    "10_unet_valid_same.py": ["deck 004", "deck 004", "deck 002"],
+}
+
+
 def test_every_lesson_is_listed_in_the_readme():
     readme = (LESSONS_DIR / "README.md").read_text(encoding="utf-8")
     missing = [name for name in LESSONS if name not in readme]
@@ -150,3 +160,6 @@ def test_lesson_runs_in_fast_mode(lesson: str, lesson_runs: dict[str, Future]) -
     assert "Try it yourself" in out and f'check_answer("{lesson[:2]}.1"' in out
     for text in EXPECTED_OUTPUT.get(lesson, []):
         assert text in out, f"{lesson}: expected to print {text!r}"
+    notes = [line for line in out.splitlines() if line.startswith("slide note:")]
+    decks = [re.match(r"slide note: (deck \d{3})", line).group(1) for line in notes]
+    assert decks == SLIDE_NOTES.get(lesson, []), f"{lesson}: slide notes {notes}"
