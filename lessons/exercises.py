@@ -214,6 +214,17 @@ _LIST = [
              "three bins of two values each.",
              lambda: F.adaptive_avg_pool2d(_t([[[[1, 2, 3, 4, 5, 6]]]]), (1, 3)).numpy()[0, 0, 0],
              atol=1e-6),
+    # --- 15: write your own op -------------------------------------------------------------------
+    Exercise("15.1", "The derivative of SiLU(x) = x sigmoid(x) at x = 0?",
+             "s (1 + x (1 - s)) with s = sigmoid(0) = 1/2 and x = 0.",
+             lambda: _grad_at(lambda t: t * F.sigmoid(t), 0.0), atol=1e-6),
+    Exercise("15.2", "... and at x = 1 (4 decimals)?",
+             "s = sigmoid(1) = 0.7311; then s (1 + 1 * (1 - s)).",
+             lambda: _grad_at(lambda t: t * F.sigmoid(t), 1.0), atol=1e-4),
+    Exercise("15.3", "gradcheck's central difference (f(x + eps) - f(x - eps)) / (2 eps) for "
+             "f(x) = x^2 at x = 3 with eps = 0.5 (exact, no rounding)?",
+             "((3.5)^2 - (2.5)^2) / 1: for a quadratic the central difference is exact.",
+             lambda: ((3.5 ** 2) - (2.5 ** 2)) / (2 * 0.5), atol=1e-9),
     # --- 14: depthwise separable ----------------------------------------------------------------
     Exercise("14.1", "Weights (no bias) of a depthwise-separable 3x3 conv from 32 to 64 channels "
              "(depthwise 3x3 + pointwise 1x1)?",
