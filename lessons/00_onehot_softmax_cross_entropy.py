@@ -191,7 +191,7 @@ assert abs(rows[-1][4]) < 0.01 < abs(rows[-1][2])  # SSE has (almost) no gradien
 print(f"When the true class gets only 0.001, CE's gradient is {rows[-1][2]:.4f} "
       f"but SSE's is only {rows[-1][4]:.4f}: SSE barely corrects a confident mistake.")
 
-fig, ax = plt.subplots(figsize=(5, 3.2))
+fig, (ax, axg) = plt.subplots(1, 2, figsize=(10.5, 3.6))
 qs = np.linspace(0.001, 0.999, 300)
 ax.plot(qs, -np.log(qs), label="cross entropy  -ln q")
 ax.plot(qs, (1 - qs) ** 2 + 3 * ((1 - qs) / 3) ** 2, label="sum of squared errors")
@@ -201,6 +201,22 @@ ax.axvline(0.3, color="gray", lw=0.8, ls=":")
 ax.annotate("slide: -ln 0.3 = 1.2040", (0.3, 1.204), xytext=(0.4, 2.5), arrowprops={"arrowstyle": "->"})
 ax.legend()
 ax.set_title("Deck 000: pixel-wise losses")
+# the gradients the text is about, by autograd: one column per q, the true class is row 1
+rest_q = (1 - qs) / 3
+Z = ms.Tensor(np.log(np.stack([rest_q, qs, rest_q, rest_q])), requires_grad=True)
+(-F.log(F.softmax(Z, axis=0))[1]).sum().backward()
+grad_ce = as_numpy(Z.grad)[1]
+Z2 = ms.Tensor(np.log(np.stack([rest_q, qs, rest_q, rest_q])), requires_grad=True)
+((ms.Tensor(np.eye(4)[:, 1:2]) - F.softmax(Z2, axis=0)) ** 2).sum().backward()
+grad_se = as_numpy(Z2.grad)[1]
+check("d CE / d z_true = q - 1 at every q", grad_ce, qs - 1, atol=1e-9, ref="q - p")
+axg.plot(qs, -grad_ce, label="cross entropy")
+axg.plot(qs, -grad_se, label="sum of squared errors")
+axg.set_xlabel("probability q given to the true class")
+axg.set_ylabel("push on the true class: -dL/dz_true")
+axg.set_title("the gradients (autograd): SSE stalls when q -> 0")
+axg.legend()
+fig.tight_layout()
 save_figure(fig, "00_cross_entropy_vs_sse")
 
 try_it_yourself("00")

@@ -413,6 +413,28 @@ draw(axes[2], full_ov, "sum: the middle column overlaps", 18)
 fig.suptitle("Deck 001: 3x3 kernel, stride 2 -> 5x5 (the slide's 4x4 numbers are stride 1)")
 save_figure(fig, "03_splat_overlap_stride2")
 
+# the slide's printed numbers (stride 1) beside the real stride 2, and how many stamps overlap on
+# each output pixel: with kernel 3 and stride 2 the counts alternate 1, 2, 4 -- the uneven overlap
+# behind the "checkerboard artifact" of learned upsampling; kernel 4, stride 2 covers evenly inside
+counts3 = tconv(np.ones((4, 4)), np.ones((3, 3)), stride=2)
+counts4 = tconv(np.ones((4, 4)), np.ones((4, 4)), stride=2, crop=1)
+check("overlap counts, kernel 4, stride 2, crop 1 (inside the border)", counts4[1:-1, 1:-1],
+      np.full((6, 6), 4.0), ref="even: 4 everywhere")
+fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
+draw(axes[0], np.array(SLIDE_3x3[((1, 1), (0, 0))], float), "the slide's 4x4 ('stride=2')\n= stride 1", 18)
+draw(axes[1], full_ov, "the real stride 2: 5x5", 18)
+for ax, counts, title in ((axes[2], counts3, "stamps per pixel: kernel 3, stride 2\n(uneven: 1, 2, 4)"),
+                          (axes[3], counts4, "kernel 4, stride 2, crop 1\n(even inside)")):
+    im = ax.imshow(counts, cmap="viridis", vmin=0, vmax=4)
+    for (r, c), v in np.ndenumerate(counts):
+        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=7, color="w" if v < 3 else "k")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+fig.colorbar(im, ax=axes[2:], shrink=0.8, label="overlapping stamps")
+fig.suptitle("Deck 001: printed numbers vs stride 2, and the overlap that makes checkerboards")
+save_figure(fig, "03_stride1_vs_stride2_overlap")
+
 try_it_yourself("03")
 
 print("\nLesson 03 complete: every transposed-convolution example of decks 001, 002, 003 reproduced.")

@@ -197,10 +197,16 @@ axes[1].imshow(footprint(nn.Sequential(ones_conv(3, padding=1), ones_conv(3, pad
 axes[1].set_title("2 stacked 3x3 convs: 5x5")
 axes[2].imshow(seen, cmap="Greys")
 axes[2].set_title("one 3x3 conv, dilation 2: 5x5, 9 taps")
-for a in axes[1:]:
-    a.set_xticks([])
-    a.set_yticks([])
+for a in axes[1:]:  # a pixel grid, so that the 5x5 can be counted
+    a.set_xticks(np.arange(-0.5, 9, 1), minor=True)
+    a.set_yticks(np.arange(-0.5, 9, 1), minor=True)
+    a.grid(which="minor", color="tab:gray", lw=0.6)
+    a.tick_params(which="both", length=0)
+    a.set_xticks(range(9))
+    a.set_yticks(range(9))
+    a.tick_params(labelsize=7)
 fig.suptitle("Decks 001 / 002: receptive fields (computed with autograd and minisegnet.summary)")
+fig.tight_layout()
 save_figure(fig, "05_receptive_fields")
 
 try_it_yourself("05")
