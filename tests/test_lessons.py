@@ -163,3 +163,16 @@ def test_lesson_runs_in_fast_mode(lesson: str, lesson_runs: dict[str, Future]) -
     notes = [line for line in out.splitlines() if line.startswith("slide note:")]
     decks = [re.match(r"slide note: (deck \d{3})", line).group(1) for line in notes]
     assert decks == SLIDE_NOTES.get(lesson, []), f"{lesson}: slide notes {notes}"
+
+
+def test_run_all_runs_every_lesson_and_fails_when_one_does(tmp_path):
+    """lessons/run_all.py (the CI entry point for full mode) finds every lesson, and a lesson
+    that does not finish makes it exit 1 with the lesson named."""
+    run_all = _load(LESSONS_DIR / "run_all.py", "lesson_run_all")
+    assert [p.name for p in run_all.lessons([])] == LESSONS
+    proc = subprocess.run([sys.executable, str(LESSONS_DIR / "run_all.py"), "08", "--timeout", "1",
+                           "--keep-figures", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAIL" in proc.stdout and "failed: 08_fcn_32s_16s_8s.py" in proc.stdout
+    assert run_all.main(["99"]) == 2
