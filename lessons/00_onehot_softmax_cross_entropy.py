@@ -12,6 +12,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -85,6 +86,9 @@ order2 = ["car", "man", "horse", "cat"]
 k2 = int(np.argmax([0.05, 0.25, 0.6, 0.1]))
 print(f"in the order {order2}: argmax = index {k2} = {order2[k2]!r}")
 assert order2[k2] == "horse"
+print("slide note: deck 000 lists the classes as car/horse/man/cat on one slide and car/man/horse/cat\n"
+      "  on another; the class index of a pixel depends on that order (horse is index 1 or 2), its\n"
+      "  name does not. This lesson fixes car, horse, man, cat.")
 
 # a whole label map: softmax + argmax over a (1, 4, 4, 4) activation volume
 rng = np.random.default_rng(0)
@@ -112,7 +116,7 @@ qp = ms.Tensor([0.2, 0.3, 0.4, 0.1])
 terms = -(p * F.log(qp))
 show("-p_i ln q_i for each class", terms)
 ce_pixel = terms.sum()
-check("cross entropy of the pixel", ce_pixel.item(), 1.2040, atol=5e-5)
+check("cross entropy of the pixel", ce_pixel.item(), 1.2040, atol=5e-5, ref="derived from the slide")
 
 # %% [markdown]
 # The same number from minisegnet's loss, which takes **activations (logits)** and a map of class
@@ -162,8 +166,9 @@ check("losses.cross_entropy on the map", losses.cross_entropy(acts, full_labels[
 # %%
 section("5. Cross entropy vs sum of squared errors")
 sse = ((p - qp) ** 2).sum()
-check("SSE of the worked pixel", sse.item(), 0.70, atol=1e-6)
-check("losses.sse_loss", losses.sse_loss(qp.reshape(1, 4), p.reshape(1, 4)).item(), 0.70, atol=1e-6)
+check("SSE of the worked pixel", sse.item(), 0.70, atol=1e-6, ref="derived from the slide")
+check("losses.sse_loss", losses.sse_loss(qp.reshape(1, 4), p.reshape(1, 4)).item(), 0.70, atol=1e-6,
+      ref="derived from the slide")
 
 rows = []
 for q_true in [0.3, 0.1, 0.01, 0.001]:
@@ -186,7 +191,7 @@ assert abs(rows[-1][4]) < 0.01 < abs(rows[-1][2])  # SSE has (almost) no gradien
 print(f"When the true class gets only 0.001, CE's gradient is {rows[-1][2]:.4f} "
       f"but SSE's is only {rows[-1][4]:.4f}: SSE barely corrects a confident mistake.")
 
-fig, ax = plt.subplots(figsize=(5, 3.2))
+fig, (ax, axg) = plt.subplots(1, 2, figsize=(10.5, 3.6))
 qs = np.linspace(0.001, 0.999, 300)
 ax.plot(qs, -np.log(qs), label="cross entropy  -ln q")
 ax.plot(qs, (1 - qs) ** 2 + 3 * ((1 - qs) / 3) ** 2, label="sum of squared errors")
@@ -196,6 +201,24 @@ ax.axvline(0.3, color="gray", lw=0.8, ls=":")
 ax.annotate("slide: -ln 0.3 = 1.2040", (0.3, 1.204), xytext=(0.4, 2.5), arrowprops={"arrowstyle": "->"})
 ax.legend()
 ax.set_title("Deck 000: pixel-wise losses")
+# the gradients the text is about, by autograd: one column per q, the true class is row 1
+rest_q = (1 - qs) / 3
+Z = ms.Tensor(np.log(np.stack([rest_q, qs, rest_q, rest_q])), requires_grad=True)
+(-F.log(F.softmax(Z, axis=0))[1]).sum().backward()
+grad_ce = as_numpy(Z.grad)[1]
+Z2 = ms.Tensor(np.log(np.stack([rest_q, qs, rest_q, rest_q])), requires_grad=True)
+((ms.Tensor(np.eye(4)[:, 1:2]) - F.softmax(Z2, axis=0)) ** 2).sum().backward()
+grad_se = as_numpy(Z2.grad)[1]
+check("d CE / d z_true = q - 1 at every q", grad_ce, qs - 1, atol=1e-9, ref="q - p")
+axg.plot(qs, -grad_ce, label="cross entropy")
+axg.plot(qs, -grad_se, label="sum of squared errors")
+axg.set_xlabel("probability q given to the true class")
+axg.set_ylabel("push on the true class: -dL/dz_true")
+axg.set_title("the gradients (autograd): SSE stalls when q -> 0")
+axg.legend()
+fig.tight_layout()
 save_figure(fig, "00_cross_entropy_vs_sse")
+
+try_it_yourself("00")
 
 print("\nLesson 00 complete: one-hot, softmax, argmax and cross entropy match the slides.")

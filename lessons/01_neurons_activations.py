@@ -12,6 +12,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -29,9 +30,9 @@ w = ms.Tensor([0.5, -0.25, 1.0])
 b = ms.Tensor(0.5)
 z = w @ x + b
 show("w * x (products)", w * x)
-check("z = w . x + b", z.item(), -0.5)
-check("ReLU neuron    g(z) = max(0, z)", F.relu(z).item(), 0.0)
-check("sigmoid neuron g(z) = 1/(1+e^-z)", F.sigmoid(z).item(), 0.3775, atol=5e-5)
+check("z = w . x + b", z.item(), -0.5, ref="by hand")
+check("ReLU neuron    g(z) = max(0, z)", F.relu(z).item(), 0.0, ref="by hand")
+check("sigmoid neuron g(z) = 1/(1+e^-z)", F.sigmoid(z).item(), 0.3775, atol=5e-5, ref="by hand")
 
 # %% [markdown]
 # ## 2. The activation table
@@ -159,5 +160,7 @@ axes[0, 0].legend(loc="upper left", fontsize=8)
 fig.suptitle("Deck 001: the activation table (solid) and derivatives from autograd (dashed)")
 fig.tight_layout()
 save_figure(fig, "01_activations")
+
+try_it_yourself("01")
 
 print("\nLesson 01 complete: every activation and derivative agrees with its formula.")

@@ -13,6 +13,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -84,7 +85,7 @@ section("3. im2col: the 9 x 4 matrix of windows, then one product")
 im2col = np.stack([x[i:i + 3, j:j + 3].ravel() for i in range(2) for j in range(2)], axis=1)
 show("cols (each column = one window, read row by row)", im2col)
 show("w flattened to a row", w.ravel())
-check("w_row @ cols", w.ravel() @ im2col, [122, 148, 126, 134])
+check("w_row @ cols", w.ravel() @ im2col, [122, 148, 126, 134], by="numpy")
 
 # %% [markdown]
 # ## 4. The convolution matrix C (4 x 16)
@@ -107,7 +108,7 @@ with np.printoptions(linewidth=120):
 C_from_engine = np.stack([F.conv2d(as_image(np.eye(16)[m].reshape(4, 4)), as_image(w)).numpy().ravel()
                           for m in range(16)], axis=1)
 check("C == conv2d applied to the 16 unit images", C_from_engine, C, ref="hand-built C")
-check("C @ x_flat (reshaped 2x2)", (C @ x.ravel()).reshape(2, 2), [[122, 148], [126, 134]])
+check("C @ x_flat (reshaped 2x2)", (C @ x.ravel()).reshape(2, 2), [[122, 148], [126, 134]], by="numpy")
 
 # %% [markdown]
 # ## 5. Why "transposed": C^T maps 2x2 back to 4x4
@@ -183,5 +184,7 @@ shifted = np.roll(img, (2, 1), axis=(0, 1))
 a = F.conv2d(as_image(img), as_image(w)).numpy()[0, 0]
 b = F.conv2d(as_image(shifted), as_image(w)).numpy()[0, 0]
 check("conv(shift(x))", b, np.roll(a, (2, 1), axis=(0, 1)), ref="shift(conv(x))")
+
+try_it_yourself("02")
 
 print("\nLesson 02 complete: convolution = C @ x (im2col), transposed convolution = C^T @ z.")

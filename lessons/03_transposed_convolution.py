@@ -19,6 +19,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -175,6 +176,15 @@ for n in [2, 3, 4, 8]:
     out = tconv1d(np.ones(n), kv, stride=2, crop=1, output_padding=1)
     print(f"input length {n} -> output length {out.size}")
     assert out.size == 2 * n
+kept = symbolic(lambda v, k: tconv1d(v, k, stride=2, crop=1, output_padding=1), 2, "ab", xyz)
+print(f"minisegnet's crop (padding=1, output_padding=1) keeps {kept}: it drops the first pixel, ax")
+assert kept == full5[1:]
+print("slide note: deck 002 says one pixel is cropped so that the output is twice the input, but\n"
+      "  not which one: dropping the first (ay, az+bx, by, bz) or the last (ax, ay, az+bx, by) both\n"
+      "  give length 4, shifted by one pixel. That choice is a convention. minisegnet (like PyTorch)\n"
+      "  drops the first: padding=1 crops one pixel at each end and output_padding=1 gives back the\n"
+      "  last, which makes it the exact transpose of the stride-2, padding-1 convolution of section 1\n"
+      "  (deck 001), so the upsampled map lines up with the map that convolution downsampled.")
 
 # %% [markdown]
 # ## 3. 2-D splats with a 2x2 kernel, stride 2 (deck 001)
@@ -239,6 +249,8 @@ assert matches == [dict(stride=1, crop=0, output_padding=0)]
 # are 2 apart and overlap only in the middle row / column.
 
 # %%
+print("slide note: deck 001 labels these examples 'size 3 and stride=2', but their printed numbers\n"
+      "  are a stride-1 transposed convolution (no crop); stride 2 gives the 5x5 outputs above.")
 for inp, expected in SLIDE_3x3.items():
     check(f"stride 1, input {[list(r) for r in inp]}", tconv(inp, k33, stride=1), expected)
 print("\nThe correct stride-2 version of the third example, step by step:")
@@ -285,16 +297,35 @@ diff = np.argwhere(~np.isclose(out5, SLIDE_S3))
 print(f"differs from the slide at {[tuple(int(v) for v in d) for d in diff]}: the printed output "
       "needs the last entry to be 4")
 assert len(diff) > 0
+print("slide note: deck 003 prints the filter's last entry once as 5 and once as 4; the output it\n"
+      "  prints needs 4 (with 5 it would differ at the positions above).")
 
 # %% [markdown]
-# ## 7. Deck 003's exercise: stride 2, crop 0
+# ## 7. Deck 003's exercise: "Please solve it" -- try it first
+#
+# Same filter [[2, 1, 4], [-1, -2, -3], [-2, 1, 4]], stride 2, crop 0, and the input
+# [[2, 3], [-2, 1]] (why this input and not the one the deck prints: see the next cell).
+# Work out the 5x5 output by hand with the four steps of the recipe, then check it:
+#
+#     from exercises import check_answer
+#     check_answer("03.1", [[...], [...], [...], [...], [...]])
+#
+# Stop here until you have an answer: the next cell solves it.
+
+# %%
+section("7. Deck 003's exercise, posed: stride 2, crop 0 -- solve it before reading on")
+print("[03.1] filter [[2,1,4],[-1,-2,-3],[-2,1,4]], stride 2, crop 0, input [[2,3],[-2,1]]:\n"
+      "       the 5x5 output? Check it with check_answer(\"03.1\", your_5x5) before the next cell.")
+
+# %% [markdown]
+# ## 8. Deck 003's exercise, solved: stride 2, crop 0
 #
 # Same filter, stride 2, no crop: 2x2 -> (2 - 1) * 2 + 3 = 5x5, and now the stamps overlap.
 # The deck prints the input as [[2, 3], [2, 1]], but its partial solution uses the products
 # 3 x filter and -2 x filter. We solve both readings.
 
 # %%
-section("7. Deck 003 exercise: stride 2, crop 0, both readings of the input")
+section("8. Deck 003 exercise, solved: stride 2, crop 0, both readings of the input")
 readings = {"as printed [[2,3],[2,1]]": np.array([[2.0, 3.0], [2.0, 1.0]]),
             "as the partial solution implies [[2,3],[-2,1]]": np.array([[2.0, 3.0], [-2.0, 1.0]])}
 products = {}
@@ -310,6 +341,8 @@ print(f"\ncontains both 3 x filter and -2 x filter: {has}")
 assert has == {"as printed [[2,3],[2,1]]": False, "as the partial solution implies [[2,3],[-2,1]]": True}
 print("The deck's partial solution matches the input [[2, 3], [-2, 1]] (the input of the stride-3\n"
       "example); the printed [[2, 3], [2, 1]] would use 2 x filter twice and never -2 x filter.")
+print("slide note: deck 003's exercise prints its input as [[2, 3], [2, 1]], but its partial solution\n"
+      "  uses 3 x filter and -2 x filter: it belongs to the input [[2, 3], [-2, 1]].")
 sol = tconv(readings["as the partial solution implies [[2,3],[-2,1]]"], filt, stride=2)
 check("solution of the exercise (input [[2,3],[-2,1]])", sol,
       [[4, 2, 14, 3, 12],        # row 0: 2*(2, 1, 4) and 3*(2, 1, 4) overlapping in column 2
@@ -320,14 +353,14 @@ check("solution of the exercise (input [[2,3],[-2,1]])", sol,
       ref="by hand")
 
 # %% [markdown]
-# ## 8. Output padding: which size do we want back?
+# ## 9. Output padding: which size do we want back?
 #
 # A stride-2 convolution maps inputs of size 5 and 6 to the same size 3 (floor division), so
 # going back is ambiguous. `output_padding` (or `output_size`) picks the size: extra rows /
 # columns at the bottom / right.
 
 # %%
-section("8. output_padding resolves the size ambiguity of strided convolutions")
+section("9. output_padding resolves the size ambiguity of strided convolutions")
 k3 = np.ones((3, 3))
 for size in (5, 6):
     down = F.conv2d(as_image(np.ones((size, size))), as_image(k3), stride=2, padding=1)
@@ -342,13 +375,13 @@ print(f"or ask for it: output_size=(6, 6) -> {up6.shape[2]}x{up6.shape[3]}")
 assert up6.shape[2:] == (6, 6)
 
 # %% [markdown]
-# ## 9. The splat figure
+# ## 10. The splat figure
 #
 # Deck 003's stride-3 crop-1 example: the four stamps (input value x filter) placed 3 apart,
 # their sum, and the crop (dashed square) that leaves the 4x4 output.
 
 # %%
-section("9. Figure: the splat diagram")
+section("10. Figure: the splat diagram")
 
 
 def draw(ax, a, title, vmax):
@@ -379,5 +412,29 @@ for ax, ((i, j), v, canvas) in zip(axes[:2], stamps_ov[:2]):
 draw(axes[2], full_ov, "sum: the middle column overlaps", 18)
 fig.suptitle("Deck 001: 3x3 kernel, stride 2 -> 5x5 (the slide's 4x4 numbers are stride 1)")
 save_figure(fig, "03_splat_overlap_stride2")
+
+# the slide's printed numbers (stride 1) beside the real stride 2, and how many stamps overlap on
+# each output pixel: with kernel 3 and stride 2 the counts alternate 1, 2, 4 -- the uneven overlap
+# behind the "checkerboard artifact" of learned upsampling; kernel 4, stride 2 covers evenly inside
+counts3 = tconv(np.ones((4, 4)), np.ones((3, 3)), stride=2)
+counts4 = tconv(np.ones((4, 4)), np.ones((4, 4)), stride=2, crop=1)
+check("overlap counts, kernel 4, stride 2, crop 1 (inside the border)", counts4[1:-1, 1:-1],
+      np.full((6, 6), 4.0), ref="even: 4 everywhere")
+fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
+draw(axes[0], np.array(SLIDE_3x3[((1, 1), (0, 0))], float), "the slide's 4x4 ('stride=2')\n= stride 1", 18)
+draw(axes[1], full_ov, "the real stride 2: 5x5", 18)
+for ax, counts, title in ((axes[2], counts3, "stamps per pixel: kernel 3, stride 2\n(uneven: 1, 2, 4)"),
+                          (axes[3], counts4, "kernel 4, stride 2, crop 1\n(even inside)")):
+    im = ax.imshow(counts, cmap="viridis", vmin=0, vmax=4)
+    for (r, c), v in np.ndenumerate(counts):
+        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=7, color="w" if v < 3 else "k")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+fig.colorbar(im, ax=axes[2:], shrink=0.8, label="overlapping stamps")
+fig.suptitle("Deck 001: printed numbers vs stride 2, and the overlap that makes checkerboards")
+save_figure(fig, "03_stride1_vs_stride2_overlap")
+
+try_it_yourself("03")
 
 print("\nLesson 03 complete: every transposed-convolution example of decks 001, 002, 003 reproduced.")

@@ -11,6 +11,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -136,5 +137,7 @@ draw(axes[2], small.numpy()[0, 0], "decoder map")
 draw(axes[3], unpooled.numpy()[0, 0], "max-unpool with the positions", is_max)
 fig.suptitle("Deck 002: max pooling and max-unpooling")
 save_figure(fig, "04_maxpool_unpool")
+
+try_it_yourself("04")
 
 print("\nLesson 04 complete: pooling indices and unpooling match deck 002.")

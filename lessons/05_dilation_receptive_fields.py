@@ -18,6 +18,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -99,7 +100,7 @@ for n_layers, expected in [(1, 3), (2, 5), (3, 7), (10, 21)]:
     assert rec == int(summ[0]) == grad[0] == grad[1] == expected
 
 n_needed = (99 - 1) // 2
-check("layers needed for a 99x99 field", n_needed, 49)
+check("layers needed for a 99x99 field", n_needed, 49, by="arithmetic")
 deep = nn.Sequential(*[ones_conv(3) for _ in range(49)])  # no padding: 99x99 shrinks to 1x1
 s49 = ms.summary(deep, (1, 1, 99, 99))
 print(f"49 valid 3x3 convs on a 99x99 input: output {s49.output_shape[2:]}, receptive field "
@@ -130,7 +131,7 @@ for n, (k, s, d) in enumerate(layers):
     r += (k - 1) * j
     j *= s
     print(f" {'conv 3x3' if k == 3 else 'pool 2x2/2':12s} {r:4d} {j:6d}")
-check("receptive field (recurrence)", r, 284)
+check("receptive field (recurrence)", r, 284, by="recurrence")
 
 
 def vgg_like(pool):
@@ -196,10 +197,18 @@ axes[1].imshow(footprint(nn.Sequential(ones_conv(3, padding=1), ones_conv(3, pad
 axes[1].set_title("2 stacked 3x3 convs: 5x5")
 axes[2].imshow(seen, cmap="Greys")
 axes[2].set_title("one 3x3 conv, dilation 2: 5x5, 9 taps")
-for a in axes[1:]:
-    a.set_xticks([])
-    a.set_yticks([])
+for a in axes[1:]:  # a pixel grid, so that the 5x5 can be counted
+    a.set_xticks(np.arange(-0.5, 9, 1), minor=True)
+    a.set_yticks(np.arange(-0.5, 9, 1), minor=True)
+    a.grid(which="minor", color="tab:gray", lw=0.6)
+    a.tick_params(which="both", length=0)
+    a.set_xticks(range(9))
+    a.set_yticks(range(9))
+    a.tick_params(labelsize=7)
 fig.suptitle("Decks 001 / 002: receptive fields (computed with autograd and minisegnet.summary)")
+fig.tight_layout()
 save_figure(fig, "05_receptive_fields")
+
+try_it_yourself("05")
 
 print("\nLesson 05 complete: 3x3 d=2 covers 5x5; fields 3, 5, 99 (49 layers) and 284 reproduced.")

@@ -13,6 +13,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -30,7 +31,7 @@ from minisegnet import losses, metrics
 section("1. Pixel-wise cross entropy")
 q = np.array([0.2, 0.3, 0.4, 0.1])
 ce = losses.cross_entropy(ms.Tensor(np.log(q).reshape(1, 4, 1, 1)), np.array([[[1]]]))
-check("cross_entropy, deck 000's pixel", ce.item(), 1.2040, atol=5e-5)
+check("cross_entropy, deck 000's pixel", ce.item(), 1.2040, atol=5e-5, ref="derived from the slide")
 
 # three more pixels (a 1x4 image): the mean of the per-pixel -ln q_true
 probs = np.array([[0.2, 0.3, 0.4, 0.1], [0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25],
@@ -101,6 +102,24 @@ z = ms.Tensor(np.log(P_HAT / (1 - P_HAT))[None, None])  # logits whose sigmoid i
 check("CE from logits", losses.binary_cross_entropy(z, tt, from_logits=True).item(), ce_v, ref="CE")
 
 # %% [markdown]
+# Which pixels does WCE's β weight? The one whose term β p ln p̂ survives, i.e. the pixels with
+# p = 1. Deck 004 defines p as P(Y = 0) and in the same breath says WCE "weights positives":
+# with p = P(Y = 0) the β term would weight the class-0 (negative) pixels. minisegnet takes p as
+# the ground truth of the positive class (p = 1 on the object), for which "weights positives"
+# holds. Measured: WCE's loss on a positive and on a negative pixel, both predicted 0.5.
+
+# %%
+one_pos = losses.weighted_binary_cross_entropy(ms.Tensor([[[[0.5]]]]), np.ones((1, 1, 1, 1)), beta=beta)
+one_neg = losses.weighted_binary_cross_entropy(ms.Tensor([[[[0.5]]]]), np.zeros((1, 1, 1, 1)), beta=beta)
+print(f"WCE(beta={beta:g}), prediction 0.5: positive pixel (p = 1) {one_pos.item():.4f}, "
+      f"negative pixel (p = 0) {one_neg.item():.4f}")
+check("positive pixel / negative pixel = beta", one_pos.item() / one_neg.item(), beta,
+      atol=1e-6, ref="beta")
+print("slide note: deck 004 defines p as P(Y = 0) but says WCE 'weights positives': with that p,\n"
+      "  beta would weight the negatives. minisegnet (and this lesson) takes p = 1 on the positive\n"
+      "  (object) pixels, for which beta weights the positives, as measured above.")
+
+# %% [markdown]
 # ## 3. Dice coefficient and Dice loss (deck 004's worked example)
 #
 # Soft Dice: |A ∩ B| = sum p̂ p = 7.41, |A| = sum p̂ = 7.82, |B| = sum p = 8, so
@@ -112,17 +131,38 @@ check("CE from logits", losses.binary_cross_entropy(z, tt, from_logits=True).ite
 section("3. Dice: the worked example")
 show("prediction p̂", P_HAT, decimals=2)
 show("target p", P)
-check("|A ∩ B| = sum p̂ p", (P_HAT * P).sum(), 7.41, atol=1e-9)
-check("|A| = sum p̂", P_HAT.sum(), 7.82, atol=1e-9)
-check("|A| squared = sum p̂^2", (P_HAT ** 2).sum(), 6.9132, atol=1e-9)
-check("|B| = sum p", P.sum(), 8)
-check("Dice coefficient", metrics.dice_coefficient(P_HAT, P), 0.9368, atol=5e-5)
+check("|A ∩ B| = sum p̂ p", (P_HAT * P).sum(), 7.41, atol=1e-9, by="numpy")
+check("|A| = sum p̂", P_HAT.sum(), 7.82, atol=1e-9, by="numpy")
+check("|A| squared = sum p̂^2", (P_HAT ** 2).sum(), 6.9132, atol=1e-9, by="numpy")
+check("|B| = sum p", P.sum(), 8, by="numpy")
+check("Dice coefficient", metrics.dice_coefficient(P_HAT, P), 0.9368, atol=5e-5, ref="derived from the slide")
 check("Dice coefficient, squared sums", metrics.dice_coefficient(P_HAT, P, squared=True), 0.9938,
-      atol=5e-5)
+      atol=5e-5, ref="derived from the slide")
 check("Dice loss (+1 smoothing) = 1 - 15.82/16.82", losses.dice_loss(pt, tt).item(), 1 - 15.82 / 16.82,
-      atol=1e-6)
+      atol=1e-6, ref="derived from the slide")
 check("Dice loss without smoothing = 1 - 0.9368", losses.dice_loss(pt, tt, smooth=0.0).item(),
-      1 - 14.82 / 15.82, atol=1e-6)
+      1 - 14.82 / 15.82, atol=1e-6, ref="derived from the slide")
+
+# %% [markdown]
+# Deck 002 says the Dice denominator |X| + |Y| is constant. Only |Y| = sum p is: |X| = sum p̂
+# depends on the prediction, so the gradient of the Dice loss has a term from the denominator,
+# and it is what pushes down the predictions on the background pixels (p = 0), where the
+# numerator 2 sum p p̂ has no gradient at all. Autograd shows both parts.
+
+# %%
+p_hat = ms.Tensor(P_HAT[None, None], requires_grad=True)
+losses.dice_loss(p_hat, tt, smooth=0.0).backward()
+g_dice = as_numpy(p_hat.grad)[0, 0]
+D, I = P_HAT.sum() + P.sum(), (P_HAT * P).sum()
+grad_if_constant = -2 * P / D + 0.0                # d/dp̂ of 1 - 2 I / D with D held fixed
+grad_exact = -2 * P / D + 2 * I / D ** 2           # + the denominator's term 2 I / D^2
+check("d(Dice loss)/dp̂ by autograd vs -2p/D + 2I/D^2", g_dice, grad_exact, atol=1e-7,
+      ref="formula")
+print(f"on a background pixel (p = 0): autograd {g_dice[0, 0]:.4f}, "
+      f"'constant denominator' {grad_if_constant[0, 0]:.4f}")
+assert g_dice[0, 0] > 0.05 and grad_if_constant[0, 0] == 0
+print("slide note: deck 002 calls the Dice denominator |X| + |Y| constant; |X| = sum p̂ depends on\n"
+      "  the prediction, and its gradient term 2 I / D^2 is the only push on background pixels.")
 
 # %% [markdown]
 # ## 4. Tversky: β = 1/2 gives Dice
@@ -158,14 +198,14 @@ A_PROB = np.array([[0.9, 0.8, 0.2, 0.7],   # a probability map that rounds to th
                    [0.3, 0.2, 0.4, 0.1]])
 A = np.round(A_PROB).astype(int)
 B = np.array([[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
-check("A = round(probabilities)", A, [[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 0, 0, 0]])
+check("A = round(probabilities)", A, [[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 0, 0, 0]], by="numpy")
 show("A ∩ B", A & B)
 show("A ∪ B", A | B)
-check("|A ∩ B|", (A & B).sum(), 3)
-check("|A ∪ B|", (A | B).sum(), 11)
-check("metrics.iou(probabilities, B)", metrics.iou(A_PROB, B), 3 / 11)
+check("|A ∩ B|", (A & B).sum(), 3, by="numpy")
+check("|A ∪ B|", (A | B).sum(), 11, by="numpy")
+check("metrics.iou(probabilities, B)", metrics.iou(A_PROB, B), 3 / 11, ref="lecture, 3/11")
 print(f"  = {metrics.iou(A_PROB, B):.2f} as printed on the slide")
-check("IoU = TP / (TP + FP + FN)", 3 / (3 + 7 + 1), 3 / 11, ref="3/11")
+check("IoU = TP / (TP + FP + FN)", 3 / (3 + 7 + 1), 3 / 11, ref="3/11", by="arithmetic")
 
 # %% [markdown]
 # ## 6. Per-class Jaccard, averaged over the classes (mIoU)
@@ -209,8 +249,9 @@ check("Dice = 2 IoU / (1 + IoU)", dice, 2 * (3 / 11) / (1 + 3 / 11), ref="from I
 # ## 8. The losses as functions of p̂ (figure)
 #
 # For a positive pixel (p = 1): CE = -ln p̂; WCE multiplies it by β; focal multiplies it by
-# α (1 - p̂)^γ, which is tiny for easy pixels (p̂ near 1) and keeps hard ones. The gradients, by
-# autograd, show the same: focal loss hardly pushes on pixels already right.
+# α (1 - p̂)^γ, which is tiny for easy pixels (p̂ near 1) and keeps hard ones. The gradients,
+# computed by autograd and plotted beside the losses, show the same: focal loss hardly pushes on
+# pixels already right.
 
 # %%
 section("8. Figure: binary losses for a positive pixel")
@@ -227,7 +268,24 @@ for g in (1, 2, 5):
                                                             reduction="none").numpy()
 check("focal(gamma=2) = (1 - p̂)^2 CE", curves["focal, alpha=1, gamma=2"],
       (1 - grid) ** 2 * -np.log(grid), atol=1e-6, ref="formula")
-fig, ax = plt.subplots(figsize=(6, 4))
+# the gradients d loss / d p̂, by autograd (each pixel's loss depends only on its own p̂)
+grads = {}
+for name, fn in [("CE", lambda t: losses.binary_cross_entropy(t, ones, reduction="sum")),
+                 ("focal, alpha=1, gamma=2",
+                  lambda t: losses.focal_loss(t, ones, alpha=1.0, gamma=2.0, reduction="sum"))]:
+    gq = ms.Tensor(grid, requires_grad=True)
+    fn(gq).backward()
+    grads[name] = as_numpy(gq.grad)
+check("d CE / d p̂ = -1/p̂", grads["CE"], -1 / grid, atol=1e-4, ref="formula")
+i_hard, i_easy = int(np.argmin(abs(grid - 0.1))), int(np.argmin(abs(grid - 0.9)))
+for label, i in (("hard pixel, p̂ = 0.1", i_hard), ("easy pixel, p̂ = 0.9", i_easy)):
+    print(f"{label}: d CE/dp̂ {grads['CE'][i]:8.4f}   d focal/dp̂ {grads['focal, alpha=1, gamma=2'][i]:8.4f}"
+          f"   ratio {grads['focal, alpha=1, gamma=2'][i] / grads['CE'][i]:.3f}")
+ratio_easy = grads["focal, alpha=1, gamma=2"][i_easy] / grads["CE"][i_easy]
+ratio_hard = grads["focal, alpha=1, gamma=2"][i_hard] / grads["CE"][i_hard]
+assert ratio_easy < 0.05 and ratio_hard > 1.0, (ratio_easy, ratio_hard)
+print("focal loss pushes an easy pixel with under 5% of CE's force, a hard one with more")
+fig, (ax, axg) = plt.subplots(1, 2, figsize=(11, 4))
 for name, c in curves.items():
     ax.plot(grid, c, label=name, ls="--" if "focal" in name else "-")
 ax.set_xlabel("predicted probability p̂ of the true class (p = 1)")
@@ -235,6 +293,16 @@ ax.set_ylabel("loss")
 ax.set_ylim(0, 5)
 ax.legend()
 ax.set_title("Deck 004: CE, WCE, BCE and focal loss")
+for name, g in grads.items():
+    axg.plot(grid, -g, label=name, ls="--" if "focal" in name else "-")
+axg.set_yscale("log")
+axg.set_xlabel("predicted probability p̂ of the true class (p = 1)")
+axg.set_ylabel("-d loss / d p̂ (autograd)")
+axg.set_title("the push towards p̂ = 1: focal ignores easy pixels")
+axg.legend()
+fig.tight_layout()
 save_figure(fig, "07_binary_losses")
+
+try_it_yourself("07")
 
 print("\nLesson 07 complete: CE 1.2040, Dice 0.9368 / 0.9938, Tversky(1/2) = Dice, IoU 3/11.")

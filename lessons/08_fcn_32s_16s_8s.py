@@ -15,6 +15,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import time
 
@@ -110,24 +111,25 @@ for variant in VARIANTS:
     print(f"stride {f:2d} (score grid {64 // f}x{64 // f}): best pixel accuracy {acc:.3f}, "
           f"mIoU {metrics.mean_iou(pred, mask, K):.3f}")
 accs = [metrics.pixel_accuracy(best[v][None], mask) for v in VARIANTS]
-assert accs[0] < accs[1] < accs[2], accs
 
 # %% [markdown]
 # ## 4. A short training of the three variants
 #
 # The same data, seed, optimiser (Adam), loss (cross entropy + Dice) and number of steps for
-# each variant; the backbone is small (width 4) so that this runs on a laptop CPU in a few
-# minutes. 150 steps are far from a converged network (the masks are still rough, and too few
-# to separate FCN-16s from FCN-8s reliably: on our machine 16s 0.32, 8s 0.30), but both already
-# score clearly above FCN-32s (0.26), whose single x32 step cannot draw the outlines that
-# section 3 showed it cannot express. In fast mode (the test suite) only a
-# couple of steps run, which checks the code, not the result.
+# each variant; the backbone is small (width 4) so that this runs on a laptop CPU in about a
+# minute. 300 steps are far from a converged network: the masks are still rough, and the
+# numbers move from one machine to another (different CPUs add floating-point numbers in a
+# different order, and training amplifies the differences), too much to rank FCN-16s against
+# FCN-8s reliably. What holds on every run is the gap to FCN-32s: its single x32 step cannot
+# draw the outlines that section 3 showed it cannot express, so both skip variants score
+# clearly above it. The measured values are printed below. In fast mode (the test suite) only
+# a couple of steps run, which checks the code, not the result.
 
 # %%
 section("4. Training FCN-32s, FCN-16s, FCN-8s on shapes (64 x 64)")
 train_set = data.shapes(n=256, size=64, seed=0)
 val_set = data.shapes(n=32, size=64, seed=1)
-n_steps, batch = (2, 4) if FAST else (150, 16)
+n_steps, batch = (2, 4) if FAST else (300, 16)
 results = {}
 for variant in VARIANTS:
     ms.manual_seed(0)
@@ -154,9 +156,6 @@ for variant in VARIANTS:
     print(f"FCN-{variant}: {n_steps} steps in {time.perf_counter() - t0:.1f} s, last loss "
           f"{loss.item():.3f}, validation mIoU {results[variant][0]:.3f}, "
           f"pixel accuracy {results[variant][1]:.3f}")
-if not FAST:
-    assert results["8s"][0] > results["32s"][0], "FCN-8s should be finer than FCN-32s"
-    print("FCN-8s (and 16s) score a higher validation mIoU than FCN-32s after the same training.")
 
 # %% [markdown]
 # ## 5. Figure: the masks
@@ -183,5 +182,29 @@ for ax in axes.ravel():
 fig.suptitle("Decks 000 / 001 / 004: FCN-32s, 16s, 8s -- more upsampling steps, finer masks")
 fig.tight_layout()
 save_figure(fig, "08_fcn_masks")
+
+# %% [markdown]
+# ## 6. What the numbers show, asserted
+#
+# Each claim with a margin larger than what a different CPU or BLAS can move: the best
+# reachable accuracy grows with every upsampling step (section 3, an optimisation of a few
+# hundred numbers), and after the same training both skip variants beat FCN-32s (section 4;
+# not checked in fast mode, where training is only a couple of steps).
+
+# %%
+section("6. What the numbers show")
+print("best reachable pixel accuracy at stride 32, 16, 8: "
+      + ", ".join(f"{a:.3f}" for a in accs))
+gain = {v: results[v][0] - results["32s"][0] for v in ("16s", "8s")}
+print(f"validation mIoU after {n_steps} steps: "
+      + ", ".join(f"FCN-{v} {results[v][0]:.3f}" for v in VARIANTS)
+      + f"; above FCN-32s by {gain['16s']:+.3f} (16s) and {gain['8s']:+.3f} (8s)")
+if not FAST:
+    assert accs[1] > accs[0] + 0.05 and accs[2] > accs[1] + 0.003, accs
+    assert min(gain.values()) > 0.05, f"FCN-16s and 8s should score above FCN-32s: {gain}"
+    print("more upsampling steps, finer masks: both skip variants beat FCN-32s after the same "
+          "training.")
+
+try_it_yourself("08")
 
 print("\nLesson 08 complete: FCN shapes, skip fusion, and 8s finer than 32s.")

@@ -13,6 +13,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -138,22 +139,25 @@ section("6. Figure: pooling indices at work")
 feat0 = memory[0][0].numpy()[0, 0]
 pooled0 = memory[0][1].numpy()[0, 0]
 unp0 = back[0, 0]
-fig, axes = plt.subplots(1, 5, figsize=(15, 3.2))
+fig, axes = plt.subplots(1, 5, figsize=(16, 3.9))
 img = ds.images[0].transpose(1, 2, 0)
 axes[0].imshow((img - img.min()) / (img.max() - img.min()))
 axes[0].set_title("input")
 axes[1].imshow(feat0, cmap="viridis")
-axes[1].set_title("encoder feature (ch 0)")
+axes[1].set_title("encoder feature\n(channel 0)")
 axes[2].imshow(pooled0, cmap="viridis")
-axes[2].set_title("max-pooled 2x2 (indices kept)")
+axes[2].set_title("max-pooled 2x2\n(indices kept)")
 axes[3].imshow(unp0, cmap="viridis")
-axes[3].set_title("unpooled with the indices (sparse)")
+axes[3].set_title("unpooled with the indices\n(sparse)")
 axes[4].imshow(unpooled, cmap="Greys")
-axes[4].set_title("a thin line survives pool + unpool")
+axes[4].set_title("a thin line survives\npool + unpool")
 for a in axes:
     a.set_xticks([])
     a.set_yticks([])
 fig.suptitle("Deck 004: SegNet's decoder unpools with the encoder's max-pooling indices")
+fig.tight_layout(rect=(0, 0, 1, 0.93))
 save_figure(fig, "09_segnet_unpooling")
+
+try_it_yourself("09")
 
 print("\nLesson 09 complete: SegNet / DeconvNet unpool with the stored indices.")

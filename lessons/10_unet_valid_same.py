@@ -15,6 +15,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -50,10 +51,23 @@ for level in reversed(range(4)):
     n = up - 4
     print(f"  up-conv x2 -> {up}; encoder map {skips[level]} cropped to {up} "
           f"({(skips[level] - up) // 2} pixels off each side); conv, conv -> {n}")
-check("output size", n, 388)
-check("encoder map sizes (before pooling)", skips, [568, 280, 136, 64], ref="the paper")
+check("output size", n, 388, by="arithmetic")
+check("encoder map sizes (before pooling)", skips, [568, 280, 136, 64], ref="the paper",
+      by="arithmetic")
 check("crops (encoder size -> decoder size)", crops, [(64, 56), (136, 104), (280, 200), (568, 392)],
-      ref="the paper")
+      ref="the paper", by="arithmetic")
+print(f"the bottleneck map is {n_bottom} x {n_bottom}: it can only be joined to the 64 x 64 encoder map "
+      f"after the x2 up-conv ({2 * n_bottom}) and the crop (64 -> {2 * n_bottom})")
+assert crops[0][1] == 2 * n_bottom
+print("slide note: deck 004 says U-Net 'concatenates then upsamples'; each up block upsamples\n"
+      "  first (x2 transposed conv), then crops the encoder map to that size and concatenates,\n"
+      "  then convolves: before the up-conv the sizes differ (28 vs 64) and nothing can be joined.")
+n_convs = 2 * 4 + 2 + 2 * 4
+print(f"{len(crops)} crops in the whole network, one per skip connection, for {n_convs} 3x3 convolutions")
+assert len(crops) == 4
+print("slide note: deck 004 says the maps are cropped 'every three layers'; the valid U-Net crops\n"
+      "  once per skip connection (4 crops for 18 3x3 convs): each encoder map is cropped once,\n"
+      "  just before it is concatenated, by however much the convs since it have removed.")
 
 # %% [markdown]
 # ## 2. The same walk by minisegnet's U-Net
@@ -141,6 +155,18 @@ else:
     raise AssertionError("570 should not be a valid U-Net input size")
 for size in (188, 380, 572):
     print(f"valid: {size} -> {valid.output_size(size, size)[0]}")
+works = []
+for size in range(556, 590):
+    try:
+        valid.output_size(size, size)
+        works.append(size)
+    except ValueError:
+        pass
+print(f"input sizes 556..589 the valid U-Net accepts: {works} (every 16th)")
+check("sizes that work", works, [556, 572, 588], ref="16k + 12")
+print("slide note: deck 002 says U-Net takes any input size (it has no dense layer); with valid\n"
+      "  convolutions that is false: only sizes 16k + 12 (one in 16) keep every map even before\n"
+      "  each pool. The 'same' variant takes any multiple of 16.")
 same = models.UNet(in_channels=1, num_classes=2, base_width=2, depth=4, padding="same", batch_norm=False)
 with ms.no_grad():
     out_same = same(ms.Tensor(np.zeros((1, 1, 64, 64), dtype=np.float32)))
@@ -163,8 +189,18 @@ for lvl, (a, b, mult) in enumerate(levels_down):
     ax.text(8 - lvl + 0.3, y + 0.3, f"{up}->{out}\n{64 * mult} ch", ha="center", va="center", fontsize=8)
     ax.annotate("", xy=(8 - lvl, y + 0.3), xytext=(lvl + 0.6, y + 0.3),
                 arrowprops={"arrowstyle": "->", "ls": "--", "color": "gray"})
-    ax.text(4.3, y + 0.4, f"crop {b} -> {crops[3 - lvl][1]}, concatenate", ha="center", fontsize=8,
-            color="gray")
+    ax.text((lvl + 0.6 + 8 - lvl) / 2, y + 0.63, f"crop {b} -> {crops[3 - lvl][1]}, concatenate",
+            ha="center", va="bottom", fontsize=7.5, color="gray")
+    # pool (down, encoder side) and up-conv (up, decoder side) to the next level / the bottleneck
+    nxt = (4, -4) if lvl == 3 else (lvl + 1, y - 1)
+    ax.annotate("", xy=(nxt[0] + 0.3, nxt[1] + 0.6), xytext=(lvl + 0.3, y),
+                arrowprops={"arrowstyle": "->", "color": "tab:blue"})
+    ax.text((lvl + nxt[0]) / 2 + 0.1, y - 0.25, "pool /2", ha="right", fontsize=7.5, color="tab:blue")
+    src = (4, -4) if lvl == 3 else (8 - lvl - 1, y - 1)
+    ax.annotate("", xy=(8 - lvl + 0.3, y), xytext=(src[0] + 0.3, src[1] + 0.6),
+                arrowprops={"arrowstyle": "->", "color": "tab:orange"})
+    ax.text((8 - lvl + src[0]) / 2 + 0.5, y - 0.25, "up-conv x2", ha="left", fontsize=7.5,
+            color="tab:orange")
 ax.add_patch(plt.Rectangle((4, -4), 0.6, 0.6, color="tab:green", alpha=0.6))
 ax.text(4.3, -3.7, f"32->{n_bottom}\n1024 ch", ha="center", va="center", fontsize=8)
 ax.text(8.9, 0.3, "-> 388 x 388", fontsize=10)
@@ -173,5 +209,7 @@ ax.set_ylim(-4.3, 1)
 ax.axis("off")
 ax.set_title("Decks 002 / 004: U-Net with valid 3x3 convolutions, 572 x 572 -> 388 x 388")
 save_figure(fig, "10_unet_shapes")
+
+try_it_yourself("10")
 
 print("\nLesson 10 complete: the valid U-Net maps 572 x 572 to 388 x 388.")

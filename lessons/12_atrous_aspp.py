@@ -18,6 +18,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -229,7 +230,7 @@ centre = (4, 4)
 x = ms.Tensor(np.random.default_rng(1).standard_normal((1, 3, 64, 64)).astype(np.float32),
               requires_grad=True)
 titles = ["1x1 conv", "3x3 rate 2", "3x3 rate 3", "3x3 rate 4", "image pooling"]
-fig, axes = plt.subplots(2, 5, figsize=(15, 6.4))
+fig, axes = plt.subplots(2, 5, figsize=(15, 7.0))
 extent = []
 for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None],
                                                 small.aspp.branches)):
@@ -249,7 +250,7 @@ for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None],
     ax.grid(which="minor", color="gray", lw=0.3)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(f"{title}: taps on the map")
+    ax.set_title(f"{title}: taps on the map", fontsize=10)
 
     x.grad = None
     out = branch(small.backbone(x)[-1])
@@ -260,10 +261,10 @@ for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None],
     axes[1, col].imshow(g, cmap="magma")
     axes[1, col].set_xticks([])
     axes[1, col].set_yticks([])
-    axes[1, col].set_title("|d out / d input|")
+    axes[1, col].set_title(f"{title}: |d out / d input|", fontsize=10)
 fig.suptitle("DeepLabV3's ASPP at output stride 8 on a 64x64 image: what output pixel (4, 4) "
              "of each branch sees")
-fig.tight_layout()
+fig.tight_layout(h_pad=2.0)
 save_figure(fig, "12_aspp_branches")
 # feature pixel p of this backbone reads input rows 8p - 8 .. 8p + 8; rate r reads the taps
 # p - r, p, p + r that lie on the map (rows 0..7): rate 4 from p = 4 loses its tap at 8
@@ -273,5 +274,7 @@ for r in (0, 2, 3, 4):
     expected_extent.append(min(8 * max(taps) + 8, 63) - max(8 * min(taps) - 8, 0) + 1)
 check("rows the centre output depends on (1x1, rates 2 3 4, image pooling)", extent,
       expected_extent + [64], ref="receptive field, clipped")
+
+try_it_yourself("12")
 
 print("\nLesson 12 complete: dilation, receptive fields, valid taps and ASPP agree with the rules.")

@@ -17,6 +17,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -53,7 +54,8 @@ for b, e in expected.items():
 section("2. 3 bins on an 8-row map: overlapping windows")
 windows = [(i * 8 // 3, -(-(i + 1) * 8 // 3) - 1) for i in range(3)]
 print("bin windows (first row, last row):", windows)
-check("windows", windows, [(0, 2), (2, 5), (5, 7)], ref="floor(i H / b) .. ceil((i+1) H / b) - 1")
+check("windows", windows, [(0, 2), (2, 5), (5, 7)], ref="floor(i H / b) .. ceil((i+1) H / b) - 1",
+      by="arithmetic")
 col = ms.Tensor(np.arange(8, dtype=np.float32).reshape(1, 1, 8, 1))  # rows hold 0..7
 check("3 bins of the rows 0..7 (means 1, 3.5, 6)", F.adaptive_avg_pool2d(col, (3, 1)).numpy().ravel(),
       [1.0, 3.5, 6.0], ref="by hand")
@@ -165,5 +167,7 @@ fig.suptitle("Input pixels that pyramid-output pixel (3, 3) depends on (PSPNet, 
              "at output stride 4)")
 fig.tight_layout()
 save_figure(fig, "13_pyramid_context")
+
+try_it_yourself("13")
 
 print("\nLesson 13 complete: bins, windows, upsampling and PSPNet's shapes agree with the rules.")

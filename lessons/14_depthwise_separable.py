@@ -15,6 +15,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -35,9 +36,9 @@ section("1. Deck 003's operation counts")
 direct = ms.summary(nn.Conv2d(192, 32, 5, padding=2), (192, 28, 28))
 bottleneck = ms.summary(nn.Sequential(nn.Conv2d(192, 16, 1), nn.Conv2d(16, 32, 5, padding=2)),
                         (192, 28, 28))
-check("5x5 conv 192 -> 32", direct.total_mult_adds, 120_422_400)
+check("5x5 conv 192 -> 32", direct.total_mult_adds, 120_422_400, ref="derived from the slide")
 check("1x1 to 16, then 5x5 to 32", [r.mult_adds for r in bottleneck.rows] +
-      [bottleneck.total_mult_adds], [2_408_448, 10_035_200, 12_443_648])
+      [bottleneck.total_mult_adds], [2_408_448, 10_035_200, 12_443_648], ref="derived from the slide")
 print("the 1x1 conv mixes channels only; it is the second half of a depthwise separable conv")
 
 # %% [markdown]
@@ -180,6 +181,8 @@ print(f"MobileNetUNet / the same net with standard convs: {ratio[0]:.3f} of the 
       "and batch-norm are not separable). UNet has more parameters still (its widths go to "
       "16 x base = 256; MobileNetUNet caps them at 8 x base = 128) for similar multiply-adds.")
 assert 1 / 9 < ratio[1] < 0.2
+
+try_it_yourself("14")
 
 print("\nLesson 14 complete: the separable conv is a factored standard conv, 1/C_out + 1/k^2 "
       "of its cost.")

@@ -9,8 +9,11 @@ student reading a lesson sees the arithmetic, not the plumbing.
 * ``SHOW`` -- True with ``--show``: figures open in a window instead of only being saved.
 * ``section(title)`` -- a banner for each cell's output.
 * ``show(name, array)`` -- print an array (integers without decimals, floats to 4 places).
-* ``check(name, computed, expected, atol)`` -- print the engine's result beside the slide's numbers
-  and assert that they agree.
+* ``check(name, computed, expected, atol, ref=..., by=...)`` -- print a result beside the slide's
+  numbers (or another reference) and assert that they agree; the labels say who computed each
+  (``by``: "minisegnet" only for the engine) and where the reference comes from (``ref``:
+  "lecture" only for numbers the slide prints, "derived from the slide" for numbers computed
+  from its formulas).
 * ``save_figure(fig, name)`` -- write ``lessons/figures/<name>.png`` (and show it with ``--show``).
 """
 
@@ -94,11 +97,18 @@ def show(name: str, a: Any, decimals: int = 4) -> None:
 
 
 def check(name: str, computed: Any, expected: Any, atol: float = 1e-4, rtol: float = 0.0,
-          ref: str = "lecture") -> None:
-    """Print the engine's ``computed`` value beside the ``expected`` one and assert they agree.
+          ref: str = "lecture", by: str = "minisegnet") -> None:
+    """Print the ``computed`` value beside the ``expected`` one and assert they agree.
 
-    ``expected`` is a literal copied from the lecture (``ref="lecture"``, the default) or, where
-    the lecture prints no number, a reference computed another way (name it with ``ref``).
+    The labels say where each number comes from, and only that:
+
+    * ``by`` -- who computed ``computed``: ``"minisegnet"`` (the default) only for values the
+      engine computed (an op, a loss, a model, ``summary``, autograd); ``"numpy"``,
+      ``"arithmetic"``, ``"recurrence"``... for values computed beside the engine.
+    * ``ref`` -- where ``expected`` comes from: ``"lecture"`` (the default) only for numbers the
+      slide prints; ``"derived from the slide"`` for numbers computed from the slide's formulas
+      or inputs that the slide does not print; otherwise the other computation (``"formula"``,
+      ``"by hand"``...).
     """
     c, e = as_numpy(computed), np.asarray(expected)
     if c.shape != e.shape:
@@ -106,25 +116,25 @@ def check(name: str, computed: Any, expected: Any, atol: float = 1e-4, rtol: flo
     ok = np.allclose(c.astype(np.float64), e.astype(np.float64), atol=atol, rtol=rtol)
     if c.size > 40:
         diff = float(np.max(np.abs(c.astype(np.float64) - e.astype(np.float64)))) if c.size else 0.0
-        print(f"{name}: {c.size} values, max |minisegnet - {ref}| = {diff:.2e}   "
+        print(f"{name}: {c.size} values, max |{by} - {ref}| = {diff:.2e}   "
               f"{'OK' if ok else 'MISMATCH'}")
     elif c.ndim == 0 or c.size == 1:
-        print(f"{name}: minisegnet {_scalar(c)}   {ref} {_scalar(e)}   {'OK' if ok else 'MISMATCH'}")
+        print(f"{name}: {by} {_scalar(c)}   {ref} {_scalar(e)}   {'OK' if ok else 'MISMATCH'}")
     else:
         left, right = fmt(c).splitlines(), fmt(e).splitlines()
         if len(left) == 1 and len(right) == 1 and len(name) + len(left[0]) + len(right[0]) < 80:
-            print(f"{name}: minisegnet {left[0]}   {ref} {right[0]}   {'OK' if ok else 'MISMATCH'}")
-            assert ok, f"{name}: minisegnet gives {c!r}, the {ref} gives {e!r}"
+            print(f"{name}: {by} {left[0]}   {ref} {right[0]}   {'OK' if ok else 'MISMATCH'}")
+            assert ok, f"{name}: {by} gives {c!r}, the {ref} gives {e!r}"
             return
-        width = max(max(len(s) for s in left), len("minisegnet"))
+        width = max(max(len(s) for s in left), len(by))
         print(f"{name}:")
-        print(f"  {'minisegnet'.ljust(width)}   {ref}")
+        print(f"  {by.ljust(width)}   {ref}")
         for i in range(max(len(left), len(right))):
             lft = left[i] if i < len(left) else ""
             rgt = right[i] if i < len(right) else ""
             print(f"  {lft.ljust(width)}   {rgt}")
         print(f"  -> {'OK: they agree' if ok else 'MISMATCH'}")
-    assert ok, f"{name}: minisegnet gives {c!r}, the {ref} gives {e!r}"
+    assert ok, f"{name}: {by} gives {c!r}, the {ref} gives {e!r}"
 
 
 def save_figure(fig: Any, name: str) -> Path:

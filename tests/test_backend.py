@@ -187,6 +187,7 @@ def test_environment_variable_selects_the_default_device():
 HOST_MODULES = {
     "backend.py",     # the backend itself: it is where numpy and cupy meet
     "gradcheck.py",   # a test tool: seeded host RNG and float64 host bookkeeping of the numbers
+    "testing.py",     # hypothesis strategies for tests: they draw host NumPy arrays
     "data",           # toy datasets are generated on the host, moved to the device at the end
     "plots.py",       # plotting is host-side matplotlib
     "cli.py", "train.py", "checkpoint.py", "summary.py",  # user-facing glue, files, reports

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 16 - ViT and SETR: an image as a sequence of patches
+# # Lesson 17 - ViT and SETR: an image as a sequence of patches
 #
 # Deck 004: the Vision Transformer cuts the image into p x p patches, maps each patch to a vector
 # (a linear map = a convolution with kernel = stride = p), adds a learned position embedding and
@@ -12,7 +12,7 @@
 # 5. the cost of global attention: L = HW / p^2 tokens, L^2 scores per head and layer -- patch 4
 #    vs patch 1 on a 64 x 64 image.
 #
-# Run: `python lessons/16_vit_setr.py` (add `--show` to open the figure).
+# Run: `python lessons/17_vit_setr.py` (add `--show` to open the figure).
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
@@ -52,7 +52,7 @@ for t in range(16):
     a.set_title(f"token {t}", fontsize=7, pad=1)
     a.axis("off")
 fig.suptitle("ViT reads the image as a sequence of patches (tokens 0..15, row by row)")
-save_figure(fig, "16_patches")
+save_figure(fig, "17_patches")
 
 # %% [markdown]
 # ## 2. The patch embedding is a convolution with kernel = stride = p
@@ -166,5 +166,5 @@ q = ms.Tensor(np.zeros((1, 1, 256, 16), np.float32))
 check("one (L, L) attention map at patch 4", F.attention_weights(q, q).shape[-2:], [256, 256],
       ref="L x L")
 
-print("\nLesson 16 complete: patches, the encoder's sequence shapes, the three decoders and the "
+print("\nLesson 17 complete: patches, the encoder's sequence shapes, the three decoders and the "
       "quadratic cost of global attention.")

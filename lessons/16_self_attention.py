@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 15 - self-attention, by hand and by the engine
+# # Lesson 16 - self-attention, by hand and by the engine
 #
 # Deck 004 ends with the Transformer. Its core is one formula:
 #
@@ -17,7 +17,7 @@
 #    `nn.MultiheadAttention`: True = may NOT attend), and what a fully masked row gives;
 # 5. learned projections: Q = X W_q^T, K = X W_k^T, V = X W_v^T, and several heads.
 #
-# Run: `python lessons/15_self_attention.py` (add `--show` to open the figure).
+# Run: `python lessons/16_self_attention.py` (add `--show` to open the figure).
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
@@ -80,7 +80,7 @@ ax.set_xlabel("key (attended to)")
 ax.set_ylabel("query (attending)")
 ax.set_title("softmax(Q K^T / sqrt(E))")
 fig.colorbar(im, ax=ax)
-save_figure(fig, "15_attention_map")
+save_figure(fig, "16_attention_map")
 
 # %% [markdown]
 # ## 3. The same numbers from the engine
@@ -164,5 +164,5 @@ check("two heads, by hand vs MHA", out2[0], by_hand, atol=1e-12, ref="by hand")
 check("weights = mean of the heads' maps", attn2[0], (heads[0][0] + heads[1][0]) / 2, atol=1e-12,
       ref="by hand")
 
-print("\nLesson 15 complete: softmax(Q K^T / sqrt(E)) V by hand, by F.scaled_dot_product_attention "
+print("\nLesson 16 complete: softmax(Q K^T / sqrt(E)) V by hand, by F.scaled_dot_product_attention "
       "and by nn.MultiheadAttention.")

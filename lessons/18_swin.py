@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 17 - Swin: attention inside windows, shifted windows, patch merging
+# # Lesson 18 - Swin: attention inside windows, shifted windows, patch merging
 #
 # Deck 004: the Swin Transformer computes self-attention inside non-overlapping windows (cost
 # linear in the image size), shifts the windows by half a window between blocks so information
@@ -10,7 +10,7 @@
 # 3. the number of attention scores, global vs windowed: quadratic vs linear in HW;
 # 4. patch merging shapes, and the shapes through `Swin` (encoder and Swin-UNet decoder).
 #
-# Run: `python lessons/17_swin.py` (add `--show` to open the figure).
+# Run: `python lessons/18_swin.py` (add `--show` to open the figure).
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
@@ -82,7 +82,7 @@ axes[2].imshow(mask[1], cmap="gray")
 axes[2].set_title("mask of window 1 (white = may attend)")
 axes[3].imshow(mask[3], cmap="gray")
 axes[3].set_title("mask of window 3 (4 regions)")
-save_figure(fig, "17_swin_windows")
+save_figure(fig, "18_swin_windows")
 print(f"window 3 sees {int(mask[3].sum())} of {16 * 16} pairs")
 check("window 3 allowed pairs", int(mask[3].sum()), 64, ref="4 regions x 4^2")
 
@@ -138,4 +138,4 @@ for name, shape in shapes:
 check("Swin output", y.shape, [1, 4, 32, 32], ref="input size")
 print(f"Swin parameters: {swin.num_parameters():,}")
 
-print("\nLesson 17 complete: windows, the cyclic shift and its mask, linear cost and patch merging.")
+print("\nLesson 18 complete: windows, the cyclic shift and its mask, linear cost and patch merging.")
