@@ -21,6 +21,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 import math
 
@@ -163,6 +164,8 @@ by_hand = concat @ mha2.out_proj.weight.numpy().T + mha2.out_proj.bias.numpy()
 check("two heads, by hand vs MHA", out2[0], by_hand, atol=1e-12, ref="by hand")
 check("weights = mean of the heads' maps", attn2[0], (heads[0][0] + heads[1][0]) / 2, atol=1e-12,
       ref="by hand")
+
+try_it_yourself("16")
 
 print("\nLesson 16 complete: softmax(Q K^T / sqrt(E)) V by hand, by F.scaled_dot_product_attention "
       "and by nn.MultiheadAttention.")

@@ -16,6 +16,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -165,6 +166,8 @@ check("patch 1 / patch 4 score ratio", (4096 ** 2) / (256 ** 2), 256, ref="4^4")
 q = ms.Tensor(np.zeros((1, 1, 256, 16), np.float32))
 check("one (L, L) attention map at patch 4", F.attention_weights(q, q).shape[-2:], [256, 256],
       ref="L x L")
+
+try_it_yourself("17")
 
 print("\nLesson 17 complete: patches, the encoder's sequence shapes, the three decoders and the "
       "quadratic cost of global attention.")

@@ -14,6 +14,7 @@
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -137,5 +138,7 @@ for name, shape in shapes:
     print(f"{name:22s} {tuple(shape)}")
 check("Swin output", y.shape, [1, 4, 32, 32], ref="input size")
 print(f"Swin parameters: {swin.num_parameters():,}")
+
+try_it_yourself("18")
 
 print("\nLesson 18 complete: windows, the cyclic shift and its mask, linear cost and patch merging.")

@@ -235,6 +235,44 @@ _LIST = [
              "(4 decimals)?",
              "1 / C_out + 1 / k^2.",
              lambda: (32 * 9 + 32 * 64) / (32 * 64 * 9), atol=1e-4),
+    # --- 16: self-attention -----------------------------------------------------------------------
+    Exercise("16.1", "Q = K = [[1, 0], [0, 1]] (two tokens, E = 2): the attention weight of token 1 "
+             "on itself (4 decimals)?",
+             "scores = Q K^T / sqrt(2) = [1/sqrt(2), 0] on row 1; softmax of that row.",
+             lambda: float(F.attention_weights(_t([[1, 0], [0, 1]]),
+                                               _t([[1, 0], [0, 1]])).numpy()[0, 0]), atol=1e-4),
+    Exercise("16.2", "Same Q and K, V = [[10], [20]]: output row 1 (3 decimals)?",
+             "the weights of row 1 (your answer to 16.1 and 1 minus it) times the values 10 and 20.",
+             lambda: float(F.scaled_dot_product_attention(
+                 _t([[1, 0], [0, 1]]), _t([[1, 0], [0, 1]]), _t([[10], [20]])).numpy()[0, 0]),
+             atol=1e-3),
+    Exercise("16.3", "How many scores does one head of self-attention compute for 64 tokens?",
+             "every query against every key: L x L.",
+             lambda: int(np.prod(F.attention_weights(_t(np.zeros((64, 2))),
+                                                     _t(np.zeros((64, 2)))).shape))),
+    # --- 17: ViT and SETR ------------------------------------------------------------------------
+    Exercise("17.1", "How many tokens does a 96 x 96 image give at patch size 8?",
+             "(H / p) x (W / p).",
+             lambda: int(np.prod(ms.nn.PatchEmbed(1, 2, 8)(_t(np.zeros((1, 1, 96, 96))))
+                                 .shape[2:]))),
+    Exercise("17.2", "Weights (bias included) of a patch embedding: patch 4, 3 input channels, "
+             "embedding width 64?",
+             "a conv with kernel = stride = 4: 4 * 4 * 3 weights per output channel, plus a bias.",
+             lambda: ms.nn.PatchEmbed(3, 64, 4).num_parameters()),
+    Exercise("17.3", "On the same image, how many times more attention scores at patch 2 than at "
+             "patch 4?",
+             "halving the patch doubles both grid sides: L grows 4x, and the scores are L^2.",
+             lambda: ((64 // 2) ** 2) ** 2 / ((64 // 4) ** 2) ** 2),
+    # --- 18: Swin --------------------------------------------------------------------------------
+    Exercise("18.1", "How many 4 x 4 windows does a 16 x 16 map have?",
+             "(16 / 4) windows along each side.",
+             lambda: F.window_partition(_t(np.zeros((1, 16, 16, 1))), 4).shape[0]),
+    Exercise("18.2", "Attention scores per head with 4 x 4 windows on that 16 x 16 map?",
+             "each of the h w tokens is scored against the ws^2 tokens of its window.",
+             lambda: 16 * 16 * 4 ** 2),
+    Exercise("18.3", "Patch merging turns a (16, 16, 48) map into what shape (H, W, C)?",
+             "2 x 2 neighbours concatenated (4C), then a linear layer halves that to 2C.",
+             lambda: (8, 8, 96)),
 ]
 
 
