@@ -1,5 +1,6 @@
-"""The overfit-one-batch check shared by the model tests: two 16x16 one-channel images with one
-rectangle each; a network that can learn anything must drive their loss to (nearly) zero."""
+"""Helpers shared by the model tests: the overfit-one-batch check (two 16x16 one-channel images
+with one rectangle each; a network that can learn anything must drive their loss to (nearly)
+zero), and ``with_params`` for gradchecks with respect to every weight."""
 
 import numpy as np
 
@@ -28,3 +29,21 @@ def overfit_two_masks(model, steps: int, stop_below: float) -> tuple[list[float]
         if losses[-1] < stop_below:
             break
     return losses, float((model(x).numpy().argmax(1) == mask).mean())
+
+
+def with_params(m):
+    """(fn(x, *params), params): the model with its weights swapped for the given tensors."""
+    slots = [(mod, n) for mod in m.modules() for n, p in mod._parameters.items() if p is not None]
+    params = [Tensor(mod._parameters[n].data.copy(), requires_grad=True) for mod, n in slots]
+
+    def fn(x, *ps):
+        saved = [mod._parameters[n] for mod, n in slots]
+        for (mod, n), t in zip(slots, ps):
+            mod._parameters[n] = t
+        try:
+            return m(x)
+        finally:
+            for (mod, n), p in zip(slots, saved):
+                mod._parameters[n] = p
+
+    return fn, params

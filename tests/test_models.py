@@ -3,7 +3,7 @@ overfitting one batch, train / eval behaviour, the registry."""
 
 import numpy as np
 import pytest
-from overfit import overfit_two_masks
+from overfit import overfit_two_masks, with_params
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -125,22 +125,11 @@ def test_tiny_unet_gradcheck_random_directions():
     # the gradient w.r.t. the input passes through every layer (and BN's batch statistics)
     assert gradcheck(lambda x: m(x), x, atol=1e-6, rtol=1e-4, n_directions=6)
     # and w.r.t. every weight (4 random directions each), the weights swapped in for the call
-    params = [Tensor(p.data.copy(), requires_grad=True) for p in m.parameters()]
-    slots = [(mod, n) for mod in m.modules() for n, p in mod._parameters.items() if p is not None]
-    assert len(slots) == len(params) == 22
-
-    def with_params(x, *ps):
-        saved = [mod._parameters[n] for mod, n in slots]
-        for (mod, n), t in zip(slots, ps):
-            mod._parameters[n] = t
-        try:
-            return m(x)
-        finally:
-            for (mod, n), p in zip(slots, saved):
-                mod._parameters[n] = p
+    fn, params = with_params(m)
+    assert len(params) == 22
 
     x.requires_grad = False
-    assert gradcheck(with_params, x, *params, atol=1e-6, rtol=1e-4, max_elements=0,
+    assert gradcheck(fn, x, *params, atol=1e-6, rtol=1e-4, max_elements=0,
                      n_directions=4)
 
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from overfit import overfit_two_masks
+from overfit import overfit_two_masks, with_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -286,24 +286,6 @@ def test_image_pooling_needs_a_batch_of_two_in_training():
 
 # ----------------------------------------------------------------------------------------------
 # gradients: random-direction gradchecks of tiny float64 models (input and every weight)
-
-
-def with_params(m):
-    """(fn(x, *params), params): the model with its weights swapped for the given tensors."""
-    slots = [(mod, n) for mod in m.modules() for n, p in mod._parameters.items() if p is not None]
-    params = [Tensor(mod._parameters[n].data.copy(), requires_grad=True) for mod, n in slots]
-
-    def fn(x, *ps):
-        saved = [mod._parameters[n] for mod, n in slots]
-        for (mod, n), t in zip(slots, ps):
-            mod._parameters[n] = t
-        try:
-            return m(x)
-        finally:
-            for (mod, n), p in zip(slots, saved):
-                mod._parameters[n] = p
-
-    return fn, params
 
 
 GRAD_MODELS = {

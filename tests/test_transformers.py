@@ -4,7 +4,7 @@ each token see, patch merging / expanding, overfitting one batch, the registry."
 
 import numpy as np
 import pytest
-from overfit import overfit_two_masks
+from overfit import overfit_two_masks, with_params
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -15,24 +15,6 @@ from minisegnet.models.swin import PatchExpanding, PatchMerging, SwinBlock, stag
 
 def rand(shape, seed=0, dtype=np.float32):
     return Tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
-
-
-def with_params(m):
-    """(fn(x, *params), params): the model with its weights swapped for the given tensors."""
-    slots = [(mod, n) for mod in m.modules() for n, p in mod._parameters.items() if p is not None]
-    params = [Tensor(mod._parameters[n].data.copy(), requires_grad=True) for mod, n in slots]
-
-    def fn(x, *ps):
-        saved = [mod._parameters[n] for mod, n in slots]
-        for (mod, n), t in zip(slots, ps):
-            mod._parameters[n] = t
-        try:
-            return m(x)
-        finally:
-            for (mod, n), p in zip(slots, saved):
-                mod._parameters[n] = p
-
-    return fn, params
 
 
 # ----------------------------------------------------------------------------------------------
