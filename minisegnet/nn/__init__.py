@@ -10,12 +10,14 @@
 * :mod:`~minisegnet.nn.activation` -- ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``,
   ``Softmax`` ...;
 * :mod:`~minisegnet.nn.separable` -- ``DepthwiseSeparableConv2d`` (depthwise k x k + pointwise 1x1);
-* :mod:`~minisegnet.nn.init` -- He initialisation and the bilinear kernel;
+* :mod:`~minisegnet.nn.init` -- He initialisation, the bilinear kernel and ``torch.nn.init``'s
+  in-place initialisers (``kaiming_normal_``, ``xavier_uniform_`` ...);
+* :mod:`~minisegnet.nn.utils` -- ``clip_grad_norm_``, ``clip_grad_value_``;
 * :mod:`~minisegnet.nn.transformer` -- ``Linear``, ``LayerNorm``, ``GELU``, ``MultiheadAttention``,
   ``PatchEmbed``, ``PositionEmbedding``, ``RelativePositionBias``.
 """
 
-from . import init
+from . import init, utils
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d, dropout, dropout2d
@@ -30,7 +32,7 @@ __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "Identity", "IncompatibleKeys",
     "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "Upsample", "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-    "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init",
+    "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init", "utils",
     "DepthwiseSeparableConv2d",
     "Linear", "LayerNorm", "GELU", "MultiheadAttention", "PatchEmbed", "PositionEmbedding",
     "RelativePositionBias",
