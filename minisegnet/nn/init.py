@@ -95,13 +95,20 @@ def _calculate_fan_in_and_fan_out(shape: tuple[int, ...], op: str) -> tuple[int,
     return shape[1] * receptive, shape[0] * receptive
 
 
-def _fill(tensor: Any, values: Any, op: str) -> Any:
-    """Write host ``values`` (float64) into ``tensor`` in place, on its device and dtype."""
+def _target(tensor: Any, op: str) -> Any:
+    """The array to write into (announced to autograd: a live graph that saved it will refuse
+    to backpropagate)."""
     arr = tensor.data if isinstance(tensor, Tensor) else tensor
     if not hasattr(arr, "shape"):
         raise TypeError(f"{op}: expected a Tensor or an array, got {type(tensor).__name__}")
-    mark_modified(arr)  # a live graph that saved the tensor will refuse to backpropagate
-    arr[...] = backend.to_device(numpy.asarray(values).astype(arr.dtype), backend.device_of(arr))
+    mark_modified(arr)
+    return arr
+
+
+def _fill(tensor: Any, values: numpy.ndarray, op: str) -> Any:
+    """Write host draws ``values`` (float64) into ``tensor`` in place, on its device and dtype."""
+    arr = _target(tensor, op)
+    arr[...] = backend.to_device(values.astype(arr.dtype), backend.device_of(arr))
     return tensor
 
 
@@ -121,7 +128,8 @@ def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0) -> Any:
 
 def constant_(tensor: Any, val: float) -> Any:
     """Fill with ``val``."""
-    return _fill(tensor, numpy.full(_shape(tensor), val, dtype=numpy.float64), "constant_")
+    _target(tensor, "constant_")[...] = val
+    return tensor
 
 
 def zeros_(tensor: Any) -> Any:
