@@ -343,3 +343,25 @@ def test_region_loss_modules_take_logits_and_match_the_functions():
         float(losses.dice_loss(x, y, from_logits=True)), rel=1e-10)
     nn.DiceLoss()(x, y).backward()
     assert x.grad is not None and np.abs(x.grad.data).sum() > 0
+
+
+def test_clipping_init_and_adamw_keep_gpu_data_on_the_gpu(monkeypatch):
+    """Under the NumPy-backed CuPy stand-in (which refuses host arrays in its ufuncs): the new
+    functions take the array module from their inputs and leave the data on the "gpu"."""
+    backend = fake_cupy.install(monkeypatch)
+    lin = nn.Linear(4, 3).to("gpu")
+    nn.init.xavier_uniform_(lin.weight)
+    nn.init.constant_(lin.bias, 0.1)
+    assert backend.device_of(lin.weight.data) == "gpu"
+    assert float(lin.bias.data[0]) == pytest.approx(0.1)
+    opt = ms.optim.AdamW(lin.parameters(), lr=0.1, amsgrad=True)
+    x = Tensor(rand(5, 4), device="gpu")
+    for _ in range(2):
+        opt.zero_grad()
+        lin(x).sum().backward()
+        norm = nn.utils.clip_grad_norm_(lin.parameters(), 0.5)
+        nn.utils.clip_grad_value_(lin.parameters(), 0.1)
+        opt.step()
+    assert float(norm) > 0 and all(backend.device_of(p.data) == "gpu" for p in lin.parameters())
+    assert all(backend.device_of(v) == "gpu" for st in opt.state.values() for v in st.values()
+               if hasattr(v, "shape"))
