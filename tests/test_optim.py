@@ -186,7 +186,8 @@ def test_cosine_schedule_and_its_state_dict():
     opt2 = Adam([p], lr=0.1)
     sched2 = CosineAnnealingLR(opt2, T_max=4, eta_min=0.01)
     sched2.load_state_dict(sched.state_dict())
-    assert sched2.last_epoch == 5 and opt2.param_groups[0]["lr"] == pytest.approx(want[5], rel=1e-12)
+    assert sched2.last_epoch == 5
+    assert opt2.param_groups[0]["lr"] == pytest.approx(want[5], rel=1e-12)
 
 
 def test_state_follows_the_model_to_another_device(monkeypatch):

@@ -521,7 +521,8 @@ class Identity(Module):
 
 class Flatten(Module):
     """Merge axes ``start_dim`` .. ``end_dim`` (inclusive, negatives from the end) into one:
-    (N, C, H, W) -> (N, C H W) with the defaults start_dim=1, end_dim=-1, as ``torch.nn.Flatten``."""
+    (N, C, H, W) -> (N, C H W) with the defaults start_dim=1, end_dim=-1, as
+    ``torch.nn.Flatten``."""
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()

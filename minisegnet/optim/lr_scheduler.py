@@ -92,7 +92,8 @@ class MultiStepLR(LRScheduler):
                  gamma: float = 0.1) -> None:
         ms = list(milestones)
         if not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0 for m in ms):
-            raise ValueError(f"MultiStepLR: milestones must be non-negative ints, got {milestones!r}")
+            raise ValueError(f"MultiStepLR: milestones must be non-negative ints, got "
+                             f"{milestones!r}")
         self.milestones, self.gamma = sorted(ms), float(gamma)
         super().__init__(optimizer)
 
