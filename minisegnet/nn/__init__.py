@@ -1,7 +1,11 @@
 """Layers and containers, shaped like ``torch.nn``: ``import minisegnet.nn as nn``.
 
 * :mod:`~minisegnet.nn.module` -- ``Module`` (parameters, buffers, train / eval, state_dict,
-  ``to(device)``), ``Parameter``, ``Sequential``, ``ModuleList``, ``Identity``;
+  ``to(device)``, ``apply``), ``Parameter``, ``Sequential`` (also from an ``OrderedDict``),
+  ``ModuleList``, ``ModuleDict``, ``Identity``, ``Flatten``;
+* :mod:`~minisegnet.nn.loss` -- ``CrossEntropyLoss``, ``BCEWithLogitsLoss``, ``BCELoss``,
+  ``MSELoss``, ``DiceLoss``, ``TverskyLoss``, ``JaccardLoss``, ``FocalLoss`` (modules over
+  :mod:`minisegnet.losses`);
 * :mod:`~minisegnet.nn.conv` -- ``Conv2d`` (He init), ``ConvTranspose2d`` (optionally bilinear);
 * :mod:`~minisegnet.nn.pool` -- ``MaxPool2d`` (with indices), ``MaxUnpool2d``, ``AvgPool2d``,
   ``AdaptiveAvgPool2d``, ``Upsample``;
@@ -10,16 +14,21 @@
 * :mod:`~minisegnet.nn.activation` -- ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``,
   ``Softmax`` ...;
 * :mod:`~minisegnet.nn.separable` -- ``DepthwiseSeparableConv2d`` (depthwise k x k + pointwise 1x1);
-* :mod:`~minisegnet.nn.init` -- He initialisation and the bilinear kernel;
+* :mod:`~minisegnet.nn.init` -- He initialisation, the bilinear kernel and ``torch.nn.init``'s
+  in-place initialisers (``kaiming_normal_``, ``xavier_uniform_`` ...);
+* :mod:`~minisegnet.nn.utils` -- ``clip_grad_norm_``, ``clip_grad_value_``;
 * :mod:`~minisegnet.nn.transformer` -- ``Linear``, ``LayerNorm``, ``GELU``, ``MultiheadAttention``,
   ``PatchEmbed``, ``PositionEmbedding``, ``RelativePositionBias``.
 """
 
-from . import init
+from . import init, utils
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d, dropout, dropout2d
-from .module import IncompatibleKeys, Identity, Module, ModuleList, Parameter, Sequential
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, DiceLoss, FocalLoss, JaccardLoss,
+                   MSELoss, TverskyLoss)
+from .module import (Flatten, IncompatibleKeys, Identity, Module, ModuleDict, ModuleList,
+                     Parameter, Sequential)
 from .norm import BatchNorm2d, batch_norm
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d, Upsample
 from .separable import DepthwiseSeparableConv2d
@@ -27,10 +36,12 @@ from .transformer import (GELU, LayerNorm, Linear, MultiheadAttention, PatchEmbe
                           PositionEmbedding, RelativePositionBias)
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "ModuleList", "Identity", "IncompatibleKeys",
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten",
+    "IncompatibleKeys", "CrossEntropyLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "DiceLoss",
+    "TverskyLoss", "JaccardLoss", "FocalLoss",
     "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "Upsample", "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-    "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init",
+    "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init", "utils",
     "DepthwiseSeparableConv2d",
     "Linear", "LayerNorm", "GELU", "MultiheadAttention", "PatchEmbed", "PositionEmbedding",
     "RelativePositionBias",

@@ -1,4 +1,9 @@
-"""Activation layers (deck 001's table): each wraps the function of the same name."""
+"""Activation layers (deck 001's table): each wraps the function of the same name.
+
+``inplace=`` is accepted where PyTorch has it (``ReLU``, ``LeakyReLU``) so PyTorch code runs
+unchanged, and ignored: minisegnet never overwrites an activation's input (autograd may still
+need it), the output is always a new tensor.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,11 @@ __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSo
 
 
 class ReLU(Module):
-    """max(0, x)."""
+    """max(0, x). ``inplace`` is accepted and ignored (see the module docstring)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
@@ -19,9 +28,10 @@ class ReLU(Module):
 class LeakyReLU(Module):
     """x for x > 0, ``negative_slope`` * x otherwise."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = float(negative_slope)
+        self.inplace = bool(inplace)  # accepted, ignored
 
     def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)

@@ -64,31 +64,53 @@ class Conv2d(Module):
     ``weight`` has shape (out_channels, in_channels / groups, kH, kW) and is drawn from
     He et al.'s N(0, 2 / fan_in), fan_in = in_channels / groups * kH * kW; the bias starts at 0.
     Multiply-adds per image: H_out W_out C_out (C_in / groups) kH kW (bias additions not counted).
+
+    ``padding`` may also be ``"valid"`` (0) or ``"same"`` (stride 1 only, as PyTorch): the output
+    keeps the input's size; the total padding d (k - 1) per axis is split as PyTorch does,
+    half on each side and the odd pixel (even kernels) at the bottom / right.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Pair,
-                 stride: int | Pair = 1, padding: int | Pair = 0, dilation: int | Pair = 1,
+                 stride: int | Pair = 1, padding: int | Pair | str = 0, dilation: int | Pair = 1,
                  groups: int = 1, bias: bool = True) -> None:
         super().__init__()
         _check_channels("Conv2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride = _pair(stride, "stride", "Conv2d", 1)
-        self.padding = _pair(padding, "padding", "Conv2d", 0)
         self.dilation = _pair(dilation, "dilation", "Conv2d", 1)
         kh, kw = self.kernel_size
+        self.padding_mode_name = padding if isinstance(padding, str) else None
+        self._extra_pad = (0, 0)  # "same" with an odd total: one more row / column at the end
+        if padding == "valid":
+            self.padding = (0, 0)
+        elif padding == "same":
+            if self.stride != (1, 1):
+                raise ValueError(f"Conv2d: padding='same' is not supported for strided "
+                                 f"convolutions (stride={self.stride}); give an int padding")
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            self.padding = (totals[0] // 2, totals[1] // 2)
+            self._extra_pad = (totals[0] % 2, totals[1] % 2)
+        elif isinstance(padding, str):
+            raise ValueError(f"Conv2d: padding must be an int, a pair of ints, 'same' or 'valid', "
+                             f"got {padding!r}")
+        else:
+            self.padding = _pair(padding, "padding", "Conv2d", 0)
         fan_in = in_channels // groups * kh * kw
         shape = (out_channels, in_channels // groups, kh, kw)
         self.weight = Parameter(kaiming_normal(shape, fan_in))
         self.bias = Parameter(zeros((out_channels,))) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        if self._extra_pad != (0, 0):
+            x = F.pad(x, ((0, 0), (0, 0), (0, self._extra_pad[0]), (0, self._extra_pad[1])))
         return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
                         dilation=self.dilation, groups=self.groups)
 
     def extra_repr(self) -> str:
+        pad = repr(self.padding_mode_name) if self.padding_mode_name else self.padding
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}, padding={self.padding}")
+             f"stride={self.stride}, padding={pad}")
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if self.groups != 1:

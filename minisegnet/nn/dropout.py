@@ -48,11 +48,13 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 class Dropout(Module):
-    """Drops single units with probability ``p`` in training; the identity in eval mode."""
+    """Drops single units with probability ``p`` in training; the identity in eval mode.
+    ``inplace`` is accepted (PyTorch's signature) and ignored: the output is a new tensor."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         self.p = _check_p(p, type(self).__name__)
+        self.inplace = bool(inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training)

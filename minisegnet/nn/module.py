@@ -9,6 +9,7 @@ are not trained, such as batch-norm's running mean and variance.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
@@ -17,7 +18,8 @@ import numpy
 from .. import backend
 from ..autograd import DEFAULT_FLOAT, Tensor, mark_modified
 
-__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "Identity", "IncompatibleKeys"]
+__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten",
+           "IncompatibleKeys"]
 
 # Hooks called as hook(module, inputs, output) after every module's forward (summary() uses this).
 _global_forward_hooks: list[Callable[["Module", tuple, Any], None]] = []
@@ -220,10 +222,24 @@ class Module:
         """Evaluation mode: running statistics in batch-norm, dropout is the identity."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget the gradients (``.grad = None``) of every parameter."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of every parameter: ``.grad = None`` (the default, as PyTorch), or
+        with ``set_to_none=False`` fill the existing gradients with zeros."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """Call ``fn(m)`` on every sub-module (children first, as PyTorch) and then on this module;
+        returns self. Typical use: custom initialisation,
+        ``model.apply(lambda m: nn.init.xavier_uniform_(m.weight) if isinstance(m, nn.Conv2d)
+        else None)``."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
 
     def requires_grad_(self, flag: bool = True) -> "Module":
         for p in self.parameters():
@@ -241,8 +257,11 @@ class Module:
 
     def to(self, device: str | None = None, dtype: Any = None) -> "Module":
         """Move every parameter and buffer to ``device`` and/or floating ``dtype``, in place."""
+        if device == "cuda":  # PyTorch's name for the GPU
+            device = "gpu"
         if device is not None and device not in backend.DEVICES:
-            raise ValueError(f"Module.to: unknown device {device!r}; use one of {backend.DEVICES}")
+            raise ValueError(f"Module.to: unknown device {device!r}; use one of {backend.DEVICES} "
+                             "(or 'cuda', the same as 'gpu')")
         if dtype is not None and numpy.dtype(dtype).kind != "f":
             raise TypeError(f"Module.to: dtype must be floating, got {numpy.dtype(dtype)}")
 
@@ -268,6 +287,10 @@ class Module:
         return self.to("cpu")
 
     def gpu(self) -> "Module":
+        return self.to("gpu")
+
+    def cuda(self) -> "Module":
+        """PyTorch's name for :meth:`gpu`."""
         return self.to("gpu")
 
     def double(self) -> "Module":
@@ -355,16 +378,25 @@ class Module:
 
 
 class Sequential(Module):
-    """Modules applied one after the other; they are named "0", "1", ..."""
+    """Modules applied one after the other; they are named "0", "1", ..., or by the keys of an
+    ``OrderedDict`` (``Sequential(OrderedDict(conv=..., relu=...))``: ``seq.conv``, state-dict keys
+    ``"conv.weight"``). Indexing is by position; a slice keeps the names."""
 
-    def __init__(self, *modules: Module) -> None:
+    def __init__(self, *modules: Any) -> None:
         super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
-            modules = tuple(modules[0])
-        for i, m in enumerate(modules):
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            items = list(modules[0].items())
+        else:
+            if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+                modules = tuple(modules[0])
+            items = [(str(i), m) for i, m in enumerate(modules)]
+        for name, m in items:
+            if not isinstance(name, str) or not name or "." in name:
+                raise TypeError(f"Sequential: module names must be non-empty strings without "
+                                f"'.', got {name!r}")
             if not isinstance(m, Module):
-                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
-            self.add_module(str(i), m)
+                raise TypeError(f"Sequential: item {name!r} is a {type(m).__name__}, not a Module")
+            self.add_module(name, m)
 
     def forward(self, x: Any) -> Any:
         for m in self._modules.values():
@@ -378,8 +410,9 @@ class Sequential(Module):
         return iter(list(self._modules.values()))
 
     def __getitem__(self, i: int | slice) -> Any:
-        items = list(self._modules.values())
-        return Sequential(*items[i]) if isinstance(i, slice) else items[i]
+        if isinstance(i, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[i]))
+        return list(self._modules.values())[i]
 
     def append(self, module: Module) -> "Sequential":
         self.add_module(str(len(self)), module)
@@ -418,8 +451,94 @@ class ModuleList(Module):
         raise TypeError("ModuleList has no forward(): iterate over it and call its modules")
 
 
+class ModuleDict(Module):
+    """A dict of modules, registered under their keys (``md["enc"]`` -> state-dict keys
+    ``"enc.weight"``...), in insertion order; no forward of its own."""
+
+    def __init__(self, modules: dict[str, Module] | Iterable[tuple[str, Module]] | None = None
+                 ) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or not key or "." in key:
+            raise TypeError(f"ModuleDict: keys must be non-empty strings without '.', got {key!r}")
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict[{key!r}]: expected a Module, got {type(module).__name__}")
+        self.add_module(key, module)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict has no key {key!r}; keys: {list(self._modules)}")
+        return self._modules[key]
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # noqa: B018 - the KeyError above
+        self._forget(key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._modules))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> list[str]:
+        return list(self._modules)
+
+    def values(self) -> list[Module]:
+        return list(self._modules.values())
+
+    def items(self) -> list[tuple[str, Module]]:
+        return list(self._modules.items())
+
+    def update(self, modules: dict[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        for key, m in (modules.items() if isinstance(modules, dict) else modules):
+            self[key] = m
+
+    def pop(self, key: str) -> Module:
+        m = self[key]
+        del self[key]
+        return m
+
+    def forward(self, *args: Any) -> Any:
+        raise TypeError("ModuleDict has no forward(): call its modules by key")
+
+
 class Identity(Module):
-    """y = x (a placeholder, e.g. when dropout or batch-norm is switched off)."""
+    """y = x (a placeholder, e.g. when dropout or batch-norm is switched off). Any constructor
+    arguments are accepted and ignored, as in PyTorch (so it can stand in for another layer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
 
     def forward(self, x: Any) -> Any:
         return x
+
+
+class Flatten(Module):
+    """Merge axes ``start_dim`` .. ``end_dim`` (inclusive, negatives from the end) into one:
+    (N, C, H, W) -> (N, C H W) with the defaults start_dim=1, end_dim=-1, as
+    ``torch.nn.Flatten``."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
+    def forward(self, x: Any) -> Any:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        nd = x.ndim
+        a = self.start_dim + nd if self.start_dim < 0 else self.start_dim
+        b = self.end_dim + nd if self.end_dim < 0 else self.end_dim
+        if not (0 <= a < nd and 0 <= b < nd) or a > b:
+            raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): "
+                             f"does not fit an input of shape {x.shape} ({nd} axes); start_dim "
+                             "must not come after end_dim")
+        merged = math.prod(x.shape[a:b + 1])
+        return x.reshape(x.shape[:a] + (merged,) + x.shape[b + 1:])
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -1,4 +1,6 @@
-"""Optimizers (SGD with momentum / Nesterov, Adam) and learning-rate schedules.
+"""Optimizers (SGD with momentum / Nesterov, Adam, AdamW) and, in :mod:`.lr_scheduler`,
+learning-rate schedules (``StepLR``, ``MultiStepLR``, ``CosineAnnealingLR``, ``LambdaLR``,
+``OneCycleLR``), as ``torch.optim`` / ``torch.optim.lr_scheduler``.
 
 An optimizer holds references to the parameters and, on ``step()``, updates ``param.data`` in
 place from ``param.grad`` -- plain array arithmetic, no graph is recorded. Parameters whose
@@ -13,10 +15,11 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
-from . import backend
-from .autograd import Tensor, mark_modified
+from .. import backend
+from ..autograd import Tensor, mark_modified
 
-__all__ = ["Optimizer", "SGD", "Adam", "LRScheduler", "StepLR", "CosineAnnealingLR"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler", "LRScheduler", "StepLR",
+           "MultiStepLR", "CosineAnnealingLR", "LambdaLR", "OneCycleLR"]
 
 
 class Optimizer:
@@ -48,10 +51,14 @@ class Optimizer:
     def _params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (``.grad = None``)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: ``.grad = None`` (the default, as PyTorch), or with
+        ``set_to_none=False`` fill the existing gradients with zeros."""
         for p in self._params():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
 
     def step(self) -> None:
         for group in self.param_groups:
@@ -174,29 +181,40 @@ class Adam(Optimizer):
         theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
 
     ``weight_decay`` adds weight_decay * theta to g first (L2 regularisation, as torch.optim.Adam).
+    ``amsgrad=True`` (Reddi et al., 2018) divides by the running maximum of v instead of v (as
+    PyTorch: v_max <- max(v_max, v), then sqrt(v_max / (1 - b2^t))).
     """
+
+    decoupled = False  # AdamW: the decay is applied to theta directly, not added to g
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
-        lr = _check_lr("Adam", lr)
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+        name = type(self).__name__
+        lr = _check_lr(name, lr)
         b1, b2 = betas
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}")
+            raise ValueError(f"{name}: betas must lie in [0, 1), got {betas}")
         if eps < 0 or weight_decay < 0:
-            raise ValueError(f"Adam: eps and weight_decay must be >= 0, got {eps}, {weight_decay}")
+            raise ValueError(f"{name}: eps and weight_decay must be >= 0, got {eps}, "
+                             f"{weight_decay}")
         super().__init__(params, dict(lr=lr, betas=(float(b1), float(b2)), eps=float(eps),
-                                      weight_decay=float(weight_decay)))
+                                      weight_decay=float(weight_decay), amsgrad=bool(amsgrad)))
 
     def _update(self, p, g, state, group):
         xp = backend.get_array_module(p.data)
         b1, b2 = group["betas"]
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
+        wd = group["weight_decay"]
+        if wd and self.decoupled:
+            p.data *= p.data.dtype.type(1 - group["lr"] * wd)
+        elif wd:
+            g = g + wd * p.data
         if "exp_avg" not in state:
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(p.data)
             state["exp_avg_sq"] = xp.zeros_like(p.data)
+        if group.get("amsgrad") and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = xp.zeros_like(p.data)
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -204,6 +222,9 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * (g * g)
+        if group.get("amsgrad"):
+            xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
         # lr * m_hat / (sqrt(v_hat) + eps) with the corrections folded into two scalars
         denom = xp.sqrt(v)
         denom *= 1.0 / math.sqrt(1 - b2 ** t)
@@ -213,76 +234,26 @@ class Adam(Optimizer):
         p.data -= step
 
 
-# ----------------------------------------------------------------------------------------------
-# learning-rate schedules (call .step() once per epoch, after the optimizer's steps)
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, 2019): Adam with *decoupled* weight decay, as torch.optim.AdamW.
+
+        theta <- theta - lr * weight_decay * theta        (before the Adam step, g untouched)
+        theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+
+    The decay does not pass through the moments, so it shrinks every weight by the same factor
+    (1 - lr * weight_decay) per step whatever its gradient scale. PyTorch's defaults: lr 1e-3,
+    betas (0.9, 0.999), eps 1e-8, weight_decay 1e-2.
+    """
+
+    decoupled = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)
 
 
-class LRScheduler:
-    """Sets each group's ``lr`` to a function of the epoch count ``last_epoch`` and its
-    ``initial_lr``."""
-
-    def __init__(self, optimizer: Optimizer) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got "
-                            f"{type(optimizer).__name__}")
-        self.optimizer = optimizer
-        for g in optimizer.param_groups:
-            g.setdefault("initial_lr", g["lr"])
-        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
-        self.last_epoch = 0
-        self._apply()
-
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        raise TypeError(f"{type(self).__name__} must define lr_at()")  # pragma: no cover
-
-    def _apply(self) -> None:
-        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = self.lr_at(base, self.last_epoch)
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
-
-    def step(self) -> None:
-        """Advance one epoch and set the new learning rates."""
-        self.last_epoch += 1
-        self._apply()
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rate of each group, as last set."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k != "optimizer"}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        vars(self).update({k: v for k, v in state.items() if k != "optimizer"})
-        self._apply()
-
-
-class StepLR(LRScheduler):
-    """Step decay: lr = initial_lr * gamma ** (epoch // step_size)."""
-
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
-        self.step_size, self.gamma = step_size, float(gamma)
-        super().__init__(optimizer)
-
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        return base_lr * self.gamma ** (epoch // self.step_size)
-
-
-class CosineAnnealingLR(LRScheduler):
-    """Cosine annealing (Loshchilov & Hutter): lr = eta_min + (initial_lr - eta_min) *
-    (1 + cos(pi * epoch / T_max)) / 2, from initial_lr at epoch 0 to eta_min at epoch T_max
-    (and it stays at eta_min afterwards)."""
-
-    def __init__(self, optimizer: Optimizer, T_max: int,  # noqa: N803 - PyTorch's name
-                 eta_min: float = 0.0) -> None:
-        if not isinstance(T_max, int) or T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
-        self.T_max, self.eta_min = T_max, float(eta_min)
-        super().__init__(optimizer)
-
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        e = min(epoch, self.T_max)
-        cos = math.cos(math.pi * e / self.T_max)
-        return self.eta_min + (base_lr - self.eta_min) * (1 + cos) / 2
+from . import lr_scheduler  # noqa: E402 - the schedulers need Optimizer defined above
+from .lr_scheduler import (CosineAnnealingLR, LambdaLR, LRScheduler, MultiStepLR,  # noqa: E402
+                           OneCycleLR, StepLR)
