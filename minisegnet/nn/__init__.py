@@ -12,12 +12,15 @@
 * :mod:`~minisegnet.nn.separable` -- ``DepthwiseSeparableConv2d`` (depthwise k x k + pointwise 1x1);
 * :mod:`~minisegnet.nn.init` -- He initialisation and the bilinear kernel;
 * :mod:`~minisegnet.nn.transformer` -- ``Linear``, ``LayerNorm``, ``GELU``, ``MultiheadAttention``,
-  ``PatchEmbed``, ``PositionEmbedding``, ``RelativePositionBias``.
+  ``PatchEmbed``, ``PositionEmbedding``, ``RelativePositionBias``;
+* :mod:`~minisegnet.nn.convolutionalize` -- ``convolutionalize``: a classifier's Linear layers as
+  the equivalent convolutions (FCN).
 """
 
 from . import init
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv2d, ConvTranspose2d
+from .convolutionalize import convolutionalize
 from .dropout import Dropout, Dropout2d, dropout, dropout2d
 from .module import IncompatibleKeys, Identity, Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm2d, batch_norm
@@ -33,5 +36,5 @@ __all__ = [
     "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init",
     "DepthwiseSeparableConv2d",
     "Linear", "LayerNorm", "GELU", "MultiheadAttention", "PatchEmbed", "PositionEmbedding",
-    "RelativePositionBias",
+    "RelativePositionBias", "convolutionalize",
 ]
