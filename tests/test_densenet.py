@@ -1,5 +1,5 @@
-"""FC-DenseNet's blocks (issue 15): the channel arithmetic m + l k, the concatenation order against a
-NumPy reference, transitions' shapes, float64 gradchecks, clear errors."""
+"""FC-DenseNet's blocks (issue 15): the channel arithmetic m + l k, the concatenation order
+against a NumPy reference, transitions' shapes, float64 gradchecks, clear errors."""
 
 import numpy as np
 import pytest
@@ -116,3 +116,38 @@ def test_errors():
                         Tensor(np.zeros((1, 2, 9, 6), np.float32)))
     with pytest.raises(ValueError, match="Dropout: p"):
         DenseLayer(3, 2, dropout=1.5)
+
+
+def test_issue15_blocks_on_fake_gpu(monkeypatch):
+    """Device discipline of every issue-15 block (ResNet, dense, transitions, convolutionalized
+    head) under tests/fake_cupy.py: outputs and gradients stay on the "gpu" and equal the CPU's."""
+    import fake_cupy
+    from minisegnet.models.resnet import BasicBlock, Bottleneck
+
+    fake_cupy.install(monkeypatch)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 6, 5))
+    makers = [
+        lambda: BasicBlock(4, 3, stride=2),
+        lambda: Bottleneck(4, 2, dilation=2),
+        lambda: DenseBlock(4, 2, 3, dropout=0.0),
+        lambda: TransitionDown(4, dropout=0.0),
+        lambda: TransitionUp(4, 2),
+        lambda: nn.convolutionalize([nn.Linear(4 * 3 * 3, 5), nn.ReLU(), nn.Linear(5, 2)],
+                                    (4, 3, 3)),
+    ]
+    for make in makers:
+        results = []
+        for device in ("cpu", "gpu"):
+            ms.manual_seed(0)
+            module = make().double().to(device)
+            t = Tensor(x, device=device, requires_grad=True)
+            y = module(t)
+            assert y.device == device
+            weights = Tensor(np.linspace(-1, 1, y.size).reshape(y.shape), device=device)
+            (y * weights).sum().backward()
+            assert t.grad.device == device
+            results.append((y.numpy(), t.grad.numpy()))
+        # the fake's matmul sums in another order: float64 rounding only
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)

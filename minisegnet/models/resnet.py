@@ -1,4 +1,4 @@
-"""Residual networks (He et al., 2016): the basic and bottleneck blocks and a small (dilated) backbone.
+"""Residual networks (He et al., 2016): basic and bottleneck blocks, a small (dilated) backbone.
 
 A residual block learns a correction F(x) to its input instead of a whole new mapping:
 
@@ -18,9 +18,9 @@ paper's option B -- when the stride or the channel count changes.
 feature maps, ``out_channels``, ``strides``, ``dilations``, ``feature_index``), so DeepLab and PSPNet
 heads can use it. Scaled to toy inputs: the paper's 7x7 stride-2 stem and max-pool (stride 4)
 become one 3x3 conv at full resolution, and each of the ``len(layers)`` stages starts with a
-stride-2 block, so the feature maps come at strides 1, 2, 4, 8, 16. With ``output_stride`` 8 or 16
-(DeepLab's dilated ResNet) the stages past that stride keep stride 1 and dilate all their 3x3 convs
-by 2, then 4 ...: the map keeps its resolution, the receptive field still grows.
+stride-2 block, so the feature maps come at strides 1, 2, 4, 8, 16. With ``output_stride`` 8 or
+16 (DeepLab's dilated ResNet) the stages past that stride keep stride 1 and dilate all their 3x3
+convs by 2, then 4 ...: the map keeps its resolution, the receptive field still grows.
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ class ResNetEncoder(nn.Module):
         check_positive("ResNetEncoder", in_channels=in_channels, base_width=base_width,
                        **{f"layers[{i}]": n for i, n in enumerate(layers)})
         if not layers:
-            raise ValueError("ResNetEncoder: layers must list at least one stage, e.g. (2, 2, 2, 2)")
+            raise ValueError("ResNetEncoder: layers must list at least one stage, e.g. "
+                             "(2, 2, 2, 2)")
         if block not in RESNET_BLOCKS:
             raise ValueError(f"ResNetEncoder: block must be one of {tuple(RESNET_BLOCKS)}, got "
                              f"{block!r}")

@@ -1,4 +1,4 @@
-"""Convolutionalization: a classifier's fully connected layers as convolutions (FCN; decks 001, 002, 004).
+"""Convolutionalization: a classifier's fully connected layers as convolutions (FCN; decks 1, 2, 4).
 
 A ``Linear(C*H*W, F)`` applied to a flattened (C, H, W) map computes, for each output f,
 
