@@ -144,7 +144,7 @@ def dense_crf(probs: Any, image: Any, iterations: int = 5, theta_alpha: float = 
         return kern
 
     # the whole kernel within the budget: compute it once; else recompute each chunk every time
-    cached = [kernel(sl) for sl in slices] if len(slices) == 1 else None
+    cached = [kernel(sl) for sl in slices] if len(slices) == 1 and iterations else None
 
     def messages(q: Any) -> Any:
         """m[n, l, i] = sum_{j != i} k(f_i, f_j) q[n, l, j], chunk by chunk of rows i."""

@@ -156,3 +156,20 @@ def test_errors():
         ResNetEncoder(layers=(1,))(ms.Tensor(np.zeros((1, 2, 4, 4), np.float32)))
     with pytest.raises(ValueError, match="no feature map at stride 3"):
         ResNetEncoder(layers=(1,)).feature_index(3)
+
+
+@pytest.mark.parametrize("layers, block, torchvision_total, fc, extra", [
+    # ResNet-18: stage 1 downsamples here (the paper's max-pool is gone), so its first block
+    # needs a projection shortcut the paper's does not have: 64 * 64 + 2 * 64 = 4224 parameters
+    ((2, 2, 2, 2), "basic", 11_689_512, 512 * 1000 + 1000, 4224),
+    # ResNet-50: stage 1 already has a projection (64 -> 256) in the paper
+    ((3, 4, 6, 3), "bottleneck", 25_557_032, 2048 * 1000 + 1000, 0),
+])
+def test_parameter_counts_match_the_paper(layers, block, torchvision_total, fc, extra):
+    """At base width 64 the encoder is ResNet-18 / ResNet-50 (torchvision's published totals)
+    without the 1000-class fc layer and with a 3x3 stem conv instead of the 7x7 one."""
+    enc = ResNetEncoder(3, 64, layers, block)
+    n = sum(p.data.size for p in enc.parameters())
+    stem_change = 3 * 64 * 3 * 3 - 3 * 64 * 7 * 7
+    assert n == torchvision_total - fc + stem_change + extra
+    assert enc.out_channels[-1] == (512 if block == "basic" else 2048)

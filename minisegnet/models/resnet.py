@@ -21,6 +21,9 @@ become one 3x3 conv at full resolution, and each of the ``len(layers)`` stages s
 stride-2 block, so the feature maps come at strides 1, 2, 4, 8, 16. With ``output_stride`` 8 or
 16 (DeepLab's dilated ResNet) the stages past that stride keep stride 1 and dilate all their 3x3
 convs by 2, then 4 ...: the map keeps its resolution, the receptive field still grows.
+At ``base_width=64`` the parameter counts are torchvision's ResNet-18 / ResNet-50 without the fc
+layer, with the smaller stem, plus (basic blocks only) stage 1's projection shortcut, which the
+paper does not need because its stage 1 keeps the max-pool's resolution (a test checks this).
 """
 
 from __future__ import annotations
