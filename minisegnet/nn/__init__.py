@@ -18,12 +18,15 @@
   in-place initialisers (``kaiming_normal_``, ``xavier_uniform_`` ...);
 * :mod:`~minisegnet.nn.utils` -- ``clip_grad_norm_``, ``clip_grad_value_``;
 * :mod:`~minisegnet.nn.transformer` -- ``Linear``, ``LayerNorm``, ``GELU``, ``MultiheadAttention``,
-  ``PatchEmbed``, ``PositionEmbedding``, ``RelativePositionBias``.
+  ``PatchEmbed``, ``PositionEmbedding``, ``RelativePositionBias``;
+* :mod:`~minisegnet.nn.convolutionalize` -- ``convolutionalize``: a classifier's Linear layers as
+  the equivalent convolutions (FCN).
 """
 
 from . import init, utils
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv2d, ConvTranspose2d
+from .convolutionalize import convolutionalize
 from .dropout import Dropout, Dropout2d, dropout, dropout2d
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, DiceLoss, FocalLoss, JaccardLoss,
                    MSELoss, TverskyLoss)
@@ -44,5 +47,5 @@ __all__ = [
     "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init", "utils",
     "DepthwiseSeparableConv2d",
     "Linear", "LayerNorm", "GELU", "MultiheadAttention", "PatchEmbed", "PositionEmbedding",
-    "RelativePositionBias",
+    "RelativePositionBias", "convolutionalize",
 ]
