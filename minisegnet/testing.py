@@ -79,12 +79,19 @@ def _allowed_intervals(low: float, high: float, avoid: tuple[float, ...],
     """[low, high] without the open intervals (k - margin, k + margin), as closed intervals."""
     intervals = [(low, high)]
     for k in avoid:
+        below, above = k - margin, k + margin
+        # rounding can put k - margin a hair closer to k than margin (0.5 - 0.1 = 0.4, and
+        # 0.5 - 0.4 = 0.0999...): step the bounds outwards until they keep the margin exactly
+        while k - below < margin:
+            below = math.nextafter(below, -math.inf)
+        while above - k < margin:
+            above = math.nextafter(above, math.inf)
         kept = []
         for a, b in intervals:
-            if a <= k - margin:
-                kept.append((a, min(b, k - margin)))
-            if k + margin <= b:
-                kept.append((max(a, k + margin), b))
+            if a <= below:
+                kept.append((a, min(b, below)))
+            if above <= b:
+                kept.append((max(a, above), b))
         intervals = kept
     return sorted(set(intervals))
 
