@@ -81,14 +81,21 @@ def _add_train_parser(sub: Any) -> None:
 
 def _add_predict_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "predict", help="render input | truth | prediction with a trained checkpoint",
-        description="Load a checkpoint, regenerate the run's validation (or test) images, score "
-                    "them and render a grid: input | truth | prediction.",
+        "predict", help="segment your own images, or render input | truth | prediction of a split",
+        description="Load a checkpoint. With --input: segment a PNG/JPEG file or every image of a "
+                    "folder (each resized bilinearly to the run's training size, its predicted "
+                    "mask resized back with nearest neighbour) and write NAME_mask.png (class "
+                    "indices, with a colour palette) and NAME_overlay.png per image. Without: "
+                    "regenerate the run's validation (or test) images, score them and render a "
+                    "grid: input | truth | prediction.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", required=True, metavar="PATH",
                    help="a checkpoint.npz, or a run folder holding one")
+    p.add_argument("--input", metavar="PATH", default=None,
+                   help="an image file (.png, .jpg) or a folder of them to segment")
     p.add_argument("--out", metavar="PATH", default=None,
-                   help="a .png file or a folder (default: predict_<split>.png beside the checkpoint)")
+                   help="a .png file or a folder (default: predict_<split>.png beside the "
+                        "checkpoint; with --input a folder, default predict_images/ beside it)")
     p.add_argument("--split", choices=("val", "test", "train"), default="val")
     p.add_argument("-n", "--n", type=int, default=8, help="images in the grid")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
@@ -170,10 +177,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict_images(args: argparse.Namespace) -> int:
+    from .backend import DeviceError
+    from .infer import predict_images
+
+    try:
+        saved, results = predict_images(args.checkpoint, args.input, args.out, device=args.device)
+    except (ValueError, TypeError, OSError, ImportError, DeviceError) as exc:
+        _error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    cfg = saved.config
+    print(f"{cfg.model} ({saved.in_channels} channel(s), {saved.num_classes} classes), images "
+          f"resized to {cfg.size}x{cfg.size}; share of each image's pixels per class:")
+    for r in results:
+        frac = r.class_fractions(saved.num_classes)
+        parts = ", ".join(f"{name} {100 * f:.1f}%" for name, f in zip(saved.class_names, frac) if f > 0)
+        print(f"  {r.source.name} ({r.size[1]}x{r.size[0]}): {parts}")
+    print(f"wrote {2 * len(results)} files (NAME_mask.png, NAME_overlay.png) to "
+          f"{results[0].mask_path.parent}/")
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .backend import DeviceError
     from .train import predict
 
+    if args.input is not None:
+        return _cmd_predict_images(args)
     try:
         path, scores = predict(args.checkpoint, args.out, split=args.split, n=args.n, device=args.device)
     except (ValueError, TypeError, OSError, ImportError, DeviceError) as exc:

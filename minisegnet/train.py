@@ -598,6 +598,7 @@ class Trainer:
             "rng": {"minisegnet": msrandom.get_state(), "train_loader": self.train_loader.state_dict()},
             "history": [dict(h) for h in self.history],
             "class_names": list(self.class_names),
+            "in_channels": int(self.train_set.in_channels),
             "machine": {"blas_threads": blas_threads()},
         }
 
