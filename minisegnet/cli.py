@@ -45,6 +45,11 @@ def _add_train_parser(sub: Any) -> None:
     g.add_argument("--model", choices=MODEL_NAMES, help=f"network (default {d.model})")
     g.add_argument("--dataset", choices=DATASET_NAMES,
                    help=f"built-in data; digits needs scikit-learn (default {d.dataset})")
+    g.add_argument("--data", metavar="DIR",
+                   help="train on your own images instead: DIR/images/*.png|jpg and DIR/masks/*.png "
+                        "(class indices, same file stems), optional DIR/classes.txt; split 70/20/10 "
+                        "by the seed, or DIR/train, DIR/val (DIR/test) each with images/ and masks/. "
+                        "Images are resized to --size; --n-train/--n-val/--n-test are ignored")
     g.add_argument("--width", metavar="W", type=int, help=f"base width: channels of the first stage (default {d.width})")
     g.add_argument("--depth", metavar="D", type=int,
                    help=f"down-sampling stages (every model but FCN, whose backbone has five; default {d.depth})")
@@ -147,7 +152,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if cfg.quiet else print
     ds = trainer.train_set
     say(f"minisegnet train: {cfg.model} ({trainer.model.num_parameters():,} parameters) on "
-        f"{cfg.dataset} ({len(ds)} train / {len(trainer.val_set)} val images, "
+        f"{cfg.dataset_name()} ({len(ds)} train / {len(trainer.val_set)} val images, "
         f"{ds.in_channels}x{cfg.size}x{cfg.size}, {trainer.num_classes} classes), {cfg.device}")
     say(f"  {cfg.optimizer} lr {cfg.lr:g} ({cfg.schedule} schedule), {cfg.loss} loss, batch "
         f"{cfg.batch_size}, {cfg.epochs} epochs" + (f", resuming after epoch {trainer.epoch}"

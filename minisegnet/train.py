@@ -47,7 +47,7 @@ from . import random as msrandom
 from .autograd import Tensor, no_grad
 from .checkpoint import (CheckpointError, atomic_write_bytes, load_checkpoint,
                          remove_stale_temporaries, save_checkpoint)
-from .data import DATASET_NAMES, DataLoader, SegmentationDataset, load_dataset
+from .data import DATASET_NAMES, DataLoader, SegmentationDataset, image_folder_splits, load_dataset
 
 __all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "OutputError", "train",
            "predict", "LOSS_NAMES", "OPTIMIZER_NAMES", "SCHEDULE_NAMES", "METRIC_COLUMNS",
@@ -108,6 +108,7 @@ class TrainConfig:
     n_val: int = 200
     n_test: int = 200
     num_classes: int | None = None   # shapes only: background + up to 5 shape kinds (default 4)
+    data: str | None = None          # a folder of your own images and masks (replaces dataset)
     augment: bool = True             # random horizontal / vertical flips
     seed: int = 0
     device: str = "cpu"
@@ -147,6 +148,11 @@ class TrainConfig:
                 f"TrainConfig: --depth {self.depth} is too deep for --size {self.size}: each of "
                 f"{self.model}'s down-sampling stages halves the image, so {self.size} px allow at most "
                 f"--depth {most}" + (f" (or use --size {2 ** self.depth} or more)" if self.depth <= 14 else ""))
+        if self.data is not None and not isinstance(self.data, str):
+            raise ValueError(f"TrainConfig: --data must be a folder path, got {self.data!r}")
+        if self.num_classes is not None and self.data is not None:
+            raise ValueError("TrainConfig: --num-classes cannot be chosen with --data: the folder's "
+                             "masks (or its classes.txt) decide the classes")
         if self.num_classes is not None and self.dataset != "shapes":
             raise ValueError("TrainConfig: num_classes can only be chosen for the shapes dataset "
                              f"(digits always has 11), got num_classes={self.num_classes}")
@@ -163,7 +169,13 @@ class TrainConfig:
         return cls(**d)
 
     def out_dir(self) -> Path:
-        return Path(self.out) if self.out else default_out(self.model, self.dataset)
+        if self.out:
+            return Path(self.out)
+        return default_out(self.model, self.dataset_name())
+
+    def dataset_name(self) -> str:
+        """The built-in dataset's name, or the ``--data`` folder's name."""
+        return (Path(self.data).resolve().name or "data") if self.data else self.dataset
 
 
 def _option(name: str) -> str:
@@ -213,6 +225,8 @@ def make_loss(name: str) -> Callable[[Tensor, Any], Tensor]:
 
 
 def _load_split(config: TrainConfig, split: str, n: int) -> SegmentationDataset:
+    if config.data is not None:
+        return image_folder_splits(config.data, size=config.size, seed=config.seed)[split]
     kwargs: dict[str, Any] = {}
     if config.num_classes is not None:
         kwargs["num_classes"] = config.num_classes
@@ -265,6 +279,13 @@ def _probe(model: str, depth: int, in_channels: int, num_classes: int) -> tuple[
 
 def _data_shape(config: TrainConfig) -> tuple[int, int]:
     """(input channels, classes) of the configured dataset, without generating it."""
+    if config.data is not None:
+        names = Path(config.data) / "classes.txt"
+        try:
+            k = len([line for line in names.read_text().splitlines() if line.strip()])
+        except (OSError, UnicodeDecodeError):
+            k = 4
+        return 3, max(k, 2)
     if config.dataset == "digits":
         return 1, 11
     return 3, config.num_classes or 4
@@ -450,8 +471,10 @@ class Trainer:
         if config.device == "gpu":
             backend.xp_for("gpu")    # raises DeviceError with the install hint if unavailable
 
-        self.train_set = _load_split(config, "train", config.n_train)
-        self.val_set = _load_split(config, "val", config.n_val)
+        self._folder = (image_folder_splits(config.data, size=config.size, seed=config.seed)
+                        if config.data is not None else None)
+        self.train_set = self.load_split("train")
+        self.val_set = self.load_split("val")
         self.num_classes = self.train_set.num_classes
         self.class_names = self.train_set.class_names
         msrandom.manual_seed(config.seed)
@@ -487,6 +510,15 @@ class Trainer:
                 raise CheckpointError(source, f"it has no {exc.args[0]!r} entry" if isinstance(exc, KeyError)
                                       else str(exc)) from None
             self.saved_epoch = self.epoch
+
+    def load_split(self, split: str) -> SegmentationDataset | None:
+        """The run's ``train``, ``val`` or ``test`` images (``None``: the run has no test split)."""
+        cfg = self.config
+        if self._folder is not None:
+            data = self._folder[split]
+            return data if len(data) or split != "test" else None
+        n = {"train": cfg.n_train, "val": cfg.n_val, "test": cfg.n_test}[split]
+        return _load_split(cfg, split, n) if n > 0 else None
 
     # ----- checks before work -----------------------------------------------------------------
     def _prepare_out(self, estimate: dict[str, int]) -> None:
@@ -750,7 +782,7 @@ class Trainer:
         val = self.evaluate() if not self.history else {
             "loss": self.history[-1]["val_loss"], "miou": self.history[-1]["val_miou"],
             "acc": self.history[-1]["val_acc"]}
-        test_set = _load_split(cfg, "test", cfg.n_test) if cfg.n_test > 0 else None
+        test_set = self.load_split("test")
         test = self.evaluate(DataLoader(test_set, 64, shuffle=False, device=cfg.device)) if test_set else None
         if cfg.plots:
             self.plot_history()
@@ -778,7 +810,7 @@ class Trainer:
         if not self.history:
             return None
         return plot_history(self.history, self.out / "loss_curve.png",
-                            title=f"{self.config.model} on {self.config.dataset}")
+                            title=f"{self.config.model} on {self.config.dataset_name()}")
 
     def plot_predictions(self, path: str | os.PathLike, dataset: SegmentationDataset | None = None,
                          n: int = 6) -> Path:
@@ -844,14 +876,17 @@ def predict(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
             break
     state_config = load_checkpoint(checkpoint, max_bytes=_checkpoint_budget)["config"]
     cfg = TrainConfig.from_dict(state_config)
-    if split == "test" and cfg.n_test == 0:
+    if split == "test" and cfg.n_test == 0 and cfg.data is None:
         raise ValueError(f"predict: the run in {run_dir} was trained with --n-test 0, so it has no "
                          "test split; use --split val (or train a run with --n-test N)")
     cfg = dataclasses.replace(cfg, device=device, out=str(run_dir), quiet=True)
     trainer = Trainer(cfg, resume=ckpt_path, write_outputs=False)
     data = {"train": trainer.train_set, "val": trainer.val_set}.get(split)
     if data is None:
-        data = _load_split(cfg, "test", cfg.n_test)
+        data = trainer.load_split("test")
+        if data is None:
+            raise ValueError(f"predict: the --data folder {cfg.data} of the run in {run_dir} has "
+                             "no test images; use --split val")
     scores = trainer.evaluate(DataLoader(data, 64, shuffle=False, device=device))
     try:
         trainer.plot_predictions(out, data, n=n)
