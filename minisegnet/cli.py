@@ -222,6 +222,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(f"{args.split}: mIoU {scores['miou']:.3f}, pixel accuracy {scores['acc']:.3f}, "
           f"loss {scores['loss']:.4f}")
+    print("  IoU per class: " + ", ".join(
+        f"{name} {'-' if v is None else f'{v:.3f}'}" for name, v in scores["iou"].items()))
     print(f"wrote {path}")
     return 0
 

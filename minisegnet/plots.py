@@ -7,7 +7,10 @@ matplotlib settings are left alone.
 * :func:`plot_history` -- ``loss_curve.png``: train / val loss, and train / val mIoU and pixel
   accuracy, per epoch;
 * :func:`plot_predictions` -- ``predictions.png``: one row per image, input | truth | prediction,
-  with a colour legend naming the classes.
+  with a colour legend naming the classes; each prediction is titled with its image's mIoU.
+
+Both use matplotlib's constrained layout, so titles, labels and the legend never overlap
+(whatever the number of rows).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy
 
-__all__ = ["plot_history", "plot_predictions", "class_colours", "colourize"]
+__all__ = ["plot_history", "plot_predictions", "class_colours", "colourize", "image_miou"]
 
 
 def _figure(**kwargs: Any) -> Any:
@@ -51,7 +54,7 @@ def plot_history(history: Sequence[dict[str, Any]], path: str | os.PathLike,
     ``epoch``, ``train_loss``, ``val_loss``, ``train_miou``, ``val_miou``, ``train_acc``,
     ``val_acc``) to ``path``."""
     epochs = [h["epoch"] for h in history]
-    fig = _figure(figsize=(10, 4))
+    fig = _figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_score = fig.subplots(1, 2)
     for key, style in (("train_loss", "-o"), ("val_loss", "-s")):
         ax_loss.plot(epochs, [h[key] for h in history], style, ms=3, label=key.replace("_", " "))
@@ -73,8 +76,14 @@ def plot_history(history: Sequence[dict[str, Any]], path: str | os.PathLike,
     ax_score.legend(loc="best", fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return _save(fig, path)
+
+
+def image_miou(pred: numpy.ndarray, target: numpy.ndarray, num_classes: int) -> float:
+    """mIoU of one image: the mean IoU over the classes present in its truth or its prediction
+    (a class absent from both is left out, as in the trainer's mIoU)."""
+    from .metrics import mean_iou
+    return float(mean_iou(numpy.asarray(pred), numpy.asarray(target), num_classes))
 
 
 def plot_predictions(images: numpy.ndarray, masks: numpy.ndarray, preds: numpy.ndarray,
@@ -83,17 +92,19 @@ def plot_predictions(images: numpy.ndarray, masks: numpy.ndarray, preds: numpy.n
     """Save a grid to ``path``: one row per image, columns input | truth | prediction.
 
     ``images`` (N, C, H, W) in [0, 1]; ``masks`` and ``preds`` (N, H, W) labels; a legend maps
-    each colour to its class name.
+    each colour to its class name. Each prediction's title is its image's mIoU
+    (:func:`image_miou`), not its pixel accuracy, which a large background hides class
+    confusion behind.
     """
     from matplotlib.patches import Patch
     images, masks, preds = (numpy.asarray(a) for a in (images, masks, preds))
     k, n = len(class_names), len(images)
-    fig = _figure(figsize=(6.6, 2.1 * n + 0.9))
+    fig = _figure(figsize=(6.6, 2.1 * n + 0.9), layout="constrained")
     axes = fig.subplots(n, 3, squeeze=False)
     for i in range(n):
-        correct = float((preds[i] == masks[i]).mean())
+        score = image_miou(preds[i], masks[i], k)
         panels = ((_as_rgb(images[i]), "input"), (colourize(masks[i], k), "truth"),
-                  (colourize(preds[i], k), f"prediction ({100 * correct:.0f}% px)"))
+                  (colourize(preds[i], k), f"prediction (mIoU {score:.2f})"))
         for ax, (img, name) in zip(axes[i], panels):
             ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0.0, vmax=1.0,
                       interpolation="nearest")
@@ -103,10 +114,17 @@ def plot_predictions(images: numpy.ndarray, masks: numpy.ndarray, preds: numpy.n
                 ax.set_title(name, fontsize=9)
     colours = class_colours(k)
     handles = [Patch(facecolor=colours[c], edgecolor="grey", label=class_names[c]) for c in range(k)]
-    fig.legend(handles=handles, loc="lower center", ncol=min(k, 6), fontsize=8, frameon=False)
+    # as many legend columns as fit the 6.6-inch width (an entry: swatch + about 0.075 in a letter)
+    entry = 0.45 + 0.075 * max(len(str(name)) for name in class_names)
+    ncol = max(1, min(k, int(6.4 // entry)))
+    try:                          # matplotlib >= 3.7: constrained layout makes room for it
+        fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=8,
+                   frameon=False)
+    except ValueError:            # older: the legend goes into the last row's middle panel
+        axes[-1, 1].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.05),
+                           ncol=min(ncol, 3), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.9 / (2.1 * n + 0.9) + 0.02 * (k > 6), 1, 1))
     return _save(fig, path)
 
 

@@ -419,6 +419,12 @@ def _nonfinite(obj: Any, prefix: str = "") -> list[str]:
     return []
 
 
+def _per_class(names: Any, values: numpy.ndarray) -> dict[str, float | None]:
+    """``{class name: IoU}``, ``None`` where the IoU is undefined (NaN: absent class), so the
+    values stay valid JSON and finite in the checkpoint's history."""
+    return {str(n): (None if math.isnan(float(v)) else float(v)) for n, v in zip(names, values)}
+
+
 def _finite_params(model: Any) -> bool:
     return all(bool(p.xp.isfinite(p.data).all()) for p in model.parameters())
 
@@ -689,8 +695,10 @@ class Trainer:
                 bar.update(1)
         return {"loss": total / max(count, 1), "miou": cm.mean_iou(), "acc": cm.pixel_accuracy()}
 
-    def evaluate(self, loader: DataLoader | None = None) -> dict[str, float]:
-        """Mean loss, mIoU (over the whole set's confusion matrix) and pixel accuracy, eval mode."""
+    def evaluate(self, loader: DataLoader | None = None) -> dict[str, Any]:
+        """Mean loss, mIoU (over the whole set's confusion matrix) and pixel accuracy, eval mode;
+        ``"iou"`` maps each class name to its IoU (``None`` for a class absent from both the
+        truth and the prediction, which the mean leaves out)."""
         loader = self.val_loader if loader is None else loader
         if len(loader.dataset) == 0:
             raise ValueError("evaluate: the split has no images")
@@ -703,7 +711,8 @@ class Trainer:
                 total += float(self.loss_fn(logits, masks).item()) * len(masks)
                 count += len(masks)
                 cm.update(logits.data, masks)
-        return {"loss": total / max(count, 1), "miou": cm.mean_iou(), "acc": cm.pixel_accuracy()}
+        return {"loss": total / max(count, 1), "miou": cm.mean_iou(), "acc": cm.pixel_accuracy(),
+                "iou": _per_class(self.class_names, cm.per_class_iou())}
 
     def predict(self, images: numpy.ndarray, batch_size: int = 64) -> numpy.ndarray:
         """Label maps (N, H, W) (host NumPy) for images (N, C, H, W), in eval mode."""
@@ -769,6 +778,7 @@ class Trainer:
             record = {"epoch": self.epoch, "train_loss": tr["loss"], "train_miou": tr["miou"],
                       "train_acc": tr["acc"], "val_loss": va["loss"], "val_miou": va["miou"],
                       "val_acc": va["acc"], "lr": lr, "seconds": time.perf_counter() - t0}
+            record.update({f"val_iou_{name}": v for name, v in va["iou"].items()})
             self.history.append(record)
             self.save()
             self.write_metrics()
@@ -781,7 +791,8 @@ class Trainer:
                 on_epoch_end(self, record)
         val = self.evaluate() if not self.history else {
             "loss": self.history[-1]["val_loss"], "miou": self.history[-1]["val_miou"],
-            "acc": self.history[-1]["val_acc"]}
+            "acc": self.history[-1]["val_acc"],
+            "iou": {n: self.history[-1].get(f"val_iou_{n}") for n in self.class_names}}
         test_set = self.load_split("test")
         test = self.evaluate(DataLoader(test_set, 64, shuffle=False, device=cfg.device)) if test_set else None
         if cfg.plots:
@@ -796,12 +807,17 @@ class Trainer:
 
     # ----- outputs ----------------------------------------------------------------------------
     def write_metrics(self, path: str | os.PathLike | None = None) -> Path:
-        """``metrics.csv``: one row per epoch (columns :data:`METRIC_COLUMNS`), written atomically."""
+        """``metrics.csv``: one row per epoch (columns :data:`METRIC_COLUMNS`, then the validation
+        IoU of each class, ``val_iou_<class name>``, empty for a class absent from both truth and
+        prediction), written atomically."""
+        columns = METRIC_COLUMNS + tuple(f"val_iou_{n}" for n in self.class_names)
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for h in self.history:
-            writer.writerow({k: (f"{h[k]:.6g}" if isinstance(h[k], float) else h[k]) for k in METRIC_COLUMNS})
+            row = {k: h.get(k) for k in columns}
+            writer.writerow({k: ("" if v is None else f"{v:.6g}" if isinstance(v, float) else v)
+                             for k, v in row.items()})
         data = buf.getvalue().encode()
         return atomic_write_bytes(path or self.out / "metrics.csv", lambda f: f.write(data))
 

@@ -30,7 +30,15 @@ def test_train_then_predict_writes_the_promised_files(tmp_path, capsys):
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
-    assert list(rows[0]) == list(METRIC_COLUMNS)
+    names = ("background", "circle", "square", "triangle")
+    assert list(rows[0]) == list(METRIC_COLUMNS) + [f"val_iou_{n}" for n in names]
+    for r in rows:                                   # per-class IoU: a number, or empty (absent)
+        ious = [float(r[f"val_iou_{n}"]) for n in names if r[f"val_iou_{n}"] != ""]
+        assert ious and all(0.0 <= v <= 1.0 for v in ious)
+        assert float(r["val_miou"]) == pytest.approx(sum(ious) / len(ious), rel=1e-4)
+    import json
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["val"]["iou"]) == set(names)
     assert all(0.0 <= float(r["val_miou"]) <= 1.0 and float(r["train_loss"]) > 0 for r in rows)
     curve, grid = read_png(out / "loss_curve.png"), read_png(out / "predictions.png")
     assert curve.ndim == 3 and grid.shape[0] > grid.shape[1]      # one row per image: tall
@@ -41,6 +49,7 @@ def test_train_then_predict_writes_the_promised_files(tmp_path, capsys):
                  "--out", str(tmp_path / "pred.png"), "-n", "3"]) == 0
     printed = capsys.readouterr().out
     assert "val: mIoU" in printed and str(tmp_path / "pred.png") in printed
+    assert "IoU per class: background " in printed and ", triangle " in printed
     read_png(tmp_path / "pred.png")
 
 

@@ -224,11 +224,13 @@ def test_training_lowers_the_loss_and_writes_every_output(tmp_path):
                  "results.json"):
         assert (result.out / name).stat().st_size > 0, name
     header = (result.out / "metrics.csv").read_text().splitlines()[0]
-    assert header.split(",") == list(METRIC_COLUMNS)
+    assert header.split(",") == list(METRIC_COLUMNS) + [f"val_iou_{n}" for n in
+                                                          ("background", "circle", "square", "triangle")]
     assert result.test is not None and 0.0 <= result.test["miou"] <= 1.0
-    assert result.val == pytest.approx({"loss": result.history[-1]["val_loss"],
-                                        "miou": result.history[-1]["val_miou"],
-                                        "acc": result.history[-1]["val_acc"]})
+    assert {k: result.val[k] for k in ("loss", "miou", "acc")} == pytest.approx(
+        {"loss": result.history[-1]["val_loss"], "miou": result.history[-1]["val_miou"],
+         "acc": result.history[-1]["val_acc"]})
+    assert result.val["iou"] == {n: result.history[-1][f"val_iou_{n}"] for n in result.val["iou"]}
 
 
 @pytest.mark.parametrize("model", ["fcn8s", "segnet", "deconvnet"])
