@@ -106,6 +106,15 @@ def _add_predict_parser(sub: Any) -> None:
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
 
 
+def _add_models_parser(sub: Any) -> None:
+    d = _train_defaults()
+    sub.add_parser(
+        "models", help="list the networks --model accepts, with parameter counts",
+        description=f"List the registered networks with their parameter counts at the training "
+                    f"defaults (--width {d.width}, --depth {d.depth}, 3 input channels, 4 classes "
+                    f"as on shapes) and what each is from (the first line of its docstring).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minisegnet",
@@ -115,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train_parser(sub)
     _add_predict_parser(sub)
+    _add_models_parser(sub)
     return parser
 
 
@@ -228,6 +238,51 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_sentence(doc: str | None, limit: int = 100) -> str:
+    """The first sentence of a docstring's first paragraph, on one line, at most ``limit`` chars."""
+    para = " ".join((doc or "").strip().split("\n\n")[0].split()).replace("``", "")
+    import re
+    end = re.search(r"(?<!\.)\.(?=\s)", para)          # a full stop, not an ellipsis
+    text = para if end is None else para[:end.end()]
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
+
+
+def model_table() -> list[tuple[str, int | None, str]]:
+    """``(name, parameters or None, first docstring line)`` of every registered model, built at
+    the training defaults (3 input channels, 4 classes); the random state is left as it was."""
+    from . import random as msrandom
+    from .models import MODEL_NAMES
+    from .train import _build_model, _data_shape
+    d = _train_defaults()
+    in_channels, num_classes = _data_shape(d)
+    rows = []
+    state = msrandom.get_state()
+    try:
+        for name in MODEL_NAMES:
+            try:
+                net = _build_model(dataclasses.replace(d, model=name), in_channels, num_classes)
+            except (ValueError, TypeError) as exc:
+                rows.append((name, None, f"(cannot be built at the defaults: {exc})"))
+                continue
+            rows.append((name, int(net.num_parameters()), _first_sentence(type(net).__doc__)))
+    finally:
+        msrandom.set_state(state)
+    return rows
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    d = _train_defaults()
+    rows = model_table()
+    width = max(len(r[0]) for r in rows)
+    print(f"networks for --model (parameters at --width {d.width} --depth {d.depth}, 3 channels, "
+          "4 classes):")
+    for name, params, doc in rows:
+        count = "-" if params is None else f"{params:,}"
+        print(f"  {name:<{width}}  {count:>11}  {doc}")
+    print("more: docs/models.md; sizes change with --width (about its square) and --depth")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -236,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "train":
         return _cmd_train(args)
+    if args.command == "models":
+        return _cmd_models(args)
     return _cmd_predict(args)
 
 
