@@ -191,6 +191,7 @@ HOST_MODULES = {
     "data",           # toy datasets are generated on the host, moved to the device at the end
     "plots.py",       # plotting is host-side matplotlib
     "cli.py", "train.py", "checkpoint.py", "summary.py",  # user-facing glue, files, reports
+    "infer.py",       # predict --input: image files read and written on the host
     "random.py",      # the seeded host RNG that hands out initial weights
 }  # (lessons/ lives outside the package and is not scanned: lessons print numbers on the host)
 CONSTRUCTORS = r"(zeros|ones|empty|full|array|asarray|ascontiguousarray|arange|linspace|eye|identity)"
