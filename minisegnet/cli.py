@@ -46,10 +46,11 @@ def _add_train_parser(sub: Any) -> None:
     g.add_argument("--dataset", choices=DATASET_NAMES,
                    help=f"built-in data; digits needs scikit-learn (default {d.dataset})")
     g.add_argument("--data", metavar="DIR",
-                   help="train on your own images instead: DIR/images/*.png|jpg and DIR/masks/*.png "
-                        "(class indices, same file stems), optional DIR/classes.txt; split 70/20/10 "
-                        "by the seed, or DIR/train, DIR/val (DIR/test) each with images/ and masks/. "
-                        "Images are resized to --size; --n-train/--n-val/--n-test are ignored")
+                   help="train on your own images instead: DIR/images/*.png|jpg and "
+                        "DIR/masks/*.png (class indices, same file stems), optional "
+                        "DIR/classes.txt; split 70/20/10 by the seed, or DIR/train, DIR/val "
+                        "(DIR/test) each with images/ and masks/. Images are resized to --size; "
+                        "--n-train/--n-val/--n-test are ignored")
     g.add_argument("--width", metavar="W", type=int, help=f"base width: channels of the first stage (default {d.width})")
     g.add_argument("--depth", metavar="D", type=int,
                    help=f"down-sampling stages (every model but FCN, whose backbone has five; default {d.depth})")
@@ -209,7 +210,8 @@ def _cmd_predict_images(args: argparse.Namespace) -> int:
           f"resized to {cfg.size}x{cfg.size}; share of each image's pixels per class:")
     for r in results:
         frac = r.class_fractions(saved.num_classes)
-        parts = ", ".join(f"{name} {100 * f:.1f}%" for name, f in zip(saved.class_names, frac) if f > 0)
+        parts = ", ".join(f"{name} {100 * f:.1f}%"
+                          for name, f in zip(saved.class_names, frac) if f > 0)
         print(f"  {r.source.name} ({r.size[1]}x{r.size[0]}): {parts}")
     print(f"wrote {2 * len(results)} files (NAME_mask.png, NAME_overlay.png) to "
           f"{results[0].mask_path.parent}/")

@@ -31,7 +31,7 @@ from .autograd import Tensor, no_grad
 from .checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
 from .data.images import ImageReadError, list_images, read_image, resize_image, resize_labels
 
-__all__ = ["SavedModel", "load_saved_model", "predict_images", "ImagePrediction"]
+__all__ = ["SavedModel", "load_saved_model", "predict_images", "ImagePrediction", "ImageReadError"]
 
 
 @dataclass
@@ -113,7 +113,8 @@ def _inputs(input_path: Path) -> list[Path]:
 def _out_names(files: list[Path]) -> list[str]:
     """Output stems: the file's stem, with its ending added where two files share a stem."""
     stems = [f.stem for f in files]
-    return [f"{f.stem}_{f.suffix[1:].lower()}" if stems.count(f.stem) > 1 else f.stem for f in files]
+    return [f"{f.stem}_{f.suffix[1:].lower()}" if stems.count(f.stem) > 1 else f.stem
+            for f in files]
 
 
 def _save_png(path: Path, image: Any) -> Path:
@@ -178,5 +179,3 @@ def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
                                            mask_path, overlay_path))
     return saved, results
 
-
-__all__ += ["ImageReadError"]

@@ -151,8 +151,8 @@ class TrainConfig:
         if self.data is not None and not isinstance(self.data, str):
             raise ValueError(f"TrainConfig: --data must be a folder path, got {self.data!r}")
         if self.num_classes is not None and self.data is not None:
-            raise ValueError("TrainConfig: --num-classes cannot be chosen with --data: the folder's "
-                             "masks (or its classes.txt) decide the classes")
+            raise ValueError("TrainConfig: --num-classes cannot be chosen with --data: the "
+                             "folder's masks (or its classes.txt) decide the classes")
         if self.num_classes is not None and self.dataset != "shapes":
             raise ValueError("TrainConfig: num_classes can only be chosen for the shapes dataset "
                              f"(digits always has 11), got num_classes={self.num_classes}")

@@ -11,7 +11,7 @@ import pytest
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
-from minisegnet.data.images import (ImageReadError, list_images, read_image, read_labels,  # noqa: E402
+from minisegnet.data.images import (list_images, read_image, read_labels,  # noqa: E402
                                     resize_image, resize_labels)
 from minisegnet.infer import load_saved_model, predict_images  # noqa: E402
 from minisegnet.plots import class_colours  # noqa: E402
@@ -55,7 +55,7 @@ def test_channel_rule(tmp_path):
     Image.fromarray(rgba).save(tmp_path / "a.png")
     y = read_image(tmp_path / "a.png", 3)                     # alpha dropped, not composited
     assert np.allclose(y[:, 0, 0], np.array([200, 100, 50]) / 255.0)
-    z = read_image(tmp_path / "a.png", 1)                     # luminance 0.299 R + 0.587 G + 0.114 B
+    z = read_image(tmp_path / "a.png", 1)          # luminance 0.299 R + 0.587 G + 0.114 B
     assert z.shape == (1, 2, 2)
     assert abs(z[0, 0, 0] * 255 - (0.299 * 200 + 0.587 * 100 + 0.114 * 50)) <= 1.0
     with pytest.raises(ValueError, match="4-channel"):
@@ -135,5 +135,6 @@ def test_cli_errors_name_the_file_without_a_traceback(run, tmp_path, case, expec
 
 def test_split_mode_still_works(run, tmp_path):
     from minisegnet.cli import main
-    assert main(["predict", "--checkpoint", str(run), "--out", str(tmp_path / "g.png"), "-n", "2"]) == 0
+    assert main(["predict", "--checkpoint", str(run), "--out", str(tmp_path / "g.png"),
+                 "-n", "2"]) == 0
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"

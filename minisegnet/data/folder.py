@@ -22,7 +22,8 @@ from typing import Sequence
 import numpy
 
 from .dataset import SegmentationDataset
-from .images import ImageReadError, _open, list_images, read_image, read_labels, resize_image, resize_labels
+from .images import (ImageReadError, list_images, open_image, read_image, read_labels, resize_image,
+                     resize_labels)
 
 __all__ = ["ImageFolderDataset", "image_folder_splits", "read_class_names", "FOLDER_FRACTIONS"]
 
@@ -75,14 +76,16 @@ class ImageFolderDataset(SegmentationDataset):
         stems = [p.stem for p in files]
         for p in files:
             if p.stem not in masks:
-                raise ValueError(f"ImageFolderDataset: {p} has no mask {masks_dir / (p.stem + '.png')}")
+                raise ValueError(f"ImageFolderDataset: {p} has no mask "
+                                 f"{masks_dir / (p.stem + '.png')}")
             if stems.count(p.stem) > 1:
                 raise ValueError(f"ImageFolderDataset: two images share the stem {p.stem!r} in "
                                  f"{images_dir}; a mask cannot tell them apart")
         orphans = sorted(set(masks) - set(stems))
         if orphans:
-            raise ValueError(f"ImageFolderDataset: {masks[orphans[0]]} has no image in {images_dir}"
-                             + (f" (and {len(orphans) - 1} more masks)" if len(orphans) > 1 else ""))
+            more = f" (and {len(orphans) - 1} more masks)" if len(orphans) > 1 else ""
+            raise ValueError(f"ImageFolderDataset: {masks[orphans[0]]} has no image in "
+                             f"{images_dir}{more}")
         if isinstance(class_names, (str, os.PathLike)):
             class_names = read_class_names(class_names)
         if class_names is not None:
@@ -92,16 +95,17 @@ class ImageFolderDataset(SegmentationDataset):
                                  f"{len(class_names)} class names")
             num_classes = len(class_names)
         if channels is None:
-            channels = 1 if all(_open(p).mode in _GREY_MODES for p in files) else 3
+            channels = 1 if all(open_image(p).mode in _GREY_MODES for p in files) else 3
         images, labels = [], []
         for p in files:
             img, lab = read_image(p, channels), read_labels(masks[p.stem])
             if lab.shape != img.shape[1:]:
-                raise ValueError(f"ImageFolderDataset: {masks[p.stem]} is {lab.shape[1]}x{lab.shape[0]} "
-                                 f"but its image {p} is {img.shape[2]}x{img.shape[1]}")
+                raise ValueError(f"ImageFolderDataset: {masks[p.stem]} is "
+                                 f"{lab.shape[1]}x{lab.shape[0]} but its image {p} is "
+                                 f"{img.shape[2]}x{img.shape[1]}")
             if num_classes is not None and (lab.min() < 0 or lab.max() >= num_classes):
-                raise ValueError(f"ImageFolderDataset: {masks[p.stem]} holds label {int(lab.max())}, "
-                                 f"outside 0..{num_classes - 1} ({num_classes} classes"
+                raise ValueError(f"ImageFolderDataset: {masks[p.stem]} holds label "
+                                 f"{int(lab.max())}, outside 0..{num_classes - 1} ({num_classes} classes"
                                  + (" in the class-names file" if class_names else "") + ")")
             if size is not None:
                 img, lab = resize_image(img, (size, size)), resize_labels(lab, (size, size))
@@ -109,9 +113,9 @@ class ImageFolderDataset(SegmentationDataset):
             labels.append(lab)
         shapes = {a.shape for a in images}
         if len(shapes) > 1:
-            raise ValueError(f"ImageFolderDataset: the images in {images_dir} have different sizes "
-                             f"({', '.join(sorted(f'{s[2]}x{s[1]}' for s in shapes))}); give a size "
-                             "to resize them all")
+            sizes = ", ".join(sorted(f"{s[2]}x{s[1]}" for s in shapes))
+            raise ValueError(f"ImageFolderDataset: the images in {images_dir} have different "
+                             f"sizes ({sizes}); give a size to resize them all")
         if num_classes is None:
             num_classes = max(2, int(max(lab.max() for lab in labels)) + 1)
         if class_names is None:
@@ -140,14 +144,15 @@ def image_folder_splits(root: str | os.PathLike, size: int | None = None, seed: 
         if not (root / "val").is_dir():
             raise ValueError(f"--data {root}: has train/ but no val/; add val/images and val/masks")
         parts = {s: root / s for s in ("train", "val", "test") if (root / s).is_dir()}
-        sets = {s: ImageFolderDataset(d / "images", d / "masks", names, channels=channels, size=size,
-                                      name=root.name) for s, d in parts.items()}
+        sets = {s: ImageFolderDataset(d / "images", d / "masks", names, channels=channels,
+                                      size=size, name=root.name) for s, d in parts.items()}
         if channels is None and len({ds.in_channels for ds in sets.values()}) > 1:
             return image_folder_splits(root, size, seed, channels=3)
         if names is None:                                   # the splits must agree on the count
             k = max(ds.num_classes for ds in sets.values())
-            sets = {s: SegmentationDataset(ds.images, ds.masks, k, tuple(f"class {i}" for i in range(k)),
-                                           ds.name, ds.info) for s, ds in sets.items()}
+            generic = tuple(f"class {i}" for i in range(k))
+            sets = {s: SegmentationDataset(ds.images, ds.masks, k, generic, ds.name, ds.info)
+                    for s, ds in sets.items()}
         if "test" not in sets:
             first = sets["train"]
             sets["test"] = first.subset([])
@@ -159,8 +164,8 @@ def image_folder_splits(root: str | os.PathLike, size: int | None = None, seed: 
                             name=root.name)
     n = len(ds)
     if n < 2:
-        raise ValueError(f"--data {root}: {n} image; at least 2 are needed (one to train on, one to "
-                         "validate)")
+        raise ValueError(f"--data {root}: {n} image; at least 2 are needed (one to train on, "
+                         "one to validate)")
     n_val = max(1, int(round(n * FOLDER_FRACTIONS[1])))
     n_test = min(int(round(n * FOLDER_FRACTIONS[2])), n - n_val - 1)
     order = numpy.random.default_rng(seed).permutation(n)

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy
 
-__all__ = ["IMAGE_SUFFIXES", "ImageReadError", "read_image", "read_labels", "list_images", "resize_image",
-           "resize_labels"]
+__all__ = ["IMAGE_SUFFIXES", "ImageReadError", "open_image", "read_image", "read_labels",
+           "list_images", "resize_image", "resize_labels"]
 
 #: file endings read as images (case-insensitive)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -31,7 +31,8 @@ class ImageReadError(ValueError):
     """A file that cannot be read as an image (missing, not an image, damaged, unsupported)."""
 
 
-def _open(path: Path) -> Any:
+def open_image(path: Path) -> Any:
+    """The Pillow image at ``path``, loaded; :class:`ImageReadError` naming the file if not."""
     from PIL import Image, UnidentifiedImageError
     if not path.exists():
         raise ImageReadError(f"{path}: no such file")
@@ -41,7 +42,8 @@ def _open(path: Path) -> Any:
         img = Image.open(path)
         img.load()
     except UnidentifiedImageError:
-        raise ImageReadError(f"{path}: not an image Pillow can read (PNG or JPEG expected)") from None
+        raise ImageReadError(f"{path}: not an image Pillow can read (PNG or JPEG expected)") \
+            from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageReadError(f"{path}: cannot be read as an image ({exc})") from None
     return img
@@ -54,7 +56,7 @@ def read_image(path: str | os.PathLike, channels: int) -> numpy.ndarray:
         raise ValueError(f"read_image: a model on {channels}-channel images cannot take image "
                          "files; only 1 (grey) and 3 (RGB) channels are read")
     path = Path(path)
-    img = _open(path)
+    img = open_image(path)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):           # 16/32-bit grey: scale, not clip
         a = numpy.asarray(img, dtype=numpy.float64)
         a = a / (65535.0 if a.max() > 255 else 255.0)
@@ -70,18 +72,18 @@ def read_labels(path: str | os.PathLike) -> numpy.ndarray:
     16-bit ``I;16``) image whose pixel values are the classes. RGB masks are refused (their
     colours would need a colour-to-class table)."""
     path = Path(path)
-    img = _open(path)
+    img = open_image(path)
     if img.mode not in ("P", "L", "I", "I;16", "I;16B", "I;16L", "1"):
-        raise ImageReadError(f"{path}: a mask must be a greyscale or palette PNG whose pixel values "
-                             f"are class indices, got a {img.mode} image")
+        raise ImageReadError(f"{path}: a mask must be a greyscale or palette PNG whose pixel "
+                             f"values are class indices, got a {img.mode} image")
     return numpy.asarray(img).astype(numpy.int64)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """The image files (:data:`IMAGE_SUFFIXES`) directly in ``folder``, sorted by name; hidden
     files are skipped."""
-    return sorted(p for p in Path(folder).iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    return sorted(p for p in Path(folder).iterdir() if p.is_file()
+                  and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
 def resize_image(image: numpy.ndarray, size: tuple[int, int]) -> numpy.ndarray:
@@ -102,6 +104,7 @@ def resize_labels(labels: numpy.ndarray, size: tuple[int, int]) -> numpy.ndarray
     h, w = size
     if labels.shape == (h, w):
         return labels
-    rows = numpy.minimum((numpy.arange(h) + 0.5) * labels.shape[0] / h, labels.shape[0] - 1).astype(numpy.int64)
-    cols = numpy.minimum((numpy.arange(w) + 0.5) * labels.shape[1] / w, labels.shape[1] - 1).astype(numpy.int64)
+    H, W = labels.shape                              # the source pixel under each target centre
+    rows = numpy.minimum((numpy.arange(h) + 0.5) * H / h, H - 1).astype(numpy.int64)
+    cols = numpy.minimum((numpy.arange(w) + 0.5) * W / w, W - 1).astype(numpy.int64)
     return labels[rows[:, None], cols[None, :]]
