@@ -117,6 +117,12 @@ def test_grey_folder_trains_a_one_channel_model(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "g"), *SMALL, "--out", str(tmp_path / "r")]) == 0
     state = load_checkpoint(tmp_path / "r")
     assert state["in_channels"] == 1 and state["class_names"][0] == "class 0"
+    rgb = tmp_path / "colour.png"                       # an RGB file for a one-channel network
+    Image.fromarray(np.full((12, 20, 3), (200, 100, 50), np.uint8)).save(rgb)
+    assert main(["predict", "--checkpoint", str(tmp_path / "r"), "--input", str(rgb),
+                 "--out", str(tmp_path / "p")]) == 0
+    assert "1 channel(s)" in capsys.readouterr().out
+    assert np.asarray(Image.open(tmp_path / "p" / "colour_mask.png")).shape == (12, 20)
 
 
 def test_num_classes_with_data_is_refused(tmp_path, capsys):
