@@ -15,9 +15,11 @@ import minisegnet as ms
 import minisegnet.nn as nn
 from minisegnet import Tensor, gradcheck
 from minisegnet.models import build_model
-from minisegnet.models.deeplab import scale_atrous_rates
+from minisegnet.models.deeplab import DeepLabV3, DeepLabV3Plus, scale_atrous_rates
 from minisegnet.models.deeplab_v1v2 import V2_PAPER_RATES, ASPPSum, DeepLabV1, DeepLabV2
 from minisegnet.models.fcdensenet import FCDenseNet
+from minisegnet.models.pspnet import PSPNet
+from minisegnet.models.resnet import ResNetEncoder
 from minisegnet.summary import summary
 
 import reference as ref
@@ -32,6 +34,10 @@ TINY = {
     "deeplabv2": lambda c, k: DeepLabV2(c, k, base_width=4, depth=3),
     "deeplabv2-os4": lambda c, k: DeepLabV2(c, k, base_width=4, depth=3, output_stride=4),
     "fcdensenet": lambda c, k: FCDenseNet(c, k, base_width=3, depth=2, layers_per_block=2),
+    "pspnet-resnet": lambda c, k: PSPNet(c, k, base_width=4, depth=3, backbone="resnet"),
+    "deeplabv3-resnet": lambda c, k: DeepLabV3(c, k, base_width=4, depth=3, backbone="resnet"),
+    "deeplabv3plus-resnet": lambda c, k: DeepLabV3Plus(c, k, base_width=4, depth=3,
+                                                       backbone="resnet"),
 }
 
 
@@ -111,6 +117,17 @@ def test_deeplabv2_rates_backbone_and_head():
     assert m16.backbone.strides[-1] == 16 and m16.backbone.out_channels[-1] == 4 * 16 * 4
 
 
+def test_resnet_backbone_for_pspnet_and_deeplabv3():
+    for cls in (PSPNet, DeepLabV3, DeepLabV3Plus):
+        m = cls(3, 4, base_width=4, backbone="resnet")  # depth 4, 2 basic blocks per stage
+        assert isinstance(m.backbone, ResNetEncoder) and m.backbone.layers == (2, 2, 2, 2)
+        assert m.backbone.strides[-1] == 8 and m.backbone.dilations[-1] == 2
+    assert DeepLabV3Plus(backbone="resnet").reduce.conv.in_channels == 16 * 2  # stride-4 stage
+    with pytest.raises(ValueError, match=r"PSPNet: backbone must be one of \('vgg', 'mobilenet', "
+                                         r"'resnet'\), got 'vit'"):
+        PSPNet(backbone="vit")
+
+
 # ----------------------------------------------------------------------------------------------
 # FC-DenseNet
 
@@ -170,6 +187,9 @@ GRAD_MODELS = {
                                    atrous_rates=(1, 2), blocks_per_stage=1),
     "fcdensenet": lambda: FCDenseNet(1, 2, base_width=2, depth=1, layers_per_block=1,
                                      dropout=0.0),
+    "deeplabv3-resnet": lambda: DeepLabV3(1, 2, base_width=2, depth=2, output_stride=2,
+                                          atrous_rates=(2,), dropout=0.0, backbone="resnet",
+                                          blocks_per_stage=1),
 }
 
 
