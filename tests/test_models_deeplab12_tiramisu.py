@@ -33,7 +33,7 @@ TINY = {
     "deeplabv1": lambda c, k: DeepLabV1(c, k, base_width=4, depth=3),
     "deeplabv2": lambda c, k: DeepLabV2(c, k, base_width=4, depth=3),
     "deeplabv2-os4": lambda c, k: DeepLabV2(c, k, base_width=4, depth=3, output_stride=4),
-    "fcdensenet": lambda c, k: FCDenseNet(c, k, base_width=3, depth=2, layers_per_block=2),
+    "fcdensenet": lambda c, k: FCDenseNet(c, k, base_width=3, depth=1, layers_per_block=2),
     "pspnet-resnet": lambda c, k: PSPNet(c, k, base_width=4, depth=3, backbone="resnet"),
     "deeplabv3-resnet": lambda c, k: DeepLabV3(c, k, base_width=4, depth=3, backbone="resnet"),
     "deeplabv3plus-resnet": lambda c, k: DeepLabV3Plus(c, k, base_width=4, depth=3,
@@ -174,6 +174,9 @@ def test_tiramisu_pads_odd_sizes_and_crops_back():
     x = rand((1, 1, 13, 10), 3)
     padded = Tensor(np.pad(x.numpy(), ((0, 0), (0, 0), (0, 3), (0, 2))))
     np.testing.assert_array_equal(m(x).numpy(), m(padded).numpy()[:, :, :13, :10])
+    with pytest.raises(ValueError, match=r"FCDenseNet\(depth=2\): input 3x10 is too small; its 2 "
+                                         r"2x2 poolings need at least 4x4"):
+        m(rand((1, 1, 3, 10)))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ counted; a test checks 67 and 103 within 2 %, 56 within 10 %).
 **Toy default**: 3 poolings, 4 layers per block, growth rate k = ``base_width`` (8 from
 ``minisegnet train``), first conv 4 k, dropout 0.2 as in the paper. Inputs whose sides are not
 multiples of 2**depth are zero-padded at the bottom / right to the next multiple and the scores
-cropped back, so any input size works.
+cropped back, so any input size of at least 2**depth per side works.
 """
 
 from __future__ import annotations
@@ -117,6 +117,10 @@ class FCDenseNet(nn.Module):
         check_input("FCDenseNet", x, self.in_channels)
         h, w = x.shape[2:]
         step = 2 ** self.depth
+        if min(h, w) < step:
+            raise ValueError(f"FCDenseNet(depth={self.depth}): input {h}x{w} is too small; its "
+                             f"{self.depth} 2x2 poolings need at least {step}x{step} (or a "
+                             f"smaller depth)")
         ph, pw = -h % step, -w % step
         if ph or pw:  # pad to a multiple of 2**depth: every pooling halves exactly
             x = F.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)))
