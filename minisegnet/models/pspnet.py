@@ -13,7 +13,8 @@
 
 Toy defaults: ``base_width=16``, depth 4 (widths 16, 32, 64, 128, 128), output stride 8, standard
 3x3 convs in the backbone (the paper uses a dilated ResNet: ``backbone="resnet"``, basic blocks;
-``backbone="mobilenet"`` gives depthwise separable blocks). The paper's auxiliary loss on an intermediate stage is left out.
+``backbone="mobilenet"`` gives depthwise separable blocks). The paper's auxiliary loss on an
+intermediate stage is left out.
 Any input size works; the pooling bins may be larger than a tiny feature map (adaptive pooling's
 windows then overlap). In training mode the 1x1 bin's batch-norm needs a batch of 2 or more.
 """

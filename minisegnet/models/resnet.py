@@ -35,7 +35,8 @@ from ..autograd import Tensor
 from .blocks import check_positive
 from .mobilenet import check_input
 
-__all__ = ["BasicBlock", "Bottleneck", "ResNetEncoder", "RESNET_BLOCKS", "BACKBONES", "build_backbone"]
+__all__ = ["BasicBlock", "Bottleneck", "ResNetEncoder", "RESNET_BLOCKS", "BACKBONES",
+           "build_backbone"]
 
 
 def _conv_bn(in_ch: int, out_ch: int, k: int, stride: int = 1, dilation: int = 1) -> list:
