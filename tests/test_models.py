@@ -176,7 +176,7 @@ def test_overfit_one_batch():
 def test_build_model_registry_and_errors():
     assert MODEL_NAMES == ("unet", "fcn8s", "fcn16s", "fcn32s", "segnet", "deconvnet", "pspnet",
                            "deeplabv3", "deeplabv3plus", "unet-mobilenet", "setr-naive",
-                           "setr-pup", "setr-mla", "swin")
+                           "setr-pup", "setr-mla", "swin", "deeplabv1", "deeplabv2", "fcdensenet")
     assert build_model("FCN-16s", base_width=2).variant == "16s"
     assert type(build_model("UNet_MobileNet", base_width=4)).__name__ == "MobileNetUNet"
     assert isinstance(build_model("unet", 1, 2, base_width=2, depth=2), UNet)

@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from .. import nn
 from .deeplab import ASPP, DeepLabV3, DeepLabV3Plus
+from .deeplab_v1v2 import ASPPSum, DeepLabV1, DeepLabV2
+from .fcdensenet import FCDenseNet
 from .fcn import FCN, FCN_VARIANTS
 from .mobilenet import Encoder, MobileNetEncoder, MobileNetUNet
 from .pspnet import PSPNet
@@ -22,7 +24,7 @@ from .unet import UNet
 
 __all__ = ["UNet", "FCN", "SegNet", "DeconvNet", "PSPNet", "DeepLabV3", "DeepLabV3Plus", "ASPP",
            "MobileNetUNet", "Encoder", "MobileNetEncoder", "build_model", "MODEL_NAMES",
-           "FCN_VARIANTS", "SETR", "Swin"]
+           "FCN_VARIANTS", "SETR", "Swin", "DeepLabV1", "DeepLabV2", "ASPPSum", "FCDenseNet"]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "unet": UNet,
@@ -39,6 +41,9 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "setr-pup": lambda **kw: SETR(decoder="pup", **kw),
     "setr-mla": lambda **kw: SETR(decoder="mla", **kw),
     "swin": Swin,
+    "deeplabv1": DeepLabV1,
+    "deeplabv2": DeepLabV2,
+    "fcdensenet": FCDenseNet,
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)

@@ -40,7 +40,8 @@ from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
 from .blocks import check_positive
-from .mobilenet import ConvBlock, Encoder, check_input
+from .mobilenet import ConvBlock, check_input
+from .resnet import build_backbone
 
 __all__ = ["ASPP", "DeepLabV3", "DeepLabV3Plus", "scale_atrous_rates", "PAPER_RATES"]
 
@@ -96,7 +97,8 @@ class ASPP(nn.Module):
 class DeepLabV3(nn.Module):
     """Dilated backbone + ASPP + 3x3 conv + 1x1 classifier + bilinear upsampling (module docstring).
     ``aspp_width`` defaults to 4 * base_width; ``output_stride`` is capped at 2**depth;
-    ``backbone``: "vgg" or "mobilenet" (:class:`~.mobilenet.Encoder`'s ``kind``)."""
+    ``backbone``: "vgg", "mobilenet" (:class:`~.mobilenet.Encoder`'s ``kind``) or "resnet"
+    (:class:`~.resnet.ResNetEncoder`, basic blocks; :func:`~.resnet.build_backbone`)."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
                  depth: int = 4, output_stride: int = 8, atrous_rates: Sequence[int] = (2, 3, 4),
@@ -106,8 +108,8 @@ class DeepLabV3(nn.Module):
         check_positive(type(self).__name__, in_channels=in_channels, num_classes=num_classes,
                        base_width=base_width, depth=depth)
         self.in_channels, self.num_classes, self.base_width = in_channels, num_classes, base_width
-        self.backbone = Encoder(in_channels, base_width, depth, min(output_stride, 2 ** depth),
-                                backbone, blocks_per_stage)
+        self.backbone = build_backbone(type(self).__name__, in_channels, base_width, depth,
+                                       output_stride, backbone, blocks_per_stage)
         width = aspp_width or 4 * base_width
         sep = backbone == "mobilenet"
         self.aspp = ASPP(self.backbone.out_channels[-1], width, atrous_rates, sep, dropout)
@@ -128,7 +130,8 @@ class DeepLabV3Plus(nn.Module):
     """DeepLabV3's encoder (backbone + ASPP) + a decoder fusing the low-level feature map at
     ``low_level_stride`` (module docstring). ``low_level_width`` (the paper's 48 beside 256 ASPP
     channels) defaults to base_width; ``aspp_width`` to 4 * base_width. ``backbone="mobilenet"``
-    gives v3+'s atrous separable convolutions (backbone, ASPP and decoder); the default "vgg"
+    gives v3+'s atrous separable convolutions (backbone, ASPP and decoder), "resnet" a dilated
+    ResNet (the paper's backbone family, basic blocks); the default "vgg"
     (standard convs, as for PSPNet and DeepLabV3) converges faster on the toy data sets."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
@@ -141,7 +144,8 @@ class DeepLabV3Plus(nn.Module):
                        base_width=base_width, depth=depth)
         self.in_channels, self.num_classes, self.base_width = in_channels, num_classes, base_width
         os_ = min(output_stride, 2 ** depth)
-        self.backbone = Encoder(in_channels, base_width, depth, os_, backbone, blocks_per_stage)
+        self.backbone = build_backbone("DeepLabV3Plus", in_channels, base_width, depth, os_,
+                                       backbone, blocks_per_stage)
         if not (isinstance(low_level_stride, int) and low_level_stride < os_
                 and low_level_stride in self.backbone.strides):
             finer = [s for s in sorted(set(self.backbone.strides)) if s < os_]

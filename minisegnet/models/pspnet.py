@@ -12,8 +12,9 @@
    gives the class scores, and bilinear upsampling brings them to the input's size.
 
 Toy defaults: ``base_width=16``, depth 4 (widths 16, 32, 64, 128, 128), output stride 8, standard
-3x3 convs in the backbone (the paper uses a dilated ResNet; ``backbone="mobilenet"`` gives
-depthwise separable blocks). The paper's auxiliary loss on an intermediate stage is left out.
+3x3 convs in the backbone (the paper uses a dilated ResNet: ``backbone="resnet"``, basic blocks;
+``backbone="mobilenet"`` gives depthwise separable blocks). The paper's auxiliary loss on an
+intermediate stage is left out.
 Any input size works; the pooling bins may be larger than a tiny feature map (adaptive pooling's
 windows then overlap). In training mode the 1x1 bin's batch-norm needs a batch of 2 or more.
 """
@@ -26,7 +27,8 @@ from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
 from .blocks import check_positive
-from .mobilenet import ConvBlock, Encoder, check_input
+from .mobilenet import ConvBlock, check_input
+from .resnet import build_backbone
 
 __all__ = ["PSPNet", "PyramidPooling"]
 
@@ -59,8 +61,8 @@ class PyramidPooling(nn.Module):
 
 class PSPNet(nn.Module):
     """Pyramid scene parsing network (see the module docstring). ``output_stride`` is capped at
-    2**depth (a shallower backbone cannot downsample further); ``backbone``: "vgg" or
-    "mobilenet" (:class:`~.mobilenet.Encoder`'s ``kind``)."""
+    2**depth (a shallower backbone cannot downsample further); ``backbone``: "vgg", "mobilenet"
+    (:class:`~.mobilenet.Encoder`'s ``kind``) or "resnet" (:class:`~.resnet.ResNetEncoder`)."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
                  depth: int = 4, output_stride: int = 8, bins: Sequence[int] = (1, 2, 3, 6),
@@ -69,8 +71,8 @@ class PSPNet(nn.Module):
         check_positive("PSPNet", in_channels=in_channels, num_classes=num_classes,
                        base_width=base_width, depth=depth)
         self.in_channels, self.num_classes, self.base_width = in_channels, num_classes, base_width
-        self.backbone = Encoder(in_channels, base_width, depth, min(output_stride, 2 ** depth),
-                                backbone, blocks_per_stage)
+        self.backbone = build_backbone("PSPNet", in_channels, base_width, depth, output_stride,
+                                       backbone, blocks_per_stage)
         c = self.backbone.out_channels[-1]
         self.ppm = PyramidPooling(c, bins)
         head = max(c // 4, 1)

@@ -35,7 +35,8 @@ from ..autograd import Tensor
 from .blocks import check_positive
 from .mobilenet import check_input
 
-__all__ = ["BasicBlock", "Bottleneck", "ResNetEncoder", "RESNET_BLOCKS"]
+__all__ = ["BasicBlock", "Bottleneck", "ResNetEncoder", "RESNET_BLOCKS", "BACKBONES",
+           "build_backbone"]
 
 
 def _conv_bn(in_ch: int, out_ch: int, k: int, stride: int = 1, dilation: int = 1) -> list:
@@ -164,3 +165,22 @@ class ResNetEncoder(nn.Module):
     def extra_repr(self) -> str:
         return (f"block={self.block!r}, layers={self.layers}, output_stride={self.output_stride}, "
                 f"widths={self.out_channels}")
+
+
+BACKBONES = ("vgg", "mobilenet", "resnet")
+
+
+def build_backbone(model: str, in_channels: int, base_width: int, depth: int, output_stride: int,
+                   kind: str, blocks_per_stage: int = 2) -> nn.Module:
+    """The dilated backbone of PSPNet / DeepLabV3 / DeepLabV3Plus by name: "vgg" or "mobilenet"
+    (:class:`~.mobilenet.Encoder`), or "resnet" (:class:`ResNetEncoder` with ``depth`` stages of
+    ``blocks_per_stage`` basic blocks: (2, 2, 2, 2) is ResNet-18's layout). ``output_stride`` is
+    capped at 2**depth."""
+    from .mobilenet import Encoder  # mobilenet <- resnet at import: import here, not at the top
+    if kind not in BACKBONES:
+        raise ValueError(f"{model}: backbone must be one of {BACKBONES}, got {kind!r}")
+    os_ = min(output_stride, 2 ** depth)
+    if kind == "resnet":
+        check_positive(model, depth=depth, blocks_per_stage=blocks_per_stage)
+        return ResNetEncoder(in_channels, base_width, (blocks_per_stage,) * depth, "basic", os_)
+    return Encoder(in_channels, base_width, depth, os_, kind, blocks_per_stage)
