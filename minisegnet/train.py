@@ -64,7 +64,7 @@ _FIXED_DEPTH_MODELS = ("fcn8s", "fcn16s", "fcn32s")
 # options that may change when a run is resumed (they do not change the computation)
 _RUNTIME_FIELDS = ("epochs", "device", "out", "plots", "quiet")
 # models in which every down-sampling stage halves the image: 2**depth must not exceed the size
-_HALVING_MODELS = ("unet", "segnet", "deconvnet")
+_HALVING_MODELS = ("unet", "segnet", "deconvnet", "fcdensenet")
 # what a run writes (atomically, through temporaries named .NAME.*.tmp)
 _OUTPUT_FILES = ("checkpoint.npz", "metrics.csv", "config.json", "results.json", "loss_curve.png",
                  "predictions.png", ".write-test")
