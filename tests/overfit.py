@@ -6,7 +6,7 @@ import numpy as np
 
 import minisegnet as ms
 import minisegnet.functional as F
-from minisegnet import Tensor
+from minisegnet import Tensor, gradcheck
 
 
 def overfit_two_masks(model, steps: int, stop_below: float) -> tuple[list[float], float]:
@@ -47,3 +47,13 @@ def with_params(m):
                 mod._parameters[n] = p
 
     return fn, params
+
+
+def gradcheck_tiny_model(m, x) -> None:
+    """Float64 gradchecks of a tiny model: w.r.t. the input, then w.r.t. every weight (random
+    directions), the weights swapped in for the call."""
+    x.requires_grad = True
+    assert gradcheck(lambda x: m(x), x, atol=1e-6, rtol=1e-4, n_directions=4)
+    fn, params = with_params(m)
+    x.requires_grad = False
+    assert gradcheck(fn, x, *params, atol=1e-6, rtol=1e-4, max_elements=0, n_directions=2)

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from overfit import overfit_two_masks, with_params
+from overfit import gradcheck_tiny_model, overfit_two_masks, with_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -305,12 +305,7 @@ GRAD_MODELS = {
 def test_tiny_model_gradcheck(name):
     ms.manual_seed(0)
     m = GRAD_MODELS[name]().double()  # training mode: BN's batch statistics are differentiated
-    x = rand((2, 1, 9, 11), 1, np.float64)
-    x.requires_grad = True
-    assert gradcheck(lambda x: m(x), x, atol=1e-6, rtol=1e-4, n_directions=4)
-    fn, params = with_params(m)
-    x.requires_grad = False
-    assert gradcheck(fn, x, *params, atol=1e-6, rtol=1e-4, max_elements=0, n_directions=2)
+    gradcheck_tiny_model(m, rand((2, 1, 9, 11), 1, np.float64))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -12,23 +12,7 @@ from minisegnet.models.resnet import BasicBlock, Bottleneck, ResNetEncoder
 
 import reference as ref
 from conftest import DEVICES
-
-
-def with_params(m):
-    """(fn(x, *params), params): the module with its weights swapped for the given tensors."""
-    slots = [(mod, n) for mod in m.modules() for n, p in mod._parameters.items() if p is not None]
-    params = [Tensor(mod._parameters[n].data.copy(), requires_grad=True) for mod, n in slots]
-
-    def fn(x, *ps):
-        saved = [mod._parameters[n] for mod, n in slots]
-        for (mod, n), t in zip(slots, ps):
-            mod._parameters[n] = t
-        try:
-            return m(x)
-        finally:
-            for (mod, n), p in zip(slots, saved):
-                mod._parameters[n] = p
-    return fn, params
+from overfit import with_params
 
 
 def randomise_bn(block, seed):
