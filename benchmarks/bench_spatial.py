@@ -280,7 +280,7 @@ def bench_pool(xp: Any, device: str, timer: Timer, torch: Any,
         rows[0].update(t_fwd=ttimer(t_pool), t_fb=ttimer(t_pool_fb), t_fb_min=ttimer.last_min)
         rows[1].update(t_fwd=ttimer(t_unpool), t_fb=ttimer(t_unpool_fb), t_fb_min=ttimer.last_min)
         settle()
-    fn = P.MaxPool2d((2, 2), (2, 2), (0, 0))
+    fn = P.MaxPool2dFunction((2, 2), (2, 2), (0, 0))
     fn.xp = xp
     fn.forward(x.data)
     rows[0]["parts"] = {"forward (4 strided compares)": timer(lambda: fn.forward(x.data)),

@@ -174,7 +174,7 @@ class Tensor:
                                   prefix="Tensor(")
         extra = f", device='{self.device}'" if self.device != "cpu" else ""
         if self.creator is not None:
-            extra += f", grad_fn={type(self.creator).__name__}"
+            extra += f", grad_fn={_op_name(self.creator)}"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
@@ -286,7 +286,7 @@ class Tensor:
                 continue
             if fn.inputs is None:
                 raise RuntimeError(
-                    f"backward(): the graph through {type(fn).__name__} was already freed by an "
+                    f"backward(): the graph through {_op_name(fn)} was already freed by an "
                     "earlier backward(); call backward(retain_graph=True) the first time to "
                     "backpropagate twice"
                 )
@@ -300,7 +300,7 @@ class Tensor:
                 if gx is None or not x.requires_grad:
                     continue
                 if gx.shape != x.data.shape:
-                    gx = sum_to_shape(gx, x.data.shape, op=type(fn).__name__)
+                    gx = sum_to_shape(gx, x.data.shape, op=_op_name(fn))
                 if gx.dtype != x.dtype:
                     gx = gx.astype(x.dtype)
                 prev = grads.get(id(x))
@@ -309,6 +309,12 @@ class Tensor:
                 fn.release()
 
     # Python operators and Tensor methods are attached in minisegnet.functional.basic.
+
+
+def _op_name(fn: Any) -> str:
+    """The name an op goes by in messages: its class name without the ``Function`` suffix."""
+    name = type(fn).__name__
+    return name[: -len("Function")] if name.endswith("Function") and name != "Function" else name
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
@@ -388,7 +394,7 @@ def _hold(fn: "Function", arrays: Sequence[tuple[Any, str]]) -> tuple:
                 r.flags.writeable = False  # a raw write now raises at the write
                 entry.locked = True
         entry.count += 1
-        label = f"{type(fn).__name__}'s {what}"
+        label = f"{_op_name(fn)}'s {what}"
         entry.holders.append(label)
         held.append((entry, entry.version, label, c))
     return tuple(held)
@@ -475,7 +481,7 @@ class Function:
     differentiable: bool = True  # False for ops such as argmax or comparisons
 
     def __call__(self, *inputs: Any) -> Tensor:
-        name = type(self).__name__
+        name = _op_name(self)
         self._params = set(vars(self))  # what __init__ set: kept by release()
         tensors = _lift_inputs(inputs, name)
         device = backend.check_same_device(*[t.data for t in tensors], op=name)

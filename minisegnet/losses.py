@@ -189,7 +189,7 @@ def _log_softmax_parts(x: Any, xp: Any) -> tuple[Any, Any, Any]:
 # cross entropy (deck 000)
 
 
-class CrossEntropyLabels(Function):
+class CrossEntropyLabelsFunction(Function):
     """Pixel-wise cross entropy against integer labels y (deck 000, deck 003), one value per pixel:
 
         L(x, y) = -w_y log q_y,     log q = log_softmax(x) over the class axis (finite for ±1e4)
@@ -291,7 +291,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
         raise _shape_error(op, x, t, f"integer labels of shape {_label_shape(x)} or a one-hot / "
                                      f"soft target of shape {x.shape}")
     _check_labels(op, t, k, ignore_index)
-    loss = CrossEntropyLabels(t, w, ignore_index, label_smoothing)(x)
+    loss = CrossEntropyLabelsFunction(t, w, ignore_index, label_smoothing)(x)
     if reduction != "mean":
         return _reduce(loss, reduction)
     xp = x.xp
@@ -308,7 +308,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 # the binary family (deck 004): CE, WCE, BCE and focal loss are one formula
 
 
-class BinaryFocalFamily(Function):
+class BinaryFocalFamilyFunction(Function):
     """Deck 004's binary losses from probabilities p̂, target p in [0, 1], one value per pixel:
 
         L = -(a (1 - p̂)^γ p log p̂ + b p̂^γ (1 - p) log(1 - p̂))
@@ -339,7 +339,7 @@ class BinaryFocalFamily(Function):
         return gy * (a * y * pos + b * (1 - y) * neg)
 
 
-class BinaryFocalFamilyWithLogits(Function):
+class BinaryFocalFamilyWithLogitsFunction(Function):
     """The same formula with p̂ = sigmoid(z), in the stable form (finite for z = ±1e4):
 
         log p̂ = -softplus(-z),  log(1 - p̂) = -softplus(z),  1 - p̂ = sigmoid(-z)
@@ -395,12 +395,12 @@ def _binary_family(op: str, input: Any, target: Any, a: float, b: float, gamma: 
     x = _float_input(op, input)
     y = _binary_target(op, target, x)
     if from_logits:
-        loss = BinaryFocalFamilyWithLogits(y, a, b, gamma)(x)
+        loss = BinaryFocalFamilyWithLogitsFunction(y, a, b, gamma)(x)
     else:
         _check_probabilities(op, x)
         if not 0 < eps < 0.5:
             raise ValueError(f"{op}: eps must lie in (0, 0.5), got {eps}")
-        loss = BinaryFocalFamily(y, a, b, gamma, eps)(x)
+        loss = BinaryFocalFamilyFunction(y, a, b, gamma, eps)(x)
     return _reduce(loss, reduction)
 
 
@@ -471,7 +471,7 @@ def focal_loss(input: Any, target: Any, alpha: float | None = 0.25, gamma: float
     return _binary_family(op, input, target, a, b, float(gamma), from_logits, eps, reduction)
 
 
-class SoftmaxFocal(Function):
+class SoftmaxFocalFunction(Function):
     """Multi-class focal loss from logits x and integer labels y, one value per pixel:
 
         FL = -α_y (1 - q_y)^γ log q_y,     q = softmax(x) over the class axis
@@ -534,7 +534,7 @@ def softmax_focal_loss(input: Any, target: Any, alpha: Any = None, gamma: float 
         alpha = 1.0
     elif not isinstance(alpha, (int, float)):
         alpha = _class_weight(op, alpha, k, x, name="alpha")
-    loss = SoftmaxFocal(t, alpha, float(gamma), ignore_index)(x)
+    loss = SoftmaxFocalFunction(t, alpha, float(gamma), ignore_index)(x)
     if reduction != "mean":
         return _reduce(loss, reduction)
     xp = x.xp

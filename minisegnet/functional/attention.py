@@ -32,7 +32,7 @@ __all__ = ["linear", "layer_norm", "gelu", "erf", "attention_weights",
 # linear
 
 
-class Linear(Function):
+class LinearFunction(Function):
     """y = x W^T + b over the last axis of x (W: (out, in), b: (out,)).
 
     Backward, with every leading axis of x flattened into rows (X: (M, in), G = dL/dY: (M, out)):
@@ -69,14 +69,14 @@ def linear(x, weight=None, bias=None) -> Tensor:
         if bias is not None:
             raise ValueError("linear: a bias needs a weight; give weight=(out, in) as well")
         return as_tensor(x)
-    return Linear()(x, weight, *(() if bias is None else (bias,)))
+    return LinearFunction()(x, weight, *(() if bias is None else (bias,)))
 
 
 # ----------------------------------------------------------------------------------------------
 # layer norm
 
 
-class LayerNorm(Function):
+class LayerNormFunction(Function):
     """Per token, over the D values of its last ``n_axes`` axes (no batch statistics):
 
         mu = mean(x),  var = mean((x - mu)^2),  x_hat = (x - mu) / sqrt(var + eps),
@@ -126,7 +126,7 @@ def layer_norm(x, normalized_shape: int | Sequence[int], weight=None, bias=None,
     dtype = x.dtype if x.dtype.kind == "f" else numpy.float32
     w = weight if weight is not None else Tensor(x.xp.ones(shape, dtype=dtype))
     b = bias if bias is not None else Tensor(x.xp.zeros(shape, dtype=dtype))
-    return LayerNorm(len(shape), float(eps))(x, w, b)
+    return LayerNormFunction(len(shape), float(eps))(x, w, b)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def _erf_array(x: Any, xp: Any) -> Any:
     return xp.sign(x) * (c[0] + 0.5 * t2 * b1 - b2)
 
 
-class Erf(Function):
+class ErfFunction(Function):
     """erf(x) = 2 / sqrt(pi) int_0^x e^(-t^2) dt;  d erf / dx = 2 / sqrt(pi) e^(-x^2)."""
 
     def forward(self, x):
@@ -179,13 +179,13 @@ class Erf(Function):
 
 def erf(x) -> Tensor:
     """The error function (piecewise Chebyshev series, within about 1e-14 of math.erf in float64)."""
-    return Erf()(x)
+    return ErfFunction()(x)
 
 
 _TANH_C = math.sqrt(2 / math.pi)
 
 
-class GELU(Function):
+class GELUFunction(Function):
     """GELU(x) = x Phi(x), Phi the standard normal CDF = (1 + erf(x / sqrt 2)) / 2;
     dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi).
 
@@ -217,7 +217,7 @@ def gelu(x, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit x Phi(x) (``approximate="none"``) or its tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU(approximate)(x)
+    return GELUFunction(approximate)(x)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def _masked_softmax(q: Any, k: Any, mask: tuple, scale: float, xp: Any) -> Any:
     return s
 
 
-class AttentionWeights(Function):
+class AttentionWeightsFunction(Function):
     """P = softmax(S), S = Q K^T * scale + mask, row by row (over the S keys).
 
     A boolean mask keeps the scores where it is True ("may attend") and sets the others to -inf; a
@@ -282,7 +282,7 @@ class AttentionWeights(Function):
         return (gq, gk) + gm
 
 
-class ScaledDotProductAttention(Function):
+class ScaledDotProductAttentionFunction(Function):
     """O = P V with P = softmax(Q K^T scale + mask) (see :class:`AttentionWeights`), without
     keeping P: backward recomputes it from Q and K (one more product, the memory-saving idea of
     FlashAttention), so a layer keeps q, k, v and O, not its (L, S) maps.
@@ -340,10 +340,10 @@ def attention_weights(q, k, attn_mask=None, scale: float | None = None) -> Tenso
         raise ValueError(f"attention: q (..., L, E) and k (..., S, E) need the same E, got shapes "
                          f"{q.shape} and {k.shape}")
     if attn_mask is None:
-        return AttentionWeights(scale)(q, k)
+        return AttentionWeightsFunction(scale)(q, k)
     lead = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2])
     mask = _check_mask("attention", attn_mask, lead + (q.shape[-2], k.shape[-2]))
-    return AttentionWeights(scale)(q, k, mask)
+    return AttentionWeightsFunction(scale)(q, k, mask)
 
 
 def scaled_dot_product_attention(q, k, v, attn_mask=None, scale: float | None = None) -> Tensor:
@@ -367,18 +367,18 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, scale: float | None = 
         raise ValueError(f"scaled_dot_product_attention: q (..., L, E) and k (..., S, E) need the "
                          f"same E, got shapes {q.shape} and {k.shape}")
     if attn_mask is None:
-        return ScaledDotProductAttention(scale)(q, k, v)
+        return ScaledDotProductAttentionFunction(scale)(q, k, v)
     lead = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     mask = _check_mask("scaled_dot_product_attention", attn_mask,
                        lead + (q.shape[-2], k.shape[-2]))
-    return ScaledDotProductAttention(scale)(q, k, v, mask)
+    return ScaledDotProductAttentionFunction(scale)(q, k, v, mask)
 
 
 # ----------------------------------------------------------------------------------------------
 # roll and Swin's windows
 
 
-class Roll(Function):
+class RollFunction(Function):
     """y = x shifted cyclically by ``shifts`` along ``dims`` (``torch.roll``; no dims: the flattened
     tensor is rolled and reshaped back). The gradient is rolled back by -shifts."""
 
@@ -412,7 +412,7 @@ def roll(x, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None
         for d in (dims,) if isinstance(dims, int) else dims:
             if not -x.ndim <= d < x.ndim:
                 raise ValueError(f"roll: dim {d} is out of range for a tensor of shape {x.shape}")
-    return Roll(shifts, dims)(x)
+    return RollFunction(shifts, dims)(x)
 
 
 def window_partition(x, window_size: int) -> Tensor:

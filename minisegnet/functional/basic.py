@@ -39,7 +39,7 @@ def _match(a: Any, b: Any) -> tuple[Any, Any]:
 # arithmetic
 
 
-class Add(Function):
+class AddFunction(Function):
     """y = a + b;  dy/da = 1, dy/db = 1."""
 
     def forward(self, a, b):
@@ -50,7 +50,7 @@ class Add(Function):
         return gy, gy
 
 
-class Sub(Function):
+class SubFunction(Function):
     """y = a - b;  dy/da = 1, dy/db = -1."""
 
     def forward(self, a, b):
@@ -61,7 +61,7 @@ class Sub(Function):
         return gy, -gy
 
 
-class Mul(Function):
+class MulFunction(Function):
     """y = a * b;  dy/da = b, dy/db = a."""
 
     def forward(self, a, b):
@@ -72,7 +72,7 @@ class Mul(Function):
         return gy * self.b, gy * self.a
 
 
-class Div(Function):
+class DivFunction(Function):
     """y = a / b;  dy/da = 1/b, dy/db = -a/b^2."""
 
     def forward(self, a, b):
@@ -85,7 +85,7 @@ class Div(Function):
         return ga, -ga * self.y
 
 
-class Neg(Function):
+class NegFunction(Function):
     """y = -x."""
 
     def forward(self, x):
@@ -95,7 +95,7 @@ class Neg(Function):
         return -gy
 
 
-class Pow(Function):
+class PowFunction(Function):
     """y = a ** b;  dy/da = b a^(b-1), dy/db = a^b ln a (only where a > 0)."""
 
     def forward(self, a, b):
@@ -114,7 +114,7 @@ class Pow(Function):
         return ga, gb
 
 
-class MatMul(Function):
+class MatMulFunction(Function):
     """Y = A @ B;  dA = dY @ B^T, dB = A^T @ dY (batched over leading axes)."""
 
     def forward(self, a, b):
@@ -145,7 +145,7 @@ class MatMul(Function):
 # elementwise functions
 
 
-class Exp(Function):
+class ExpFunction(Function):
     """y = e^x;  dy/dx = y."""
 
     def forward(self, x):
@@ -156,7 +156,7 @@ class Exp(Function):
         return gy * self.y
 
 
-class Log(Function):
+class LogFunction(Function):
     """y = ln x;  dy/dx = 1/x."""
 
     def forward(self, x):
@@ -167,7 +167,7 @@ class Log(Function):
         return gy / self.x
 
 
-class Sqrt(Function):
+class SqrtFunction(Function):
     """y = sqrt(x);  dy/dx = 1 / (2 y)."""
 
     def forward(self, x):
@@ -178,7 +178,7 @@ class Sqrt(Function):
         return gy / (2 * self.y)
 
 
-class Abs(Function):
+class AbsFunction(Function):
     """y = |x|;  dy/dx = sign(x) (0 at x = 0)."""
 
     def forward(self, x):
@@ -189,7 +189,7 @@ class Abs(Function):
         return gy * self.xp.sign(self.x)
 
 
-class Clip(Function):
+class ClipFunction(Function):
     """y = min(max(x, lo), hi);  dy/dx = 1 inside [lo, hi], 0 outside."""
 
     def __init__(self, lo: float | None, hi: float | None):
@@ -212,7 +212,7 @@ class Clip(Function):
         return gy * inside
 
 
-class Maximum(Function):
+class MaximumFunction(Function):
     """y = max(a, b) elementwise; the gradient goes to the larger input (to a on ties)."""
 
     def forward(self, a, b):
@@ -224,7 +224,7 @@ class Maximum(Function):
         return gy * self.a_wins, gy * ~self.a_wins
 
 
-class Minimum(Function):
+class MinimumFunction(Function):
     """y = min(a, b) elementwise; the gradient goes to the smaller input (to a on ties)."""
 
     def forward(self, a, b):
@@ -236,7 +236,7 @@ class Minimum(Function):
         return gy * self.a_wins, gy * ~self.a_wins
 
 
-class Where(Function):
+class WhereFunction(Function):
     """y = a where cond else b; the condition is not differentiated."""
 
     def forward(self, cond, a, b):
@@ -270,7 +270,7 @@ def _expand_back(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims
     return xp.broadcast_to(g, shape)
 
 
-class Sum(Function):
+class SumFunction(Function):
     """y = sum of x over ``axis``;  dy/dx = 1 (the gradient is broadcast back)."""
 
     def __init__(self, axis: Axis = None, keepdims: bool = False):
@@ -284,7 +284,7 @@ class Sum(Function):
         return _expand_back(gy, self.shape, self.axes, self.keepdims, self.xp)
 
 
-class Mean(Function):
+class MeanFunction(Function):
     """y = sum(x) / n over ``axis``;  dy/dx = 1/n."""
 
     def __init__(self, axis: Axis = None, keepdims: bool = False):
@@ -300,7 +300,7 @@ class Mean(Function):
         return _expand_back(gy / self.n, self.shape, self.axes, self.keepdims, self.xp)
 
 
-class MaxMin(Function):
+class MaxMinFunction(Function):
     """y = max (or min) of x over ``axis``; the gradient goes to the arg-max, split evenly on ties."""
 
     def __init__(self, axis: Axis = None, keepdims: bool = False, op: str = "max"):
@@ -319,7 +319,7 @@ class MaxMin(Function):
         return g * hit / count
 
 
-class ArgMax(Function):
+class ArgMaxFunction(Function):
     """Index of the maximum along ``axis`` (not differentiable): the label map of a softmax."""
 
     differentiable = False
@@ -335,7 +335,7 @@ class ArgMax(Function):
         return y
 
 
-class ArgMin(ArgMax):
+class ArgMinFunction(ArgMaxFunction):
     """Index of the minimum along ``axis`` (not differentiable)."""
 
     op = "argmin"
@@ -345,7 +345,7 @@ class ArgMin(ArgMax):
 # shape ops
 
 
-class Reshape(Function):
+class ReshapeFunction(Function):
     """y = x viewed with another shape;  the gradient is reshaped back."""
 
     def __init__(self, shape: Sequence[int]):
@@ -363,7 +363,7 @@ class Reshape(Function):
         return gy.reshape(self.in_shape)
 
 
-class Permute(Function):
+class PermuteFunction(Function):
     """y = x with its axes reordered;  the gradient is permuted with the inverse order."""
 
     def __init__(self, axes: Sequence[int] | None):
@@ -380,7 +380,7 @@ class Permute(Function):
         return gy.transpose(tuple(int(i) for i in numpy.argsort([a % gy.ndim for a in self.axes])))
 
 
-class GetItem(Function):
+class GetItemFunction(Function):
     """y = x[index] (slices, integers, masks, integer arrays); a crop is a slice.
 
     Backward scatters the gradient into zeros shaped like x; with integer arrays an element picked
@@ -420,7 +420,7 @@ def _has_int_array(index: Any) -> bool:
                for p in _index_parts(index))
 
 
-class Concatenate(Function):
+class ConcatenateFunction(Function):
     """y = [x1, x2, ...] joined along ``axis`` (U-Net's skip concatenation); gradient = the slices."""
 
     def __init__(self, axis: int = 0):
@@ -439,7 +439,7 @@ class Concatenate(Function):
         return tuple(self.xp.split(gy, cuts, axis=self.axis))
 
 
-class Stack(Function):
+class StackFunction(Function):
     """y = the inputs stacked along a new ``axis``; gradient = the slices."""
 
     def __init__(self, axis: int = 0):
@@ -453,7 +453,7 @@ class Stack(Function):
         return tuple(self.xp.take(gy, i, axis=self.axis) for i in range(n))
 
 
-class Pad(Function):
+class PadFunction(Function):
     """Constant padding; ``pad_width`` as in ``numpy.pad`` (an int, a (before, after) pair, or one
     pair per axis). The gradient is the centre slice."""
 
@@ -485,7 +485,7 @@ def _pad_pairs(pad_width: Any, shape: tuple[int, ...]) -> list[tuple[int, int]]:
     return pw
 
 
-class ToDevice(Function):
+class ToDeviceFunction(Function):
     """Copy to another device and/or dtype; the gradient goes back the same way."""
 
     def __init__(self, device: str | None, dtype: Any):
@@ -511,7 +511,7 @@ class ToDevice(Function):
 # activations (deck 001's table) and softmax
 
 
-class Step(Function):
+class StepFunction(Function):
     """Unit step: 1 for x > 0, 0.5 at 0, 0 below (deck 001). Gradient 0 (where defined)."""
 
     def forward(self, x):
@@ -523,7 +523,7 @@ class Step(Function):
         return gy * 0
 
 
-class Sign(Function):
+class SignFunction(Function):
     """sign(x): -1, 0, 1. Gradient 0 (where defined)."""
 
     def forward(self, x):
@@ -533,7 +533,7 @@ class Sign(Function):
         return gy * 0
 
 
-class PiecewiseLinear(Function):
+class PiecewiseLinearFunction(Function):
     """0 below -1/2, x + 1/2 between, 1 above 1/2 (deck 001); gradient 1 inside, 0 outside."""
 
     def forward(self, x):
@@ -545,7 +545,7 @@ class PiecewiseLinear(Function):
         return gy * ((self.x > -0.5) & (self.x < 0.5))
 
 
-class Sigmoid(Function):
+class SigmoidFunction(Function):
     """sigma(x) = 1 / (1 + e^-x), computed stably for large |x|;  dy/dx = y (1 - y)."""
 
     def forward(self, x):
@@ -559,7 +559,7 @@ class Sigmoid(Function):
         return gy * self.y * (1 - self.y)
 
 
-class Tanh(Function):
+class TanhFunction(Function):
     """tanh(x);  dy/dx = 1 - y^2."""
 
     def forward(self, x):
@@ -570,7 +570,7 @@ class Tanh(Function):
         return gy * (1 - self.y * self.y)
 
 
-class ReLU(Function):
+class ReLUFunction(Function):
     """max(0, x);  dy/dx = 1 for x > 0, else 0."""
 
     def forward(self, x):
@@ -581,7 +581,7 @@ class ReLU(Function):
         return gy * self.mask
 
 
-class LeakyReLU(Function):
+class LeakyReLUFunction(Function):
     """x for x > 0, slope * x otherwise."""
 
     def __init__(self, slope: float = 0.01):
@@ -596,7 +596,7 @@ class LeakyReLU(Function):
         return gy * self.scale
 
 
-class Softplus(Function):
+class SoftplusFunction(Function):
     """ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|) (stable);  dy/dx = sigmoid(x)."""
 
     def forward(self, x):
@@ -610,7 +610,7 @@ class Softplus(Function):
         return gy * xp.where(self.x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-class Softmax(Function):
+class SoftmaxFunction(Function):
     """softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), m = max_j x_j (shift for stability).
 
     Backward: dx = y * (g - sum(g * y)).
@@ -630,7 +630,7 @@ class Softmax(Function):
         return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFunction(Function):
     """log softmax(x)_i = x_i - m - ln sum_j e^(x_j - m) (finite for logits of +-1e4).
 
     Backward: dx = g - softmax(x) * sum(g).
@@ -654,62 +654,62 @@ class LogSoftmax(Function):
 
 def add(a, b) -> Tensor:
     """a + b (broadcasting)."""
-    return Add()(a, b)
+    return AddFunction()(a, b)
 
 
 def sub(a, b) -> Tensor:
     """a - b (broadcasting)."""
-    return Sub()(a, b)
+    return SubFunction()(a, b)
 
 
 def mul(a, b) -> Tensor:
     """a * b (broadcasting)."""
-    return Mul()(a, b)
+    return MulFunction()(a, b)
 
 
 def div(a, b) -> Tensor:
     """a / b (broadcasting)."""
-    return Div()(a, b)
+    return DivFunction()(a, b)
 
 
 def neg(x) -> Tensor:
     """-x."""
-    return Neg()(x)
+    return NegFunction()(x)
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - the name a student would guess
     """a ** b (broadcasting)."""
-    return Pow()(a, b)
+    return PowFunction()(a, b)
 
 
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's ``@`` rules."""
-    return MatMul()(a, b)
+    return MatMulFunction()(a, b)
 
 
 def exp(x) -> Tensor:
     """e^x."""
-    return Exp()(x)
+    return ExpFunction()(x)
 
 
 def log(x) -> Tensor:
     """Natural logarithm."""
-    return Log()(x)
+    return LogFunction()(x)
 
 
 def sqrt(x) -> Tensor:
     """Square root."""
-    return Sqrt()(x)
+    return SqrtFunction()(x)
 
 
 def abs(x) -> Tensor:  # noqa: A001
     """|x|."""
-    return Abs()(x)
+    return AbsFunction()(x)
 
 
 def clip(x, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     """Clamp to [min, max]; either bound may be None."""
-    return Clip(min, max)(x)
+    return ClipFunction(min, max)(x)
 
 
 clamp = clip
@@ -717,54 +717,54 @@ clamp = clip
 
 def maximum(a, b) -> Tensor:
     """Elementwise maximum."""
-    return Maximum()(a, b)
+    return MaximumFunction()(a, b)
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise minimum."""
-    return Minimum()(a, b)
+    return MinimumFunction()(a, b)
 
 
 def where(cond, a, b) -> Tensor:
     """a where cond is true, else b."""
-    return Where()(cond, a, b)
+    return WhereFunction()(cond, a, b)
 
 
 def sum(x, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (all axes by default)."""
-    return Sum(axis, keepdims)(x)
+    return SumFunction(axis, keepdims)(x)
 
 
 def mean(x, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis`` (all axes by default)."""
-    return Mean(axis, keepdims)(x)
+    return MeanFunction(axis, keepdims)(x)
 
 
 def max(x, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over ``axis``."""
-    return MaxMin(axis, keepdims, "max")(x)
+    return MaxMinFunction(axis, keepdims, "max")(x)
 
 
 def min(x, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Minimum over ``axis``."""
-    return MaxMin(axis, keepdims, "min")(x)
+    return MaxMinFunction(axis, keepdims, "min")(x)
 
 
 def argmax(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index of the maximum (the label map when ``axis`` is the class axis)."""
-    return ArgMax(axis, keepdims)(x)
+    return ArgMaxFunction(axis, keepdims)(x)
 
 
 def argmin(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index of the minimum."""
-    return ArgMin(axis, keepdims)(x)
+    return ArgMinFunction(axis, keepdims)(x)
 
 
 def reshape(x, *shape) -> Tensor:
     """View with another shape (one entry may be -1)."""
     if len(shape) == 1 and not isinstance(shape[0], int):
         shape = tuple(shape[0])
-    return Reshape(shape)(x)
+    return ReshapeFunction(shape)(x)
 
 
 def flatten(x, start_dim: int = 0) -> Tensor:
@@ -777,27 +777,27 @@ def permute(x, *axes) -> Tensor:
     """Reorder the axes."""
     if len(axes) == 1 and not isinstance(axes[0], int):
         axes = tuple(axes[0])
-    return Permute(axes)(x)
+    return PermuteFunction(axes)(x)
 
 
 def transpose(x, axis0: int | None = None, axis1: int | None = None) -> Tensor:
     """Swap two axes, or reverse all of them when none are given (like ``.T``)."""
     x = as_tensor(x)
     if axis0 is None:
-        return Permute(None)(x)
+        return PermuteFunction(None)(x)
     axes = list(range(x.ndim))
     axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
-    return Permute(axes)(x)
+    return PermuteFunction(axes)(x)
 
 
 def getitem(x, index) -> Tensor:
     """x[index]: slices (a crop is a slice), integers, boolean masks, integer arrays or Tensors."""
-    return GetItem(index)(x)
+    return GetItemFunction(index)(x)
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    return Concatenate(axis)(*tensors)
+    return ConcatenateFunction(axis)(*tensors)
 
 
 cat = concatenate
@@ -805,12 +805,12 @@ cat = concatenate
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
-    return Stack(axis)(*tensors)
+    return StackFunction(axis)(*tensors)
 
 
 def pad(x, pad_width: Any, value: float = 0.0) -> Tensor:
     """Constant padding with ``numpy.pad``'s ``pad_width`` (an int, a pair, or one pair per axis)."""
-    return Pad(pad_width, value)(x)
+    return PadFunction(pad_width, value)(x)
 
 
 def to(x, device: str | None = None, dtype: Any = None) -> Tensor:
@@ -818,17 +818,17 @@ def to(x, device: str | None = None, dtype: Any = None) -> Tensor:
     x = as_tensor(x)
     if (device is None or device == x.device) and (dtype is None or numpy.dtype(dtype) == x.dtype):
         return x
-    return ToDevice(device, dtype)(x)
+    return ToDeviceFunction(device, dtype)(x)
 
 
 def step(x) -> Tensor:
     """Unit step (0.5 at 0)."""
-    return Step()(x)
+    return StepFunction()(x)
 
 
 def sign(x) -> Tensor:
     """Sign: -1, 0 or 1."""
-    return Sign()(x)
+    return SignFunction()(x)
 
 
 def linear(x) -> Tensor:
@@ -838,42 +838,42 @@ def linear(x) -> Tensor:
 
 def piecewise_linear(x) -> Tensor:
     """0 below -1/2, x + 1/2 between, 1 above 1/2."""
-    return PiecewiseLinear()(x)
+    return PiecewiseLinearFunction()(x)
 
 
 def sigmoid(x) -> Tensor:
     """Logistic sigmoid 1 / (1 + e^-x)."""
-    return Sigmoid()(x)
+    return SigmoidFunction()(x)
 
 
 def tanh(x) -> Tensor:
     """Hyperbolic tangent."""
-    return Tanh()(x)
+    return TanhFunction()(x)
 
 
 def relu(x) -> Tensor:
     """max(0, x)."""
-    return ReLU()(x)
+    return ReLUFunction()(x)
 
 
 def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, ``negative_slope`` * x otherwise."""
-    return LeakyReLU(negative_slope)(x)
+    return LeakyReLUFunction(negative_slope)(x)
 
 
 def softplus(x) -> Tensor:
     """ln(1 + e^x)."""
-    return Softplus()(x)
+    return SoftplusFunction()(x)
 
 
 def softmax(x, axis: int = 1) -> Tensor:
     """Softmax over ``axis`` (the class axis, 1 for (N, K, H, W))."""
-    return Softmax(axis)(x)
+    return SoftmaxFunction(axis)(x)
 
 
 def log_softmax(x, axis: int = 1) -> Tensor:
     """log(softmax(x)) computed without overflow."""
-    return LogSoftmax(axis)(x)
+    return LogSoftmaxFunction(axis)(x)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -321,7 +321,7 @@ def _check_conv_args(op: str, x: Any, w: Any, b: Any, groups: int, transposed: b
 # the two ops
 
 
-class Conv2d(Function):
+class Conv2dFunction(Function):
     """y[n, o, p, q] = b[o] + sum_{c, i, j} x_pad[n, c, p*s + i*d, q*s + j*d] * w[o, c, i, j]
 
     (deck 001: y(i,j,l) = b_l + sum_{s,t,k} x(i+s, j+t, k) w_l(s,t,k); strided, dilated ("atrous",
@@ -376,7 +376,7 @@ class Conv2d(Function):
         super().release()
 
 
-class ConvTranspose2d(Function):
+class ConvTranspose2dFunction(Function):
     """The lecture's transposed convolution (deck 003, step by step): multiply the kernel by each
     input value, place the products ``stride`` apart, add where they overlap (the *splat*), then
     *crop* ``padding`` rows/columns at every border (``output_padding`` adds rows/columns back at
@@ -385,7 +385,7 @@ class ConvTranspose2d(Function):
         y_full[n, o, p*s + i*d, q*s + j*d] += x[n, c, p, q] * w[c, o, i, j]
         y = y_full[..., crop : crop + H_out, crop : crop + W_out] + b
 
-    It is the transpose (adjoint) of :class:`Conv2d` with the same parameters (deck 001: the
+    It is the transpose (adjoint) of :class:`Conv2dFunction` with the same parameters (deck 001: the
     transposed matrix), so its backward is a convolution: dx = conv2d(dy, w); dw is one GEMM.
     """
 
@@ -450,7 +450,7 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 1, padding
     _check_conv_args(op, x, weight, bias, groups, transposed=False)
     s, p, d = _geometry(op, stride, padding, dilation)
     sizes.check_window_fits(op, x.shape, tuple(weight.shape[2:]), p, d)
-    fn = Conv2d(s, p, d, groups, keep_cols=weight.requires_grad and is_grad_enabled())
+    fn = Conv2dFunction(s, p, d, groups, keep_cols=weight.requires_grad and is_grad_enabled())
     return fn(x, weight) if bias is None else fn(x, weight, bias)
 
 
@@ -500,5 +500,5 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 
             f"{op}: the crop (padding {p}) removes everything: input {tuple(x.shape)}, weight "
             f"{tuple(weight.shape)}, stride {s}, dilation {d} give a {out_hw[0]}x{out_hw[1]} output; "
             "use a smaller padding")
-    fn = ConvTranspose2d(s, p, out_hw, d, groups)
+    fn = ConvTranspose2dFunction(s, p, out_hw, d, groups)
     return fn(x, weight) if bias is None else fn(x, weight, bias)

@@ -109,7 +109,7 @@ def _max_pool_array(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
     return y, idx
 
 
-class MaxPool2d(Function):
+class MaxPool2dFunction(Function):
     """y[n, c, p, q] = max over the window {x_pad[n, c, p*s + i, q*s + j]} (padding = -inf).
 
     Forward also records where the maximum was: its flat position ``row * W + col`` in the input
@@ -142,7 +142,7 @@ class MaxPool2d(Function):
             gy.dtype, copy=False).reshape(n, c, h, w)
 
 
-class MaxUnpool2d(Function):
+class MaxUnpool2dFunction(Function):
     """Deck 002's max-unpooling (the SegNet decoder): out[n, c].flat[idx] = x, zeros elsewhere.
 
     Backward gathers: dx[n, c, p, q] = dy[n, c].flat[idx[n, c, p, q]]; indices get no gradient.
@@ -159,7 +159,7 @@ class MaxUnpool2d(Function):
         return _gather_array(gy, self.indices, self.xp), None
 
 
-class AvgPool2d(Function):
+class AvgPool2dFunction(Function):
     """y[n, c, p, q] = (1 / (kH kW)) sum_{i,j} x_pad[n, c, p*s + i, q*s + j] (zero padding counted,
     as PyTorch's default count_include_pad=True). Backward spreads dy / (kH kW) over each window."""
 
@@ -199,7 +199,7 @@ def _adaptive_matrix(n_in: int, n_out: int, xp: Any, dtype: Any) -> Any:
     return (((r >= start) & (r < end)) / (end - start)).astype(dtype)
 
 
-class AdaptiveAvgPool2d(Function):
+class AdaptiveAvgPool2dFunction(Function):
     """PSPNet's pyramid bins: output bin (i, j) is the mean of rows floor(i H / h_out) ..
     ceil((i+1) H / h_out) - 1 and columns alike (PyTorch's windows; bins may overlap by one row).
 
@@ -249,7 +249,7 @@ def max_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
     x = as_tensor(x)
     k, s, p = _pool_args(op, x, kernel_size, stride, padding)
     found: list = []
-    y = MaxPool2d(k, s, p, found if return_indices else None)(x)
+    y = MaxPool2dFunction(k, s, p, found if return_indices else None)(x)
     return (y, Tensor(found[0].astype(numpy.int64, copy=False))) if return_indices else y
 
 
@@ -295,7 +295,7 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair
             raise ValueError(f"{op}: indices range over [{lo}, {hi}] but an output plane "
                              f"{out_hw[0]}x{out_hw[1]} has positions 0..{out_hw[0] * out_hw[1] - 1}; "
                              "pass output_size = the pooled input's (H, W)")
-    return MaxUnpool2d(out_hw)(x, idx)
+    return MaxUnpool2dFunction(out_hw)(x, idx)
 
 
 def avg_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
@@ -305,7 +305,7 @@ def avg_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
     op = "avg_pool2d"
     x = as_tensor(x)
     k, s, p = _pool_args(op, x, kernel_size, stride, padding)
-    return AvgPool2d(k, s, p)(x)
+    return AvgPool2dFunction(k, s, p)(x)
 
 
 def adaptive_avg_pool2d(x: Any, output_size: IntOrPair) -> Tensor:
@@ -316,4 +316,4 @@ def adaptive_avg_pool2d(x: Any, output_size: IntOrPair) -> Tensor:
     x = as_tensor(x)
     sizes.check_4d(x, op)
     out_hw = pair(output_size, "output_size", op, 1)
-    return AdaptiveAvgPool2d(out_hw)(x)
+    return AdaptiveAvgPool2dFunction(out_hw)(x)

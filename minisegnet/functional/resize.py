@@ -56,7 +56,7 @@ def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale:
     return a
 
 
-class Interpolate(Function):
+class InterpolateFunction(Function):
     """y = A_h @ x @ A_w^T (separable nearest / bilinear interpolation); dx = A_h^T @ dy @ A_w.
 
     Nearest upsampling by whole factors is a plain repeat (backward: sum over each block).
@@ -125,7 +125,7 @@ def interpolate(x: Any, size: IntOrPair | None = None,
         if min(out_hw) < 1:
             raise ValueError(f"{op}: scale_factor {scale_factor} shrinks input {tuple(x.shape)} "
                              f"to {out_hw}; the output needs at least one row and column")
-    return Interpolate(out_hw, mode, align, scale)(x)
+    return InterpolateFunction(out_hw, mode, align, scale)(x)
 
 
 def upsample(x: Any, size: IntOrPair | None = None,
