@@ -24,3 +24,17 @@ basic.__all__ = [k for k, v in vars(basic).items() if callable(v) and not k.star
                  and k[0].islower() and getattr(v, "__module__", "") == basic.__name__]
 __all__ = basic.__all__ + conv.__all__ + pool.__all__ + resize.__all__ + [
     n for n in attention.__all__ if n not in basic.__all__]
+
+
+_NN_FUNCTIONAL_LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy",
+                         "binary_cross_entropy_with_logits", "mse_loss", "one_hot")
+
+
+def __getattr__(name: str):  # PEP 562: the losses live in minisegnet.nn.functional
+    """``minisegnet.functional.cross_entropy`` and the other PyTorch loss names are the functions
+    of :mod:`minisegnet.nn.functional` (imported on first use: they are built on
+    :mod:`minisegnet.losses`, which itself uses this module)."""
+    if name in _NN_FUNCTIONAL_LOSSES:
+        from ..nn import functional as nn_functional
+        return getattr(nn_functional, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,13 +17,16 @@
 * :mod:`~minisegnet.nn.init` -- He initialisation, the bilinear kernel and ``torch.nn.init``'s
   in-place initialisers (``kaiming_normal_``, ``xavier_uniform_`` ...);
 * :mod:`~minisegnet.nn.utils` -- ``clip_grad_norm_``, ``clip_grad_value_``;
+* :mod:`~minisegnet.nn.functional` -- ``torch.nn.functional``'s namespace: every op of
+  :mod:`minisegnet.functional` plus ``cross_entropy``, ``nll_loss``, ``binary_cross_entropy``
+  (``_with_logits``), ``mse_loss``, ``one_hot`` with PyTorch's signatures;
 * :mod:`~minisegnet.nn.transformer` -- ``Linear``, ``LayerNorm``, ``GELU``, ``MultiheadAttention``,
   ``PatchEmbed``, ``PositionEmbedding``, ``RelativePositionBias``;
 * :mod:`~minisegnet.nn.convolutionalize` -- ``convolutionalize``: a classifier's Linear layers as
   the equivalent convolutions (FCN).
 """
 
-from . import init, utils
+from . import functional, init, utils
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv2d, ConvTranspose2d
 from .convolutionalize import convolutionalize
@@ -45,6 +48,7 @@ __all__ = [
     "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "Upsample", "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
     "Softplus", "Softmax", "LogSoftmax", "batch_norm", "dropout", "dropout2d", "init", "utils",
+    "functional",
     "DepthwiseSeparableConv2d",
     "Linear", "LayerNorm", "GELU", "MultiheadAttention", "PatchEmbed", "PositionEmbedding",
     "RelativePositionBias", "convolutionalize",
