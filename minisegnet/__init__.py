@@ -18,3 +18,9 @@ __all__ = ["Tensor", "Function", "tensor", "as_tensor", "no_grad", "enable_grad"
            "backend", "functional", "__version__",
            "random", "manual_seed", "nn", "optim", "models", "summary", "data", "losses",
            "metrics", "roll"]
+
+# PyTorch habits: minisegnet.save / minisegnet.load, minisegnet.utils.data
+from .serialization import load, save  # noqa: E402
+from . import utils  # noqa: E402
+
+__all__ += ["save", "load", "utils"]

@@ -7,13 +7,15 @@ from typing import Sequence
 
 import numpy
 
+from ..utils.data import Dataset
+
 __all__ = ["SegmentationDataset", "train_val_test_split", "split_seed", "SPLITS"]
 
 SPLITS = ("train", "val", "test")
 
 
 @dataclass
-class SegmentationDataset:
+class SegmentationDataset(Dataset):
     """Images and their per-pixel labels, held as host (NumPy) arrays.
 
     ``images``: float32 ``(N, C, H, W)`` with values in about ``[0, 1]``;
