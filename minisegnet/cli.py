@@ -69,9 +69,12 @@ def _add_train_parser(sub: Any) -> None:
     g.add_argument("--optimizer", choices=OPTIMIZER_NAMES, help=f"(default {d.optimizer})")
     g.add_argument("--loss", choices=LOSS_NAMES, help=f"(default {d.loss})")
     g.add_argument("--schedule", choices=SCHEDULE_NAMES,
-                   help=f"learning-rate schedule over the epochs (default {d.schedule})")
+                   help="learning-rate schedule over the epochs; onecycle is stepped per batch "
+                        f"with max_lr = --lr (default {d.schedule})")
     g.add_argument("--momentum", metavar="M", type=float, help=f"SGD momentum (default {d.momentum:g})")
-    g.add_argument("--weight-decay", metavar="WD", type=float, help=f"L2 weight decay (default {d.weight_decay:g})")
+    g.add_argument("--weight-decay", metavar="WD", type=float,
+                   help="weight decay: L2 for adam and sgd, decoupled for adamw "
+                        f"(default {d.weight_decay:g})")
     g.add_argument("--seed", metavar="S", type=int, help=f"seed of the data, the initial weights and the batch order "
                                             f"(default {d.seed})")
     g = p.add_argument_group("where")

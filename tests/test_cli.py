@@ -79,7 +79,7 @@ def test_no_arguments_means_the_documented_default_run():
 @pytest.mark.parametrize("option,bad,valid", [("--model", "vgg16", "unet, fcn8s, fcn16s, fcn32s"),
                                               ("--dataset", "voc", "shapes, digits"),
                                               ("--loss", "l1", "ce, dice, ce+dice, focal, tversky"),
-                                              ("--optimizer", "rmsprop", "adam, sgd")])
+                                              ("--optimizer", "rmsprop", "adam, adamw, sgd")])
 def test_unknown_names_list_the_valid_ones(option, bad, valid, capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", option, bad])
