@@ -9,6 +9,7 @@
 # together is the **pixel-wise cross entropy**.
 #
 # Run: `python lessons/00_onehot_softmax_cross_entropy.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 00`, then open `lessons/notebooks/00_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)

@@ -9,6 +9,7 @@
 # why segmentation uses softmax (exclusive classes) rather than independent sigmoids.
 #
 # Run: `python lessons/01_neurons_activations.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 01`, then open `lessons/notebooks/01_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

@@ -10,6 +10,7 @@
 # used by segmentation networks: the **transposed convolution** multiplies by C^T.
 #
 # Run: `python lessons/02_convolution_as_matrix.py`
+# As a notebook: `python lessons/make_notebooks.py 02`, then open `lessons/notebooks/02_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

@@ -16,6 +16,7 @@
 # Output size: H_out = (H - 1) * stride - 2 * crop + k + output_padding.
 #
 # Run: `python lessons/03_transposed_convolution.py` (add `--show` to open the splat figure).
+# As a notebook: `python lessons/make_notebooks.py 03`, then open `lessons/notebooks/03_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

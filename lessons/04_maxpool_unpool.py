@@ -8,6 +8,7 @@
 # (**max-unpooling**), which restores sharp boundaries that a plain upsampling would blur.
 #
 # Run: `python lessons/04_maxpool_unpool.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 04`, then open `lessons/notebooks/04_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

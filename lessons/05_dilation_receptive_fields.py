@@ -15,6 +15,7 @@
 #     k_eff = d (k - 1) + 1,     r <- r + (k_eff - 1) * j,     j <- j * stride
 #
 # Run: `python lessons/05_dilation_receptive_fields.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 05`, then open `lessons/notebooks/05_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

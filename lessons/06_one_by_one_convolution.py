@@ -12,6 +12,7 @@
 # C_in kH kW. `minisegnet.summary` reports this count as "mult-adds" for every layer.
 #
 # Run: `python lessons/06_one_by_one_convolution.py`
+# As a notebook: `python lessons/make_notebooks.py 06`, then open `lessons/notebooks/06_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

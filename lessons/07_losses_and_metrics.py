@@ -10,6 +10,7 @@
 # it is compared too.
 #
 # Run: `python lessons/07_losses_and_metrics.py` (add `--show` to open the loss-curve figure).
+# As a notebook: `python lessons/make_notebooks.py 07`, then open `lessons/notebooks/07_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

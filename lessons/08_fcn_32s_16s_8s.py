@@ -12,6 +12,7 @@
 #
 # Run: `python lessons/08_fcn_32s_16s_8s.py` (`--show` opens the figure; `MINISEGNET_FAST=1`
 # trains for a few iterations only).
+# As a notebook: `python lessons/make_notebooks.py 08`, then open `lessons/notebooks/08_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

@@ -10,6 +10,7 @@
 # mirror-symmetric decoder of unpooling + *deconvolution* (transposed convolution) layers.
 #
 # Run: `python lessons/09_segnet_deconvnet_unpooling.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 09`, then open `lessons/notebooks/09_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

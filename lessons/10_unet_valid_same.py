@@ -12,6 +12,7 @@
 # **same** variant pads every convolution by 1 and keeps the input size.
 #
 # Run: `python lessons/10_unet_valid_same.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 10`, then open `lessons/notebooks/10_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

@@ -8,6 +8,7 @@
 #
 # Run: `python lessons/11_training_sgd_adam_overfitting.py` (`--show` opens the figures;
 # `MINISEGNET_FAST=1` shortens the training drastically).
+# As a notebook: `python lessons/make_notebooks.py 11`, then open `lessons/notebooks/11_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

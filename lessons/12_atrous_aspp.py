@@ -15,6 +15,7 @@
 # 5. what each ASPP branch of `DeepLabV3` sees, in input pixels, on a receptive-field picture.
 #
 # Run: `python lessons/12_atrous_aspp.py` (add `--show` to open the figures).
+# As a notebook: `python lessons/make_notebooks.py 12`, then open `lessons/notebooks/12_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)

@@ -14,6 +14,7 @@
 #    bin -- the 1x1 bin lets every pixel see the whole image.
 #
 # Run: `python lessons/13_pyramid_pooling.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 13`, then open `lessons/notebooks/13_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)

@@ -12,6 +12,7 @@
 # 5. what it does to whole networks: the MobileNet encoder and U-Net.
 #
 # Run: `python lessons/14_depthwise_separable.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 14`, then open `lessons/notebooks/14_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)

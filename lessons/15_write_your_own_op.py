@@ -12,6 +12,7 @@
 # watch a hand-picked check miss it, gradcheck catch it, and hypothesis find and shrink it.
 #
 # Run: `python lessons/15_write_your_own_op.py` (needs hypothesis: `pip install hypothesis`).
+# As a notebook: `python lessons/make_notebooks.py 15`, then open `lessons/notebooks/15_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403

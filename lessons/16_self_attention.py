@@ -18,6 +18,7 @@
 # 5. learned projections: Q = X W_q^T, K = X W_k^T, V = X W_v^T, and several heads.
 #
 # Run: `python lessons/16_self_attention.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 16`, then open `lessons/notebooks/16_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)

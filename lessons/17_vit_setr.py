@@ -13,6 +13,7 @@
 #    vs patch 1 on a 64 x 64 image.
 #
 # Run: `python lessons/17_vit_setr.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 17`, then open `lessons/notebooks/17_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)

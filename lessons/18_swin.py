@@ -11,6 +11,7 @@
 # 4. patch merging shapes, and the shapes through `Swin` (encoder and Swin-UNet decoder).
 #
 # Run: `python lessons/18_swin.py` (add `--show` to open the figure).
+# As a notebook: `python lessons/make_notebooks.py 18`, then open `lessons/notebooks/18_*.ipynb`.
 
 # %%
 from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, save_figure, ...)

@@ -7,6 +7,9 @@ student reading a lesson sees the arithmetic, not the plumbing.
   test suite uses it so that lessons that train a network finish in seconds.
 * ``FIGURES`` -- where figures go: ``lessons/figures/`` (or ``$MINISEGNET_FIGURES``).
 * ``SHOW`` -- True with ``--show``: figures open in a window instead of only being saved.
+* ``NOTEBOOK`` -- True inside a Jupyter / IPython kernel (a lesson opened as a notebook, VS Code's
+  Interactive window): the backend is left to the kernel (no forced Agg) and every figure is
+  shown inline as well as saved.
 * ``section(title)`` -- a banner for each cell's output.
 * ``show(name, array)`` -- print an array (integers without decimals, floats to 4 places).
 * ``check(name, computed, expected, atol, ref=..., by=...)`` -- print a result beside the slide's
@@ -14,11 +17,13 @@ student reading a lesson sees the arithmetic, not the plumbing.
   (``by``: "minisegnet" only for the engine) and where the reference comes from (``ref``:
   "lecture" only for numbers the slide prints, "derived from the slide" for numbers computed
   from its formulas).
-* ``save_figure(fig, name)`` -- write ``lessons/figures/<name>.png`` (and show it with ``--show``).
+* ``save_figure(fig, name)`` -- write ``lessons/figures/<name>.png``; show it inline in a notebook
+  (or in a window with ``--show``).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
@@ -26,12 +31,23 @@ from typing import Any
 
 import numpy as np
 
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (ipykernel's shell), not in a plain script or terminal IPython."""
+    if "IPython" not in sys.modules:
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
 FAST: bool = os.environ.get("MINISEGNET_FAST", "") not in ("", "0") or "--fast" in sys.argv
 SHOW: bool = "--show" in sys.argv
+NOTEBOOK: bool = _in_notebook()
 
 import matplotlib  # noqa: E402
 
-if not SHOW:
+if not SHOW and not NOTEBOOK:  # a script writes PNG files, it opens no window
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -43,7 +59,7 @@ else:
     except NameError:  # pragma: no cover - pasted into a notebook
         FIGURES = Path.cwd() / "figures"
 
-__all__ = ["np", "plt", "FAST", "SHOW", "FIGURES", "section", "show", "check", "save_figure",
+__all__ = ["np", "plt", "FAST", "SHOW", "NOTEBOOK", "FIGURES", "section", "show", "check", "save_figure",
            "as_numpy", "fmt"]
 
 
@@ -138,12 +154,20 @@ def check(name: str, computed: Any, expected: Any, atol: float = 1e-4, rtol: flo
 
 
 def save_figure(fig: Any, name: str) -> Path:
-    """Save ``fig`` as ``lessons/figures/<name>.png`` (shown too with ``--show``)."""
+    """Save ``fig`` as ``lessons/figures/<name>.png``; in a notebook it is first displayed inline
+    (as a PNG, whatever the kernel's matplotlib backend), with ``--show`` opened in a window."""
     FIGURES.mkdir(parents=True, exist_ok=True)
     path = FIGURES / f"{name}.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    if NOTEBOOK:  # one rendering, shown inline first, then written to the file
+        from IPython.display import Image, display
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        display(Image(data=buffer.getvalue(), format="png"))
+        path.write_bytes(buffer.getvalue())
+    else:
+        fig.savefig(path, dpi=110, bbox_inches="tight")
     print(f"[figure] {path}")
     if SHOW:
         plt.show()
-    plt.close(fig)
+    plt.close(fig)  # closed: the inline backend does not show it a second time
     return path
