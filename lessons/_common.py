@@ -34,7 +34,7 @@ import numpy as np
 
 
 def _in_notebook() -> bool:
-    """True inside a Jupyter kernel (ipykernel's shell), not in a plain script or terminal IPython."""
+    """True inside a Jupyter kernel (ipykernel's shell); False in a script or terminal IPython."""
     if "IPython" not in sys.modules:
         return False
     shell = sys.modules["IPython"].get_ipython()
@@ -59,7 +59,8 @@ else:
     except NameError:  # pragma: no cover - pasted into a notebook
         FIGURES = Path.cwd() / "figures"
 
-__all__ = ["np", "plt", "FAST", "SHOW", "NOTEBOOK", "FIGURES", "section", "show", "check", "save_figure",
+__all__ = ["np", "plt", "FAST", "SHOW", "NOTEBOOK", "FIGURES", "section", "show", "check",
+           "save_figure",
            "as_numpy", "fmt"]
 
 

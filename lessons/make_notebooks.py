@@ -32,7 +32,8 @@ SETUP_CELL = """\
 # set-up: import _common and exercises from lessons/ (the folder above this notebook's, or
 # where make_notebooks.py found it)
 import sys, pathlib
-_found = [d for d in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents) if (d / "_common.py").is_file()]
+_found = [d for d in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents)
+          if (d / "_common.py").is_file()]
 sys.path.insert(0, str(_found[0]) if _found else {lessons!r})"""
 
 

@@ -1,5 +1,5 @@
-"""``minisegnet.save`` / ``minisegnet.load``: PyTorch's ``torch.save`` / ``torch.load`` habit, in the
-no-pickle checkpoint format of :mod:`minisegnet.checkpoint`.
+"""``minisegnet.save`` / ``minisegnet.load``: PyTorch's ``torch.save`` / ``torch.load`` habit, in
+the no-pickle checkpoint format of :mod:`minisegnet.checkpoint`.
 
 What can be saved: state dicts (``model.state_dict()``, ``optimizer.state_dict()``,
 ``scheduler.state_dict()``), Tensors, NumPy arrays, numbers, strings, ``None``, and lists, tuples

@@ -159,7 +159,8 @@ def test_a_list_of_pairs_batches_into_tensors():
     batches = list(loader)
     assert [len(b[1]) for b in batches] == [2, 2, 1]
     images, masks = batches[0]
-    assert isinstance(images, Tensor) and images.shape == (2, 1, 3, 3) and images.dtype == np.float32
+    assert isinstance(images, Tensor) and images.shape == (2, 1, 3, 3)
+    assert images.dtype == np.float32
     assert isinstance(masks, Tensor) and masks.dtype == np.int64
     np.testing.assert_array_equal(images.numpy()[1], data[1][0])
     np.testing.assert_array_equal(masks.numpy()[0], data[0][1])
