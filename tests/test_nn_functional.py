@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minisegnet
 import minisegnet.functional as ops
@@ -109,6 +111,31 @@ def test_nll_loss_of_log_softmax_is_cross_entropy(device):
         np.testing.assert_allclose(got.numpy(), ce.numpy(), rtol=1e-10)
         np.testing.assert_allclose(got.numpy(), np_nll(np_log_softmax(x), t, w,
                                                        reduction=reduction), rtol=1e-10)
+
+
+def naive_nll(logp, t, weight, ignore_index):
+    """The definition, one pixel at a time: Σ -w_y logp[y] / Σ w_y over the counted pixels."""
+    n, k = logp.shape[:2]
+    total, wsum = 0.0, 0.0
+    for b in range(n):
+        for idx in np.ndindex(*t.shape[1:]):
+            y = int(t[(b, *idx)])
+            if y == ignore_index:
+                continue
+            total -= weight[y] * logp[(b, y, *idx)]
+            wsum += weight[y]
+    return total / wsum if wsum else 0.0
+
+
+@given(n=st.integers(1, 2), k=st.integers(1, 4), h=st.integers(1, 3), seed=st.integers(0, 999))
+def test_nll_loss_matches_the_per_pixel_definition(n, k, h, seed):
+    rng = np.random.default_rng(seed)
+    logp = rng.normal(size=(n, k, h, 2))
+    t = rng.integers(0, k, size=(n, h, 2))
+    t[rng.random(t.shape) < 0.2] = -100
+    w = rng.uniform(0.1, 2.0, size=k)
+    got = F.nll_loss(Tensor(logp), t, weight=w).item()
+    assert math.isclose(got, naive_nll(logp, t, w, -100), rel_tol=1e-10, abs_tol=1e-12)
 
 
 def test_nll_loss_on_any_input_and_every_pixel_ignored():
