@@ -189,6 +189,7 @@ HOST_MODULES = {
     "gradcheck.py",   # a test tool: seeded host RNG and float64 host bookkeeping of the numbers
     "testing.py",     # hypothesis strategies for tests: they draw host NumPy arrays
     "data",           # toy datasets are generated on the host, moved to the device at the end
+    "utils",          # utils.data: batches of Python numbers built on the host (as torch's)
     "plots.py",       # plotting is host-side matplotlib
     "cli.py", "train.py", "checkpoint.py", "summary.py",  # user-facing glue, files, reports
     "infer.py",       # predict --input: image files read and written on the host
