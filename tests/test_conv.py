@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import minisegnet.functional as F
@@ -10,6 +10,7 @@ from minisegnet import Tensor, gradcheck, no_grad
 from minisegnet.functional import sizes
 
 import reference as R
+from backends import WHERE, running_on
 
 
 @st.composite
@@ -38,66 +39,103 @@ def _out_pad(c):
     return tuple(c["seed"] % max(s, d) for s, d in zip(c["s"], c["d"]))
 
 
-@settings(max_examples=40)
-@given(conv_params())
-def test_conv2d_matches_reference(c):
+def _on(device, *arrays, requires_grad=False):
+    return [Tensor(a, device=device, requires_grad=requires_grad) for a in arrays]
+
+
+def _full_size(c, a):
+    """The transposed convolution's output size before it is checked (may be < 1)."""
+    return [(n - 1) * s + d * (k - 1) + 1 - 2 * p + ai for n, s, d, k, p, ai in
+            zip(c["hw"], c["s"], c["d"], c["k"], c["p"], a)]
+
+
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=25)
+@given(c=conv_params())
+def test_conv2d_matches_reference(where, c):
     x, w, b = _arrays(c)
-    y = F.conv2d(x, w, b, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
+    with running_on(where) as device:
+        y = F.conv2d(*_on(device, x, w, b), stride=c["s"], padding=c["p"], dilation=c["d"],
+                     groups=c["g"])
+        assert y.device == device
     np.testing.assert_allclose(y.numpy(), R.conv2d(x, w, b, c["s"], c["p"], c["d"], c["g"]),
                                rtol=1e-10, atol=1e-10)
 
 
-@settings(max_examples=40)
-@given(conv_params())
-def test_conv_transpose2d_matches_splat_reference(c):
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=25)
+@given(c=conv_params())
+def test_conv_transpose2d_matches_splat_reference(where, c):
     x, w, b = _arrays(c, transposed=True)
     a = _out_pad(c)
-    full = [(n - 1) * s + d * (k - 1) + 1 - 2 * p + ai for n, s, d, k, p, ai in
-            zip(c["hw"], c["s"], c["d"], c["k"], c["p"], a)]
-    if min(full) < 1:
-        return
-    y = F.conv_transpose2d(x, w, b, stride=c["s"], padding=c["p"], output_padding=a,
-                           dilation=c["d"], groups=c["g"])
+    assume(min(_full_size(c, a)) >= 1)
+    with running_on(where) as device:
+        y = F.conv_transpose2d(*_on(device, x, w, b), stride=c["s"], padding=c["p"],
+                               output_padding=a, dilation=c["d"], groups=c["g"])
+        assert y.device == device
     ref = R.conv_transpose2d(x, w, b, c["s"], c["p"], a, c["d"], c["g"])
     assert y.shape == ref.shape
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
 
 
-@settings(max_examples=40)
-@given(conv_params())
-def test_conv_transpose_is_the_adjoint_of_conv(c):
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=15)
+@given(c=conv_params())
+def test_conv_transpose_is_the_adjoint_of_conv(where, c):
     """<conv(x), y> == <x, conv_T(y)> with the same weight and parameters (output_size = x's)."""
     x, w, _ = _arrays(c)
     rng = np.random.default_rng(c["seed"] + 1)
-    cx = F.conv2d(x, w, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
-    yv = rng.standard_normal(cx.shape)
-    ty = F.conv_transpose2d(yv, w, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"],
-                            output_size=x.shape[2:])
+    with running_on(where) as device:
+        xt, wt = _on(device, x, w)
+        cx = F.conv2d(xt, wt, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
+        yv = rng.standard_normal(cx.shape)
+        ty = F.conv_transpose2d(Tensor(yv, device=device), wt, stride=c["s"], padding=c["p"],
+                                dilation=c["d"], groups=c["g"], output_size=x.shape[2:])
     assert ty.shape == x.shape
     lhs, rhs = (cx.numpy() * yv).sum(), (x * ty.numpy()).sum()
     assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs))
 
 
-@settings(max_examples=8)
-@given(conv_params(max_hw=5))
-def test_conv2d_gradients(c):
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=6)
+@given(c=conv_params(max_hw=5))
+def test_conv2d_gradients(where, c):
     x, w, b = _arrays(c)
     args = dict(stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
-    gradcheck(lambda x, w, b: F.conv2d(x, w, b, **args), Tensor(x, requires_grad=True),
-              Tensor(w, requires_grad=True), Tensor(b, requires_grad=True), name="conv2d")
+    with running_on(where) as device:
+        gradcheck(lambda x, w, b: F.conv2d(x, w, b, **args),
+                  *_on(device, x, w, b, requires_grad=True), name="conv2d")
 
 
-@settings(max_examples=8)
-@given(conv_params(max_hw=4))
-def test_conv_transpose2d_gradients(c):
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=6)
+@given(c=conv_params(max_hw=4))
+def test_conv_transpose2d_gradients(where, c):
     x, w, b = _arrays(c, transposed=True)
     a = _out_pad(c)
     args = dict(stride=c["s"], padding=c["p"], output_padding=a, dilation=c["d"], groups=c["g"])
-    shape = sizes.conv_transpose2d_output_shape(x.shape, c["cout"], c["k"], c["s"], c["p"], a, c["d"])
-    if min(shape[2:]) < 1:
-        return
-    gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **args), Tensor(x, requires_grad=True),
-              Tensor(w, requires_grad=True), Tensor(b, requires_grad=True), name="conv_transpose2d")
+    assume(min(_full_size(c, a)) >= 1)
+    with running_on(where) as device:
+        gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **args),
+                  *_on(device, x, w, b, requires_grad=True), name="conv_transpose2d")
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_only_the_gradients_asked_for(where):
+    """x, w or b alone requiring a gradient: the others get none, on both paths."""
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((6, 2, 3, 3)), \
+        rng.standard_normal(6)
+    wt = rng.standard_normal((4, 3, 2, 3))
+    with running_on(where) as device:
+        for k in range(3):
+            ts = [Tensor(a, device=device, requires_grad=i == k) for i, a in enumerate((x, w, b))]
+            F.conv2d(*ts, stride=2, padding=1, groups=2).sum().backward()
+            assert [t.grad is not None for t in ts] == [i == k for i in range(3)]
+            ts = [Tensor(a, device=device, requires_grad=i == k)
+                  for i, a in enumerate((x, wt, b[:3]))]
+            F.conv_transpose2d(*ts, stride=(2, 1), output_padding=(1, 0)).sum().backward()
+            assert [t.grad is not None for t in ts] == [i == k for i in range(3)]
 
 
 def test_gradients_when_only_some_inputs_require_grad(device):
