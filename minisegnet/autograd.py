@@ -43,7 +43,7 @@ backward runs, or the gradient would silently use the new values. So, while a gr
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy
 
@@ -323,7 +323,8 @@ def _accumulate_grad(t: Tensor, g: Any) -> None:
 
 
 def _run_backward(root: Tensor, g: Any, retain_graph: bool) -> None:
-    """The engine behind ``Tensor.backward``: chain rule from ``root`` (gradient ``g``) to the leaves.
+    """The engine behind ``Tensor.backward``: the chain rule from ``root`` (gradient ``g``) back
+    to the leaves, one Function at a time.
 
     ``pending[id(fn)]`` collects the gradients of ``fn``'s outputs (one slot per output, summed
     where an output was used twice); ``fn.backward`` runs once all of them are in.
@@ -368,6 +369,7 @@ def _run_backward(root: Tensor, g: Any, retain_graph: bool) -> None:
 def _add_pending(pending: dict[int, list[Any]], t: Tensor, g: Any) -> None:
     """Add ``g`` to the gradient slot of output ``t`` of its creator."""
     fn = t.creator
+    assert fn is not None, "only an op's output receives a pending gradient"
     slots = pending.setdefault(id(fn), [None] * len(fn._out_meta))
     i = fn._out_index[id(t)]
     slots[i] = g if slots[i] is None else slots[i] + g
@@ -506,7 +508,8 @@ class Function:
     and are called with tensors (or numbers): ``y = MyOp(param=...)(x, w)``; a forward that returns
     a tuple gives a tuple of tensors, and its backward receives one gradient per output (zeros for
     an output that got none; None for an integer output, which carries no gradient).
-    ``self.xp`` is the array module of the inputs, so the same code runs on NumPy and CuPy.
+    ``self.xp`` is the array module of the inputs, so the same code runs on NumPy and CuPy;
+    ``self.needs_input_grad[i]`` says whether backward must compute input i's gradient.
 
     What backward needs is said explicitly: ``self.save_for_backward(x, y)`` in forward,
     ``x, y = self.saved_tensors`` in backward. Saved arrays that are an input's or output's
@@ -516,7 +519,8 @@ class Function:
     A Function object is used once.
     """
 
-    inputs: tuple[Tensor, ...] | None = None
+    inputs: tuple[Tensor, ...] | None = None  # while the graph lives
+    needs_input_grad: tuple[bool, ...] = ()  # per input: does backward need its gradient?
     differentiable: bool = True  # False for ops such as argmax or comparisons
     op_name: str | None = None  # the name in messages; default: the class name without "Function"
     _saved: tuple | None = ()
@@ -534,6 +538,7 @@ class Function:
                 dtypes = ", ".join(str(o.dtype) for o in outs)
                 raise TypeError(f"{name}: produced dtype {dtypes}, which cannot carry a gradient")
             self.inputs = tuple(tensors)
+            self.needs_input_grad = tuple(t.requires_grad for t in tensors)
             self._out_meta = tuple((o.data.shape, o.dtype) for o in outs)
             self._out_index = {id(o): i for i, o in enumerate(outs)}
             what = [f"output {i}" for i in range(len(outs))] if several else ["output"]
@@ -547,11 +552,13 @@ class Function:
             self.release()
         return outs if several else outs[0]
 
-    def forward(self, *xs: Any) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define forward")
+    def _must_define(self, *arrays: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define forward and backward")
 
-    def backward(self, *gys: Any) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define backward")
+    # each op defines forward(self, x, ...) and backward(self, gy, ...) with its own arguments;
+    # typed as "any callable" here so that a type checker accepts every signature (as PyTorch)
+    forward: Callable[..., Any] = _must_define
+    backward: Callable[..., Any] = _must_define
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep ``arrays`` (None allowed) for backward, where :attr:`saved_tensors` returns them."""

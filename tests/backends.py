@@ -3,8 +3,9 @@
 ``@pytest.mark.parametrize("where", WHERE)`` gives ``"cpu/teaching"``, ``"fake/fast"``,
 ``"cuda/fast"``...; ``with running_on(where) as device:`` makes that backend and path current for
 the block (fake CuPy from tests/fake_cupy.py for ``fake``, the real GPU for ``cuda``) and yields
-the device name to create tensors on. ``BACKENDS``: the same for ops with one implementation. Plain parameters, not fixtures, so they combine with
-hypothesis's ``@given`` (which refuses function-scoped fixtures).
+the device name to create tensors on. ``BACKENDS``: the same for ops with one implementation.
+Plain parameters, not fixtures, so they combine with hypothesis's ``@given`` (which refuses
+function-scoped fixtures).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+import fake_cupy
 import pytest
 from conftest import GPU_SKIP_REASON
 
-import fake_cupy
 import minisegnet.functional as F
 
 _CUDA = [pytest.mark.gpu, pytest.mark.skipif(GPU_SKIP_REASON is not None,

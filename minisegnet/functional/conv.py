@@ -88,7 +88,8 @@ def col2im(cols: Any, shape: tuple[int, ...], cols_hw: Pair, kernel: Pair, strid
 
 def conv2d_array(x: Any, w: Any, stride: Pair, padding: Pair, dilation: Pair, groups: int,
                  xp: Any) -> Any:
-    """y[n, o, p, q] = sum_{c,i,j} x_pad[n, c, p*s + i*d, q*s + j*d] w[o, c, i, j] = W @ im2col(x)."""
+    """y[n, o, p, q] = sum_{c,i,j} x_pad[n, c, p*s + i*d, q*s + j*d] w[o, c, i, j]
+    = W @ im2col(x), one GEMM per group."""
     n, g = x.shape[0], groups
     cout, cg, kh, kw = w.shape
     ho = sizes.conv_output_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
@@ -117,7 +118,8 @@ def conv_transpose2d_array(x: Any, w: Any, stride: Pair, padding: Pair, out_hw: 
 
 
 def conv2d_weight_grad(cols: Any, gy: Any, w_shape: tuple[int, ...], groups: int) -> Any:
-    """dW[o, c, i, j] = sum_{n,p,q} gy[n, o, p, q] cols[(c, i, j), (n, p, q)]: one GEMM per group."""
+    """dW[o, c, i, j] = sum_{n,p,q} gy[n, o, p, q] cols[(c, i, j), (n, p, q)]: one GEMM per
+    group."""
     g, cout = groups, gy.shape[1]
     gy2 = gy.transpose(1, 0, 2, 3).reshape(g, cout // g, -1)  # (G, C_out/G, N*H_out*W_out)
     return (gy2 @ cols.reshape(g, cols.shape[0] // g, -1).swapaxes(1, 2)).reshape(w_shape)
@@ -158,12 +160,12 @@ class Conv2dFunction(Function):
     def backward(self, gy: Any) -> tuple:
         x, w = self.saved_tensors
         geometry = (self.stride, self.padding, x.shape[2:], self.dilation, self.groups, self.xp)
-        gx = conv_transpose2d_array(gy, w, *geometry) if self.inputs[0].requires_grad else None
+        gx = conv_transpose2d_array(gy, w, *geometry) if self.needs_input_grad[0] else None
         gw = gb = None
-        if self.inputs[1].requires_grad:
+        if self.needs_input_grad[1]:
             cols = im2col(x, w.shape[2:], self.stride, self.padding, self.dilation, self.xp)
             gw = conv2d_weight_grad(cols, gy, w.shape, self.groups)
-        if len(self.inputs) > 2 and self.inputs[2].requires_grad:
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
@@ -200,14 +202,14 @@ class ConvTranspose2dFunction(Function):
         x, w = self.saved_tensors
         h, wd = x.shape[2:]
         gx = gw = gb = None
-        if self.inputs[0].requires_grad:  # the adjoint: a convolution (rows of output_padding
+        if self.needs_input_grad[0]:  # the adjoint: a convolution (rows of output_padding
             gx = conv2d_array(gy, w, self.stride, self.padding, self.dilation,  # read nothing)
                               self.groups, self.xp)[:, :, :h, :wd]
-        if self.inputs[1].requires_grad:  # dy's windows, one per input pixel of x
+        if self.needs_input_grad[1]:  # dy's windows, one per input pixel of x
             cols = im2col(gy, w.shape[2:], self.stride, self.padding, self.dilation, self.xp,
                           out_hw=(h, wd))
             gw = conv2d_weight_grad(cols, x, w.shape, self.groups)
-        if len(self.inputs) > 2 and self.inputs[2].requires_grad:
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
 

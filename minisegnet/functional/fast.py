@@ -248,7 +248,8 @@ def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tu
             if bhi <= blo:
                 continue
             r0, c0 = alo * sh + i * dh - ph, blo * sw + j * dw - pw
-            dst = out[:, :, r0:r0 + (ahi - alo - 1) * sh + 1:sh, c0:c0 + (bhi - blo - 1) * sw + 1:sw]
+            dst = out[:, :, r0:r0 + (ahi - alo - 1) * sh + 1:sh,
+                      c0:c0 + (bhi - blo - 1) * sw + 1:sw]
             src = cols[:, :, i, j, alo:ahi, blo:bhi]
             if overlap:
                 dst += src
@@ -280,7 +281,9 @@ def _max_pool_array(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
     fill = -numpy.inf if _is_float(x.dtype) else numpy.iinfo(x.dtype).min
     xpad = _pad(x, padding, fill, xp)
     small = numpy.int8 if max(kh, kw) < 128 else numpy.int32  # window offsets fit in a byte
-    y = row = col = None
+    y: Any = None  # the running max, its row offset and its column offset
+    row: Any = None
+    col: Any = None
     for i in range(kh):
         m = _window(xpad, i, 0, stride, (ho, wo))
         cj = None  # winning column offset within this window row (None: column 0)
@@ -314,7 +317,7 @@ class FastConv2dFunction(conv.Conv2dFunction):
     __doc__ = conv.Conv2dFunction.__doc__
     op_name = "Conv2d"
 
-    def forward(self, x, w, b=None):
+    def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         xp = self.xp
         x, w = _float_pair(x, w, xp)
         y, cols = _conv2d_array(x, w, self.stride, self.padding, self.padding, self.dilation,
@@ -326,20 +329,20 @@ class FastConv2dFunction(conv.Conv2dFunction):
             y += b.reshape(1, -1, 1, 1).astype(y.dtype, copy=False)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
         xp = self.xp
         x, w, kept = self.saved_tensors
         gx = gw = gb = None
-        if self.inputs[0].requires_grad:
+        if self.needs_input_grad[0]:
             gx = _conv_transpose2d_array(gy, w, self.stride, self.padding, x.shape[2:],
                                          self.dilation, self.groups, xp)
-        if self.inputs[1].requires_grad:
+        if self.needs_input_grad[1]:
             cols = kept if kept is not None else _im2col(
                 x, w.shape[2:], self.stride, self.padding, gy.shape[2:], self.dilation, xp)
             gw = _conv2d_weight_grad(cols, gy, w.shape, self.groups, xp)
             if kept is None:
                 _WORKSPACE.give(cols)
-        if len(self.inputs) > 2 and self.inputs[2].requires_grad:
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
@@ -354,7 +357,7 @@ class FastConvTranspose2dFunction(conv.ConvTranspose2dFunction):
     __doc__ = conv.ConvTranspose2dFunction.__doc__
     op_name = "ConvTranspose2d"
 
-    def forward(self, x, w, b=None):
+    def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         xp = self.xp
         x, w = _float_pair(x, w, xp)
         self.save_for_backward(x, w)
@@ -362,12 +365,11 @@ class FastConvTranspose2dFunction(conv.ConvTranspose2dFunction):
                                        self.groups, xp, bias=None if b is None else b.astype(
                                            x.dtype, copy=False))
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
         xp = self.xp
         x, w = self.saved_tensors
-        x_t, w_t = self.inputs[0], self.inputs[1]
         gx = gw = gb = None
-        if x_t.requires_grad or w_t.requires_grad:
+        if self.needs_input_grad[0] or self.needs_input_grad[1]:
             # dy is the *input* of the adjoint convolution: its im2col serves both gradients
             g = self.groups
             cin, cog, kh, kw = w.shape
@@ -376,13 +378,13 @@ class FastConvTranspose2dFunction(conv.ConvTranspose2dFunction):
                 (h, wd), self.stride, self.dilation, (kh, kw), self.padding, self.out_hw))
             gyc = _crop_negative(gy, self.padding, hi)  # drop output_padding rows beyond the splat
             cols = _im2col(gyc, (kh, kw), self.stride, self.padding, (h, wd), self.dilation, xp)
-            if x_t.requires_grad:  # conv2d(dy, w): (G, C_in/G, C_out/G*k*k) @ cols
+            if self.needs_input_grad[0]:  # conv2d(dy, w): (G, C_in/G, C_out/G*k*k) @ cols
                 gx = _gemm_nchw(w.reshape(g, cin // g, cog * kh * kw), cols,
                                 gy.shape[0], (h, wd), g, xp)
-            if w_t.requires_grad:  # dw[c, o, i, j] = sum x[n, c, p, q] cols[o, i, j, n, p, q]
+            if self.needs_input_grad[1]:  # dw[c,o,i,j] = sum x[n,c,p,q] cols[o,i,j,n,p,q]
                 gw = _conv2d_weight_grad(cols, x, (cin, cog, kh, kw), g, xp)
             _WORKSPACE.give(cols)
-        if len(self.inputs) > 2 and self.inputs[2].requires_grad:
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
@@ -391,7 +393,7 @@ class FastMaxPool2dFunction(pool.MaxPool2dFunction):
     __doc__ = pool.MaxPool2dFunction.__doc__
     op_name = "MaxPool2d"
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         y, idx = _max_pool_array(x, self.kernel, self.stride, self.padding, self.xp)
         self.save_for_backward(idx)
         self.in_shape = x.shape

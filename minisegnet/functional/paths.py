@@ -54,5 +54,6 @@ def register(teaching: type, fast: type) -> None:
 
 
 def pick(teaching: type) -> type:
-    """The Function class an op runs: ``teaching``, or its fast replacement when the switch is on."""
+    """The Function class an op runs: ``teaching``, or its fast replacement when the switch is
+    on."""
     return _FAST.get(teaching, teaching) if _enabled else teaching

@@ -7,7 +7,8 @@ Deck 002's example, 2x2 windows with stride 2::
      [1, 2, 2, 1],
      [7, 3, 4, 8]]
 
-    max_unpool2d([[1, 2], [3, 4]], indices) -> [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]]
+    max_unpool2d([[1, 2], [3, 4]], indices)
+        -> [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]]
 
 **Indices convention** (PyTorch's): the flat position ``row * W + col`` of each maximum within its
 own (n, c) input plane of width W (the unpadded input), as an int64 :class:`~minisegnet.Tensor`
@@ -61,8 +62,9 @@ def _flat_positions(idx: Any, plane: int, xp: Any) -> Any:
 
 
 def _unpool_array(x: Any, idx: Any, out_hw: tuple[int, int], xp: Any) -> Any:
-    """out[n, c].flat[idx[n, c, p, q]] = x[n, c, p, q], zeros elsewhere: one fancy-index assignment
-    over all N*C planes at once (each position is written at most once by a non-overlapping pool)."""
+    """out[n, c].flat[idx[n, c, p, q]] = x[n, c, p, q], zeros elsewhere: one fancy-index
+    assignment over all N*C planes at once (each position is written at most once by a
+    non-overlapping pool)."""
     n, c = x.shape[:2]
     plane = out_hw[0] * out_hw[1]
     out = xp.zeros(n * c * plane, dtype=x.dtype)
@@ -138,11 +140,11 @@ class MaxUnpool2dFunction(Function):
     def __init__(self, out_hw: tuple[int, int]):
         self.out_hw = out_hw
 
-    def forward(self, x, indices):
+    def forward(self, x: Any, indices: Any) -> Any:
         self.save_for_backward(indices)
         return _unpool_array(x, indices, self.out_hw, self.xp)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
         (indices,) = self.saved_tensors
         return _gather_array(gy, indices, self.xp), None
 
@@ -154,7 +156,7 @@ class AvgPool2dFunction(Function):
     def __init__(self, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]):
         self.kernel, self.stride, self.padding = kernel, stride, padding
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         xp = self.xp
         x = x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
@@ -165,7 +167,7 @@ class AvgPool2dFunction(Function):
         y *= 1.0 / (kh * kw)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
         xp = self.xp
         (kh, kw), (ph, pw) = self.kernel, self.padding
         n, c, h, w = self.in_shape
@@ -177,7 +179,8 @@ class AvgPool2dFunction(Function):
 
 
 def _adaptive_matrix(n_in: int, n_out: int, xp: Any, dtype: Any) -> Any:
-    """A[i, r] = 1 / len(bin i) for rows r in bin i = [floor(i n_in / n_out), ceil((i+1) n_in / n_out))."""
+    """A[i, r] = 1 / len(bin i) for rows r in bin i
+    = [floor(i n_in / n_out), ceil((i+1) n_in / n_out))."""
     i = xp.arange(n_out).reshape(-1, 1)
     start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
     r = xp.arange(n_in).reshape(1, -1)
@@ -195,7 +198,7 @@ class AdaptiveAvgPool2dFunction(Function):
     def __init__(self, out_hw: tuple[int, int]):
         self.out_hw = out_hw
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         xp = self.xp
         x = x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
         ah = _adaptive_matrix(x.shape[2], self.out_hw[0], xp, x.dtype)
@@ -203,7 +206,7 @@ class AdaptiveAvgPool2dFunction(Function):
         self.save_for_backward(ah, aw)
         return ah @ (x @ aw.T)
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
         ah, aw = self.saved_tensors
         return ah.T @ (gy @ aw)
 
@@ -226,7 +229,8 @@ def _pool_args(op: str, x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | N
 
 
 def max_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
-               padding: IntOrPair = 0, return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+               padding: IntOrPair = 0,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Max over kH x kW windows ``stride`` apart (stride defaults to the kernel size; padding counts
     as -inf). With ``return_indices=True`` also returns the flat position ``row * W + col`` of each
     maximum within its (n, c) input plane, an int64 Tensor of the output's shape (no gradient),
@@ -256,9 +260,9 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair
     s = k if stride is None else pair(stride, "stride", op, 1)
     p = pair(padding, "padding", op, 0)
     if tuple(idx.shape) != tuple(x.shape):
-        raise ValueError(f"{op}: indices must have the shape of the input (one position per value), "
-                         f"got indices {tuple(idx.shape)} for input {tuple(x.shape)}; pass the "
-                         "indices max_pool2d returned for this tensor")
+        raise ValueError(f"{op}: indices must have the shape of the input (one position per "
+                         f"value), got indices {tuple(idx.shape)} for input {tuple(x.shape)}; "
+                         "pass the indices max_pool2d returned for this tensor")
     if idx.dtype.kind not in "iu":
         raise ValueError(f"{op}: indices must be integers (flat positions), got dtype {idx.dtype}")
     h, w = x.shape[2:]
@@ -279,7 +283,8 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair
         lo, hi = int(idx.data.min()), int(idx.data.max())
         if lo < 0 or hi >= out_hw[0] * out_hw[1]:
             raise ValueError(f"{op}: indices range over [{lo}, {hi}] but an output plane "
-                             f"{out_hw[0]}x{out_hw[1]} has positions 0..{out_hw[0] * out_hw[1] - 1}; "
+                             f"{out_hw[0]}x{out_hw[1]} has positions "
+                             f"0..{out_hw[0] * out_hw[1] - 1}; "
                              "pass output_size = the pooled input's (H, W)")
     return MaxUnpool2dFunction(out_hw)(x, idx)
 
