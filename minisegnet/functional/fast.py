@@ -303,7 +303,9 @@ def _max_pool_array(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
         better = m > y
         y = xp.maximum(y, m)
         row = better.astype(small) * small(i) if row is None else row + better * (i - row)
-        col = xp.where(better, cj, col) if col.dtype == bool else col + better * (cj - col)
+        # col = where(better, cj, col), written as bit operations on the bool maps (which NumPy
+        # runs faster than where) or as arithmetic on the small offsets
+        col = col ^ (better & (col ^ cj)) if col.dtype == bool else col + better * (cj - col)
     base = ((xp.arange(ho) * sh - ph).reshape(ho, 1) * w + (xp.arange(wo) * sw - pw))
     idx = base + col if row is None else base + row.astype(numpy.int64) * w + col
     return y, idx
