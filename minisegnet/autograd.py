@@ -515,7 +515,8 @@ class Function:
     ``x, y = self.saved_tensors`` in backward. Saved arrays that are an input's or output's
     ``.data`` are protected while the graph lives (read-only, version-checked: see the module
     docstring), and :meth:`release` frees exactly them (plus the links to the inputs) once backward
-    has run. Parameters set in ``__init__`` and small values set in forward (shapes, axes) stay.
+    has run. Parameters set in ``__init__`` and small values set in forward (shapes, axes) stay;
+    an array kept on ``self`` instead still works, but is neither protected nor freed.
     A Function object is used once.
     """
 
