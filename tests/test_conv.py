@@ -281,3 +281,29 @@ def test_recycled_scratch_buffers_do_not_leak_between_calls():
     ref = R.conv2d(x1.numpy()[:1, :2, :6, :6], w.numpy()[:3, :2], padding=1)
     small = F.conv2d(x1.numpy()[:1, :2, :6, :6], w.numpy()[:3, :2], padding=1).numpy()
     np.testing.assert_allclose(small, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_one_switch_picks_the_path_and_restores_it():
+    """F.fast_path(False) as a call switches from then on; as a context manager, for the block.
+    The fast Functions keep the op's short name in messages and reprs."""
+    from minisegnet.functional import conv, fast, pool
+
+    x = Tensor(np.ones((1, 2, 4, 4)), requires_grad=True)
+    w = Tensor(np.ones((3, 2, 3, 3)), requires_grad=True)
+    assert F.fast_path_enabled()
+    assert type(F.conv2d(x, w).creator) is fast.FastConv2dFunction
+    assert "grad_fn=Conv2d" in repr(F.conv2d(x, w))
+    with F.fast_path(False):
+        assert not F.fast_path_enabled()
+        assert type(F.conv2d(x, w).creator) is conv.Conv2dFunction
+        assert type(F.conv_transpose2d(x, w.detach().numpy().transpose(1, 0, 2, 3)).creator) \
+            is conv.ConvTranspose2dFunction
+        assert type(F.max_pool2d(x, 2).creator) is pool.MaxPool2dFunction
+    assert F.fast_path_enabled()
+    assert type(F.max_pool2d(x, 2).creator) is fast.FastMaxPool2dFunction
+    F.fast_path(False)
+    try:
+        assert not F.fast_path_enabled()
+    finally:
+        F.fast_path(True)
+    assert F.fast_path_enabled()
