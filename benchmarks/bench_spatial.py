@@ -35,7 +35,7 @@ from timing import DeviceTimer, torch_full_float32  # noqa: E402
 
 import minisegnet.functional as F  # noqa: E402
 from minisegnet import Tensor, backend  # noqa: E402
-from minisegnet.functional import conv as C  # noqa: E402
+from minisegnet.functional import fast as C  # noqa: E402  (the fast path F uses by default)
 from minisegnet.functional import pool as P  # noqa: E402
 
 N = 8
@@ -280,12 +280,12 @@ def bench_pool(xp: Any, device: str, timer: Timer, torch: Any,
         rows[0].update(t_fwd=ttimer(t_pool), t_fb=ttimer(t_pool_fb), t_fb_min=ttimer.last_min)
         rows[1].update(t_fwd=ttimer(t_unpool), t_fb=ttimer(t_unpool_fb), t_fb_min=ttimer.last_min)
         settle()
-    fn = P.MaxPool2dFunction((2, 2), (2, 2), (0, 0))
+    fn = C.FastMaxPool2dFunction((2, 2), (2, 2), (0, 0))
     fn.xp = xp
-    fn.forward(x.data)
+    _, pool_idx = fn.forward(x.data)
     rows[0]["parts"] = {"forward (4 strided compares)": timer(lambda: fn.forward(x.data)),
                         "backward (scatter = unpool of dy)": timer(lambda: P._unpool_array(
-                            gy, fn.indices, shape[2:], xp))}
+                            gy, pool_idx, shape[2:], xp))}
     rows[1]["parts"] = {"scatter out[rows, idx] = x": timer(lambda: P._unpool_array(
                             v.data, idx.data, shape[2:], xp)),
                         "gather (backward)": timer(lambda: P._gather_array(gu, idx.data, xp))}

@@ -30,7 +30,10 @@ from minisegnet.testing import GradcheckError, arrays, gradcheck, shapes
 # ## 1. The op: forward and backward side by side
 #
 # `self.xp` is the array module of the inputs (NumPy, or CuPy on a GPU). The forward computes the
-# sigmoid in its stable two-branch form (never exp of a large positive number) and saves s and x.
+# sigmoid in its stable two-branch form (never exp of a large positive number) and says what the
+# backward needs with `self.save_for_backward(s, x)`; the backward reads it back from
+# `self.saved_tensors`. The engine protects those arrays while the graph lives (a write into x
+# before backward raises) and frees them once backward has run.
 
 # %%
 section("1. SiLU as a minisegnet Function")
@@ -42,12 +45,12 @@ class SiLU(ms.Function):
     def forward(self, x):
         xp = self.xp
         e = xp.exp(-xp.abs(x))                        # in (0, 1]: never overflows
-        self.s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        self.x = x
-        return x * self.s
+        s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.save_for_backward(s, x)
+        return x * s
 
     def backward(self, gy):
-        s, x = self.s, self.x
+        s, x = self.saved_tensors
         return gy * s * (1 + x * (1 - s))
 
 
@@ -55,7 +58,7 @@ class BuggySiLU(SiLU):
     """The same op with a planted slip in the backward of the negative branch: s instead of 1 - s."""
 
     def backward(self, gy):
-        s, x = self.s, self.x
+        s, x = self.saved_tensors
         right = s * (1 + x * (1 - s))
         wrong = s * (1 + x * s)                       # the slip
         return gy * self.xp.where(x >= 0, right, wrong)

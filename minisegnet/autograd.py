@@ -4,8 +4,10 @@ The whole idea in one screen:
 
 * a :class:`Tensor` wraps an array (``.data``) and remembers the :class:`Function` that made it
   (``.creator``);
-* a :class:`Function` has ``forward(*arrays) -> array`` and ``backward(grad_out) -> grads``, one
-  gradient per input, written with plain array operations (the chain rule, one op at a time);
+* a :class:`Function` has ``forward(*arrays) -> array`` (or a tuple: several outputs) and
+  ``backward(*grad_outputs) -> grads``, one gradient per input, written with plain array
+  operations (the chain rule, one op at a time); forward says what backward needs with
+  ``self.save_for_backward(...)``, backward reads it back from ``self.saved_tensors``;
 * ``loss.backward()`` sorts the graph topologically (iteratively: a chain of 10,000 ops is fine),
   walks it from the output back to the leaves, sums gradients where a tensor was used twice, stores
   ``.grad`` on the leaves, and then frees the graph (saved arrays and links) so memory stays flat
@@ -25,8 +27,8 @@ dtype rules (also in docs/autograd.md):
 * ``requires_grad`` on an integer or bool tensor is a TypeError.
 
 In-place changes (also in docs/autograd.md): an array that a recorded op saved for its backward
-(an input's or the output's ``.data``) must not change before that backward runs, or the gradient
-would silently use the new values. So, while a graph holds it:
+(an input's or an output's ``.data`` passed to ``save_for_backward``) must not change before that
+backward runs, or the gradient would silently use the new values. So, while a graph holds it:
 
 * the NumPy array that owns the memory is made **read-only** (``flags.writeable = False``): a
   raw write such as ``x.data[...] = 10`` raises NumPy's ``ValueError: assignment destination is
@@ -41,7 +43,7 @@ would silently use the new values. So, while a graph holds it:
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy
 
@@ -273,73 +275,104 @@ class Tensor:
                 raise ValueError(f"backward(): grad has shape {g.shape}, the tensor has {self.shape}")
             g = g.astype(self.dtype, copy=False)
 
-        order = _topological_order(self)
-        grads: dict[int, Any] = {id(self): g}
-        for t in order:
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            fn = t.creator
-            if fn is None or t._retain_grad:  # a copy: never alias another tensor's gradient
-                t.grad = Tensor(g.copy()) if t.grad is None else Tensor(t.grad.data + g)
-            if fn is None:
-                continue
-            if fn.inputs is None:
-                raise RuntimeError(
-                    f"backward(): the graph through {_op_name(fn)} was already freed by an "
-                    "earlier backward(); call backward(retain_graph=True) the first time to "
-                    "backpropagate twice"
-                )
-            held = fn.__dict__.get("_held")
-            if held:
-                _check_saved(fn, held)
-            in_grads = fn.backward(g)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            for x, gx in zip(fn.inputs, in_grads):
-                if gx is None or not x.requires_grad:
-                    continue
-                if gx.shape != x.data.shape:
-                    gx = sum_to_shape(gx, x.data.shape, op=_op_name(fn))
-                if gx.dtype != x.dtype:
-                    gx = gx.astype(x.dtype)
-                prev = grads.get(id(x))
-                grads[id(x)] = gx if prev is None else prev + gx
-            if not retain_graph:
-                fn.release()
+        _run_backward(self, g, retain_graph)
 
     # Python operators and Tensor methods are attached in minisegnet.functional.basic.
 
 
 def _op_name(fn: Any) -> str:
-    """The name an op goes by in messages: its class name without the ``Function`` suffix."""
+    """The name an op goes by in messages: its ``op_name``, or its class name without the
+    ``Function`` suffix."""
+    if getattr(fn, "op_name", None):
+        return fn.op_name
     name = type(fn).__name__
     return name[: -len("Function")] if name.endswith("Function") and name != "Function" else name
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from ``root`` through creators, each before every tensor it was made from.
+def _topological_order(root: Tensor) -> list["Function"]:
+    """The Functions reachable from ``root``, each before every Function that made its inputs.
 
-    Iterative depth-first search (no recursion limit): a tensor is appended to the post-order only
-    after everything it was made from, and the post-order is then reversed.
+    Iterative depth-first search (no recursion limit): a Function is appended to the post-order
+    only after the creators of all its inputs, and the post-order is then reversed. Nodes are
+    Functions, not tensors, so a Function with several outputs runs its backward once, after the
+    gradients of all its outputs have arrived.
     """
-    post: list[Tensor] = []
+    post: list[Function] = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[Function, bool]] = [(root.creator, False)] if root.creator else []
     while stack:
-        t, inputs_done = stack.pop()
+        fn, inputs_done = stack.pop()
         if inputs_done:
-            post.append(t)
+            post.append(fn)
             continue
-        if id(t) in visited:
+        if id(fn) in visited:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
-        fn = t.creator
-        if fn is not None and fn.inputs is not None:
-            stack.extend((x, False) for x in fn.inputs if x.requires_grad and id(x) not in visited)
+        visited.add(id(fn))
+        stack.append((fn, True))
+        if fn.inputs is not None:
+            stack.extend((x.creator, False) for x in fn.inputs
+                         if x.requires_grad and x.creator is not None
+                         and id(x.creator) not in visited)
     post.reverse()
     return post
+
+
+def _accumulate_grad(t: Tensor, g: Any) -> None:
+    """t.grad += g, as a new array (a gradient never aliases another tensor's)."""
+    t.grad = Tensor(g.copy()) if t.grad is None else Tensor(t.grad.data + g)
+
+
+def _run_backward(root: Tensor, g: Any, retain_graph: bool) -> None:
+    """The engine behind ``Tensor.backward``: the chain rule from ``root`` (gradient ``g``) back
+    to the leaves, one Function at a time.
+
+    ``pending[id(fn)]`` collects the gradients of ``fn``'s outputs (one slot per output, summed
+    where an output was used twice); ``fn.backward`` runs once all of them are in.
+    """
+    if root.creator is None or root._retain_grad:
+        _accumulate_grad(root, g)
+    if root.creator is None:
+        return
+    pending: dict[int, list[Any]] = {}
+    _add_pending(pending, root, g)
+    for fn in _topological_order(root):
+        gys = pending.pop(id(fn), None)
+        if gys is None:  # no gradient reached it (backward returned None on the way)
+            continue
+        if fn.inputs is None:
+            raise RuntimeError(
+                f"backward(): the graph through {_op_name(fn)} was already freed by an "
+                "earlier backward(); call backward(retain_graph=True) the first time to "
+                "backpropagate twice"
+            )
+        held = fn.__dict__.get("_held")
+        if held:
+            _check_saved(fn, held)
+        in_grads = fn.backward(*fn._fill_missing(gys))
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for x, gx in zip(fn.inputs, in_grads):
+            if gx is None or not x.requires_grad:
+                continue
+            if gx.shape != x.data.shape:
+                gx = sum_to_shape(gx, x.data.shape, op=_op_name(fn))
+            if gx.dtype != x.dtype:
+                gx = gx.astype(x.dtype)
+            if x.creator is None or x._retain_grad:
+                _accumulate_grad(x, gx)
+            if x.creator is not None:
+                _add_pending(pending, x, gx)
+        if not retain_graph:
+            fn.release()
+
+
+def _add_pending(pending: dict[int, list[Any]], t: Tensor, g: Any) -> None:
+    """Add ``g`` to the gradient slot of output ``t`` of its creator."""
+    fn = t.creator
+    assert fn is not None, "only an op's output receives a pending gradient"
+    slots = pending.setdefault(id(fn), [None] * len(fn._out_meta))
+    i = fn._out_index[id(t)]
+    slots[i] = g if slots[i] is None else slots[i] + g
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,22 +401,22 @@ def _root(a: Any) -> Any:
 
 
 def _hold(fn: "Function", arrays: Sequence[tuple[Any, str]]) -> tuple:
-    """Register the user-reachable arrays (inputs' and output's ``.data``) that ``fn`` saved.
+    """Register the user-reachable arrays (inputs' and outputs' ``.data``) that ``fn`` saved.
 
-    An array counts as saved when something ``fn`` kept on itself is it or a view of the same
-    memory; the book-keeping (and the read-only flag) is on the array that owns the memory.
-    Returns ((entry, version at forward, what it is, the array), ...) for the backward check.
+    An array counts as saved when something ``fn`` passed to :meth:`Function.save_for_backward`
+    is it or a view of the same memory; the book-keeping (and the read-only flag) is on the array
+    that owns the memory. Returns ((entry, version at forward, what it is, the array), ...) for
+    the backward check.
     """
     roots: dict[int, list[tuple[Any, str]]] = {}
     for a, what in arrays:
         roots.setdefault(id(_root(a)), []).append((a, what))
     found: dict[int, tuple[Any, str]] = {}
-    for v in fn.__dict__.values():
-        for a in (v if type(v) in (tuple, list) else (v,)):
-            if not backend.is_array(a):
-                continue
-            for c, what in roots.get(id(_root(a)), ()):
-                found.setdefault(id(c), (c, what))
+    for a in fn.__dict__.get("_saved") or ():
+        if not backend.is_array(a):
+            continue
+        for c, what in roots.get(id(_root(a)), ()):
+            found.setdefault(id(c), (c, what))
     held = []
     for c, what in found.values():
         r = _root(c)  # the memory's owner: a write through any later view of it shows up there
@@ -469,55 +502,91 @@ class Function:
 
     Subclasses implement::
 
-        def forward(self, *arrays) -> array          # saves what backward needs on self
-        def backward(self, grad_out) -> tuple        # one gradient (or None) per input
+        def forward(self, *arrays) -> array          # or a tuple of arrays: several outputs
+        def backward(self, *grad_outputs) -> tuple   # one gradient (or None) per input
 
-    and are called with tensors (or numbers): ``y = MyOp(param=...)(x, w)``.
-    ``self.xp`` is the array module of the inputs, so the same code runs on NumPy and CuPy.
-    A Function object is used once (it holds what its forward saved).
+    and are called with tensors (or numbers): ``y = MyOp(param=...)(x, w)``; a forward that returns
+    a tuple gives a tuple of tensors, and its backward receives one gradient per output (zeros for
+    an output that got none; None for an integer output, which carries no gradient).
+    ``self.xp`` is the array module of the inputs, so the same code runs on NumPy and CuPy;
+    ``self.needs_input_grad[i]`` says whether backward must compute input i's gradient.
+
+    What backward needs is said explicitly: ``self.save_for_backward(x, y)`` in forward,
+    ``x, y = self.saved_tensors`` in backward. Saved arrays that are an input's or output's
+    ``.data`` are protected while the graph lives (read-only, version-checked: see the module
+    docstring), and :meth:`release` frees exactly them (plus the links to the inputs) once backward
+    has run. Parameters set in ``__init__`` and small values set in forward (shapes, axes) stay;
+    an array kept on ``self`` instead still works, but is neither protected nor freed.
+    A Function object is used once.
     """
 
-    inputs: tuple[Tensor, ...] | None
+    inputs: tuple[Tensor, ...] | None = None  # while the graph lives
+    needs_input_grad: tuple[bool, ...] = ()  # per input: does backward need its gradient?
     differentiable: bool = True  # False for ops such as argmax or comparisons
+    op_name: str | None = None  # the name in messages; default: the class name without "Function"
+    _saved: tuple | None = ()
 
-    def __call__(self, *inputs: Any) -> Tensor:
+    def __call__(self, *inputs: Any) -> Any:
         name = _op_name(self)
-        self._params = set(vars(self))  # what __init__ set: kept by release()
         tensors = _lift_inputs(inputs, name)
         device = backend.check_same_device(*[t.data for t in tensors], op=name)
         self.xp = backend.xp_for(device)
-        y = self.forward(*[t.data for t in tensors])
-        out = Tensor(y)
+        ys = self.forward(*[t.data for t in tensors])
+        several = isinstance(ys, tuple)
+        outs = tuple(Tensor(y) for y in (ys if several else (ys,)))
         if _grad_enabled and self.differentiable and any(t.requires_grad for t in tensors):
-            if not _is_float(out.dtype):
-                raise TypeError(f"{name}: produced dtype {out.dtype}, which cannot carry a gradient")
+            if not any(_is_float(o.dtype) for o in outs):
+                dtypes = ", ".join(str(o.dtype) for o in outs)
+                raise TypeError(f"{name}: produced dtype {dtypes}, which cannot carry a gradient")
             self.inputs = tuple(tensors)
+            self.needs_input_grad = tuple(t.requires_grad for t in tensors)
+            self._out_meta = tuple((o.data.shape, o.dtype) for o in outs)
+            self._out_index = {id(o): i for i, o in enumerate(outs)}
+            what = [f"output {i}" for i in range(len(outs))] if several else ["output"]
             self._held = _hold(self, [(t.data, f"input {i}") for i, t in enumerate(tensors)]
-                               + [(y, "output")])
-            out.requires_grad = True
-            out.creator = self
+                               + [(o.data, w) for o, w in zip(outs, what)])
+            for o in outs:
+                if _is_float(o.dtype):  # integer outputs (max-pool's indices) stay constants
+                    o.requires_grad = True
+                    o.creator = self
         else:
-            self.inputs = None
             self.release()
-        return out
+        return outs if several else outs[0]
 
-    def forward(self, *xs: Any) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define forward")
+    def _must_define(self, *arrays: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define forward and backward")
 
-    def backward(self, gy: Any) -> tuple:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must define backward")
+    # each op defines forward(self, x, ...) and backward(self, gy, ...) with its own arguments;
+    # typed as "any callable" here so that a type checker accepts every signature (as PyTorch)
+    forward: Callable[..., Any] = _must_define
+    backward: Callable[..., Any] = _must_define
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep ``arrays`` (None allowed) for backward, where :attr:`saved_tensors` returns them."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What forward passed to :meth:`save_for_backward` (arrays), in that order."""
+        if self._saved is None:
+            raise RuntimeError(f"{_op_name(self)}: its saved arrays were freed (the graph was "
+                               "released by backward(); use backward(retain_graph=True))")
+        return self._saved
+
+    def _fill_missing(self, gys: list[Any]) -> list[Any]:
+        """One gradient per output: zeros for a float output that received none."""
+        return [g if g is not None or not _is_float(dt) else self.xp.zeros(shape, dtype=dt)
+                for g, (shape, dt) in zip(gys, self._out_meta)]
 
     def release(self) -> None:
-        """Drop the inputs and everything forward saved (after backward); keep __init__'s ones.
+        """Drop the inputs and the saved arrays (after backward); keep the parameters.
 
         Arrays made read-only for this node become writeable again once no live node holds them.
         """
         held = self.__dict__.pop("_held", None)
         if held:
             _drop(held)
-        keep = getattr(self, "_params", set()) | {"xp", "_params"}
-        for k in [k for k in vars(self) if k not in keep]:
-            delattr(self, k)
+        self._saved = None
         self.inputs = None
 
     def __del__(self) -> None:

@@ -212,30 +212,32 @@ class CrossEntropyLabelsFunction(Function):
     def forward(self, x):
         xp, t, w, eps = self.xp, self.target, self.weight, self.eps
         k = x.shape[1]
-        self.valid = (t != self.ignore_index) if self.ignore_index is not None else None
-        if self.valid is not None:
-            t = xp.where(self.valid, t, 0)
-        self.idx = xp.expand_dims(t, 1).astype(numpy.int64)
-        shifted, self.q, lse = _log_softmax_parts(x, xp)
-        nll = (lse - xp.take_along_axis(shifted, self.idx, axis=1))[:, 0]  # -log q_y
-        self.w_y = w[t] if w is not None else None
-        loss = nll if self.w_y is None else self.w_y * nll
+        valid = (t != self.ignore_index) if self.ignore_index is not None else None
+        if valid is not None:
+            t = xp.where(valid, t, 0)
+        idx = xp.expand_dims(t, 1).astype(numpy.int64)
+        shifted, q, lse = _log_softmax_parts(x, xp)
+        nll = (lse - xp.take_along_axis(shifted, idx, axis=1))[:, 0]  # -log q_y
+        w_y = w[t] if w is not None else None
+        self.save_for_backward(q, idx, valid, w_y)
+        loss = nll if w_y is None else w_y * nll
         if eps:
             ws = shifted.sum(axis=1) if w is None else (shifted * w.reshape(
                 (1, k) + (1,) * (x.ndim - 2))).sum(axis=1)
             big_w = float(k) if w is None else w.sum()
             loss = (1 - eps) * loss + (eps / k) * (big_w * lse[:, 0] - ws)
-        if self.valid is not None:
-            loss = loss * self.valid
+        if valid is not None:
+            loss = loss * valid
         return loss.astype(x.dtype, copy=False)
 
     def backward(self, gy):
-        xp, q, eps, w = self.xp, self.q, self.eps, self.weight
+        xp, eps, w = self.xp, self.eps, self.weight
+        q, idx, valid, w_y = self.saved_tensors
         k = q.shape[1]
-        g = gy if self.valid is None else gy * self.valid
-        a = (1 - eps) * (g if self.w_y is None else g * self.w_y)  # coefficient of (q - onehot)
+        g = gy if valid is None else gy * valid
+        a = (1 - eps) * (g if w_y is None else g * w_y)  # coefficient of (q - onehot)
         a, g = xp.expand_dims(a, 1), xp.expand_dims(g, 1)
-        onehot = xp.arange(k).reshape((1, k) + (1,) * (q.ndim - 2)) == self.idx
+        onehot = xp.arange(k).reshape((1, k) + (1,) * (q.ndim - 2)) == idx
         gx = q * a - onehot * a
         if eps:
             big_w = float(k) if w is None else w.sum()
@@ -327,15 +329,17 @@ class BinaryFocalFamilyFunction(Function):
     def forward(self, p):
         xp, y = self.xp, self.y
         a, b, g, eps, one = (_scalar_like(p, v) for v in (self.a, self.b, self.gamma, self.eps, 1))
-        self.pc, self.qc = xp.maximum(p, eps), xp.maximum(one - p, eps)
-        self.lp, self.lq = xp.log(self.pc), xp.log(self.qc)
-        self.fp, self.fn = self.qc ** g, self.pc ** g  # focal factors (1 - p̂)^γ and p̂^γ
-        return -(a * y * self.fp * self.lp + b * (one - y) * self.fn * self.lq)
+        pc, qc = xp.maximum(p, eps), xp.maximum(one - p, eps)
+        lp, lq = xp.log(pc), xp.log(qc)
+        fp, fn = qc ** g, pc ** g  # focal factors (1 - p̂)^γ and p̂^γ
+        self.save_for_backward(pc, qc, lp, lq, fp, fn)
+        return -(a * y * fp * lp + b * (one - y) * fn * lq)
 
     def backward(self, gy):
         y, a, b, g = self.y, self.a, self.b, self.gamma
-        pos = g * self.qc ** (g - 1) * self.lp - self.fp / self.pc
-        neg = self.fn / self.qc - g * self.pc ** (g - 1) * self.lq
+        pc, qc, lp, lq, fp, fn = self.saved_tensors
+        pos = g * qc ** (g - 1) * lp - fp / pc
+        neg = fn / qc - g * pc ** (g - 1) * lq
         return gy * (a * y * pos + b * (1 - y) * neg)
 
 
@@ -358,18 +362,20 @@ class BinaryFocalFamilyWithLogitsFunction(Function):
         a, b, g, zero, one = (_scalar_like(z, v) for v in (self.a, self.b, self.gamma, 0, 1))
         e = xp.exp(-xp.abs(z))  # in (0, 1]: never overflows
         pos = z >= 0
-        self.s = xp.where(pos, one / (one + e), e / (one + e))  # p̂
-        self.r = xp.where(pos, e / (one + e), one / (one + e))  # 1 - p̂
+        s = xp.where(pos, one / (one + e), e / (one + e))  # p̂
+        r = xp.where(pos, e / (one + e), one / (one + e))  # 1 - p̂
         log1p_e = xp.log1p(e)
-        self.ls = -(xp.maximum(-z, zero) + log1p_e)  # log p̂
-        self.lr = -(xp.maximum(z, zero) + log1p_e)   # log(1 - p̂)
-        self.fp, self.fn = self.r ** g, self.s ** g
-        return -(a * y * self.fp * self.ls + b * (one - y) * self.fn * self.lr)
+        ls = -(xp.maximum(-z, zero) + log1p_e)  # log p̂
+        lr = -(xp.maximum(z, zero) + log1p_e)   # log(1 - p̂)
+        fp, fn = r ** g, s ** g
+        self.save_for_backward(s, r, ls, lr, fp, fn)
+        return -(a * y * fp * ls + b * (one - y) * fn * lr)
 
     def backward(self, gy):
-        y, a, b, g, s, r = self.y, self.a, self.b, self.gamma, self.s, self.r
-        pos = self.fp * (g * s * self.ls - r)
-        neg = self.fn * (s - g * r * self.lr)
+        y, a, b, g = self.y, self.a, self.b, self.gamma
+        s, r, ls, lr, fp, fn = self.saved_tensors
+        pos = fp * (g * s * ls - r)
+        neg = fn * (s - g * r * lr)
         return gy * (a * y * pos + b * (1 - y) * neg)
 
 
@@ -488,23 +494,23 @@ class SoftmaxFocalFunction(Function):
         valid = (t != self.ignore_index) if self.ignore_index is not None else None
         if valid is not None:
             t = xp.where(valid, t, 0)
-        self.idx = xp.expand_dims(t, 1).astype(numpy.int64)
-        shifted, self.q, lse = _log_softmax_parts(x, xp)
-        lq = (xp.take_along_axis(shifted, self.idx, axis=1) - lse)[:, 0]  # log q_y
+        idx = xp.expand_dims(t, 1).astype(numpy.int64)
+        shifted, q, lse = _log_softmax_parts(x, xp)
+        lq = (xp.take_along_axis(shifted, idx, axis=1) - lse)[:, 0]  # log q_y
         r = -xp.expm1(lq)  # 1 - q_y
         f = r ** g
         weight = self.alpha[t] if hasattr(self.alpha, "shape") else self.alpha
         if valid is not None:
             weight = weight * valid
         coef = f - g * xp.exp(lq) * lq * xp.maximum(r, 1e-30) ** (g - 1)
-        self.coef = (weight * coef).astype(x.dtype, copy=False)
+        self.save_for_backward(q, idx, (weight * coef).astype(x.dtype, copy=False))
         return (-weight * f * lq).astype(x.dtype, copy=False)
 
     def backward(self, gy):
-        xp, q = self.xp, self.q
+        xp, (q, idx, coef) = self.xp, self.saved_tensors
         k = q.shape[1]
-        a = xp.expand_dims(gy * self.coef, 1)
-        onehot = xp.arange(k).reshape((1, k) + (1,) * (q.ndim - 2)) == self.idx
+        a = xp.expand_dims(gy * coef, 1)
+        onehot = xp.arange(k).reshape((1, k) + (1,) * (q.ndim - 2)) == idx
         return q * a - onehot * a
 
 

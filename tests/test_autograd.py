@@ -153,10 +153,12 @@ def test_graph_is_released_after_backward_but_parameters_stay():
     m = x * x
     y = F.clip(m, 0.5, 2.0)
     mul, clip = m.creator, y.creator
-    assert hasattr(mul, "a") and clip.inputs is not None
+    assert len(mul.saved_tensors) == 2 and clip.inputs is not None
     y.sum().backward()
     assert mul.inputs is None and clip.inputs is None
-    assert not hasattr(mul, "a") and not hasattr(clip, "x")  # saved arrays dropped
+    for fn in (mul, clip):  # saved arrays dropped
+        with pytest.raises(RuntimeError, match="saved arrays were freed"):
+            fn.saved_tensors
     assert (clip.lo, clip.hi) == (0.5, 2.0)  # __init__'s parameters kept
 
 
@@ -451,3 +453,97 @@ def test_on_the_gpu_array_module_the_version_check_still_names_the_op(monkeypatc
     ms.optim.SGD([w], lr=0.5).step()
     with pytest.raises(RuntimeError, match=r"modified by an in-place operation: Mul's input 0"):
         y.sum().backward()
+
+
+# ----------------------------------------------------------------------------------------------
+# Functions with several outputs, and what a Function saves (save_for_backward)
+
+
+class SinCos(Function):
+    """(sin x, cos x): two outputs; backward(g_sin, g_cos) = g_sin cos x - g_cos sin x."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.sin(x), self.xp.cos(x)
+
+    def backward(self, g_sin, g_cos):
+        (x,) = self.saved_tensors
+        return g_sin * self.xp.cos(x) - g_cos * self.xp.sin(x)
+
+
+def test_a_two_output_function_gradchecks(device):
+    x = leaf([0.3, -1.2, 2.0, 0.7], device=device)
+    s, c = SinCos()(x)
+    assert s.creator is c.creator and s.device == c.device == device
+    np.testing.assert_allclose(s.numpy(), np.sin(x.numpy()), rtol=1e-15)
+    np.testing.assert_allclose(c.numpy(), np.cos(x.numpy()), rtol=1e-15)
+
+    def uses_both(t):  # the outputs meet again after different paths (c goes through exp)
+        a, b = SinCos()(t)
+        return a * F.exp(b) + b * b
+
+    assert gradcheck(uses_both, x, name="sincos")
+    x.grad = None
+    uses_both(x).sum().backward()
+    xv = x.numpy()
+    expected = np.cos(xv) * np.exp(np.cos(xv)) - np.sin(xv) * (
+        np.sin(xv) * np.exp(np.cos(xv)) + 2 * np.cos(xv))
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+
+
+def test_an_output_without_gradient_gets_zeros():
+    x = leaf([0.5, 1.5])
+    s, c = SinCos()(x)
+    s.sum().backward()                                      # c unused: its gradient is zeros
+    np.testing.assert_allclose(x.grad.numpy(), np.cos([0.5, 1.5]), rtol=1e-15)
+    x.grad = None
+    s, c = SinCos()(x)
+    (c * 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), -2 * np.sin([0.5, 1.5]), rtol=1e-15)
+
+
+class SavesOnlyItsOutput(Function):
+    """y = 2 e^x, saving y (not x): backward dy/dx = y."""
+
+    def __init__(self, tag):
+        self.tag = tag
+
+    def forward(self, x):
+        y = 2 * self.xp.exp(x)
+        self.save_for_backward(y)
+        self.scratch = x.shape  # small values set in forward stay; only saved arrays are freed
+        return y
+
+    def backward(self, gy):
+        (y,) = self.saved_tensors
+        return gy * y
+
+
+def test_release_frees_exactly_what_was_saved():
+    x = leaf([0.0, 1.0])
+    y = SavesOnlyItsOutput("p")(x)
+    fn = y.creator
+    assert fn.saved_tensors == (y.data,)
+    assert ms.autograd.saved_by(y) == ["SavesOnlyItsOutput's output"]
+    assert ms.autograd.saved_by(x) == [] and x.data.flags.writeable  # x was not saved
+    assert not y.data.flags.writeable
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([0.0, 1.0]), rtol=1e-15)
+    assert fn.inputs is None and y.data.flags.writeable and ms.autograd.saved_by(y) == []
+    with pytest.raises(RuntimeError, match="SavesOnlyItsOutput: its saved arrays were freed"):
+        fn.saved_tensors
+    assert fn.tag == "p" and fn.scratch == (2,)               # parameters and small values stay
+
+
+def test_nothing_is_saved_or_held_without_a_graph():
+    x = leaf([1.0, 2.0])
+    with no_grad():
+        y = SavesOnlyItsOutput("q")(x)
+    assert y.creator is None and y.data.flags.writeable and ms.autograd.saved_by(y) == []
+
+
+def test_an_op_that_saves_nothing_has_empty_saved_tensors():
+    x = leaf([1.0, 2.0])
+    y = x + 1.0
+    assert y.creator.saved_tensors == ()
+    assert x.data.flags.writeable                            # Add saves nothing: nothing locked

@@ -1,8 +1,9 @@
-"""conv2d / conv_transpose2d against the naive references, the adjoint identity, gradients, errors."""
+"""conv2d / conv_transpose2d against the naive references (every backend, both paths), the adjoint
+identity, gradients, errors."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import minisegnet.functional as F
@@ -10,6 +11,7 @@ from minisegnet import Tensor, gradcheck, no_grad
 from minisegnet.functional import sizes
 
 import reference as R
+from backends import WHERE, running_on
 
 
 @st.composite
@@ -21,9 +23,11 @@ def conv_params(draw, max_hw=7):
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    hw = tuple(draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), max_hw + 2)) for i in range(2))
+    hw = tuple(draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), max_hw + 2))
+               for i in range(2))
     n = draw(st.integers(1, 2))
-    return dict(n=n, g=g, cin=cin, cout=cout, k=k, s=s, d=d, p=p, hw=hw, seed=draw(st.integers(0, 99)))
+    return dict(n=n, g=g, cin=cin, cout=cout, k=k, s=s, d=d, p=p, hw=hw,
+                seed=draw(st.integers(0, 99)))
 
 
 def _arrays(c, transposed=False):
@@ -38,66 +42,103 @@ def _out_pad(c):
     return tuple(c["seed"] % max(s, d) for s, d in zip(c["s"], c["d"]))
 
 
-@settings(max_examples=40)
-@given(conv_params())
-def test_conv2d_matches_reference(c):
+def _on(device, *arrays, requires_grad=False):
+    return [Tensor(a, device=device, requires_grad=requires_grad) for a in arrays]
+
+
+def _full_size(c, a):
+    """The transposed convolution's output size before it is checked (may be < 1)."""
+    return [(n - 1) * s + d * (k - 1) + 1 - 2 * p + ai for n, s, d, k, p, ai in
+            zip(c["hw"], c["s"], c["d"], c["k"], c["p"], a)]
+
+
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=25)
+@given(c=conv_params())
+def test_conv2d_matches_reference(where, c):
     x, w, b = _arrays(c)
-    y = F.conv2d(x, w, b, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
+    with running_on(where) as device:
+        y = F.conv2d(*_on(device, x, w, b), stride=c["s"], padding=c["p"], dilation=c["d"],
+                     groups=c["g"])
+        assert y.device == device
     np.testing.assert_allclose(y.numpy(), R.conv2d(x, w, b, c["s"], c["p"], c["d"], c["g"]),
                                rtol=1e-10, atol=1e-10)
 
 
-@settings(max_examples=40)
-@given(conv_params())
-def test_conv_transpose2d_matches_splat_reference(c):
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=25)
+@given(c=conv_params())
+def test_conv_transpose2d_matches_splat_reference(where, c):
     x, w, b = _arrays(c, transposed=True)
     a = _out_pad(c)
-    full = [(n - 1) * s + d * (k - 1) + 1 - 2 * p + ai for n, s, d, k, p, ai in
-            zip(c["hw"], c["s"], c["d"], c["k"], c["p"], a)]
-    if min(full) < 1:
-        return
-    y = F.conv_transpose2d(x, w, b, stride=c["s"], padding=c["p"], output_padding=a,
-                           dilation=c["d"], groups=c["g"])
+    assume(min(_full_size(c, a)) >= 1)
+    with running_on(where) as device:
+        y = F.conv_transpose2d(*_on(device, x, w, b), stride=c["s"], padding=c["p"],
+                               output_padding=a, dilation=c["d"], groups=c["g"])
+        assert y.device == device
     ref = R.conv_transpose2d(x, w, b, c["s"], c["p"], a, c["d"], c["g"])
     assert y.shape == ref.shape
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
 
 
-@settings(max_examples=40)
-@given(conv_params())
-def test_conv_transpose_is_the_adjoint_of_conv(c):
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=15)
+@given(c=conv_params())
+def test_conv_transpose_is_the_adjoint_of_conv(where, c):
     """<conv(x), y> == <x, conv_T(y)> with the same weight and parameters (output_size = x's)."""
     x, w, _ = _arrays(c)
     rng = np.random.default_rng(c["seed"] + 1)
-    cx = F.conv2d(x, w, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
-    yv = rng.standard_normal(cx.shape)
-    ty = F.conv_transpose2d(yv, w, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"],
-                            output_size=x.shape[2:])
+    with running_on(where) as device:
+        xt, wt = _on(device, x, w)
+        cx = F.conv2d(xt, wt, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
+        yv = rng.standard_normal(cx.shape)
+        ty = F.conv_transpose2d(Tensor(yv, device=device), wt, stride=c["s"], padding=c["p"],
+                                dilation=c["d"], groups=c["g"], output_size=x.shape[2:])
     assert ty.shape == x.shape
     lhs, rhs = (cx.numpy() * yv).sum(), (x * ty.numpy()).sum()
     assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs))
 
 
-@settings(max_examples=8)
-@given(conv_params(max_hw=5))
-def test_conv2d_gradients(c):
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=6)
+@given(c=conv_params(max_hw=5))
+def test_conv2d_gradients(where, c):
     x, w, b = _arrays(c)
     args = dict(stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
-    gradcheck(lambda x, w, b: F.conv2d(x, w, b, **args), Tensor(x, requires_grad=True),
-              Tensor(w, requires_grad=True), Tensor(b, requires_grad=True), name="conv2d")
+    with running_on(where) as device:
+        gradcheck(lambda x, w, b: F.conv2d(x, w, b, **args),
+                  *_on(device, x, w, b, requires_grad=True), name="conv2d")
 
 
-@settings(max_examples=8)
-@given(conv_params(max_hw=4))
-def test_conv_transpose2d_gradients(c):
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=6)
+@given(c=conv_params(max_hw=4))
+def test_conv_transpose2d_gradients(where, c):
     x, w, b = _arrays(c, transposed=True)
     a = _out_pad(c)
     args = dict(stride=c["s"], padding=c["p"], output_padding=a, dilation=c["d"], groups=c["g"])
-    shape = sizes.conv_transpose2d_output_shape(x.shape, c["cout"], c["k"], c["s"], c["p"], a, c["d"])
-    if min(shape[2:]) < 1:
-        return
-    gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **args), Tensor(x, requires_grad=True),
-              Tensor(w, requires_grad=True), Tensor(b, requires_grad=True), name="conv_transpose2d")
+    assume(min(_full_size(c, a)) >= 1)
+    with running_on(where) as device:
+        gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **args),
+                  *_on(device, x, w, b, requires_grad=True), name="conv_transpose2d")
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_only_the_gradients_asked_for(where):
+    """x, w or b alone requiring a gradient: the others get none, on both paths."""
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((6, 2, 3, 3)), \
+        rng.standard_normal(6)
+    wt = rng.standard_normal((4, 3, 2, 3))
+    with running_on(where) as device:
+        for k in range(3):
+            ts = [Tensor(a, device=device, requires_grad=i == k) for i, a in enumerate((x, w, b))]
+            F.conv2d(*ts, stride=2, padding=1, groups=2).sum().backward()
+            assert [t.grad is not None for t in ts] == [i == k for i in range(3)]
+            ts = [Tensor(a, device=device, requires_grad=i == k)
+                  for i, a in enumerate((x, wt, b[:3]))]
+            F.conv_transpose2d(*ts, stride=(2, 1), output_padding=(1, 0)).sum().backward()
+            assert [t.grad is not None for t in ts] == [i == k for i in range(3)]
 
 
 def test_gradients_when_only_some_inputs_require_grad(device):
@@ -118,7 +159,8 @@ def test_gradients_when_only_some_inputs_require_grad(device):
 def test_float32_in_float32_out_and_no_grad(device):
     rng = np.random.default_rng(4)
     x = Tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32), device=device)
-    w = Tensor(rng.standard_normal((5, 3, 3, 3)).astype(np.float32), requires_grad=True, device=device)
+    w = Tensor(rng.standard_normal((5, 3, 3, 3)).astype(np.float32), requires_grad=True,
+               device=device)
     with no_grad():
         y = F.conv2d(x, w, padding=1)
     assert y.dtype == np.float32 and y.creator is None
@@ -148,7 +190,8 @@ def test_output_size_picks_output_padding():
     """A stride-2 conv maps 7 and 8 rows to 4: the transposed conv reaches both via output_size."""
     x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3))
     assert F.conv_transpose2d(x, w, stride=2, padding=1, output_size=(7, 8)).shape == (1, 1, 7, 8)
-    assert F.conv_transpose2d(x, w, stride=2, padding=1, output_size=(1, 1, 8, 7)).shape == (1, 1, 8, 7)
+    y = F.conv_transpose2d(x, w, stride=2, padding=1, output_size=(1, 1, 8, 7))
+    assert y.shape == (1, 1, 8, 7)
     assert sizes.output_padding_for(8, 4, 3, stride=2, padding=1) == 1
     with pytest.raises(ValueError, match=r"conv_transpose2d: output_size 9 along H.*\[7, 8\]"):
         F.conv_transpose2d(x, w, stride=2, padding=1, output_size=9)
@@ -159,8 +202,10 @@ def test_unet_up_convolution_with_bias(groups, device):
     """2x2 stride-2 transposed conv doubles the size exactly (U-Net's up-convolution): the stamps
     tile the output without overlap, and the bias is added to every pixel once."""
     rng = np.random.default_rng(groups)
-    x, w, b = rng.standard_normal((2, 8, 5, 7)), rng.standard_normal((8, 2, 2, 2)), rng.standard_normal(2 * groups)
-    y = F.conv_transpose2d(Tensor(x, device=device), Tensor(w, device=device), Tensor(b, device=device),
+    x, w = rng.standard_normal((2, 8, 5, 7)), rng.standard_normal((8, 2, 2, 2))
+    b = rng.standard_normal(2 * groups)
+    y = F.conv_transpose2d(Tensor(x, device=device), Tensor(w, device=device),
+                           Tensor(b, device=device),
                            stride=2, groups=groups)
     assert y.shape == (2, 2 * groups, 10, 14)
     np.testing.assert_allclose(y.numpy(), R.conv_transpose2d(x, w, b, 2, groups=groups), atol=1e-12)
@@ -172,13 +217,16 @@ def test_unet_up_convolution_with_bias(groups, device):
 
 @pytest.mark.parametrize("call, pattern", [
     (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 2, 3, 3))),
-     r"conv2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\).*C_in = weight\.shape\[1\] \* groups = 2"),
+     r"conv2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\)"
+     r".*C_in = weight\.shape\[1\] \* groups = 2"),
     (lambda: F.conv2d(np.ones((1, 4, 5, 5)), np.ones((3, 2, 3, 3)), groups=2),
      r"conv2d: C_out = weight\.shape\[0\] = 3 is not divisible by groups = 2"),
     (lambda: F.conv2d(np.ones((1, 3, 2, 2)), np.ones((4, 3, 5, 5)), padding=1),
-     r"conv2d: kernel 5x5 is larger than the padded input 4x4 \(input shape \(1, 3, 2, 2\), padding \(1, 1\)\)"),
+     r"conv2d: kernel 5x5 is larger than the padded input 4x4 "
+     r"\(input shape \(1, 3, 2, 2\), padding \(1, 1\)\)"),
     (lambda: F.conv2d(np.ones((1, 3, 4, 4)), np.ones((4, 3, 3, 3)), dilation=2),
-     r"conv2d: kernel 3x3 \(extent 5x5 with dilation \(2, 2\)\) is larger than the padded input 4x4"),
+     r"conv2d: kernel 3x3 \(extent 5x5 with dilation \(2, 2\)\) "
+     r"is larger than the padded input 4x4"),
     (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=0),
      r"conv2d: stride must be positive, got 0"),
     (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=(1, -2)),
@@ -192,7 +240,8 @@ def test_unet_up_convolution_with_bias(groups, device):
     (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(3)),
      r"conv2d: bias must have shape \(4,\)"),
     (lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((4, 2, 3, 3))),
-     r"conv_transpose2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\) expects C_in = weight\.shape\[0\] = 4"),
+     r"conv_transpose2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\) "
+     r"expects C_in = weight\.shape\[0\] = 4"),
     (lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((3, 2, 3, 3)), stride=0),
      r"conv_transpose2d: stride must be positive"),
     (lambda: F.conv_transpose2d(np.ones((1, 3, 5)), np.ones((3, 2, 3, 3))),
@@ -232,3 +281,29 @@ def test_recycled_scratch_buffers_do_not_leak_between_calls():
     ref = R.conv2d(x1.numpy()[:1, :2, :6, :6], w.numpy()[:3, :2], padding=1)
     small = F.conv2d(x1.numpy()[:1, :2, :6, :6], w.numpy()[:3, :2], padding=1).numpy()
     np.testing.assert_allclose(small, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_one_switch_picks_the_path_and_restores_it():
+    """F.fast_path(False) as a call switches from then on; as a context manager, for the block.
+    The fast Functions keep the op's short name in messages and reprs."""
+    from minisegnet.functional import conv, fast, pool
+
+    x = Tensor(np.ones((1, 2, 4, 4)), requires_grad=True)
+    w = Tensor(np.ones((3, 2, 3, 3)), requires_grad=True)
+    assert F.fast_path_enabled()
+    assert type(F.conv2d(x, w).creator) is fast.FastConv2dFunction
+    assert "grad_fn=Conv2d" in repr(F.conv2d(x, w))
+    with F.fast_path(False):
+        assert not F.fast_path_enabled()
+        assert type(F.conv2d(x, w).creator) is conv.Conv2dFunction
+        assert type(F.conv_transpose2d(x, w.detach().numpy().transpose(1, 0, 2, 3)).creator) \
+            is conv.ConvTranspose2dFunction
+        assert type(F.max_pool2d(x, 2).creator) is pool.MaxPool2dFunction
+    assert F.fast_path_enabled()
+    assert type(F.max_pool2d(x, 2).creator) is fast.FastMaxPool2dFunction
+    F.fast_path(False)
+    try:
+        assert not F.fast_path_enabled()
+    finally:
+        F.fast_path(True)
+    assert F.fast_path_enabled()

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
+import reference as R
+from backends import BACKENDS, WHERE, running_on
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minisegnet.functional as F
 from minisegnet import Tensor, gradcheck
-
-import reference as R
 
 
 @st.composite
@@ -28,10 +28,14 @@ def distinct(shape, seed):
     return rng.permutation(int(np.prod(shape))).reshape(shape).astype(np.float64) - 7.5
 
 
-@given(pool_params())
-def test_max_pool_values_and_indices_match_reference(c):
+@pytest.mark.parametrize("where", WHERE)
+@given(c=pool_params())
+def test_max_pool_values_and_indices_match_reference(where, c):
     x = distinct(c["shape"], c["seed"])
-    y, idx = F.max_pool2d(x, c["k"], c["s"], c["p"], return_indices=True)
+    with running_on(where) as device:
+        y, idx = F.max_pool2d(Tensor(x, device=device), c["k"], c["s"], c["p"],
+                              return_indices=True)
+        assert y.device == idx.device == device
     ref_y, ref_idx = R.max_pool2d(x, c["k"], c["s"], c["p"])
     np.testing.assert_array_equal(y.numpy(), ref_y)
     np.testing.assert_array_equal(idx.numpy(), ref_idx)
@@ -43,46 +47,74 @@ def test_max_pool_values_and_indices_match_reference(c):
                                   y.numpy().reshape(n, ch, -1))
 
 
-@given(pool_params())
-def test_max_pool_ties_pick_the_first_maximum_in_row_major_order(c):
+@pytest.mark.parametrize("where", WHERE)
+@given(c=pool_params())
+def test_max_pool_ties_pick_the_first_maximum_in_row_major_order(where, c):
     """After a ReLU many window values tie (zeros): the index is the first maximum, scanning the
     window row by row, as in the reference (and PyTorch)."""
     x = np.random.default_rng(c["seed"]).integers(0, 3, c["shape"]).astype(np.float32)
-    y, idx = F.max_pool2d(x, c["k"], c["s"], c["p"], return_indices=True)
+    with running_on(where) as device:
+        y, idx = F.max_pool2d(Tensor(x, device=device), c["k"], c["s"], c["p"],
+                              return_indices=True)
     ref_y, ref_idx = R.max_pool2d(x, c["k"], c["s"], c["p"])
     np.testing.assert_array_equal(y.numpy(), ref_y)
     np.testing.assert_array_equal(idx.numpy(), ref_idx)
 
 
-def test_max_pool_wide_kernel_and_padding_counts_as_minus_infinity():
+@pytest.mark.parametrize("where", WHERE)
+def test_max_pool_wide_kernel_and_padding_counts_as_minus_infinity(where):
     """Kernel 5, stride 1, padding 2 on negative values: padding never wins (it is -inf, not 0)."""
     x = -1 - distinct((1, 2, 6, 7), 3) - 10
-    y, idx = F.max_pool2d(x, 5, stride=1, padding=2, return_indices=True)
+    with running_on(where) as device:
+        y, idx = F.max_pool2d(Tensor(x, device=device), 5, stride=1, padding=2,
+                              return_indices=True)
     ref_y, ref_idx = R.max_pool2d(x, 5, 1, 2)
     assert (y.numpy() < 0).all()
     np.testing.assert_array_equal(y.numpy(), ref_y)
     np.testing.assert_array_equal(idx.numpy(), ref_idx)
 
 
-@settings(max_examples=10)
-@given(pool_params(max_hw=6))
-def test_max_pool_gradient(c):
-    x = Tensor(distinct(c["shape"], c["seed"]), requires_grad=True)
-    gradcheck(lambda a: F.max_pool2d(a, c["k"], c["s"], c["p"]), x, name="max_pool2d")
+@pytest.mark.parametrize("where", WHERE)
+@settings(max_examples=8)
+@given(c=pool_params(max_hw=6))
+def test_max_pool_gradient(where, c):
+    with running_on(where) as device:
+        x = Tensor(distinct(c["shape"], c["seed"]), requires_grad=True, device=device)
+        gradcheck(lambda a: F.max_pool2d(a, c["k"], c["s"], c["p"]), x, name="max_pool2d")
 
 
-@given(pool_params())
-def test_avg_pool_matches_reference(c):
+@pytest.mark.parametrize("where", WHERE)
+def test_max_pool_with_indices_is_one_two_output_op(where):
+    """Values and indices come from one graph node; the indices carry no gradient, and backward
+    through the values alone is the unpool of dy."""
+    x = distinct((1, 2, 4, 6), 8)
+    g = np.random.default_rng(8).standard_normal((1, 2, 2, 3))
+    with running_on(where) as device:
+        xt = Tensor(x, requires_grad=True, device=device)
+        y, idx = F.max_pool2d(xt, 2, return_indices=True)
+        assert y.creator is not None and idx.creator is None and not idx.requires_grad
+        y.backward(Tensor(g, device=device))
+    np.testing.assert_array_equal(xt.grad.numpy(), R.max_unpool2d(g, idx.numpy(), (4, 6)))
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(c=pool_params())
+def test_avg_pool_matches_reference(where, c):
     x = np.random.default_rng(c["seed"]).standard_normal(c["shape"])
-    np.testing.assert_allclose(F.avg_pool2d(x, c["k"], c["s"], c["p"]).numpy(),
-                               R.avg_pool2d(x, c["k"], c["s"], c["p"]), rtol=1e-12, atol=1e-12)
+    with running_on(where) as device:
+        y = F.avg_pool2d(Tensor(x, device=device), c["k"], c["s"], c["p"])
+    np.testing.assert_allclose(y.numpy(), R.avg_pool2d(x, c["k"], c["s"], c["p"]),
+                               rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=10)
-@given(pool_params(max_hw=6))
-def test_avg_pool_gradient(c):
-    x = Tensor(np.random.default_rng(c["seed"]).standard_normal(c["shape"]), requires_grad=True)
-    gradcheck(lambda a: F.avg_pool2d(a, c["k"], c["s"], c["p"]), x, name="avg_pool2d")
+@pytest.mark.parametrize("where", BACKENDS)
+@settings(max_examples=8)
+@given(c=pool_params(max_hw=6))
+def test_avg_pool_gradient(where, c):
+    with running_on(where) as device:
+        x = Tensor(np.random.default_rng(c["seed"]).standard_normal(c["shape"]),
+                   requires_grad=True, device=device)
+        gradcheck(lambda a: F.avg_pool2d(a, c["k"], c["s"], c["p"]), x, name="avg_pool2d")
 
 
 @given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 7), st.integers(1, 7))
@@ -105,17 +137,19 @@ def test_adaptive_avg_pool_pspnet_bins(bins, device):
     gradcheck(lambda a: F.adaptive_avg_pool2d(a, bins), xt, name="adaptive_avg_pool2d")
 
 
+@pytest.mark.parametrize("where", WHERE)
 @settings(max_examples=10)
-@given(pool_params())
-def test_unpool_puts_values_back_at_the_indices(c):
+@given(c=pool_params())
+def test_unpool_puts_values_back_at_the_indices(where, c):
     """Non-overlapping pools (stride >= kernel): unpool(pool(x)) keeps each window's max in place,
     zeros elsewhere; the output size is the pooled input's (via output_size)."""
     k = c["k"]
     s = (max(k[0], c["s"][0]), max(k[1], c["s"][1]))
     x = distinct(c["shape"], c["seed"])
-    y, idx = F.max_pool2d(x, k, s, c["p"], return_indices=True)
     h, w = x.shape[2:]
-    out = F.max_unpool2d(y, idx, k, s, c["p"], output_size=(h, w)).numpy()
+    with running_on(where) as device:
+        y, idx = F.max_pool2d(Tensor(x, device=device), k, s, c["p"], return_indices=True)
+        out = F.max_unpool2d(y, idx, k, s, c["p"], output_size=(h, w)).numpy()
     np.testing.assert_array_equal(out, R.max_unpool2d(y.numpy(), idx.numpy(), (h, w)))
     kept = out != 0
     np.testing.assert_array_equal(out[kept], x[kept])
@@ -146,7 +180,8 @@ def test_unpool_accepts_raw_index_arrays_and_odd_sizes():
 
 
 def test_max_pool_backward_routes_to_the_argmax_only(device):
-    x = Tensor(np.array([[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]], float)[None, None],
+    deck = [[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]]
+    x = Tensor(np.array(deck, float)[None, None],
                requires_grad=True, device=device)
     F.max_pool2d(x, 2).backward(Tensor(np.array([[[[10., 20.], [30., 40.]]]]), device=device))
     np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 0, 20, 0], [0, 10, 0, 0], [0, 0, 0, 0],
@@ -173,8 +208,10 @@ def test_pool_float32_stays_float32(device):
 @pytest.mark.parametrize("call, pattern", [
     (lambda: F.max_pool2d(np.ones((3, 4, 4)), 2),
      r"max_pool2d: expected a 4-D input \(N, C, H, W\), got shape \(3, 4, 4\)"),
-    (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=0), r"max_pool2d: stride must be positive"),
-    (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=-1), r"max_pool2d: stride must be positive"),
+    (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=0),
+     r"max_pool2d: stride must be positive"),
+    (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=-1),
+     r"max_pool2d: stride must be positive"),
     (lambda: F.max_pool2d(np.ones((1, 1, 2, 2)), 3),
      r"max_pool2d: kernel 3x3 is larger than the padded input 2x2 \(input shape \(1, 1, 2, 2\)"),
     (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, padding=2),
@@ -185,7 +222,8 @@ def test_pool_float32_stays_float32(device):
     (lambda: F.adaptive_avg_pool2d(np.ones((1, 1, 4, 4)), 0),
      r"adaptive_avg_pool2d: output_size must be positive"),
     (lambda: F.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 3), dtype=np.int64), 2),
-     r"max_unpool2d: indices must have the shape of the input.*indices \(1, 1, 2, 3\) for input \(1, 1, 2, 2\)"),
+     r"max_unpool2d: indices must have the shape of the input"
+     r".*indices \(1, 1, 2, 3\) for input \(1, 1, 2, 2\)"),
     (lambda: F.max_unpool2d(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16, dtype=np.int64), 2),
      r"max_unpool2d: indices range over \[16, 16\] but an output plane 4x4 has positions 0..15"),
     (lambda: F.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), 2),

@@ -8,12 +8,15 @@ their public names (each module's ``__all__``):
 * :mod:`~minisegnet.functional.sizes` -- the one output-size helper every spatial op uses;
 * :mod:`~minisegnet.functional.conv` -- im2col convolution, transposed convolution (splat + crop);
 * :mod:`~minisegnet.functional.pool` -- max-pool with indices, max-unpool, average pools;
+* :mod:`~minisegnet.functional.fast` -- the fast path of conv, transposed conv and max-pool, chosen
+  by :func:`fast_path` (:mod:`~minisegnet.functional.paths`; on by default);
 * :mod:`~minisegnet.functional.resize` -- interpolate / upsample, center_crop;
 * :mod:`~minisegnet.functional.attention` -- linear (a weight, or the identity), layer norm, GELU,
   scaled dot-product attention, roll and Swin's window helpers.
 """
 
-from . import attention, basic, conv, pool, resize, sizes
+from . import attention, basic, conv, fast, paths, pool, resize, sizes
+from .paths import fast_path, fast_path_enabled
 from .basic import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
@@ -22,7 +25,7 @@ from .attention import *  # noqa: F401,F403  (after basic: its linear takes a we
 
 basic.__all__ = [k for k, v in vars(basic).items() if callable(v) and not k.startswith("_")
                  and k[0].islower() and getattr(v, "__module__", "") == basic.__name__]
-__all__ = basic.__all__ + conv.__all__ + pool.__all__ + resize.__all__ + [
+__all__ = basic.__all__ + conv.__all__ + pool.__all__ + paths.__all__ + resize.__all__ + [
     n for n in attention.__all__ if n not in basic.__all__]
 
 

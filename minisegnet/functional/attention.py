@@ -45,18 +45,19 @@ class LinearFunction(Function):
             raise ValueError(f"linear: input {x.shape} needs weight (out, {x.shape[-1]}) and bias "
                              f"(out,), got weight {w.shape}"
                              + (f" and bias {b[0].shape}" if b else ""))
-        self.x, self.w = x, w
+        self.save_for_backward(x, w)
         y = x @ w.T
         if b:
             y += b[0]
         return y
 
     def backward(self, gy):
-        x2 = self.x.reshape(-1, self.x.shape[-1])
+        x, w = self.saved_tensors
+        x2 = x.reshape(-1, x.shape[-1])
         g2 = gy.reshape(-1, gy.shape[-1])
         gw = g2.T @ x2 if self.inputs[1].requires_grad else None
         gb = (g2.sum(axis=0),) if len(self.inputs) == 3 else ()
-        return (gy @ self.w, gw) + gb
+        return (gy @ w, gw) + gb
 
 
 def linear(x, weight=None, bias=None) -> Tensor:
@@ -96,15 +97,16 @@ class LayerNormFunction(Function):
         self.axes = tuple(range(x.ndim - self.n_axes, x.ndim))
         xc = x - x.mean(axis=self.axes, keepdims=True)
         var = (xc * xc).mean(axis=self.axes, keepdims=True)
-        self.invstd = 1.0 / self.xp.sqrt(var + self.eps)
-        self.x_hat, self.gamma = xc * self.invstd, gamma
-        return self.x_hat * gamma + beta
+        invstd = 1.0 / self.xp.sqrt(var + self.eps)
+        x_hat = xc * invstd
+        self.save_for_backward(x_hat, invstd, gamma)
+        return x_hat * gamma + beta
 
     def backward(self, gy):
         lead = tuple(range(gy.ndim - self.n_axes))
-        x_hat, axes = self.x_hat, self.axes
-        h = gy * self.gamma
-        dx = self.invstd * (h - h.mean(axis=axes, keepdims=True)
+        (x_hat, invstd, gamma), axes = self.saved_tensors, self.axes
+        h = gy * gamma
+        dx = invstd * (h - h.mean(axis=axes, keepdims=True)
                             - x_hat * (h * x_hat).mean(axis=axes, keepdims=True))
         dgamma = (gy * x_hat).sum(axis=lead) if self.inputs[1].requires_grad else None
         dbeta = gy.sum(axis=lead) if self.inputs[2].requires_grad else None
@@ -170,11 +172,13 @@ class ErfFunction(Function):
     """erf(x) = 2 / sqrt(pi) int_0^x e^(-t^2) dt;  d erf / dx = 2 / sqrt(pi) e^(-x^2)."""
 
     def forward(self, x):
-        self.x = _float(x)
-        return _erf_array(self.x, self.xp)
+        x = _float(x)
+        self.save_for_backward(x)
+        return _erf_array(x, self.xp)
 
     def backward(self, gy):
-        return gy * (2 / math.sqrt(math.pi)) * self.xp.exp(-self.x * self.x)
+        (x,) = self.saved_tensors
+        return gy * (2 / math.sqrt(math.pi)) * self.xp.exp(-x * x)
 
 
 def erf(x) -> Tensor:
@@ -198,19 +202,21 @@ class GELUFunction(Function):
 
     def forward(self, x):
         xp = self.xp
-        self.x = x = _float(x)
+        x = _float(x)
         if self.approximate == "tanh":
-            self.t = xp.tanh(_TANH_C * (x + 0.044715 * x * x * x))  # not x ** 3: pow is slow
-            return 0.5 * x * (1 + self.t)
-        self.cdf = 0.5 * (1 + _erf_array(x / math.sqrt(2), xp))
-        return x * self.cdf
+            t = xp.tanh(_TANH_C * (x + 0.044715 * x * x * x))  # not x ** 3: pow is slow
+            self.save_for_backward(x, t)
+            return 0.5 * x * (1 + t)
+        cdf = 0.5 * (1 + _erf_array(x / math.sqrt(2), xp))
+        self.save_for_backward(x, cdf)
+        return x * cdf
 
     def backward(self, gy):
-        x, xp = self.x, self.xp
+        (x, t_or_cdf), xp = self.saved_tensors, self.xp
         if self.approximate == "tanh":
-            t = self.t
+            t = t_or_cdf
             return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _TANH_C * (1 + 3 * 0.044715 * x * x))
-        return gy * (self.cdf + x * xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
+        return gy * (t_or_cdf + x * xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
 
 
 def gelu(x, approximate: str = "none") -> Tensor:
@@ -264,19 +270,19 @@ class AttentionWeightsFunction(Function):
     def forward(self, q, k, *mask):
         q, k = _float(q), _float(k)
         self.scale = 1 / math.sqrt(q.shape[-1]) if self.scale is None else self.scale
-        self.q, self.k = q, k
-        self.p = _masked_softmax(q, k, mask, self.scale, self.xp)
-        return self.p
+        p = _masked_softmax(q, k, mask, self.scale, self.xp)
+        self.save_for_backward(q, k, p)
+        return p
 
     def backward(self, gp):
-        xp, p = self.xp, self.p
+        xp, (q, k, p) = self.xp, self.saved_tensors
         ds = gp * p
         row = ds.sum(axis=-1, keepdims=True)
         xp.subtract(gp, row, out=ds)
         ds *= p  # dS = P * (G - rowsum(G * P))
-        gq = ds @ self.k
+        gq = ds @ k
         gq *= self.scale
-        gk = xp.swapaxes(ds, -1, -2) @ self.q
+        gk = xp.swapaxes(ds, -1, -2) @ q
         gk *= self.scale
         gm = (ds,) if len(self.inputs) == 3 else ()
         return (gq, gk) + gm
@@ -297,20 +303,21 @@ class ScaledDotProductAttentionFunction(Function):
     def forward(self, q, k, v, *mask):
         q, k, v = _float(q), _float(k), _float(v)
         self.scale = 1 / math.sqrt(q.shape[-1]) if self.scale is None else self.scale
-        self.q, self.k, self.v, self.mask = q, k, v, mask
-        self.o = _masked_softmax(q, k, mask, self.scale, self.xp) @ v
-        return self.o
+        o = _masked_softmax(q, k, mask, self.scale, self.xp) @ v
+        self.save_for_backward(q, k, v, o, *mask)
+        return o
 
     def backward(self, go):
         xp = self.xp
-        p = _masked_softmax(self.q, self.k, self.mask, self.scale, xp)
+        q, k, v, o, *mask = self.saved_tensors
+        p = _masked_softmax(q, k, tuple(mask), self.scale, xp)
         gv = xp.swapaxes(p, -1, -2) @ go
-        ds = go @ xp.swapaxes(self.v, -1, -2)
-        ds -= (go * self.o).sum(axis=-1, keepdims=True)
+        ds = go @ xp.swapaxes(v, -1, -2)
+        ds -= (go * o).sum(axis=-1, keepdims=True)
         ds *= p
-        gq = ds @ self.k
+        gq = ds @ k
         gq *= self.scale
-        gk = xp.swapaxes(ds, -1, -2) @ self.q
+        gk = xp.swapaxes(ds, -1, -2) @ q
         gk *= self.scale
         gm = (ds,) if len(self.inputs) == 4 else ()
         return (gq, gk, gv) + gm

@@ -65,11 +65,13 @@ class MulFunction(Function):
     """y = a * b;  dy/da = b, dy/db = a."""
 
     def forward(self, a, b):
-        self.a, self.b = _match(a, b)
-        return self.a * self.b
+        a, b = _match(a, b)
+        self.save_for_backward(a, b)
+        return a * b
 
     def backward(self, gy):
-        return gy * self.b, gy * self.a
+        a, b = self.saved_tensors
+        return gy * b, gy * a
 
 
 class DivFunction(Function):
@@ -77,12 +79,14 @@ class DivFunction(Function):
 
     def forward(self, a, b):
         a, b = _match(_float(a), _float(b))
-        self.b, self.y = b, a / b
-        return self.y
+        y = a / b
+        self.save_for_backward(b, y)
+        return y
 
     def backward(self, gy):
-        ga = gy / self.b
-        return ga, -ga * self.y
+        b, y = self.saved_tensors
+        ga = gy / b
+        return ga, -ga * y
 
 
 class NegFunction(Function):
@@ -99,18 +103,20 @@ class PowFunction(Function):
     """y = a ** b;  dy/da = b a^(b-1), dy/db = a^b ln a (only where a > 0)."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b = _match(a, b)
-        self.y = a ** b
-        return self.y
+        a, b = _match(a, b)
+        y = a ** b
+        self.save_for_backward(a, b, y)
+        return y
 
     def backward(self, gy):
         xp = self.xp
+        a, b, y = self.saved_tensors
         # b a^(b-1): where b == 0 the derivative is 0 (x**0 is constant), not 0 * inf = nan at a = 0
-        ga = gy * xp.where(self.b == 0, 0, self.b * self.a ** xp.where(self.b == 0, 1, self.b - 1))
+        ga = gy * xp.where(b == 0, 0, b * a ** xp.where(b == 0, 1, b - 1))
         gb = None
         if self.inputs[1].requires_grad:
-            safe = xp.where(self.a > 0, self.a, 1)
-            gb = gy * self.y * xp.log(safe)
+            safe = xp.where(a > 0, a, 1)
+            gb = gy * y * xp.log(safe)
         return ga, gb
 
 
@@ -118,7 +124,8 @@ class MatMulFunction(Function):
     """Y = A @ B;  dA = dY @ B^T, dB = A^T @ dY (batched over leading axes)."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b = _match(a, b)
+        a, b = _match(a, b)
+        self.save_for_backward(a, b)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} "
                              f"and {b.shape}; use * to multiply by a scalar")
@@ -130,7 +137,7 @@ class MatMulFunction(Function):
                              "and leading axes must broadcast") from None
 
     def backward(self, gy):
-        a, b, xp = self.a, self.b, self.xp
+        (a, b), xp = self.saved_tensors, self.xp
         if a.ndim == 1 and b.ndim == 1:
             return gy * b, gy * a
         if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n)
@@ -149,44 +156,51 @@ class ExpFunction(Function):
     """y = e^x;  dy/dx = y."""
 
     def forward(self, x):
-        self.y = self.xp.exp(_float(x))
-        return self.y
+        y = self.xp.exp(_float(x))
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return gy * self.y
+        (y,) = self.saved_tensors
+        return gy * y
 
 
 class LogFunction(Function):
     """y = ln x;  dy/dx = 1/x."""
 
     def forward(self, x):
-        self.x = _float(x)
-        return self.xp.log(self.x)
+        x = _float(x)
+        self.save_for_backward(x)
+        return self.xp.log(x)
 
     def backward(self, gy):
-        return gy / self.x
+        (x,) = self.saved_tensors
+        return gy / x
 
 
 class SqrtFunction(Function):
     """y = sqrt(x);  dy/dx = 1 / (2 y)."""
 
     def forward(self, x):
-        self.y = self.xp.sqrt(_float(x))
-        return self.y
+        y = self.xp.sqrt(_float(x))
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return gy / (2 * self.y)
+        (y,) = self.saved_tensors
+        return gy / (2 * y)
 
 
 class AbsFunction(Function):
     """y = |x|;  dy/dx = sign(x) (0 at x = 0)."""
 
     def forward(self, x):
-        self.x = x
+        self.save_for_backward(x)
         return self.xp.abs(x)
 
     def backward(self, gy):
-        return gy * self.xp.sign(self.x)
+        (x,) = self.saved_tensors
+        return gy * self.xp.sign(x)
 
 
 class ClipFunction(Function):
@@ -198,17 +212,18 @@ class ClipFunction(Function):
     def forward(self, x):
         if not _is_float(x.dtype) and (isinstance(self.lo, float) or isinstance(self.hi, float)):
             x = _float(x)  # an integer tensor clipped at a float bound: float32, as int * 0.5
-        self.x = x
+        self.save_for_backward(x)
         lo, hi = (None if v is None else _scalar_like(x, v) if _is_float(x.dtype) else v
                   for v in (self.lo, self.hi))
         return self.xp.clip(x, lo, hi)
 
     def backward(self, gy):
-        inside = self.xp.ones(self.x.shape, dtype=bool)
+        (x,) = self.saved_tensors
+        inside = self.xp.ones(x.shape, dtype=bool)
         if self.lo is not None:
-            inside &= self.x >= self.lo
+            inside &= x >= self.lo
         if self.hi is not None:
-            inside &= self.x <= self.hi
+            inside &= x <= self.hi
         return gy * inside
 
 
@@ -217,11 +232,12 @@ class MaximumFunction(Function):
 
     def forward(self, a, b):
         a, b = _match(a, b)
-        self.a_wins = a >= b
+        self.save_for_backward(a >= b)
         return self.xp.maximum(a, b)
 
     def backward(self, gy):
-        return gy * self.a_wins, gy * ~self.a_wins
+        (a_wins,) = self.saved_tensors
+        return gy * a_wins, gy * ~a_wins
 
 
 class MinimumFunction(Function):
@@ -229,22 +245,25 @@ class MinimumFunction(Function):
 
     def forward(self, a, b):
         a, b = _match(a, b)
-        self.a_wins = a <= b
+        self.save_for_backward(a <= b)
         return self.xp.minimum(a, b)
 
     def backward(self, gy):
-        return gy * self.a_wins, gy * ~self.a_wins
+        (a_wins,) = self.saved_tensors
+        return gy * a_wins, gy * ~a_wins
 
 
 class WhereFunction(Function):
     """y = a where cond else b; the condition is not differentiated."""
 
     def forward(self, cond, a, b):
-        self.cond = cond.astype(bool)
-        return self.xp.where(self.cond, *_match(a, b))
+        cond = cond.astype(bool)
+        self.save_for_backward(cond)
+        return self.xp.where(cond, *_match(a, b))
 
     def backward(self, gy):
-        return None, gy * self.cond, gy * ~self.cond
+        (cond,) = self.saved_tensors
+        return None, gy * cond, gy * ~cond
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,15 +326,17 @@ class MaxMinFunction(Function):
         self.axis, self.keepdims, self.op = axis, keepdims, op
 
     def forward(self, x):
-        self.x, self.axes = x, _norm_axis(self.axis, x.ndim)
-        self.y = getattr(x, self.op)(axis=self.axes, keepdims=True)
-        return self.y if self.keepdims else self.y.reshape(
+        self.axes = _norm_axis(self.axis, x.ndim)
+        y = getattr(x, self.op)(axis=self.axes, keepdims=True)
+        self.save_for_backward(x, y)
+        return y if self.keepdims else y.reshape(
             [n for i, n in enumerate(x.shape) if i not in self.axes])
 
     def backward(self, gy):
-        hit = self.x == self.y
+        x, y = self.saved_tensors
+        hit = x == y
         count = hit.sum(axis=self.axes, keepdims=True)
-        g = _expand_back(gy, self.x.shape, self.axes, self.keepdims, self.xp)
+        g = _expand_back(gy, x.shape, self.axes, self.keepdims, self.xp)
         return g * hit / count
 
 
@@ -537,12 +558,14 @@ class PiecewiseLinearFunction(Function):
     """0 below -1/2, x + 1/2 between, 1 above 1/2 (deck 001); gradient 1 inside, 0 outside."""
 
     def forward(self, x):
-        self.x = x = _float(x)
+        x = _float(x)
+        self.save_for_backward(x)
         half, zero, one = (_scalar_like(x, v) for v in (0.5, 0, 1))
         return self.xp.clip(x + half, zero, one)
 
     def backward(self, gy):
-        return gy * ((self.x > -0.5) & (self.x < 0.5))
+        (x,) = self.saved_tensors
+        return gy * ((x > -0.5) & (x < 0.5))
 
 
 class SigmoidFunction(Function):
@@ -552,33 +575,39 @@ class SigmoidFunction(Function):
         xp, x = self.xp, _float(x)
         one = _scalar_like(x, 1)
         e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
-        self.y = xp.where(x >= 0, one / (one + e), e / (one + e))
-        return self.y
+        y = xp.where(x >= 0, one / (one + e), e / (one + e))
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return gy * self.y * (1 - self.y)
+        (y,) = self.saved_tensors
+        return gy * y * (1 - y)
 
 
 class TanhFunction(Function):
     """tanh(x);  dy/dx = 1 - y^2."""
 
     def forward(self, x):
-        self.y = self.xp.tanh(_float(x))
-        return self.y
+        y = self.xp.tanh(_float(x))
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return gy * (1 - self.y * self.y)
+        (y,) = self.saved_tensors
+        return gy * (1 - y * y)
 
 
 class ReLUFunction(Function):
     """max(0, x);  dy/dx = 1 for x > 0, else 0."""
 
     def forward(self, x):
-        self.mask = x > 0
-        return x * self.mask
+        mask = x > 0
+        self.save_for_backward(mask)
+        return x * mask
 
     def backward(self, gy):
-        return gy * self.mask
+        (mask,) = self.saved_tensors
+        return gy * mask
 
 
 class LeakyReLUFunction(Function):
@@ -589,11 +618,13 @@ class LeakyReLUFunction(Function):
 
     def forward(self, x):
         x = _float(x)
-        self.scale = self.xp.where(x > 0, 1.0, self.slope).astype(x.dtype)
-        return x * self.scale
+        scale = self.xp.where(x > 0, 1.0, self.slope).astype(x.dtype)
+        self.save_for_backward(scale)
+        return x * scale
 
     def backward(self, gy):
-        return gy * self.scale
+        (scale,) = self.saved_tensors
+        return gy * scale
 
 
 class SoftplusFunction(Function):
@@ -601,13 +632,13 @@ class SoftplusFunction(Function):
 
     def forward(self, x):
         xp, x = self.xp, _float(x)
-        self.x = x
+        self.save_for_backward(x)
         return xp.maximum(x, _scalar_like(x, 0)) + xp.log1p(xp.exp(-xp.abs(x)))
 
     def backward(self, gy):
-        xp = self.xp
-        e = xp.exp(-xp.abs(self.x))
-        return gy * xp.where(self.x >= 0, 1 / (1 + e), e / (1 + e))
+        xp, (x,) = self.xp, self.saved_tensors
+        e = xp.exp(-xp.abs(x))
+        return gy * xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class SoftmaxFunction(Function):
@@ -622,11 +653,12 @@ class SoftmaxFunction(Function):
     def forward(self, x):
         xp, x = self.xp, _float(x)
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        self.y = e / e.sum(axis=self.axis, keepdims=True)
-        return self.y
+        y = e / e.sum(axis=self.axis, keepdims=True)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        y = self.y
+        (y,) = self.saved_tensors
         return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
 
 
@@ -642,11 +674,13 @@ class LogSoftmaxFunction(Function):
     def forward(self, x):
         xp, x = self.xp, _float(x)
         shifted = x - x.max(axis=self.axis, keepdims=True)
-        self.y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
-        return self.y
+        y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return gy - self.xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
+        (y,) = self.saved_tensors
+        return gy - self.xp.exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -7,14 +7,20 @@ Deck 002's example, 2x2 windows with stride 2::
      [1, 2, 2, 1],
      [7, 3, 4, 8]]
 
-    max_unpool2d([[1, 2], [3, 4]], indices) -> [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]]
+    max_unpool2d([[1, 2], [3, 4]], indices)
+        -> [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]]
 
 **Indices convention** (PyTorch's): the flat position ``row * W + col`` of each maximum within its
 own (n, c) input plane of width W (the unpadded input), as an int64 :class:`~minisegnet.Tensor`
 of the output's shape (no gradient). :func:`max_unpool2d` takes that tensor (or its array).
 
-All loops here run over the kH*kW kernel offsets only: each offset is one strided view of the
-input, so every pass is a vectorised operation over N, C and all output positions.
+Max-pool is windows + argmax: :func:`windows` views every window of the padded input, the
+argmax of each gives the value and, turned into a row and a column, the index; unpooling is the
+scatter of values to those indices, and the max-pool's backward is that scatter of dy. The loops
+of the average pool run over the kH*kW kernel offsets only (one strided slice each).
+
+This is the teaching path; :mod:`~minisegnet.functional.fast` has a faster max-pool forward,
+selected by :func:`~minisegnet.functional.fast_path` (fast by default).
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ from typing import Any
 import numpy
 
 from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor
-from . import sizes
+from . import paths, sizes
 from .sizes import IntOrPair, pair
 
 __all__ = ["max_pool2d", "max_unpool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+
+Pair = tuple[int, int]
 
 
 def _window(x: Any, i: int, j: int, stride: tuple[int, int], out_hw: tuple[int, int]) -> Any:
@@ -54,8 +62,9 @@ def _flat_positions(idx: Any, plane: int, xp: Any) -> Any:
 
 
 def _unpool_array(x: Any, idx: Any, out_hw: tuple[int, int], xp: Any) -> Any:
-    """out[n, c].flat[idx[n, c, p, q]] = x[n, c, p, q], zeros elsewhere: one fancy-index assignment
-    over all N*C planes at once (each position is written at most once by a non-overlapping pool)."""
+    """out[n, c].flat[idx[n, c, p, q]] = x[n, c, p, q], zeros elsewhere: one fancy-index
+    assignment over all N*C planes at once (each position is written at most once by a
+    non-overlapping pool)."""
     n, c = x.shape[:2]
     plane = out_hw[0] * out_hw[1]
     out = xp.zeros(n * c * plane, dtype=x.dtype)
@@ -69,75 +78,55 @@ def _gather_array(g: Any, idx: Any, xp: Any) -> Any:
     return xp.take(g.reshape(-1), _flat_positions(idx, plane, xp))
 
 
-def _max_pool_array(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
-                    padding: tuple[int, int], xp: Any) -> tuple[Any, Any]:
-    """Max over each window and the flat position of the (first, row-major) maximum.
+def windows(x: Any, kernel: Pair, stride: Pair, xp: Any) -> Any:
+    """Every kH x kW window ``stride`` apart, as a strided view (no copy) of shape
+    (N, C, H_out, W_out, kH, kW): windows[n, c, p, q, i, j] = x[n, c, p*s + i, q*s + j]."""
+    view = xp.lib.stride_tricks.sliding_window_view(x, kernel, axis=(2, 3))
+    return view[:, :, ::stride[0], ::stride[1]]
 
-    Separable: first the best column of every window row (kW - 1 strided compares per row), then
-    the best of those rows (kH - 1 compares). Only maxima and small offsets are kept, so every
-    pass is one vectorised operation over N, C and all output positions.
-    """
-    n, c, h, w = x.shape
+
+def max_pool2d_array(x: Any, kernel: Pair, stride: Pair, padding: Pair, xp: Any) -> tuple[Any, Any]:
+    """y = the max of every window (padding counts as -inf), idx = where it was: the flat position
+    ``row * W + col`` in the (n, c) input plane of the first maximum in row-major window order."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    ho, wo = sizes.pool_output_size(h, kh, sh, ph), sizes.pool_output_size(w, kw, sw, pw)
+    w = x.shape[3]
     fill = -numpy.inf if _is_float(x.dtype) else numpy.iinfo(x.dtype).min
-    xpad = _pad(x, padding, fill, xp)
-    small = numpy.int8 if max(kh, kw) < 128 else numpy.int32  # window offsets fit in a byte
-    y = row = col = None
-    for i in range(kh):
-        m = _window(xpad, i, 0, stride, (ho, wo))
-        cj = None  # winning column offset within this window row (None: column 0)
-        for j in range(1, kw):
-            v = _window(xpad, i, j, stride, (ho, wo))
-            better = v > m  # strict: the first maximum wins ties
-            m = xp.maximum(m, v)
-            if kw == 2:
-                cj = better  # a bool is enough for 2 columns
-            else:
-                cj = better.astype(small) if cj is None else cj + better * (j - cj)
-        if cj is None:
-            cj = xp.zeros(m.shape, dtype=small)
-        if y is None:
-            y, row, col = (m if kw > 1 else xp.array(m)), None, cj
-            continue
-        better = m > y
-        y = xp.maximum(y, m)
-        row = better.astype(small) * small(i) if row is None else row + better * (i - row)
-        col = col ^ (better & (col ^ cj)) if col.dtype == bool else col + better * (cj - col)
-    base = ((xp.arange(ho) * sh - ph).reshape(ho, 1) * w + (xp.arange(wo) * sw - pw))
-    idx = base + col if row is None else base + row.astype(numpy.int64) * w + col
-    return y, idx
+    win = windows(_pad(x, padding, fill, xp), kernel, stride, xp)
+    n, c, ho, wo = win.shape[:4]
+    flat = win.reshape(n, c, ho, wo, kh * kw)  # one row per window (a copy)
+    arg = flat.argmax(axis=-1)  # the first maximum wins ties
+    y = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    rows = (xp.arange(ho) * sh - ph).reshape(ho, 1) + arg // kw  # window offset -> input row
+    cols = xp.arange(wo) * sw - pw + arg % kw
+    return y, (rows * w + cols).astype(numpy.int64)
 
 
 class MaxPool2dFunction(Function):
     """y[n, c, p, q] = max over the window {x_pad[n, c, p*s + i, q*s + j]} (padding = -inf).
 
-    Forward also records where the maximum was: its flat position ``row * W + col`` in the input
-    plane (the first maximum in row-major order on ties). Backward: the gradient goes to that
-    position only -- for non-overlapping windows that is exactly :func:`max_unpool2d` of dy;
-    overlapping windows add up where one pixel won several windows.
+    Two outputs: the values and the indices, the flat position ``row * W + col`` of each maximum
+    in its input plane (the first maximum in row-major order on ties; int64, no gradient).
+    Backward: the gradient goes to that position only -- for non-overlapping windows that is
+    exactly :func:`max_unpool2d` of dy; overlapping windows add up where one pixel won several.
     """
 
-    def __init__(self, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
-                 indices_out: list | None = None):
+    def __init__(self, kernel: Pair, stride: Pair, padding: Pair) -> None:
         self.kernel, self.stride, self.padding = kernel, stride, padding
-        self.indices_out = indices_out  # forward appends the indices here (they outlive the graph)
 
-    def forward(self, x):
-        y, self.indices = _max_pool_array(x, self.kernel, self.stride, self.padding, self.xp)
+    def forward(self, x: Any) -> tuple[Any, Any]:
+        y, idx = max_pool2d_array(x, self.kernel, self.stride, self.padding, self.xp)
+        self.save_for_backward(idx)
         self.in_shape = x.shape
-        if self.indices_out is not None:
-            self.indices_out.append(self.indices)
-        return y
+        return y, idx
 
-    def backward(self, gy):
-        xp = self.xp
+    def backward(self, gy: Any, g_indices: Any) -> Any:
+        xp, (idx,) = self.xp, self.saved_tensors
         n, c, h, w = self.in_shape
         (kh, kw), (sh, sw) = self.kernel, self.stride
         if sh >= kh and sw >= kw:  # windows do not overlap: unpool the gradient
-            return _unpool_array(gy, self.indices, (h, w), xp)
+            return _unpool_array(gy, idx, (h, w), xp)
         # overlapping windows: one pixel may win several windows, so the gradients are summed
-        flat = _flat_positions(self.indices, h * w, xp).ravel()
+        flat = _flat_positions(idx, h * w, xp).ravel()
         return xp.bincount(flat, weights=gy.ravel(), minlength=n * c * h * w).astype(
             gy.dtype, copy=False).reshape(n, c, h, w)
 
@@ -151,12 +140,13 @@ class MaxUnpool2dFunction(Function):
     def __init__(self, out_hw: tuple[int, int]):
         self.out_hw = out_hw
 
-    def forward(self, x, indices):
-        self.indices = indices
+    def forward(self, x: Any, indices: Any) -> Any:
+        self.save_for_backward(indices)
         return _unpool_array(x, indices, self.out_hw, self.xp)
 
-    def backward(self, gy):
-        return _gather_array(gy, self.indices, self.xp), None
+    def backward(self, gy: Any) -> Any:
+        (indices,) = self.saved_tensors
+        return _gather_array(gy, indices, self.xp), None
 
 
 class AvgPool2dFunction(Function):
@@ -166,21 +156,18 @@ class AvgPool2dFunction(Function):
     def __init__(self, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]):
         self.kernel, self.stride, self.padding = kernel, stride, padding
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         xp = self.xp
         x = x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
         h, w = x.shape[2:]
         self.in_shape = x.shape
         self.out_hw = (sizes.pool_output_size(h, kh, sh, ph), sizes.pool_output_size(w, kw, sw, pw))
-        xpad = _pad(x, self.padding, 0, xp)
-        y = xp.array(_window(xpad, 0, 0, self.stride, self.out_hw))
-        for t in range(1, kh * kw):
-            y += _window(xpad, t // kw, t % kw, self.stride, self.out_hw)
+        y = windows(_pad(x, self.padding, 0, xp), self.kernel, self.stride, xp).sum(axis=(4, 5))
         y *= 1.0 / (kh * kw)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> Any:
         xp = self.xp
         (kh, kw), (ph, pw) = self.kernel, self.padding
         n, c, h, w = self.in_shape
@@ -192,7 +179,8 @@ class AvgPool2dFunction(Function):
 
 
 def _adaptive_matrix(n_in: int, n_out: int, xp: Any, dtype: Any) -> Any:
-    """A[i, r] = 1 / len(bin i) for rows r in bin i = [floor(i n_in / n_out), ceil((i+1) n_in / n_out))."""
+    """A[i, r] = 1 / len(bin i) for rows r in bin i
+    = [floor(i n_in / n_out), ceil((i+1) n_in / n_out))."""
     i = xp.arange(n_out).reshape(-1, 1)
     start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
     r = xp.arange(n_in).reshape(1, -1)
@@ -210,15 +198,17 @@ class AdaptiveAvgPool2dFunction(Function):
     def __init__(self, out_hw: tuple[int, int]):
         self.out_hw = out_hw
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         xp = self.xp
         x = x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
-        self.ah = _adaptive_matrix(x.shape[2], self.out_hw[0], xp, x.dtype)
-        self.aw = _adaptive_matrix(x.shape[3], self.out_hw[1], xp, x.dtype)
-        return self.ah @ (x @ self.aw.T)
+        ah = _adaptive_matrix(x.shape[2], self.out_hw[0], xp, x.dtype)
+        aw = _adaptive_matrix(x.shape[3], self.out_hw[1], xp, x.dtype)
+        self.save_for_backward(ah, aw)
+        return ah @ (x @ aw.T)
 
-    def backward(self, gy):
-        return self.ah.T @ (gy @ self.aw)
+    def backward(self, gy: Any) -> Any:
+        ah, aw = self.saved_tensors
+        return ah.T @ (gy @ aw)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -239,7 +229,8 @@ def _pool_args(op: str, x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | N
 
 
 def max_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
-               padding: IntOrPair = 0, return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+               padding: IntOrPair = 0,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Max over kH x kW windows ``stride`` apart (stride defaults to the kernel size; padding counts
     as -inf). With ``return_indices=True`` also returns the flat position ``row * W + col`` of each
     maximum within its (n, c) input plane, an int64 Tensor of the output's shape (no gradient),
@@ -248,9 +239,8 @@ def max_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
     op = "max_pool2d"
     x = as_tensor(x)
     k, s, p = _pool_args(op, x, kernel_size, stride, padding)
-    found: list = []
-    y = MaxPool2dFunction(k, s, p, found if return_indices else None)(x)
-    return (y, Tensor(found[0].astype(numpy.int64, copy=False))) if return_indices else y
+    y, indices = paths.pick(MaxPool2dFunction)(k, s, p)(x)
+    return (y, indices) if return_indices else y
 
 
 def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
@@ -270,9 +260,9 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair
     s = k if stride is None else pair(stride, "stride", op, 1)
     p = pair(padding, "padding", op, 0)
     if tuple(idx.shape) != tuple(x.shape):
-        raise ValueError(f"{op}: indices must have the shape of the input (one position per value), "
-                         f"got indices {tuple(idx.shape)} for input {tuple(x.shape)}; pass the "
-                         "indices max_pool2d returned for this tensor")
+        raise ValueError(f"{op}: indices must have the shape of the input (one position per "
+                         f"value), got indices {tuple(idx.shape)} for input {tuple(x.shape)}; "
+                         "pass the indices max_pool2d returned for this tensor")
     if idx.dtype.kind not in "iu":
         raise ValueError(f"{op}: indices must be integers (flat positions), got dtype {idx.dtype}")
     h, w = x.shape[2:]
@@ -293,7 +283,8 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair
         lo, hi = int(idx.data.min()), int(idx.data.max())
         if lo < 0 or hi >= out_hw[0] * out_hw[1]:
             raise ValueError(f"{op}: indices range over [{lo}, {hi}] but an output plane "
-                             f"{out_hw[0]}x{out_hw[1]} has positions 0..{out_hw[0] * out_hw[1] - 1}; "
+                             f"{out_hw[0]}x{out_hw[1]} has positions "
+                             f"0..{out_hw[0] * out_hw[1] - 1}; "
                              "pass output_size = the pooled input's (H, W)")
     return MaxUnpool2dFunction(out_hw)(x, idx)
 

@@ -79,18 +79,20 @@ class InterpolateFunction(Function):
             return xp.ascontiguousarray(xp.broadcast_to(
                 x.reshape(n, c, h, 1, w, 1), (n, c, h, fh, w, fw))).reshape(n, c, oh, ow)
         sh, sw = self.scale if self.scale is not None else (None, None)
-        self.ah = _interp_matrix(h, oh, self.mode, self.align_corners, sh, xp, x.dtype)
-        self.aw = _interp_matrix(w, ow, self.mode, self.align_corners, sw, xp, x.dtype)
-        t = (x.reshape(-1, w) @ self.aw.T).reshape(n * c, h, ow)
-        return (self.ah @ t).reshape(n, c, oh, ow)
+        ah = _interp_matrix(h, oh, self.mode, self.align_corners, sh, xp, x.dtype)
+        aw = _interp_matrix(w, ow, self.mode, self.align_corners, sw, xp, x.dtype)
+        self.save_for_backward(ah, aw)
+        t = (x.reshape(-1, w) @ aw.T).reshape(n * c, h, ow)
+        return (ah @ t).reshape(n, c, oh, ow)
 
     def backward(self, gy):
         n, c, h, w = self.in_shape
         oh, ow = self.out_hw
         if self.repeat:
             return gy.reshape(n, c, h, oh // h, w, ow // w).sum(axis=(3, 5))
-        t = (gy.reshape(-1, ow) @ self.aw).reshape(n * c, oh, w)
-        return (self.ah.T @ t).reshape(n, c, h, w)
+        ah, aw = self.saved_tensors
+        t = (gy.reshape(-1, ow) @ aw).reshape(n * c, oh, w)
+        return (ah.T @ t).reshape(n, c, h, w)
 
 
 def interpolate(x: Any, size: IntOrPair | None = None,

@@ -38,7 +38,7 @@ class BatchNorm2dFunction(Function):
         shape = (1, c, 1, 1)
         if self.training:
             m = n * h * w
-            mean = xp.einsum("nchw->c", x) / m  # einsum: several times faster than .mean(axes)
+            mean = xp.einsum("nchw->c", x) / m  # einsum: one pass, no temporary
             xc = x - mean.reshape(shape)
             var = xp.einsum("nchw,nchw->c", xc, xc) / m
             if self.running_mean is not None:
@@ -52,7 +52,7 @@ class BatchNorm2dFunction(Function):
             var = self.running_var.astype(x.dtype, copy=False)
         invstd = 1.0 / xp.sqrt(var + self.eps)
         xc *= invstd.reshape(shape)  # xc is now x_hat
-        self.x_hat, self.invstd, self.gamma = xc, invstd, gamma
+        self.save_for_backward(xc, invstd, gamma)
         y = xc * gamma.reshape(shape)
         y += beta.reshape(shape)
         return y
@@ -61,10 +61,10 @@ class BatchNorm2dFunction(Function):
         xp = self.xp
         c = gy.shape[1]
         shape = (1, c, 1, 1)
-        x_hat = self.x_hat
+        x_hat, invstd, gamma = self.saved_tensors
         dbeta = xp.einsum("nchw->c", gy)
         dgamma = xp.einsum("nchw,nchw->c", gy, x_hat)
-        scale = (self.gamma * self.invstd).reshape(shape)
+        scale = (gamma * invstd).reshape(shape)
         if not self.training:
             return gy * scale, dgamma, dbeta
         m = gy.size // c
