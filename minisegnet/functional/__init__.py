@@ -1,7 +1,9 @@
 """All differentiable ops, PyTorch-style: ``import minisegnet.functional as F``.
 
 Each op is a short forward/backward pair in one of the modules below; this module only gathers
-their public names (each module's ``__all__``):
+their public functions (each module's ``__all__``, imported by name) and exports exactly
+``__all__``. The op classes (``...Function``) stay in their modules, e.g.
+``F.conv.Conv2dFunction``; besides ``__all__``, ``dir(F)`` holds only these submodules:
 
 * :mod:`~minisegnet.functional.basic` -- arithmetic, elementwise functions, reductions, shape ops,
   deck 001's activation table, softmax / log-softmax;
@@ -11,16 +13,23 @@ their public names (each module's ``__all__``):
 * :mod:`~minisegnet.functional.resize` -- interpolate / upsample, center_crop;
 * :mod:`~minisegnet.functional.attention` -- linear (a weight, or the identity), layer norm, GELU,
   scaled dot-product attention, roll and Swin's window helpers.
+
+PyTorch's argument names work next to NumPy's: ``dim=`` for ``axis=``, ``keepdim=`` for
+``keepdims=``.
 """
 
 from . import attention, basic, conv, pool, resize, sizes
-from .basic import *  # noqa: F401,F403
-from .conv import *  # noqa: F401,F403
-from .pool import *  # noqa: F401,F403
-from .resize import *  # noqa: F401,F403
-from .attention import *  # noqa: F401,F403  (after basic: its linear takes a weight)
+from .attention import (attention_weights, erf, gelu, layer_norm, linear, relative_position_index,
+                        roll, scaled_dot_product_attention, shifted_window_mask, window_partition,
+                        window_reverse)
+from .basic import (abs, add, argmax, argmin, cat, clamp, clip, concatenate, div, exp, flatten,
+                    getitem, leaky_relu, log, log_softmax, matmul, max, maximum, mean, min, minimum,
+                    mul, neg, pad, permute, piecewise_linear, pow, relu, reshape, sigmoid, sign,
+                    softmax, softplus, sqrt, stack, step, sub, sum, tanh, to, transpose, where)
+from .conv import conv2d, conv_transpose2d
+from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
+from .resize import center_crop, interpolate, upsample
 
-basic.__all__ = [k for k, v in vars(basic).items() if callable(v) and not k.startswith("_")
-                 and k[0].islower() and getattr(v, "__module__", "") == basic.__name__]
-__all__ = basic.__all__ + conv.__all__ + pool.__all__ + resize.__all__ + [
-    n for n in attention.__all__ if n not in basic.__all__]
+# attention's linear (x W^T + b; the identity without a weight) replaces basic's identity one
+__all__ = [n for n in basic.__all__ if n != "linear"] + conv.__all__ + pool.__all__ + \
+    resize.__all__ + attention.__all__
