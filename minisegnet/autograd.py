@@ -637,6 +637,10 @@ class Tensor:
         x = x.expand([m for r, n in zip(sizes, shape) for m in (r, n)])
         return x.reshape([r * n for r, n in zip(sizes, shape)])
 
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        """Shift elements cyclically along ``dims`` (Swin's shifted windows), as ``torch.roll``."""
+        return _F.roll(self, shifts, dims)
+
     def clone(self) -> Tensor:
         """A copy with its own memory; differentiable (the gradient flows back to ``self``)."""
         return _F.mul(self, self.xp.ones((), dtype=self.dtype))
