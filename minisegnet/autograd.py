@@ -425,10 +425,14 @@ class Tensor:
         self._check_inplace(op)
         xp = self.xp
         value = xp.asarray(result.data if isinstance(result, Tensor) else result)
-        if not xp.can_cast(value.dtype, self.dtype, casting="same_kind"):
+        if not numpy.can_cast(value.dtype, self.dtype, casting="same_kind"):
             raise TypeError(f"{op}: the result type {value.dtype} cannot be written into a "
                             f"{self.dtype} tensor in place; convert first, e.g. x = x.float()")
-        if xp.broadcast_shapes(value.shape, self.data.shape) != self.data.shape:
+        try:
+            fits = numpy.broadcast_shapes(value.shape, self.data.shape) == self.data.shape
+        except ValueError:
+            fits = False
+        if not fits:
             raise ValueError(f"{op}: a result of shape {tuple(value.shape)} does not fit in place "
                              f"into a tensor of shape {self.shape}")
         mark_modified(self)
@@ -457,11 +461,13 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         """Set every element to 0 in place (``w.grad.zero_()``); see :meth:`fill_`."""
-        return self._inplace("zero_", 0)
+        return self._inplace("zero_", self.xp.zeros((), dtype=self.dtype))
 
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value`` in place, for a tensor that is not being differentiated
         (or under ``no_grad()``); returns ``self``."""
+        if not isinstance(value, Tensor):  # a Python number takes the tensor's dtype
+            value = self.xp.full((), value, dtype=self.dtype)
         return self._inplace("fill_", value)
 
     # ----- sizes, PyTorch's way ---------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_tensor_declares_operators_and_methods_in_its_class_body():
                        and "==" not in line for line in text.splitlines()), path
 
 
-# ----- dim= / keepdim= wherever axis= / keepdims= --------------------------------------------------
+# ----- dim= / keepdim= wherever axis= / keepdims= -----------------------------------------------
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -371,7 +371,8 @@ def test_top_level_ops_are_functionals():
     a = x.numpy()
     np.testing.assert_array_equal(ms.argmax(x, dim=1).numpy(), [0, 0])
     np.testing.assert_allclose(ms.sigmoid(x).numpy(), 1 / (1 + np.exp(-a)), rtol=1e-12)
-    np.testing.assert_allclose(ms.softmax(x, dim=0).numpy(), np.exp(a) / np.exp(a).sum(0), rtol=1e-12)
+    np.testing.assert_allclose(ms.softmax(x, dim=0).numpy(), np.exp(a) / np.exp(a).sum(0),
+                               rtol=1e-12)
     np.testing.assert_allclose(ms.exp(x).numpy(), np.exp(a))
     np.testing.assert_allclose(ms.log(ms.exp(x)).numpy(), a, atol=1e-15)
     assert ms.sum(x, dim=0).numpy().tolist() == [2.5, -1.0] and ms.mean(x).item() == 0.375
@@ -415,7 +416,8 @@ def test_cuda_device_with_to_and_module_to(monkeypatch):
     x = Tensor(np.ones(2), requires_grad=True).to(dev)
     assert x.device == "gpu" and Tensor([1.0]).cuda().device == "gpu"
     for name in ("cuda", "cuda:0", "CUDA", "gpu"):
-        assert ms.zeros(2, device=name).device == "gpu" and ms.ones_like(x, device=name).device == "gpu"
+        assert ms.zeros(2, device=name).device == "gpu"
+        assert ms.ones_like(x, device=name).device == "gpu"
         assert ms.randn(2, device=name).device == "gpu"
     model = ms.nn.Conv2d(1, 1, 3).to(dev)
     assert model.device == "gpu" and model.to(ms.device("cpu")).device == "cpu"
@@ -439,8 +441,8 @@ def test_pad_takes_pytorchs_tuple(device):
                                   np.pad(a, ((0, 0), (0, 0), (0, 0), (1, 1))))
     np.testing.assert_array_equal(F.pad(x, (1, 1, 2, 2), "constant", 5.0).numpy(),
                                   np.pad(a, ((0, 0), (0, 0), (2, 2), (1, 1)), constant_values=5.0))
-    np.testing.assert_array_equal(F.pad(x, (1, 1), mode="constant").numpy(),  # positional pair:
-                                  np.pad(a, 1))                                 # NumPy's, every axis
+    # a positional pair is NumPy's (before, after) on every axis
+    np.testing.assert_array_equal(F.pad(x, (1, 1), mode="constant").numpy(), np.pad(a, 1))
     np.testing.assert_array_equal(F.pad(x, ((0, 0), (0, 0), (1, 0), (0, 2))).numpy(),
                                   np.pad(a, ((0, 0), (0, 0), (1, 0), (0, 2))))
     assert gradcheck(lambda t: F.pad(t, (1, 2, 0, 1), value=0.5), x)
