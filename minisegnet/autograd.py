@@ -44,6 +44,7 @@ import contextlib
 from typing import Any, Iterator, Sequence
 
 import numpy
+from numpy import ndarray as NDArray  # the method Tensor.numpy shadows the module in the class
 
 from . import backend
 
@@ -200,7 +201,7 @@ class Tensor:
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
 
     # ----- conversions ------------------------------------------------------------------------
-    def numpy(self) -> numpy.ndarray:
+    def numpy(self) -> NDArray:
         """The data as a NumPy array (copied from the GPU if needed); no graph."""
         return backend.asnumpy(self.data)
 
@@ -222,7 +223,7 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.item())
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
+    def __array__(self, dtype: Any = None, copy: Any = None) -> NDArray:
         arr = self.numpy()
         return arr.astype(dtype) if dtype is not None else arr
 

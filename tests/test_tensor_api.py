@@ -39,6 +39,9 @@ def test_functional_exports_exactly_its_all():
     submodules = {n for n in public if isinstance(getattr(F, n), types.ModuleType)}
     assert all(getattr(F, n).__name__ == f"minisegnet.functional.{n}" for n in submodules)
     assert public - submodules == set(F.__all__) and len(F.__all__) == len(set(F.__all__))
+    modules = (F.basic, F.conv, F.pool, F.resize, F.attention)
+    assert set(F.__all__) == {n for m in modules for n in m.__all__}
+    assert F.linear is F.attention.linear  # attention's linear (with a weight) wins over basic's
     assert submodules >= {"basic", "conv", "pool", "resize", "attention", "sizes"}
     for leaked in ("numpy", "builtins", "Tensor", "Function", "AddFunction", "Any", "backend"):
         assert not hasattr(F, leaked), leaked

@@ -18,7 +18,7 @@ PyTorch's argument names work next to NumPy's: ``dim=`` for ``axis=``, ``keepdim
 ``keepdims=``.
 """
 
-from . import attention, basic, conv, pool, resize, sizes
+from . import attention, basic, conv, pool, resize, sizes  # noqa: F401 (submodules)
 from .attention import (attention_weights, erf, gelu, layer_norm, linear, relative_position_index,
                         roll, scaled_dot_product_attention, shifted_window_mask, window_partition,
                         window_reverse)
@@ -30,6 +30,19 @@ from .conv import conv2d, conv_transpose2d
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from .resize import center_crop, interpolate, upsample
 
-# attention's linear (x W^T + b; the identity without a weight) replaces basic's identity one
-__all__ = [n for n in basic.__all__ if n != "linear"] + conv.__all__ + pool.__all__ + \
-    resize.__all__ + attention.__all__
+# every module's __all__ (a test keeps this list equal to their union); attention's linear
+# (x W^T + b, the identity without a weight) replaces basic's identity one
+__all__ = [
+    # basic
+    "add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "clip",
+    "clamp", "maximum", "minimum", "where", "sum", "mean", "max", "min", "argmax", "argmin",
+    "reshape", "flatten", "permute", "transpose", "getitem", "concatenate", "cat", "stack", "pad",
+    "to", "step", "sign", "piecewise_linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
+    "softmax", "log_softmax",
+    # conv, pool, resize
+    "conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    "interpolate", "upsample", "center_crop",
+    # attention
+    "linear", "layer_norm", "gelu", "erf", "attention_weights", "scaled_dot_product_attention",
+    "roll", "window_partition", "window_reverse", "shifted_window_mask", "relative_position_index",
+]
