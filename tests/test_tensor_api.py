@@ -428,6 +428,20 @@ def test_cuda_device_with_to_and_module_to(monkeypatch):
         ms.device("cuda:1")
 
 
+def test_cuda_in_the_trainer_config_and_the_data_loader(monkeypatch):
+    from minisegnet.data import DataLoader, SegmentationDataset
+    from minisegnet.train import TrainConfig
+    assert TrainConfig(device="cuda").device == TrainConfig(device="cuda:0").device == "gpu"
+    fake_cupy.install(monkeypatch)
+    masks = np.arange(2 * 4 * 4).reshape(2, 4, 4) % 3
+    ds = SegmentationDataset(masks[:, None].astype(np.float32), masks, 3, ("a", "b", "c"))
+    x, m = next(iter(DataLoader(ds, batch_size=2, shuffle=False, device="cuda")))
+    assert x.device == "gpu" and backend.device_of(m) == "gpu"  # masks: arrays of the device
+    np.testing.assert_array_equal(backend.asnumpy(m), masks)
+    with pytest.raises(ValueError, match=r"DataLoader: unknown device 'tpu': use 'cpu' or 'gpu'"):
+        DataLoader(ds, device="tpu")
+
+
 # ----- F.pad: PyTorch's last-dimension-first tuple ------------------------------------------------
 
 
