@@ -140,7 +140,12 @@ class Tensor:
     without a copy, like ``torch.as_tensor``), a number, a nested list or a list of tensors; the
     dtype follows the rules in this module's docstring. Shaped like ``torch.Tensor``: ``.data``,
     ``.grad``, ``.shape``, ``.dtype``, ``.device``, ``.backward()``, ``.detach()``, ``.numpy()``,
-    ``.item()``, ``.to(device)``.
+    ``.item()``, ``.to(device)``, ``.size()``, ``.numel()``...
+
+    Every Python operator and method is declared below and delegates to its op in
+    :mod:`minisegnet.functional` (``x + y`` is ``F.add(x, y)``, ``x.sum(dim=1)`` is
+    ``F.sum(x, dim=1)``); PyTorch's ``dim=`` / ``keepdim=`` are accepted next to NumPy's ``axis=`` /
+    ``keepdims=``. The table is in docs/autograd.md ("The Tensor API, PyTorch's names").
     """
 
     __array_priority__ = 100  # so ndarray + Tensor calls Tensor.__radd__

@@ -16,6 +16,9 @@ import fake_cupy
 import numpy as np
 import pytest
 from conftest import DEVICES
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -125,6 +128,17 @@ def test_softmax_cat_stack_flatten_transpose_take_dim(device):
     assert gradcheck(lambda t: F.cat([t.flatten(0, 1), t[0]], dim=0).transpose(dim0=0, dim1=1), x)
     with pytest.raises(ValueError, match=r"flatten: start_dim 2 comes after end_dim 1"):
         x.flatten(2, 1)
+
+
+def test_softmax_modules_take_dim():
+    x = leaf((2, 3, 4))
+    a = x.numpy()
+    p = np.exp(a) / np.exp(a).sum(axis=2, keepdims=True)
+    np.testing.assert_allclose(ms.nn.Softmax(dim=2)(x).numpy(), p, rtol=1e-12)
+    np.testing.assert_allclose(ms.nn.LogSoftmax(dim=-1)(x).numpy(), np.log(p), rtol=1e-12)
+    assert ms.nn.Softmax().axis == 1 and ms.nn.Softmax(2).axis == 2
+    with pytest.raises(TypeError, match="Softmax: got both axis= and dim="):
+        ms.nn.Softmax(1, dim=2)
 
 
 # ----- sizes and shapes -------------------------------------------------------------------------
@@ -468,6 +482,21 @@ def test_pad_takes_pytorchs_tuple(device):
     with pytest.raises(ValueError, match=r"PyTorch-style pad \(1, 1, 1, 1, 1, 1, 1, 1, 1, 1\) "
                                          r"does not fit a tensor of shape \(1, 2, 3, 4\)"):
         F.pad(x, (1,) * 10)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@given(data=st.data(), value=st.floats(-2, 2))
+def test_pad_pytorch_tuple_matches_numpy_pad(device, data, value):
+    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=4, max_side=3))
+    k = data.draw(st.integers(2, len(shape)))  # padded dimensions, counted from the last
+    flat = data.draw(st.lists(st.integers(0, 2), min_size=2 * k, max_size=2 * k))
+    x = rng.standard_normal(shape)
+    pairs = [(0, 0)] * (len(shape) - k) + [(flat[2 * i], flat[2 * i + 1]) for i in range(k)][::-1]
+    want = np.pad(x, pairs, constant_values=value)
+    np.testing.assert_array_equal(F.pad(Tensor(x, device=device), tuple(flat), value=value).numpy(),
+                                  want)
+    np.testing.assert_array_equal(F.pad(Tensor(x, device=device), pad=flat[:2]).numpy(),
+                                  np.pad(x, [(0, 0)] * (len(shape) - 1) + [tuple(flat[:2])]))
 
 
 def test_torch_is_never_imported():
