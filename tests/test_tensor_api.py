@@ -381,6 +381,8 @@ def test_dtype_names_are_numpy_dtypes():
     assert ms.int64 is ms.long is np.int64 and ms.int32 is ms.int is np.int32
     assert ms.uint8 is np.uint8 and ms.bool is np.bool_
     assert Tensor([1.0]).to(dtype=ms.double).dtype == np.float64
+    assert Tensor([1.0]).to(ms.float64).dtype == np.float64  # x.to(dtype), as PyTorch
+    assert Tensor([1.5]).to(ms.long).numpy().tolist() == [1]
 
 
 def test_top_level_ops_are_functionals():

@@ -919,8 +919,11 @@ def _torch_pad_pairs(pad: Any, shape: tuple[int, ...]) -> list[tuple[int, int]]:
 
 
 def to(x: Any, device: str | None = None, dtype: Any = None) -> Tensor:
-    """Copy a tensor to ``device`` and/or ``dtype`` (differentiable); ``"cuda"`` means ``"gpu"``."""
+    """Copy a tensor to ``device`` and/or ``dtype`` (differentiable); ``"cuda"`` means ``"gpu"``,
+    and a dtype in the device's place is the dtype (``x.to(minisegnet.float64)``, as PyTorch)."""
     x = as_tensor(x)
+    if device is not None and not isinstance(device, str) and dtype is None:
+        device, dtype = None, device  # x.to(dtype)
     device = None if device is None else backend.normalize_device(device)
     if (device is None or device == x.device) and (dtype is None or numpy.dtype(dtype) == x.dtype):
         return x
