@@ -101,7 +101,7 @@ def run_minisegnet(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
         tracemalloc.stop()
     else:
         out.update(backend.memory_info(device))
-    out["params"] = int(sum(p.size for p in model.parameters()))
+    out["params"] = int(sum(p.numel() for p in model.parameters()))
     return out
 
 

@@ -46,11 +46,12 @@ import contextlib
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy
+from numpy import ndarray as NDArray  # the method Tensor.numpy shadows the module in the class
 
 from . import backend
 
-__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "as_tensor",
-           "mark_modified", "saved_by"]
+__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
+           "inference_mode", "as_tensor", "mark_modified", "saved_by"]
 
 DEFAULT_FLOAT = numpy.float32
 _grad_enabled = True
@@ -79,6 +80,28 @@ def no_grad() -> contextlib.AbstractContextManager:
 def enable_grad() -> contextlib.AbstractContextManager:
     """Context manager that turns graph recording back on inside :func:`no_grad`."""
     return _set_grad(True)
+
+
+def inference_mode(mode: bool = True) -> contextlib.AbstractContextManager:
+    """PyTorch's ``inference_mode()``: here the same as :func:`no_grad` (no graph is recorded)."""
+    return _set_grad(not mode)
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off, as ``torch.set_grad_enabled``: called, it switches at once
+    (``set_grad_enabled(False)``); used as ``with set_grad_enabled(mode):`` the old mode comes
+    back at the end of the block."""
+
+    def __init__(self, mode: bool) -> None:
+        global _grad_enabled
+        self.prev, _grad_enabled = _grad_enabled, bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self.prev
 
 
 def _is_float(dtype: Any) -> bool:
@@ -119,7 +142,12 @@ class Tensor:
     without a copy, like ``torch.as_tensor``), a number, a nested list or a list of tensors; the
     dtype follows the rules in this module's docstring. Shaped like ``torch.Tensor``: ``.data``,
     ``.grad``, ``.shape``, ``.dtype``, ``.device``, ``.backward()``, ``.detach()``, ``.numpy()``,
-    ``.item()``, ``.to(device)``.
+    ``.item()``, ``.to(device)``, ``.size()``, ``.numel()``...
+
+    Every Python operator and method is declared below and delegates to its op in
+    :mod:`minisegnet.functional` (``x + y`` is ``F.add(x, y)``, ``x.sum(dim=1)`` is
+    ``F.sum(x, dim=1)``); PyTorch's ``dim=`` / ``keepdim=`` are accepted next to NumPy's ``axis=`` /
+    ``keepdims=``. The table is in docs/autograd.md ("The Tensor API, PyTorch's names").
     """
 
     __array_priority__ = 100  # so ndarray + Tensor calls Tensor.__radd__
@@ -152,10 +180,6 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return int(self.data.size)
-
-    @property
     def device(self) -> str:
         return backend.device_of(self.data)
 
@@ -184,13 +208,13 @@ class Tensor:
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
 
     # ----- conversions ------------------------------------------------------------------------
-    def numpy(self) -> numpy.ndarray:
+    def numpy(self) -> NDArray:
         """The data as a NumPy array (copied from the GPU if needed); no graph."""
         return backend.asnumpy(self.data)
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
-        if self.size != 1:
+        if self.numel() != 1:
             raise ValueError(f"item(): only one-element tensors convert to a number, shape is {self.shape}")
         return self.data.reshape(()).item()
 
@@ -206,7 +230,7 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.item())
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
+    def __array__(self, dtype: Any = None, copy: Any = None) -> NDArray:
         arr = self.numpy()
         return arr.astype(dtype) if dtype is not None else arr
 
@@ -215,9 +239,9 @@ class Tensor:
         return Tensor(self.data)
 
     def to(self, device: str | None = None, dtype: Any = None) -> "Tensor":
-        """Copy to another device (``"cpu"``/``"gpu"``) and/or dtype; differentiable."""
-        from .functional.basic import to  # local import: functional builds on this module
-        return to(self, device=device, dtype=dtype)
+        """Copy to another device (``"cpu"``/``"gpu"``, or ``"cuda"``) and/or dtype;
+        differentiable. Returns ``self`` when nothing changes."""
+        return _F.to(self, device=device, dtype=dtype)
 
     def cpu(self) -> "Tensor":
         return self.to("cpu")
@@ -225,19 +249,18 @@ class Tensor:
     def gpu(self) -> "Tensor":
         return self.to("gpu")
 
-    def float(self) -> "Tensor":
-        return self.to(dtype=DEFAULT_FLOAT)
-
-    def double(self) -> "Tensor":
-        return self.to(dtype=numpy.float64)
+    def cuda(self) -> "Tensor":
+        """PyTorch's name for :meth:`gpu`."""
+        return self.to("gpu")
 
     def astype(self, dtype: Any) -> "Tensor":
         return self.to(dtype=dtype)
 
-    def requires_grad_(self, flag: bool = True) -> "Tensor":
-        if flag and not _is_float(self.dtype):
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place (a leaf becomes a parameter to differentiate)."""
+        if requires_grad and not _is_float(self.dtype):
             raise TypeError(f"requires_grad_: needs a floating dtype, got {self.dtype}")
-        self.requires_grad = flag
+        self.requires_grad = bool(requires_grad)
         return self
 
     def retain_grad(self) -> "Tensor":
@@ -262,7 +285,7 @@ class Tensor:
             )
         xp = self.xp
         if grad is None:
-            if self.size != 1:
+            if self.numel() != 1:
                 raise RuntimeError(
                     f"backward(): grad can be omitted only for a one-element output, this one has "
                     f"shape {self.shape}; reduce it first (e.g. loss.sum() or loss.mean()) or pass "
@@ -277,7 +300,352 @@ class Tensor:
 
         _run_backward(self, g, retain_graph)
 
-    # Python operators and Tensor methods are attached in minisegnet.functional.basic.
+    # ----- Python operators (each delegates to its op in minisegnet.functional) ---------------
+    def __add__(self, other: Any) -> Tensor:
+        return _F.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _F.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _F.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _F.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _F.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _F.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _F.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _F.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _F.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _F.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _F.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _F.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _F.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _F.abs(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _F.getitem(self, index)
+
+    # comparisons: elementwise, a bool tensor outside the graph (== is not identity: see __hash__)
+    def _compare(self, other: Any, op: str) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        if hasattr(other, "shape"):
+            backend.check_same_device(self.data, other, op=op)
+        return Tensor(getattr(self.data, op)(other))
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, "__lt__")
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, "__le__")
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, "__gt__")
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, "__ge__")
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, "__eq__")
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, "__ne__")
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element tensor's number; no spec gives ``str()``."""
+        if not spec:
+            return str(self)
+        if self.numel() != 1:
+            raise TypeError(f"format spec {spec!r}: only one-element tensors format as a number, "
+                            f"this one has shape {self.shape}; use .numpy() or .tolist()")
+        return format(self.item(), spec)
+
+    # ----- in-place updates (optimizer steps by hand; never recorded in a graph) ---------------
+    def _check_inplace(self, op: str) -> None:
+        """In-place changes are for tensors no graph is being recorded for (PyTorch's rule)."""
+        if self.requires_grad and _grad_enabled:
+            raise RuntimeError(
+                f"{op}: a {'leaf ' if self.is_leaf else ''}tensor that requires grad is being used "
+                "in an in-place operation; wrap the update in `with minisegnet.no_grad():` (as an "
+                "optimizer step is), or write x = x + ... to make a new tensor")
+
+    def _inplace(self, op: str, result: Any) -> Tensor:
+        """Write ``result`` (array or number) into ``self.data``, same object, as PyTorch's in-place
+        ops do: allowed when no graph would need the old value, i.e. under ``no_grad()`` or on a
+        tensor that does not require grad. Bumps the version (:func:`mark_modified`), so a live
+        graph that saved the old array raises at its ``backward()``."""
+        self._check_inplace(op)
+        xp = self.xp
+        value = xp.asarray(result.data if isinstance(result, Tensor) else result)
+        if not numpy.can_cast(value.dtype, self.dtype, casting="same_kind"):
+            raise TypeError(f"{op}: the result type {value.dtype} cannot be written into a "
+                            f"{self.dtype} tensor in place; convert first, e.g. x = x.float()")
+        try:
+            fits = numpy.broadcast_shapes(value.shape, self.data.shape) == self.data.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{op}: a result of shape {tuple(value.shape)} does not fit in place "
+                             f"into a tensor of shape {self.shape}")
+        mark_modified(self)
+        self.data[...] = value
+        return self
+
+    def _iop(self, op: str, fn: Any, other: Any) -> Tensor:
+        other_grad = isinstance(other, Tensor) and other.requires_grad
+        if _grad_enabled and other_grad and not self.requires_grad:
+            return fn(self, other)  # needs a graph: x += y makes a new tensor (rebinding x)
+        self._check_inplace(op)
+        with _set_grad(False):
+            return self._inplace(op, fn(self, other))
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._iop("+=", _F.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._iop("-=", _F.sub, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._iop("*=", _F.mul, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._iop("/=", _F.div, other)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0 in place (``w.grad.zero_()``); see :meth:`fill_`."""
+        return self._inplace("zero_", self.xp.zeros((), dtype=self.dtype))
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` in place, for a tensor that is not being differentiated
+        (or under ``no_grad()``); returns ``self``."""
+        if not isinstance(value, Tensor):  # a Python number takes the tensor's dtype
+            value = self.xp.full((), value, dtype=self.dtype)
+        return self._inplace("fill_", value)
+
+    # ----- sizes, PyTorch's way ---------------------------------------------------------------
+    def numel(self) -> int:
+        """The number of elements."""
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        """The number of axes (``ndim``)."""
+        return int(self.data.ndim)
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape (a tuple), or the length of axis ``dim``: ``x.size()``, ``x.size(1)``, as
+        ``torch.Tensor.size`` (the element count is :meth:`numel`)."""
+        return self.shape if dim is None else self.shape[dim]
+
+    # ----- reductions and elementwise functions (delegating to minisegnet.functional) ---------
+    def sum(self, axis: Any = None, keepdims: bool | None = None, *, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Sum over ``axis`` / ``dim`` (all by default); see :func:`minisegnet.functional.sum`."""
+        return _F.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def mean(self, axis: Any = None, keepdims: bool | None = None, *, dim: Any = None,
+             keepdim: bool | None = None) -> Tensor:
+        """Mean over ``axis`` / ``dim`` (all by default)."""
+        return _F.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def max(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+            keepdims: bool | None = None) -> Any:
+        """``x.max()``: the maximum; ``x.max(dim)``: ``(values, indices)`` as in PyTorch;
+        ``x.max(axis=...)``: the values (NumPy); ``x.max(other)``: the elementwise maximum."""
+        return _F.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+            keepdims: bool | None = None) -> Any:
+        """The minimum, with :meth:`max`'s conventions."""
+        return _F.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool | None = None, *,
+               dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+        """Index of the maximum along ``axis`` / ``dim`` (of the flattened tensor by default)."""
+        return _F.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmin(self, axis: int | None = None, keepdims: bool | None = None, *,
+               dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+        """Index of the minimum along ``axis`` / ``dim``."""
+        return _F.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        """Softmax over ``axis`` / ``dim`` (default 1, the class axis)."""
+        return _F.softmax(self, axis, dim=dim)
+
+    def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        """log(softmax) over ``axis`` / ``dim`` (default 1)."""
+        return _F.log_softmax(self, axis, dim=dim)
+
+    def exp(self) -> Tensor:
+        return _F.exp(self)
+
+    def log(self) -> Tensor:
+        return _F.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _F.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _F.abs(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Clamp to [min, max]; either bound may be None."""
+        return _F.clip(self, min, max)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """PyTorch's name for :meth:`clip`."""
+        return _F.clip(self, min, max)
+
+    def sigmoid(self) -> Tensor:
+        return _F.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return _F.tanh(self)
+
+    def relu(self) -> Tensor:
+        return _F.relu(self)
+
+    def softplus(self) -> Tensor:
+        return _F.softplus(self)
+
+    # ----- shape ops (differentiable) ---------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        """Another shape (one entry may be -1): ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
+        return _F.reshape(self, *shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        """PyTorch's name for :meth:`reshape`."""
+        return _F.reshape(self, *shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge axes ``start_dim`` .. ``end_dim`` (included) into one."""
+        return _F.flatten(self, start_dim, end_dim)
+
+    def permute(self, *axes: Any) -> Tensor:
+        """Reorder the axes: ``x.permute(0, 2, 3, 1)``."""
+        return _F.permute(self, *axes)
+
+    def transpose(self, axis0: int | None = None, axis1: int | None = None, *,
+                  dim0: int | None = None, dim1: int | None = None) -> Tensor:
+        """Swap two axes (or reverse all when none are given)."""
+        return _F.transpose(self, axis0, axis1, dim0=dim0, dim1=dim1)
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix (a 0-D or 1-D tensor is returned as it is), as in PyTorch."""
+        if self.ndim > 2:
+            raise ValueError(f"t(): expects a tensor with <= 2 axes, got shape {self.shape}; use "
+                             ".transpose(dim0, dim1) or .permute(...)")
+        return self if self.ndim < 2 else _F.transpose(self, 0, 1)
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed (the matrix transpose for 2-D)."""
+        return _F.transpose(self)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of length 1 at position ``dim`` (``-1``: at the end)."""
+        n = self.ndim + 1
+        if not -n <= dim < n:
+            raise ValueError(f"unsqueeze: dim {dim} is out of range for a {self.ndim}-D tensor "
+                             f"(use {-n} .. {n - 1})")
+        shape = list(self.shape)
+        shape.insert(dim % n, 1)
+        return _F.reshape(self, shape)
+
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> Tensor:
+        """Drop axes of length 1: all of them, or those among ``dim`` (an axis of another length
+        named in ``dim`` stays, as in PyTorch)."""
+        dims = range(self.ndim) if dim is None else (dim,) if isinstance(dim, int) else dim
+        drop = set()
+        for d in dims:
+            if not -self.ndim <= d < max(self.ndim, 1):
+                raise ValueError(f"squeeze: dim {d} is out of range for shape {self.shape}")
+            if self.ndim and self.shape[d] == 1:
+                drop.add(d % self.ndim)
+        return _F.reshape(self, [n for i, n in enumerate(self.shape) if i not in drop])
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """Broadcast to ``sizes`` (``-1`` keeps an axis); a differentiable copy here (PyTorch
+        returns a view), whose gradient is summed back over the broadcast axes."""
+        if len(sizes) == 1 and not isinstance(sizes[0], int):
+            sizes = tuple(sizes[0])
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: {len(sizes)} sizes for a {self.ndim}-D tensor {self.shape}")
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                      for i, n in enumerate(sizes))
+        try:
+            numpy.broadcast_shapes(self.shape, shape)
+        except ValueError:
+            raise ValueError(f"expand: shape {self.shape} cannot be broadcast to {shape}: only "
+                             "axes of length 1 can grow") from None
+        if shape == self.shape:
+            return self
+        return _F.add(self, self.xp.zeros(shape, dtype=self.dtype))
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """Tile: axis i repeated ``sizes[i]`` times, as ``torch.Tensor.repeat`` (differentiable)."""
+        if len(sizes) == 1 and not isinstance(sizes[0], int):
+            sizes = tuple(sizes[0])
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: give at least {self.ndim} sizes for shape {self.shape}, got "
+                             f"{sizes}")
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        x = self.reshape([m for n in shape for m in (1, n)])  # (1, s0, 1, s1, ...)
+        x = x.expand([m for r, n in zip(sizes, shape) for m in (r, n)])
+        return x.reshape([r * n for r, n in zip(sizes, shape)])
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        """Shift elements cyclically along ``dims`` (Swin's shifted windows), as ``torch.roll``."""
+        return _F.roll(self, shifts, dims)
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory; differentiable (the gradient flows back to ``self``)."""
+        return _F.mul(self, self.xp.ones((), dtype=self.dtype))
+
+    # ----- dtype conversions, PyTorch's names (last in the class: they shadow int, float, bool) -
+    def long(self) -> Tensor:
+        """As int64 (class labels); leaves the graph."""
+        return self.to(dtype=numpy.int64)
+
+    def int(self) -> Tensor:
+        """As int32; leaves the graph."""
+        return self.to(dtype=numpy.int32)
+
+    def bool(self) -> Tensor:
+        """As bool; leaves the graph."""
+        return self.to(dtype=numpy.bool_)
+
+    def double(self) -> Tensor:
+        """As float64 (gradient checks); differentiable."""
+        return self.to(dtype=numpy.float64)
+
+    def float(self) -> Tensor:
+        """As float32, the training default; differentiable."""
+        return self.to(dtype=DEFAULT_FLOAT)
 
 
 def _op_name(fn: Any) -> str:
@@ -619,12 +987,16 @@ def _lift_inputs(inputs: Sequence[Any], op: str) -> list[Tensor]:
     return out
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None,
-           device: str | None = None) -> Tensor:
-    """Create a tensor, like ``torch.tensor``."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+def as_tensor(x: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+    """``x`` itself if it is a Tensor (of ``dtype`` / on ``device`` when given), else ``x`` wrapped
+    without a copy where possible, as ``torch.as_tensor`` (a NumPy array's memory is shared)."""
+    if isinstance(x, Tensor):
+        return x if dtype is None and device is None else x.to(device, dtype)
+    return Tensor(x, dtype=dtype, device=device)
 
 
-def as_tensor(x: Any) -> Tensor:
-    """Return ``x`` if it is a Tensor, else wrap it (no graph)."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+# The import cycle's rule: functional builds on this module (its ops subclass Function and return
+# Tensors), and Tensor's operators and methods delegate to functional. So this module imports
+# functional once, here at the bottom, after Tensor and Function exist; the methods look ``_F`` up
+# when they are called. No other module imports upward, and nothing is patched onto Tensor.
+from . import functional as _F  # noqa: E402

@@ -10,6 +10,10 @@ Rules (never a silent fallback):
   the install command;
 * an op given arrays on two devices raises :class:`DeviceError` naming both.
 
+PyTorch's names work wherever a device is taken: ``"cuda"`` and ``"cuda:0"`` mean ``"gpu"``
+(:func:`normalize_device`, the one place that translates them), and ``Device("cuda")``
+(``minisegnet.device``) is such a name as an object, for ``x.to(device)`` / ``model.to(device)``.
+
 The default device for new tensors is ``"cpu"``; change it with :func:`set_default_device` or the
 environment variable ``MINISEGNET_DEVICE`` (read once, at import).
 """
@@ -37,6 +41,8 @@ __all__ = [
     "get_default_device",
     "gpu_available",
     "gpu_unavailable_reason",
+    "normalize_device",
+    "Device",
     "scatter_add",
     "set_default_device",
     "synchronize",
@@ -53,10 +59,37 @@ class DeviceError(RuntimeError):
     """A device problem: GPU requested but unavailable, or arrays on two devices."""
 
 
-def _check_name(device: str) -> str:
-    if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}: use one of {DEVICES}")
-    return device
+_SYNONYMS = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "cuda:0": "gpu", "gpu:0": "gpu"}
+
+
+def normalize_device(device: Any) -> str:
+    """``"cpu"`` or ``"gpu"`` for any accepted spelling: ``"cpu"``, ``"gpu"``, PyTorch's
+    ``"cuda"`` / ``"cuda:0"`` (case-insensitive), or a :class:`Device`; else a ValueError that lists
+    them (only one GPU, device 0, is addressed)."""
+    name = _SYNONYMS.get(device.strip().lower()) if isinstance(device, str) else None
+    if name is None:
+        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'gpu' (or PyTorch's "
+                         "'cuda', the same as 'gpu', also written 'cuda:0')")
+    return name
+
+
+_check_name = normalize_device
+
+
+class Device(str):
+    """A device name as an object, like ``torch.device``: ``Device("cuda")`` equals ``"gpu"`` (it
+    *is* that string, so ``x.to(dev)``, ``model.to(dev)`` and ``dev == "gpu"`` work); ``.type`` is
+    PyTorch's name (``"cuda"`` or ``"cpu"``). Creating one does not need a GPU; using it does."""
+
+    def __new__(cls, name: Any) -> "Device":
+        return super().__new__(cls, normalize_device(name))
+
+    @property
+    def type(self) -> str:
+        return "cuda" if self == "gpu" else "cpu"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')"
 
 
 def gpu_unavailable_reason() -> str | None:
@@ -90,7 +123,7 @@ _default_device = "cpu"
 def set_default_device(device: str) -> None:
     """Choose the device new tensors are created on (``"cpu"`` or ``"gpu"``)."""
     global _default_device
-    _check_name(device)
+    device = _check_name(device)
     if device == "gpu":
         _require_gpu("set_default_device('gpu')")
     _default_device = device
@@ -144,7 +177,8 @@ def check_same_device(*arrays: Any, op: str = "op") -> str:
 
 def to_device(array: Any, device: str) -> Any:
     """Copy ``array`` to ``device`` as an ndarray of that device (no copy when it is already there)."""
-    if _check_name(device) == "gpu":
+    device = _check_name(device)
+    if device == "gpu":
         cupy = _require_gpu("to_device(..., 'gpu')")
         return array if isinstance(array, cupy.ndarray) else cupy.asarray(array)
     return array if isinstance(array, numpy.ndarray) and device_of(array) == "cpu" else asnumpy(array)
@@ -198,9 +232,11 @@ def memory_info(device: str) -> dict[str, float]:
 def _read_env() -> None:
     env = os.environ.get("MINISEGNET_DEVICE")
     if env:
-        env = env.strip().lower()
-        if env not in DEVICES:
-            raise ValueError(f"MINISEGNET_DEVICE={env!r} is not a device: use one of {DEVICES}")
+        try:
+            env = normalize_device(env)
+        except ValueError:
+            raise ValueError(f"MINISEGNET_DEVICE={env!r} is not a device: use one of {DEVICES} "
+                             "(or 'cuda', the same as 'gpu')") from None
         if env == "gpu":
             _require_gpu("The environment variable MINISEGNET_DEVICE=gpu")
         set_default_device(env)

@@ -78,7 +78,8 @@ def _add_train_parser(sub: Any) -> None:
     g.add_argument("--seed", metavar="S", type=int, help=f"seed of the data, the initial weights and the batch order "
                                             f"(default {d.seed})")
     g = p.add_argument_group("where")
-    g.add_argument("--device", choices=("cpu", "gpu"), help=f"(default {d.device})")
+    g.add_argument("--device", choices=("cpu", "gpu", "cuda"),
+                   help=f"(default {d.device}; cuda = gpu)")
     g.add_argument("--out", metavar="DIR", help="output folder (default runs/<model>-<dataset>)")
     g.add_argument("--resume", action="store_true", default=False,
                    help="continue the run saved in --out from its last completed epoch (same "
@@ -107,7 +108,7 @@ def _add_predict_parser(sub: Any) -> None:
                         "checkpoint; with --input a folder, default predict_images/ beside it)")
     p.add_argument("--split", choices=("val", "test", "train"), default="val")
     p.add_argument("-n", "--n", type=int, default=8, help="images in the grid")
-    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--device", choices=("cpu", "gpu", "cuda"), default="cpu")
 
 
 def _add_models_parser(sub: Any) -> None:

@@ -72,7 +72,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
             vals[i] = x.data + delta
             return scalar(vals)
 
-        if x.size <= max_elements:
+        if x.numel() <= max_elements:
             numeric = numpy.zeros(x.shape)
             for idx in numpy.ndindex(*x.shape):
                 d = xi.zeros(x.shape)

@@ -171,7 +171,7 @@ def summary(model: Module, input_shape: Sequence[int], device: str | None = None
         if hasattr(module, "_receptive_field") and x.ndim == 4 and y.ndim == 4:
             r, j = module._receptive_field(r, j, x.shape, y.shape)
         mult_adds = module._mult_adds(x.shape, y.shape) if hasattr(module, "_mult_adds") else 0
-        params = sum(p.size for p in module._parameters.values() if p is not None)
+        params = sum(p.numel() for p in module._parameters.values() if p is not None)
         fields[id(y)] = (r, j)
         alive.append(y)
         rows.append(LayerInfo(names.get(id(module), "?"), type(module).__name__, y.shape, params,
@@ -202,5 +202,5 @@ def summary(model: Module, input_shape: Sequence[int], device: str | None = None
         for m in model.modules():
             object.__setattr__(m, "training", modes[id(m)])
     total = model.num_parameters()
-    trainable = sum(p.size for p, flag in grads if flag)
+    trainable = sum(p.numel() for p, flag in grads if flag)
     return Summary(type(model).__name__, shape, out_shape, rows, total, trainable, r, j)

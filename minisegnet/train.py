@@ -117,6 +117,8 @@ class TrainConfig:
     quiet: bool = False
 
     def __post_init__(self) -> None:
+        if self.device in ("cuda", "cuda:0"):  # PyTorch's name (backend.normalize_device)
+            self.device = backend.normalize_device(self.device)
         checks = [("model", self.model, models.MODEL_NAMES), ("dataset", self.dataset, DATASET_NAMES),
                   ("optimizer", self.optimizer, OPTIMIZER_NAMES), ("loss", self.loss, LOSS_NAMES),
                   ("schedule", self.schedule, SCHEDULE_NAMES), ("device", self.device, backend.DEVICES)]

@@ -281,7 +281,8 @@ def test_comparisons_are_bool_tensors_without_graph():
 
 def test_conversions_and_detach():
     x = leaf([[1.5, 2.0]])
-    assert x.shape == (1, 2) and x.ndim == 2 and x.size == 2 and x.device == "cpu"
+    assert x.shape == (1, 2) and x.ndim == 2 and x.numel() == 2 and x.device == "cpu"
+    assert x.size() == (1, 2) and x.size(1) == 2 and x.dim() == 2
     assert x.xp is np and isinstance(x.numpy(), np.ndarray)
     assert x[0, 1].item() == 2.0 and float(x[0, 0]) == 1.5
     with pytest.raises(ValueError, match=r"only one-element tensors.*\(1, 2\)"):

@@ -73,10 +73,18 @@ def test_gpu_with_cupy_but_no_device(monkeypatch, count, why):
 
 
 def test_unknown_device_names_the_choices():
-    with pytest.raises(ValueError, match=r"unknown device 'cuda'.*\('cpu', 'gpu'\)"):
-        Tensor([1.0], device="cuda")
-    with pytest.raises(ValueError, match="unknown device"):
-        backend.set_default_device("tpu")
+    with pytest.raises(ValueError, match=r"unknown device 'tpu': use 'cpu' or 'gpu' \(or PyTorch's "
+                                         r"'cuda', the same as 'gpu', also written 'cuda:0'\)"):
+        Tensor([1.0], device="tpu")
+    with pytest.raises(ValueError, match="unknown device 'cuda:1'"):
+        backend.set_default_device("cuda:1")
+
+
+@pytest.mark.parametrize("name", ["cuda", "CUDA", "cuda:0", "gpu"])
+def test_cuda_is_a_synonym_of_gpu(name, fake_gpu):
+    assert backend.normalize_device(name) == "gpu"
+    assert Tensor([1.0], device=name).device == "gpu"
+    assert Tensor([1.0]).to(name).device == "gpu"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ def test_issue15_blocks_on_fake_gpu(monkeypatch):
             t = Tensor(x, device=device, requires_grad=True)
             y = module(t)
             assert y.device == device
-            weights = Tensor(np.linspace(-1, 1, y.size).reshape(y.shape), device=device)
+            weights = Tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape), device=device)
             (y * weights).sum().backward()
             assert t.grad.device == device
             results.append((y.numpy(), t.grad.numpy()))

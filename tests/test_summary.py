@@ -91,7 +91,7 @@ def test_summary_leaves_the_model_as_it_was():
     frozen.requires_grad = False
     before = m.state_dict()
     s = summary(m, (2, 1, 16, 16))
-    assert s.trainable_params == m.num_parameters() - frozen.size
+    assert s.trainable_params == m.num_parameters() - frozen.numel()
     after = m.state_dict()
     assert all(np.array_equal(before[k], after[k]) for k in before)  # BN statistics untouched
     assert m.training and m.down.training and not m.bottleneck.training

@@ -67,8 +67,10 @@ class DataLoader:
                  drop_last: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
-        if device not in backend.DEVICES:
-            raise ValueError(f"DataLoader: unknown device {device!r}; use one of {backend.DEVICES}")
+        try:
+            device = backend.normalize_device(device)  # "cuda" means "gpu"
+        except ValueError as e:
+            raise ValueError(f"DataLoader: {e}") from None
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)

@@ -1,7 +1,9 @@
 """All differentiable ops, PyTorch-style: ``import minisegnet.functional as F``.
 
 Each op is a short forward/backward pair in one of the modules below; this module only gathers
-their public names (each module's ``__all__``):
+their public functions (each module's ``__all__``, imported by name) and exports exactly
+``__all__``. The op classes (``...Function``) stay in their modules, e.g.
+``F.conv.Conv2dFunction``; besides ``__all__``, ``dir(F)`` holds only these submodules:
 
 * :mod:`~minisegnet.functional.basic` -- arithmetic, elementwise functions, reductions, shape ops,
   deck 001's activation table, softmax / log-softmax;
@@ -13,20 +15,45 @@ their public names (each module's ``__all__``):
 * :mod:`~minisegnet.functional.resize` -- interpolate / upsample, center_crop;
 * :mod:`~minisegnet.functional.attention` -- linear (a weight, or the identity), layer norm, GELU,
   scaled dot-product attention, roll and Swin's window helpers.
+
+PyTorch's argument names work next to NumPy's: ``dim=`` for ``axis=``, ``keepdim=`` for
+``keepdims=``.
 """
 
-from . import attention, basic, conv, fast, paths, pool, resize, sizes
+from . import attention, basic, conv, fast, paths, pool, resize, sizes  # noqa: F401 (submodules)
+from .attention import (attention_weights, erf, gelu, layer_norm, linear, relative_position_index,
+                        roll, scaled_dot_product_attention, shifted_window_mask, window_partition,
+                        window_reverse)
+from .basic import (abs, add, argmax, argmin, cat, clamp, clip, concatenate, div, exp, flatten,
+                    getitem, leaky_relu, log, log_softmax, matmul, max, maximum, mean, min, minimum,
+                    mul, neg, pad, permute, piecewise_linear, pow, relu, reshape, sigmoid, sign,
+                    softmax, softplus, sqrt, stack, step, sub, sum, tanh, to, transpose, where)
+from .conv import conv2d, conv_transpose2d
+from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from .paths import fast_path, fast_path_enabled
-from .basic import *  # noqa: F401,F403
-from .conv import *  # noqa: F401,F403
-from .pool import *  # noqa: F401,F403
-from .resize import *  # noqa: F401,F403
-from .attention import *  # noqa: F401,F403  (after basic: its linear takes a weight)
+from .resize import center_crop, interpolate, upsample
 
-basic.__all__ = [k for k, v in vars(basic).items() if callable(v) and not k.startswith("_")
-                 and k[0].islower() and getattr(v, "__module__", "") == basic.__name__]
-__all__ = basic.__all__ + conv.__all__ + pool.__all__ + paths.__all__ + resize.__all__ + [
-    n for n in attention.__all__ if n not in basic.__all__]
+# every module's __all__ (a test keeps this list equal to their union); attention's linear
+# (x W^T + b, the identity without a weight) replaces basic's identity one
+__all__ = [
+    # basic
+    "add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "clip",
+    "clamp", "maximum", "minimum", "where", "sum", "mean", "max", "min", "argmax", "argmin",
+    "reshape", "flatten", "permute", "transpose", "getitem", "concatenate", "cat", "stack", "pad",
+    "to", "step", "sign", "piecewise_linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
+    "softmax", "log_softmax",
+    # conv, pool, resize
+    "conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    "interpolate", "upsample", "center_crop",
+    # attention
+    "linear", "layer_norm", "gelu", "erf", "attention_weights", "scaled_dot_product_attention",
+    "roll", "window_partition", "window_reverse", "shifted_window_mask", "relative_position_index",
+    # paths: the switch between the teaching path and the fast path
+    "fast_path", "fast_path_enabled",
+    # PyTorch's loss names, defined in minisegnet.nn.functional (see __getattr__ below)
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "mse_loss", "one_hot",
+]
 
 
 _NN_FUNCTIONAL_LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy",
@@ -41,3 +68,7 @@ def __getattr__(name: str):  # PEP 562: the losses live in minisegnet.nn.functio
         from ..nn import functional as nn_functional
         return getattr(nn_functional, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {n for n, v in globals().items() if type(v) is type(basic)})

@@ -478,10 +478,3 @@ def relative_position_index(window_size: int, table_size: int | None = None,
     coords = xp.stack([yy.ravel(), xx.ravel()])  # (2, N)
     rel = coords[:, :, None] - coords[:, None, :] + (t - 1)  # (2, N, N), each in [0, 2 t - 2]
     return rel[0] * (2 * t - 1) + rel[1]
-
-
-def _attach() -> None:
-    Tensor.roll = lambda self, shifts, dims=None: roll(self, shifts, dims)
-
-
-_attach()

@@ -3,20 +3,26 @@
 Every class here is one op. ``forward`` computes the value with the array module ``self.xp`` of
 its inputs; ``backward`` maps d(loss)/d(output) to d(loss)/d(input) for each input (broadcast
 inputs are reduced back to their shape by the autograd engine). The functions below the classes
-are the public API (``minisegnet.functional.exp(x)`` and so on) and are also attached to
-:class:`~minisegnet.Tensor` as methods and Python operators.
+are the public API (``minisegnet.functional.exp(x)`` and so on); :class:`~minisegnet.Tensor`'s
+operators and methods, declared in its class body, delegate to them.
 """
 
 from __future__ import annotations
 
 import builtins  # this module defines max/min/sum/abs/pow: use builtins.* for Python's own
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy
 
 from .. import backend
 from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, _scalar_like, as_tensor
+
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "clip",
+           "clamp", "maximum", "minimum", "where", "sum", "mean", "max", "min", "argmax", "argmin",
+           "reshape", "flatten", "permute", "transpose", "getitem", "concatenate", "cat", "stack",
+           "pad", "to", "step", "sign", "linear", "piecewise_linear", "sigmoid", "tanh", "relu",
+           "leaky_relu", "softplus", "softmax", "log_softmax"]
 
 Axis = int | Sequence[int] | None
 
@@ -684,64 +690,85 @@ class LogSoftmaxFunction(Function):
 
 
 # ----------------------------------------------------------------------------------------------
-# public functions
+# public functions (Tensor's operators and methods delegate to these)
+#
+# PyTorch spellings are accepted next to NumPy's: ``dim=`` for ``axis=`` and ``keepdim=`` for
+# ``keepdims=`` (give one of each pair, not both).
 
-def add(a, b) -> Tensor:
+
+class ValuesIndices(NamedTuple):
+    """What ``max(x, dim)`` / ``min(x, dim)`` return, as ``torch.max(x, dim)`` does."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _pick(op: str, numpy_value: Any, numpy_name: str, torch_value: Any, torch_name: str,
+          default: Any = None) -> Any:
+    """The one of NumPy's and PyTorch's spellings of an argument that was given (not both)."""
+    if numpy_value is not None and torch_value is not None:
+        raise TypeError(f"{op}: got both {numpy_name}= and {torch_name}= (the same argument in "
+                        "NumPy's and PyTorch's spelling); give one")
+    value = torch_value if torch_value is not None else numpy_value
+    return default if value is None else value
+
+
+def add(a: Any, b: Any) -> Tensor:
     """a + b (broadcasting)."""
     return AddFunction()(a, b)
 
 
-def sub(a, b) -> Tensor:
+def sub(a: Any, b: Any) -> Tensor:
     """a - b (broadcasting)."""
     return SubFunction()(a, b)
 
 
-def mul(a, b) -> Tensor:
+def mul(a: Any, b: Any) -> Tensor:
     """a * b (broadcasting)."""
     return MulFunction()(a, b)
 
 
-def div(a, b) -> Tensor:
+def div(a: Any, b: Any) -> Tensor:
     """a / b (broadcasting)."""
     return DivFunction()(a, b)
 
 
-def neg(x) -> Tensor:
+def neg(x: Any) -> Tensor:
     """-x."""
     return NegFunction()(x)
 
 
-def pow(a, b) -> Tensor:  # noqa: A001 - the name a student would guess
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the name a student would guess
     """a ** b (broadcasting)."""
     return PowFunction()(a, b)
 
 
-def matmul(a, b) -> Tensor:
+def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's ``@`` rules."""
     return MatMulFunction()(a, b)
 
 
-def exp(x) -> Tensor:
+def exp(x: Any) -> Tensor:
     """e^x."""
     return ExpFunction()(x)
 
 
-def log(x) -> Tensor:
+def log(x: Any) -> Tensor:
     """Natural logarithm."""
     return LogFunction()(x)
 
 
-def sqrt(x) -> Tensor:
+def sqrt(x: Any) -> Tensor:
     """Square root."""
     return SqrtFunction()(x)
 
 
-def abs(x) -> Tensor:  # noqa: A001
+def abs(x: Any) -> Tensor:  # noqa: A001
     """|x|."""
     return AbsFunction()(x)
 
 
-def clip(x, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     """Clamp to [min, max]; either bound may be None."""
     return ClipFunction(min, max)(x)
 
@@ -749,206 +776,244 @@ def clip(x, min: float | None = None, max: float | None = None) -> Tensor:  # no
 clamp = clip
 
 
-def maximum(a, b) -> Tensor:
+def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum."""
     return MaximumFunction()(a, b)
 
 
-def minimum(a, b) -> Tensor:
+def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum."""
     return MinimumFunction()(a, b)
 
 
-def where(cond, a, b) -> Tensor:
+def where(cond: Any, a: Any, b: Any) -> Tensor:
     """a where cond is true, else b."""
     return WhereFunction()(cond, a, b)
 
 
-def sum(x, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (all axes by default)."""
-    return SumFunction(axis, keepdims)(x)
+def sum(x: Any, axis: Axis = None, keepdims: bool | None = None, *,  # noqa: A001
+        dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+    """Sum over ``axis`` (alias ``dim``; all axes by default)."""
+    return SumFunction(_pick("sum", axis, "axis", dim, "dim"),
+                       _pick("sum", keepdims, "keepdims", keepdim, "keepdim", False))(x)
 
 
-def mean(x, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis`` (all axes by default)."""
-    return MeanFunction(axis, keepdims)(x)
+def mean(x: Any, axis: Axis = None, keepdims: bool | None = None, *,
+         dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+    """Mean over ``axis`` (alias ``dim``; all axes by default)."""
+    return MeanFunction(_pick("mean", axis, "axis", dim, "dim"),
+                        _pick("mean", keepdims, "keepdims", keepdim, "keepdim", False))(x)
 
 
-def max(x, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``."""
-    return MaxMinFunction(axis, keepdims, "max")(x)
+def _max_min(op: str, x: Any, dim: Any, keepdim: bool | None, axis: Axis,
+             keepdims: bool | None) -> Any:
+    if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
+        return (maximum if op == "max" else minimum)(x, dim)
+    keep = _pick(op, keepdims, "keepdims", keepdim, "keepdim", False)
+    if dim is None:  # NumPy's amax: the values over axis (all axes by default)
+        return MaxMinFunction(axis, keep, op)(x)
+    if axis is not None:
+        raise TypeError(f"{op}: got both axis= and dim= (the same argument in NumPy's and "
+                        "PyTorch's spelling); give one")
+    if not isinstance(dim, (int, numpy.integer)):
+        raise TypeError(f"{op}: dim must be one int (the values and their indices along it), got "
+                        f"{dim!r}; for several axes use axis=, which returns the values only")
+    arg = ArgMaxFunction if op == "max" else ArgMinFunction
+    return ValuesIndices(MaxMinFunction(int(dim), keep, op)(x), arg(int(dim), keep)(x))
 
 
-def min(x, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``."""
-    return MaxMinFunction(axis, keepdims, "min")(x)
+def max(x: Any, dim: Any = None, keepdim: bool | None = None, *,  # noqa: A001
+        axis: Axis = None, keepdims: bool | None = None) -> Any:
+    """The maximum: of everything (``max(x)``), over ``axis`` (NumPy's amax: the values), or along
+    ``dim`` as ``torch.max(x, dim)``: a named tuple ``(values, indices)``; ``max(a, b)`` with two
+    tensors is :func:`maximum`."""
+    return _max_min("max", x, dim, keepdim, axis, keepdims)
 
 
-def argmax(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the maximum (the label map when ``axis`` is the class axis)."""
-    return ArgMaxFunction(axis, keepdims)(x)
+def min(x: Any, dim: Any = None, keepdim: bool | None = None, *,  # noqa: A001
+        axis: Axis = None, keepdims: bool | None = None) -> Any:
+    """The minimum, with :func:`max`'s conventions (``dim`` gives ``(values, indices)``)."""
+    return _max_min("min", x, dim, keepdim, axis, keepdims)
 
 
-def argmin(x, axis: int | None = None, keepdims: bool = False) -> Tensor:
+def argmax(x: Any, axis: int | None = None, keepdims: bool | None = None, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    """Index of the maximum (the label map when ``axis``/``dim`` is the class axis)."""
+    return ArgMaxFunction(_pick("argmax", axis, "axis", dim, "dim"),
+                          _pick("argmax", keepdims, "keepdims", keepdim, "keepdim", False))(x)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool | None = None, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
     """Index of the minimum."""
-    return ArgMinFunction(axis, keepdims)(x)
+    return ArgMinFunction(_pick("argmin", axis, "axis", dim, "dim"),
+                          _pick("argmin", keepdims, "keepdims", keepdim, "keepdim", False))(x)
 
 
-def reshape(x, *shape) -> Tensor:
-    """View with another shape (one entry may be -1)."""
-    if len(shape) == 1 and not isinstance(shape[0], int):
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """View with another shape (one entry may be -1): ``reshape(x, (2, 3))`` or ``(x, 2, 3)``."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, numpy.integer)):
         shape = tuple(shape[0])
     return ReshapeFunction(shape)(x)
 
 
-def flatten(x, start_dim: int = 0) -> Tensor:
-    """Merge the axes from ``start_dim`` on into one."""
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge the axes ``start_dim`` .. ``end_dim`` (both included, as in PyTorch) into one."""
     x = as_tensor(x)
-    return reshape(x, x.shape[:start_dim] + (-1,))
+    if end_dim == -1 and 0 <= start_dim <= x.ndim:  # to the end (start_dim = ndim: a new 1-axis)
+        return reshape(x, x.shape[:start_dim] + (-1,))
+    start, end = (_norm_axis(a, x.ndim)[0] for a in (start_dim, end_dim))
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                         f"tensor of shape {x.shape}")
+    return reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1:])
 
 
-def permute(x, *axes) -> Tensor:
-    """Reorder the axes."""
-    if len(axes) == 1 and not isinstance(axes[0], int):
+def permute(x: Any, *axes: Any) -> Tensor:
+    """Reorder the axes: ``permute(x, (0, 2, 3, 1))`` or ``permute(x, 0, 2, 3, 1)``."""
+    if len(axes) == 1 and not isinstance(axes[0], (int, numpy.integer)):
         axes = tuple(axes[0])
     return PermuteFunction(axes)(x)
 
 
-def transpose(x, axis0: int | None = None, axis1: int | None = None) -> Tensor:
-    """Swap two axes, or reverse all of them when none are given (like ``.T``)."""
+def transpose(x: Any, axis0: int | None = None, axis1: int | None = None, *,
+              dim0: int | None = None, dim1: int | None = None) -> Tensor:
+    """Swap two axes (alias ``dim0``, ``dim1``), or reverse all of them when none are given
+    (like ``.T``)."""
     x = as_tensor(x)
-    if axis0 is None:
+    axis0 = _pick("transpose", axis0, "axis0", dim0, "dim0")
+    axis1 = _pick("transpose", axis1, "axis1", dim1, "dim1")
+    if axis0 is None and axis1 is None:
         return PermuteFunction(None)(x)
+    if axis0 is None or axis1 is None:
+        raise TypeError(f"transpose: give both axes to swap (or neither, to reverse all), got "
+                        f"{axis0} and {axis1}")
     axes = list(range(x.ndim))
     axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
     return PermuteFunction(axes)(x)
 
 
-def getitem(x, index) -> Tensor:
+def getitem(x: Any, index: Any) -> Tensor:
     """x[index]: slices (a crop is a slice), integers, boolean masks, integer arrays or Tensors."""
     return GetItemFunction(index)(x)
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
-    return ConcatenateFunction(axis)(*tensors)
+def concatenate(tensors: Sequence[Any], axis: int | None = None, *,
+                dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (alias ``dim``; 0 by default)."""
+    return ConcatenateFunction(_pick("concatenate", axis, "axis", dim, "dim", 0))(*tensors)
 
 
 cat = concatenate
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
-    return StackFunction(axis)(*tensors)
+def stack(tensors: Sequence[Any], axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Join tensors along a new axis (alias ``dim``; 0 by default)."""
+    return StackFunction(_pick("stack", axis, "axis", dim, "dim", 0))(*tensors)
 
 
-def pad(x, pad_width: Any, value: float = 0.0) -> Tensor:
-    """Constant padding with ``numpy.pad``'s ``pad_width`` (an int, a pair, or one pair per axis)."""
-    return PadFunction(pad_width, value)(x)
+def pad(x: Any, pad_width: Any = None, value: Any = 0.0, mode: str = "constant", *,
+        pad: Any = None) -> Tensor:
+    """Constant padding, in NumPy's or PyTorch's spelling of the widths.
 
-
-def to(x, device: str | None = None, dtype: Any = None) -> Tensor:
-    """Copy a tensor to ``device`` and/or ``dtype`` (differentiable)."""
+    The rule that tells them apart: an int, a ``(before, after)`` pair of ints (every axis) or a
+    sequence of pairs (one per axis) is ``numpy.pad``'s ``pad_width``; a flat tuple of 4, 6, ...
+    ints, or any flat tuple passed as ``pad=``, is ``torch.nn.functional.pad``'s: last dimension
+    first, ``(left, right, top, bottom, ...)``. (A positional 2-tuple stays NumPy's, every axis;
+    write ``pad=(l, r)`` for PyTorch's last-axis-only meaning.) ``F.pad(x, p, "constant", v)``
+    (PyTorch's argument order) works too; only ``mode="constant"`` exists.
+    """
+    if isinstance(value, str):  # torch's positional order: pad(x, pad, mode, value)
+        value, mode = (0.0 if mode == "constant" else mode), value
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is implemented, got mode={mode!r}")
+    if (pad_width is None) == (pad is None):
+        raise TypeError("pad: give the widths once, as pad_width (NumPy's spelling) or pad "
+                        "(PyTorch's, last dimension first)")
     x = as_tensor(x)
+    flat = pad if pad is not None else pad_width
+    torch_style = pad is not None or (
+        isinstance(flat, (tuple, list)) and len(flat) >= 4
+        and all(isinstance(v, (int, numpy.integer)) for v in flat))
+    widths = _torch_pad_pairs(flat, x.shape) if torch_style else pad_width
+    return PadFunction(widths, 0.0 if value is None else value)(x)
+
+
+def _torch_pad_pairs(pad: Any, shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """PyTorch's flat ``(left, right, top, bottom, ...)`` (last dimension first) -> one pair per
+    axis."""
+    pad = tuple(pad)
+    if len(pad) % 2 or len(pad) // 2 > len(shape) or not all(
+            isinstance(v, (int, numpy.integer)) for v in pad):
+        raise ValueError(f"pad: PyTorch-style pad {pad!r} does not fit a tensor of shape {shape}: "
+                         "give 2 ints per padded dimension, last dimension first, at most "
+                         f"{2 * len(shape)} ints")
+    pairs = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(len(pad) // 2)]
+    return [(0, 0)] * (len(shape) - len(pairs)) + pairs[::-1]
+
+
+def to(x: Any, device: str | None = None, dtype: Any = None) -> Tensor:
+    """Copy a tensor to ``device`` and/or ``dtype`` (differentiable); ``"cuda"`` means ``"gpu"``,
+    and a dtype in the device's place is the dtype (``x.to(minisegnet.float64)``, as PyTorch)."""
+    x = as_tensor(x)
+    if device is not None and not isinstance(device, str) and dtype is None:
+        device, dtype = None, device  # x.to(dtype)
+    device = None if device is None else backend.normalize_device(device)
     if (device is None or device == x.device) and (dtype is None or numpy.dtype(dtype) == x.dtype):
         return x
     return ToDeviceFunction(device, dtype)(x)
 
 
-def step(x) -> Tensor:
+def step(x: Any) -> Tensor:
     """Unit step (0.5 at 0)."""
     return StepFunction()(x)
 
 
-def sign(x) -> Tensor:
+def sign(x: Any) -> Tensor:
     """Sign: -1, 0 or 1."""
     return SignFunction()(x)
 
 
-def linear(x) -> Tensor:
+def linear(x: Any) -> Tensor:
     """The identity activation (deck 001's 'linear')."""
     return as_tensor(x)
 
 
-def piecewise_linear(x) -> Tensor:
+def piecewise_linear(x: Any) -> Tensor:
     """0 below -1/2, x + 1/2 between, 1 above 1/2."""
     return PiecewiseLinearFunction()(x)
 
 
-def sigmoid(x) -> Tensor:
+def sigmoid(x: Any) -> Tensor:
     """Logistic sigmoid 1 / (1 + e^-x)."""
     return SigmoidFunction()(x)
 
 
-def tanh(x) -> Tensor:
+def tanh(x: Any) -> Tensor:
     """Hyperbolic tangent."""
     return TanhFunction()(x)
 
 
-def relu(x) -> Tensor:
+def relu(x: Any) -> Tensor:
     """max(0, x)."""
     return ReLUFunction()(x)
 
 
-def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, ``negative_slope`` * x otherwise."""
     return LeakyReLUFunction(negative_slope)(x)
 
 
-def softplus(x) -> Tensor:
+def softplus(x: Any) -> Tensor:
     """ln(1 + e^x)."""
     return SoftplusFunction()(x)
 
 
-def softmax(x, axis: int = 1) -> Tensor:
-    """Softmax over ``axis`` (the class axis, 1 for (N, K, H, W))."""
-    return SoftmaxFunction(axis)(x)
+def softmax(x: Any, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Softmax over ``axis`` (alias ``dim``; default 1, the class axis of (N, K, H, W))."""
+    return SoftmaxFunction(_pick("softmax", axis, "axis", dim, "dim", 1))(x)
 
 
-def log_softmax(x, axis: int = 1) -> Tensor:
-    """log(softmax(x)) computed without overflow."""
-    return LogSoftmaxFunction(axis)(x)
-
-
-# ----------------------------------------------------------------------------------------------
-# Tensor operators and methods
-
-
-def _compare(op: str):
-    def method(self, other):
-        other = other.data if isinstance(other, Tensor) else other
-        if hasattr(other, "shape"):
-            backend.check_same_device(self.data, other, op=op)
-        return Tensor(getattr(self.data, op)(other))
-    return method
-
-
-def _attach() -> None:
-    T = Tensor
-    T.__add__ = lambda a, b: add(a, b)
-    T.__radd__ = lambda a, b: add(b, a)
-    T.__sub__ = lambda a, b: sub(a, b)
-    T.__rsub__ = lambda a, b: sub(b, a)
-    T.__mul__ = lambda a, b: mul(a, b)
-    T.__rmul__ = lambda a, b: mul(b, a)
-    T.__truediv__ = lambda a, b: div(a, b)
-    T.__rtruediv__ = lambda a, b: div(b, a)
-    T.__neg__ = lambda a: neg(a)
-    T.__pos__ = lambda a: a
-    T.__pow__ = lambda a, b: pow(a, b)
-    T.__rpow__ = lambda a, b: pow(b, a)
-    T.__matmul__ = lambda a, b: matmul(a, b)
-    T.__rmatmul__ = lambda a, b: matmul(b, a)
-    T.__abs__ = lambda a: abs(a)
-    T.__getitem__ = lambda a, i: getitem(a, i)
-    for op in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
-        setattr(T, op, _compare(op))
-    for name in ("exp", "log", "sqrt", "abs", "clip", "clamp", "sum", "mean", "max", "min",
-                 "argmax", "argmin", "reshape", "flatten", "permute", "transpose", "sigmoid",
-                 "tanh", "relu", "softplus", "softmax", "log_softmax"):
-        setattr(T, name, globals()[name])
-    T.view = reshape
-    T.T = property(lambda a: transpose(a))
-
-
-_attach()
+def log_softmax(x: Any, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """log(softmax(x)) computed without overflow (``axis``/``dim`` as :func:`softmax`)."""
+    return LogSoftmaxFunction(_pick("log_softmax", axis, "axis", dim, "dim", 1))(x)

@@ -62,11 +62,14 @@ class Softplus(Module):
 
 
 class Softmax(Module):
-    """Softmax over ``axis`` (1 = the class axis of (N, K, H, W)): exclusive class probabilities."""
+    """Softmax over ``axis`` (alias ``dim``, PyTorch's name; default 1 = the class axis of
+    (N, K, H, W)): exclusive class probabilities."""
 
-    def __init__(self, axis: int = 1) -> None:
+    def __init__(self, axis: int | None = None, *, dim: int | None = None) -> None:
         super().__init__()
-        self.axis = int(axis)
+        if axis is not None and dim is not None:
+            raise TypeError(f"{type(self).__name__}: got both axis= and dim=; give one")
+        self.axis = int(dim if dim is not None else 1 if axis is None else axis)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.softmax(x, axis=self.axis)

@@ -209,7 +209,7 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Total number of scalar weights."""
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # ----- modes, gradients, devices ------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -257,11 +257,11 @@ class Module:
 
     def to(self, device: str | None = None, dtype: Any = None) -> "Module":
         """Move every parameter and buffer to ``device`` and/or floating ``dtype``, in place."""
-        if device == "cuda":  # PyTorch's name for the GPU
-            device = "gpu"
-        if device is not None and device not in backend.DEVICES:
-            raise ValueError(f"Module.to: unknown device {device!r}; use one of {backend.DEVICES} "
-                             "(or 'cuda', the same as 'gpu')")
+        if device is not None:
+            try:
+                device = backend.normalize_device(device)  # "cuda" / "cuda:0" mean "gpu"
+            except ValueError as e:
+                raise ValueError(f"Module.to: {e}") from None
         if dtype is not None and numpy.dtype(dtype).kind != "f":
             raise TypeError(f"Module.to: dtype must be floating, got {numpy.dtype(dtype)}")
 
