@@ -50,9 +50,6 @@ __all__ = [
     "roll", "window_partition", "window_reverse", "shifted_window_mask", "relative_position_index",
     # paths: the switch between the teaching path and the fast path
     "fast_path", "fast_path_enabled",
-    # PyTorch's loss names, defined in minisegnet.nn.functional (see __getattr__ below)
-    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-    "mse_loss", "one_hot",
 ]
 
 
@@ -69,6 +66,3 @@ def __getattr__(name: str):  # PEP 562: the losses live in minisegnet.nn.functio
         return getattr(nn_functional, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-def __dir__() -> list[str]:
-    return sorted(set(__all__) | {n for n, v in globals().items() if type(v) is type(basic)})
