@@ -1,13 +1,11 @@
-import numpy as np
 import minisegnet as ms
 import minisegnet.nn as nn
 import minisegnet.nn.functional as F
 from minisegnet.utils.data import DataLoader, TensorDataset
 
 ms.manual_seed(0)
-rng = np.random.default_rng(0)
-images = ms.tensor(rng.random((64, 3, 16, 16), dtype=np.float32))
-masks = ms.tensor((images.numpy().mean(axis=1) > 0.5).astype(np.int64))  # (64, 16, 16): 0 / 1
+images = ms.rand(64, 3, 16, 16)
+masks = (images.mean(dim=1) > 0.5).long()  # (64, 16, 16): 0 / 1
 loader = DataLoader(TensorDataset(images, masks), batch_size=16, shuffle=True)
 
 model = nn.Sequential(
@@ -24,7 +22,7 @@ def init(m):
 
 
 model.apply(init)
-device = "gpu" if ms.backend.gpu_available() else "cpu"
+device = "cuda" if ms.cuda.is_available() else "cpu"
 model.to(device)
 epochs = 10
 optimizer = ms.optim.AdamW(model.parameters(), lr=3e-2, weight_decay=1e-2)
@@ -44,7 +42,7 @@ for epoch in range(epochs):
         scheduler.step()
     model.eval()
     with ms.no_grad():
-        pred = model(images.to(device)).argmax(axis=1)
+        pred = model(images.to(device)).argmax(dim=1)
         acc = (pred == masks.to(device)).float().mean().item()
     print(f"epoch {epoch}: loss {loss.item():.4f}, pixel acc {acc:.3f}")
 
