@@ -31,7 +31,7 @@ import numpy
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from timing import DeviceTimer, torch_full_float32  # noqa: E402
+from timing import DeviceTimer, blas_kernel, native_blas, torch_full_float32  # noqa: E402
 
 import minisegnet.functional as F  # noqa: E402
 from minisegnet import Tensor, backend  # noqa: E402
@@ -304,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="BLAS / torch threads (default: the libraries' own choice); on a machine\n"
                          "shared with other work, --threads 1 gives stable, comparable figures")
     args = ap.parse_args(argv)
+    native_blas(__file__)  # the CPU's own GEMM kernel, as users get it (see timing.BLAS_GUARDS)
     if args.threads and os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
         # BLAS reads its thread count when NumPy is imported: start again with it set
         env = dict(os.environ, **{k: str(args.threads) for k in (
@@ -345,6 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"python {platform.python_version()}  numpy {numpy.__version__}  cores={os.cpu_count()}  "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}  "
           f"torch {torch_version} (timed in its own process)")
+    print(f"BLAS: {blas_kernel()}")
     if device == "gpu":
         print(f"device: {backend.device_name(device)}  "
               f"CUPY_TF32={os.environ.get('CUPY_TF32', '(unset: off)')}")

@@ -32,7 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from timing import DeviceTimer, torch_full_float32  # noqa: E402
+from timing import DeviceTimer, blas_kernel, native_blas, torch_full_float32  # noqa: E402
 
 PRESETS = {
     "cpu": dict(batch=8, size=64, depth=4, width=16, classes=3),
@@ -190,6 +190,7 @@ def main() -> None:
     for k in PRESETS["cpu"]:
         p.add_argument(f"--{k}", type=int, help=f"override the preset's {k}")
     args = p.parse_args()
+    native_blas(__file__)  # the CPU's own GEMM kernel, as users get it (see timing.BLAS_GUARDS)
     if args.only:
         return child(args)
 
@@ -202,6 +203,7 @@ def main() -> None:
           f"entropy; device {args.device}; median of {args.repeats} steps after {args.warmup} "
           f"warm-up steps ({'CUDA events' if args.device == 'gpu' else 'wall clock'})")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"BLAS: {blas_kernel()}")
     if args.device == "gpu":
         from minisegnet import backend
         print(f"GPU: {backend.device_name('gpu')}  "

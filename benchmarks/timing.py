@@ -16,11 +16,74 @@ a step's real cost, Python overhead and all.
 
 from __future__ import annotations
 
+import glob
+import os
 import statistics
+import sys
 import time
 from typing import Any, Callable
 
-__all__ = ["DeviceTimer", "event_clock", "torch_full_float32"]
+__all__ = ["DeviceTimer", "event_clock", "torch_full_float32", "native_blas", "blas_kernel",
+           "BLAS_GUARDS"]
+
+# Some machines set these for old OpenBLAS builds; they force a slower kernel (AVX2 "Haswell"
+# instead of the CPU's own, e.g. AVX-512 "SkylakeX") while PyTorch (oneDNN) picks its own either way.
+BLAS_GUARDS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def native_blas(script: str) -> None:
+    """Run this benchmark with the CPU's own BLAS kernel: if a guard variable is set, start the
+    script again without it (for this command only; tests and CI keep the environment).
+
+    Call it first thing in ``main()``: OpenBLAS reads the variables when NumPy is imported, so the
+    process must start over. ``MINISEGNET_KEEP_BLAS_ENV=1`` keeps them (to measure the forced
+    kernel on purpose)."""
+    if os.environ.get("MINISEGNET_KEEP_BLAS_ENV") or not any(v in os.environ for v in BLAS_GUARDS):
+        return
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_GUARDS}
+    env["MINISEGNET_BLAS_UNSET"] = " ".join(f"{v}={os.environ[v]}" for v in BLAS_GUARDS
+                                            if v in os.environ)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, os.path.abspath(script)] + sys.argv[1:], env)
+
+
+def blas_kernel() -> str:
+    """Which BLAS and kernel NumPy runs, e.g. ``"openblas 0.3.31 kernel SkylakeX"`` (threadpoolctl
+    when installed, else OpenBLAS's own ``get_corename``), and which guard variables were unset."""
+    import numpy  # loads the BLAS library (threadpoolctl only sees libraries already loaded)
+
+    kernel = "unknown"
+    try:
+        import threadpoolctl
+
+        for info in threadpoolctl.threadpool_info():
+            if info.get("user_api") == "blas":
+                kernel = (f"{info.get('internal_api')} {info.get('version')} kernel "
+                          f"{info.get('architecture')} threads {info.get('num_threads')}")
+                break
+    except ImportError:
+        import ctypes
+
+        here = os.path.dirname(numpy.__file__)
+        for path in glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*")) + glob.glob(
+                os.path.join(here, ".dylibs", "*openblas*")):
+            lib = ctypes.CDLL(path)
+            for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                         "openblas_get_corename64_", "openblas_get_corename"):
+                if hasattr(lib, name):
+                    fn = getattr(lib, name)
+                    fn.restype = ctypes.c_char_p
+                    kernel = f"openblas kernel {fn().decode()}"
+                    break
+            if kernel != "unknown":
+                break
+    unset = os.environ.get("MINISEGNET_BLAS_UNSET")
+    forced = [f"{v}={os.environ[v]}" for v in BLAS_GUARDS if v in os.environ]
+    if unset:
+        kernel += f" (unset for this run: {unset})"
+    elif forced:
+        kernel += f" (forced by {' '.join(forced)}: MINISEGNET_KEEP_BLAS_ENV is set)"
+    return kernel
 
 
 def event_clock(device: str, library: str = "minisegnet") -> tuple[Callable[[], Any],
