@@ -1,14 +1,11 @@
 """minisegnet: a from-scratch NumPy/CuPy deep-learning engine that teaches semantic segmentation."""
 
-from . import backend
+from . import backend, data, functional, losses, metrics, models, nn, optim, random
 from .autograd import Function, Tensor, as_tensor, enable_grad, is_grad_enabled, no_grad, tensor
 from .backend import DeviceError, set_default_device
-from .gradcheck import GradcheckError, gradcheck
-from . import functional
 from .functional import roll
-from . import random
+from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
-from . import data, losses, metrics, models, nn, optim
 from .summary import summary
 
 __version__ = "0.1.0"

@@ -28,6 +28,7 @@ except Exception:  # ImportError, or a broken CUDA install  # pragma: no cover -
     _cupy = None
 
 __all__ = [
+    "Array",
     "DeviceError",
     "DEVICES",
     "asnumpy",
@@ -43,6 +44,10 @@ __all__ = [
     "to_device",
     "xp_for",
 ]
+
+#: The type of an array in annotations: ``numpy.ndarray`` or ``cupy.ndarray``. ``Any`` to the type
+#: checker, because CuPy is optional (and untyped) and both must pass where an op takes an array.
+Array = Any
 
 DEVICES = ("cpu", "gpu")
 INSTALL_HINT = ('pip install "minisegnet[gpu]" for CUDA 12, pip install "minisegnet[gpu-cuda13]" '
@@ -143,7 +148,7 @@ def check_same_device(*arrays: Any, op: str = "op") -> str:
 
 
 def to_device(array: Any, device: str) -> Any:
-    """Copy ``array`` to ``device`` as an ndarray of that device (no copy when it is already there)."""
+    """Copy ``array`` to ``device`` as an ndarray of that device (no copy if it is there)."""
     if _check_name(device) == "gpu":
         cupy = _require_gpu("to_device(..., 'gpu')")
         return array if isinstance(array, cupy.ndarray) else cupy.asarray(array)

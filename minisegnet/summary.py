@@ -26,9 +26,10 @@ while a hook records every *leaf* layer (one without sub-modules) that runs. Eac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 import numpy
 

@@ -98,7 +98,7 @@ def _allowed_intervals(low: float, high: float, avoid: tuple[float, ...],
 
 def arrays(shape: tuple[int, ...], low: float = -3.0, high: float = 3.0,
            avoid: tuple[float, ...] = (0.0,), margin: float = 0.05) -> st.SearchStrategy[np.ndarray]:
-    """float64 arrays with values in [low, high], each at least ``margin`` from every ``avoid`` point.
+    """float64 arrays with values in [low, high], at least ``margin`` from each ``avoid``.
 
     Drawn from the allowed intervals directly (no ``.filter``: Hypothesis likes to try 0.0 and the
     bounds, and rejecting them trips its filter_too_much health check on some versions)."""
@@ -111,7 +111,7 @@ def arrays(shape: tuple[int, ...], low: float = -3.0, high: float = 3.0,
 
 @st.composite
 def distinct_arrays(draw, shape: tuple[int, ...], spacing: float = 0.1) -> np.ndarray:
-    """float64 arrays without ties or zeros: a shuffled ``(k + 1/2) * spacing`` plus jitter < spacing/4."""
+    """float64 arrays without ties or zeros: shuffled ``(k + 1/2) spacing``, jitter < spacing/4."""
     n = math.prod(shape)
     order = np.array(draw(st.permutations(range(n))), dtype=np.float64)
     jitter = draw(hnp.arrays(np.float64, n, elements=st.floats(-spacing / 4, spacing / 4,
@@ -126,7 +126,7 @@ def positive_arrays(shape: tuple[int, ...], low: float = 0.2,
 
 
 def axes(ndim: int) -> st.SearchStrategy[int | tuple[int, ...] | None]:
-    """A reduction's ``axis``: None, one axis or a tuple of distinct axes (negative ones included)."""
+    """A reduction's ``axis``: None, one axis or a tuple of distinct axes (negatives included)."""
     if ndim == 0:
         return st.none()
     return st.one_of(st.none(), st.integers(-ndim, ndim - 1),
@@ -140,7 +140,7 @@ def permutations(ndim: int) -> st.SearchStrategy[tuple[int, ...]]:
 
 @st.composite
 def crops(draw, shape: tuple[int, ...]) -> tuple[slice, ...]:
-    """A crop: one non-empty ``slice(start, stop, step)`` per axis (step 1 or 2, may be negative)."""
+    """A crop: one non-empty ``slice(start, stop, step)`` per axis (step +-1 or +-2)."""
     out = []
     for n in shape:
         start = draw(st.integers(0, n - 1))
@@ -158,7 +158,8 @@ def int_indices(n: int, max_len: int = 6) -> st.SearchStrategy[np.ndarray]:
 
 class Geometry(NamedTuple):
     """One side of a convolution or pooling window: the input size and the window's parameters,
-    with the output size they give, ``floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1``."""
+    with the output size they give,
+    ``floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1``."""
 
     size: int
     kernel: int

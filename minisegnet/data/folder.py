@@ -16,14 +16,21 @@ palette PNG whose pixel values are class indices (0 .. K-1), of the image's size
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy
 
 from .dataset import SegmentationDataset
-from .images import (ImageReadError, list_images, open_image, read_image, read_labels, resize_image,
-                     resize_labels)
+from .images import (
+    ImageReadError,
+    list_images,
+    open_image,
+    read_image,
+    read_labels,
+    resize_image,
+    resize_labels,
+)
 
 __all__ = ["ImageFolderDataset", "image_folder_splits", "read_class_names", "FOLDER_FRACTIONS"]
 

@@ -17,7 +17,8 @@ every output column mixes input columns, so ``y = A_h @ x @ A_w^T`` with two sma
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor
 from . import sizes

@@ -1,4 +1,4 @@
-"""The one output-size helper module: every spatial op (and every model checking its shapes) uses it.
+"""The one output-size helper module: every spatial op (and every model checking shapes) uses it.
 
 Sizes along one axis (``n`` input rows, kernel ``k``, stride ``s``, padding ``p``, dilation ``d``):
 
@@ -22,7 +22,8 @@ functions raise the ``ValueError`` messages (op name, shapes, the rule broken) a
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "IntOrPair",
@@ -88,7 +89,7 @@ def unpool_output_size(n: int, k: int, stride: int | None = None, padding: int =
 
 
 def reachable_sizes(n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> list[int]:
-    """The output sizes a transposed convolution can produce: one per output_padding in [0, max(s, d))."""
+    """The output sizes a transposed convolution can produce: one per output_padding < max(s, d)."""
     base = conv_transpose_output_size(n, k, stride, padding, 0, dilation)
     return [base + a for a in range(max(stride, dilation)) if base + a > 0]
 
@@ -100,8 +101,9 @@ def output_padding_for(size: int, n: int, k: int, stride: int = 1, padding: int 
     sizes = reachable_sizes(n, k, stride, padding, dilation)
     if size not in sizes:
         raise ValueError(
-            f"{op}: output_size {size}{' along ' + axis if axis else ''} cannot be reached from input "
-            f"size {n} with kernel {k}, stride {stride}, padding (crop) {padding}, dilation {dilation}: "
+            f"{op}: output_size {size}{' along ' + axis if axis else ''} cannot be reached from "
+            f"input size {n} with kernel {k}, stride {stride}, padding (crop) {padding}, "
+            f"dilation {dilation}: "
             f"the reachable sizes are {sizes} (H_out = (H-1)s - 2p + d(k-1) + output_padding + 1, "
             f"0 <= output_padding < max(stride, dilation))")
     return size - conv_transpose_output_size(n, k, stride, padding, 0, dilation)

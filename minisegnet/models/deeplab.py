@@ -34,7 +34,7 @@ branch's batch-norm needs a batch of 2 or more. Any input size works.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import functional as F
 from .. import nn

@@ -30,7 +30,7 @@ and the largest (an 11-pixel span) again covers more than the map. Any input siz
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import functional as F
 from .. import nn

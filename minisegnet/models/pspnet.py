@@ -21,7 +21,7 @@ windows then overlap). In training mode the 1x1 bin's batch-norm needs a batch o
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import functional as F
 from .. import nn

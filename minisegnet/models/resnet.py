@@ -15,8 +15,8 @@ paper's option B -- when the stride or the channel count changes.
   (as in torchvision's "ResNet v1.5"); ``expansion`` 4.
 
 :class:`ResNetEncoder` is a backbone with :class:`~.mobilenet.Encoder`'s interface (a list of
-feature maps, ``out_channels``, ``strides``, ``dilations``, ``feature_index``), so DeepLab and PSPNet
-heads can use it. Scaled to toy inputs: the paper's 7x7 stride-2 stem and max-pool (stride 4)
+feature maps, ``out_channels``, ``strides``, ``dilations``, ``feature_index``), so DeepLab and
+PSPNet heads can use it. Scaled to toy inputs: the paper's 7x7 stride-2 stem and max-pool (stride 4)
 become one 3x3 conv at full resolution, and each of the ``len(layers)`` stages starts with a
 stride-2 block, so the feature maps come at strides 1, 2, 4, 8, 16. With ``output_stride`` 8 or
 16 (DeepLab's dilated ResNet) the stages past that stride keep stride 1 and dilate all their 3x3
@@ -28,7 +28,7 @@ paper does not need because its stage 1 keeps the max-pool's resolution (a test 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import nn
 from ..autograd import Tensor

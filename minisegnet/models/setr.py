@@ -47,9 +47,8 @@ import math
 
 import numpy
 
-from .. import backend
+from .. import backend, nn
 from .. import functional as F
-from .. import nn
 from ..autograd import Tensor
 from .blocks import ConvBNReLU, check_positive
 

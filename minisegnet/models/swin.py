@@ -60,8 +60,7 @@ import numpy
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
-from .blocks import check_positive
-from .blocks import ConvBNReLU
+from .blocks import ConvBNReLU, check_positive
 from .setr import Mlp
 
 __all__ = ["Swin", "SwinBlock", "PatchMerging", "PatchExpanding", "stage_windows"]
@@ -87,7 +86,7 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, windows: Tensor, batch: int, ws: int, mask: Any = None) -> Tensor:
-        """windows (B * nW, ws^2, C) -> same shape; ``mask`` an (nW, ws^2, ws^2) array of 0 / -inf."""
+        """windows (B * nW, ws^2, C) -> same shape; ``mask``: (nW, ws^2, ws^2) of 0 / -inf."""
         bn, n, c = windows.shape
         nw = bn // batch
         qkv = self.qkv(windows).reshape(batch, nw, n, 3, self.num_heads, self.head_dim)

@@ -10,7 +10,8 @@ embeddings and relative-position tables N(0, 0.02^2) (ViT / Swin's truncated nor
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy
 
@@ -123,9 +124,10 @@ class MultiheadAttention(Module):
 
     ``forward(query, key, value, attn_mask=None, need_weights=True)`` returns ``(out, weights)``:
     weights (N, L, S) averaged over the heads (None when ``need_weights=False``).
-    **Boolean attn_mask: True means the position may NOT be attended** (torch.nn.MultiheadAttention's
-    convention, the opposite of :func:`~minisegnet.functional.scaled_dot_product_attention`); a
-    float mask is added to the scores. The mask is (L, S) or (N * num_heads, L, S). A query with
+    **Boolean attn_mask: True means the position may NOT be attended**
+    (torch.nn.MultiheadAttention's convention, the opposite of
+    :func:`~minisegnet.functional.scaled_dot_product_attention`); a float mask is added to the
+    scores. The mask is (L, S) or (N * num_heads, L, S). A query with
     every key masked gets zeros (PyTorch: NaN). Inputs are (N, L, E) with ``batch_first=True``,
     (L, N, E) otherwise, or unbatched (L, E).
     """

@@ -13,7 +13,8 @@ Adam's moments) is created lazily on the parameter's device. The step is announc
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import backend
 from ..autograd import Tensor, mark_modified
@@ -255,5 +256,4 @@ class AdamW(Adam):
 
 
 from . import lr_scheduler  # noqa: E402 - the schedulers need Optimizer defined above
-from .lr_scheduler import (CosineAnnealingLR, LambdaLR, LRScheduler, MultiStepLR,  # noqa: E402
-                           OneCycleLR, StepLR)
+from .lr_scheduler import CosineAnnealingLR, LambdaLR, LRScheduler, MultiStepLR, OneCycleLR, StepLR  # noqa: E402
