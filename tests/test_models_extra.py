@@ -17,11 +17,10 @@ import minisegnet.nn as nn
 from minisegnet import Tensor, gradcheck
 from minisegnet.models import build_model
 from minisegnet.models.deeplab import ASPP, DeepLabV3, DeepLabV3Plus, scale_atrous_rates
-from minisegnet.models.mobilenet import (ConvBlock, Encoder, MobileNetEncoder, MobileNetUNet,
-                                         separable_savings)
+from minisegnet.models.mobilenet import ConvBlock, Encoder, MobileNetEncoder, MobileNetUNet
 from minisegnet.models.pspnet import PSPNet, PyramidPooling
 from minisegnet.nn.separable import DepthwiseSeparableConv2d
-from minisegnet.summary import summary
+from minisegnet.summary import separable_savings, summary
 
 import reference as ref
 from conftest import DEVICES

@@ -22,6 +22,7 @@ functions raise the ``ValueError`` messages (op name, shapes, the rule broken) a
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,23 +48,39 @@ IntOrPair = int | Sequence[int]
 def pair(value: IntOrPair, name: str, op: str, minimum: int | None = None) -> tuple[int, int]:
     """``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``; raise a ValueError naming ``op`` when invalid.
 
-    ``minimum``: smallest allowed value (1 for kernel sizes, strides and dilations, 0 for paddings).
+    Integers are Python ints or NumPy integers (anything with ``__index__``), never bools or
+    floats: a TypeError names ``op``. ``minimum``: smallest allowed value (1 for kernel sizes,
+    strides and dilations, 0 for paddings). The one rule for ``F.conv2d`` and ``nn.Conv2d`` alike.
     """
-    if isinstance(value, bool):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if hasattr(value, "__index__"):
-        out = (int(value), int(value))
+    bad_type = TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    one = _as_int(value)
+    if one is not None:
+        h = w = one
     else:
         try:
-            out = tuple(int(v) for v in value)  # type: ignore[union-attr]
+            items = list(value)  # type: ignore[arg-type]  # mypy: an int would not get here
         except TypeError:
-            raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
-        if len(out) != 2:
+            raise bad_type from None
+        if len(items) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair (h, w), got {value!r}")
-    if minimum is not None and min(out) < minimum:
+        first, second = _as_int(items[0]), _as_int(items[1])
+        if first is None or second is None:
+            raise bad_type
+        h, w = first, second
+    if minimum is not None and min(h, w) < minimum:
         rule = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{op}: {name} must be {rule}, got {value!r}")
-    return out  # type: ignore[return-value]
+    return h, w
+
+
+def _as_int(value: Any) -> int | None:
+    """``value`` as an int when it is an integer (a NumPy one included, not a bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:

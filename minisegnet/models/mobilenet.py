@@ -3,7 +3,7 @@
 The building block is the depthwise separable convolution
 (:class:`~minisegnet.nn.DepthwiseSeparableConv2d`): a 3x3 depthwise conv (one filter per channel),
 batch-norm, ReLU, a 1x1 pointwise conv, batch-norm, ReLU. It costs about 1 / C_out + 1 / 9 of a
-standard 3x3 conv (:func:`separable_savings` prints the two ``summary`` tables side by side).
+standard 3x3 conv (:func:`minisegnet.summary.separable_savings` prints both counts side by side).
 
 :class:`Encoder` is the backbone shared by :class:`MobileNetUNet`, :class:`~.pspnet.PSPNet` and
 :class:`~.deeplab.DeepLabV3` / :class:`~.deeplab.DeepLabV3Plus`:
@@ -27,17 +27,14 @@ is fused with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
 from ..nn.separable import DepthwiseSeparableConv2d
-from ..summary import Summary, summary
 from .blocks import check_positive
 
 __all__ = ["ConvBlock", "Encoder", "MobileNetEncoder", "MobileNetUNet", "ENCODER_KINDS",
-           "separable_savings", "SeparableSavings", "check_input"]
+           "check_input"]
 
 ENCODER_KINDS = ("mobilenet", "vgg")
 
@@ -190,56 +187,3 @@ class MobileNetUNet(nn.Module):
                 f"base_width={self.base_width}, depth={self.depth}")
 
 
-@dataclass
-class SeparableSavings:
-    """``summary`` of a standard conv and of its depthwise separable replacement, side by side."""
-
-    standard: Summary
-    separable: Summary
-    in_channels: int
-    out_channels: int
-    kernel_size: int
-
-    @property
-    def param_ratio(self) -> float:
-        return self.separable.total_params / self.standard.total_params
-
-    @property
-    def mult_add_ratio(self) -> float:
-        return self.separable.total_mult_adds / self.standard.total_mult_adds
-
-    @property
-    def formula_ratio(self) -> float:
-        """1 / C_out + 1 / k^2: the ratio of both counts (no bias) predicted by the algebra."""
-        return 1 / self.out_channels + 1 / self.kernel_size ** 2
-
-    def __str__(self) -> str:
-        s, d = self.standard, self.separable
-        k, ci, co = self.kernel_size, self.in_channels, self.out_channels
-        rows = [("standard conv", s.total_params, s.total_mult_adds),
-                ("  depthwise", d.rows[0].params, d.rows[0].mult_adds),
-                ("  pointwise", d.rows[-1].params, d.rows[-1].mult_adds),
-                ("depthwise separable", d.total_params, d.total_mult_adds)]
-        lines = [f"{k}x{k} conv {ci} -> {co} on input {tuple(s.input_shape)}:",
-                 f"{'':22}{'params':>12}{'mult-adds':>16}"]
-        lines += [f"{name:22}{p:>12,}{m:>16,}" for name, p, m in rows]
-        lines += [f"ratio separable / standard: params {self.param_ratio:.4f}, mult-adds "
-                  f"{self.mult_add_ratio:.4f}; 1/C_out + 1/k^2 = 1/{co} + 1/{k * k} = "
-                  f"{self.formula_ratio:.4f} ({1 / self.mult_add_ratio:.2f}x cheaper)"]
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-
-def separable_savings(in_channels: int, out_channels: int, kernel_size: int = 3,
-                      input_hw: tuple[int, int] = (56, 56), stride: int = 1,
-                      dilation: int = 1, bias: bool = False) -> SeparableSavings:
-    """Run :func:`~minisegnet.summary` on a standard ``Conv2d`` and on the
-    ``DepthwiseSeparableConv2d`` that replaces it (same geometry, "same" padding) for one image
-    of ``input_hw``. Without bias both ratios equal 1 / C_out + 1 / k^2 exactly."""
-    sep = DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, stride,
-                                   dilation=dilation, bias=bias)
-    std = sep.standard_equivalent()
-    shape = (in_channels, *input_hw)
-    return SeparableSavings(summary(std, shape), summary(sep, shape), in_channels, out_channels,
-                            kernel_size)

@@ -13,8 +13,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy
-
 from .. import backend
 from .. import functional as F
 from ..autograd import DEFAULT_FLOAT, Tensor
@@ -67,9 +65,6 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
-
-    def _mult_adds(self, in_shape: tuple, out_shape: tuple) -> int:
-        return int(numpy.prod(out_shape)) * self.in_features
 
 
 class LayerNorm(Module):
