@@ -28,7 +28,7 @@ def is_float(dtype: Any) -> bool:
 def as_array(x: Any) -> Array:
     """The array behind ``x``: a Tensor's ``.data``, an array itself (no copy), else a NumPy array.
 
-    NumPy scalars keep their dtype; lists and Python numbers go through ``numpy.asarray``."""
+    NumPy scalars keep their dtype; lists and Python numbers become host arrays."""
     if backend.is_array(x):
         return x
     data = getattr(x, "data", None)
@@ -36,7 +36,7 @@ def as_array(x: Any) -> Array:
         return data
     if hasattr(x, "shape") and hasattr(x, "dtype"):  # a NumPy scalar
         return x
-    return numpy.asarray(x)
+    return backend.get_array_module(x).asarray(x)  # a list or a number: on the host
 
 
 def check_labels(op: str, labels: Array, num_classes: int, ignore_index: int | None = None,

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minisegnet import Tensor, backend, losses, metrics
+
 import fake_cupy
 from conftest import DEVICES
-from minisegnet import Tensor, backend, losses, metrics
 
 DECK003_A = np.array([[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 0, 0, 0]])
 DECK003_B = np.array([[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0]])

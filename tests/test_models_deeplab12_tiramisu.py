@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 import pytest
-from overfit import gradcheck_tiny_model, overfit_two_masks
 
 import minisegnet as ms
 import minisegnet.nn as nn
@@ -23,6 +22,7 @@ from minisegnet.models.resnet import ResNetEncoder
 from minisegnet.summary import summary
 
 import reference as ref
+from overfit import gradcheck_tiny_model, overfit_two_masks
 
 
 def rand(shape, seed=0, dtype=np.float32):

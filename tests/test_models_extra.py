@@ -7,23 +7,22 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from overfit import gradcheck_tiny_model, overfit_two_masks, with_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minisegnet as ms
-import minisegnet.functional as F
 import minisegnet.nn as nn
 from minisegnet import Tensor, gradcheck
 from minisegnet.models import build_model
 from minisegnet.models.deeplab import ASPP, DeepLabV3, DeepLabV3Plus, scale_atrous_rates
-from minisegnet.models.mobilenet import ConvBlock, Encoder, MobileNetEncoder, MobileNetUNet
+from minisegnet.models.mobilenet import Encoder, MobileNetEncoder, MobileNetUNet
 from minisegnet.models.pspnet import PSPNet, PyramidPooling
 from minisegnet.nn.separable import DepthwiseSeparableConv2d
 from minisegnet.summary import separable_savings, summary
 
 import reference as ref
 from conftest import DEVICES
+from overfit import gradcheck_tiny_model, overfit_two_masks, with_params
 
 
 def rand(shape, seed=0, dtype=np.float32):
@@ -161,7 +160,7 @@ def test_mobilenet_encoder_is_cheaper_than_the_standard_one():
     convs = 9 * (3 * 16 + 16 * 16 + 16 * 32 + 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128)
     bn = 2 * 2 * (16 + 32 + 64 + 128)
     assert vgg.total_params == convs + bn == 294_000
-    # separable: the stem conv stays standard; each other block is dw 9 C_in + BN + pw C_in C_out + BN
+    # separable: the stem conv stays standard; each other block: dw 9 C_in + BN + pw C_in C_out + BN
     blocks = [(16, 16), (16, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 128)]
     sep = 9 * 3 * 16 + 2 * 16 + sum(9 * a + 2 * a + a * b + 2 * b for a, b in blocks)
     assert mob.total_params == sep == 37_776
