@@ -40,9 +40,8 @@ from collections.abc import Sequence
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
-from .blocks import check_positive
+from .blocks import check_input, check_positive
 from .densenet import DenseBlock, TransitionDown, TransitionUp
-from .mobilenet import check_input
 
 __all__ = ["FCDenseNet"]
 

@@ -31,20 +31,12 @@ from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
 from ..nn.separable import DepthwiseSeparableConv2d
-from .blocks import check_positive
+from .blocks import StagedEncoder, check_input, check_positive
 
 __all__ = ["ConvBlock", "Encoder", "MobileNetEncoder", "MobileNetUNet", "ENCODER_KINDS",
            "check_input"]
 
 ENCODER_KINDS = ("mobilenet", "vgg")
-
-
-def check_input(model: str, x: Tensor, in_channels: int) -> None:
-    """A clear error for a batch that is not (N, in_channels, H, W)."""
-    if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != in_channels:
-        shape = getattr(x, "shape", type(x).__name__)
-        raise ValueError(f"{model}: expected an (N, {in_channels}, H, W) input (any H, W >= 1), "
-                         f"got shape {shape}")
 
 
 class ConvBlock(nn.Module):
@@ -72,7 +64,7 @@ class ConvBlock(nn.Module):
         return self.relu(self.bn(self.conv(x)))
 
 
-class Encoder(nn.Module):
+class Encoder(StagedEncoder):
     """A backbone that returns its feature maps at every stride: ``forward(x)`` gives the list
     [stem (stride 1), stage 1 (stride 2), ..., stage ``depth``] (see the module docstring).
 
@@ -118,20 +110,6 @@ class Encoder(nn.Module):
             self.out_channels.append(widths[i])
             self.strides.append(stride)
             self.dilations.append(dilation)
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        check_input(type(self).__name__, x, self.in_channels)
-        feats = [self.stem(x)]
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))
-        return feats
-
-    def feature_index(self, stride: int) -> int:
-        """Index of the last feature map at ``stride`` (ValueError naming the strides there are)."""
-        if stride not in self.strides:
-            raise ValueError(f"{type(self).__name__}: no feature map at stride {stride!r}; the "
-                             f"strides are {sorted(set(self.strides))}")
-        return len(self.strides) - 1 - self.strides[::-1].index(stride)
 
     def extra_repr(self) -> str:
         return (f"kind={self.kind!r}, depth={self.depth}, output_stride={self.output_stride}, "

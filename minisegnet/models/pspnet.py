@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
-from .blocks import check_positive
-from .mobilenet import ConvBlock, check_input
+from .blocks import check_input, check_positive
+from .mobilenet import ConvBlock
 from .resnet import build_backbone
 
 __all__ = ["PSPNet", "PyramidPooling"]

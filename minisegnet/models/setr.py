@@ -50,7 +50,7 @@ import numpy
 from .. import backend, nn
 from .. import functional as F
 from ..autograd import Tensor
-from .blocks import ConvBNReLU, check_positive
+from .blocks import ConvBNReLU, check_input, check_positive
 
 __all__ = ["SETR", "ViTEncoder", "TransformerLayer", "Mlp", "SETR_DECODERS",
            "init_transformer_weights"]
@@ -190,9 +190,7 @@ class SETR(nn.Module):
                                  f"{near}")
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"SETR: expected an (N, {self.in_channels}, H, W) input, got shape "
-                             f"{x.shape}")
+        check_input("SETR", x, self.in_channels, sizes="")
         size = x.shape[2:]
         self.check_input_size(*size)
         maps = self.encoder(x)

@@ -60,7 +60,7 @@ import numpy
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
-from .blocks import ConvBNReLU, check_positive
+from .blocks import ConvBNReLU, check_input, check_positive
 from .setr import Mlp
 
 __all__ = ["Swin", "SwinBlock", "PatchMerging", "PatchExpanding", "stage_windows"]
@@ -248,9 +248,7 @@ class Swin(nn.Module):
 
     # ----- forward --------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"Swin: expected an (N, {self.in_channels}, H, W) input, got shape "
-                             f"{x.shape}")
+        check_input("Swin", x, self.in_channels, sizes="")
         self.check_input_size(x.shape[2], x.shape[3])
         y = self.embed_norm(self.patch_embed(x).permute(0, 2, 3, 1))  # (N, h, w, C)
         feats = []
