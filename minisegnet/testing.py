@@ -29,6 +29,7 @@ element):
 * ``conv_geometries()``, ``pool_geometries()``: (input size, kernel, stride, padding, dilation)
   combinations whose window fits, with the output size they give;
 * ``label_maps(num_classes, shape)``: integer class maps for losses and metrics;
+* ``seeds()``: seeds for ``numpy.random.default_rng`` where a test draws its own values;
 * ``gradcheck`` and ``GradcheckError`` (re-exported from :mod:`minisegnet.gradcheck`).
 
 hypothesis is an optional dependency (``pip install hypothesis``, or the ``test`` extra); importing
@@ -55,7 +56,8 @@ from .gradcheck import GradcheckError, gradcheck
 
 __all__ = ["shapes", "broadcast_pairs", "arrays", "distinct_arrays", "positive_arrays", "axes",
            "permutations", "crops", "int_indices", "Geometry", "conv_geometries",
-           "pool_geometries", "label_maps", "gradcheck", "GradcheckError", "MAX_DIMS", "MAX_SIDE"]
+           "pool_geometries", "label_maps", "seeds", "gradcheck", "GradcheckError", "MAX_DIMS",
+           "MAX_SIDE"]
 
 MAX_DIMS, MAX_SIDE = 3, 4
 
@@ -110,7 +112,7 @@ def arrays(shape: tuple[int, ...], low: float = -3.0, high: float = 3.0,
 
 
 @st.composite
-def distinct_arrays(draw, shape: tuple[int, ...], spacing: float = 0.1) -> np.ndarray:
+def distinct_arrays(draw: st.DrawFn, shape: tuple[int, ...], spacing: float = 0.1) -> np.ndarray:
     """float64 arrays without ties or zeros: shuffled ``(k + 1/2) spacing``, jitter < spacing/4."""
     n = math.prod(shape)
     order = np.array(draw(st.permutations(range(n))), dtype=np.float64)
@@ -139,7 +141,7 @@ def permutations(ndim: int) -> st.SearchStrategy[tuple[int, ...]]:
 
 
 @st.composite
-def crops(draw, shape: tuple[int, ...]) -> tuple[slice, ...]:
+def crops(draw: st.DrawFn, shape: tuple[int, ...]) -> tuple[slice, ...]:
     """A crop: one non-empty ``slice(start, stop, step)`` per axis (step +-1 or +-2)."""
     out = []
     for n in shape:
@@ -170,7 +172,7 @@ class Geometry(NamedTuple):
 
 
 @st.composite
-def conv_geometries(draw, max_size: int = 7, max_kernel: int = 3, max_stride: int = 3,
+def conv_geometries(draw: st.DrawFn, max_size: int = 7, max_kernel: int = 3, max_stride: int = 3,
                     max_padding: int = 2, max_dilation: int = 2) -> Geometry:
     """A convolution geometry whose (dilated) window fits the padded input: ``out >= 1``."""
     kernel = draw(st.integers(1, max_kernel))
@@ -184,7 +186,7 @@ def conv_geometries(draw, max_size: int = 7, max_kernel: int = 3, max_stride: in
 
 
 @st.composite
-def pool_geometries(draw, max_size: int = 8, max_kernel: int = 3, max_stride: int = 3) -> Geometry:
+def pool_geometries(draw: st.DrawFn, max_size: int = 8, max_kernel: int = 3, max_stride: int = 3) -> Geometry:
     """A pooling geometry (dilation 1, padding at most half the kernel, as PyTorch requires)."""
     kernel = draw(st.integers(1, max_kernel))
     stride = draw(st.integers(1, max_stride))
@@ -197,3 +199,8 @@ def pool_geometries(draw, max_size: int = 8, max_kernel: int = 3, max_stride: in
 def label_maps(num_classes: int, shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
     """int64 class maps with values in ``0 .. num_classes - 1`` (targets for losses and metrics)."""
     return hnp.arrays(np.int64, shape, elements=st.integers(0, num_classes - 1))
+
+
+def seeds() -> st.SearchStrategy[int]:
+    """Seeds for ``numpy.random.default_rng`` (any non-negative 31-bit int; shrinks towards 0)."""
+    return st.integers(0, 2**31 - 1)

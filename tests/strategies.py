@@ -15,12 +15,13 @@ size-1 axes. Values are float64 NumPy arrays; the op tests move them to the devi
   maximum/minimum and sort-like ops whose gradient depends on which element wins;
 * ``positive_arrays(shape)``: values in [low, high], low > 0, for log, sqrt, pow bases, divisors;
 * op parameters: ``axes(ndim)`` (None, an int or a tuple, negatives included),
-  ``permutations(ndim)``, ``crops(shape)`` (tuples of slices), ``int_indices(n)`` (integer arrays with repeats).
+  ``permutations(ndim)``, ``crops(shape)`` (tuples of slices), ``int_indices(n)`` (integer arrays
+  with repeats); ``seeds()`` for tests that draw their own values from a seeded generator.
 
 Pass the strategies' values straight into a ``@given`` or draw from them in ``st.data()``.
 """
 
-from minisegnet.testing import (  # noqa: F401
+from minisegnet.testing import (
                                 MAX_DIMS,
                                 MAX_SIDE,
                                 arrays,
@@ -34,5 +35,10 @@ from minisegnet.testing import (  # noqa: F401
                                 permutations,
                                 pool_geometries,
                                 positive_arrays,
+                                seeds,
                                 shapes,
 )
+
+__all__ = ["MAX_DIMS", "MAX_SIDE", "arrays", "axes", "broadcast_pairs", "conv_geometries", "crops",
+           "distinct_arrays", "int_indices", "label_maps", "permutations", "pool_geometries",
+           "positive_arrays", "seeds", "shapes"]

@@ -23,9 +23,8 @@ Decoders (``decoder=``):
   each stage's map (after a LayerNorm) gets a 1x1 conv to C channels; top-down, every map adds
   the coarser one upsampled bilinearly; each sum gets a 3x3 conv + BN + ReLU and is upsampled to
   the finest map; the maps are concatenated, fused by a 3x3 conv + BN + ReLU, a 1x1 conv gives the
-  class scores, and a bilinear upsampling by p returns to the input size. On ``shapes`` it learns
-  faster than the pure-transformer decoder below (val mIoU 0.335 vs 0.315 after 4 epochs, in half
-  the time per epoch).
+  class scores, and a bilinear upsampling by p returns to the input size. Measured against the
+  pure-transformer decoder below: docs/results.md and benchmarks/results/transformers_*.txt.
 * ``"unet"`` (Swin-UNet): from the deepest stage up, **patch expanding** (Linear C -> 2C, then
   each token's 2C values rearranged into a 2 x 2 block of C/2: twice the resolution, half the
   width, + LayerNorm), concatenation with the encoder map of the same stage (the U-Net skip), a
