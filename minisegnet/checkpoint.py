@@ -142,7 +142,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """
     if not isinstance(state, dict):
         raise TypeError(f"save_checkpoint: state must be a dict, got {type(state).__name__}")
-    arrays: dict[str, numpy.ndarray] = {}
+    arrays: dict[str, Any] = {}  # name -> host array (Any: numpy.savez's stub types **kwds as bool)
     meta = {"format": CHECKPOINT_FORMAT, "state": _encode(state, arrays)}
     arrays[_META] = numpy.asarray(json.dumps(meta))
     return atomic_write_bytes(path, lambda f: numpy.savez(f, **arrays))

@@ -63,8 +63,8 @@ def read_image(path: str | os.PathLike, channels: int) -> numpy.ndarray:
         out = numpy.repeat(a[None], channels, axis=0)
         return numpy.clip(out, 0.0, 1.0).astype(numpy.float32)
     img = img.convert("RGB" if channels == 3 else "L")
-    a = numpy.asarray(img, dtype=numpy.float32) / 255.0
-    return numpy.ascontiguousarray(a.transpose(2, 0, 1) if channels == 3 else a[None])
+    rgb = numpy.asarray(img, dtype=numpy.float32) / 255.0
+    return numpy.ascontiguousarray(rgb.transpose(2, 0, 1) if channels == 3 else rgb[None])
 
 
 def read_labels(path: str | os.PathLike) -> numpy.ndarray:

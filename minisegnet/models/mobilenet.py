@@ -52,7 +52,7 @@ class ConvBlock(nn.Module):
         pad = dilation * (kernel_size - 1) // 2
         self.separable = bool(separable and kernel_size > 1)
         if self.separable:
-            self.conv = DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, stride, pad,
+            self.conv: nn.Module = DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, stride, pad,
                                                  dilation, bias=False, mid_norm=True)
         else:
             self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,

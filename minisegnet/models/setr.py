@@ -164,7 +164,7 @@ class SETR(nn.Module):
         self.encoder = ViTEncoder(in_channels, e, depth, num_heads, patch_size, img_size,
                                   mlp_ratio, approximate)
         if decoder == "naive":
-            self.head = nn.Sequential(ConvBNReLU(e, d, 1, 0), nn.Conv2d(d, num_classes, 1))
+            self.head: nn.Module = nn.Sequential(ConvBNReLU(e, d, 1, 0), nn.Conv2d(d, num_classes, 1))
         elif decoder == "pup":
             stages = max(1, math.ceil(math.log2(patch_size)))
             self.stages = nn.ModuleList([ConvBNReLU(e if i == 0 else d, d, 3, 1)

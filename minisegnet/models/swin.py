@@ -122,7 +122,11 @@ class SwinBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, h, w, c = x.shape
-        ws, shift = stage_windows(h, w, self.window_size)
+        found = stage_windows(h, w, self.window_size)
+        if found is None:  # Swin.check_input_size rules this out before the first stage
+            raise ValueError(f"{type(self).__name__}: a {h}x{w} map does not tile into windows of "
+                             f"{self.window_size}")
+        ws, shift = found
         shift = shift if self.shifted else 0
         y = self.norm1(x)
         if shift:
@@ -210,7 +214,7 @@ class Swin(nn.Module):
                                        for i in reversed(range(depth - 1))])
             self.dec_stages = nn.ModuleList([blocks(i) for i in reversed(range(depth - 1))])
             self.final_expand = PatchExpanding(dims[0], dims[0], patch_size)
-            self.head = nn.Linear(dims[0], num_classes)
+            self.head: nn.Module = nn.Linear(dims[0], num_classes)
         else:
             f = dims[0]
             self.lateral = nn.ModuleList([nn.Conv2d(d, f, 1) for d in dims])
@@ -257,7 +261,7 @@ class Swin(nn.Module):
             feats.append(self.norms[i](y))
             if i < self.depth - 1:
                 y = self.merges[i](y)
-        return self._unet(feats) if self.decoder == "unet" else self._fpn(feats, x.shape[2:])
+        return self._unet(feats) if self.decoder == "unet" else self._fpn(feats, (x.shape[2], x.shape[3]))
 
     def _unet(self, feats: list[Tensor]) -> Tensor:
         y = feats[-1]
