@@ -54,7 +54,6 @@ from .nn import (
     Module,
     Upsample,
 )
-from .nn import module as _module
 
 __all__ = ["summary", "Summary", "LayerInfo", "register_layer", "MULT_ADDS", "RECEPTIVE_FIELDS",
            "conv_rf", "transposed_rf", "separable_savings", "SeparableSavings"]
@@ -271,10 +270,6 @@ def summary(model: Module, input_shape: Sequence[int], device: str | None = None
         return r, j
 
     def hook(module: Module, inputs: tuple, output: Any) -> None:
-        if module._modules and any(m is not None for m in module._modules.values()):
-            return  # containers: their leaves are recorded
-        if isinstance(module, Identity):
-            return
         x, y = _first_tensor(inputs), _first_tensor(output)
         if x is None or y is None:
             return
@@ -283,7 +278,7 @@ def summary(model: Module, input_shape: Sequence[int], device: str | None = None
         if field_rule is not None and x.ndim == 4 and y.ndim == 4:
             r, j = field_rule(module, r, j, x.shape, y.shape)
         mult_adds = cost_rule(module, x.shape, y.shape) if cost_rule is not None else 0
-        params = sum(p.size for p in module._parameters.values() if p is not None)
+        params = sum(p.size for p in module.parameters())  # a leaf's own
         fields[id(y)] = (r, j)
         alive.append(y)
         rows.append(LayerInfo(names.get(id(module), "?"), type(module).__name__, y.shape, params,
@@ -297,7 +292,9 @@ def summary(model: Module, input_shape: Sequence[int], device: str | None = None
     model.eval()
     for p, _ in grads:
         p.requires_grad = False  # record the graph of activations only (no weight-gradient buffers)
-    _module._global_forward_hooks.append(hook)
+    # every leaf layer (no sub-modules; containers are the sum of their leaves) reports its call
+    removers = [m.register_forward_hook(hook) for m in model.modules()
+                if next(m.children(), None) is None and not isinstance(m, Identity)]
     try:
         with enable_grad():
             out = model(x)
@@ -308,7 +305,8 @@ def summary(model: Module, input_shape: Sequence[int], device: str | None = None
         r, j = field_of(y)
         out_shape = y.shape
     finally:
-        _module._global_forward_hooks.remove(hook)
+        for remove in removers:
+            remove()
         for p, flag in grads:
             p.requires_grad = flag
         for m in model.modules():

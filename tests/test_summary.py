@@ -4,7 +4,6 @@ layers; the table; the model is left as it was."""
 import numpy as np
 import pytest
 
-import minisegnet as ms
 import minisegnet.nn as nn
 from minisegnet import Tensor
 from minisegnet.models import UNet
@@ -97,9 +96,10 @@ def test_summary_leaves_the_model_as_it_was():
     assert m.training and m.down.training and not m.bottleneck.training
     assert not frozen.requires_grad
     assert all(p.requires_grad for p in m.parameters() if p is not frozen)
-    assert not ms.nn.module._global_forward_hooks
+    assert not any(layer._forward_hooks for layer in m.modules())  # summary's hooks removed
     y = m(Tensor(np.zeros((2, 1, 16, 16), np.float32)))
     assert y.requires_grad
+    assert len(summary(m, (2, 1, 16, 16)).rows) == len(s.rows)  # no hook left to count twice
 
 
 def test_summary_rejects_bad_arguments():
