@@ -35,8 +35,8 @@ import numpy
 
 from . import backend
 from . import functional as F
-from .autograd import Function, Tensor, _scalar_like, as_tensor
-from .validation import as_array, check_labels, is_float
+from .autograd import Function, Tensor, as_tensor
+from .validation import as_array, check_labels, is_float, scalar_like
 
 __all__ = [
     "cross_entropy",
@@ -327,7 +327,7 @@ class BinaryFocalFamilyFunction(Function):
 
     def forward(self, p):
         xp, y = self.xp, self.y
-        a, b, g, eps, one = (_scalar_like(p, v) for v in (self.a, self.b, self.gamma, self.eps, 1))
+        a, b, g, eps, one = (scalar_like(p, v) for v in (self.a, self.b, self.gamma, self.eps, 1))
         self.pc, self.qc = xp.maximum(p, eps), xp.maximum(one - p, eps)
         self.lp, self.lq = xp.log(self.pc), xp.log(self.qc)
         self.fp, self.fn = self.qc ** g, self.pc ** g  # focal factors (1 - p̂)^γ and p̂^γ
@@ -356,7 +356,7 @@ class BinaryFocalFamilyWithLogitsFunction(Function):
 
     def forward(self, z):
         xp, y = self.xp, self.y
-        a, b, g, zero, one = (_scalar_like(z, v) for v in (self.a, self.b, self.gamma, 0, 1))
+        a, b, g, zero, one = (scalar_like(z, v) for v in (self.a, self.b, self.gamma, 0, 1))
         e = xp.exp(-xp.abs(z))  # in (0, 1]: never overflows
         pos = z >= 0
         self.s = xp.where(pos, one / (one + e), e / (one + e))  # p̂

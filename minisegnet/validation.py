@@ -1,4 +1,5 @@
-"""Input checks shared across modules: dtypes, arrays behind tensors, class labels, probabilities.
+"""Input checks and dtype helpers shared across modules: dtypes, arrays behind tensors, class
+labels, probabilities.
 
 Each check raises the project's kind of error: the op's name, the shapes or values seen, and what
 would work. Shape and size rules of the spatial ops (``pair``, ``check_4d``, ``check_window_fits``)
@@ -17,12 +18,21 @@ import numpy
 from . import backend
 from .backend import Array
 
-__all__ = ["is_float", "as_array", "check_labels", "check_probability_range"]
+__all__ = ["is_float", "scalar_like", "as_array", "check_labels", "check_probability_range"]
 
 
 def is_float(dtype: Any) -> bool:
     """True for a floating dtype (float16/32/64), False for integers and bools."""
     return numpy.dtype(dtype).kind == "f"
+
+
+def scalar_like(x: Array, value: float) -> Any:
+    """``value`` as a NumPy scalar of x's dtype, for constants inside an op.
+
+    On a 0-d float32 array ``x + 0.5`` is float64 under NumPy 1.x (a Python float meeting only
+    scalars and 0-d arrays takes float64 there) but float32 under NumPy 2 (NEP 50); a typed
+    constant, ``x + scalar_like(x, 0.5)``, keeps x's dtype on every NumPy (and on CuPy)."""
+    return x.dtype.type(value)
 
 
 def as_array(x: Any) -> Array:
