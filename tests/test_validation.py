@@ -33,7 +33,7 @@ def test_as_array_unwraps_without_copying():
 
 def test_check_labels_names_the_op_the_label_and_the_fix():
     check_labels("op", np.array([0, 2, 255]), 3, ignore_index=255)  # in range or ignored: fine
-    message = r"op: target holds the label 3, outside \[0, 3\) for K = 3 classes \(pass ignore_index"
+    message = r"op: target holds the label 3, outside \[0, 3\) for K = 3 classes \(pass ignore"
     with pytest.raises(ValueError, match=message):
         check_labels("op", np.array([0, 3]), 3)
     with pytest.raises(ValueError, match=r"label -1.*and it is not ignore_index=255"):
