@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["DeviceTimer", "event_clock", "torch_full_float32"]
 
@@ -30,7 +31,7 @@ def event_clock(device: str, library: str = "minisegnet") -> tuple[Callable[[], 
     if device == "cpu":
         return None
     if library == "torch":
-        import torch  # noqa: PLC0415 - optional comparison only
+        import torch  # optional: for the comparison only
         return (lambda: torch.cuda.Event(enable_timing=True),
                 lambda start, end: start.elapsed_time(end) / 1e3)
     from minisegnet import backend
