@@ -71,16 +71,16 @@ def environment() -> dict[str, Any]:
             env["device_memory_gib"] = round(mem / 2 ** 30, 1)
         else:
             env["device"] = "none"
-    except Exception as exc:  # noqa: BLE001 - report, never fail the summary
+    except Exception as exc:  # any error: report it, never fail the summary
         env["device"] = f"unknown ({type(exc).__name__}: {exc})"
     if shutil.which("nvidia-smi"):
         env["nvidia_smi"] = _run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
                                   "--format=csv,noheader"])
     try:
-        import torch  # noqa: PLC0415 - optional: only to say what the comparison ran on
+        import torch  # optional: only to say what the comparison ran on
         env["torch"] = torch.__version__
         env["torch_cuda"] = f"{torch.version.cuda} (sees a GPU: {torch.cuda.is_available()})"
-    except Exception:  # noqa: BLE001
+    except Exception:  # any error: the same
         env["torch"] = "not installed"
     return env
 
@@ -101,6 +101,7 @@ def probe() -> int:
     import numpy
 
     from minisegnet import backend
+
     from timing import DeviceTimer
     cp, n = backend.xp_for("gpu"), 1024
     a = cp.asarray(numpy.random.default_rng(0).standard_normal((n, n), dtype=numpy.float32))

@@ -21,7 +21,8 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["DeviceTimer", "event_clock", "torch_full_float32", "native_blas", "blas_kernel",
            "BLAS_GUARDS"]
@@ -93,7 +94,7 @@ def event_clock(device: str, library: str = "minisegnet") -> tuple[Callable[[], 
     if device == "cpu":
         return None
     if library == "torch":
-        import torch  # noqa: PLC0415 - optional comparison only
+        import torch  # optional: for the comparison only
         return (lambda: torch.cuda.Event(enable_timing=True),
                 lambda start, end: start.elapsed_time(end) / 1e3)
     from minisegnet import backend

@@ -22,8 +22,9 @@ import minisegnet as ms
 import minisegnet.functional as F
 import minisegnet.nn as nn
 from minisegnet.models import UNet
-from minisegnet.models.mobilenet import Encoder, MobileNetUNet, separable_savings
+from minisegnet.models.mobilenet import Encoder, MobileNetUNet
 from minisegnet.nn.separable import DepthwiseSeparableConv2d
+from minisegnet.summary import separable_savings
 
 # %% [markdown]
 # ## 1. Deck 003: the 1x1 bottleneck

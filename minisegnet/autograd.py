@@ -49,6 +49,7 @@ import numpy
 from numpy import ndarray as NDArray  # the method Tensor.numpy shadows the module in the class
 
 from . import backend
+from .validation import is_float, scalar_like
 
 __all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
            "inference_mode", "as_tensor", "mark_modified", "saved_by"]
@@ -104,19 +105,6 @@ class set_grad_enabled:
         _grad_enabled = self.prev
 
 
-def _is_float(dtype: Any) -> bool:
-    return numpy.dtype(dtype).kind == "f"
-
-
-def _scalar_like(x: Any, value: float) -> Any:
-    """``value`` as a NumPy scalar of x's dtype, for constants inside an op.
-
-    On a 0-d float32 array ``x + 0.5`` is float64 under NumPy 1.x (a Python float meeting only
-    scalars and 0-d arrays takes float64 there) but float32 under NumPy 2 (NEP 50); a typed
-    constant, ``x + _scalar_like(x, 0.5)``, keeps x's dtype on every NumPy (and on CuPy)."""
-    return x.dtype.type(value)
-
-
 def _to_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
     """Turn data (array, number, nested list, Tensor, list of Tensors) into an array on a device."""
     if isinstance(data, Tensor):
@@ -155,7 +143,7 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  device: str | None = None) -> None:
         self.data = _to_array(data, dtype, device)
-        if requires_grad and not _is_float(self.data.dtype):
+        if requires_grad and not is_float(self.data.dtype):
             raise TypeError(
                 f"Tensor: requires_grad=True needs a floating dtype, got {self.data.dtype}; "
                 "convert first, e.g. Tensor(x, dtype='float32', requires_grad=True)"
@@ -258,7 +246,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set ``requires_grad`` in place (a leaf becomes a parameter to differentiate)."""
-        if requires_grad and not _is_float(self.dtype):
+        if requires_grad and not is_float(self.dtype):
             raise TypeError(f"requires_grad_: needs a floating dtype, got {self.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
@@ -903,7 +891,7 @@ class Function:
         several = isinstance(ys, tuple)
         outs = tuple(Tensor(y) for y in (ys if several else (ys,)))
         if _grad_enabled and self.differentiable and any(t.requires_grad for t in tensors):
-            if not any(_is_float(o.dtype) for o in outs):
+            if not any(is_float(o.dtype) for o in outs):
                 dtypes = ", ".join(str(o.dtype) for o in outs)
                 raise TypeError(f"{name}: produced dtype {dtypes}, which cannot carry a gradient")
             self.inputs = tuple(tensors)
@@ -914,7 +902,7 @@ class Function:
             self._held = _hold(self, [(t.data, f"input {i}") for i, t in enumerate(tensors)]
                                + [(o.data, w) for o, w in zip(outs, what)])
             for o in outs:
-                if _is_float(o.dtype):  # integer outputs (max-pool's indices) stay constants
+                if is_float(o.dtype):  # integer outputs (max-pool's indices) stay constants
                     o.requires_grad = True
                     o.creator = self
         else:
@@ -943,7 +931,7 @@ class Function:
 
     def _fill_missing(self, gys: list[Any]) -> list[Any]:
         """One gradient per output: zeros for a float output that received none."""
-        return [g if g is not None or not _is_float(dt) else self.xp.zeros(shape, dtype=dt)
+        return [g if g is not None or not is_float(dt) else self.xp.zeros(shape, dtype=dt)
                 for g, (shape, dt) in zip(gys, self._out_meta)]
 
     def release(self) -> None:
@@ -970,14 +958,14 @@ class Function:
 def _lift_inputs(inputs: Sequence[Any], op: str) -> list[Tensor]:
     """Turn numbers/arrays among an op's inputs into tensors matching the first tensor input."""
     tensors = [x for x in inputs if isinstance(x, Tensor)]
-    floats = [x for x in tensors if _is_float(x.dtype)]
+    floats = [x for x in tensors if is_float(x.dtype)]
     ref = floats[0] if floats else (tensors[0] if tensors else None)  # numbers take its dtype
     out = []
     for x in inputs:
         if isinstance(x, Tensor):
             out.append(x)
         elif isinstance(x, (bool, int, float)) and ref is not None:
-            dtype = ref.dtype if _is_float(ref.dtype) else (
+            dtype = ref.dtype if is_float(ref.dtype) else (
                 DEFAULT_FLOAT if isinstance(x, float) else None)
             out.append(Tensor(ref.xp.asarray(x, dtype=dtype)))
         else:

@@ -32,6 +32,7 @@ except Exception:  # ImportError, or a broken CUDA install  # pragma: no cover -
     _cupy = None
 
 __all__ = [
+    "Array",
     "DeviceError",
     "DEVICES",
     "asnumpy",
@@ -49,6 +50,10 @@ __all__ = [
     "to_device",
     "xp_for",
 ]
+
+#: The type of an array in annotations: ``numpy.ndarray`` or ``cupy.ndarray``. ``Any`` to the type
+#: checker, because CuPy is optional (and untyped) and both must pass where an op takes an array.
+Array = Any
 
 DEVICES = ("cpu", "gpu")
 INSTALL_HINT = ('pip install "minisegnet[gpu]" for CUDA 12, pip install "minisegnet[gpu-cuda13]" '

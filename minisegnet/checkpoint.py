@@ -1,11 +1,11 @@
-"""Checkpoints: everything a run needs to continue exactly, in one ``.npz`` file, written atomically.
+"""Checkpoints: all a run needs to continue exactly, in one ``.npz`` file, written atomically.
 
 A checkpoint is a nested structure (dicts, lists, tuples, numbers, strings, ``None`` and arrays):
 model weights and buffers, optimizer and scheduler state, the epoch, the random-generator states
 (``minisegnet.random`` and the data loader's), the run's configuration and its metrics history.
 
 Format (no pickle, nothing executable): a NumPy ``.npz`` archive. Every array becomes one entry
-(``a0``, ``a1``, ...; always a host NumPy copy, so a checkpoint written on the GPU loads on the CPU);
+(``a0``, ``a1``, ...; always a host NumPy copy: a checkpoint written on the GPU loads on the CPU);
 the structure around them is JSON in the entry ``__meta__``, where an array appears as
 ``{"__array__": "a3"}``.
 
@@ -30,8 +30,9 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy
 
@@ -133,13 +134,15 @@ def atomic_write_bytes(path: str | os.PathLike, write: Any) -> Path:
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` (a dict of arrays, numbers, strings, lists, tuples, dicts) to ``path`` atomically.
+    """Write ``state`` (a dict of arrays, numbers, strings, lists, tuples, dicts) to ``path``.
+
+    The write is atomic (a temporary file, then a rename).
 
     Arrays may live on any device; they are stored as host NumPy copies.
     """
     if not isinstance(state, dict):
         raise TypeError(f"save_checkpoint: state must be a dict, got {type(state).__name__}")
-    arrays: dict[str, numpy.ndarray] = {}
+    arrays: dict[str, Any] = {}  # name -> host array (Any: numpy.savez's stub types **kwds as bool)
     meta = {"format": CHECKPOINT_FORMAT, "state": _encode(state, arrays)}
     arrays[_META] = numpy.asarray(json.dumps(meta))
     return atomic_write_bytes(path, lambda f: numpy.savez(f, **arrays))

@@ -14,7 +14,8 @@ and both values.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy
 
@@ -67,7 +68,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
         xi = x.xp  # the input's own array module: fn may move its result to another device
         analytic = x.grad.data if x.grad is not None else xi.zeros_like(x.data)
 
-        def f_at(delta: Any) -> float:
+        def f_at(delta: Any, i: int = i, x: Tensor = x) -> float:  # bound: this i, this x
             vals = list(base)
             vals[i] = x.data + delta
             return scalar(vals)
@@ -83,8 +84,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
             if (err > 0).any():
                 worst = numpy.unravel_index(int(err.argmax()), err.shape)
                 raise GradcheckError(
-                    f"gradcheck({label}): gradient of input {i} (shape {x.shape}) is wrong at index "
-                    f"{tuple(int(v) for v in worst)}: analytic {ana[worst]:.8g}, numeric "
+                    f"gradcheck({label}): gradient of input {i} (shape {x.shape}) is wrong at "
+                    f"index {tuple(int(v) for v in worst)}: analytic {ana[worst]:.8g}, numeric "
                     f"{numeric[worst]:.8g} (atol={atol}, rtol={rtol})")
         else:
             for k in range(n_directions):

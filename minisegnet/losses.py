@@ -28,14 +28,15 @@ loss and a finite gradient); logits go through log-softmax / log-sigmoid (finite
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy
 
 from . import backend
 from . import functional as F
-from .autograd import Function, Tensor, _is_float, _scalar_like, as_tensor
-from .metrics import _array, _check_labels
+from .autograd import Function, Tensor, as_tensor
+from .validation import as_array, check_labels, is_float, scalar_like
 
 __all__ = [
     "cross_entropy",
@@ -50,10 +51,10 @@ __all__ = [
     "jaccard_loss",
     "sse_loss",
     "mse_loss",
-    "CrossEntropyLabels",
-    "SoftmaxFocal",
-    "BinaryFocalFamily",
-    "BinaryFocalFamilyWithLogits",
+    "CrossEntropyLabelsFunction",
+    "SoftmaxFocalFunction",
+    "BinaryFocalFamilyFunction",
+    "BinaryFocalFamilyWithLogitsFunction",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -78,7 +79,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 def _float_input(op: str, x: Any, min_ndim: int = 0) -> Tensor:
     x = as_tensor(x)
-    if not _is_float(x.dtype):
+    if not is_float(x.dtype):
         raise TypeError(f"{op}: input must be a floating tensor (logits or probabilities), got "
                         f"dtype {x.dtype} (shape {x.shape}); convert with .float()")
     if x.ndim < min_ndim:
@@ -90,7 +91,7 @@ def _float_input(op: str, x: Any, min_ndim: int = 0) -> Tensor:
 def _target(op: str, target: Any, x: Tensor) -> Any:
     if isinstance(target, (list, tuple)):  # plain numbers go to the input's device
         return x.xp.asarray(target)
-    t = _array(target)
+    t = as_array(target)
     backend.check_same_device(x.data, t, op=op)
     return t
 
@@ -115,7 +116,7 @@ def _class_weight(op: str, weight: Any, k: int, x: Tensor, name: str = "weight")
     if isinstance(weight, (list, tuple)):  # plain numbers go to the input's device
         w = x.xp.asarray(weight, dtype=x.dtype)
     else:
-        w = _array(weight)
+        w = as_array(weight)
         backend.check_same_device(x.data, w, op=op)
     if w.shape != (k,):
         raise ValueError(f"{op}: {name} must have one entry per class, shape ({k},), got "
@@ -292,7 +293,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     if t.shape != _label_shape(x):
         raise _shape_error(op, x, t, f"integer labels of shape {_label_shape(x)} or a one-hot / "
                                      f"soft target of shape {x.shape}")
-    _check_labels(op, t, k, ignore_index)
+    check_labels(op, t, k, ignore_index)
     loss = CrossEntropyLabelsFunction(t, w, ignore_index, label_smoothing)(x)
     if reduction != "mean":
         return _reduce(loss, reduction)
@@ -328,7 +329,7 @@ class BinaryFocalFamilyFunction(Function):
 
     def forward(self, p):
         xp, y = self.xp, self.y
-        a, b, g, eps, one = (_scalar_like(p, v) for v in (self.a, self.b, self.gamma, self.eps, 1))
+        a, b, g, eps, one = (scalar_like(p, v) for v in (self.a, self.b, self.gamma, self.eps, 1))
         pc, qc = xp.maximum(p, eps), xp.maximum(one - p, eps)
         lp, lq = xp.log(pc), xp.log(qc)
         fp, fn = qc ** g, pc ** g  # focal factors (1 - p̂)^γ and p̂^γ
@@ -359,7 +360,7 @@ class BinaryFocalFamilyWithLogitsFunction(Function):
 
     def forward(self, z):
         xp, y = self.xp, self.y
-        a, b, g, zero, one = (_scalar_like(z, v) for v in (self.a, self.b, self.gamma, 0, 1))
+        a, b, g, zero, one = (scalar_like(z, v) for v in (self.a, self.b, self.gamma, 0, 1))
         e = xp.exp(-xp.abs(z))  # in (0, 1]: never overflows
         pos = z >= 0
         s = xp.where(pos, one / (one + e), e / (one + e))  # p̂
@@ -535,7 +536,7 @@ def softmax_focal_loss(input: Any, target: Any, alpha: Any = None, gamma: float 
     if t.shape != _label_shape(x):
         raise _shape_error(op, x, t, f"integer labels of shape {_label_shape(x)}")
     k = x.shape[1]
-    _check_labels(op, t, k, ignore_index)
+    check_labels(op, t, k, ignore_index)
     if alpha is None:
         alpha = 1.0
     elif not isinstance(alpha, (int, float)):
@@ -567,7 +568,7 @@ def _overlap_sums(op: str, input: Any, target: Any, from_logits: bool, ignore_in
     mask = None
     if x.ndim >= 2 and t.shape == _label_shape(x):  # integer labels
         k = x.shape[1]
-        _check_labels(op, t, max(k, 2), ignore_index)
+        check_labels(op, t, max(k, 2), ignore_index)
         if ignore_index is not None:
             mask = xp.expand_dims(t != ignore_index, 1).astype(x.dtype)
         if k == 1:  # one foreground channel: label 1 is the foreground
@@ -705,7 +706,7 @@ def _dense_target(op: str, target: Any, x: Tensor) -> Any:
         return t.astype(x.dtype)
     if x.ndim >= 2 and t.shape == _label_shape(x):
         k = x.shape[1]
-        _check_labels(op, t, max(k, 2))
+        check_labels(op, t, max(k, 2))
         if k == 1:
             return x.xp.expand_dims(t, 1).astype(x.dtype)
         return _one_hot(t, k, x.dtype, x.xp)

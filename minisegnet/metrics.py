@@ -36,7 +36,7 @@ from typing import Any
 import numpy
 
 from . import backend
-from .autograd import Tensor
+from .validation import as_array, check_labels, check_probability_range
 
 __all__ = [
     "confusion_matrix",
@@ -52,47 +52,7 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------------------
-# input handling (shared with minisegnet.losses)
-
-
-def _array(x: Any) -> Any:
-    """The array behind ``x``: a Tensor's ``.data``, an array itself, a list as a NumPy array."""
-    if isinstance(x, Tensor):
-        return x.data
-    if hasattr(x, "shape") and hasattr(x, "dtype"):
-        return x
-    return backend.get_array_module(x).asarray(x)
-
-
-def _check_labels(op: str, labels: Any, num_classes: int, ignore_index: int | None = None,
-                  what: str = "target") -> None:
-    """Raise unless ``labels`` is an integer array with values in [0, K) (or ``ignore_index``)."""
-    if labels.dtype.kind not in "biu":
-        raise TypeError(
-            f"{op}: {what} must hold integer class labels, got dtype {labels.dtype} (shape "
-            f"{tuple(labels.shape)}); convert with .astype('int64'), or pass a one-hot / "
-            "probability map with the input's shape where that is supported")
-    bad = (labels < 0) | (labels >= num_classes)
-    if ignore_index is not None:
-        bad &= labels != ignore_index
-    if bool(bad.any()):
-        value = int(labels[bad].ravel()[0])
-        hint = (f"and it is not ignore_index={ignore_index}" if ignore_index is not None
-                else "pass ignore_index=... to leave such pixels out")
-        raise ValueError(
-            f"{op}: {what} holds the label {value}, outside [0, {num_classes}) for K = "
-            f"{num_classes} classes ({hint})")
-
-
-def _check_probability_range(op: str, x: Any, what: str, hint: str) -> None:
-    """Raise unless the floating array ``x`` holds values in [0, 1] (no NaN)."""
-    if x.dtype.kind != "f" or x.size == 0:
-        return
-    lo, hi = float(x.min()), float(x.max())
-    if not (0.0 <= lo and hi <= 1.0):  # also catches NaN (every comparison is False)
-        raise ValueError(
-            f"{op}: {what} holds values in [{lo:.4g}, {hi:.4g}], outside [0, 1], so they are not "
-            f"probabilities; {hint}")
+# input handling (the shared checks are in minisegnet.validation)
 
 
 def _one_channel_labels(op: str, p: Any) -> Any:
@@ -100,7 +60,7 @@ def _one_channel_labels(op: str, p: Any) -> Any:
     p = p[:, 0]
     if p.dtype.kind != "f":
         return p  # integer / bool labels: checked against K by the caller
-    _check_probability_range(
+    check_probability_range(
         op, p, "pred (one channel, shape (N, 1, H, W): the foreground probability p̂, labelled 1 "
         "where p̂ > 0.5)", "for logits pass F.sigmoid(logits) or the labels (logits > 0), or give "
         "K >= 2 channels of scores (argmax is taken)")
@@ -112,7 +72,7 @@ def _label_pair(op: str, pred: Any, target: Any) -> tuple[Any, Any]:
 
     One channel (N, 1, ...) is the binary convention: foreground probability p̂, label p̂ > 0.5.
     """
-    p, t = _array(pred), _array(target)
+    p, t = as_array(pred), as_array(target)
     backend.check_same_device(p, t, op=op)
     if p.ndim == t.ndim + 1 and p.shape[:1] + p.shape[2:] == t.shape:
         p = _one_channel_labels(op, p) if p.shape[1] == 1 else p.argmax(axis=1)
@@ -129,7 +89,7 @@ def _label_pair(op: str, pred: Any, target: Any) -> tuple[Any, Any]:
 
 
 def _is_one_channel(pred: Any, target_labels: Any) -> bool:
-    shape = tuple(_array(pred).shape)
+    shape = tuple(as_array(pred).shape)
     return len(shape) == target_labels.ndim + 1 and shape[1:2] == (1,)
 
 
@@ -137,7 +97,7 @@ def _binary_mask(op: str, x: Any, what: str, threshold: float | None) -> Any:
     """A 0/1 mask: bool kept, integers checked to be 0 or 1, floats (probabilities, checked to lie
     in [0, 1]) thresholded (x > threshold) or, with ``threshold=None``, kept as they are."""
     if x.dtype.kind == "f":
-        _check_probability_range(op, x, what, "pass probabilities (e.g. F.sigmoid(logits)), or "
+        check_probability_range(op, x, what, "pass probabilities (e.g. F.sigmoid(logits)), or "
                                  "a 0/1 or bool mask (e.g. logits > 0)")
     if x.dtype.kind == "b":
         return x
@@ -155,7 +115,7 @@ def _binary_mask(op: str, x: Any, what: str, threshold: float | None) -> Any:
 
 def _mask_pair(op: str, pred: Any, target: Any, hint: str) -> tuple[Any, Any]:
     """Two arrays of one shape on one device (binary masks or probability maps), or a ValueError."""
-    a, b = _array(pred), _array(target)
+    a, b = as_array(pred), as_array(target)
     backend.check_same_device(a, b, op=op)
     if a.ndim == b.ndim + 1 and a.ndim >= 2 and a.shape[1] == 1 and \
             a.shape[:1] + a.shape[2:] == b.shape:
@@ -201,8 +161,8 @@ def confusion_matrix(pred: Any, target: Any, num_classes: int,
         raise ValueError(
             f"{op}: pred has one channel, a binary map (label 1 where p̂ > 0.5), which has two "
             f"classes (0 background, 1 foreground); pass num_classes=2, got {num_classes}")
-    _check_labels(op, t, k, ignore_index, "target")
-    _check_labels(op, p, k, None, "pred")
+    check_labels(op, t, k, ignore_index, "target")
+    check_labels(op, p, k, None, "pred")
     xp = backend.get_array_module(p, t)
     p, t = p.astype(numpy.int64), t.astype(numpy.int64)
     idx = t * k + p
@@ -347,7 +307,7 @@ class ConfusionMatrix:
         self.matrix = backend.xp_for("cpu").zeros((self.num_classes, self.num_classes),
                                                   dtype=numpy.int64)
 
-    def update(self, pred: Any, target: Any) -> "ConfusionMatrix":
+    def update(self, pred: Any, target: Any) -> ConfusionMatrix:
         """Add one batch; returns ``self``."""
         self.matrix += backend.asnumpy(
             confusion_matrix(pred, target, self.num_classes, self.ignore_index))

@@ -16,8 +16,9 @@ Both use matplotlib's constrained layout, so titles, labels and the legend never
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy
 

@@ -34,7 +34,7 @@ def generator() -> numpy.random.Generator:
 
 def get_state() -> dict[str, Any]:
     """A copy of the generator's state (a plain dict of ints and strings: picklable, JSON-able)."""
-    return copy.deepcopy(_generator.bit_generator.state)
+    return copy.deepcopy(dict(_generator.bit_generator.state))
 
 
 def set_state(state: dict[str, Any]) -> None:

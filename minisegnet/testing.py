@@ -29,6 +29,7 @@ element):
 * ``conv_geometries()``, ``pool_geometries()``: (input size, kernel, stride, padding, dilation)
   combinations whose window fits, with the output size they give;
 * ``label_maps(num_classes, shape)``: integer class maps for losses and metrics;
+* ``seeds()``: seeds for ``numpy.random.default_rng`` where a test draws its own values;
 * ``gradcheck`` and ``GradcheckError`` (re-exported from :mod:`minisegnet.gradcheck`).
 
 hypothesis is an optional dependency (``pip install hypothesis``, or the ``test`` extra); importing
@@ -55,7 +56,8 @@ from .gradcheck import GradcheckError, gradcheck
 
 __all__ = ["shapes", "broadcast_pairs", "arrays", "distinct_arrays", "positive_arrays", "axes",
            "permutations", "crops", "int_indices", "Geometry", "conv_geometries",
-           "pool_geometries", "label_maps", "gradcheck", "GradcheckError", "MAX_DIMS", "MAX_SIDE"]
+           "pool_geometries", "label_maps", "seeds", "gradcheck", "GradcheckError", "MAX_DIMS",
+           "MAX_SIDE"]
 
 MAX_DIMS, MAX_SIDE = 3, 4
 
@@ -98,7 +100,7 @@ def _allowed_intervals(low: float, high: float, avoid: tuple[float, ...],
 
 def arrays(shape: tuple[int, ...], low: float = -3.0, high: float = 3.0,
            avoid: tuple[float, ...] = (0.0,), margin: float = 0.05) -> st.SearchStrategy[np.ndarray]:
-    """float64 arrays with values in [low, high], each at least ``margin`` from every ``avoid`` point.
+    """float64 arrays with values in [low, high], at least ``margin`` from each ``avoid``.
 
     Drawn from the allowed intervals directly (no ``.filter``: Hypothesis likes to try 0.0 and the
     bounds, and rejecting them trips its filter_too_much health check on some versions)."""
@@ -110,8 +112,8 @@ def arrays(shape: tuple[int, ...], low: float = -3.0, high: float = 3.0,
 
 
 @st.composite
-def distinct_arrays(draw, shape: tuple[int, ...], spacing: float = 0.1) -> np.ndarray:
-    """float64 arrays without ties or zeros: a shuffled ``(k + 1/2) * spacing`` plus jitter < spacing/4."""
+def distinct_arrays(draw: st.DrawFn, shape: tuple[int, ...], spacing: float = 0.1) -> np.ndarray:
+    """float64 arrays without ties or zeros: shuffled ``(k + 1/2) spacing``, jitter < spacing/4."""
     n = math.prod(shape)
     order = np.array(draw(st.permutations(range(n))), dtype=np.float64)
     jitter = draw(hnp.arrays(np.float64, n, elements=st.floats(-spacing / 4, spacing / 4,
@@ -126,7 +128,7 @@ def positive_arrays(shape: tuple[int, ...], low: float = 0.2,
 
 
 def axes(ndim: int) -> st.SearchStrategy[int | tuple[int, ...] | None]:
-    """A reduction's ``axis``: None, one axis or a tuple of distinct axes (negative ones included)."""
+    """A reduction's ``axis``: None, one axis or a tuple of distinct axes (negatives included)."""
     if ndim == 0:
         return st.none()
     return st.one_of(st.none(), st.integers(-ndim, ndim - 1),
@@ -139,8 +141,8 @@ def permutations(ndim: int) -> st.SearchStrategy[tuple[int, ...]]:
 
 
 @st.composite
-def crops(draw, shape: tuple[int, ...]) -> tuple[slice, ...]:
-    """A crop: one non-empty ``slice(start, stop, step)`` per axis (step 1 or 2, may be negative)."""
+def crops(draw: st.DrawFn, shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """A crop: one non-empty ``slice(start, stop, step)`` per axis (step +-1 or +-2)."""
     out = []
     for n in shape:
         start = draw(st.integers(0, n - 1))
@@ -158,7 +160,8 @@ def int_indices(n: int, max_len: int = 6) -> st.SearchStrategy[np.ndarray]:
 
 class Geometry(NamedTuple):
     """One side of a convolution or pooling window: the input size and the window's parameters,
-    with the output size they give, ``floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1``."""
+    with the output size they give,
+    ``floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1``."""
 
     size: int
     kernel: int
@@ -169,7 +172,7 @@ class Geometry(NamedTuple):
 
 
 @st.composite
-def conv_geometries(draw, max_size: int = 7, max_kernel: int = 3, max_stride: int = 3,
+def conv_geometries(draw: st.DrawFn, max_size: int = 7, max_kernel: int = 3, max_stride: int = 3,
                     max_padding: int = 2, max_dilation: int = 2) -> Geometry:
     """A convolution geometry whose (dilated) window fits the padded input: ``out >= 1``."""
     kernel = draw(st.integers(1, max_kernel))
@@ -183,7 +186,7 @@ def conv_geometries(draw, max_size: int = 7, max_kernel: int = 3, max_stride: in
 
 
 @st.composite
-def pool_geometries(draw, max_size: int = 8, max_kernel: int = 3, max_stride: int = 3) -> Geometry:
+def pool_geometries(draw: st.DrawFn, max_size: int = 8, max_kernel: int = 3, max_stride: int = 3) -> Geometry:
     """A pooling geometry (dilation 1, padding at most half the kernel, as PyTorch requires)."""
     kernel = draw(st.integers(1, max_kernel))
     stride = draw(st.integers(1, max_stride))
@@ -196,3 +199,8 @@ def pool_geometries(draw, max_size: int = 8, max_kernel: int = 3, max_stride: in
 def label_maps(num_classes: int, shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
     """int64 class maps with values in ``0 .. num_classes - 1`` (targets for losses and metrics)."""
     return hnp.arrays(np.int64, shape, elements=st.integers(0, num_classes - 1))
+
+
+def seeds() -> st.SearchStrategy[int]:
+    """Seeds for ``numpy.random.default_rng`` (any non-negative 31-bit int; shrinks towards 0)."""
+    return st.integers(0, 2**31 - 1)

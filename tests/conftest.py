@@ -34,8 +34,9 @@ def device(request):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """One line per skip reason, counted ("236 GPU cases skipped: no GPU: CuPy is not installed..."),
-    instead of one line per skipped test (pyproject's ``-rfE`` lists failures and errors only)."""
+    """One line per skip reason, counted ("236 GPU cases skipped: no GPU: CuPy is not
+    installed..."), instead of one line per skipped test (pyproject's ``-rfE`` lists failures
+    and errors only)."""
     reasons = collections.Counter()
     for report in terminalreporter.stats.get("skipped", []):
         longrepr = report.longrepr

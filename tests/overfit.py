@@ -1,8 +1,10 @@
 """Helpers shared by the model tests: the overfit-one-batch check (two 16x16 one-channel images
 with one rectangle each; a network that can learn anything must drive their loss to (nearly)
-zero), and ``with_params`` for gradchecks with respect to every weight."""
+zero), ``with_params`` for gradchecks with respect to every weight, and the input-size checks
+every "any H, W" model passes."""
 
 import numpy as np
+import pytest
 
 import minisegnet as ms
 import minisegnet.functional as F
@@ -57,3 +59,24 @@ def gradcheck_tiny_model(m, x) -> None:
     fn, params = with_params(m)
     x.requires_grad = False
     assert gradcheck(fn, x, *params, atol=1e-6, rtol=1e-4, max_elements=0, n_directions=2)
+
+
+def rand(shape, seed=0, dtype=np.float32) -> Tensor:
+    """A standard-normal tensor (float32 unless asked), seeded."""
+    return Tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
+
+
+def check_any_input_size(make, hw) -> None:
+    """``make(in_channels, num_classes)`` maps a (2, 2, H, W) batch to (2, 5, H, W) finite
+    scores."""
+    ms.manual_seed(0)
+    y = make(2, 5)(rand((2, 2, *hw)))
+    assert y.shape == (2, 5, *hw)
+    assert np.isfinite(y.numpy()).all()
+
+
+def check_rejects_wrong_channels(make) -> None:
+    """A 3-channel batch into a 2-channel model: the error names the shape expected and given."""
+    with pytest.raises(ValueError, match=r"expected an \(N, 2, H, W\) input \(any H, W >= 1\), got "
+                                         r"shape \(1, 3, 16, 16\)"):
+        make(2, 5)(rand((1, 3, 16, 16)))

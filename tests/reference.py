@@ -146,7 +146,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 
 
 def adaptive_avg_pool2d(x, out_hw):
-    """Bin (i, j) averages rows floor(i H / h_out) .. ceil((i+1) H / h_out) - 1 (and columns alike)."""
+    """Bin (i, j) averages rows floor(i H / h_out) .. ceil((i+1) H / h_out) - 1 (columns alike)."""
     x = np.asarray(x, np.float64)
     n, c, h, wd = x.shape
     oh, ow = _pair(out_hw)

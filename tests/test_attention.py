@@ -9,15 +9,16 @@ import math
 
 import numpy as np
 import pytest
-from conftest import DEVICES
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import arrays
 
 import minisegnet as ms
 import minisegnet.functional as F
 import minisegnet.nn as nn
 from minisegnet import Tensor, gradcheck
+
+from conftest import DEVICES
+from strategies import arrays
 
 
 def T(x, device="cpu", grad=True):
@@ -212,10 +213,13 @@ def test_sdpa_value_and_gradient(device, shapes, kind, seed):
     np.testing.assert_allclose(F.attention_weights(T(q, device), T(k, device), mask).numpy(),
                                weights, rtol=1e-10, atol=1e-12)
     tensors = [T(q, device), T(k, device), T(v, device)] + ([mask] if kind == "float" else [])
-    fn = (lambda q, k, v, m=mask: F.scaled_dot_product_attention(q, k, v, m))
-    assert gradcheck(fn, *tensors)  # the fused op, which recomputes P in backward
-    fw = (lambda q, k, v, m=mask: F.attention_weights(q, k, m) @ v)
-    assert gradcheck(fw, *tensors)  # P kept, then matmul
+    def fused(q, k, v, m=mask):  # the fused op, which recomputes P in backward
+        return F.scaled_dot_product_attention(q, k, v, m)
+
+    def kept(q, k, v, m=mask):  # P kept, then matmul
+        return F.attention_weights(q, k, m) @ v
+
+    assert gradcheck(fused, *tensors) and gradcheck(kept, *tensors)
 
 
 def test_sdpa_boolean_mask_true_means_may_attend():

@@ -7,15 +7,25 @@ bounds) and without ties (max/min, maximum/minimum), so central differences are 
 
 import numpy as np
 import pytest
-from conftest import DEVICES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from strategies import (arrays, axes, broadcast_pairs, crops, distinct_arrays, int_indices,
-                        permutations, positive_arrays, shapes)
 
 import minisegnet.functional as F
 from minisegnet import Tensor, gradcheck
+
+from conftest import DEVICES
+from strategies import (
+    arrays,
+    axes,
+    broadcast_pairs,
+    crops,
+    distinct_arrays,
+    int_indices,
+    permutations,
+    positive_arrays,
+    shapes,
+)
 
 TESTED: set[str] = set()  # public names of functional.basic covered below (checked at the end)
 
@@ -254,30 +264,24 @@ def test_matmul_errors_name_shapes():
 # reductions
 
 
-@covers("sum", "mean")
+@covers("sum", "mean", "max", "min")
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", ["sum", "mean"])
+@pytest.mark.parametrize("name, values", [
+    ("sum", arrays), ("mean", arrays),
+    ("max", distinct_arrays), ("min", distinct_arrays),  # no ties: one element wins each window
+])
 @given(data=st.data(), keepdims=st.booleans())
-def test_sum_mean(name, device, data, keepdims):
-    x = data.draw(shapes().flatmap(arrays))
+def test_reductions(name, values, device, data, keepdims):
+    """F.sum / mean / max / min against NumPy; the gradient through the function and the
+    Tensor method of the same name."""
+    x = data.draw(shapes().flatmap(values))
     axis = data.draw(axes(x.ndim))
     op = getattr(F, name)
     assert_close(op(T(x, device, False), axis=axis, keepdims=keepdims),
-          getattr(np, name)(x, axis=axis, keepdims=keepdims))
+                 getattr(np, name)(x, axis=axis, keepdims=keepdims))
     assert gradcheck(lambda t: op(t, axis=axis, keepdims=keepdims), T(x, device), name=name)
-
-
-@covers("max", "min")
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", ["max", "min"])
-@given(data=st.data(), keepdims=st.booleans())
-def test_max_min(name, device, data, keepdims):
-    x = data.draw(shapes().flatmap(distinct_arrays))
-    axis = data.draw(axes(x.ndim))
-    op = getattr(F, name)
-    assert_close(op(T(x, device, False), axis=axis, keepdims=keepdims),
-          getattr(np, name)(x, axis=axis, keepdims=keepdims))
-    assert gradcheck(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), T(x, device), name=name)
+    assert gradcheck(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), T(x, device),
+                     name=name)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -344,7 +348,7 @@ def test_getitem_crops_and_basic_indices(device, data):
     x = data.draw(shapes(min_dims=1).flatmap(arrays))
     for index in (data.draw(crops(x.shape)), data.draw(hnp.basic_indices(x.shape, allow_newaxis=True))):
         assert_close(T(x, device, False)[index], x[index])
-        assert gradcheck(lambda t: F.getitem(t, index), T(x, device), name="getitem")
+        assert gradcheck(lambda t, i=index: F.getitem(t, i), T(x, device), name="getitem")
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -6,12 +6,11 @@ import math
 import numpy as np
 import pytest
 
-import fake_cupy
 import minisegnet as ms
 from minisegnet import backend
 from minisegnet.crf import dense_crf
 
-from conftest import DEVICES
+import fake_cupy
 
 
 def naive_dense_crf(probs, image, iterations, theta_alpha, theta_beta, theta_gamma, w1, w2):

@@ -6,11 +6,24 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import DEVICES
 from minisegnet import Tensor, backend
-from minisegnet.data import (DATASET_NAMES, SHAPE_KINDS, DataLoader, SegmentationDataset, digits,
-                             flip_pairs, load_dataset, load_digit_images, load_splits, shape_mask,
-                             shapes, split_seed, train_val_test_split)
+from minisegnet.data import (
+    DATASET_NAMES,
+    SHAPE_KINDS,
+    DataLoader,
+    SegmentationDataset,
+    digits,
+    flip_pairs,
+    load_dataset,
+    load_digit_images,
+    load_splits,
+    shape_mask,
+    shapes,
+    split_seed,
+    train_val_test_split,
+)
+
+from conftest import DEVICES
 
 try:
     import sklearn  # noqa: F401

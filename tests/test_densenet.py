@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_resnet import randomise_bn, with_params
 
 import minisegnet as ms
 import minisegnet.nn as nn
@@ -13,7 +14,6 @@ from minisegnet.models.densenet import DenseBlock, DenseLayer, TransitionDown, T
 
 import reference as ref
 from conftest import DEVICES
-from test_resnet import randomise_bn, with_params
 
 
 def ref_layer(layer, x):
@@ -121,8 +121,9 @@ def test_errors():
 def test_issue15_blocks_on_fake_gpu(monkeypatch):
     """Device discipline of every issue-15 block (ResNet, dense, transitions, convolutionalized
     head) under tests/fake_cupy.py: outputs and gradients stay on the "gpu" and equal the CPU's."""
-    import fake_cupy
     from minisegnet.models.resnet import BasicBlock, Bottleneck
+
+    import fake_cupy
 
     fake_cupy.install(monkeypatch)
     rng = np.random.default_rng(0)

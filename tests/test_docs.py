@@ -1,4 +1,4 @@
-"""Every ```python snippet in docs/*.md (and the README) runs, so the docs cannot drift from the code.
+"""Every ```python snippet in docs/*.md (and the README) runs: the docs cannot drift from the code.
 
 Snippets of one page run in order in one namespace (a page reads like a session); a snippet that
 should not run (none should) would have to be fenced as ```text. Figures go to a temporary folder.

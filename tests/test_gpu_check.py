@@ -18,8 +18,9 @@ import sys
 
 import pytest
 
-import fake_cupy
 from minisegnet import backend
+
+import fake_cupy
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.sh"

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import GPU_SKIP_REASON
 
-import fake_cupy
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet import backend, losses, optim
 from minisegnet.models import MODEL_NAMES, build_model
+
+import fake_cupy
+from conftest import GPU_SKIP_REASON
 
 GPU_BACKENDS = [
     "fake",

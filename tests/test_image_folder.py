@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PIL")
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from minisegnet.cli import main  # noqa: E402
-from minisegnet.data import ImageFolderDataset, image_folder_splits, shapes  # noqa: E402
-from minisegnet.checkpoint import load_checkpoint  # noqa: E402
+from minisegnet.checkpoint import load_checkpoint
+from minisegnet.cli import main
+from minisegnet.data import ImageFolderDataset, image_folder_splits, shapes
 
 SMALL = ["--size", "16", "--width", "4", "--depth", "2", "--epochs", "1", "--batch-size", "4",
          "--quiet", "--no-plots"]

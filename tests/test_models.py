@@ -3,14 +3,13 @@ overfitting one batch, train / eval behaviour, the registry."""
 
 import numpy as np
 import pytest
-from overfit import overfit_two_masks, with_params
 
 import minisegnet as ms
-import minisegnet.functional as F
 from minisegnet import Tensor, backend, gradcheck
 from minisegnet.models import FCN, MODEL_NAMES, DeconvNet, SegNet, UNet, build_model
 
 import fake_cupy
+from overfit import overfit_two_masks, with_params
 
 
 def zeros(*shape):

@@ -240,6 +240,29 @@ def test_conv2d_he_initialisation_statistics():
         nn.Conv2d(4, 6, 3, groups=4)
 
 
+@pytest.mark.parametrize("make, op", [
+    (lambda **kw: nn.Conv2d(1, 1, **kw), "conv2d"),
+    (lambda **kw: F.conv2d(np.zeros((1, 1, 6, 6)), np.zeros((1, 1, 3, 3)),
+                           **{k: v for k, v in kw.items() if k != "kernel_size"}), "conv2d"),
+])
+def test_layer_and_op_share_the_size_argument_rules(make, op):
+    """nn.Conv2d reads kernel_size / stride / padding with F.conv2d's rule (sizes.pair)."""
+    ok = make(kernel_size=np.int64(3), stride=np.int64(2), padding=(np.int32(1), 1))
+    if isinstance(ok, nn.Conv2d):
+        assert ok.kernel_size == (3, 3) and ok.stride == (2, 2) and ok.padding == (1, 1)
+        assert all(type(v) is int for v in ok.kernel_size + ok.stride + ok.padding)
+    else:
+        assert ok.shape == (1, 1, 3, 3)  # (6 + 2 - 3) // 2 + 1
+    for bad, error, message in [({"stride": 0}, ValueError, "stride must be positive, got 0"),
+                                ({"stride": 1.5}, TypeError, "stride must be an int or a pair"),
+                                ({"stride": (2.0, 1)}, TypeError, "stride must be an int or a pair"),
+                                ({"padding": True}, TypeError, "padding must be an int or a pair"),
+                                ({"stride": (1, 2, 3)}, ValueError, r"stride must be an int or a "
+                                                                    r"pair \(h, w\)")]:
+        with pytest.raises(error, match=message):
+            make(kernel_size=3, **bad)
+
+
 def test_conv_transpose2d_layer_matches_reference_and_output_size():
     ct = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1).double()
     ct.bias.data[...] = [0.5, -1.0]

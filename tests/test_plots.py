@@ -47,7 +47,7 @@ def test_prediction_grid_titles_and_legend_fit(tmp_path, monkeypatch, n, names):
     for ax in fig.axes:                                 # the legend overlaps no panel
         assert not lb.overlaps(ax.get_window_extent(renderer))
     tb = [ax.title.get_window_extent(renderer) for ax in fig.axes]
-    for i, a in enumerate(fig.axes):                    # no title runs into the panel above it
+    for i in range(len(fig.axes)):                      # no title runs into the panel above it
         for j, b in enumerate(fig.axes):
             if i != j:
                 assert not tb[i].overlaps(b.get_window_extent(renderer))

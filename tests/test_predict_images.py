@@ -11,8 +11,7 @@ import pytest
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
-from minisegnet.data.images import (list_images, read_image, read_labels,  # noqa: E402
-                                    resize_image, resize_labels)
+from minisegnet.data.images import list_images, read_image, read_labels, resize_image, resize_labels  # noqa: E402
 from minisegnet.infer import load_saved_model, predict_images  # noqa: E402
 from minisegnet.plots import class_colours  # noqa: E402
 from minisegnet.train import train  # noqa: E402

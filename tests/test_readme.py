@@ -1,4 +1,4 @@
-"""The README's quick start is exactly two commands, and CI runs the README's test command verbatim."""
+"""The README's quick start is exactly two commands; CI runs the README's test command verbatim."""
 
 import pathlib
 import re

@@ -4,7 +4,6 @@ layers; the table; the model is left as it was."""
 import numpy as np
 import pytest
 
-import minisegnet as ms
 import minisegnet.nn as nn
 from minisegnet import Tensor
 from minisegnet.models import UNet
@@ -97,9 +96,10 @@ def test_summary_leaves_the_model_as_it_was():
     assert m.training and m.down.training and not m.bottleneck.training
     assert not frozen.requires_grad
     assert all(p.requires_grad for p in m.parameters() if p is not frozen)
-    assert not ms.nn.module._global_forward_hooks
+    assert not any(layer._forward_hooks for layer in m.modules())  # summary's hooks removed
     y = m(Tensor(np.zeros((2, 1, 16, 16), np.float32)))
     assert y.requires_grad
+    assert len(summary(m, (2, 1, 16, 16)).rows) == len(s.rows)  # no hook left to count twice
 
 
 def test_summary_rejects_bad_arguments():
@@ -107,3 +107,29 @@ def test_summary_rejects_bad_arguments():
         summary(nn.ReLU(), (8, 8))
     with pytest.raises(TypeError, match="expected an nn.Module"):
         summary(lambda x: x, (1, 8, 8))
+
+
+def test_summary_owns_the_layer_rules_and_takes_new_ones():
+    """The rules live in minisegnet.summary (no layer carries a summary hook); a layer of one's
+    own is taught with register_layer, and a subclass inherits its parent's rule."""
+    from minisegnet.summary import MULT_ADDS, RECEPTIVE_FIELDS, register_layer
+    for layer in (nn.Conv2d(1, 1, 3), nn.ConvTranspose2d(1, 1, 3), nn.MaxPool2d(2),
+                  nn.BatchNorm2d(1), nn.Linear(2, 2), nn.Upsample(scale_factor=2)):
+        assert not hasattr(layer, "_mult_adds") and not hasattr(layer, "_receptive_field")
+
+    class Shift(nn.Module):  # a 2x2 window, stride 1, one multiply-add per output element
+        def forward(self, x):
+            return x[:, :, 1:, 1:] + x[:, :, :-1, :-1]
+
+    class WideConv(nn.Conv2d):
+        pass
+
+    try:
+        register_layer(Shift, mult_adds=lambda m, x, y: int(np.prod(y)),
+                       receptive_field=lambda m, r, j, x, y: ((r[0] + j[0], r[1] + j[1]), j))
+        s = summary(nn.Sequential(WideConv(1, 2, 3), Shift(), Shift()), (1, 9, 9))
+        assert [row.mult_adds for row in s.rows] == [7 * 7 * 2 * 9, 6 * 6 * 2, 5 * 5 * 2]
+        assert [int(row.receptive_field[0]) for row in s.rows] == [3, 4, 5]
+    finally:
+        MULT_ADDS.pop(Shift, None)
+        RECEPTIVE_FIELDS.pop(Shift, None)

@@ -4,13 +4,14 @@ each token see, patch merging / expanding, overfitting one batch, the registry."
 
 import numpy as np
 import pytest
-from overfit import overfit_two_masks, with_params
 
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet import Tensor, gradcheck
 from minisegnet.models import SETR, Swin, build_model
 from minisegnet.models.swin import PatchExpanding, PatchMerging, SwinBlock, stage_windows
+
+from overfit import overfit_two_masks, with_params
 
 
 def rand(shape, seed=0, dtype=np.float32):

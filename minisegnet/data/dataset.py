@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy
 
@@ -36,8 +36,8 @@ class SegmentationDataset(Dataset):
         if self.masks.ndim != 3 or self.masks.shape[0] != self.images.shape[0] \
                 or self.masks.shape[1:] != self.images.shape[2:]:
             raise ValueError(
-                f"SegmentationDataset: masks must be (N, H, W) matching images {self.images.shape}, "
-                f"got {self.masks.shape}")
+                f"SegmentationDataset: masks must be (N, H, W) matching images "
+                f"{self.images.shape}, got {self.masks.shape}")
         if len(self.class_names) != self.num_classes:
             raise ValueError(f"SegmentationDataset: {self.num_classes} classes but "
                              f"{len(self.class_names)} class names {self.class_names}")
@@ -59,7 +59,7 @@ class SegmentationDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[numpy.ndarray, numpy.ndarray]:
         return self.images[index], self.masks[index]
 
-    def subset(self, indices: Sequence[int] | numpy.ndarray) -> "SegmentationDataset":
+    def subset(self, indices: Sequence[int] | numpy.ndarray) -> SegmentationDataset:
         """A new dataset holding the samples at ``indices`` (copied)."""
         idx = numpy.asarray(indices, dtype=numpy.int64)
         return SegmentationDataset(self.images[idx], self.masks[idx], self.num_classes,

@@ -35,8 +35,8 @@ def load_digit_images(source: str = "all") -> tuple[numpy.ndarray, numpy.ndarray
         from sklearn.datasets import load_digits
     except ImportError as exc:
         raise ImportError(
-            "the 'digits' dataset needs scikit-learn (it bundles the 8x8 digit images, no download). "
-            f"Install it with: {SKLEARN_HINT}") from exc
+            "the 'digits' dataset needs scikit-learn (it bundles the 8x8 digit images, no "
+            f"download). Install it with: {SKLEARN_HINT}") from exc
     bunch = load_digits()
     images = numpy.asarray(bunch.images, dtype=numpy.float64) / 16.0
     labels = numpy.asarray(bunch.target, dtype=numpy.int64)

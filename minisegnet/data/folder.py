@@ -16,14 +16,21 @@ palette PNG whose pixel values are class indices (0 .. K-1), of the image's size
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy
 
 from .dataset import SegmentationDataset
-from .images import (ImageReadError, list_images, open_image, read_image, read_labels, resize_image,
-                     resize_labels)
+from .images import (
+    ImageReadError,
+    list_images,
+    open_image,
+    read_image,
+    read_labels,
+    resize_image,
+    resize_labels,
+)
 
 __all__ = ["ImageFolderDataset", "image_folder_splits", "read_class_names", "FOLDER_FRACTIONS"]
 
@@ -144,8 +151,9 @@ def image_folder_splits(root: str | os.PathLike, size: int | None = None, seed: 
         if not (root / "val").is_dir():
             raise ValueError(f"--data {root}: has train/ but no val/; add val/images and val/masks")
         parts = {s: root / s for s in ("train", "val", "test") if (root / s).is_dir()}
-        sets = {s: ImageFolderDataset(d / "images", d / "masks", names, channels=channels,
-                                      size=size, name=root.name) for s, d in parts.items()}
+        sets: dict[str, SegmentationDataset] = {
+            s: ImageFolderDataset(d / "images", d / "masks", names, channels=channels, size=size,
+                                  name=root.name) for s, d in parts.items()}
         if channels is None and len({ds.in_channels for ds in sets.values()}) > 1:
             return image_folder_splits(root, size, seed, channels=3)
         if names is None:                                   # the splits must agree on the count

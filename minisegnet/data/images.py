@@ -58,13 +58,13 @@ def read_image(path: str | os.PathLike, channels: int) -> numpy.ndarray:
     path = Path(path)
     img = open_image(path)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):           # 16/32-bit grey: scale, not clip
-        a = numpy.asarray(img, dtype=numpy.float64)
-        a = a / (65535.0 if a.max() > 255 else 255.0)
+        raw = numpy.asarray(img, dtype=numpy.float64)
+        a = raw / (65535.0 if raw.max() > 255 else 255.0)
         out = numpy.repeat(a[None], channels, axis=0)
         return numpy.clip(out, 0.0, 1.0).astype(numpy.float32)
     img = img.convert("RGB" if channels == 3 else "L")
-    a = numpy.asarray(img, dtype=numpy.float32) / 255.0
-    return numpy.ascontiguousarray(a.transpose(2, 0, 1) if channels == 3 else a[None])
+    rgb = numpy.asarray(img, dtype=numpy.float32) / 255.0
+    return numpy.ascontiguousarray(rgb.transpose(2, 0, 1) if channels == 3 else rgb[None])
 
 
 def read_labels(path: str | os.PathLike) -> numpy.ndarray:
@@ -93,8 +93,9 @@ def resize_image(image: numpy.ndarray, size: tuple[int, int]) -> numpy.ndarray:
     h, w = size
     if image.shape[1:] == (h, w):
         return image
+    bilinear = getattr(Image, "Resampling", Image).BILINEAR  # Pillow >= 9.1 names it Resampling
     chans = [numpy.asarray(Image.fromarray(numpy.ascontiguousarray(c, dtype=numpy.float32))
-                           .resize((w, h), Image.BILINEAR)) for c in image]
+                           .resize((w, h), bilinear)) for c in image]
     return numpy.stack(chans).astype(numpy.float32)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy
 
@@ -43,7 +44,7 @@ def load_dataset(name: str, split: str = "train", n: int | None = None, size: in
 def load_splits(name: str, n_train: int | None = None, n_val: int | None = None,
                 n_test: int | None = None, size: int = 32, seed: int = 0,
                 **kwargs: Any) -> dict[str, SegmentationDataset]:
-    """``{"train": ..., "val": ..., "test": ...}`` for a named dataset (see :func:`load_dataset`)."""
+    """``{"train": ..., "val": ..., "test": ...}`` for a named dataset (:func:`load_dataset`)."""
     counts = {"train": n_train, "val": n_val, "test": n_test}
     return {s: load_dataset(name, s, n=counts[s], size=size, seed=seed, **kwargs) for s in SPLITS}
 

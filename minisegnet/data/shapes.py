@@ -68,7 +68,7 @@ def _centre_range(kind: str, yy: numpy.ndarray, xx: numpy.ndarray, size: int, r:
 
 
 def _grow(mask: numpy.ndarray) -> numpy.ndarray:
-    """The mask grown by one pixel (4-neighbourhood), so shapes keep a background gap between them."""
+    """The mask grown by one pixel (4-neighbourhood), so shapes keep a background gap apart."""
     out = mask.copy()
     out[1:] |= mask[:-1]
     out[:-1] |= mask[1:]

@@ -1,4 +1,4 @@
-"""The transformer's ops (deck 004's last third): linear, layer norm, GELU, attention, roll, windows.
+"""The transformer's ops (deck 004's end): linear, layer norm, GELU, attention, roll, windows.
 
 Each op is one forward/backward pair (or a composition of existing differentiable ops, which
 autograd differentiates for free):
@@ -16,7 +16,8 @@ autograd differentiates for free):
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy
 
@@ -182,7 +183,7 @@ class ErfFunction(Function):
 
 
 def erf(x) -> Tensor:
-    """The error function (piecewise Chebyshev series, within about 1e-14 of math.erf in float64)."""
+    """The error function (piecewise Chebyshev series; within ~1e-14 of math.erf in float64)."""
     return ErfFunction()(x)
 
 
@@ -289,7 +290,7 @@ class AttentionWeightsFunction(Function):
 
 
 class ScaledDotProductAttentionFunction(Function):
-    """O = P V with P = softmax(Q K^T scale + mask) (see :class:`AttentionWeights`), without
+    """O = P V with P = softmax(Q K^T scale + mask) (:class:`AttentionWeightsFunction`), without
     keeping P: backward recomputes it from Q and K (one more product, the memory-saving idea of
     FlashAttention), so a layer keeps q, k, v and O, not its (L, S) maps.
 
@@ -340,7 +341,7 @@ def attention_weights(q, k, attn_mask=None, scale: float | None = None) -> Tenso
 
     ``attn_mask``: boolean, **True = may attend** (``scaled_dot_product_attention``'s convention),
     or float, added to the scores (-inf forbids). Fully masked rows give zeros (see
-    :class:`AttentionWeights`). ``scale`` defaults to 1 / sqrt(E).
+    :class:`AttentionWeightsFunction`). ``scale`` defaults to 1 / sqrt(E).
     """
     q, k = as_tensor(q), as_tensor(k)
     if q.ndim < 2 or k.ndim < 2 or q.shape[-1] != k.shape[-1]:
@@ -357,12 +358,12 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, scale: float | None = 
     """softmax(Q K^T / sqrt(E) + mask) V, as ``torch.nn.functional.scaled_dot_product_attention``.
 
     Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); leading axes broadcast.
-    ``attn_mask`` (broadcasting to (..., L, S)): **boolean, True = the query may attend to that key**
-    (PyTorch's convention for this function; ``nn.MultiheadAttention``'s boolean mask means the
-    opposite), or float, added to the scores. A query whose keys are all masked gets an output of
-    **zeros** (PyTorch returns NaN there). One Function (:class:`ScaledDotProductAttention`) that
-    keeps no (L, S) matrix for backward: it recomputes P there. For the weights themselves use
-    :func:`attention_weights`.
+    ``attn_mask`` (broadcasting to (..., L, S)): **boolean, True = the query may attend to
+    that key** (PyTorch's convention for this function; ``nn.MultiheadAttention``'s boolean mask
+    means the opposite), or float, added to the scores. A query whose keys are all masked gets an
+    output of **zeros** (PyTorch returns NaN there). One Function
+    (:class:`ScaledDotProductAttentionFunction`) keeps no (L, S) matrix for backward: it recomputes
+    P there. For the weights themselves use :func:`attention_weights`.
     """
     v = as_tensor(v)
     k = as_tensor(k)

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple, Sequence
 import numpy
 
 from .. import backend
-from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, _scalar_like, as_tensor
+from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
+from ..validation import is_float, scalar_like
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "clip",
            "clamp", "maximum", "minimum", "where", "sum", "mean", "max", "min", "argmax", "argmin",
@@ -29,14 +30,14 @@ Axis = int | Sequence[int] | None
 
 def _float(x: Any) -> Any:
     """Promote integer/bool arrays to float32 (the documented rule for floating ops)."""
-    return x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
+    return x if is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
 
 
 def _match(a: Any, b: Any) -> tuple[Any, Any]:
     """An integer/bool operand meeting a float one takes the float's dtype (NumPy would pick float64)."""
-    if _is_float(a.dtype) and not _is_float(b.dtype):
+    if is_float(a.dtype) and not is_float(b.dtype):
         return a, b.astype(a.dtype)
-    if _is_float(b.dtype) and not _is_float(a.dtype):
+    if is_float(b.dtype) and not is_float(a.dtype):
         return a.astype(b.dtype), b
     return a, b
 
@@ -216,10 +217,10 @@ class ClipFunction(Function):
         self.lo, self.hi = lo, hi
 
     def forward(self, x):
-        if not _is_float(x.dtype) and (isinstance(self.lo, float) or isinstance(self.hi, float)):
+        if not is_float(x.dtype) and (isinstance(self.lo, float) or isinstance(self.hi, float)):
             x = _float(x)  # an integer tensor clipped at a float bound: float32, as int * 0.5
         self.save_for_backward(x)
-        lo, hi = (None if v is None else _scalar_like(x, v) if _is_float(x.dtype) else v
+        lo, hi = (None if v is None else scalar_like(x, v) if is_float(x.dtype) else v
                   for v in (self.lo, self.hi))
         return self.xp.clip(x, lo, hi)
 
@@ -517,7 +518,7 @@ class ToDeviceFunction(Function):
 
     def __init__(self, device: str | None, dtype: Any):
         self.device, self.dtype = device, dtype
-        self.differentiable = dtype is None or _is_float(dtype)  # x.long() simply leaves the graph
+        self.differentiable = dtype is None or is_float(dtype)  # x.long() simply leaves the graph
 
     def __call__(self, x: Tensor) -> Tensor:
         # checks happen against the *target* device, not the input's, so bypass the same-device rule
@@ -566,7 +567,7 @@ class PiecewiseLinearFunction(Function):
     def forward(self, x):
         x = _float(x)
         self.save_for_backward(x)
-        half, zero, one = (_scalar_like(x, v) for v in (0.5, 0, 1))
+        half, zero, one = (scalar_like(x, v) for v in (0.5, 0, 1))
         return self.xp.clip(x + half, zero, one)
 
     def backward(self, gy):
@@ -579,7 +580,7 @@ class SigmoidFunction(Function):
 
     def forward(self, x):
         xp, x = self.xp, _float(x)
-        one = _scalar_like(x, 1)
+        one = scalar_like(x, 1)
         e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
         y = xp.where(x >= 0, one / (one + e), e / (one + e))
         self.save_for_backward(y)
@@ -639,7 +640,7 @@ class SoftplusFunction(Function):
     def forward(self, x):
         xp, x = self.xp, _float(x)
         self.save_for_backward(x)
-        return xp.maximum(x, _scalar_like(x, 0)) + xp.log1p(xp.exp(-xp.abs(x)))
+        return xp.maximum(x, scalar_like(x, 0)) + xp.log1p(xp.exp(-xp.abs(x)))
 
     def backward(self, gy):
         xp, (x,) = self.xp, self.saved_tensors

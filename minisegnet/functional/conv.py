@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor
+from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
+from ..validation import is_float
 from . import paths, sizes
 from .sizes import IntOrPair, pair
 
@@ -127,8 +128,8 @@ def conv2d_weight_grad(cols: Any, gy: Any, w_shape: tuple[int, ...], groups: int
 
 def float_pair(x: Any, w: Any, xp: Any) -> tuple[Any, Any]:
     """Input and weight in one floating dtype (integer arrays become float32)."""
-    dt = xp.result_type(x.dtype if _is_float(x.dtype) else DEFAULT_FLOAT,
-                        w.dtype if _is_float(w.dtype) else DEFAULT_FLOAT)
+    dt = xp.result_type(x.dtype if is_float(x.dtype) else DEFAULT_FLOAT,
+                        w.dtype if is_float(w.dtype) else DEFAULT_FLOAT)
     return x.astype(dt, copy=False), w.astype(dt, copy=False)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy
 
-from ..autograd import _is_float
+from ..validation import is_float
 from . import conv, paths, pool, sizes
 
 _float_pair = conv.float_pair
@@ -278,7 +278,7 @@ def _max_pool_array(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     ho, wo = sizes.pool_output_size(h, kh, sh, ph), sizes.pool_output_size(w, kw, sw, pw)
-    fill = -numpy.inf if _is_float(x.dtype) else numpy.iinfo(x.dtype).min
+    fill = -numpy.inf if is_float(x.dtype) else numpy.iinfo(x.dtype).min
     xpad = _pad(x, padding, fill, xp)
     small = numpy.int8 if max(kh, kw) < 128 else numpy.int32  # window offsets fit in a byte
     y: Any = None  # the running max, its row offset and its column offset

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy
 
-from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor
+from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
+from ..validation import is_float
 from . import paths, sizes
 from .sizes import IntOrPair, pair
 
@@ -90,7 +91,7 @@ def max_pool2d_array(x: Any, kernel: Pair, stride: Pair, padding: Pair, xp: Any)
     ``row * W + col`` in the (n, c) input plane of the first maximum in row-major window order."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     w = x.shape[3]
-    fill = -numpy.inf if _is_float(x.dtype) else numpy.iinfo(x.dtype).min
+    fill = -numpy.inf if is_float(x.dtype) else numpy.iinfo(x.dtype).min
     win = windows(_pad(x, padding, fill, xp), kernel, stride, xp)
     n, c, ho, wo = win.shape[:4]
     flat = win.reshape(n, c, ho, wo, kh * kw)  # one row per window (a copy)
@@ -158,7 +159,7 @@ class AvgPool2dFunction(Function):
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
-        x = x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
+        x = x if is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
         h, w = x.shape[2:]
         self.in_shape = x.shape
@@ -200,7 +201,7 @@ class AdaptiveAvgPool2dFunction(Function):
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
-        x = x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
+        x = x if is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
         ah = _adaptive_matrix(x.shape[2], self.out_hw[0], xp, x.dtype)
         aw = _adaptive_matrix(x.shape[3], self.out_hw[1], xp, x.dtype)
         self.save_for_backward(ah, aw)

@@ -17,9 +17,11 @@ every output column mixes input columns, so ``y = A_h @ x @ A_w^T`` with two sma
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from ..autograd import DEFAULT_FLOAT, Function, Tensor, _is_float, as_tensor
+from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
+from ..validation import is_float
 from . import sizes
 from .basic import getitem
 from .sizes import IntOrPair, pair
@@ -68,7 +70,7 @@ class InterpolateFunction(Function):
 
     def forward(self, x):
         xp = self.xp
-        x = x if _is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
+        x = x if is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
         n, c, h, w = x.shape
         oh, ow = self.out_hw
         self.in_shape = x.shape

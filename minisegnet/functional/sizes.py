@@ -1,4 +1,4 @@
-"""The one output-size helper module: every spatial op (and every model checking its shapes) uses it.
+"""The one output-size helper module: every spatial op (and every model checking shapes) uses it.
 
 Sizes along one axis (``n`` input rows, kernel ``k``, stride ``s``, padding ``p``, dilation ``d``):
 
@@ -22,7 +22,9 @@ functions raise the ``ValueError`` messages (op name, shapes, the rule broken) a
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import operator
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "IntOrPair",
@@ -46,23 +48,39 @@ IntOrPair = int | Sequence[int]
 def pair(value: IntOrPair, name: str, op: str, minimum: int | None = None) -> tuple[int, int]:
     """``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``; raise a ValueError naming ``op`` when invalid.
 
-    ``minimum``: smallest allowed value (1 for kernel sizes, strides and dilations, 0 for paddings).
+    Integers are Python ints or NumPy integers (anything with ``__index__``), never bools or
+    floats: a TypeError names ``op``. ``minimum``: smallest allowed value (1 for kernel sizes,
+    strides and dilations, 0 for paddings). The one rule for ``F.conv2d`` and ``nn.Conv2d`` alike.
     """
-    if isinstance(value, bool):
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if hasattr(value, "__index__"):
-        out = (int(value), int(value))
+    bad_type = TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    one = _as_int(value)
+    if one is not None:
+        h = w = one
     else:
         try:
-            out = tuple(int(v) for v in value)  # type: ignore[union-attr]
+            items = list(value)  # type: ignore[arg-type]  # mypy: an int would not get here
         except TypeError:
-            raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}") from None
-        if len(out) != 2:
+            raise bad_type from None
+        if len(items) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair (h, w), got {value!r}")
-    if minimum is not None and min(out) < minimum:
+        first, second = _as_int(items[0]), _as_int(items[1])
+        if first is None or second is None:
+            raise bad_type
+        h, w = first, second
+    if minimum is not None and min(h, w) < minimum:
         rule = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{op}: {name} must be {rule}, got {value!r}")
-    return out  # type: ignore[return-value]
+    return h, w
+
+
+def _as_int(value: Any) -> int | None:
+    """``value`` as an int when it is an integer (a NumPy one included, not a bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -88,7 +106,7 @@ def unpool_output_size(n: int, k: int, stride: int | None = None, padding: int =
 
 
 def reachable_sizes(n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> list[int]:
-    """The output sizes a transposed convolution can produce: one per output_padding in [0, max(s, d))."""
+    """The output sizes a transposed convolution can produce: one per output_padding < max(s, d)."""
     base = conv_transpose_output_size(n, k, stride, padding, 0, dilation)
     return [base + a for a in range(max(stride, dilation)) if base + a > 0]
 
@@ -100,8 +118,9 @@ def output_padding_for(size: int, n: int, k: int, stride: int = 1, padding: int 
     sizes = reachable_sizes(n, k, stride, padding, dilation)
     if size not in sizes:
         raise ValueError(
-            f"{op}: output_size {size}{' along ' + axis if axis else ''} cannot be reached from input "
-            f"size {n} with kernel {k}, stride {stride}, padding (crop) {padding}, dilation {dilation}: "
+            f"{op}: output_size {size}{' along ' + axis if axis else ''} cannot be reached from "
+            f"input size {n} with kernel {k}, stride {stride}, padding (crop) {padding}, "
+            f"dilation {dilation}: "
             f"the reachable sizes are {sizes} (H_out = (H-1)s - 2p + d(k-1) + output_padding + 1, "
             f"0 <= output_padding < max(stride, dilation))")
     return size - conv_transpose_output_size(n, k, stride, padding, 0, dilation)

@@ -8,7 +8,8 @@ All map an (N, C, H, W) image batch to (N, num_classes, H, W) class scores (logi
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .. import nn
 from .deeplab import ASPP, DeepLabV3, DeepLabV3Plus

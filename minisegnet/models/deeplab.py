@@ -34,13 +34,13 @@ branch's batch-norm needs a batch of 2 or more. Any input size works.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
-from .blocks import check_positive
-from .mobilenet import ConvBlock, check_input
+from .blocks import check_input, check_positive
+from .mobilenet import ConvBlock
 from .resnet import build_backbone
 
 __all__ = ["ASPP", "DeepLabV3", "DeepLabV3Plus", "scale_atrous_rates", "PAPER_RATES"]

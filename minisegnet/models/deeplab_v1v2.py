@@ -30,13 +30,13 @@ and the largest (an 11-pixel span) again covers more than the map. Any input siz
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
-from .blocks import check_positive
-from .mobilenet import ConvBlock, Encoder, check_input
+from .blocks import check_input, check_positive
+from .mobilenet import ConvBlock, Encoder
 from .resnet import ResNetEncoder
 
 __all__ = ["DeepLabV1", "DeepLabV2", "ASPPSum", "V2_PAPER_RATES"]

@@ -35,14 +35,13 @@ cropped back, so any input size of at least 2**depth per side works.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
-from .blocks import check_positive
+from .blocks import check_input, check_positive
 from .densenet import DenseBlock, TransitionDown, TransitionUp
-from .mobilenet import check_input
 
 __all__ = ["FCDenseNet"]
 
@@ -95,19 +94,19 @@ class FCDenseNet(nn.Module):
 
     @classmethod
     def fc_densenet56(cls, in_channels: int = 3, num_classes: int = 11,
-                      dropout: float = 0.2) -> "FCDenseNet":
+                      dropout: float = 0.2) -> FCDenseNet:
         """The paper's FC-DenseNet56: 4 layers per block, k = 12 (1.5 M parameters)."""
         return cls(in_channels, num_classes, 12, 5, 4, 12, 48, dropout)
 
     @classmethod
     def fc_densenet67(cls, in_channels: int = 3, num_classes: int = 11,
-                      dropout: float = 0.2) -> "FCDenseNet":
+                      dropout: float = 0.2) -> FCDenseNet:
         """The paper's FC-DenseNet67: 5 layers per block, k = 16 (3.5 M parameters)."""
         return cls(in_channels, num_classes, 16, 5, 5, 16, 48, dropout)
 
     @classmethod
     def fc_densenet103(cls, in_channels: int = 3, num_classes: int = 11,
-                       dropout: float = 0.2) -> "FCDenseNet":
+                       dropout: float = 0.2) -> FCDenseNet:
         """The paper's FC-DenseNet103: 4, 5, 7, 10, 12 / 15 / 12, 10, 7, 5, 4 layers, k = 16
         (9.4 M parameters)."""
         return cls(in_channels, num_classes, 16, 5, (4, 5, 7, 10, 12, 15, 12, 10, 7, 5, 4), 16,

@@ -68,7 +68,7 @@ class FCN(nn.Module):
         self.stages = nn.ModuleList()
         c = in_channels
         for width, n in zip(widths, convs_per_stage):
-            layers = []
+            layers: list[nn.Module] = []
             for _ in range(n):
                 layers.append(ConvBNReLU(c, width, 3, 1, batch_norm))
                 c = width

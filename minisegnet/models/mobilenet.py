@@ -3,7 +3,7 @@
 The building block is the depthwise separable convolution
 (:class:`~minisegnet.nn.DepthwiseSeparableConv2d`): a 3x3 depthwise conv (one filter per channel),
 batch-norm, ReLU, a 1x1 pointwise conv, batch-norm, ReLU. It costs about 1 / C_out + 1 / 9 of a
-standard 3x3 conv (:func:`separable_savings` prints the two ``summary`` tables side by side).
+standard 3x3 conv (:func:`minisegnet.summary.separable_savings` prints both counts side by side).
 
 :class:`Encoder` is the backbone shared by :class:`MobileNetUNet`, :class:`~.pspnet.PSPNet` and
 :class:`~.deeplab.DeepLabV3` / :class:`~.deeplab.DeepLabV3Plus`:
@@ -27,27 +27,16 @@ is fused with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
 from ..nn.separable import DepthwiseSeparableConv2d
-from ..summary import Summary, summary
-from .blocks import check_positive
+from .blocks import StagedEncoder, check_input, check_positive
 
 __all__ = ["ConvBlock", "Encoder", "MobileNetEncoder", "MobileNetUNet", "ENCODER_KINDS",
-           "separable_savings", "SeparableSavings", "check_input"]
+           "check_input"]
 
 ENCODER_KINDS = ("mobilenet", "vgg")
-
-
-def check_input(model: str, x: Tensor, in_channels: int) -> None:
-    """A clear error for a batch that is not (N, in_channels, H, W)."""
-    if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != in_channels:
-        shape = getattr(x, "shape", type(x).__name__)
-        raise ValueError(f"{model}: expected an (N, {in_channels}, H, W) input (any H, W >= 1), "
-                         f"got shape {shape}")
 
 
 class ConvBlock(nn.Module):
@@ -63,7 +52,7 @@ class ConvBlock(nn.Module):
         pad = dilation * (kernel_size - 1) // 2
         self.separable = bool(separable and kernel_size > 1)
         if self.separable:
-            self.conv = DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, stride, pad,
+            self.conv: nn.Module = DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, stride, pad,
                                                  dilation, bias=False, mid_norm=True)
         else:
             self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
@@ -75,7 +64,7 @@ class ConvBlock(nn.Module):
         return self.relu(self.bn(self.conv(x)))
 
 
-class Encoder(nn.Module):
+class Encoder(StagedEncoder):
     """A backbone that returns its feature maps at every stride: ``forward(x)`` gives the list
     [stem (stride 1), stage 1 (stride 2), ..., stage ``depth``] (see the module docstring).
 
@@ -121,20 +110,6 @@ class Encoder(nn.Module):
             self.out_channels.append(widths[i])
             self.strides.append(stride)
             self.dilations.append(dilation)
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        check_input(type(self).__name__, x, self.in_channels)
-        feats = [self.stem(x)]
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))
-        return feats
-
-    def feature_index(self, stride: int) -> int:
-        """Index of the last feature map at ``stride`` (ValueError naming the strides there are)."""
-        if stride not in self.strides:
-            raise ValueError(f"{type(self).__name__}: no feature map at stride {stride!r}; the "
-                             f"strides are {sorted(set(self.strides))}")
-        return len(self.strides) - 1 - self.strides[::-1].index(stride)
 
     def extra_repr(self) -> str:
         return (f"kind={self.kind!r}, depth={self.depth}, output_stride={self.output_stride}, "
@@ -190,56 +165,3 @@ class MobileNetUNet(nn.Module):
                 f"base_width={self.base_width}, depth={self.depth}")
 
 
-@dataclass
-class SeparableSavings:
-    """``summary`` of a standard conv and of its depthwise separable replacement, side by side."""
-
-    standard: Summary
-    separable: Summary
-    in_channels: int
-    out_channels: int
-    kernel_size: int
-
-    @property
-    def param_ratio(self) -> float:
-        return self.separable.total_params / self.standard.total_params
-
-    @property
-    def mult_add_ratio(self) -> float:
-        return self.separable.total_mult_adds / self.standard.total_mult_adds
-
-    @property
-    def formula_ratio(self) -> float:
-        """1 / C_out + 1 / k^2: the ratio of both counts (no bias) predicted by the algebra."""
-        return 1 / self.out_channels + 1 / self.kernel_size ** 2
-
-    def __str__(self) -> str:
-        s, d = self.standard, self.separable
-        k, ci, co = self.kernel_size, self.in_channels, self.out_channels
-        rows = [("standard conv", s.total_params, s.total_mult_adds),
-                ("  depthwise", d.rows[0].params, d.rows[0].mult_adds),
-                ("  pointwise", d.rows[-1].params, d.rows[-1].mult_adds),
-                ("depthwise separable", d.total_params, d.total_mult_adds)]
-        lines = [f"{k}x{k} conv {ci} -> {co} on input {tuple(s.input_shape)}:",
-                 f"{'':22}{'params':>12}{'mult-adds':>16}"]
-        lines += [f"{name:22}{p:>12,}{m:>16,}" for name, p, m in rows]
-        lines += [f"ratio separable / standard: params {self.param_ratio:.4f}, mult-adds "
-                  f"{self.mult_add_ratio:.4f}; 1/C_out + 1/k^2 = 1/{co} + 1/{k * k} = "
-                  f"{self.formula_ratio:.4f} ({1 / self.mult_add_ratio:.2f}x cheaper)"]
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-
-def separable_savings(in_channels: int, out_channels: int, kernel_size: int = 3,
-                      input_hw: tuple[int, int] = (56, 56), stride: int = 1,
-                      dilation: int = 1, bias: bool = False) -> SeparableSavings:
-    """Run :func:`~minisegnet.summary` on a standard ``Conv2d`` and on the
-    ``DepthwiseSeparableConv2d`` that replaces it (same geometry, "same" padding) for one image
-    of ``input_hw``. Without bias both ratios equal 1 / C_out + 1 / k^2 exactly."""
-    sep = DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, stride,
-                                   dilation=dilation, bias=bias)
-    std = sep.standard_equivalent()
-    shape = (in_channels, *input_hw)
-    return SeparableSavings(summary(std, shape), summary(sep, shape), in_channels, out_channels,
-                            kernel_size)

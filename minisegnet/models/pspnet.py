@@ -21,13 +21,13 @@ windows then overlap). In training mode the 1x1 bin's batch-norm needs a batch o
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
-from .blocks import check_positive
-from .mobilenet import ConvBlock, check_input
+from .blocks import check_input, check_positive
+from .mobilenet import ConvBlock
 from .resnet import build_backbone
 
 __all__ = ["PSPNet", "PyramidPooling"]

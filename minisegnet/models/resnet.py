@@ -15,8 +15,8 @@ paper's option B -- when the stride or the channel count changes.
   (as in torchvision's "ResNet v1.5"); ``expansion`` 4.
 
 :class:`ResNetEncoder` is a backbone with :class:`~.mobilenet.Encoder`'s interface (a list of
-feature maps, ``out_channels``, ``strides``, ``dilations``, ``feature_index``), so DeepLab and PSPNet
-heads can use it. Scaled to toy inputs: the paper's 7x7 stride-2 stem and max-pool (stride 4)
+feature maps, ``out_channels``, ``strides``, ``dilations``, ``feature_index``), so DeepLab and
+PSPNet heads can use it. Scaled to toy inputs: the paper's 7x7 stride-2 stem and max-pool (stride 4)
 become one 3x3 conv at full resolution, and each of the ``len(layers)`` stages starts with a
 stride-2 block, so the feature maps come at strides 1, 2, 4, 8, 16. With ``output_stride`` 8 or
 16 (DeepLab's dilated ResNet) the stages past that stride keep stride 1 and dilate all their 3x3
@@ -28,12 +28,12 @@ paper does not need because its stage 1 keeps the max-pool's resolution (a test 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import nn
 from ..autograd import Tensor
-from .blocks import check_positive
-from .mobilenet import check_input
+from .blocks import StagedEncoder, check_positive
+from .mobilenet import Encoder
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNetEncoder", "RESNET_BLOCKS", "BACKBONES",
            "build_backbone"]
@@ -98,7 +98,7 @@ class Bottleneck(nn.Module):
 RESNET_BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
-class ResNetEncoder(nn.Module):
+class ResNetEncoder(StagedEncoder):
     """A small ResNet backbone returning [stem (stride 1), stage 1 (stride 2), ...] (module
     docstring). Stage i has ``layers[i-1]`` blocks of ``base_width * 2**(i-1)`` channels (times 4
     at a bottleneck's output); ``layers=(2, 2, 2, 2)`` with ``block="basic"`` is ResNet-18's
@@ -148,20 +148,6 @@ class ResNetEncoder(nn.Module):
             self.strides.append(stride)
             self.dilations.append(dilation)
 
-    def forward(self, x: Tensor) -> list[Tensor]:
-        check_input(type(self).__name__, x, self.in_channels)
-        feats = [self.stem(x)]
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))
-        return feats
-
-    def feature_index(self, stride: int) -> int:
-        """Index of the last feature map at ``stride`` (ValueError naming the strides there are)."""
-        if stride not in self.strides:
-            raise ValueError(f"{type(self).__name__}: no feature map at stride {stride!r}; the "
-                             f"strides are {sorted(set(self.strides))}")
-        return len(self.strides) - 1 - self.strides[::-1].index(stride)
-
     def extra_repr(self) -> str:
         return (f"block={self.block!r}, layers={self.layers}, output_stride={self.output_stride}, "
                 f"widths={self.out_channels}")
@@ -176,7 +162,6 @@ def build_backbone(model: str, in_channels: int, base_width: int, depth: int, ou
     (:class:`~.mobilenet.Encoder`), or "resnet" (:class:`ResNetEncoder` with ``depth`` stages of
     ``blocks_per_stage`` basic blocks: (2, 2, 2, 2) is ResNet-18's layout). ``output_stride`` is
     capped at 2**depth."""
-    from .mobilenet import Encoder  # mobilenet <- resnet at import: import here, not at the top
     if kind not in BACKBONES:
         raise ValueError(f"{model}: backbone must be one of {BACKBONES}, got {kind!r}")
     os_ = min(output_stride, 2 ** depth)

@@ -47,11 +47,10 @@ import math
 
 import numpy
 
-from .. import backend
+from .. import backend, nn
 from .. import functional as F
-from .. import nn
 from ..autograd import Tensor
-from .blocks import ConvBNReLU, check_positive
+from .blocks import ConvBNReLU, check_input, check_positive
 
 __all__ = ["SETR", "ViTEncoder", "TransformerLayer", "Mlp", "SETR_DECODERS",
            "init_transformer_weights"]
@@ -165,7 +164,7 @@ class SETR(nn.Module):
         self.encoder = ViTEncoder(in_channels, e, depth, num_heads, patch_size, img_size,
                                   mlp_ratio, approximate)
         if decoder == "naive":
-            self.head = nn.Sequential(ConvBNReLU(e, d, 1, 0), nn.Conv2d(d, num_classes, 1))
+            self.head: nn.Module = nn.Sequential(ConvBNReLU(e, d, 1, 0), nn.Conv2d(d, num_classes, 1))
         elif decoder == "pup":
             stages = max(1, math.ceil(math.log2(patch_size)))
             self.stages = nn.ModuleList([ConvBNReLU(e if i == 0 else d, d, 3, 1)
@@ -191,9 +190,7 @@ class SETR(nn.Module):
                                  f"{near}")
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"SETR: expected an (N, {self.in_channels}, H, W) input, got shape "
-                             f"{x.shape}")
+        check_input("SETR", x, self.in_channels, sizes="")
         size = x.shape[2:]
         self.check_input_size(*size)
         maps = self.encoder(x)

@@ -23,9 +23,8 @@ Decoders (``decoder=``):
   each stage's map (after a LayerNorm) gets a 1x1 conv to C channels; top-down, every map adds
   the coarser one upsampled bilinearly; each sum gets a 3x3 conv + BN + ReLU and is upsampled to
   the finest map; the maps are concatenated, fused by a 3x3 conv + BN + ReLU, a 1x1 conv gives the
-  class scores, and a bilinear upsampling by p returns to the input size. On ``shapes`` it learns
-  faster than the pure-transformer decoder below (val mIoU 0.335 vs 0.315 after 4 epochs, in half
-  the time per epoch).
+  class scores, and a bilinear upsampling by p returns to the input size. Measured against the
+  pure-transformer decoder below: docs/results.md and benchmarks/results/transformers_*.txt.
 * ``"unet"`` (Swin-UNet): from the deepest stage up, **patch expanding** (Linear C -> 2C, then
   each token's 2C values rearranged into a 2 x 2 block of C/2: twice the resolution, half the
   width, + LayerNorm), concatenation with the encoder map of the same stage (the U-Net skip), a
@@ -60,8 +59,7 @@ import numpy
 from .. import functional as F
 from .. import nn
 from ..autograd import Tensor
-from .blocks import check_positive
-from .blocks import ConvBNReLU
+from .blocks import ConvBNReLU, check_input, check_positive
 from .setr import Mlp
 
 __all__ = ["Swin", "SwinBlock", "PatchMerging", "PatchExpanding", "stage_windows"]
@@ -87,7 +85,7 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, windows: Tensor, batch: int, ws: int, mask: Any = None) -> Tensor:
-        """windows (B * nW, ws^2, C) -> same shape; ``mask`` an (nW, ws^2, ws^2) array of 0 / -inf."""
+        """windows (B * nW, ws^2, C) -> same shape; ``mask``: (nW, ws^2, ws^2) of 0 / -inf."""
         bn, n, c = windows.shape
         nw = bn // batch
         qkv = self.qkv(windows).reshape(batch, nw, n, 3, self.num_heads, self.head_dim)
@@ -124,7 +122,11 @@ class SwinBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, h, w, c = x.shape
-        ws, shift = stage_windows(h, w, self.window_size)
+        found = stage_windows(h, w, self.window_size)
+        if found is None:  # Swin.check_input_size rules this out before the first stage
+            raise ValueError(f"{type(self).__name__}: a {h}x{w} map does not tile into windows of "
+                             f"{self.window_size}")
+        ws, shift = found
         shift = shift if self.shifted else 0
         y = self.norm1(x)
         if shift:
@@ -212,7 +214,7 @@ class Swin(nn.Module):
                                        for i in reversed(range(depth - 1))])
             self.dec_stages = nn.ModuleList([blocks(i) for i in reversed(range(depth - 1))])
             self.final_expand = PatchExpanding(dims[0], dims[0], patch_size)
-            self.head = nn.Linear(dims[0], num_classes)
+            self.head: nn.Module = nn.Linear(dims[0], num_classes)
         else:
             f = dims[0]
             self.lateral = nn.ModuleList([nn.Conv2d(d, f, 1) for d in dims])
@@ -249,9 +251,7 @@ class Swin(nn.Module):
 
     # ----- forward --------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"Swin: expected an (N, {self.in_channels}, H, W) input, got shape "
-                             f"{x.shape}")
+        check_input("Swin", x, self.in_channels, sizes="")
         self.check_input_size(x.shape[2], x.shape[3])
         y = self.embed_norm(self.patch_embed(x).permute(0, 2, 3, 1))  # (N, h, w, C)
         feats = []
@@ -261,7 +261,7 @@ class Swin(nn.Module):
             feats.append(self.norms[i](y))
             if i < self.depth - 1:
                 y = self.merges[i](y)
-        return self._unet(feats) if self.decoder == "unet" else self._fpn(feats, x.shape[2:])
+        return self._unet(feats) if self.decoder == "unet" else self._fpn(feats, (x.shape[2], x.shape[3]))
 
     def _unet(self, feats: list[Tensor]) -> Tensor:
         y = feats[-1]

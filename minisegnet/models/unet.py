@@ -102,7 +102,9 @@ class UNet(nn.Module):
         """Output (height, width) for an input of (h, w), by shape arithmetic (no forward pass):
         the input size for "same", e.g. 572x572 -> 388x388 for "valid" with depth 4."""
         self.check_input_size(h, w)
-        return self._out_len(h), self._out_len(w)  # type: ignore[return-value]
+        out_h, out_w = self._out_len(h), self._out_len(w)
+        assert out_h is not None and out_w is not None  # check_input_size raised otherwise
+        return out_h, out_w
 
     # ----- forward --------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:

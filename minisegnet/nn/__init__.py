@@ -31,15 +31,38 @@ from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus,
 from .conv import Conv2d, ConvTranspose2d
 from .convolutionalize import convolutionalize
 from .dropout import Dropout, Dropout2d, dropout, dropout2d
-from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, DiceLoss, FocalLoss, JaccardLoss,
-                   MSELoss, TverskyLoss)
-from .module import (Flatten, IncompatibleKeys, Identity, Module, ModuleDict, ModuleList,
-                     Parameter, Sequential)
+from .loss import (
+                   BCELoss,
+                   BCEWithLogitsLoss,
+                   CrossEntropyLoss,
+                   DiceLoss,
+                   FocalLoss,
+                   JaccardLoss,
+                   MSELoss,
+                   TverskyLoss,
+)
+from .module import (
+                   Flatten,
+                   Identity,
+                   IncompatibleKeys,
+                   Module,
+                   ModuleDict,
+                   ModuleList,
+                   Parameter,
+                   Sequential,
+)
 from .norm import BatchNorm2d, batch_norm
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d, Upsample
 from .separable import DepthwiseSeparableConv2d
-from .transformer import (GELU, LayerNorm, Linear, MultiheadAttention, PatchEmbed,
-                          PositionEmbedding, RelativePositionBias)
+from .transformer import (
+                   GELU,
+                   LayerNorm,
+                   Linear,
+                   MultiheadAttention,
+                   PatchEmbed,
+                   PositionEmbedding,
+                   RelativePositionBias,
+)
 
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten",

@@ -1,39 +1,21 @@
 """Convolution layers: ``Conv2d`` (He initialisation) and ``ConvTranspose2d`` (optionally bilinear).
 
-Each layer also reports, for :func:`minisegnet.summary`, its multiply-adds and how it changes the
-receptive field ``r`` and the jump ``j`` (the distance in input pixels between two neighbouring
-outputs), per axis (deck 001):
-
-    k_eff = d (k - 1) + 1,   r_out = r_in + (k_eff - 1) j_in,   j_out = j_in * stride.
-
-A transposed convolution divides the jump by its stride; one of its outputs sees at most
-ceil(k_eff / stride) neighbouring inputs, so r_out = r_in + (ceil(k_eff / s) - 1) j_in.
+Their multiply-adds and receptive-field rules (deck 001) live in :mod:`minisegnet.summary`.
+Size arguments follow :func:`minisegnet.functional.sizes.pair`, the rule ``F.conv2d`` uses.
 """
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-from typing import Any
-
 from .. import backend
 from .. import functional as F
 from ..autograd import Tensor
+from ..functional.sizes import pair
 from .init import bilinear_kernel, kaiming_normal, zeros
 from .module import Module, Parameter
 
 __all__ = ["Conv2d", "ConvTranspose2d"]
 
 Pair = tuple[int, int]
-
-
-def _pair(v: Any, name: str, layer: str, minimum: int = 0) -> Pair:
-    t = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    if len(t) != 2 or not all(isinstance(a, int) and not isinstance(a, bool) for a in t):
-        raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {v!r}")
-    if min(t) < minimum:
-        raise ValueError(f"{layer}: {name} must be >= {minimum}, got {v!r}")
-    return t  # type: ignore[return-value]
 
 
 def _check_channels(layer: str, in_ch: int, out_ch: int, groups: int) -> None:
@@ -43,19 +25,6 @@ def _check_channels(layer: str, in_ch: int, out_ch: int, groups: int) -> None:
     if in_ch % groups or out_ch % groups:
         raise ValueError(f"{layer}: in_channels={in_ch} and out_channels={out_ch} must both be "
                          f"divisible by groups={groups}")
-
-
-def conv_rf(r: Fraction, j: Fraction, k: int, s: int, d: int = 1) -> tuple[Fraction, Fraction]:
-    """Receptive field and jump after a conv / pool along one axis (deck 001's rule)."""
-    k_eff = d * (k - 1) + 1
-    return r + (k_eff - 1) * j, j * s
-
-
-def transposed_rf(r: Fraction, j: Fraction, k: int, s: int,
-                  d: int = 1) -> tuple[Fraction, Fraction]:
-    """Receptive field and jump after a transposed conv / unpool along one axis."""
-    k_eff = d * (k - 1) + 1
-    return r + (math.ceil(k_eff / s) - 1) * j, j / s
 
 
 class Conv2d(Module):
@@ -76,9 +45,9 @@ class Conv2d(Module):
         super().__init__()
         _check_channels("Conv2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = _pair(stride, "stride", "Conv2d", 1)
-        self.dilation = _pair(dilation, "dilation", "Conv2d", 1)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = pair(stride, "stride", "Conv2d", 1)
+        self.dilation = pair(dilation, "dilation", "Conv2d", 1)
         kh, kw = self.kernel_size
         self.padding_mode_name = padding if isinstance(padding, str) else None
         self._extra_pad = (0, 0)  # "same" with an odd total: one more row / column at the end
@@ -95,7 +64,7 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: padding must be an int, a pair of ints, 'same' or 'valid', "
                              f"got {padding!r}")
         else:
-            self.padding = _pair(padding, "padding", "Conv2d", 0)
+            self.padding = pair(padding, "padding", "Conv2d", 0)
         fan_in = in_channels // groups * kh * kw
         shape = (out_channels, in_channels // groups, kh, kw)
         self.weight = Parameter(kaiming_normal(shape, fan_in))
@@ -117,15 +86,6 @@ class Conv2d(Module):
             s += f", groups={self.groups}"
         return s + ("" if self.bias is not None else ", bias=False")
 
-    def _mult_adds(self, in_shape: tuple, out_shape: tuple) -> int:
-        n, c_out, h, w = out_shape
-        kh, kw = self.kernel_size
-        return n * h * w * c_out * (self.in_channels // self.groups) * kh * kw
-
-    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
-        out = [conv_rf(r[a], j[a], self.kernel_size[a], self.stride[a], self.dilation[a])
-               for a in range(2)]
-        return (out[0][0], out[1][0]), (out[0][1], out[1][1])
 
 
 class ConvTranspose2d(Module):
@@ -149,11 +109,11 @@ class ConvTranspose2d(Module):
         super().__init__()
         _check_channels("ConvTranspose2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _pair(kernel_size, "kernel_size", "ConvTranspose2d", 1)
-        self.stride = _pair(stride, "stride", "ConvTranspose2d", 1)
-        self.padding = _pair(padding, "padding", "ConvTranspose2d", 0)
-        self.output_padding = _pair(output_padding, "output_padding", "ConvTranspose2d", 0)
-        self.dilation = _pair(dilation, "dilation", "ConvTranspose2d", 1)
+        self.kernel_size = pair(kernel_size, "kernel_size", "ConvTranspose2d", 1)
+        self.stride = pair(stride, "stride", "ConvTranspose2d", 1)
+        self.padding = pair(padding, "padding", "ConvTranspose2d", 0)
+        self.output_padding = pair(output_padding, "output_padding", "ConvTranspose2d", 0)
+        self.dilation = pair(dilation, "dilation", "ConvTranspose2d", 1)
         self.bilinear_init = bool(bilinear_init)
         kh, kw = self.kernel_size
         shape = (in_channels, out_channels // groups, kh, kw)
@@ -196,12 +156,3 @@ class ConvTranspose2d(Module):
             s += ", bilinear_init=True"
         return s + ("" if self.bias is not None else ", bias=False")
 
-    def _mult_adds(self, in_shape: tuple, out_shape: tuple) -> int:
-        n, c_in, h, w = in_shape
-        kh, kw = self.kernel_size
-        return n * h * w * c_in * (self.out_channels // self.groups) * kh * kw
-
-    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
-        out = [transposed_rf(r[a], j[a], self.kernel_size[a], self.stride[a], self.dilation[a])
-               for a in range(2)]
-        return (out[0][0], out[1][0]), (out[0][1], out[1][1])

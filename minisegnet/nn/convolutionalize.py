@@ -16,7 +16,7 @@ window starting at (r, s) -- computed with shared work instead of one forward pa
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .activation import LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from .conv import Conv2d

@@ -36,7 +36,7 @@ from .. import functional as _ops
 from .. import losses as _losses
 from ..autograd import Tensor, as_tensor
 from ..functional import *  # noqa: F401,F403  (every op: this module is the functional namespace)
-from ..metrics import _array
+from ..validation import as_array, check_labels
 
 LOSS_NAMES = ["cross_entropy", "nll_loss", "binary_cross_entropy",
               "binary_cross_entropy_with_logits", "mse_loss", "one_hot"]
@@ -74,7 +74,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     if t.shape != _losses._label_shape(x):
         raise _losses._shape_error(op, x, t, f"class indices of shape {_losses._label_shape(x)}")
     k = x.shape[1]
-    _losses._check_labels(op, t, k, ignore_index)
+    check_labels(op, t, k, ignore_index)
     w = _losses._class_weight(op, weight, k, x)
     xp = x.xp
     valid = t != ignore_index
@@ -94,7 +94,7 @@ def _weighted(op: str, loss: Tensor, weight: Any, reduction: str) -> Tensor:
     """``weight`` (broadcast to the loss's shape) times the per-element loss, then reduced."""
     _losses._check_reduction(op, reduction)
     if weight is not None:
-        w = _array(weight)
+        w = as_array(weight)
         try:
             numpy.broadcast_shapes(tuple(w.shape), loss.shape)
         except ValueError:
@@ -129,7 +129,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     else:
         x = as_tensor(input)
         p = _losses._binary_target(op, target, x)
-        pw = _array(pos_weight) if not isinstance(pos_weight, (int, float)) else pos_weight
+        pw = as_array(pos_weight) if not isinstance(pos_weight, (int, float)) else pos_weight
         # -log σ(z) and -log(1 - σ(z)): the stable binary cross entropy against all-1 / all-0
         minus_log_p = _losses.binary_cross_entropy_with_logits(x, x.xp.ones_like(p),
                                                                reduction="none")
@@ -148,7 +148,7 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     """PyTorch's ``F.one_hot``: int64 class indices (any shape S) -> int64 (*S, K), the class axis
     last (``.permute(0, 3, 1, 2)`` gives the (N, K, H, W) layout of the losses). ``num_classes=-1``
     takes max + 1. Not differentiable (its input is an integer array)."""
-    t = _array(tensor)
+    t = as_array(tensor)
     if t.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expects integer class indices, got dtype {t.dtype} (shape "
                         f"{tuple(t.shape)}); convert with .long()")

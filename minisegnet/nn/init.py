@@ -10,7 +10,8 @@ array is copied to the target device, so a seed gives the same weights on every 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy
 

@@ -16,7 +16,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .. import losses
 from ..autograd import Tensor

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
 import numpy
 
@@ -22,7 +23,7 @@ __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "Ide
            "IncompatibleKeys"]
 
 # Hooks called as hook(module, inputs, output) after every module's forward (summary() uses this).
-_global_forward_hooks: list[Callable[["Module", tuple, Any], None]] = []
+_global_forward_hooks: list[Callable[[Module, tuple, Any], None]] = []
 
 
 class Parameter(Tensor):
@@ -130,12 +131,12 @@ class Module:
         self._forget(name)
         self._parameters[name] = param
 
-    def add_module(self, name: str, module: "Module | None") -> None:
+    def add_module(self, name: str, module: Module | None) -> None:
         """Register a sub-module under ``name`` (containers use "0", "1", ...)."""
         self._forget(name)
         self._modules[name] = module
 
-    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], None]
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], None]
                               ) -> Callable[[], None]:
         """Call ``hook(module, inputs, output)`` after each forward; returns a remover."""
         self._forward_hooks.append(hook)
@@ -156,17 +157,17 @@ class Module:
         return out
 
     # ----- traversal ------------------------------------------------------------------------------
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         """Direct sub-modules with their attribute names."""
         for name, m in self._modules.items():
             if m is not None:
                 yield name, m
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module (name ``prefix``) and every sub-module, depth first, each once."""
         seen: set[int] = set()
         stack = [(prefix, self)]
@@ -179,7 +180,7 @@ class Module:
             kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children()]
             stack.extend(reversed(kids))
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
@@ -212,13 +213,13 @@ class Module:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # ----- modes, gradients, devices ------------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Training mode (batch statistics in batch-norm, active dropout) for every sub-module."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode: running statistics in batch-norm, dropout is the identity."""
         return self.train(False)
 
@@ -231,7 +232,7 @@ class Module:
             else:
                 p.grad.data[...] = 0
 
-    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn(m)`` on every sub-module (children first, as PyTorch) and then on this module;
         returns self. Typical use: custom initialisation,
         ``model.apply(lambda m: nn.init.xavier_uniform_(m.weight) if isinstance(m, nn.Conv2d)
@@ -241,7 +242,7 @@ class Module:
         fn(self)
         return self
 
-    def requires_grad_(self, flag: bool = True) -> "Module":
+    def requires_grad_(self, flag: bool = True) -> Module:
         for p in self.parameters():
             p.requires_grad = bool(flag)
         return self
@@ -255,7 +256,7 @@ class Module:
             return backend.device_of(b)
         return backend.get_default_device()
 
-    def to(self, device: str | None = None, dtype: Any = None) -> "Module":
+    def to(self, device: str | None = None, dtype: Any = None) -> Module:
         """Move every parameter and buffer to ``device`` and/or floating ``dtype``, in place."""
         if device is not None:
             try:
@@ -283,24 +284,24 @@ class Module:
                     m._buffers[name] = move(b)
         return self
 
-    def cpu(self) -> "Module":
+    def cpu(self) -> Module:
         return self.to("cpu")
 
-    def gpu(self) -> "Module":
+    def gpu(self) -> Module:
         return self.to("gpu")
 
-    def cuda(self) -> "Module":
+    def cuda(self) -> Module:
         """PyTorch's name for :meth:`gpu`."""
         return self.to("gpu")
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.to(dtype=numpy.float64)
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         return self.to(dtype=DEFAULT_FLOAT)
 
     # ----- saving and loading -------------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, numpy.ndarray]":
+    def state_dict(self) -> OrderedDict[str, numpy.ndarray]:
         """Parameters and buffers as host NumPy copies, keyed by dotted names."""
         out: OrderedDict[str, numpy.ndarray] = OrderedDict()
         for name, p in self.named_parameters():
@@ -414,7 +415,7 @@ class Sequential(Module):
             return Sequential(OrderedDict(list(self._modules.items())[i]))
         return list(self._modules.values())[i]
 
-    def append(self, module: Module) -> "Sequential":
+    def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
         return self
 
@@ -427,13 +428,13 @@ class ModuleList(Module):
         for m in modules or ():
             self.append(m)
 
-    def append(self, module: Module) -> "ModuleList":
+    def append(self, module: Module) -> ModuleList:
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList.append: expected a Module, got {type(module).__name__}")
         self.add_module(str(len(self._modules)), module)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
         for m in modules:
             self.append(m)
         return self

@@ -127,8 +127,3 @@ class BatchNorm2d(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
-
-    def _mult_adds(self, in_shape: tuple, out_shape: tuple) -> int:
-        # one multiply-add per element: y = x * (gamma / sigma) + (beta - mu gamma / sigma)
-        n, c, h, w = out_shape
-        return n * c * h * w

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
 from typing import Any
 
 from .. import functional as F
 from ..autograd import Tensor
-from .conv import Pair, _pair, conv_rf, transposed_rf
+from ..functional.sizes import pair
+from .conv import Pair
 from .module import Module
 
 __all__ = ["MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample"]
@@ -21,16 +20,12 @@ class _Pool(Module):
                  padding: int | Pair = 0) -> None:
         super().__init__()
         layer = type(self).__name__
-        self.kernel_size = _pair(kernel_size, "kernel_size", layer, 1)
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", layer, 1)
-        self.padding = _pair(padding, "padding", layer, 0)
+        self.kernel_size = pair(kernel_size, "kernel_size", layer, 1)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", layer, 1)
+        self.padding = pair(padding, "padding", layer, 0)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
-        out = [conv_rf(r[a], j[a], self.kernel_size[a], self.stride[a]) for a in range(2)]
-        return (out[0][0], out[1][0]), (out[0][1], out[1][1])
 
 
 class MaxPool2d(_Pool):
@@ -67,32 +62,19 @@ class MaxUnpool2d(_Pool):
         return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
                               output_size=output_size)
 
-    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
-        out = [transposed_rf(r[a], j[a], self.kernel_size[a], self.stride[a]) for a in range(2)]
-        return (out[0][0], out[1][0]), (out[0][1], out[1][1])
-
 
 class AdaptiveAvgPool2d(Module):
     """Average pooling to a fixed output size (1 = global average pooling)."""
 
     def __init__(self, output_size: int | Pair) -> None:
         super().__init__()
-        self.output_size = _pair(output_size, "output_size", "AdaptiveAvgPool2d", 1)
+        self.output_size = pair(output_size, "output_size", "AdaptiveAvgPool2d", 1)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
-
-    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
-        rr, jj = [], []
-        for a in range(2):
-            n_in, n_out = in_shape[2 + a], out_shape[2 + a]
-            k = math.ceil(n_in / n_out)  # the widest averaging window
-            rr.append(r[a] + (k - 1) * j[a])
-            jj.append(j[a] * Fraction(n_in, n_out))
-        return tuple(rr), tuple(jj)
 
 
 class Upsample(Module):
@@ -118,10 +100,3 @@ class Upsample(Module):
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
         return f"{what}, mode={self.mode!r}"
-
-    def _receptive_field(self, r: tuple, j: tuple, in_shape: tuple, out_shape: tuple) -> tuple:
-        # nearest reads one input per output; bilinear reads two neighbours per axis
-        extra = 1 if self.mode == "bilinear" else 0
-        rr = tuple(r[a] + extra * j[a] for a in range(2))
-        jj = tuple(j[a] * Fraction(in_shape[2 + a], out_shape[2 + a]) for a in range(2))
-        return rr, jj

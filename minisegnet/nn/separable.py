@@ -20,8 +20,9 @@ e.g. 3x3 from 32 to 64 channels on 56x56: 57,802,752 -> 7,325,696 multiply-adds 
 from __future__ import annotations
 
 from ..autograd import Tensor
+from ..functional.sizes import pair
 from .activation import ReLU
-from .conv import Conv2d, Pair, _pair
+from .conv import Conv2d, Pair
 from .module import Identity, Module
 from .norm import BatchNorm2d
 
@@ -47,8 +48,8 @@ class DepthwiseSeparableConv2d(Module):
                  dilation: int | Pair = 1, bias: bool = True, mid_norm: bool = False) -> None:
         super().__init__()
         layer = "DepthwiseSeparableConv2d"
-        k = _pair(kernel_size, "kernel_size", layer, 1)
-        d = _pair(dilation, "dilation", layer, 1)
+        k = pair(kernel_size, "kernel_size", layer, 1)
+        d = pair(dilation, "dilation", layer, 1)
         if padding is None:
             if k[0] % 2 == 0 or k[1] % 2 == 0:
                 raise ValueError(f"{layer}: padding=None ('same') needs an odd kernel_size, got "

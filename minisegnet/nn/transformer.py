@@ -10,9 +10,8 @@ embeddings and relative-position tables N(0, 0.02^2) (ViT / Swin's truncated nor
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
-
-import numpy
+from collections.abc import Sequence
+from typing import Any
 
 from .. import backend
 from .. import functional as F
@@ -67,9 +66,6 @@ class Linear(Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
 
-    def _mult_adds(self, in_shape: tuple, out_shape: tuple) -> int:
-        return int(numpy.prod(out_shape)) * self.in_features
-
 
 class LayerNorm(Module):
     """Normalise each token over its last axes (``normalized_shape``), then scale by ``weight``
@@ -123,9 +119,10 @@ class MultiheadAttention(Module):
 
     ``forward(query, key, value, attn_mask=None, need_weights=True)`` returns ``(out, weights)``:
     weights (N, L, S) averaged over the heads (None when ``need_weights=False``).
-    **Boolean attn_mask: True means the position may NOT be attended** (torch.nn.MultiheadAttention's
-    convention, the opposite of :func:`~minisegnet.functional.scaled_dot_product_attention`); a
-    float mask is added to the scores. The mask is (L, S) or (N * num_heads, L, S). A query with
+    **Boolean attn_mask: True means the position may NOT be attended**
+    (torch.nn.MultiheadAttention's convention, the opposite of
+    :func:`~minisegnet.functional.scaled_dot_product_attention`); a float mask is added to the
+    scores. The mask is (L, S) or (N * num_heads, L, S). A query with
     every key masked gets zeros (PyTorch: NaN). Inputs are (N, L, E) with ``batch_first=True``,
     (L, N, E) otherwise, or unbatched (L, E).
     """

@@ -7,7 +7,8 @@ Both act in place on the ``.grad`` of the given parameters, between ``loss.backw
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import backend
 from ..autograd import Tensor

@@ -13,7 +13,8 @@ Adam's moments) is created lazily on the parameter's device. The step is announc
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import backend
 from ..autograd import Tensor, mark_modified
@@ -156,14 +157,14 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=float(momentum), nesterov=bool(nesterov),
                                       weight_decay=float(weight_decay)))
 
-    def _update(self, p, g, state, group):
+    def _update(self, p: Tensor, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         # constants of the parameter's dtype: a 0-d float32 parameter stays in float32 on NumPy 1.x
         lr, mu, wd = (p.data.dtype.type(group[k]) for k in ("lr", "momentum", "weight_decay"))
         if wd:
             g = g + wd * p.data
         if mu:
             buf = state.get("momentum_buffer")
-            if buf is None:  # an array (g of a 0-d parameter may be a NumPy scalar): updated in place
+            if buf is None:  # an array (g of a 0-d parameter may be a NumPy scalar): in place
                 xp = backend.get_array_module(p.data)
                 buf = state["momentum_buffer"] = xp.array(g, dtype=p.data.dtype)
             else:
@@ -201,7 +202,7 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=(float(b1), float(b2)), eps=float(eps),
                                       weight_decay=float(weight_decay), amsgrad=bool(amsgrad)))
 
-    def _update(self, p, g, state, group):
+    def _update(self, p: Tensor, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp = backend.get_array_module(p.data)
         b1, b2 = group["betas"]
         wd = group["weight_decay"]
@@ -255,5 +256,11 @@ class AdamW(Adam):
 
 
 from . import lr_scheduler  # noqa: E402 - the schedulers need Optimizer defined above
-from .lr_scheduler import (CosineAnnealingLR, LambdaLR, LRScheduler, MultiStepLR,  # noqa: E402
-                           OneCycleLR, StepLR)
+from .lr_scheduler import (  # noqa: E402
+    CosineAnnealingLR,
+    LambdaLR,
+    LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
+    StepLR,
+)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import Optimizer
 
@@ -55,7 +56,7 @@ class LRScheduler:
         """The learning rate of each group, as last set."""
         return list(self._last_lr)
 
-    _not_saved = ("optimizer",)
+    _not_saved: tuple[str, ...] = ("optimizer",)
 
     def state_dict(self) -> dict[str, Any]:
         """The scheduler's settings and position (everything but the optimizer)."""
@@ -111,7 +112,7 @@ class CosineAnnealingLR(LRScheduler):
     stay at eta_min, stop stepping at T_max or use T_max = the number of epochs.
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int,  # noqa: N803 - PyTorch's name
+    def __init__(self, optimizer: Optimizer, T_max: int,  # T_max: PyTorch's name
                  eta_min: float = 0.0) -> None:
         self.T_max = _check_positive_int("CosineAnnealingLR", "T_max", T_max)
         self.eta_min = float(eta_min)
@@ -131,7 +132,8 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]]) -> None:
         n = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
-        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        fns: list[Callable[[int], float]] = (list(lr_lambda) if isinstance(lr_lambda, (list, tuple))
+                                             else [lr_lambda] * n)  # type: ignore[list-item]
         if isinstance(optimizer, Optimizer) and len(fns) != n:
             raise ValueError(f"LambdaLR: expected {n} lr_lambda(s), one per param group, got "
                              f"{len(fns)}")
