@@ -29,12 +29,18 @@ image); for photographs use a permutohedral-lattice implementation instead.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
+
+import numpy
 
 from . import backend
 from .autograd import Tensor
 
-__all__ = ["dense_crf"]
+__all__ = ["dense_crf", "CRF_OPTIONS", "crf_defaults", "check_crf_options", "refine_logits"]
+
+#: the parameters of :func:`dense_crf` that ``--crf-*`` options set (``minisegnet predict --crf``)
+CRF_OPTIONS = ("iterations", "theta_alpha", "theta_beta", "theta_gamma", "w1", "w2")
 
 
 def _as_array(x: Any, name: str) -> Any:
@@ -163,3 +169,39 @@ def dense_crf(probs: Any, image: Any, iterations: int = 5, theta_alpha: float = 
     if single:
         q = q[0]
     return Tensor(q) if is_tensor else q
+
+
+def crf_defaults() -> dict[str, Any]:
+    """``{name: default}`` of :func:`dense_crf`'s :data:`CRF_OPTIONS` (iterations 5, ...)."""
+    params = inspect.signature(dense_crf).parameters
+    return {name: params[name].default for name in CRF_OPTIONS}
+
+
+def check_crf_options(crf: dict[str, Any]) -> dict[str, Any]:
+    """``crf`` completed with the defaults; an unknown name or a bad value raises ValueError."""
+    unknown = sorted(set(crf) - set(CRF_OPTIONS))
+    if unknown:
+        raise ValueError(f"dense_crf: unknown CRF option(s) {unknown}; valid: "
+                         f"{', '.join(CRF_OPTIONS)}")
+    full = {**crf_defaults(), **crf}
+    dense_crf(numpy.ones((1, 1, 1)), numpy.zeros((1, 1, 1)), **full)  # validates every value
+    return full
+
+
+def refine_logits(logits: Any, images: Any, **crf: Any) -> Any:
+    """Class probabilities refined by :func:`dense_crf`: ``softmax(logits)`` over axis 1 of the
+    (N, K, H, W) scores (a Tensor or an array), with the (N, C, H, W) ``images`` **in [0, 1]**
+    on the same device; computed in float64 (the Potts messages sum HW terms). Returns an array
+    (N, K, H, W) on the logits' device; ``crf`` are :func:`dense_crf`'s keyword arguments
+    (``chunk_elements`` 2**20 unless given)."""
+    z = _as_array(logits, "logits")
+    img = _as_array(images, "images")
+    xp = backend.get_array_module(z, img)
+    if z.ndim != 4:
+        raise ValueError(f"refine_logits: logits must be (N, K, H, W) class scores, got shape "
+                         f"{z.shape}")
+    probs, img = _softmax(z.astype(xp.float64), xp), img.astype(xp.float64)
+    # a batch's kernel rows in small chunks (recomputed each iteration) stay in the CPU's cache:
+    # on 32 x 32 images 2**20 entries ran faster than computing a 2**24 kernel once per image
+    crf.setdefault("chunk_elements", 2 ** 20)
+    return dense_crf(probs, img, **crf)
