@@ -24,6 +24,8 @@ import numpy as np
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet.functional import sizes
+from minisegnet.models.resnet import BasicBlock
+from minisegnet.summary import summary
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,33 @@ _LIST = [
              "patch 4?",
              "halving the patch doubles both grid sides: L grows 4x, and the scores are L^2.",
              lambda: ((64 // 2) ** 2) ** 2 / ((64 // 4) ** 2) ** 2),
+    # --- 19: sliding window vs fully convolutional ------------------------------------------
+    Exercise("19.1", "Multiply-adds of a 3x3 conv from 3 to 8 channels (no padding) on one 9x9 "
+             "patch?",
+             "outputs (9 - 3 + 1)^2 x 8, each a sum of 3 x 3 x 3 products.",
+             lambda: summary(ms.nn.Conv2d(3, 8, 3), (3, 9, 9)).total_mult_adds),
+    Exercise("19.2", "The FCN-32s-style head (5 halvings, fc6 a 7x7 conv, no padding) on a "
+             "640 x 640 input: the side of its score map?",
+             "pool5 = 640 / 32; a 7x7 conv without padding removes 6.",
+             lambda: ms.nn.Sequential(*[ms.nn.MaxPool2d(2, 2) for _ in range(5)],
+                                      ms.nn.Conv2d(1, 1, 7))(_t(np.zeros((1, 1, 640, 640))))
+             .shape[-1]),
+    Exercise("19.3", "Linear(8 * 5 * 5, 10) on a flattened (8, 5, 5) map, convolutionalized: the "
+             "shape of the conv's weight?",
+             "(out channels, in channels, kernel height, kernel width): the kernel covers the map.",
+             lambda: ms.nn.convolutionalize([ms.nn.Linear(200, 10)], (8, 5, 5))[0].weight.shape),
+    # --- 20: residual blocks ---------------------------------------------------------------------
+    Exercise("20.1", "The derivative of y = x + tanh(x) at x = 0?",
+             "the shortcut contributes 1; tanh'(0) = 1 - tanh(0)^2.",
+             lambda: _grad_at(lambda t: t + F.tanh(t), 0.0), atol=1e-6),
+    Exercise("20.2", "The largest factor by which 6 stacked sigmoids can multiply a gradient "
+             "(6 decimals)?",
+             "sigmoid' is at most 1/4 (at 0); a chain multiplies the derivatives.",
+             lambda: 0.25 ** 6, atol=1e-6),
+    Exercise("20.3", "Weights of the projection shortcut of BasicBlock(16, 32, stride=2) (a 1x1 "
+             "conv without bias, then batch-norm with a scale and a shift per channel)?",
+             "16 x 32 conv weights plus 2 per output channel.",
+             lambda: BasicBlock(16, 32, stride=2).shortcut.num_parameters()),
     # --- 18: Swin --------------------------------------------------------------------------------
     Exercise("18.1", "How many 4 x 4 windows does a 16 x 16 map have?",
              "(16 / 4) windows along each side.",

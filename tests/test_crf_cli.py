@@ -8,14 +8,20 @@ import pytest
 
 from minisegnet import cli, metrics
 from minisegnet.autograd import Tensor, no_grad
-from minisegnet.crf import CRF_OPTIONS, check_crf_options, crf_defaults, dense_crf, refine_logits
+from minisegnet.crf import (
+    CRF_OPTIONS,
+    check_crf_options,
+    crf_defaults,
+    dense_crf,
+    refine_logits,
+)
 from minisegnet.data import DataLoader
 from minisegnet.data.images import read_image, resize_image, resize_labels
 from minisegnet.infer import load_saved_model, predict_images
-from minisegnet.train import Trainer, TrainConfig, predict, train
+from minisegnet.train import TrainConfig, Trainer, predict, train
 
 PIL = pytest.importorskip("PIL")
-from PIL import Image  # noqa: E402
+from PIL import Image
 
 # a strong smoothing CRF: it must change a barely trained network's noisy label map
 STRONG = {"iterations": 3, "w2": 8.0, "theta_gamma": 2.0}

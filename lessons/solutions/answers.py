@@ -59,6 +59,12 @@ ANSWERS = {
     "18.1": 16,
     "18.2": 4096,
     "18.3": (8, 8, 96),
+    "19.1": 10_584,
+    "19.2": 14,
+    "19.3": (10, 8, 5, 5),
+    "20.1": 2.0,
+    "20.2": 0.000244,
+    "20.3": 576,
 }
 
 WHY = {
@@ -117,4 +123,10 @@ WHY = {
     "18.1": "(16 / 4)^2 = 16.",
     "18.2": "256 tokens x 16 keys each = 4096 (global attention: 256^2 = 65536).",
     "18.3": "(16 / 2, 16 / 2, 2 * 48) = (8, 8, 96).",
+    "19.1": "7 x 7 x 8 = 392 outputs, each 3 x 3 x 3 = 27 products: 10,584.",
+    "19.2": "640 / 32 = 20 after pool5; 20 - 7 + 1 = 14: a 14 x 14 map of 224-pixel windows.",
+    "19.3": "the weight (10, 200) reshaped to (10, 8, 5, 5): a 5x5 conv that fits the map once.",
+    "20.1": "1 + tanh'(0) = 1 + 1 = 2: the identity path adds 1 whatever the branch does.",
+    "20.2": "(1/4)^6 = 1/4096 = 0.000244: the gradient shrinks at least 4x per sigmoid.",
+    "20.3": "16 * 32 = 512 conv weights + 2 * 32 = 64 batch-norm weights = 576.",
 }
