@@ -24,6 +24,7 @@ import numpy as np
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet.functional import sizes
+from minisegnet.models.densenet import DenseBlock
 from minisegnet.models.resnet import BasicBlock
 from minisegnet.summary import summary
 
@@ -292,6 +293,17 @@ _LIST = [
              "conv without bias, then batch-norm with a scale and a shift per channel)?",
              "16 x 32 conv weights plus 2 per output channel.",
              lambda: BasicBlock(16, 32, stride=2).shortcut.num_parameters()),
+    # --- 21: dense blocks ------------------------------------------------------------------------
+    Exercise("21.1", "A dense block fed m = 48 channels, with l = 4 layers of growth rate k = 12: "
+             "how many channels does it hand on (the whole output)?",
+             "m + l k.", lambda: DenseBlock(48, 4, 12).out_channels),
+    Exercise("21.2", "... and how many channels does its last layer receive?",
+             "layer j (from 0) sees m + j k.",
+             lambda: DenseBlock(48, 4, 12).layers[3][0].num_features),
+    Exercise("21.3", "Weights (bias included) of a dense layer's 3x3 conv receiving 20 channels, "
+             "k = 4?",
+             "20 x 4 x 3 x 3 weights plus 4 biases.",
+             lambda: DenseBlock(20, 1, 4).layers[0][2].num_parameters()),
     # --- 18: Swin --------------------------------------------------------------------------------
     Exercise("18.1", "How many 4 x 4 windows does a 16 x 16 map have?",
              "(16 / 4) windows along each side.",

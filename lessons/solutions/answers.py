@@ -65,6 +65,9 @@ ANSWERS = {
     "20.1": 2.0,
     "20.2": 0.000244,
     "20.3": 576,
+    "21.1": 96,
+    "21.2": 84,
+    "21.3": 724,
 }
 
 WHY = {
@@ -129,4 +132,7 @@ WHY = {
     "20.1": "1 + tanh'(0) = 1 + 1 = 2: the identity path adds 1 whatever the branch does.",
     "20.2": "(1/4)^6 = 1/4096 = 0.000244: the gradient shrinks at least 4x per sigmoid.",
     "20.3": "16 * 32 = 512 conv weights + 2 * 32 = 64 batch-norm weights = 576.",
+    "21.1": "48 + 4 * 12 = 96.",
+    "21.2": "the last layer is j = 3: 48 + 3 * 12 = 84.",
+    "21.3": "20 * 4 * 9 = 720 weights + 4 biases = 724.",
 }
