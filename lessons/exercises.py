@@ -304,6 +304,19 @@ _LIST = [
              "k = 4?",
              "20 x 4 x 3 x 3 weights plus 4 biases.",
              lambda: DenseBlock(20, 1, 4).layers[0][2].num_parameters()),
+    # --- 22: CRF refinement ----------------------------------------------------------------------
+    Exercise("22.1", "dense_crf's spatial kernel w2 exp(-d^2 / (2 theta_gamma^2)) with w2 = 1, "
+             "theta_gamma = 1, between two pixels 2 apart in a row (4 decimals)?",
+             "d^2 = 4: exp(-4 / 2).", lambda: float(np.exp(-4 / 2)), atol=1e-4),
+    Exercise("22.2", "Its bilateral kernel w1 exp(-d^2 / (2 theta_alpha^2) - |dI|^2 / "
+             "(2 theta_beta^2)) with w1 = 3, theta_alpha = 5, for two pixels 5 apart of the same "
+             "colour (4 decimals)?",
+             "the colour term is 0; d^2 / (2 theta_alpha^2) = 25 / 50.",
+             lambda: float(3 * np.exp(-25 / 50)), atol=1e-4),
+    Exercise("22.3", "How many ordered pairs (i, j), i != j, does a fully connected CRF sum over "
+             "on a 32 x 32 image?",
+             "every pixel with every other pixel: HW (HW - 1).",
+             lambda: 32 * 32 * (32 * 32 - 1)),
     # --- 18: Swin --------------------------------------------------------------------------------
     Exercise("18.1", "How many 4 x 4 windows does a 16 x 16 map have?",
              "(16 / 4) windows along each side.",
