@@ -167,3 +167,14 @@ def test_train_crf_final_evaluation(tmp_path, capsys):
     val = Trainer(saved.config, resume=out, write_outputs=False).val_set
     _, refined = by_hand(saved.model, val.images, {**crf_defaults(), "iterations": 2})
     assert res["val"]["crf"]["miou"] == pytest.approx(miou(refined, val.masks, 4)[0], abs=1e-9)
+
+
+def test_refine_logits_on_every_device(device):
+    from minisegnet import backend
+    rng = np.random.default_rng(2)
+    logits, image = rng.normal(size=(2, 3, 5, 4)), rng.random((2, 3, 5, 4))
+    want = refine_logits(logits, image, iterations=2)
+    got = refine_logits(Tensor(logits, device=device), Tensor(image, device=device),
+                        iterations=2)
+    assert backend.device_of(got) == device
+    assert np.allclose(backend.asnumpy(got), want, atol=1e-10)
