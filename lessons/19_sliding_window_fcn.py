@@ -28,7 +28,6 @@ from _common import *  # noqa: F401,F403  (numpy as np, check, show, section, sa
 from exercises import try_it_yourself
 
 import minisegnet as ms
-import minisegnet.functional as F
 import minisegnet.nn as nn
 from minisegnet.data import load_dataset
 from minisegnet.summary import summary
