@@ -35,7 +35,7 @@ from typing import Any
 from . import backend
 from .autograd import Tensor
 
-__all__ = ["dense_crf", "CRF_OPTIONS", "crf_defaults", "check_crf_options", "refine_logits"]
+__all__ = ["CRF_OPTIONS", "check_crf_options", "crf_defaults", "dense_crf", "refine_logits"]
 
 #: the parameters of :func:`dense_crf` that ``--crf-*`` options set (``minisegnet predict --crf``)
 CRF_OPTIONS = ("iterations", "theta_alpha", "theta_beta", "theta_gamma", "w1", "w2")
