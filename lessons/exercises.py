@@ -24,6 +24,9 @@ import numpy as np
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet.functional import sizes
+from minisegnet.models.densenet import DenseBlock
+from minisegnet.models.resnet import BasicBlock
+from minisegnet.summary import summary
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,57 @@ _LIST = [
              "patch 4?",
              "halving the patch doubles both grid sides: L grows 4x, and the scores are L^2.",
              lambda: ((64 // 2) ** 2) ** 2 / ((64 // 4) ** 2) ** 2),
+    # --- 19: sliding window vs fully convolutional ------------------------------------------
+    Exercise("19.1", "Multiply-adds of a 3x3 conv from 3 to 8 channels (no padding) on one 9x9 "
+             "patch?",
+             "outputs (9 - 3 + 1)^2 x 8, each a sum of 3 x 3 x 3 products.",
+             lambda: summary(ms.nn.Conv2d(3, 8, 3), (3, 9, 9)).total_mult_adds),
+    Exercise("19.2", "The FCN-32s-style head (5 halvings, fc6 a 7x7 conv, no padding) on a "
+             "640 x 640 input: the side of its score map?",
+             "pool5 = 640 / 32; a 7x7 conv without padding removes 6.",
+             lambda: ms.nn.Sequential(*[ms.nn.MaxPool2d(2, 2) for _ in range(5)],
+                                      ms.nn.Conv2d(1, 1, 7))(_t(np.zeros((1, 1, 640, 640))))
+             .shape[-1]),
+    Exercise("19.3", "Linear(8 * 5 * 5, 10) on a flattened (8, 5, 5) map, convolutionalized: the "
+             "shape of the conv's weight?",
+             "(out channels, in channels, kernel height, kernel width): the kernel covers the map.",
+             lambda: ms.nn.convolutionalize([ms.nn.Linear(200, 10)], (8, 5, 5))[0].weight.shape),
+    # --- 20: residual blocks ---------------------------------------------------------------------
+    Exercise("20.1", "The derivative of y = x + tanh(x) at x = 0?",
+             "the shortcut contributes 1; tanh'(0) = 1 - tanh(0)^2.",
+             lambda: _grad_at(lambda t: t + F.tanh(t), 0.0), atol=1e-6),
+    Exercise("20.2", "The largest factor by which 6 stacked sigmoids can multiply a gradient "
+             "(6 decimals)?",
+             "sigmoid' is at most 1/4 (at 0); a chain multiplies the derivatives.",
+             lambda: 0.25 ** 6, atol=1e-6),
+    Exercise("20.3", "Weights of the projection shortcut of BasicBlock(16, 32, stride=2) (a 1x1 "
+             "conv without bias, then batch-norm with a scale and a shift per channel)?",
+             "16 x 32 conv weights plus 2 per output channel.",
+             lambda: BasicBlock(16, 32, stride=2).shortcut.num_parameters()),
+    # --- 21: dense blocks ------------------------------------------------------------------------
+    Exercise("21.1", "A dense block fed m = 48 channels, with l = 4 layers of growth rate k = 12: "
+             "how many channels does it hand on (the whole output)?",
+             "m + l k.", lambda: DenseBlock(48, 4, 12).out_channels),
+    Exercise("21.2", "... and how many channels does its last layer receive?",
+             "layer j (from 0) sees m + j k.",
+             lambda: DenseBlock(48, 4, 12).layers[3][0].num_features),
+    Exercise("21.3", "Weights (bias included) of a dense layer's 3x3 conv receiving 20 channels, "
+             "k = 4?",
+             "20 x 4 x 3 x 3 weights plus 4 biases.",
+             lambda: DenseBlock(20, 1, 4).layers[0][2].num_parameters()),
+    # --- 22: CRF refinement ----------------------------------------------------------------------
+    Exercise("22.1", "dense_crf's spatial kernel w2 exp(-d^2 / (2 theta_gamma^2)) with w2 = 1, "
+             "theta_gamma = 1, between two pixels 2 apart in a row (4 decimals)?",
+             "d^2 = 4: exp(-4 / 2).", lambda: float(np.exp(-4 / 2)), atol=1e-4),
+    Exercise("22.2", "Its bilateral kernel w1 exp(-d^2 / (2 theta_alpha^2) - |dI|^2 / "
+             "(2 theta_beta^2)) with w1 = 3, theta_alpha = 5, for two pixels 5 apart of the same "
+             "colour (4 decimals)?",
+             "the colour term is 0; d^2 / (2 theta_alpha^2) = 25 / 50.",
+             lambda: float(3 * np.exp(-25 / 50)), atol=1e-4),
+    Exercise("22.3", "How many ordered pairs (i, j), i != j, does a fully connected CRF sum over "
+             "on a 32 x 32 image?",
+             "every pixel with every other pixel: HW (HW - 1).",
+             lambda: 32 * 32 * (32 * 32 - 1)),
     # --- 18: Swin --------------------------------------------------------------------------------
     Exercise("18.1", "How many 4 x 4 windows does a 16 x 16 map have?",
              "(16 / 4) windows along each side.",

@@ -29,6 +29,7 @@ import numpy
 from . import backend
 from .autograd import Tensor, no_grad
 from .checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint
+from .crf import check_crf_options, refine_logits
 from .data.images import ImageReadError, list_images, read_image, resize_image, resize_labels
 
 __all__ = ["SavedModel", "load_saved_model", "predict_images", "ImagePrediction", "ImageReadError"]
@@ -123,9 +124,14 @@ def _save_png(path: Path, image: Any) -> Path:
 
 def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
                    out: str | os.PathLike | None = None, device: str = "cpu",
-                   batch_size: int = 16) -> tuple[SavedModel, list[ImagePrediction]]:
+                   batch_size: int = 16, crf: dict[str, Any] | None = None
+                   ) -> tuple[SavedModel, list[ImagePrediction]]:
     """Segment an image file or every image of a folder with a saved run; write per image
     ``NAME_mask.png`` and ``NAME_overlay.png`` into ``out`` (default ``<run>/predict_images/``).
+
+    ``crf``: :func:`~minisegnet.crf.dense_crf`'s options (``{}`` for its defaults) to refine
+    the softmax probabilities with the resized image (colours in [0, 1]) before the argmax, at
+    the training size.
 
     Every image is read and checked before the network runs: an unreadable file raises
     :class:`~minisegnet.data.images.ImageReadError` naming it, and nothing is written.
@@ -133,6 +139,8 @@ def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
     from PIL import Image
 
     from .plots import class_colours
+    if crf is not None:
+        crf = check_crf_options(crf)
     saved = load_saved_model(checkpoint, device)
     files = _inputs(Path(input_path))
     out = Path(out) if out is not None else saved.path.parent / "predict_images"
@@ -155,8 +163,11 @@ def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
         chunk = originals[start:start + batch_size]
         x = numpy.stack([resize_image(img, size) for img in chunk])
         with no_grad(), numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            logits = saved.model(Tensor(backend.to_device(x, device)))
-        small = backend.asnumpy(logits.data.argmax(axis=1))
+            xt = Tensor(backend.to_device(x, device))
+            scores = saved.model(xt).data
+            if crf is not None:
+                scores = refine_logits(scores, xt, **crf)
+        small = backend.asnumpy(scores.argmax(axis=1))
         for k, (img, lab) in enumerate(zip(chunk, small)):
             i = start + k
             labels = resize_labels(lab, img.shape[1:])

@@ -47,6 +47,7 @@ from . import random as msrandom
 from .autograd import Tensor, no_grad
 from .checkpoint import (CheckpointError, atomic_write_bytes, load_checkpoint,
                          remove_stale_temporaries, save_checkpoint)
+from .crf import check_crf_options, refine_logits
 from .data import DATASET_NAMES, DataLoader, SegmentationDataset, image_folder_splits, load_dataset
 
 __all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "OutputError", "train",
@@ -724,34 +725,58 @@ class Trainer:
                 bar.update(1)
         return {"loss": total / max(count, 1), "miou": cm.mean_iou(), "acc": cm.pixel_accuracy()}
 
-    def evaluate(self, loader: DataLoader | None = None) -> dict[str, Any]:
+    def evaluate(self, loader: DataLoader | None = None,
+                 crf: dict[str, Any] | None = None) -> dict[str, Any]:
         """Mean loss, mIoU (over the whole set's confusion matrix) and pixel accuracy, eval mode;
         ``"iou"`` maps each class name to its IoU (``None`` for a class absent from both the
-        truth and the prediction, which the mean leaves out)."""
+        truth and the prediction, which the mean leaves out).
+
+        ``crf``: :func:`~minisegnet.crf.dense_crf`'s options (``{}`` for its defaults) to also
+        score the predictions refined by the CRF (softmax probabilities + the input images, which
+        must lie in [0, 1]): ``"crf"`` then holds their ``miou``, ``acc``, ``iou``, the options
+        used and ``ms_per_image``, the CRF's own time per image."""
         loader = self.val_loader if loader is None else loader
         if len(loader.dataset) == 0:
             raise ValueError("evaluate: the split has no images")
+        if crf is not None:
+            crf = check_crf_options(crf)
         self.model.eval()
         cm = metrics.ConfusionMatrix(self.num_classes)
-        total, count = 0.0, 0
+        cm_crf = metrics.ConfusionMatrix(self.num_classes)
+        total, count, crf_seconds = 0.0, 0, 0.0
         with no_grad(), numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for images, masks in loader:
                 logits = self.model(images)
                 total += float(self.loss_fn(logits, masks).item()) * len(masks)
                 count += len(masks)
                 cm.update(logits.data, masks)
-        return {"loss": total / max(count, 1), "miou": cm.mean_iou(), "acc": cm.pixel_accuracy(),
-                "iou": _per_class(self.class_names, cm.per_class_iou())}
+                if crf is not None:
+                    t0 = time.perf_counter()
+                    refined = refine_logits(logits, images, **crf)
+                    crf_seconds += time.perf_counter() - t0
+                    cm_crf.update(refined, masks)
+        out = {"loss": total / max(count, 1), "miou": cm.mean_iou(), "acc": cm.pixel_accuracy(),
+               "iou": _per_class(self.class_names, cm.per_class_iou())}
+        if crf is not None:
+            out["crf"] = {"miou": cm_crf.mean_iou(), "acc": cm_crf.pixel_accuracy(),
+                          "iou": _per_class(self.class_names, cm_crf.per_class_iou()),
+                          "ms_per_image": 1000 * crf_seconds / max(count, 1), "options": crf}
+        return out
 
-    def predict(self, images: numpy.ndarray, batch_size: int = 64) -> numpy.ndarray:
-        """Label maps (N, H, W) (host NumPy) for images (N, C, H, W), in eval mode."""
+    def predict(self, images: numpy.ndarray, batch_size: int = 64,
+                crf: dict[str, Any] | None = None) -> numpy.ndarray:
+        """Label maps (N, H, W) (host NumPy) for images (N, C, H, W), in eval mode; refined by
+        :func:`~minisegnet.crf.dense_crf` with the options ``crf`` (``{}``: defaults) if given."""
         self.model.eval()
         out = []
         with no_grad():
             for i in range(0, len(images), batch_size):
                 x = Tensor(backend.to_device(numpy.ascontiguousarray(images[i:i + batch_size]),
                                              self.config.device))
-                out.append(backend.asnumpy(self.model(x).data.argmax(axis=1)))
+                scores = self.model(x).data
+                if crf is not None:
+                    scores = refine_logits(scores, x, **crf)
+                out.append(backend.asnumpy(scores.argmax(axis=1)))
         return numpy.concatenate(out) if out else numpy.zeros((0,) + images.shape[2:], numpy.int64)
 
     def _diverged_message(self, what: str, batch: int | None = None) -> str:
@@ -765,10 +790,13 @@ class Trainer:
                 f"optimizer={self.config.optimizer}); {kept}. Try a smaller --lr.")
 
     # ----- the loop ---------------------------------------------------------------------------
-    def fit(self, on_epoch_end: Callable[["Trainer", dict[str, float]], None] | None = None) -> TrainResult:
+    def fit(self, on_epoch_end: Callable[["Trainer", dict[str, float]], None] | None = None,
+            crf: dict[str, Any] | None = None) -> TrainResult:
         """Train up to ``config.epochs`` epochs (from the resumed epoch), checkpointing each one.
 
         ``on_epoch_end(trainer, record)`` is called after each epoch's checkpoint is written.
+        ``crf`` (dense CRF options, ``{}`` for the defaults): the final validation and test
+        scores also hold ``"crf"``, the scores after CRF refinement (see :meth:`evaluate`).
         """
         from tqdm.auto import tqdm
 
@@ -818,12 +846,13 @@ class Trainer:
                       f"acc {va['acc']:.3f} | lr {lr:.2g} | {record['seconds']:.1f} s")
             if on_epoch_end is not None:
                 on_epoch_end(self, record)
-        val = self.evaluate() if not self.history else {
+        val = self.evaluate(crf=crf) if not self.history or crf is not None else {
             "loss": self.history[-1]["val_loss"], "miou": self.history[-1]["val_miou"],
             "acc": self.history[-1]["val_acc"],
             "iou": {n: self.history[-1].get(f"val_iou_{n}") for n in self.class_names}}
         test_set = self.load_split("test")
-        test = self.evaluate(DataLoader(test_set, 64, shuffle=False, device=cfg.device)) if test_set else None
+        test = self.evaluate(DataLoader(test_set, 64, shuffle=False, device=cfg.device),
+                             crf=crf) if test_set else None
         if cfg.plots:
             self.plot_history()
             self.plot_predictions(self.out / "predictions.png")
@@ -858,16 +887,18 @@ class Trainer:
                             title=f"{self.config.model} on {self.config.dataset_name()}")
 
     def plot_predictions(self, path: str | os.PathLike, dataset: SegmentationDataset | None = None,
-                         n: int = 6) -> Path:
-        """Render input | truth | prediction for the first ``n`` images of ``dataset`` (val)."""
+                         n: int = 6, crf: dict[str, Any] | None = None) -> Path:
+        """Render input | truth | prediction for the first ``n`` images of ``dataset`` (val);
+        the prediction refined by the CRF with the options ``crf`` if given."""
         from .plots import plot_predictions
         dataset = self.val_set if dataset is None else dataset
         if len(dataset) == 0 or n < 1:
             raise ValueError(f"plot_predictions: nothing to draw ({len(dataset)} images, n={n})")
         n = min(n, len(dataset))
         images, masks = dataset.images[:n], dataset.masks[:n]
-        return plot_predictions(images, masks, self.predict(images), self.class_names, path,
-                                title=f"{self.config.model}, epoch {self.epoch}")
+        return plot_predictions(images, masks, self.predict(images, crf=crf), self.class_names,
+                                path, title=f"{self.config.model}, epoch {self.epoch}"
+                                + ("" if crf is None else " + dense CRF"))
 
     def _write_json(self, name: str, obj: Any) -> Path:
         data = (json.dumps(obj, indent=2) + "\n").encode()
@@ -886,7 +917,8 @@ def train(config: TrainConfig | None = None, resume: bool = False,
 
 
 def predict(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, split: str = "val",
-            n: int = 8, device: str = "cpu") -> tuple[Path, dict[str, float]]:
+            n: int = 8, device: str = "cpu",
+            crf: dict[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
     """Render input | truth | prediction for the first ``n`` images of a split with a saved model.
 
     ``checkpoint`` is a ``checkpoint.npz`` or a run folder. The split is regenerated from the
@@ -894,8 +926,11 @@ def predict(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
     ``predict_<split>.png`` next to the checkpoint). Returns the PNG path and the split's metrics
     (loss, mIoU, pixel accuracy over the whole split). A split the run has no images of (the test
     split of a run trained with ``n_test=0``) is an error, as is ``n < 1``; ``n`` larger than the
-    split renders the whole split.
+    split renders the whole split. ``crf`` (dense CRF options, ``{}`` for the defaults): the
+    scores also hold ``"crf"`` (:meth:`Trainer.evaluate`) and the grid shows the refined masks.
     """
+    if crf is not None:
+        crf = check_crf_options(crf)
     if split not in ("train", "val", "test"):
         raise ValueError(f"predict: unknown split {split!r}; use train, val or test")
     if isinstance(n, bool) or not isinstance(n, (int, numpy.integer)) or n < 1:
@@ -932,9 +967,9 @@ def predict(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
         if data is None:
             raise ValueError(f"predict: the --data folder {cfg.data} of the run in {run_dir} has "
                              "no test images; use --split val")
-    scores = trainer.evaluate(DataLoader(data, 64, shuffle=False, device=device))
+    scores = trainer.evaluate(DataLoader(data, 64, shuffle=False, device=device), crf=crf)
     try:
-        trainer.plot_predictions(out, data, n=n)
+        trainer.plot_predictions(out, data, n=n, crf=scores.get("crf", {}).get("options"))
     except OSError as exc:
         raise OutputError(f"predict: cannot write {out}: {exc.strerror or exc}") from None
     return out, scores

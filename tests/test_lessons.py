@@ -44,6 +44,15 @@ EXPECTED_OUTPUT = {
     "10_unet_valid_same.py": ["output size: arithmetic 388   lecture 388   OK",
                               "network output: minisegnet [  1   2 388 388]"],
     "11_training_sgd_adam_overfitting.py": ["w after one SGD step: minisegnet [0.750 0.075]"],
+    "19_sliding_window_fcn.py": [
+        "sliding window == fully convolutional (max |difference|, float64): minisegnet 0",
+        "mult-adds of the FCN on the 40x40 image (summary): minisegnet 6,799,968   arithmetic "
+        "6,799,968   OK"],
+    "20_residual_blocks.py": ["derivative of x + sigmoid(x) at 0: minisegnet 1.2500   formula "
+                              "1.2500   OK"],
+    "21_dense_blocks.py": ["channels into the classifier: minisegnet 256   formula 256   OK"],
+    "22_crf_refinement.py": ["0 iterations returns the network's probabilities: minisegnet 0",
+                             "boundary accuracy"],
 }
 
 
