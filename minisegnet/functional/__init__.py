@@ -20,6 +20,9 @@ PyTorch's argument names work next to NumPy's: ``dim=`` for ``axis=``, ``keepdim
 ``keepdims=``.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from . import attention, basic, conv, fast, paths, pool, resize, sizes  # noqa: F401 (submodules)
 from .attention import (attention_weights, erf, gelu, layer_norm, linear, relative_position_index,
                         roll, scaled_dot_product_attention, shifted_window_mask, window_partition,
@@ -57,7 +60,7 @@ _NN_FUNCTIONAL_LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy",
                          "binary_cross_entropy_with_logits", "mse_loss", "one_hot")
 
 
-def __getattr__(name: str):  # PEP 562: the losses live in minisegnet.nn.functional
+def __getattr__(name: str) -> Callable[..., Any]:  # PEP 562: the losses live in minisegnet.nn.functional
     """``minisegnet.functional.cross_entropy`` and the other PyTorch loss names are the functions
     of :mod:`minisegnet.nn.functional` (imported on first use: they are built on
     :mod:`minisegnet.losses`, which itself uses this module)."""
