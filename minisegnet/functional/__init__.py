@@ -60,7 +60,8 @@ _NN_FUNCTIONAL_LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy",
                          "binary_cross_entropy_with_logits", "mse_loss", "one_hot")
 
 
-def __getattr__(name: str) -> Callable[..., Any]:  # PEP 562: the losses live in minisegnet.nn.functional
+# PEP 562: the losses live in minisegnet.nn.functional
+def __getattr__(name: str) -> Callable[..., Any]:
     """``minisegnet.functional.cross_entropy`` and the other PyTorch loss names are the functions
     of :mod:`minisegnet.nn.functional` (imported on first use: they are built on
     :mod:`minisegnet.losses`, which itself uses this module)."""
