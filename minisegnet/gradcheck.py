@@ -92,12 +92,14 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
                 v = rng.standard_normal(x.shape)
                 v /= numpy.linalg.norm(v)
                 v = xi.asarray(v)
-                numeric = (f_at(eps * v) - f_at(-eps * v)) / (2 * eps)
-                ana = float((analytic * v).sum())
-                if abs(ana - numeric) > atol + rtol * abs(numeric):
+                # the directional derivatives along v: numeric and analytic
+                slope_num = (f_at(eps * v) - f_at(-eps * v)) / (2 * eps)
+                slope_ana = float((analytic * v).sum())
+                if abs(slope_ana - slope_num) > atol + rtol * abs(slope_num):
                     raise GradcheckError(
                         f"gradcheck({label}): gradient of input {i} (shape {x.shape}) is wrong "
-                        f"along random direction {k}: analytic {ana:.8g}, numeric {numeric:.8g} "
+                        f"along random direction {k}: analytic {slope_ana:.8g}, numeric "
+                        f"{slope_num:.8g} "
                         f"(atol={atol}, rtol={rtol})")
     return True
 

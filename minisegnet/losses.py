@@ -36,6 +36,7 @@ import numpy
 from . import backend
 from . import functional as F
 from .autograd import Function, Tensor, as_tensor
+from .backend import Array
 from .validation import as_array, check_labels, is_float, scalar_like
 
 __all__ = [
@@ -210,7 +211,7 @@ class CrossEntropyLabelsFunction(Function):
         self.target, self.weight = target, weight
         self.ignore_index, self.eps = ignore_index, float(label_smoothing)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp, t, w, eps = self.xp, self.target, self.weight, self.eps
         k = x.shape[1]
         valid = (t != self.ignore_index) if self.ignore_index is not None else None
@@ -231,7 +232,7 @@ class CrossEntropyLabelsFunction(Function):
             loss = loss * valid
         return loss.astype(x.dtype, copy=False)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         xp, eps, w = self.xp, self.eps, self.weight
         q, idx, valid, w_y = self.saved_tensors
         k = q.shape[1]
@@ -327,7 +328,7 @@ class BinaryFocalFamilyFunction(Function):
     def __init__(self, target: Any, a: float, b: float, gamma: float, eps: float) -> None:
         self.y, self.a, self.b, self.gamma, self.eps = target, a, b, gamma, eps
 
-    def forward(self, p):
+    def forward(self, p: Array) -> Array:
         xp, y = self.xp, self.y
         a, b, g, eps, one = (scalar_like(p, v) for v in (self.a, self.b, self.gamma, self.eps, 1))
         pc, qc = xp.maximum(p, eps), xp.maximum(one - p, eps)
@@ -336,7 +337,7 @@ class BinaryFocalFamilyFunction(Function):
         self.save_for_backward(pc, qc, lp, lq, fp, fn)
         return -(a * y * fp * lp + b * (one - y) * fn * lq)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         y, a, b, g = self.y, self.a, self.b, self.gamma
         pc, qc, lp, lq, fp, fn = self.saved_tensors
         pos = g * qc ** (g - 1) * lp - fp / pc
@@ -358,7 +359,7 @@ class BinaryFocalFamilyWithLogitsFunction(Function):
     def __init__(self, target: Any, a: float, b: float, gamma: float) -> None:
         self.y, self.a, self.b, self.gamma = target, a, b, gamma
 
-    def forward(self, z):
+    def forward(self, z: Array) -> Array:
         xp, y = self.xp, self.y
         a, b, g, zero, one = (scalar_like(z, v) for v in (self.a, self.b, self.gamma, 0, 1))
         e = xp.exp(-xp.abs(z))  # in (0, 1]: never overflows
@@ -372,7 +373,7 @@ class BinaryFocalFamilyWithLogitsFunction(Function):
         self.save_for_backward(s, r, ls, lr, fp, fn)
         return -(a * y * fp * ls + b * (one - y) * fn * lr)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         y, a, b, g = self.y, self.a, self.b, self.gamma
         s, r, ls, lr, fp, fn = self.saved_tensors
         pos = fp * (g * s * ls - r)
@@ -490,7 +491,7 @@ class SoftmaxFocalFunction(Function):
     def __init__(self, target: Any, alpha: Any, gamma: float, ignore_index: int | None) -> None:
         self.target, self.alpha, self.gamma, self.ignore_index = target, alpha, gamma, ignore_index
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp, t, g = self.xp, self.target, self.gamma
         valid = (t != self.ignore_index) if self.ignore_index is not None else None
         if valid is not None:
@@ -507,7 +508,7 @@ class SoftmaxFocalFunction(Function):
         self.save_for_backward(q, idx, (weight * coef).astype(x.dtype, copy=False))
         return (-weight * f * lq).astype(x.dtype, copy=False)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         xp, (q, idx, coef) = self.xp, self.saved_tensors
         k = q.shape[1]
         a = xp.expand_dims(gy * coef, 1)

@@ -20,6 +20,10 @@ PyTorch's argument names work next to NumPy's: ``dim=`` for ``axis=``, ``keepdim
 ``keepdims=``.
 """
 
+# private names: the module exports exactly its __all__ (and its submodules)
+from collections.abc import Callable as _Callable
+from typing import Any as _Any
+
 from . import attention, basic, conv, fast, paths, pool, resize, sizes  # noqa: F401 (submodules)
 from .attention import (attention_weights, erf, gelu, layer_norm, linear, relative_position_index,
                         roll, scaled_dot_product_attention, shifted_window_mask, window_partition,
@@ -57,7 +61,8 @@ _NN_FUNCTIONAL_LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy",
                          "binary_cross_entropy_with_logits", "mse_loss", "one_hot")
 
 
-def __getattr__(name: str):  # PEP 562: the losses live in minisegnet.nn.functional
+# PEP 562: the losses live in minisegnet.nn.functional
+def __getattr__(name: str) -> _Callable[..., _Any]:
     """``minisegnet.functional.cross_entropy`` and the other PyTorch loss names are the functions
     of :mod:`minisegnet.nn.functional` (imported on first use: they are built on
     :mod:`minisegnet.losses`, which itself uses this module)."""

@@ -22,6 +22,7 @@ from typing import Any
 import numpy
 
 from ..autograd import Function, Tensor, as_tensor
+from ..backend import Array
 from .basic import _float, permute, reshape
 
 __all__ = ["linear", "layer_norm", "gelu", "erf", "attention_weights",
@@ -40,7 +41,7 @@ class LinearFunction(Function):
     dX = G W,  dW = G^T X,  db = sum of the rows of G.
     """
 
-    def forward(self, x, w, *b):
+    def forward(self, x: Array, w: Array, *b: Array) -> Array:
         x = _float(x)
         if w.ndim != 2 or x.shape[-1] != w.shape[1] or (b and b[0].shape != (w.shape[0],)):
             raise ValueError(f"linear: input {x.shape} needs weight (out, {x.shape[-1]}) and bias "
@@ -52,16 +53,17 @@ class LinearFunction(Function):
             y += b[0]
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         x, w = self.saved_tensors
         x2 = x.reshape(-1, x.shape[-1])
         g2 = gy.reshape(-1, gy.shape[-1])
-        gw = g2.T @ x2 if self.inputs[1].requires_grad else None
-        gb = (g2.sum(axis=0),) if len(self.inputs) == 3 else ()
+        gw = g2.T @ x2 if self.needs_input_grad[1] else None
+        gb = (g2.sum(axis=0),) if len(self.needs_input_grad) == 3 else ()
         return (gy @ w, gw) + gb
 
 
-def linear(x, weight=None, bias=None) -> Tensor:
+def linear(x: Tensor | Array, weight: Tensor | Array | None = None,
+           bias: Tensor | Array | None = None) -> Tensor:
     """``F.linear(x, weight, bias)``: y = x W^T + b, weight (out, in), bias (out,) or None.
 
     Applied to the last axis, so a (N, L, in) sequence of tokens gives (N, L, out).
@@ -93,7 +95,7 @@ class LayerNormFunction(Function):
     def __init__(self, n_axes: int, eps: float):
         self.n_axes, self.eps = n_axes, eps
 
-    def forward(self, x, gamma, beta):
+    def forward(self, x: Array, gamma: Array, beta: Array) -> Array:
         x = _float(x)
         self.axes = tuple(range(x.ndim - self.n_axes, x.ndim))
         xc = x - x.mean(axis=self.axes, keepdims=True)
@@ -103,18 +105,19 @@ class LayerNormFunction(Function):
         self.save_for_backward(x_hat, invstd, gamma)
         return x_hat * gamma + beta
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array | None, Array | None]:
         lead = tuple(range(gy.ndim - self.n_axes))
         (x_hat, invstd, gamma), axes = self.saved_tensors, self.axes
         h = gy * gamma
         dx = invstd * (h - h.mean(axis=axes, keepdims=True)
                             - x_hat * (h * x_hat).mean(axis=axes, keepdims=True))
-        dgamma = (gy * x_hat).sum(axis=lead) if self.inputs[1].requires_grad else None
-        dbeta = gy.sum(axis=lead) if self.inputs[2].requires_grad else None
+        dgamma = (gy * x_hat).sum(axis=lead) if self.needs_input_grad[1] else None
+        dbeta = gy.sum(axis=lead) if self.needs_input_grad[2] else None
         return dx, dgamma, dbeta
 
 
-def layer_norm(x, normalized_shape: int | Sequence[int], weight=None, bias=None,
+def layer_norm(x: Tensor | Array, normalized_shape: int | Sequence[int],
+               weight: Tensor | Array | None = None, bias: Tensor | Array | None = None,
                eps: float = 1e-5) -> Tensor:
     """``F.layer_norm``: normalise over the last axes given by ``normalized_shape`` (see
     :class:`LayerNorm`); ``weight`` (gamma) and ``bias`` (beta) have that shape, None for 1 / 0."""
@@ -145,7 +148,13 @@ def _erf_table(width: float = 0.5, stop: float = 6.0, degree: int = 16) -> numpy
     """
     cheb = numpy.polynomial.chebyshev
     ref = numpy.vectorize(math.erf)
-    rows = [cheb.chebinterpolate(lambda t, lo=i * width: ref(lo + width / 2 * (t + 1)), degree)
+
+    # erf on the piece [lo, lo + width], as a function of t in [-1, 1]; `-> Any`: numpy's stub
+    # wants a scalar type, but chebinterpolate calls it on the array of Chebyshev points
+    def erf_on_piece(t: numpy.ndarray, lo: float) -> Any:
+        return ref(lo + width / 2 * (t + 1))
+
+    rows = [cheb.chebinterpolate(erf_on_piece, degree, args=(i * width,))
             for i in range(int(round(stop / width)))]
     return numpy.stack(rows)  # a host constant; _erf_array copies it to the input's device
 
@@ -172,17 +181,17 @@ def _erf_array(x: Any, xp: Any) -> Any:
 class ErfFunction(Function):
     """erf(x) = 2 / sqrt(pi) int_0^x e^(-t^2) dt;  d erf / dx = 2 / sqrt(pi) e^(-x^2)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         x = _float(x)
         self.save_for_backward(x)
         return _erf_array(x, self.xp)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (x,) = self.saved_tensors
         return gy * (2 / math.sqrt(math.pi)) * self.xp.exp(-x * x)
 
 
-def erf(x) -> Tensor:
+def erf(x: Tensor | Array) -> Tensor:
     """The error function (piecewise Chebyshev series; within ~1e-14 of math.erf in float64)."""
     return ErfFunction()(x)
 
@@ -201,7 +210,7 @@ class GELUFunction(Function):
     def __init__(self, approximate: str):
         self.approximate = approximate
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp = self.xp
         x = _float(x)
         if self.approximate == "tanh":
@@ -212,7 +221,7 @@ class GELUFunction(Function):
         self.save_for_backward(x, cdf)
         return x * cdf
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (x, t_or_cdf), xp = self.saved_tensors, self.xp
         if self.approximate == "tanh":
             t = t_or_cdf
@@ -220,7 +229,7 @@ class GELUFunction(Function):
         return gy * (t_or_cdf + x * xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
 
 
-def gelu(x, approximate: str = "none") -> Tensor:
+def gelu(x: Tensor | Array, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit x Phi(x) (``approximate="none"``) or its tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
@@ -268,14 +277,14 @@ class AttentionWeightsFunction(Function):
     def __init__(self, scale: float | None):
         self.scale = scale
 
-    def forward(self, q, k, *mask):
+    def forward(self, q: Array, k: Array, *mask: Array) -> Array:
         q, k = _float(q), _float(k)
         self.scale = 1 / math.sqrt(q.shape[-1]) if self.scale is None else self.scale
         p = _masked_softmax(q, k, mask, self.scale, self.xp)
         self.save_for_backward(q, k, p)
         return p
 
-    def backward(self, gp):
+    def backward(self, gp: Array) -> tuple[Array, ...]:
         xp, (q, k, p) = self.xp, self.saved_tensors
         ds = gp * p
         row = ds.sum(axis=-1, keepdims=True)
@@ -285,7 +294,7 @@ class AttentionWeightsFunction(Function):
         gq *= self.scale
         gk = xp.swapaxes(ds, -1, -2) @ q
         gk *= self.scale
-        gm = (ds,) if len(self.inputs) == 3 else ()
+        gm = (ds,) if len(self.needs_input_grad) == 3 else ()
         return (gq, gk) + gm
 
 
@@ -301,17 +310,18 @@ class ScaledDotProductAttentionFunction(Function):
     def __init__(self, scale: float | None):
         self.scale = scale
 
-    def forward(self, q, k, v, *mask):
+    def forward(self, q: Array, k: Array, v: Array, *mask: Array) -> Array:
         q, k, v = _float(q), _float(k), _float(v)
         self.scale = 1 / math.sqrt(q.shape[-1]) if self.scale is None else self.scale
         o = _masked_softmax(q, k, mask, self.scale, self.xp) @ v
         self.save_for_backward(q, k, v, o, *mask)
         return o
 
-    def backward(self, go):
-        xp = self.xp
+    def backward(self, go: Array) -> tuple[Array, ...]:
+        xp, scale = self.xp, self.scale
+        assert scale is not None  # forward resolved None to 1 / sqrt(E)
         q, k, v, o, *mask = self.saved_tensors
-        p = _masked_softmax(q, k, tuple(mask), self.scale, xp)
+        p = _masked_softmax(q, k, tuple(mask), scale, xp)
         gv = xp.swapaxes(p, -1, -2) @ go
         ds = go @ xp.swapaxes(v, -1, -2)
         ds -= (go * o).sum(axis=-1, keepdims=True)
@@ -320,7 +330,7 @@ class ScaledDotProductAttentionFunction(Function):
         gq *= self.scale
         gk = xp.swapaxes(ds, -1, -2) @ q
         gk *= self.scale
-        gm = (ds,) if len(self.inputs) == 4 else ()
+        gm = (ds,) if len(self.needs_input_grad) == 4 else ()
         return (gq, gk, gv) + gm
 
 
@@ -336,7 +346,8 @@ def _check_mask(op: str, attn_mask: Any, shape: tuple[int, ...]) -> Tensor:
     return m
 
 
-def attention_weights(q, k, attn_mask=None, scale: float | None = None) -> Tensor:
+def attention_weights(q: Tensor | Array, k: Tensor | Array, attn_mask: Tensor | Array | None = None,
+                      scale: float | None = None) -> Tensor:
     """softmax(Q K^T / sqrt(E) + mask) over the keys: (..., L, S) for q (..., L, E), k (..., S, E).
 
     ``attn_mask``: boolean, **True = may attend** (``scaled_dot_product_attention``'s convention),
@@ -354,7 +365,9 @@ def attention_weights(q, k, attn_mask=None, scale: float | None = None) -> Tenso
     return AttentionWeightsFunction(scale)(q, k, mask)
 
 
-def scaled_dot_product_attention(q, k, v, attn_mask=None, scale: float | None = None) -> Tensor:
+def scaled_dot_product_attention(q: Tensor | Array, k: Tensor | Array, v: Tensor | Array,
+                                 attn_mask: Tensor | Array | None = None,
+                                 scale: float | None = None) -> Tensor:
     """softmax(Q K^T / sqrt(E) + mask) V, as ``torch.nn.functional.scaled_dot_product_attention``.
 
     Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); leading axes broadcast.
@@ -393,16 +406,17 @@ class RollFunction(Function):
     def __init__(self, shifts: Any, dims: Any):
         self.shifts, self.dims = shifts, dims
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         return self.xp.roll(x, self.shifts, axis=self.dims)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         back = (-self.shifts if isinstance(self.shifts, int)
                 else tuple(-s for s in self.shifts))
         return self.xp.roll(gy, back, axis=self.dims)
 
 
-def roll(x, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+def roll(x: Tensor | Array, shifts: int | Sequence[int],
+         dims: int | Sequence[int] | None = None) -> Tensor:
     """``torch.roll``: element i moves to i + shift (mod n) along each of ``dims``; with no
     ``dims`` the tensor is flattened, rolled by one int ``shifts`` and reshaped back."""
     x = as_tensor(x)
@@ -423,7 +437,7 @@ def roll(x, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None
     return RollFunction(shifts, dims)(x)
 
 
-def window_partition(x, window_size: int) -> Tensor:
+def window_partition(x: Tensor | Array, window_size: int) -> Tensor:
     """(B, H, W, C) -> (B * H/ws * W/ws, ws * ws, C): the tokens of each ws x ws window, windows in
     row-major order per image, tokens in row-major order inside a window."""
     x = as_tensor(x)
@@ -436,7 +450,7 @@ def window_partition(x, window_size: int) -> Tensor:
     return reshape(permute(x, (0, 1, 3, 2, 4, 5)), (-1, ws * ws, c))
 
 
-def window_reverse(windows, window_size: int, h: int, w: int) -> Tensor:
+def window_reverse(windows: Tensor | Array, window_size: int, h: int, w: int) -> Tensor:
     """The inverse of :func:`window_partition`: (B * nW, ws * ws, C) -> (B, H, W, C)."""
     windows = as_tensor(windows)
     ws, c = window_size, windows.shape[-1]

@@ -17,6 +17,7 @@ import numpy
 
 from .. import backend
 from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
+from ..backend import Array
 from ..validation import is_float, scalar_like
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "clip",
@@ -49,34 +50,34 @@ def _match(a: Any, b: Any) -> tuple[Any, Any]:
 class AddFunction(Function):
     """y = a + b;  dy/da = 1, dy/db = 1."""
 
-    def forward(self, a, b):
+    def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
         return a + b
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array]:
         return gy, gy
 
 
 class SubFunction(Function):
     """y = a - b;  dy/da = 1, dy/db = -1."""
 
-    def forward(self, a, b):
+    def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
         return a - b
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array]:
         return gy, -gy
 
 
 class MulFunction(Function):
     """y = a * b;  dy/da = b, dy/db = a."""
 
-    def forward(self, a, b):
+    def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
         self.save_for_backward(a, b)
         return a * b
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array]:
         a, b = self.saved_tensors
         return gy * b, gy * a
 
@@ -84,13 +85,13 @@ class MulFunction(Function):
 class DivFunction(Function):
     """y = a / b;  dy/da = 1/b, dy/db = -a/b^2."""
 
-    def forward(self, a, b):
+    def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(_float(a), _float(b))
         y = a / b
         self.save_for_backward(b, y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array]:
         b, y = self.saved_tensors
         ga = gy / b
         return ga, -ga * y
@@ -99,29 +100,29 @@ class DivFunction(Function):
 class NegFunction(Function):
     """y = -x."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         return -x
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         return -gy
 
 
 class PowFunction(Function):
     """y = a ** b;  dy/da = b a^(b-1), dy/db = a^b ln a (only where a > 0)."""
 
-    def forward(self, a, b):
+    def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
         y = a ** b
         self.save_for_backward(a, b, y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array | None]:
         xp = self.xp
         a, b, y = self.saved_tensors
         # b a^(b-1): where b == 0 the derivative is 0 (x**0 is constant), not 0 * inf = nan at a = 0
         ga = gy * xp.where(b == 0, 0, b * a ** xp.where(b == 0, 1, b - 1))
         gb = None
-        if self.inputs[1].requires_grad:
+        if self.needs_input_grad[1]:
             safe = xp.where(a > 0, a, 1)
             gb = gy * y * xp.log(safe)
         return ga, gb
@@ -130,7 +131,7 @@ class PowFunction(Function):
 class MatMulFunction(Function):
     """Y = A @ B;  dA = dY @ B^T, dB = A^T @ dY (batched over leading axes)."""
 
-    def forward(self, a, b):
+    def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
         self.save_for_backward(a, b)
         if a.ndim == 0 or b.ndim == 0:
@@ -143,7 +144,7 @@ class MatMulFunction(Function):
                              "the first must equal the second-to-last (or only) axis of the second, "
                              "and leading axes must broadcast") from None
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array]:
         (a, b), xp = self.saved_tensors, self.xp
         if a.ndim == 1 and b.ndim == 1:
             return gy * b, gy * a
@@ -162,12 +163,12 @@ class MatMulFunction(Function):
 class ExpFunction(Function):
     """y = e^x;  dy/dx = y."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         y = self.xp.exp(_float(x))
         self.save_for_backward(y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (y,) = self.saved_tensors
         return gy * y
 
@@ -175,12 +176,12 @@ class ExpFunction(Function):
 class LogFunction(Function):
     """y = ln x;  dy/dx = 1/x."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         x = _float(x)
         self.save_for_backward(x)
         return self.xp.log(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (x,) = self.saved_tensors
         return gy / x
 
@@ -188,12 +189,12 @@ class LogFunction(Function):
 class SqrtFunction(Function):
     """y = sqrt(x);  dy/dx = 1 / (2 y)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         y = self.xp.sqrt(_float(x))
         self.save_for_backward(y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (y,) = self.saved_tensors
         return gy / (2 * y)
 
@@ -201,11 +202,11 @@ class SqrtFunction(Function):
 class AbsFunction(Function):
     """y = |x|;  dy/dx = sign(x) (0 at x = 0)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.save_for_backward(x)
         return self.xp.abs(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (x,) = self.saved_tensors
         return gy * self.xp.sign(x)
 
@@ -216,7 +217,7 @@ class ClipFunction(Function):
     def __init__(self, lo: float | None, hi: float | None):
         self.lo, self.hi = lo, hi
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         if not is_float(x.dtype) and (isinstance(self.lo, float) or isinstance(self.hi, float)):
             x = _float(x)  # an integer tensor clipped at a float bound: float32, as int * 0.5
         self.save_for_backward(x)
@@ -224,7 +225,7 @@ class ClipFunction(Function):
                   for v in (self.lo, self.hi))
         return self.xp.clip(x, lo, hi)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (x,) = self.saved_tensors
         inside = self.xp.ones(x.shape, dtype=bool)
         if self.lo is not None:
@@ -237,12 +238,12 @@ class ClipFunction(Function):
 class MaximumFunction(Function):
     """y = max(a, b) elementwise; the gradient goes to the larger input (to a on ties)."""
 
-    def forward(self, a, b):
+    def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
         self.save_for_backward(a >= b)
         return self.xp.maximum(a, b)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array]:
         (a_wins,) = self.saved_tensors
         return gy * a_wins, gy * ~a_wins
 
@@ -250,12 +251,12 @@ class MaximumFunction(Function):
 class MinimumFunction(Function):
     """y = min(a, b) elementwise; the gradient goes to the smaller input (to a on ties)."""
 
-    def forward(self, a, b):
+    def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
         self.save_for_backward(a <= b)
         return self.xp.minimum(a, b)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array]:
         (a_wins,) = self.saved_tensors
         return gy * a_wins, gy * ~a_wins
 
@@ -263,12 +264,12 @@ class MinimumFunction(Function):
 class WhereFunction(Function):
     """y = a where cond else b; the condition is not differentiated."""
 
-    def forward(self, cond, a, b):
+    def forward(self, cond: Array, a: Array, b: Array) -> Array:
         cond = cond.astype(bool)
         self.save_for_backward(cond)
         return self.xp.where(cond, *_match(a, b))
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[None, Array, Array]:
         (cond,) = self.saved_tensors
         return None, gy * cond, gy * ~cond
 
@@ -302,11 +303,11 @@ class SumFunction(Function):
     def __init__(self, axis: Axis = None, keepdims: bool = False):
         self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.shape, self.axes = x.shape, _norm_axis(self.axis, x.ndim)
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         return _expand_back(gy, self.shape, self.axes, self.keepdims, self.xp)
 
 
@@ -316,13 +317,13 @@ class MeanFunction(Function):
     def __init__(self, axis: Axis = None, keepdims: bool = False):
         self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         x = _float(x)
         self.shape, self.axes = x.shape, _norm_axis(self.axis, x.ndim)
         self.n = int(numpy.prod([x.shape[a] for a in self.axes])) if x.ndim else 1
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         return _expand_back(gy / self.n, self.shape, self.axes, self.keepdims, self.xp)
 
 
@@ -332,14 +333,14 @@ class MaxMinFunction(Function):
     def __init__(self, axis: Axis = None, keepdims: bool = False, op: str = "max"):
         self.axis, self.keepdims, self.op = axis, keepdims, op
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.axes = _norm_axis(self.axis, x.ndim)
         y = getattr(x, self.op)(axis=self.axes, keepdims=True)
         self.save_for_backward(x, y)
         return y if self.keepdims else y.reshape(
             [n for i, n in enumerate(x.shape) if i not in self.axes])
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         x, y = self.saved_tensors
         hit = x == y
         count = hit.sum(axis=self.axes, keepdims=True)
@@ -356,7 +357,7 @@ class ArgMaxFunction(Function):
     def __init__(self, axis: int | None = None, keepdims: bool = False):
         self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         y = getattr(x, self.op)(axis=self.axis)
         if self.keepdims:
             y = self.xp.expand_dims(y, self.axis) if self.axis is not None else y.reshape((1,) * x.ndim)
@@ -379,7 +380,7 @@ class ReshapeFunction(Function):
     def __init__(self, shape: Sequence[int]):
         self.shape = tuple(shape)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.in_shape = x.shape
         try:
             return x.reshape(self.shape)
@@ -387,7 +388,7 @@ class ReshapeFunction(Function):
             raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                              f"({x.size} elements) into {self.shape}") from None
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         return gy.reshape(self.in_shape)
 
 
@@ -397,14 +398,15 @@ class PermuteFunction(Function):
     def __init__(self, axes: Sequence[int] | None):
         self.axes = None if axes is None else tuple(axes)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         axes = self.axes if self.axes is not None else tuple(reversed(range(x.ndim)))
         if sorted(a % builtins.max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
             raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}")
         self.axes = axes
         return x.transpose(axes)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
+        assert self.axes is not None  # forward resolved None to the reversed order
         return gy.transpose(tuple(int(i) for i in numpy.argsort([a % gy.ndim for a in self.axes])))
 
 
@@ -418,12 +420,12 @@ class GetItemFunction(Function):
     def __init__(self, index: Any):
         self.index = index
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.in_shape = x.shape
         self.index = _index_to(self.index, backend.device_of(x))
         return x[self.index]
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         g = self.xp.zeros(self.in_shape, dtype=gy.dtype)
         if _has_int_array(self.index):
             backend.scatter_add(g, self.index, gy)  # repeated indices must accumulate
@@ -454,7 +456,7 @@ class ConcatenateFunction(Function):
     def __init__(self, axis: int = 0):
         self.axis = axis
 
-    def forward(self, *xs):
+    def forward(self, *xs: Array) -> Array:
         self.sizes = [x.shape[self.axis] for x in xs]
         try:
             return self.xp.concatenate(xs, axis=self.axis)
@@ -462,7 +464,7 @@ class ConcatenateFunction(Function):
             raise ValueError(f"concatenate: shapes {[x.shape for x in xs]} differ outside axis "
                              f"{self.axis}; crop them to match first (functional.center_crop)") from None
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, ...]:
         cuts = numpy.cumsum(self.sizes)[:-1].tolist()
         return tuple(self.xp.split(gy, cuts, axis=self.axis))
 
@@ -473,10 +475,10 @@ class StackFunction(Function):
     def __init__(self, axis: int = 0):
         self.axis = axis
 
-    def forward(self, *xs):
+    def forward(self, *xs: Array) -> Array:
         return self.xp.stack(xs, axis=self.axis)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, ...]:
         n = gy.shape[self.axis]
         return tuple(self.xp.take(gy, i, axis=self.axis) for i in range(n))
 
@@ -488,12 +490,12 @@ class PadFunction(Function):
     def __init__(self, pad_width: Any, value: float = 0.0):
         self.pad_width, self.value = pad_width, value
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         pw = _pad_pairs(self.pad_width, x.shape)
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(pw, x.shape))
         return self.xp.pad(x, pw, mode="constant", constant_values=self.value)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         return gy[self.slices]
 
 
@@ -525,13 +527,13 @@ class ToDeviceFunction(Function):
         self.src_device, self.src_dtype = x.device, x.dtype
         return super().__call__(x)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         y = backend.to_device(x, self.device or self.src_device)
         if self.dtype is not None and y.dtype != numpy.dtype(self.dtype):
             y = y.astype(self.dtype)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         return backend.to_device(gy, self.src_device).astype(self.src_dtype, copy=False)
 
 
@@ -542,35 +544,35 @@ class ToDeviceFunction(Function):
 class StepFunction(Function):
     """Unit step: 1 for x > 0, 0.5 at 0, 0 below (deck 001). Gradient 0 (where defined)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp = self.xp
         x = _float(x)
         return xp.where(x > 0, 1.0, xp.where(x == 0, 0.5, 0.0)).astype(x.dtype)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         return gy * 0
 
 
 class SignFunction(Function):
     """sign(x): -1, 0, 1. Gradient 0 (where defined)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         return self.xp.sign(_float(x))
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         return gy * 0
 
 
 class PiecewiseLinearFunction(Function):
     """0 below -1/2, x + 1/2 between, 1 above 1/2 (deck 001); gradient 1 inside, 0 outside."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         x = _float(x)
         self.save_for_backward(x)
         half, zero, one = (scalar_like(x, v) for v in (0.5, 0, 1))
         return self.xp.clip(x + half, zero, one)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (x,) = self.saved_tensors
         return gy * ((x > -0.5) & (x < 0.5))
 
@@ -578,7 +580,7 @@ class PiecewiseLinearFunction(Function):
 class SigmoidFunction(Function):
     """sigma(x) = 1 / (1 + e^-x), computed stably for large |x|;  dy/dx = y (1 - y)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp, x = self.xp, _float(x)
         one = scalar_like(x, 1)
         e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
@@ -586,7 +588,7 @@ class SigmoidFunction(Function):
         self.save_for_backward(y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (y,) = self.saved_tensors
         return gy * y * (1 - y)
 
@@ -594,12 +596,12 @@ class SigmoidFunction(Function):
 class TanhFunction(Function):
     """tanh(x);  dy/dx = 1 - y^2."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         y = self.xp.tanh(_float(x))
         self.save_for_backward(y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (y,) = self.saved_tensors
         return gy * (1 - y * y)
 
@@ -607,12 +609,12 @@ class TanhFunction(Function):
 class ReLUFunction(Function):
     """max(0, x);  dy/dx = 1 for x > 0, else 0."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         mask = x > 0
         self.save_for_backward(mask)
         return x * mask
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (mask,) = self.saved_tensors
         return gy * mask
 
@@ -623,13 +625,13 @@ class LeakyReLUFunction(Function):
     def __init__(self, slope: float = 0.01):
         self.slope = slope
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         x = _float(x)
         scale = self.xp.where(x > 0, 1.0, self.slope).astype(x.dtype)
         self.save_for_backward(scale)
         return x * scale
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (scale,) = self.saved_tensors
         return gy * scale
 
@@ -637,12 +639,12 @@ class LeakyReLUFunction(Function):
 class SoftplusFunction(Function):
     """ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|) (stable);  dy/dx = sigmoid(x)."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp, x = self.xp, _float(x)
         self.save_for_backward(x)
         return xp.maximum(x, scalar_like(x, 0)) + xp.log1p(xp.exp(-xp.abs(x)))
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         xp, (x,) = self.xp, self.saved_tensors
         e = xp.exp(-xp.abs(x))
         return gy * xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -657,14 +659,14 @@ class SoftmaxFunction(Function):
     def __init__(self, axis: int = 1):
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp, x = self.xp, _float(x)
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
         y = e / e.sum(axis=self.axis, keepdims=True)
         self.save_for_backward(y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (y,) = self.saved_tensors
         return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
 
@@ -678,14 +680,14 @@ class LogSoftmaxFunction(Function):
     def __init__(self, axis: int = 1):
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp, x = self.xp, _float(x)
         shifted = x - x.max(axis=self.axis, keepdims=True)
         y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
         self.save_for_backward(y)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         (y,) = self.saved_tensors
         return gy - self.xp.exp(y) * gy.sum(axis=self.axis, keepdims=True)
 

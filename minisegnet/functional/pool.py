@@ -280,7 +280,7 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair
                     f"{op}: output_size {out_hw} is not a size this pool maps to the input "
                     f"{tuple(x.shape)}: along {name} it must lie in [{dft}, {dft + si - 1}] "
                     f"(kernel {k}, stride {s}, padding {p})")
-    if idx.size:
+    if idx.data.size:  # Tensor.size is a method (always true): the array's count
         lo, hi = int(idx.data.min()), int(idx.data.max())
         if lo < 0 or hi >= out_hw[0] * out_hw[1]:
             raise ValueError(f"{op}: indices range over [{lo}, {hi}] but an output plane "

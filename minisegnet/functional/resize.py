@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
+from ..backend import Array
 from ..validation import is_float
 from . import sizes
 from .basic import getitem
@@ -68,7 +69,7 @@ class InterpolateFunction(Function):
                  scale: tuple[float, float] | None):
         self.out_hw, self.mode, self.align_corners, self.scale = out_hw, mode, align_corners, scale
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp = self.xp
         x = x if is_float(x.dtype) else x.astype(DEFAULT_FLOAT)
         n, c, h, w = x.shape
@@ -87,7 +88,7 @@ class InterpolateFunction(Function):
         t = (x.reshape(-1, w) @ aw.T).reshape(n * c, h, ow)
         return (ah @ t).reshape(n, c, oh, ow)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array:
         n, c, h, w = self.in_shape
         oh, ow = self.out_hw
         if self.repeat:

@@ -256,6 +256,7 @@ class Swin(nn.Module):
         y = self.embed_norm(self.patch_embed(x).permute(0, 2, 3, 1))  # (N, h, w, C)
         feats = []
         for i, stage in enumerate(self.stages):
+            assert isinstance(stage, nn.ModuleList)  # a stage: its blocks
             for block in stage:
                 y = block(y)
             feats.append(self.norms[i](y))
@@ -268,6 +269,7 @@ class Swin(nn.Module):
         for expand, fuse, stage, skip in zip(self.expands, self.fuse, self.dec_stages,
                                              reversed(feats[:-1])):
             y = fuse(F.cat([expand(y), skip], axis=3))
+            assert isinstance(stage, nn.ModuleList)  # a stage: its blocks
             for block in stage:
                 y = block(y)
         y = self.final_expand(y)                                        # (N, H, W, C)

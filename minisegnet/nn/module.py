@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy
 
@@ -445,7 +445,12 @@ class ModuleList(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(list(self._modules.values()))
 
-    def __getitem__(self, i: int) -> Module:
+    @overload
+    def __getitem__(self, i: int) -> Module: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Module]: ...
+
+    def __getitem__(self, i: int | slice) -> Module | list[Module]:  # a slice: a plain list
         return list(self._modules.values())[i]
 
     def forward(self, *args: Any) -> Any:

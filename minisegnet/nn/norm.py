@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Function, Tensor
+from ..backend import Array
 from .init import zeros
 from .module import Module, Parameter
 
@@ -32,7 +33,7 @@ class BatchNorm2dFunction(Function):
         self.training, self.eps, self.momentum = training, eps, momentum
         self.running_mean, self.running_var = running_mean, running_var
 
-    def forward(self, x, gamma, beta):
+    def forward(self, x: Array, gamma: Array, beta: Array) -> Array:
         xp = self.xp
         n, c, h, w = x.shape
         shape = (1, c, 1, 1)
@@ -57,7 +58,7 @@ class BatchNorm2dFunction(Function):
         y += beta.reshape(shape)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array, Array, Array]:
         xp = self.xp
         c = gy.shape[1]
         shape = (1, c, 1, 1)

@@ -97,7 +97,7 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
                          f"dataset's length {n}, or fractions summing to 1")
     order = (generator or msrandom.generator()).permutation(n)
     bounds = numpy.cumsum([0] + counts)
-    return [Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [Subset(dataset, order[a:b].tolist()) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _stack(batch: Sequence[Any]) -> Tensor:
