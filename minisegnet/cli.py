@@ -325,7 +325,7 @@ def model_table() -> list[tuple[str, int | None, str]]:
     from .train import _build_model, _data_shape
     d = _train_defaults()
     in_channels, num_classes = _data_shape(d)
-    rows = []
+    rows: list[tuple[str, int | None, str]] = []
     state = msrandom.get_state()
     try:
         for name in MODEL_NAMES:

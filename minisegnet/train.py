@@ -197,8 +197,8 @@ class TrainResult:
 
     out: Path
     history: list[dict[str, float]]
-    val: dict[str, float]
-    test: dict[str, float] | None
+    val: dict[str, Any]
+    test: dict[str, Any] | None
     seconds: float
     model: Any = field(repr=False, default=None)
 
@@ -516,8 +516,8 @@ class Trainer:
 
         self._folder = (image_folder_splits(config.data, size=config.size, seed=config.seed)
                         if config.data is not None else None)
-        self.train_set = self.load_split("train")
-        self.val_set = self.load_split("val")
+        self.train_set: SegmentationDataset = self._required_split("train")
+        self.val_set: SegmentationDataset = self._required_split("val")
         self.num_classes = self.train_set.num_classes
         self.class_names = self.train_set.class_names
         msrandom.manual_seed(config.seed)
@@ -542,6 +542,12 @@ class Trainer:
                 raise CheckpointError(source, f"it has no {exc.args[0]!r} entry" if isinstance(exc, KeyError)
                                       else str(exc)) from None
             self.saved_epoch = self.epoch
+
+    def _required_split(self, split: str) -> SegmentationDataset:
+        data = self.load_split(split)
+        if data is None:  # n_train / n_val < 1: TrainConfig's checks refuse that before work
+            raise ValueError(f"train: the run needs a {split} split with at least one image")
+        return data
 
     def load_split(self, split: str) -> SegmentationDataset | None:
         """The run's ``train``, ``val`` or ``test`` images (``None``: the run has no test split)."""
@@ -891,7 +897,8 @@ class Trainer:
         """Render input | truth | prediction for the first ``n`` images of ``dataset`` (val);
         the prediction refined by the CRF with the options ``crf`` if given."""
         from .plots import plot_predictions
-        dataset = self.val_set if dataset is None else dataset
+        if dataset is None:
+            dataset = self.val_set
         if len(dataset) == 0 or n < 1:
             raise ValueError(f"plot_predictions: nothing to draw ({len(dataset)} images, n={n})")
         n = min(n, len(dataset))
