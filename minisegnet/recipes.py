@@ -76,8 +76,9 @@ RECIPES: dict[str, Recipe] = {r.model: r for r in (
        depth=2, n_train=2400, epochs=50, lr=0.003),
     _r("deeplabv1", "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32",
        depth=2, epochs=20),
-    _r("deeplabv2", "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32",
-       depth=2, epochs=30),
+    _r("deeplabv2", "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32, and "
+                    "more epochs for its small head (four atrous convs straight to the classes)",
+       depth=2, epochs=40),
     _r("fcdensenet", "its dense blocks run at full resolution (costly): growth rate 4, and "
                      "more epochs",
        width=4, epochs=18),
