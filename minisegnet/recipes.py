@@ -21,11 +21,19 @@ the shared defaults apply. The measured time and mIoU of every recipe are in doc
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-__all__ = ["Recipe", "RECIPES", "RECIPE_DATASET", "get_recipe", "apply_recipe", "recipe_config",
-           "recipe_flags"]
+__all__ = [
+    "RECIPES",
+    "RECIPE_DATASET",
+    "Recipe",
+    "apply_recipe",
+    "get_recipe",
+    "recipe_config",
+    "recipe_flags",
+]
 
 #: the only dataset the recipes are tuned for
 RECIPE_DATASET = "shapes"

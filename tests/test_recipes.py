@@ -10,7 +10,13 @@ from minisegnet import models
 from minisegnet import random as msrandom
 from minisegnet.autograd import Tensor, no_grad
 from minisegnet.cli import _config_from_args, build_parser, main
-from minisegnet.recipes import RECIPES, apply_recipe, get_recipe, recipe_config, recipe_flags
+from minisegnet.recipes import (
+    RECIPES,
+    apply_recipe,
+    get_recipe,
+    recipe_config,
+    recipe_flags,
+)
 from minisegnet.train import TrainConfig, _build_model
 
 TINY_DATA = ["--n-train", "8", "--n-val", "4", "--n-test", "0", "--batch-size", "4", "--quiet",
