@@ -81,7 +81,7 @@ RECIPES: dict[str, Recipe] = {r.model: r for r in (
        epochs=60, lr=0.003),
     _r("setr-mla", "attention needs more epochs at a smaller learning rate, and twice the "
                    "training images (with 1,200 it overfits: train 0.76, val 0.68)",
-       n_train=2400, epochs=60, lr=0.003),
+       n_train=2400, epochs=80, lr=0.003),
     _r("swin", "two stages, twice the training images (with 1,200 it overfits), more epochs "
                "at a smaller learning rate",
        depth=2, n_train=2400, epochs=50, lr=0.003),
