@@ -114,6 +114,21 @@ for variant in VARIANTS:
 accs = [metrics.pixel_accuracy(best[v][None], mask) for v in VARIANTS]
 
 # %% [markdown]
+# ### Why FCN-32s cannot learn 32 x 32 images, and what its recipe does instead
+#
+# On a 32 x 32 image, five 2x2 poolings leave pool5 a 1 x 1 map: one score per class for the
+# whole image.
+# The x32 transposed convolution can only stamp its fixed kernel, weighted by those few scores,
+# onto the output, the same stamp wherever the shapes are.
+# So it cannot place a boundary where a shape lies, and trained at 32 x 32 it predicts background
+# everywhere (val mIoU 0.21, pixel accuracy 0.82: the background's share, docs/results.md).
+# This is a limit of the architecture at that size, not of the training: more epochs do not help.
+# FCN-16s and FCN-8s add pool4 (2 x 2) and pool3 (4 x 4) scores, which is why they do learn there.
+# `minisegnet train --model fcn32s` therefore trains on 128 x 128 images (its recipe in
+# `minisegnet/recipes.py`), where pool5 is 4 x 4, at base width 4 to keep the 16 times larger
+# images affordable; its measured mIoU is in docs/results.md.
+
+# %% [markdown]
 # ## 4. A short training of the three variants
 #
 # The same data, seed, optimiser (Adam), loss (cross entropy + Dice) and number of steps for

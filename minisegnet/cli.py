@@ -75,6 +75,10 @@ def _add_train_parser(sub: Any) -> None:
     g.add_argument("--weight-decay", metavar="WD", type=float,
                    help="weight decay: L2 for adam and sgd, decoupled for adamw "
                         f"(default {d.weight_decay:g})")
+    g.add_argument("--no-recipe", action="store_true", default=False,
+                   help="train with the shared defaults above instead of the model's recipe (on "
+                        "shapes, --model NAME uses NAME's own size, epochs, lr, width ... for "
+                        "every option not given; docs/trainer.md)")
     g.add_argument("--seed", metavar="S", type=int, help=f"seed of the data, the initial weights and the batch order "
                                             f"(default {d.seed})")
     g = p.add_argument_group("where")
@@ -191,7 +195,25 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     from .train import TrainConfig
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if getattr(args, "resume", False):
+        # the saved run's settings rule; its epochs too unless --epochs is given
+        if "epochs" not in given:
+            saved = _saved_epochs(dataclasses.replace(TrainConfig(), **given).out_dir())
+            given.update({} if saved is None else {"epochs": saved})
+    elif not getattr(args, "no_recipe", False):
+        from .recipes import apply_recipe
+        given = apply_recipe(given)
     return dataclasses.replace(TrainConfig(), **given)
+
+
+def _saved_epochs(out: Any) -> int | None:
+    """The epochs of the run whose config.json is in ``out``, or None if it cannot be read."""
+    import json
+    try:
+        epochs = json.loads((out / "config.json").read_text()).get("epochs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
 
 
 def _error(msg: str) -> None:
@@ -224,6 +246,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     say(f"minisegnet train: {cfg.model} ({trainer.model.num_parameters():,} parameters) on "
         f"{cfg.dataset_name()} ({len(ds)} train / {len(trainer.val_set)} val images, "
         f"{ds.in_channels}x{cfg.size}x{cfg.size}, {trainer.num_classes} classes), {cfg.device}")
+    if cfg.recipe and not args.resume:
+        from .recipes import get_recipe, recipe_flags
+        recipe = get_recipe(cfg.recipe["name"])
+        if recipe.settings:     # a recipe that keeps the shared defaults is not worth a line
+            applied = recipe_flags(cfg.recipe["set"]) or "nothing (every option it sets was given)"
+            say(f"  recipe for {recipe.model}: {applied} ({recipe.why}; --no-recipe for the "
+                "shared defaults)")
     say(f"  {cfg.optimizer} lr {cfg.lr:g} ({cfg.schedule} schedule), {cfg.loss} loss, batch "
         f"{cfg.batch_size}, {cfg.epochs} epochs" + (f", resuming after epoch {trainer.epoch}"
                                                     if args.resume else "") + f" -> {trainer.out}/")

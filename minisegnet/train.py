@@ -116,6 +116,8 @@ class TrainConfig:
     out: str | None = None           # default runs/<model>-<dataset>
     plots: bool = True
     quiet: bool = False
+    # the settings a model's recipe applied ({"name": model, "set": {...}}; minisegnet.recipes)
+    recipe: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.device in ("cuda", "cuda:0"):  # PyTorch's name (backend.normalize_device)
@@ -151,6 +153,8 @@ class TrainConfig:
                 f"TrainConfig: --depth {self.depth} is too deep for --size {self.size}: each of "
                 f"{self.model}'s down-sampling stages halves the image, so {self.size} px allow at most "
                 f"--depth {most}" + (f" (or use --size {2 ** self.depth} or more)" if self.depth <= 14 else ""))
+        if self.recipe is not None and not isinstance(self.recipe, dict):
+            raise ValueError(f"TrainConfig: recipe must be a dict or None, got {self.recipe!r}")
         if self.data is not None and not isinstance(self.data, str):
             raise ValueError(f"TrainConfig: --data must be a folder path, got {self.data!r}")
         if self.num_classes is not None and self.data is not None:

@@ -71,7 +71,9 @@ def test_no_arguments_means_the_documented_default_run():
     args = build_parser().parse_args(["train"])
     from minisegnet.cli import _config_from_args
     cfg = _config_from_args(args)
-    assert cfg == TrainConfig()
+    assert cfg.recipe == {"name": "unet", "set": {}}      # U-Net's recipe: the shared defaults
+    import dataclasses
+    assert dataclasses.replace(cfg, recipe=None) == TrainConfig()
     assert (cfg.model, cfg.dataset, cfg.device) == ("unet", "shapes", "cpu")
     assert str(cfg.out_dir()).replace("\\", "/") == "runs/unet-shapes"
 
