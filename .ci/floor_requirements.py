@@ -29,18 +29,24 @@ def _read(text: str) -> tuple[list[str], dict[str, list[str]], str]:
         tomllib = None
     if tomllib is not None:
         project = tomllib.loads(text)["project"]
-        return (project.get("dependencies", []), project.get("optional-dependencies", {}),
-                project.get("requires-python", ""))
+        return (
+            project.get("dependencies", []),
+            project.get("optional-dependencies", {}),
+            project.get("requires-python", ""),
+        )
 
     def strings(block: str) -> list[str]:
         return re.findall(r'"([^"]*)"', block)
 
     deps = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
     extras: dict[str, list[str]] = {}
-    section = re.search(r"^\[project\.optional-dependencies\]\s*$(.*?)(?=^\[|\Z)", text, re.S | re.M)
+    section = re.search(
+        r"^\[project\.optional-dependencies\]\s*$(.*?)(?=^\[|\Z)", text, re.S | re.M
+    )
     if section:
-        for name, block in re.findall(r"^([A-Za-z0-9_-]+)\s*=\s*\[(.*?)\]", section.group(1),
-                                      re.S | re.M):
+        for name, block in re.findall(
+            r"^([A-Za-z0-9_-]+)\s*=\s*\[(.*?)\]", section.group(1), re.S | re.M
+        ):
             extras[name] = strings(block)
     python = re.search(r'^requires-python\s*=\s*"([^"]*)"', text, re.M)
     return strings(deps.group(1)) if deps else [], extras, python.group(1) if python else ""
@@ -51,15 +57,19 @@ def floors(extras: list[str]) -> list[str]:
     wanted = list(deps)
     for extra in extras:
         if extra not in optional:
-            raise SystemExit(f"floor_requirements: pyproject.toml has no extra {extra!r} "
-                             f"(it has {sorted(optional)})")
+            raise SystemExit(
+                f"floor_requirements: pyproject.toml has no extra {extra!r} "
+                f"(it has {sorted(optional)})"
+            )
         wanted += optional[extra]
     pins = []
     for spec in wanted:
         m = FLOOR.match(spec)
         if not m:
-            raise SystemExit(f"floor_requirements: {spec!r} in pyproject.toml has no single '>=' "
-                             "floor; declare one (e.g. 'numpy>=1.23') so CI can test it")
+            raise SystemExit(
+                f"floor_requirements: {spec!r} in pyproject.toml has no single '>=' "
+                "floor; declare one (e.g. 'numpy>=1.23') so CI can test it"
+            )
         pins.append(f"{m.group(1)}=={m.group(3)}")
     return pins
 
@@ -74,10 +84,17 @@ def oldest_python() -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extra", action="append", default=None,
-                        help="an extra whose floors to add (default: test)")
-    parser.add_argument("--python", action="store_true",
-                        help="print the oldest Python that requires-python allows, and stop")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=None,
+        help="an extra whose floors to add (default: test)",
+    )
+    parser.add_argument(
+        "--python",
+        action="store_true",
+        help="print the oldest Python that requires-python allows, and stop",
+    )
     args = parser.parse_args(argv)
     if args.python:
         print(oldest_python())

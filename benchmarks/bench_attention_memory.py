@@ -34,11 +34,12 @@ ROOT = os.path.dirname(HERE)
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def max_rss_mb() -> float:
     import resource
+
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
@@ -56,14 +57,19 @@ def run_minisegnet(batch: int, size: int, trace: bool) -> dict:
     y = ms.Tensor(rng.integers(0, 4, (batch, size, size)))
     if trace:
         import tracemalloc
+
         tracemalloc.start()
     before = rss_mb()
     loss = losses.cross_entropy(model(x), y)
     loss.backward()
-    out = {"lib": "minisegnet", "params": model.num_parameters(), "loss": loss.item(),
-           "step_peak_mb": max_rss_mb() - before}
+    out = {
+        "lib": "minisegnet",
+        "params": model.num_parameters(),
+        "loss": loss.item(),
+        "step_peak_mb": max_rss_mb() - before,
+    }
     if trace:
-        out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
     return out
 
 
@@ -81,15 +87,31 @@ def run_torch(batch: int, size: int) -> dict:
             super().__init__()
             self.patch = tnn.Conv2d(3, e, p, stride=p)
             self.pos = tnn.Parameter(torch.randn(1, e, 8, 8) * 0.02)
-            self.layers = tnn.ModuleList([
-                tnn.TransformerEncoderLayer(e, heads, 4 * e, dropout=0.0,
-                                            activation=lambda t: tF.gelu(t, approximate="tanh"),
-                                            batch_first=True, norm_first=True)
-                for _ in range(depth)])
+            self.layers = tnn.ModuleList(
+                [
+                    tnn.TransformerEncoderLayer(
+                        e,
+                        heads,
+                        4 * e,
+                        dropout=0.0,
+                        activation=lambda t: tF.gelu(t, approximate="tanh"),
+                        batch_first=True,
+                        norm_first=True,
+                    )
+                    for _ in range(depth)
+                ]
+            )
             self.norm = tnn.LayerNorm(e)
-            self.stages = tnn.ModuleList([tnn.Sequential(
-                tnn.Conv2d(e if i == 0 else d, d, 3, padding=1, bias=False), tnn.BatchNorm2d(d),
-                tnn.ReLU()) for i in range(2)])
+            self.stages = tnn.ModuleList(
+                [
+                    tnn.Sequential(
+                        tnn.Conv2d(e if i == 0 else d, d, 3, padding=1, bias=False),
+                        tnn.BatchNorm2d(d),
+                        tnn.ReLU(),
+                    )
+                    for i in range(2)
+                ]
+            )
             self.head = tnn.Conv2d(d, 4, 1)
 
         def forward(self, x):
@@ -111,8 +133,12 @@ def run_torch(batch: int, size: int) -> dict:
     before = rss_mb()
     loss = tF.cross_entropy(model(x), y)
     loss.backward()
-    return {"lib": f"torch {torch.__version__}", "params": sum(q.numel() for q in model.parameters()),
-            "loss": loss.item(), "step_peak_mb": max_rss_mb() - before}
+    return {
+        "lib": f"torch {torch.__version__}",
+        "params": sum(q.numel() for q in model.parameters()),
+        "loss": loss.item(),
+        "step_peak_mb": max_rss_mb() - before,
+    }
 
 
 def child(args: argparse.Namespace) -> None:
@@ -124,10 +150,23 @@ def child(args: argparse.Namespace) -> None:
 
 
 def spawn(python: str, lib: str, args: argparse.Namespace) -> dict | None:
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [python, os.path.abspath(__file__), "--child", lib, "--batch", str(args.batch),
-           "--size", str(args.size)]
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    cmd = [
+        python,
+        os.path.abspath(__file__),
+        "--child",
+        lib,
+        "--batch",
+        str(args.batch),
+        "--size",
+        str(args.size),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         return {"error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -139,15 +178,20 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3, help="runs per library (the median is kept)")
-    ap.add_argument("--torch-python", default=sys.executable,
-                    help="interpreter that can import torch (default: this one)")
+    ap.add_argument(
+        "--torch-python",
+        default=sys.executable,
+        help="interpreter that can import torch (default: this one)",
+    )
     ap.add_argument("--child", dest="lib", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.lib:
         child(args)
         return
-    print(f"SETR-PUP (patch 4, E 64, 4 heads, 4 layers), batch {args.batch} x 3 x {args.size} x "
-          f"{args.size}, one training step (forward + cross entropy + backward), float32, CPU")
+    print(
+        f"SETR-PUP (patch 4, E 64, 4 heads, 4 layers), batch {args.batch} x 3 x {args.size} x "
+        f"{args.size}, one training step (forward + cross entropy + backward), float32, CPU"
+    )
     rows = []
     for lib, python in (("minisegnet", sys.executable), ("torch", args.torch_python)):
         runs = [spawn(python, lib, args) for _ in range(args.repeats)]
@@ -159,20 +203,30 @@ def main() -> None:
         row = dict(ok[0], step_peak_mb=peaks[len(peaks) // 2], all=peaks)
         if lib == "minisegnet":
             row["tracemalloc_peak_mb"] = spawn(python, "minisegnet-trace", args).get(
-                "tracemalloc_peak_mb", float("nan"))
+                "tracemalloc_peak_mb", float("nan")
+            )
         rows.append(row)
     for r in rows:
-        extra = (f"   tracemalloc peak {r['tracemalloc_peak_mb']:.1f} MB"
-                 if "tracemalloc_peak_mb" in r else "")
+        extra = (
+            f"   tracemalloc peak {r['tracemalloc_peak_mb']:.1f} MB"
+            if "tracemalloc_peak_mb" in r
+            else ""
+        )
         runs = ", ".join(f"{v:.1f}" for v in r["all"])
-        print(f"{r['lib']:14s} params {r['params']:,}  loss {r['loss']:.4f}  peak RSS growth "
-              f"{r['step_peak_mb']:.1f} MB (runs: {runs}){extra}")
+        print(
+            f"{r['lib']:14s} params {r['params']:,}  loss {r['loss']:.4f}  peak RSS growth "
+            f"{r['step_peak_mb']:.1f} MB (runs: {runs}){extra}"
+        )
     if len(rows) == 2:
-        print(f"ratio minisegnet / torch: {rows[0]['step_peak_mb'] / rows[1]['step_peak_mb']:.2f}"
-              f" (target < 2)")
-    l2 = args.batch * 4 * ((args.size // 4) ** 2) ** 2 * 4 / 2 ** 20
-    print(f"one layer's attention maps (B x heads x L x L float32): {l2:.1f} MB; "
-          f"kept for backward over 4 layers: {4 * l2:.1f} MB")
+        print(
+            f"ratio minisegnet / torch: {rows[0]['step_peak_mb'] / rows[1]['step_peak_mb']:.2f}"
+            f" (target < 2)"
+        )
+    l2 = args.batch * 4 * ((args.size // 4) ** 2) ** 2 * 4 / 2**20
+    print(
+        f"one layer's attention maps (B x heads x L x L float32): {l2:.1f} MB; "
+        f"kept for backward over 4 layers: {4 * l2:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

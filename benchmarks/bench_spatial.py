@@ -24,19 +24,20 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from timing import DeviceTimer, blas_kernel, native_blas, torch_full_float32  # noqa: E402
+import minisegnet.functional as F
+from minisegnet import Tensor, backend
+from minisegnet.functional import fast as C
+from minisegnet.functional import pool as P
 
-import minisegnet.functional as F  # noqa: E402
-from minisegnet import Tensor, backend  # noqa: E402
-from minisegnet.functional import fast as C  # noqa: E402  (the fast path F uses by default)
-from minisegnet.functional import pool as P  # noqa: E402
+from timing import DeviceTimer, blas_kernel, native_blas, torch_full_float32
 
 N = 8
 # (name, H, C_in, C_out, kernel, stride, padding, dilation)
@@ -70,9 +71,19 @@ def torch_in_child(args: argparse.Namespace) -> tuple[dict, str]:
     torch's OpenMP pool) in one process spin against each other and distort both sides."""
     if args.no_torch or importlib.util.find_spec("torch") is None:
         return {}, "(not installed)" if not args.no_torch else "(skipped)"
-    cmd = [sys.executable, os.path.abspath(__file__), "--torch-only", "--device", args.device,
-           "--repeats", str(args.repeats)] + (["--threads", str(args.threads)] if args.threads else []) \
+    cmd = (
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--torch-only",
+            "--device",
+            args.device,
+            "--repeats",
+            str(args.repeats),
+        ]
+        + (["--threads", str(args.threads)] if args.threads else [])
         + (["--quick"] if args.quick else [])
+    )
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return {}, f"(failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else '?'})"
@@ -84,19 +95,20 @@ def matmul_gflops(xp: Any, timer: Timer, n: int = 1024) -> float:
     a = xp.asarray(numpy.random.default_rng(0).standard_normal((n, n)), dtype=numpy.float32)
     b = xp.asarray(numpy.random.default_rng(1).standard_normal((n, n)), dtype=numpy.float32)
     t = timer(lambda: a @ b)
-    return 2 * n ** 3 / t / 1e9
+    return 2 * n**3 / t / 1e9
 
 
 def rand(xp: Any, shape: tuple, seed: int, scale: float = 1.0) -> Any:
-    return xp.asarray(numpy.random.default_rng(seed).standard_normal(shape) * scale,
-                      dtype=numpy.float32)
+    return xp.asarray(
+        numpy.random.default_rng(seed).standard_normal(shape) * scale, dtype=numpy.float32
+    )
 
 
 def load_torch(enabled: bool, device: str) -> Any:
     if not enabled:
         return None
     try:
-        import torch  # noqa: PLC0415 - optional comparison only
+        import torch
     except ImportError:
         return None
     if device == "gpu":
@@ -110,8 +122,9 @@ def fmt_ms(t: float | None) -> str:
     return "-" if t is None else f"{t * 1e3:8.2f}"
 
 
-def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, torch: Any,
-               ttimer: Any = None) -> dict:
+def bench_conv(
+    spec: tuple, xp: Any, device: str, timer: Timer, torch: Any, ttimer: Any = None
+) -> dict:
     name, h, cin, cout, k, s, p, d = spec
     x = Tensor(rand(xp, (N, cin, h, h), 1), requires_grad=True)
     w = Tensor(rand(xp, (cout, cin, k, k), 2, 0.1), requires_grad=True)
@@ -127,11 +140,20 @@ def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, torch: Any,
         x.grad = w.grad = b.grad = None
         fwd().backward(gy)
 
-    row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), fb_min=timer.last_min, flops=flops,
-               fb_flops=3 * flops)
+    row = dict(
+        name=name,
+        fwd=timer(fwd),
+        fb=timer(fwd_bwd),
+        fb_min=timer.last_min,
+        flops=flops,
+        fb_flops=3 * flops,
+    )
     if torch is not None:
-        row.update(torch_times(torch, device, ttimer, "conv2d", x, w, b, gy,
-                               dict(stride=s, padding=p, dilation=d)))
+        row.update(
+            torch_times(
+                torch, device, ttimer, "conv2d", x, w, b, gy, dict(stride=s, padding=p, dilation=d)
+            )
+        )
     # breakdown: the pieces F.conv2d runs, timed one by one
     xd, wd = x.data, w.data
     ho, wo = y0.shape[2:]
@@ -140,19 +162,22 @@ def bench_conv(spec: tuple, xp: Any, device: str, timer: Timer, torch: Any,
     parts = {
         "im2col copy": timer(lambda: C._im2col(xd, (k, k), (s, s), (p, p), (ho, wo), (d, d), xp)),
         "GEMM fwd": timer(lambda: C._gemm_nchw(w2, cols, N, (ho, wo), 1, xp)),
-        "dx (conv_T of dy: im2col + GEMM)": timer(lambda: C._conv_transpose2d_array(
-            gy, wd, (s, s), (p, p), (h, h), (d, d), 1, xp)),
+        "dx (conv_T of dy: im2col + GEMM)": timer(
+            lambda: C._conv_transpose2d_array(gy, wd, (s, s), (p, p), (h, h), (d, d), 1, xp)
+        ),
         "dW GEMM": timer(lambda: C._conv2d_weight_grad(cols, gy, wd.shape, 1, xp)),
         "db sum": timer(lambda: gy.sum(axis=(0, 2, 3))),
     }
     row["parts"] = parts
-    row["mem"] = conv_memory(x, w, b, s, p, d, cols.nbytes, y0.data.nbytes) if device == "cpu" \
-        else None
+    row["mem"] = (
+        conv_memory(x, w, b, s, p, d, cols.nbytes, y0.data.nbytes) if device == "cpu" else None
+    )
     return row
 
 
-def conv_memory(x: Tensor, w: Tensor, b: Tensor, s: int, p: int, d: int, cols_bytes: int,
-                out_bytes: int) -> tuple[int, int, int]:
+def conv_memory(
+    x: Tensor, w: Tensor, b: Tensor, s: int, p: int, d: int, cols_bytes: int, out_bytes: int
+) -> tuple[int, int, int]:
     """tracemalloc peak of one conv2d forward (graph recorded, so the im2col matrix is kept), with
     conv's scratch-buffer workspace emptied first so that the im2col buffer is a new allocation."""
     C._WORKSPACE.clear()
@@ -166,8 +191,17 @@ def conv_memory(x: Tensor, w: Tensor, b: Tensor, s: int, p: int, d: int, cols_by
     return peak, out_bytes, cols_bytes
 
 
-def torch_times(torch: Any, device: str, timer: Timer, op: str, x: Tensor, w: Tensor, b: Tensor,
-                gy: Any, kwargs: dict) -> dict:
+def torch_times(
+    torch: Any,
+    device: str,
+    timer: Timer,
+    op: str,
+    x: Tensor,
+    w: Tensor,
+    b: Tensor,
+    gy: Any,
+    kwargs: dict,
+) -> dict:
     dev = "cuda" if device == "gpu" else "cpu"
     xt = torch.tensor(backend.asnumpy(x.data), device=dev, requires_grad=True)
     wt = torch.tensor(backend.asnumpy(w.data), device=dev, requires_grad=True)
@@ -211,17 +245,25 @@ def bench_conv_t(xp: Any, device: str, timer: Timer, torch: Any, ttimer: Any = N
         x.grad = w.grad = b.grad = None
         fwd().backward(gy)
 
-    row = dict(name=name, fwd=timer(fwd), fb=timer(fwd_bwd), fb_min=timer.last_min, flops=flops,
-               fb_flops=3 * flops)
+    row = dict(
+        name=name,
+        fwd=timer(fwd),
+        fb=timer(fwd_bwd),
+        fb_min=timer.last_min,
+        flops=flops,
+        fb_flops=3 * flops,
+    )
     if torch is not None:
-        row.update(torch_times(torch, device, ttimer, "conv_transpose2d", x, w, b, gy,
-                               dict(stride=s)))
+        row.update(
+            torch_times(torch, device, ttimer, "conv_transpose2d", x, w, b, gy, dict(stride=s))
+        )
     xd, wd = x.data, w.data
     w2 = wd.reshape(cin, cout * k * k).T
     x2 = xd.reshape(N, cin, h * h)
     gemm = timer(lambda: xp.matmul(w2, x2))
-    whole = timer(lambda: C._conv_transpose2d_array(xd, wd, (s, s), (p, p), (h * s, h * s),
-                                                    (d, d), 1, xp))
+    whole = timer(
+        lambda: C._conv_transpose2d_array(xd, wd, (s, s), (p, p), (h * s, h * s), (d, d), 1, xp)
+    )
     cols = C._im2col(gy, (k, k), (s, s), (p, p), (h, h), (d, d), xp)
     row["parts"] = {
         "GEMM W^T x (all stamps)": gemm,
@@ -233,8 +275,7 @@ def bench_conv_t(xp: Any, device: str, timer: Timer, torch: Any, ttimer: Any = N
     return row
 
 
-def bench_pool(xp: Any, device: str, timer: Timer, torch: Any,
-               ttimer: Any = None) -> list[dict]:
+def bench_pool(xp: Any, device: str, timer: Timer, torch: Any, ttimer: Any = None) -> list[dict]:
     name, shape = POOL
     vals = numpy.random.default_rng(9).permutation(int(numpy.prod(shape))).reshape(shape)
     x = Tensor(xp.asarray(vals, dtype=numpy.float32), requires_grad=True)
@@ -251,16 +292,29 @@ def bench_pool(xp: Any, device: str, timer: Timer, torch: Any,
         v.grad = None
         F.max_unpool2d(v, idx, 2).backward(gu)
 
-    rows = [dict(name=f"max_pool2d 2x2 {name}", fwd=timer(lambda: F.max_pool2d(x, 2, return_indices=True)),
-                 fb=timer(pool_fb), fb_min=timer.last_min),
-            dict(name=f"max_unpool2d 2x2 {name}", fwd=timer(lambda: F.max_unpool2d(v, idx, 2)),
-                 fb=timer(unpool_fb), fb_min=timer.last_min)]
+    rows = [
+        dict(
+            name=f"max_pool2d 2x2 {name}",
+            fwd=timer(lambda: F.max_pool2d(x, 2, return_indices=True)),
+            fb=timer(pool_fb),
+            fb_min=timer.last_min,
+        ),
+        dict(
+            name=f"max_unpool2d 2x2 {name}",
+            fwd=timer(lambda: F.max_unpool2d(v, idx, 2)),
+            fb=timer(unpool_fb),
+            fb_min=timer.last_min,
+        ),
+    ]
     if torch is not None:
         dev = "cuda" if device == "gpu" else "cpu"
         tf = torch.nn.functional
         xt = torch.tensor(backend.asnumpy(x.data), device=dev, requires_grad=True)
         yt, it = tf.max_pool2d(xt, 2, return_indices=True)
-        gyt, gut = torch.tensor(backend.asnumpy(gy), device=dev), torch.tensor(backend.asnumpy(gu), device=dev)
+        gyt, gut = (
+            torch.tensor(backend.asnumpy(gy), device=dev),
+            torch.tensor(backend.asnumpy(gu), device=dev),
+        )
         vt = torch.tensor(backend.asnumpy(v.data), device=dev, requires_grad=True)
 
         def t_pool():
@@ -283,12 +337,18 @@ def bench_pool(xp: Any, device: str, timer: Timer, torch: Any,
     fn = C.FastMaxPool2dFunction((2, 2), (2, 2), (0, 0))
     fn.xp = xp
     _, pool_idx = fn.forward(x.data)
-    rows[0]["parts"] = {"forward (4 strided compares)": timer(lambda: fn.forward(x.data)),
-                        "backward (scatter = unpool of dy)": timer(lambda: P._unpool_array(
-                            gy, pool_idx, shape[2:], xp))}
-    rows[1]["parts"] = {"scatter out[rows, idx] = x": timer(lambda: P._unpool_array(
-                            v.data, idx.data, shape[2:], xp)),
-                        "gather (backward)": timer(lambda: P._gather_array(gu, idx.data, xp))}
+    rows[0]["parts"] = {
+        "forward (4 strided compares)": timer(lambda: fn.forward(x.data)),
+        "backward (scatter = unpool of dy)": timer(
+            lambda: P._unpool_array(gy, pool_idx, shape[2:], xp)
+        ),
+    }
+    rows[1]["parts"] = {
+        "scatter out[rows, idx] = x": timer(
+            lambda: P._unpool_array(v.data, idx.data, shape[2:], xp)
+        ),
+        "gather (backward)": timer(lambda: P._gather_array(gu, idx.data, xp)),
+    }
     return rows
 
 
@@ -297,18 +357,30 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", choices=backend.DEVICES, default="cpu")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
-    ap.add_argument("--quick", action="store_true",
-                    help="a smoke test: batch 2, two conv shapes, small pools (gpu_check.sh --dry-run)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test: batch 2, two conv shapes, small pools (gpu_check.sh --dry-run)",
+    )
     ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--threads", type=int, default=None,
-                    help="BLAS / torch threads (default: the libraries' own choice); on a machine\n"
-                         "shared with other work, --threads 1 gives stable, comparable figures")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS / torch threads (default: the libraries' own choice); on a machine\n"
+        "shared with other work, --threads 1 gives stable, comparable figures",
+    )
     args = ap.parse_args(argv)
     native_blas(__file__)  # the CPU's own GEMM kernel, as users get it (see timing.BLAS_GUARDS)
     if args.threads and os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
         # BLAS reads its thread count when NumPy is imported: start again with it set
-        env = dict(os.environ, **{k: str(args.threads) for k in (
-            "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+        env = dict(
+            os.environ,
+            **{
+                k: str(args.threads)
+                for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+            },
+        )
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
     if args.quick:
         global N, CONVS, POOL
@@ -326,15 +398,25 @@ def main(argv: list[str] | None = None) -> None:
         null = NullTimer()
         timer = Timer(device, args.repeats, library="torch")
         rows = [bench_conv(spec, xp, device, null, torch, timer) for spec in CONVS]
-        rows += [bench_conv_t(xp, device, null, torch, timer)] + bench_pool(xp, device, null, torch, timer)
+        rows += [bench_conv_t(xp, device, null, torch, timer)] + bench_pool(
+            xp, device, null, torch, timer
+        )
         keep = ("t_fwd", "t_fb", "t_fb_min")
-        print(json.dumps({"version": f"{torch.__version__} threads={torch.get_num_threads()}",
-                          "rows": {r["name"]: {k: r[k] for k in keep if k in r} for r in rows}}))
+        print(
+            json.dumps(
+                {
+                    "version": f"{torch.__version__} threads={torch.get_num_threads()}",
+                    "rows": {r["name"]: {k: r[k] for k in keep if k in r} for r in rows},
+                }
+            )
+        )
         return
 
     clock = "CUDA events" if device == "gpu" else "wall clock"
-    print(f"minisegnet spatial benchmark  device={device}  batch={N}  repeats={args.repeats} (median, "
-          f"{clock})")
+    print(
+        f"minisegnet spatial benchmark  device={device}  batch={N}  repeats={args.repeats} (median, "
+        f"{clock})"
+    )
     peak_start = matmul_gflops(xp, timer)
     with_grad_rows = [bench_conv(spec, xp, device, timer, None) for spec in CONVS]
     with_grad_rows.append(bench_conv_t(xp, device, timer, None))
@@ -343,32 +425,44 @@ def main(argv: list[str] | None = None) -> None:
     torch_rows, torch_version = torch_in_child(args)
     for r in with_grad_rows + pool_rows:
         r.update(torch_rows.get(r["name"], {}))
-    print(f"python {platform.python_version()}  numpy {numpy.__version__}  cores={os.cpu_count()}  "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}  "
-          f"torch {torch_version} (timed in its own process)")
+    print(
+        f"python {platform.python_version()}  numpy {numpy.__version__}  cores={os.cpu_count()}  "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}  "
+        f"torch {torch_version} (timed in its own process)"
+    )
     print(f"BLAS: {blas_kernel()}")
     if device == "gpu":
-        print(f"device: {backend.device_name(device)}  "
-              f"CUPY_TF32={os.environ.get('CUPY_TF32', '(unset: off)')}")
+        print(
+            f"device: {backend.device_name(device)}  "
+            f"CUPY_TF32={os.environ.get('CUPY_TF32', '(unset: off)')}"
+        )
     peak = max(peak_start, peak_end)  # the machine's speed when it was least disturbed
-    print(f"float32 1024x1024 matmul: {peak:.1f} GFLOP/s (the reference for '% mm'; measured "
-          f"{peak_start:.1f} at the start and {peak_end:.1f} at the end of the run: a large "
-          "difference means the machine was busy)\n")
+    print(
+        f"float32 1024x1024 matmul: {peak:.1f} GFLOP/s (the reference for '% mm'; measured "
+        f"{peak_start:.1f} at the start and {peak_end:.1f} at the end of the run: a large "
+        "difference means the machine was busy)\n"
+    )
 
-    head = (f"{f'op / shape (batch {N})':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'(min)':>8s} {'GFLOP/s':>8s}"
-            f" {'% mm':>6s} {'torch fwd':>9s} {'torch f+b':>9s} {'(min)':>8s} {'ours/torch':>10s}")
+    head = (
+        f"{f'op / shape (batch {N})':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'(min)':>8s} {'GFLOP/s':>8s}"
+        f" {'% mm':>6s} {'torch fwd':>9s} {'torch f+b':>9s} {'(min)':>8s} {'ours/torch':>10s}"
+    )
     print(head)
     print("-" * len(head))
     for r in with_grad_rows + pool_rows:
         gf = r["fb_flops"] / r["fb"] / 1e9 if "fb_flops" in r else None
         ratio = f"{r['fb'] / r['t_fb']:10.2f}" if "t_fb" in r else f"{'-':>10s}"
-        print(f"{r['name']:32s} {fmt_ms(r['fwd'])} {fmt_ms(r['fb'])} {fmt_ms(r['fb_min'])} "
-              f"{'-' if gf is None else f'{gf:8.1f}':>8s} "
-              f"{'-' if gf is None else f'{100 * gf / peak:5.0f}%':>6s} "
-              f"{fmt_ms(r.get('t_fwd')):>9s} {fmt_ms(r.get('t_fb')):>9s} "
-              f"{fmt_ms(r.get('t_fb_min')):>8s} {ratio}")
-    print("GFLOP/s and % mm: forward+backward (3x the forward FLOPs: dx, dW) over the median time; "
-          "'ours/torch': median f+b ratio; (min): fastest run")
+        print(
+            f"{r['name']:32s} {fmt_ms(r['fwd'])} {fmt_ms(r['fb'])} {fmt_ms(r['fb_min'])} "
+            f"{'-' if gf is None else f'{gf:8.1f}':>8s} "
+            f"{'-' if gf is None else f'{100 * gf / peak:5.0f}%':>6s} "
+            f"{fmt_ms(r.get('t_fwd')):>9s} {fmt_ms(r.get('t_fb')):>9s} "
+            f"{fmt_ms(r.get('t_fb_min')):>8s} {ratio}"
+        )
+    print(
+        "GFLOP/s and % mm: forward+backward (3x the forward FLOPs: dx, dW) over the median time; "
+        "'ours/torch': median f+b ratio; (min): fastest run"
+    )
 
     print("\nwhere the time goes (ms, each piece timed alone)")
     for r in with_grad_rows + pool_rows:
@@ -376,18 +470,24 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {r['name']:30s} {parts}")
 
     if device == "cpu":
-        print("\nconv2d forward memory (tracemalloc peak vs output + one im2col buffer; "
-              "workspace emptied first)")
+        print(
+            "\nconv2d forward memory (tracemalloc peak vs output + one im2col buffer; "
+            "workspace emptied first)"
+        )
         for r in with_grad_rows:
             if r.get("mem"):
                 pk, out, cols = r["mem"]
-                print(f"  {r['name']:30s} peak {pk / 1e6:6.2f} MB   output {out / 1e6:5.2f} MB + "
-                      f"im2col {cols / 1e6:6.2f} MB = {(out + cols) / 1e6:6.2f} MB   "
-                      f"ratio {pk / (out + cols):.2f}")
+                print(
+                    f"  {r['name']:30s} peak {pk / 1e6:6.2f} MB   output {out / 1e6:5.2f} MB + "
+                    f"im2col {cols / 1e6:6.2f} MB = {(out + cols) / 1e6:6.2f} MB   "
+                    f"ratio {pk / (out + cols):.2f}"
+                )
     else:
         pool = xp.get_default_memory_pool()
-        print(f"\ncupy memory pool: used {pool.used_bytes() / 1e6:.1f} MB, held "
-              f"{pool.total_bytes() / 1e6:.1f} MB")
+        print(
+            f"\ncupy memory pool: used {pool.used_bytes() / 1e6:.1f} MB, held "
+            f"{pool.total_bytes() / 1e6:.1f} MB"
+        )
 
 
 if __name__ == "__main__":

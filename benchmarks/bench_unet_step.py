@@ -32,7 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from timing import DeviceTimer, blas_kernel, native_blas, torch_full_float32  # noqa: E402
+from timing import DeviceTimer, blas_kernel, native_blas, torch_full_float32
 
 PRESETS = {
     "cpu": dict(batch=8, size=64, depth=4, width=16, classes=3),
@@ -48,11 +48,12 @@ def rss_peak_mb() -> float:
 def rss_now_mb() -> float:
     """The process's current resident set size."""
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def numpy_matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
     import numpy as np
+
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
     c = np.empty_like(a)
@@ -62,7 +63,7 @@ def numpy_matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
         t = time.perf_counter()
         np.matmul(a, b, out=c)
         times.append(time.perf_counter() - t)
-    return 2 * n ** 3 / min(times) / 1e9
+    return 2 * n**3 / min(times) / 1e9
 
 
 def run_minisegnet(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
@@ -78,10 +79,13 @@ def run_minisegnet(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
     model = UNet(3, cfg["classes"], base_width=cfg["width"], depth=cfg["depth"]).to(device)
     opt = optim.Adam(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(0)
-    x = ms.Tensor(rng.standard_normal((cfg["batch"], 3, cfg["size"], cfg["size"]), dtype=np.float32),
-                  device=device)
-    y = ms.Tensor(rng.integers(0, cfg["classes"], (cfg["batch"], cfg["size"], cfg["size"])),
-                  device=device)
+    x = ms.Tensor(
+        rng.standard_normal((cfg["batch"], 3, cfg["size"], cfg["size"]), dtype=np.float32),
+        device=device,
+    )
+    y = ms.Tensor(
+        rng.integers(0, cfg["classes"], (cfg["batch"], cfg["size"], cfg["size"])), device=device
+    )
 
     def step():
         loss = losses.cross_entropy(model(x), y)
@@ -92,12 +96,16 @@ def run_minisegnet(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
 
     rss0 = rss_now_mb()  # before the first step: activations, grads, optimizer state count
     timer = DeviceTimer(device, repeats, warmup)
-    out = {"time_s": timer(step), "min_s": timer.last_min, "rss_growth_mb": rss_peak_mb() - rss0,
-           "rss_peak_mb": rss_peak_mb()}
+    out = {
+        "time_s": timer(step),
+        "min_s": timer.last_min,
+        "rss_growth_mb": rss_peak_mb() - rss0,
+        "rss_peak_mb": rss_peak_mb(),
+    }
     if device == "cpu":  # one more, untimed step under tracemalloc (it slows every allocation)
         tracemalloc.start()
         step()
-        out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     else:
         out.update(backend.memory_info(device))
@@ -115,22 +123,28 @@ def run_torch(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
         torch_full_float32(torch)
 
     def double(cin, cout):
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
-                             nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-                             nn.BatchNorm2d(cout), nn.ReLU())
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+        )
 
     class TorchUNet(nn.Module):  # the same layers as minisegnet.models.UNet(padding="same")
         def __init__(self, cin, classes, width, depth):
             super().__init__()
-            w = [width * 2 ** i for i in range(depth + 1)]
+            w = [width * 2**i for i in range(depth + 1)]
             self.down = nn.ModuleList()
             c = cin
             for i in range(depth):
                 self.down.append(double(c, w[i]))
                 c = w[i]
             self.bottleneck = double(c, w[depth])
-            self.up = nn.ModuleList(nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2)
-                                    for i in reversed(range(depth)))
+            self.up = nn.ModuleList(
+                nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in reversed(range(depth))
+            )
             self.dec = nn.ModuleList(double(2 * w[i], w[i]) for i in reversed(range(depth)))
             self.head = nn.Conv2d(w[0], classes, 1)
 
@@ -163,11 +177,16 @@ def run_torch(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     timer = DeviceTimer(device, repeats, warmup=0, library="torch")
-    out = {"time_s": timer(step), "min_s": timer.last_min, "rss_growth_mb": rss_peak_mb() - rss0,
-           "rss_peak_mb": rss_peak_mb(), "version": torch.__version__,
-           "threads": torch.get_num_threads()}
+    out = {
+        "time_s": timer(step),
+        "min_s": timer.last_min,
+        "rss_growth_mb": rss_peak_mb() - rss0,
+        "rss_peak_mb": rss_peak_mb(),
+        "version": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
     if dev == "cuda":
-        out["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
+        out["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     out["params"] = int(sum(p.numel() for p in model.parameters()))
     return out
 
@@ -198,24 +217,43 @@ def main() -> None:
     for k in cfg:
         if getattr(args, k) is not None:
             cfg[k] = getattr(args, k)
-    print(f"U-Net training step: batch {cfg['batch']}, 3x{cfg['size']}x{cfg['size']}, depth "
-          f"{cfg['depth']}, base width {cfg['width']}, {cfg['classes']} classes, Adam, cross "
-          f"entropy; device {args.device}; median of {args.repeats} steps after {args.warmup} "
-          f"warm-up steps ({'CUDA events' if args.device == 'gpu' else 'wall clock'})")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(
+        f"U-Net training step: batch {cfg['batch']}, 3x{cfg['size']}x{cfg['size']}, depth "
+        f"{cfg['depth']}, base width {cfg['width']}, {cfg['classes']} classes, Adam, cross "
+        f"entropy; device {args.device}; median of {args.repeats} steps after {args.warmup} "
+        f"warm-up steps ({'CUDA events' if args.device == 'gpu' else 'wall clock'})"
+    )
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
     print(f"BLAS: {blas_kernel()}")
     if args.device == "gpu":
         from minisegnet import backend
-        print(f"GPU: {backend.device_name('gpu')}  "
-              f"CUPY_TF32={os.environ.get('CUPY_TF32', '(unset: off)')}  (torch: TF32 off)")
+
+        print(
+            f"GPU: {backend.device_name('gpu')}  "
+            f"CUPY_TF32={os.environ.get('CUPY_TF32', '(unset: off)')}  (torch: TF32 off)"
+        )
     print(f"yardstick: NumPy float32 1024x1024 matmul {numpy_matmul_gflops():.1f} GFLOP/s")
 
     rows = {}
     for lib in ("minisegnet", "torch"):
         if lib == "torch" and args.no_torch:
             continue
-        cmd = [sys.executable, __file__, "--only", lib, "--device", args.device, "--cfg",
-               json.dumps(cfg), "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--only",
+            lib,
+            "--device",
+            args.device,
+            "--cfg",
+            json.dumps(cfg),
+            "--repeats",
+            str(args.repeats),
+            "--warmup",
+            str(args.warmup),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             msg = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed"
@@ -224,8 +262,10 @@ def main() -> None:
         rows[lib] = json.loads(r.stdout.strip().splitlines()[-1])
 
     print()
-    print(f"{'library':<12} {'step (ms)':>10} {'params':>10} {'peak RSS over start (MB)':>25} "
-          f"{'other memory figure':>28}")
+    print(
+        f"{'library':<12} {'step (ms)':>10} {'params':>10} {'peak RSS over start (MB)':>25} "
+        f"{'other memory figure':>28}"
+    )
     for lib, r in rows.items():
         other = ""
         if "tracemalloc_peak_mb" in r:
@@ -235,15 +275,21 @@ def main() -> None:
         elif "gpu_peak_mb" in r:
             other = f"CUDA peak alloc {r['gpu_peak_mb']:.1f} MB"
         name = lib if lib == "minisegnet" else f"torch {r['version']} ({r['threads']} thr)"
-        print(f"{name:<12} {1e3 * r['time_s']:>10.1f} {r['params']:>10,} {r['rss_growth_mb']:>25.1f} "
-              f"{other:>28}")
+        print(
+            f"{name:<12} {1e3 * r['time_s']:>10.1f} {r['params']:>10,} {r['rss_growth_mb']:>25.1f} "
+            f"{other:>28}"
+        )
     if "minisegnet" in rows and "torch" in rows:
         m, t = rows["minisegnet"], rows["torch"]
-        print(f"\nratio minisegnet / torch: time {m['time_s'] / t['time_s']:.2f}x "
-              f"(target <= 2x)", end="")
+        print(
+            f"\nratio minisegnet / torch: time {m['time_s'] / t['time_s']:.2f}x (target <= 2x)",
+            end="",
+        )
         if args.device == "cpu":
-            print(f", peak RSS growth {m['rss_growth_mb'] / max(t['rss_growth_mb'], 1e-9):.2f}x "
-                  "(target <= 2x)")
+            print(
+                f", peak RSS growth {m['rss_growth_mb'] / max(t['rss_growth_mb'], 1e-9):.2f}x "
+                "(target <= 2x)"
+            )
         else:
             print(f", GPU memory {m.get('pool_total_mb', float('nan')) / t['gpu_peak_mb']:.2f}x")
 

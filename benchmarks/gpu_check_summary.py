@@ -28,9 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from typing import Any
 
 STEPS = ("device", "tests", "spatial", "unet_step", "train")
-UNET_TARGET_RATIO = 2.0     # minisegnet / PyTorch CUDA step time
-TRAIN_TARGET_MIOU = 0.9     # val mIoU ...
-TRAIN_TARGET_S = 30.0       # ... within this many seconds of training
+UNET_TARGET_RATIO = 2.0  # minisegnet / PyTorch CUDA step time
+TRAIN_TARGET_MIOU = 0.9  # val mIoU ...
+TRAIN_TARGET_S = 30.0  # ... within this many seconds of training
 
 
 def _cuda_version(v: int) -> str:
@@ -50,7 +50,8 @@ def environment() -> dict[str, Any]:
     import numpy
 
     env: dict[str, Any] = {
-        "python": platform.python_version(), "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "CUPY_TF32": os.environ.get("CUPY_TF32", "(unset)"),
         "commit": _run(["git", "rev-parse", "--short", "HEAD"]) or "?",
@@ -58,6 +59,7 @@ def environment() -> dict[str, Any]:
     }
     try:
         from minisegnet import backend
+
         reason = backend.gpu_unavailable_reason()
         env["gpu_unavailable_reason"] = reason
         if reason is None:
@@ -68,16 +70,18 @@ def environment() -> dict[str, Any]:
             env["cuda_runtime"] = _cuda_version(int(rt.runtimeGetVersion()))
             env["cuda_driver"] = _cuda_version(int(rt.driverGetVersion()))
             mem = rt.getDeviceProperties(cp.cuda.Device().id).get("totalGlobalMem", 0)
-            env["device_memory_gib"] = round(mem / 2 ** 30, 1)
+            env["device_memory_gib"] = round(mem / 2**30, 1)
         else:
             env["device"] = "none"
     except Exception as exc:  # any error: report it, never fail the summary
         env["device"] = f"unknown ({type(exc).__name__}: {exc})"
     if shutil.which("nvidia-smi"):
-        env["nvidia_smi"] = _run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
-                                  "--format=csv,noheader"])
+        env["nvidia_smi"] = _run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"]
+        )
     try:
         import torch  # optional: only to say what the comparison ran on
+
         env["torch"] = torch.__version__
         env["torch_cuda"] = f"{torch.version.cuda} (sees a GPU: {torch.cuda.is_available()})"
     except Exception:  # any error: the same
@@ -103,15 +107,20 @@ def probe() -> int:
     from minisegnet import backend
 
     from timing import DeviceTimer
+
     cp, n = backend.xp_for("gpu"), 1024
     a = cp.asarray(numpy.random.default_rng(0).standard_normal((n, n), dtype=numpy.float32))
     t0 = time.perf_counter()  # an elementwise kernel and a reduction: CuPy compiles them (NVRTC)
     total = float((a * 0.5 + 1.0).sum())
-    print(f"elementwise + reduction kernels (compiled or from CuPy's cache): "
-          f"{time.perf_counter() - t0:.2f} s, sum {total:.1f}")
-    t = DeviceTimer("gpu", repeats=10)(lambda: a @ a)   # cuBLAS
-    print(f"float32 {n}x{n} matmul on the GPU: {t * 1e3:.3f} ms, {2 * n ** 3 / t / 1e9:.0f} GFLOP/s "
-          "(median of 10, CUDA events)")
+    print(
+        f"elementwise + reduction kernels (compiled or from CuPy's cache): "
+        f"{time.perf_counter() - t0:.2f} s, sum {total:.1f}"
+    )
+    t = DeviceTimer("gpu", repeats=10)(lambda: a @ a)  # cuBLAS
+    print(
+        f"float32 {n}x{n} matmul on the GPU: {t * 1e3:.3f} ms, {2 * n**3 / t / 1e9:.0f} GFLOP/s "
+        "(median of 10, CUDA events)"
+    )
     return 0
 
 
@@ -120,8 +129,13 @@ def read_steps(path: Path) -> dict[str, dict[str, Any]]:
     if path.is_file():
         for line in path.read_text().splitlines():
             name, status, rc, seconds, limit, command = line.split("\t", 5)
-            steps[name] = {"status": status, "exit_code": int(rc), "seconds": float(seconds),
-                           "limit_s": int(limit), "command": command}
+            steps[name] = {
+                "status": status,
+                "exit_code": int(rc),
+                "seconds": float(seconds),
+                "limit_s": int(limit),
+                "command": command,
+            }
     return steps
 
 
@@ -137,7 +151,8 @@ def figures_device(text: str) -> dict[str, Any]:
     if g:
         out["matmul_gflops"] = int(g.group(1))
     out["text"] = (out["device"] or "no device found") + (
-        f"; float32 matmul {out['matmul_gflops']} GFLOP/s" if g else "")
+        f"; float32 matmul {out['matmul_gflops']} GFLOP/s" if g else ""
+    )
     return out
 
 
@@ -145,12 +160,19 @@ def figures_tests(text: str) -> dict[str, Any]:
     counts = {}
     for line in reversed(text.splitlines()):
         if re.search(r"\d+ (passed|failed|error|errors|skipped|deselected)\b.* in [\d.]+s", line):
-            counts = {k: int(v) for v, k in re.findall(
-                r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xpassed)", line)}
+            counts = {
+                k: int(v)
+                for v, k in re.findall(
+                    r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xpassed)", line
+                )
+            }
             break
     failed = sorted(set(re.findall(r"^FAILED (\S+)", text, re.M)))
-    return {"counts": counts, "failed": failed[:20],
-            "text": ", ".join(f"{v} {k}" for k, v in counts.items()) or "no pytest summary line"}
+    return {
+        "counts": counts,
+        "failed": failed[:20],
+        "text": ", ".join(f"{v} {k}" for k, v in counts.items()) or "no pytest summary line",
+    }
 
 
 def figures_spatial(text: str) -> dict[str, Any]:
@@ -164,8 +186,15 @@ def figures_spatial(text: str) -> dict[str, Any]:
         if on and len(line) > 33 and not line.startswith("---"):
             tok = line[33:].split()
             if len(tok) == 9:
-                rows.append({"op": line[:32].strip(), "fwd_ms": _num(tok[0]), "fb_ms": _num(tok[1]),
-                             "torch_fb_ms": _num(tok[6]), "ours_over_torch": _num(tok[8])})
+                rows.append(
+                    {
+                        "op": line[:32].strip(),
+                        "fwd_ms": _num(tok[0]),
+                        "fb_ms": _num(tok[1]),
+                        "torch_fb_ms": _num(tok[6]),
+                        "ours_over_torch": _num(tok[8]),
+                    }
+                )
     ratios = [r["ours_over_torch"] for r in rows if r["ours_over_torch"] is not None]
     text_ = f"{len(rows)} ops timed"
     if rows:
@@ -228,14 +257,20 @@ def figures_train(text: str, train_dir: Path) -> dict[str, Any]:
             out["val_miou"] = round(float(rows[-1]["val_miou"]), 4)
     parts = []
     if "val_miou" in out:
-        parts.append(f"val mIoU {out['val_miou']:.3f} after {out.get('epochs', '?')} epochs, "
-                     f"{out.get('training_s', out.get('cli_seconds', 0)):.1f} s of training "
-                     f"(first epoch {out.get('first_epoch_s', 0):.1f} s)")
+        parts.append(
+            f"val mIoU {out['val_miou']:.3f} after {out.get('epochs', '?')} epochs, "
+            f"{out.get('training_s', out.get('cli_seconds', 0)):.1f} s of training "
+            f"(first epoch {out.get('first_epoch_s', 0):.1f} s)"
+        )
     if "reached_epoch" in out:
-        parts.append(f"mIoU >= {TRAIN_TARGET_MIOU} first at epoch {out['reached_epoch']}, "
-                     f"after {out['reached_after_s']:.1f} s")
+        parts.append(
+            f"mIoU >= {TRAIN_TARGET_MIOU} first at epoch {out['reached_epoch']}, "
+            f"after {out['reached_after_s']:.1f} s"
+        )
     elif "val_miou" in out:
-        parts.append(f"mIoU >= {TRAIN_TARGET_MIOU} not reached (best {out.get('best_val_miou', 0):.3f})")
+        parts.append(
+            f"mIoU >= {TRAIN_TARGET_MIOU} not reached (best {out.get('best_val_miou', 0):.3f})"
+        )
     out["text"] = "; ".join(parts) or "no training result found"
     return out
 
@@ -246,24 +281,43 @@ def targets(steps: dict[str, dict[str, Any]], mode: str) -> list[dict[str, Any]]
     u = steps.get("unet_step", {}).get("figures", {})
     tr = steps.get("train", {}).get("figures", {})
     rows = [
-        ("every gpu-marked test passes",
-         None if not t else (steps["tests"]["status"] == "pass" and t.get("passed", 0) > 0
-                             and not t.get("failed") and not t.get("error") and not t.get("errors")),
-         steps.get("tests", {}).get("figures", {}).get("text", "")),
-        (f"U-Net step (batch 16, 128x128, width 32, depth 4) <= {UNET_TARGET_RATIO:g}x PyTorch CUDA",
-         None if "ratio" not in u else u["ratio"] <= UNET_TARGET_RATIO, u.get("text", "")),
-        (f"train: val mIoU >= {TRAIN_TARGET_MIOU} within {TRAIN_TARGET_S:g} s of training",
-         None if "val_miou" not in tr else ("reached_after_s" in tr
-                                            and tr["reached_after_s"] < TRAIN_TARGET_S),
-         tr.get("text", "")),
+        (
+            "every gpu-marked test passes",
+            None
+            if not t
+            else (
+                steps["tests"]["status"] == "pass"
+                and t.get("passed", 0) > 0
+                and not t.get("failed")
+                and not t.get("error")
+                and not t.get("errors")
+            ),
+            steps.get("tests", {}).get("figures", {}).get("text", ""),
+        ),
+        (
+            f"U-Net step (batch 16, 128x128, width 32, depth 4) <= {UNET_TARGET_RATIO:g}x PyTorch CUDA",
+            None if "ratio" not in u else u["ratio"] <= UNET_TARGET_RATIO,
+            u.get("text", ""),
+        ),
+        (
+            f"train: val mIoU >= {TRAIN_TARGET_MIOU} within {TRAIN_TARGET_S:g} s of training",
+            None
+            if "val_miou" not in tr
+            else ("reached_after_s" in tr and tr["reached_after_s"] < TRAIN_TARGET_S),
+            tr.get("text", ""),
+        ),
     ]
-    return [{"target": name, "reached": None if mode == "dry-run" else ok, "evidence": ev + note}
-            for name, ok, ev in rows]
+    return [
+        {"target": name, "reached": None if mode == "dry-run" else ok, "evidence": ev + note}
+        for name, ok, ev in rows
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--probe", action="store_true", help="print the device and versions; fail without a GPU")
+    ap.add_argument(
+        "--probe", action="store_true", help="print the device and versions; fail without a GPU"
+    )
     ap.add_argument("--mode", choices=("real", "dry-run"))
     ap.add_argument("--steps", type=Path)
     ap.add_argument("--train-dir", type=Path)
@@ -278,27 +332,48 @@ def main(argv: list[str] | None = None) -> int:
     found = read_steps(args.steps)
     steps: dict[str, dict[str, Any]] = {}
     for name in STEPS:
-        s = found.get(name, {"status": "not run", "exit_code": None, "seconds": 0.0,
-                             "limit_s": None, "command": ""})
+        s = found.get(
+            name,
+            {
+                "status": "not run",
+                "exit_code": None,
+                "seconds": 0.0,
+                "limit_s": None,
+                "command": "",
+            },
+        )
         log = _log(args.out, name)
-        s["figures"] = (figures_device(log) if name == "device" else figures_tests(log)
-                        if name == "tests" else figures_spatial(log) if name == "spatial"
-                        else figures_unet(log) if name == "unet_step"
-                        else figures_train(log, args.train_dir))
+        s["figures"] = (
+            figures_device(log)
+            if name == "device"
+            else figures_tests(log)
+            if name == "tests"
+            else figures_spatial(log)
+            if name == "spatial"
+            else figures_unet(log)
+            if name == "unet_step"
+            else figures_train(log, args.train_dir)
+        )
         s["log"] = f"{name}.log"
-        if s["status"] != "pass":   # what went wrong: the log's last line
+        if s["status"] != "pass":  # what went wrong: the log's last line
             last = [ln.strip() for ln in log.splitlines() if ln.strip()][-1:] or ["(empty log)"]
             s["figures"]["last_line"] = last[0][:200]
             s["figures"]["text"] += f"; last line: {last[0][:200]}"
         steps[name] = s
     counts = steps["tests"]["figures"]["counts"]
     if steps["tests"]["status"] == "pass" and not counts.get("passed"):
-        steps["tests"]["status"] = "fail"   # every gpu test skipped: nothing was checked
+        steps["tests"]["status"] = "fail"  # every gpu test skipped: nothing was checked
         steps["tests"]["figures"]["text"] += " (nothing ran: no GPU?)"
     tgts = targets(steps, args.mode)
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    report = {"mode": args.mode, "when": when, "environment": env, "steps": steps,
-              "targets": tgts, "total_seconds": round(sum(s["seconds"] for s in steps.values()), 1)}
+    report = {
+        "mode": args.mode,
+        "when": when,
+        "environment": env,
+        "steps": steps,
+        "targets": tgts,
+        "total_seconds": round(sum(s["seconds"] for s in steps.values()), 1),
+    }
     (args.out / "summary.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "summary.md").write_text(markdown(report))
     return 0 if all(s["status"] == "pass" for s in steps.values()) else 1
@@ -307,42 +382,66 @@ def main(argv: list[str] | None = None) -> int:
 def markdown(r: dict[str, Any]) -> str:
     env = r["environment"]
     dry = r["mode"] == "dry-run"
-    title = ("dry run: tests/fake_cupy.py standing in for CuPy, on the CPU" if dry
-             else env.get("device") if env.get("device") != "none" else "no GPU found")
+    title = (
+        "dry run: tests/fake_cupy.py standing in for CuPy, on the CPU"
+        if dry
+        else env.get("device")
+        if env.get("device") != "none"
+        else "no GPU found"
+    )
     lines = [f"# minisegnet GPU check ({title})", ""]
     if dry:
-        lines += ["A dry run proves the script and the GPU code path's device discipline; its "
-                  "timings and targets say nothing about a GPU.", ""]
+        lines += [
+            "A dry run proves the script and the GPU code path's device discipline; its "
+            "timings and targets say nothing about a GPU.",
+            "",
+        ]
     lines += [
-        f"- when: {r['when']}; commit {env['commit']}" + (" (with uncommitted changes)" if env["dirty"] else ""),
-        f"- device: {env.get('device')}" + (f", {env['device_memory_gib']} GiB" if env.get("device_memory_gib") else "")
+        f"- when: {r['when']}; commit {env['commit']}"
+        + (" (with uncommitted changes)" if env["dirty"] else ""),
+        f"- device: {env.get('device')}"
+        + (f", {env['device_memory_gib']} GiB" if env.get("device_memory_gib") else "")
         + (f" ({env['gpu_unavailable_reason']})" if env.get("gpu_unavailable_reason") else ""),
         f"- CuPy {env.get('cupy', 'n/a')}; CUDA runtime {env.get('cuda_runtime', 'n/a')}, "
         f"driver supports CUDA {env.get('cuda_driver', 'n/a')}; CUPY_TF32={env['CUPY_TF32']}",
     ]
     if env.get("nvidia_smi"):
         lines.append(f"- nvidia-smi: {env['nvidia_smi']}")
-    lines += [f"- PyTorch {env.get('torch')}" + (f", CUDA {env['torch_cuda']}" if env.get("torch_cuda") else ""),
-              f"- Python {env['python']}, NumPy {env['numpy']}, {env['machine']}",
-              f"- total: {r['total_seconds']:.1f} s", "",
-              "| step | status | seconds | limit (s) | key figures | log |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        f"- PyTorch {env.get('torch')}"
+        + (f", CUDA {env['torch_cuda']}" if env.get("torch_cuda") else ""),
+        f"- Python {env['python']}, NumPy {env['numpy']}, {env['machine']}",
+        f"- total: {r['total_seconds']:.1f} s",
+        "",
+        "| step | status | seconds | limit (s) | key figures | log |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, s in r["steps"].items():
         text = s["figures"]["text"].replace("|", "\\|")
-        lines.append(f"| {name} | {s['status']} | {s['seconds']:.1f} | {s['limit_s'] or '-'} | "
-                     f"{text} | {s['log']} |")
+        lines.append(
+            f"| {name} | {s['status']} | {s['seconds']:.1f} | {s['limit_s'] or '-'} | "
+            f"{text} | {s['log']} |"
+        )
     lines += ["", "## Targets (issue 18)", ""]
     for t in r["targets"]:
-        mark = "not judged" if dry else {True: "reached", False: "NOT reached",
-                                         None: "not measured"}[t["reached"]]
+        mark = (
+            "not judged"
+            if dry
+            else {True: "reached", False: "NOT reached", None: "not measured"}[t["reached"]]
+        )
         lines.append(f"- {t['target']}: **{mark}** ({t['evidence']})")
     failed = r["steps"]["tests"]["figures"].get("failed")
     if failed:
         lines += ["", "## Failed tests", ""] + [f"- `{f}`" for f in failed]
     rows = r["steps"]["spatial"]["figures"].get("rows")
     if rows:
-        lines += ["", "## Spatial primitives (forward+backward, median)", "",
-                  "| op | f+b ms | PyTorch f+b ms | ours / PyTorch |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Spatial primitives (forward+backward, median)",
+            "",
+            "| op | f+b ms | PyTorch f+b ms | ours / PyTorch |",
+            "|---|---|---|---|",
+        ]
         for row in rows:
             t = "-" if row["torch_fb_ms"] is None else f"{row['torch_fb_ms']:.2f}"
             q = "-" if row["ours_over_torch"] is None else f"{row['ours_over_torch']:.2f}"

@@ -24,8 +24,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DeviceTimer", "event_clock", "torch_full_float32", "native_blas", "blas_kernel",
-           "BLAS_GUARDS"]
+__all__ = [
+    "DeviceTimer",
+    "event_clock",
+    "torch_full_float32",
+    "native_blas",
+    "blas_kernel",
+    "BLAS_GUARDS",
+]
 
 # Some machines set these for old OpenBLAS builds; they force a slower kernel (AVX2 "Haswell"
 # instead of the CPU's own, e.g. AVX-512 "SkylakeX") while PyTorch (oneDNN) picks its own either way.
@@ -42,8 +48,9 @@ def native_blas(script: str) -> None:
     if os.environ.get("MINISEGNET_KEEP_BLAS_ENV") or not any(v in os.environ for v in BLAS_GUARDS):
         return
     env = {k: v for k, v in os.environ.items() if k not in BLAS_GUARDS}
-    env["MINISEGNET_BLAS_UNSET"] = " ".join(f"{v}={os.environ[v]}" for v in BLAS_GUARDS
-                                            if v in os.environ)
+    env["MINISEGNET_BLAS_UNSET"] = " ".join(
+        f"{v}={os.environ[v]}" for v in BLAS_GUARDS if v in os.environ
+    )
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, os.path.abspath(script)] + sys.argv[1:], env)
 
@@ -59,18 +66,25 @@ def blas_kernel() -> str:
 
         for info in threadpoolctl.threadpool_info():
             if info.get("user_api") == "blas":
-                kernel = (f"{info.get('internal_api')} {info.get('version')} kernel "
-                          f"{info.get('architecture')} threads {info.get('num_threads')}")
+                kernel = (
+                    f"{info.get('internal_api')} {info.get('version')} kernel "
+                    f"{info.get('architecture')} threads {info.get('num_threads')}"
+                )
                 break
     except ImportError:
         import ctypes
 
         here = os.path.dirname(numpy.__file__)
         for path in glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*")) + glob.glob(
-                os.path.join(here, ".dylibs", "*openblas*")):
+            os.path.join(here, ".dylibs", "*openblas*")
+        ):
             lib = ctypes.CDLL(path)
-            for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
-                         "openblas_get_corename64_", "openblas_get_corename"):
+            for name in (
+                "scipy_openblas_get_corename64_",
+                "scipy_openblas_get_corename",
+                "openblas_get_corename64_",
+                "openblas_get_corename",
+            ):
                 if hasattr(lib, name):
                     fn = getattr(lib, name)
                     fn.restype = ctypes.c_char_p
@@ -87,18 +101,23 @@ def blas_kernel() -> str:
     return kernel
 
 
-def event_clock(device: str, library: str = "minisegnet") -> tuple[Callable[[], Any],
-                                                                    Callable[[Any, Any], float]] | None:
+def event_clock(
+    device: str, library: str = "minisegnet"
+) -> tuple[Callable[[], Any], Callable[[Any, Any], float]] | None:
     """``(new_event, seconds_between)`` for timing on ``device`` with ``library``'s CUDA events,
     or ``None`` on the CPU (use the wall clock)."""
     if device == "cpu":
         return None
     if library == "torch":
         import torch  # optional: for the comparison only
-        return (lambda: torch.cuda.Event(enable_timing=True),
-                lambda start, end: start.elapsed_time(end) / 1e3)
+
+        return (
+            lambda: torch.cuda.Event(enable_timing=True),
+            lambda start, end: start.elapsed_time(end) / 1e3,
+        )
     from minisegnet import backend
-    cupy = backend.xp_for("gpu")   # the CuPy minisegnet uses (the stand-in in a dry run)
+
+    cupy = backend.xp_for("gpu")  # the CuPy minisegnet uses (the stand-in in a dry run)
     return cupy.cuda.Event, lambda start, end: cupy.cuda.get_elapsed_time(start, end) / 1e3
 
 
@@ -112,13 +131,13 @@ class DeviceTimer:
     def __init__(self, device: str, repeats: int, warmup: int = 2, library: str = "minisegnet"):
         self.device, self.repeats, self.warmup = device, repeats, warmup
         self.clock = event_clock(device, library)
-        self.last_min = 0.0             # the fastest run of the last call (shows the noise)
+        self.last_min = 0.0  # the fastest run of the last call (shows the noise)
         self.last_times: list[float] = []
 
     def __call__(self, fn: Callable[[], Any]) -> float:
-        for _ in range(self.warmup):    # untimed: caches, allocator, kernel compilation
+        for _ in range(self.warmup):  # untimed: caches, allocator, kernel compilation
             fn()
-        if self.clock is not None:      # let the warm-up runs finish first
+        if self.clock is not None:  # let the warm-up runs finish first
             done = self.clock[0]()
             done.record()
             done.synchronize()
@@ -146,9 +165,12 @@ def torch_full_float32(torch: Any) -> str:
     by default (PyTorch lets cuDNN use TF32 for convolutions unless told not to, which would
     compare 10-bit-mantissa arithmetic with ours). Returns a line saying what is set."""
     import warnings
+
     with warnings.catch_warnings():  # newer PyTorch prefers fp32_precision; the flags still work
         warnings.simplefilter("ignore")
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-        return (f"torch TF32: matmul {torch.backends.cuda.matmul.allow_tf32}, "
-                f"cudnn {torch.backends.cudnn.allow_tf32}")
+        return (
+            f"torch TF32: matmul {torch.backends.cuda.matmul.allow_tf32}, "
+            f"cudnn {torch.backends.cudnn.allow_tf32}"
+        )

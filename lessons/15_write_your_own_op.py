@@ -15,10 +15,11 @@
 # As a notebook: `python lessons/make_notebooks.py 15`, then open `lessons/notebooks/15_*.ipynb`.
 
 # %%
-from _common import *  # noqa: F401,F403
 from exercises import try_it_yourself
 
 import minisegnet as ms
+
+from _common import *  # noqa: F403
 
 try:
     from hypothesis import given, settings
@@ -44,7 +45,7 @@ class SiLU(ms.Function):
 
     def forward(self, x):
         xp = self.xp
-        e = xp.exp(-xp.abs(x))                        # in (0, 1]: never overflows
+        e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
         s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
         self.save_for_backward(s, x)
         return x * s
@@ -60,7 +61,7 @@ class BuggySiLU(SiLU):
     def backward(self, gy):
         s, x = self.saved_tensors
         right = s * (1 + x * (1 - s))
-        wrong = s * (1 + x * s)                       # the slip
+        wrong = s * (1 + x * s)  # the slip
         return gy * self.xp.where(x >= 0, right, wrong)
 
 
@@ -69,8 +70,13 @@ y = SiLU()(x)
 y.sum().backward()
 sig = 1 / (1 + np.exp(-x.numpy()))
 check("SiLU(x)", y, x.numpy() * sig, atol=1e-12, ref="x sigmoid(x)")
-check("dy/dx by our backward", x.grad, sig * (1 + x.numpy() * (1 - sig)), atol=1e-12,
-      ref="s (1 + x (1 - s))")
+check(
+    "dy/dx by our backward",
+    x.grad,
+    sig * (1 + x.numpy() * (1 - sig)),
+    atol=1e-12,
+    ref="s (1 + x (1 - s))",
+)
 
 # %% [markdown]
 # ## 2. A hand-picked check misses the slip
@@ -84,8 +90,13 @@ for picks in ([0.0, 0.5, 1.0, 2.0],):
     xb = ms.Tensor(np.array(picks), requires_grad=True)
     BuggySiLU()(xb).sum().backward()
     s_b = 1 / (1 + np.exp(-np.array(picks)))
-    check(f"buggy dy/dx at {picks}", xb.grad, s_b * (1 + np.array(picks) * (1 - s_b)), atol=1e-12,
-          ref="formula")
+    check(
+        f"buggy dy/dx at {picks}",
+        xb.grad,
+        s_b * (1 + np.array(picks) * (1 - s_b)),
+        atol=1e-12,
+        ref="formula",
+    )
 print("all right on these inputs: the slip hides on the negative side")
 
 # %% [markdown]
@@ -127,6 +138,7 @@ def make_test(op):
     def test_backward(x):
         tried.append(x)
         gradcheck(lambda t: op()(t), ms.Tensor(x, requires_grad=True))
+
     return test_backward
 
 
@@ -190,8 +202,10 @@ assert "index (1,)" in caught, caught  # x_mixed[1] = -1.3, the only negative en
 assert "GradcheckError" in failure, failure
 assert negative, "the minimal failing example must hold a negative value"
 assert minimal.size <= 2, f"hypothesis should shrink to a tiny array, got shape {minimal.shape}"
-print("a hand-picked test missed the slip; gradcheck caught it; hypothesis found it on its own and\n"
-      "shrank it to a tiny array with a negative value; the fixed backward passes the same property.")
+print(
+    "a hand-picked test missed the slip; gradcheck caught it; hypothesis found it on its own and\n"
+    "shrank it to a tiny array with a negative value; the fixed backward passes the same property."
+)
 
 try_it_yourself("15")
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 LESSONS_DIR = Path(__file__).resolve().parent
 NOTEBOOKS_DIR = LESSONS_DIR / "notebooks"
@@ -62,8 +62,12 @@ def execute(nb, cwd: Path, timeout: int = 1800) -> None:
     """Run ``nb`` in a fresh kernel with working directory ``cwd`` (outputs stored in ``nb``)."""
     from nbclient import NotebookClient
 
-    NotebookClient(nb, timeout=timeout, kernel_name=KERNELSPEC["name"],
-                   resources={"metadata": {"path": str(cwd)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=KERNELSPEC["name"],
+        resources={"metadata": {"path": str(cwd)}},
+    ).execute()
 
 
 def write(lesson: Path, out_dir: Path = NOTEBOOKS_DIR, run: bool = False) -> Path:
@@ -89,12 +93,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import jupytext  # noqa: F401
         import nbformat  # noqa: F401
+
         if args.execute:
             import ipykernel  # noqa: F401
             import nbclient  # noqa: F401
     except ImportError as exc:
-        print(f"make_notebooks: {exc.name} is missing; install the notebooks extra: "
-              'pip install -e ".[notebooks]"', file=sys.stderr)
+        print(
+            f"make_notebooks: {exc.name} is missing; install the notebooks extra: "
+            'pip install -e ".[notebooks]"',
+            file=sys.stderr,
+        )
         return 2
     if args.fast:
         os.environ["MINISEGNET_FAST"] = "1"  # the kernel inherits this environment

@@ -1,18 +1,39 @@
 """minisegnet: a from-scratch NumPy/CuPy deep-learning engine that teaches semantic segmentation."""
 
-from . import backend
-from .autograd import (Function, Tensor, as_tensor, enable_grad, inference_mode, is_grad_enabled,
-                       no_grad, set_grad_enabled)
+from . import backend, cuda, data, functional, losses, metrics, models, nn, optim, random
+from .autograd import (
+    Function,
+    Tensor,
+    as_tensor,
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .backend import Device as device
 from .backend import DeviceError, set_default_device
-from .gradcheck import GradcheckError, gradcheck
-from . import functional
+from .creation import (
+    DTYPES,
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from .functional import argmax, cat, exp, log, max, mean, min, roll, sigmoid, softmax, stack, sum
-from . import cuda, random
+from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
-from .creation import (DTYPES, arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like,
-                       rand, randint, randn, tensor, zeros, zeros_like)
-from . import data, losses, metrics, models, nn, optim
 from .summary import summary
 
 # dtype names in PyTorch's spelling; they are NumPy dtype classes (creation.DTYPES lists them)
@@ -26,21 +47,80 @@ bool = DTYPES["bool"]
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "Function", "tensor", "as_tensor", "from_numpy", "no_grad", "enable_grad",
-           "is_grad_enabled", "set_grad_enabled", "inference_mode", "gradcheck", "GradcheckError",
-           "DeviceError", "set_default_device", "device", "cuda", "backend", "functional",
-           "__version__", "random", "manual_seed", "nn", "optim", "models", "summary", "data",
-           "losses", "metrics", "roll",
-           # creation (minisegnet.creation) and ops at top level, as torch.*
-           "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "rand",
-           "randn", "randint", "arange", "linspace", "eye", "cat", "stack", "argmax", "sigmoid",
-           "softmax", "exp", "log", "sum", "mean", "max", "min",
-           # dtypes
-           "float32", "float", "float64", "double", "float16", "half", "int64", "long", "int32",
-           "int", "int16", "int8", "uint8", "bool"]
+__all__ = [
+    "Tensor",
+    "Function",
+    "tensor",
+    "as_tensor",
+    "from_numpy",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "set_grad_enabled",
+    "inference_mode",
+    "gradcheck",
+    "GradcheckError",
+    "DeviceError",
+    "set_default_device",
+    "device",
+    "cuda",
+    "backend",
+    "functional",
+    "__version__",
+    "random",
+    "manual_seed",
+    "nn",
+    "optim",
+    "models",
+    "summary",
+    "data",
+    "losses",
+    "metrics",
+    "roll",
+    # creation (minisegnet.creation) and ops at top level, as torch.*
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "rand",
+    "randn",
+    "randint",
+    "arange",
+    "linspace",
+    "eye",
+    "cat",
+    "stack",
+    "argmax",
+    "sigmoid",
+    "softmax",
+    "exp",
+    "log",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    # dtypes
+    "float32",
+    "float",
+    "float64",
+    "double",
+    "float16",
+    "half",
+    "int64",
+    "long",
+    "int32",
+    "int",
+    "int16",
+    "int8",
+    "uint8",
+    "bool",
+]
 
 # PyTorch habits: minisegnet.save / minisegnet.load, minisegnet.utils.data
-from .serialization import load, save  # noqa: E402
 from . import utils  # noqa: E402
+from .serialization import load, save  # noqa: E402
 
 __all__ += ["save", "load", "utils"]

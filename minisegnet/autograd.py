@@ -43,16 +43,27 @@ backward runs, or the gradient would silently use the new values. So, while a gr
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy
 from numpy import ndarray as NDArray  # the method Tensor.numpy shadows the module in the class
 
 from . import backend
-from .validation import is_float, scalar_like
+from .validation import is_float
 
-__all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
-           "inference_mode", "as_tensor", "mark_modified", "saved_by"]
+__all__ = [
+    "Tensor",
+    "Function",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "set_grad_enabled",
+    "inference_mode",
+    "as_tensor",
+    "mark_modified",
+    "saved_by",
+]
 
 DEFAULT_FLOAT = numpy.float32
 _grad_enabled = True
@@ -110,7 +121,9 @@ def _to_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
     if isinstance(data, Tensor):
         data = data.data
     elif isinstance(data, (list, tuple)) and data and all(isinstance(d, Tensor) for d in data):
-        arrays = [d.data for d in data]  # a list of tensors: stack them (no graph; use stack() for one)
+        arrays = [
+            d.data for d in data
+        ]  # a list of tensors: stack them (no graph; use stack() for one)
         data = backend.get_array_module(*arrays).stack(arrays)
     if hasattr(data, "shape"):  # NumPy/CuPy arrays and NumPy scalars keep their dtype
         arr = backend.to_device(data, device or backend.device_of(data))
@@ -140,8 +153,9 @@ class Tensor:
 
     __array_priority__ = 100  # so ndarray + Tensor calls Tensor.__radd__
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
-                 device: str | None = None) -> None:
+    def __init__(
+        self, data: Any, requires_grad: bool = False, dtype: Any = None, device: str | None = None
+    ) -> None:
         self.data = _to_array(data, dtype, device)
         if requires_grad and not is_float(self.data.dtype):
             raise TypeError(
@@ -184,8 +198,9 @@ class Tensor:
         return len(self.data)
 
     def __repr__(self) -> str:
-        body = numpy.array2string(backend.asnumpy(self.data), separator=", ", precision=4,
-                                  prefix="Tensor(")
+        body = numpy.array2string(
+            backend.asnumpy(self.data), separator=", ", precision=4, prefix="Tensor("
+        )
         extra = f", device='{self.device}'" if self.device != "cpu" else ""
         if self.creator is not None:
             extra += f", grad_fn={_op_name(self.creator)}"
@@ -203,7 +218,9 @@ class Tensor:
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
         if self.numel() != 1:
-            raise ValueError(f"item(): only one-element tensors convert to a number, shape is {self.shape}")
+            raise ValueError(
+                f"item(): only one-element tensors convert to a number, shape is {self.shape}"
+            )
         return self.data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -222,36 +239,36 @@ class Tensor:
         arr = self.numpy()
         return arr.astype(dtype) if dtype is not None else arr
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A tensor sharing the data, cut off from the graph."""
         return Tensor(self.data)
 
-    def to(self, device: str | None = None, dtype: Any = None) -> "Tensor":
+    def to(self, device: str | None = None, dtype: Any = None) -> Tensor:
         """Copy to another device (``"cpu"``/``"gpu"``, or ``"cuda"``) and/or dtype;
         differentiable. Returns ``self`` when nothing changes."""
         return _F.to(self, device=device, dtype=dtype)
 
-    def cpu(self) -> "Tensor":
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def gpu(self) -> "Tensor":
+    def gpu(self) -> Tensor:
         return self.to("gpu")
 
-    def cuda(self) -> "Tensor":
+    def cuda(self) -> Tensor:
         """PyTorch's name for :meth:`gpu`."""
         return self.to("gpu")
 
-    def astype(self, dtype: Any) -> "Tensor":
+    def astype(self, dtype: Any) -> Tensor:
         return self.to(dtype=dtype)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (a leaf becomes a parameter to differentiate)."""
         if requires_grad and not is_float(self.dtype):
             raise TypeError(f"requires_grad_: needs a floating dtype, got {self.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
 
-    def retain_grad(self) -> "Tensor":
+    def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this non-leaf tensor after ``backward()`` (handy in lessons)."""
         self._retain_grad = True
         return self
@@ -283,7 +300,9 @@ class Tensor:
         else:
             g = _to_array(grad, device=self.device)
             if g.shape != self.data.shape:
-                raise ValueError(f"backward(): grad has shape {g.shape}, the tensor has {self.shape}")
+                raise ValueError(
+                    f"backward(): grad has shape {g.shape}, the tensor has {self.shape}"
+                )
             g = g.astype(self.dtype, copy=False)
 
         _run_backward(self, g, retain_graph)
@@ -367,8 +386,10 @@ class Tensor:
         if not spec:
             return str(self)
         if self.numel() != 1:
-            raise TypeError(f"format spec {spec!r}: only one-element tensors format as a number, "
-                            f"this one has shape {self.shape}; use .numpy() or .tolist()")
+            raise TypeError(
+                f"format spec {spec!r}: only one-element tensors format as a number, "
+                f"this one has shape {self.shape}; use .numpy() or .tolist()"
+            )
         return format(self.item(), spec)
 
     # ----- in-place updates (optimizer steps by hand; never recorded in a graph) ---------------
@@ -378,7 +399,8 @@ class Tensor:
             raise RuntimeError(
                 f"{op}: a {'leaf ' if self.is_leaf else ''}tensor that requires grad is being used "
                 "in an in-place operation; wrap the update in `with minisegnet.no_grad():` (as an "
-                "optimizer step is), or write x = x + ... to make a new tensor")
+                "optimizer step is), or write x = x + ... to make a new tensor"
+            )
 
     def _inplace(self, op: str, result: Any) -> Tensor:
         """Write ``result`` (array or number) into ``self.data``, same object, as PyTorch's in-place
@@ -389,15 +411,19 @@ class Tensor:
         xp = self.xp
         value = xp.asarray(result.data if isinstance(result, Tensor) else result)
         if not numpy.can_cast(value.dtype, self.dtype, casting="same_kind"):
-            raise TypeError(f"{op}: the result type {value.dtype} cannot be written into a "
-                            f"{self.dtype} tensor in place; convert first, e.g. x = x.float()")
+            raise TypeError(
+                f"{op}: the result type {value.dtype} cannot be written into a "
+                f"{self.dtype} tensor in place; convert first, e.g. x = x.float()"
+            )
         try:
             fits = numpy.broadcast_shapes(value.shape, self.data.shape) == self.data.shape
         except ValueError:
             fits = False
         if not fits:
-            raise ValueError(f"{op}: a result of shape {tuple(value.shape)} does not fit in place "
-                             f"into a tensor of shape {self.shape}")
+            raise ValueError(
+                f"{op}: a result of shape {tuple(value.shape)} does not fit in place "
+                f"into a tensor of shape {self.shape}"
+            )
         mark_modified(self)
         self.data[...] = value
         return self
@@ -448,34 +474,70 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     # ----- reductions and elementwise functions (delegating to minisegnet.functional) ---------
-    def sum(self, axis: Any = None, keepdims: bool | None = None, *, dim: Any = None,
-            keepdim: bool | None = None) -> Tensor:
+    def sum(
+        self,
+        axis: Any = None,
+        keepdims: bool | None = None,
+        *,
+        dim: Any = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         """Sum over ``axis`` / ``dim`` (all by default); see :func:`minisegnet.functional.sum`."""
         return _F.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def mean(self, axis: Any = None, keepdims: bool | None = None, *, dim: Any = None,
-             keepdim: bool | None = None) -> Tensor:
+    def mean(
+        self,
+        axis: Any = None,
+        keepdims: bool | None = None,
+        *,
+        dim: Any = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         """Mean over ``axis`` / ``dim`` (all by default)."""
         return _F.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def max(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
-            keepdims: bool | None = None) -> Any:
+    def max(
+        self,
+        dim: Any = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Any = None,
+        keepdims: bool | None = None,
+    ) -> Any:
         """``x.max()``: the maximum; ``x.max(dim)``: ``(values, indices)`` as in PyTorch;
         ``x.max(axis=...)``: the values (NumPy); ``x.max(other)``: the elementwise maximum."""
         return _F.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
-            keepdims: bool | None = None) -> Any:
+    def min(
+        self,
+        dim: Any = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Any = None,
+        keepdims: bool | None = None,
+    ) -> Any:
         """The minimum, with :meth:`max`'s conventions."""
         return _F.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmax(self, axis: int | None = None, keepdims: bool | None = None, *,
-               dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    def argmax(
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         """Index of the maximum along ``axis`` / ``dim`` (of the flattened tensor by default)."""
         return _F.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmin(self, axis: int | None = None, keepdims: bool | None = None, *,
-               dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    def argmin(
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         """Index of the minimum along ``axis`` / ``dim``."""
         return _F.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
@@ -499,11 +561,11 @@ class Tensor:
     def abs(self) -> Tensor:
         return _F.abs(self)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Clamp to [min, max]; either bound may be None."""
         return _F.clip(self, min, max)
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         """PyTorch's name for :meth:`clip`."""
         return _F.clip(self, min, max)
 
@@ -536,16 +598,24 @@ class Tensor:
         """Reorder the axes: ``x.permute(0, 2, 3, 1)``."""
         return _F.permute(self, *axes)
 
-    def transpose(self, axis0: int | None = None, axis1: int | None = None, *,
-                  dim0: int | None = None, dim1: int | None = None) -> Tensor:
+    def transpose(
+        self,
+        axis0: int | None = None,
+        axis1: int | None = None,
+        *,
+        dim0: int | None = None,
+        dim1: int | None = None,
+    ) -> Tensor:
         """Swap two axes (or reverse all when none are given)."""
         return _F.transpose(self, axis0, axis1, dim0=dim0, dim1=dim1)
 
     def t(self) -> Tensor:
         """The transpose of a matrix (a 0-D or 1-D tensor is returned as it is), as in PyTorch."""
         if self.ndim > 2:
-            raise ValueError(f"t(): expects a tensor with <= 2 axes, got shape {self.shape}; use "
-                             ".transpose(dim0, dim1) or .permute(...)")
+            raise ValueError(
+                f"t(): expects a tensor with <= 2 axes, got shape {self.shape}; use "
+                ".transpose(dim0, dim1) or .permute(...)"
+            )
         return self if self.ndim < 2 else _F.transpose(self, 0, 1)
 
     @property
@@ -557,8 +627,10 @@ class Tensor:
         """A new axis of length 1 at position ``dim`` (``-1``: at the end)."""
         n = self.ndim + 1
         if not -n <= dim < n:
-            raise ValueError(f"unsqueeze: dim {dim} is out of range for a {self.ndim}-D tensor "
-                             f"(use {-n} .. {n - 1})")
+            raise ValueError(
+                f"unsqueeze: dim {dim} is out of range for a {self.ndim}-D tensor "
+                f"(use {-n} .. {n - 1})"
+            )
         shape = list(self.shape)
         shape.insert(dim % n, 1)
         return _F.reshape(self, shape)
@@ -583,13 +655,16 @@ class Tensor:
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: {len(sizes)} sizes for a {self.ndim}-D tensor {self.shape}")
-        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
-                      for i, n in enumerate(sizes))
+        shape = tuple(
+            self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes)
+        )
         try:
             numpy.broadcast_shapes(self.shape, shape)
         except ValueError:
-            raise ValueError(f"expand: shape {self.shape} cannot be broadcast to {shape}: only "
-                             "axes of length 1 can grow") from None
+            raise ValueError(
+                f"expand: shape {self.shape} cannot be broadcast to {shape}: only "
+                "axes of length 1 can grow"
+            ) from None
         if shape == self.shape:
             return self
         return _F.add(self, self.xp.zeros(shape, dtype=self.dtype))
@@ -599,8 +674,9 @@ class Tensor:
         if len(sizes) == 1 and not isinstance(sizes[0], int):
             sizes = tuple(sizes[0])
         if len(sizes) < self.ndim:
-            raise ValueError(f"repeat: give at least {self.ndim} sizes for shape {self.shape}, got "
-                             f"{sizes}")
+            raise ValueError(
+                f"repeat: give at least {self.ndim} sizes for shape {self.shape}, got {sizes}"
+            )
         shape = (1,) * (len(sizes) - self.ndim) + self.shape
         x = self.reshape([m for n in shape for m in (1, n)])  # (1, s0, 1, s1, ...)
         x = x.expand([m for r, n in zip(sizes, shape) for m in (r, n)])
@@ -645,7 +721,7 @@ def _op_name(fn: Any) -> str:
     return name[: -len("Function")] if name.endswith("Function") and name != "Function" else name
 
 
-def _topological_order(root: Tensor) -> list["Function"]:
+def _topological_order(root: Tensor) -> list[Function]:
     """The Functions reachable from ``root``, each before every Function that made its inputs.
 
     Iterative depth-first search (no recursion limit): a Function is appended to the post-order
@@ -666,9 +742,11 @@ def _topological_order(root: Tensor) -> list["Function"]:
         visited.add(id(fn))
         stack.append((fn, True))
         if fn.inputs is not None:
-            stack.extend((x.creator, False) for x in fn.inputs
-                         if x.requires_grad and x.creator is not None
-                         and id(x.creator) not in visited)
+            stack.extend(
+                (x.creator, False)
+                for x in fn.inputs
+                if x.requires_grad and x.creator is not None and id(x.creator) not in visited
+            )
     post.reverse()
     return post
 
@@ -756,7 +834,7 @@ def _root(a: Any) -> Any:
     return a
 
 
-def _hold(fn: "Function", arrays: Sequence[tuple[Any, str]]) -> tuple:
+def _hold(fn: Function, arrays: Sequence[tuple[Any, str]]) -> tuple:
     """Register the user-reachable arrays (inputs' and outputs' ``.data``) that ``fn`` saved.
 
     An array counts as saved when something ``fn`` passed to :meth:`Function.save_for_backward`
@@ -800,7 +878,7 @@ def _drop(held: tuple) -> None:
             del _SAVED[id(entry.array)]
 
 
-def _check_saved(fn: "Function", held: tuple) -> None:
+def _check_saved(fn: Function, held: tuple) -> None:
     """Raise if an array ``fn`` saved for backward was changed in place since its forward."""
     for entry, version, label, a in held:
         if entry.version != version:
@@ -809,7 +887,8 @@ def _check_saved(fn: "Function", held: tuple) -> None:
                 f"by an in-place operation: {label} (shape {tuple(a.shape)}, "
                 f"{a.dtype}) was saved by its forward and changed afterwards (version {version} -> "
                 f"{entry.version}, e.g. an optimizer step or load_state_dict before this "
-                "backward). Call backward() before changing it, or run the forward again after")
+                "backward). Call backward() before changing it, or run the forward again after"
+            )
 
 
 def saved_by(x: Any) -> list[str]:
@@ -843,8 +922,10 @@ def sum_to_shape(g: Any, shape: Sequence[int], op: str = "op") -> Any:
     shape = tuple(shape)
     extra = g.ndim - len(shape)
     if extra < 0 or any(n != 1 and m != n for m, n in zip(g.shape[extra:], shape)):
-        raise ValueError(f"{op}.backward returned a gradient of shape {tuple(g.shape)} for an input "
-                         f"of shape {shape}; it must have the input's shape (or broadcast from it)")
+        raise ValueError(
+            f"{op}.backward returned a gradient of shape {tuple(g.shape)} for an input "
+            f"of shape {shape}; it must have the input's shape (or broadcast from it)"
+        )
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
@@ -899,8 +980,11 @@ class Function:
             self._out_meta = tuple((o.data.shape, o.dtype) for o in outs)
             self._out_index = {id(o): i for i, o in enumerate(outs)}
             what = [f"output {i}" for i in range(len(outs))] if several else ["output"]
-            self._held = _hold(self, [(t.data, f"input {i}") for i, t in enumerate(tensors)]
-                               + [(o.data, w) for o, w in zip(outs, what)])
+            self._held = _hold(
+                self,
+                [(t.data, f"input {i}") for i, t in enumerate(tensors)]
+                + [(o.data, w) for o, w in zip(outs, what)],
+            )
             for o in outs:
                 if is_float(o.dtype):  # integer outputs (max-pool's indices) stay constants
                     o.requires_grad = True
@@ -925,14 +1009,18 @@ class Function:
     def saved_tensors(self) -> tuple:
         """What forward passed to :meth:`save_for_backward` (arrays), in that order."""
         if self._saved is None:
-            raise RuntimeError(f"{_op_name(self)}: its saved arrays were freed (the graph was "
-                               "released by backward(); use backward(retain_graph=True))")
+            raise RuntimeError(
+                f"{_op_name(self)}: its saved arrays were freed (the graph was "
+                "released by backward(); use backward(retain_graph=True))"
+            )
         return self._saved
 
     def _fill_missing(self, gys: list[Any]) -> list[Any]:
         """One gradient per output: zeros for a float output that received none."""
-        return [g if g is not None or not is_float(dt) else self.xp.zeros(shape, dtype=dt)
-                for g, (shape, dt) in zip(gys, self._out_meta)]
+        return [
+            g if g is not None or not is_float(dt) else self.xp.zeros(shape, dtype=dt)
+            for g, (shape, dt) in zip(gys, self._out_meta)
+        ]
 
     def release(self) -> None:
         """Drop the inputs and the saved arrays (after backward); keep the parameters.
@@ -965,8 +1053,11 @@ def _lift_inputs(inputs: Sequence[Any], op: str) -> list[Tensor]:
         if isinstance(x, Tensor):
             out.append(x)
         elif isinstance(x, (bool, int, float)) and ref is not None:
-            dtype = ref.dtype if is_float(ref.dtype) else (
-                DEFAULT_FLOAT if isinstance(x, float) else None)
+            dtype = (
+                ref.dtype
+                if is_float(ref.dtype)
+                else (DEFAULT_FLOAT if isinstance(x, float) else None)
+            )
             out.append(Tensor(ref.xp.asarray(x, dtype=dtype)))
         else:
             if hasattr(x, "shape") and ref is not None and backend.device_of(x) != ref.device:

@@ -56,8 +56,10 @@ __all__ = [
 Array = Any
 
 DEVICES = ("cpu", "gpu")
-INSTALL_HINT = ('pip install "minisegnet[gpu]" for CUDA 12, pip install "minisegnet[gpu-cuda13]" '
-                'for CUDA 13 (an NVIDIA GPU and driver needed; `nvidia-smi` shows its CUDA Version)')
+INSTALL_HINT = (
+    'pip install "minisegnet[gpu]" for CUDA 12, pip install "minisegnet[gpu-cuda13]" '
+    "for CUDA 13 (an NVIDIA GPU and driver needed; `nvidia-smi` shows its CUDA Version)"
+)
 
 
 class DeviceError(RuntimeError):
@@ -73,8 +75,10 @@ def normalize_device(device: Any) -> str:
     them (only one GPU, device 0, is addressed)."""
     name = _SYNONYMS.get(device.strip().lower()) if isinstance(device, str) else None
     if name is None:
-        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'gpu' (or PyTorch's "
-                         "'cuda', the same as 'gpu', also written 'cuda:0')")
+        raise ValueError(
+            f"unknown device {device!r}: use 'cpu' or 'gpu' (or PyTorch's "
+            "'cuda', the same as 'gpu', also written 'cuda:0')"
+        )
     return name
 
 
@@ -86,7 +90,7 @@ class Device(str):
     *is* that string, so ``x.to(dev)``, ``model.to(dev)`` and ``dev == "gpu"`` work); ``.type`` is
     PyTorch's name (``"cuda"`` or ``"cpu"``). Creating one does not need a GPU; using it does."""
 
-    def __new__(cls, name: Any) -> "Device":
+    def __new__(cls, name: Any) -> Device:
         return super().__new__(cls, normalize_device(name))
 
     @property
@@ -186,7 +190,9 @@ def to_device(array: Any, device: str) -> Any:
     if device == "gpu":
         cupy = _require_gpu("to_device(..., 'gpu')")
         return array if isinstance(array, cupy.ndarray) else cupy.asarray(array)
-    return array if isinstance(array, numpy.ndarray) and device_of(array) == "cpu" else asnumpy(array)
+    return (
+        array if isinstance(array, numpy.ndarray) and device_of(array) == "cpu" else asnumpy(array)
+    )
 
 
 def scatter_add(target: Any, index: Any, values: Any) -> None:
@@ -197,6 +203,7 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     """
     if device_of(target) == "gpu" and not hasattr(_cupy.add, "at"):  # pragma: no cover - old CuPy
         import cupyx
+
         cupyx.scatter_add(target, index, values)
     else:
         get_array_module(target).add.at(target, index, values)
@@ -219,6 +226,7 @@ def device_name(device: str) -> str:
     """A human-readable name of the device (the GPU's model name), for benchmark tables."""
     if _check_name(device) == "cpu":
         import platform
+
         return f"CPU ({platform.processor() or platform.machine()})"
     cp = _require_gpu("device_name('gpu')")
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)  # Device(): the current one
@@ -231,7 +239,7 @@ def memory_info(device: str) -> dict[str, float]:
     if _check_name(device) == "cpu":
         return {}
     pool = _require_gpu("memory_info('gpu')").get_default_memory_pool()
-    return {"pool_used_mb": pool.used_bytes() / 2 ** 20, "pool_total_mb": pool.total_bytes() / 2 ** 20}
+    return {"pool_used_mb": pool.used_bytes() / 2**20, "pool_total_mb": pool.total_bytes() / 2**20}
 
 
 def _read_env() -> None:
@@ -240,8 +248,10 @@ def _read_env() -> None:
         try:
             env = normalize_device(env)
         except ValueError:
-            raise ValueError(f"MINISEGNET_DEVICE={env!r} is not a device: use one of {DEVICES} "
-                             "(or 'cuda', the same as 'gpu')") from None
+            raise ValueError(
+                f"MINISEGNET_DEVICE={env!r} is not a device: use one of {DEVICES} "
+                "(or 'cuda', the same as 'gpu')"
+            ) from None
         if env == "gpu":
             _require_gpu("The environment variable MINISEGNET_DEVICE=gpu")
         set_default_device(env)

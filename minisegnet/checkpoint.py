@@ -38,8 +38,14 @@ import numpy
 
 from . import backend
 
-__all__ = ["save_checkpoint", "load_checkpoint", "atomic_write_bytes", "CHECKPOINT_FORMAT",
-           "CheckpointError", "remove_stale_temporaries"]
+__all__ = [
+    "save_checkpoint",
+    "load_checkpoint",
+    "atomic_write_bytes",
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "remove_stale_temporaries",
+]
 
 CHECKPOINT_FORMAT = "minisegnet-checkpoint-1"
 _META = "__meta__"
@@ -60,12 +66,12 @@ def _encode(obj: Any, arrays: dict[str, numpy.ndarray]) -> Any:
     if isinstance(obj, int):
         return obj
     if isinstance(obj, float):
-        return {"__float__": repr(obj)}          # keeps nan / inf / every digit
+        return {"__float__": repr(obj)}  # keeps nan / inf / every digit
     if isinstance(obj, numpy.generic):
         key = f"a{len(arrays)}"
         arrays[key] = numpy.asarray(obj)
         return {"__scalar__": key}
-    if hasattr(obj, "shape") and hasattr(obj, "dtype"):   # numpy or cupy array
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):  # numpy or cupy array
         key = f"a{len(arrays)}"
         arrays[key] = numpy.ascontiguousarray(backend.asnumpy(obj))
         return {"__array__": key}
@@ -77,8 +83,10 @@ def _encode(obj: Any, arrays: dict[str, numpy.ndarray]) -> Any:
         if all(isinstance(k, str) for k in obj) and not any(k.startswith("__") for k in obj):
             return {k: _encode(v, arrays) for k, v in obj.items()}
         return {"__items__": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
-    raise TypeError(f"save_checkpoint: cannot store a {type(obj).__name__} ({obj!r:.80}); use arrays, "
-                    "numbers, strings, None, lists, tuples and dicts")
+    raise TypeError(
+        f"save_checkpoint: cannot store a {type(obj).__name__} ({obj!r:.80}); use arrays, "
+        "numbers, strings, None, lists, tuples and dicts"
+    )
 
 
 def _decode(obj: Any, arrays: Any) -> Any:
@@ -120,7 +128,7 @@ def atomic_write_bytes(path: str | os.PathLike, write: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; give the usual permissions
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -203,12 +211,16 @@ def _read_entry(zf: zipfile.ZipFile, name: str) -> numpy.ndarray:
             shape, fortran, dtype = numpy.lib.format.read_array_header_2_0(f)
         header_len = f.tell()
     if dtype.hasobject:
-        raise ValueError(f"the entry {name!r} holds Python objects; a checkpoint holds only numbers and text")
+        raise ValueError(
+            f"the entry {name!r} holds Python objects; a checkpoint holds only numbers and text"
+        )
     nbytes = int(numpy.prod(shape, dtype=numpy.int64)) * dtype.itemsize
     if info.file_size != header_len + nbytes:
-        raise ValueError(f"the entry {name!r} claims a {dtype} array of shape {shape} ({nbytes:,} bytes) "
-                         f"but stores {info.file_size - header_len:,} bytes")
-    data = zf.read(info)[header_len:]            # zipfile checks the CRC of the whole member
+        raise ValueError(
+            f"the entry {name!r} claims a {dtype} array of shape {shape} ({nbytes:,} bytes) "
+            f"but stores {info.file_size - header_len:,} bytes"
+        )
+    data = zf.read(info)[header_len:]  # zipfile checks the CRC of the whole member
     array = numpy.frombuffer(data, dtype=dtype).copy()
     return array.reshape(shape, order="F" if fortran else "C")
 
@@ -220,8 +232,9 @@ def _entry_nbytes(zf: zipfile.ZipFile, name: str) -> int:
         raise ValueError(f"the entry {name!r} named by the index is missing") from None
 
 
-def load_checkpoint(path: str | os.PathLike,
-                    max_bytes: int | Callable[[dict[str, Any]], int] | None = None) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | os.PathLike, max_bytes: int | Callable[[dict[str, Any]], int] | None = None
+) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`; arrays come back as NumPy arrays.
 
     A directory is accepted and means ``<dir>/checkpoint.npz``. Only the entries the index names
@@ -238,7 +251,9 @@ def load_checkpoint(path: str | os.PathLike,
     try:
         with zipfile.ZipFile(path) as zf:
             if _META + ".npy" not in zf.namelist():
-                raise CheckpointError(path, f"no {_META} index entry (a NumPy archive from elsewhere?)")
+                raise CheckpointError(
+                    path, f"no {_META} index entry (a NumPy archive from elsewhere?)"
+                )
             meta_array = _read_entry(zf, _META)
             if meta_array.dtype.kind != "U" or meta_array.shape != ():
                 raise ValueError(f"the {_META} entry is not a text string")
@@ -246,28 +261,49 @@ def load_checkpoint(path: str | os.PathLike,
             if not isinstance(meta, dict) or "state" not in meta:
                 raise ValueError(f"the {_META} index has no state")
             if meta.get("format") != CHECKPOINT_FORMAT:
-                raise CheckpointError(path, f"it has format {meta.get('format')!r}, this version reads "
-                                            f"{CHECKPOINT_FORMAT!r}")
+                raise CheckpointError(
+                    path,
+                    f"it has format {meta.get('format')!r}, this version reads "
+                    f"{CHECKPOINT_FORMAT!r}",
+                )
             names = list(dict.fromkeys(_referenced(meta["state"], [])))
             total = sum(_entry_nbytes(zf, n) for n in names)
             if max_bytes is not None:
-                limit = max_bytes(_decode(meta["state"], _Skeleton())) if callable(max_bytes) else max_bytes
+                limit = (
+                    max_bytes(_decode(meta["state"], _Skeleton()))
+                    if callable(max_bytes)
+                    else max_bytes
+                )
                 if total > limit:
-                    raise ValueError(f"its arrays hold {total:,} bytes, more than the {int(limit):,} "
-                                     "bytes a checkpoint of its configuration can need")
+                    raise ValueError(
+                        f"its arrays hold {total:,} bytes, more than the {int(limit):,} "
+                        "bytes a checkpoint of its configuration can need"
+                    )
             arrays = {n: _read_entry(zf, n) for n in names}
         return _decode(meta["state"], arrays)
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError,
-            IndexError, AttributeError, struct.error, UnicodeDecodeError, RecursionError,
-            NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        struct.error,
+        UnicodeDecodeError,
+        RecursionError,
+        NotImplementedError,
+    ) as exc:
         raise CheckpointError(path, _reason(exc)) from None
 
 
 def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    if "pickle" in text.lower():          # never pass on NumPy's advice to load unsafely
+    if "pickle" in text.lower():  # never pass on NumPy's advice to load unsafely
         return "an entry holds Python objects; a checkpoint holds only numbers and text"
     if isinstance(exc, zipfile.BadZipFile) and "not a zip file" in text:
         return "it is not an .npz (zip) archive, or it is empty or truncated"

@@ -46,40 +46,53 @@ def _as_array(x: Any, name: str) -> Any:
         return x.data
     if backend.is_array(x):
         return x
-    raise TypeError(f"dense_crf: {name} must be a NumPy / CuPy array or a Tensor, got "
-                    f"{type(x).__name__}")
+    raise TypeError(
+        f"dense_crf: {name} must be a NumPy / CuPy array or a Tensor, got {type(x).__name__}"
+    )
 
 
 def _check(probs: Any, image: Any) -> None:
     if probs.ndim not in (3, 4):
-        raise ValueError(f"dense_crf: probs must be (K, H, W) or (N, K, H, W) class probabilities, "
-                         f"got shape {probs.shape}")
+        raise ValueError(
+            f"dense_crf: probs must be (K, H, W) or (N, K, H, W) class probabilities, "
+            f"got shape {probs.shape}"
+        )
     if image.ndim != probs.ndim:
-        raise ValueError(f"dense_crf: image must be (C, H, W) with (K, H, W) probs or (N, C, H, W) "
-                         f"with (N, K, H, W) probs, got image {image.shape} and probs "
-                         f"{probs.shape}")
+        raise ValueError(
+            f"dense_crf: image must be (C, H, W) with (K, H, W) probs or (N, C, H, W) "
+            f"with (N, K, H, W) probs, got image {image.shape} and probs "
+            f"{probs.shape}"
+        )
     if probs.ndim == 4 and image.shape[0] != probs.shape[0]:
-        raise ValueError(f"dense_crf: image and probs must hold the same number of images, got "
-                         f"image {image.shape} and probs {probs.shape}")
+        raise ValueError(
+            f"dense_crf: image and probs must hold the same number of images, got "
+            f"image {image.shape} and probs {probs.shape}"
+        )
     if image.shape[-2:] != probs.shape[-2:]:
-        raise ValueError(f"dense_crf: image and probs must have the same height and width, got "
-                         f"image {image.shape} and probs {probs.shape}; resize the "
-                         f"probabilities to the image first (F.interpolate)")
+        raise ValueError(
+            f"dense_crf: image and probs must have the same height and width, got "
+            f"image {image.shape} and probs {probs.shape}; resize the "
+            f"probabilities to the image first (F.interpolate)"
+        )
     if probs.shape[-3] < 1 or image.shape[-3] < 1 or probs.size == 0:
         raise ValueError(f"dense_crf: empty input: probs {probs.shape}, image {image.shape}")
     if probs.dtype.kind != "f":
         raise TypeError(f"dense_crf: probs must be floating point, got dtype {probs.dtype}")
     lo, hi = float(image.min()), float(image.max())
     if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"dense_crf: image values must lie in [0, 1] (the default theta_beta is "
-                         f"in those colour units), got [{lo:g}, {hi:g}]; divide 8-bit images by "
-                         f"255 and undo any mean/std normalisation")
+        raise ValueError(
+            f"dense_crf: image values must lie in [0, 1] (the default theta_beta is "
+            f"in those colour units), got [{lo:g}, {hi:g}]; divide 8-bit images by "
+            f"255 and undo any mean/std normalisation"
+        )
     sums = probs.sum(axis=-3)
     if float(probs.min()) < 0.0 or float(abs(sums - 1).max()) > 1e-3:
-        raise ValueError(f"dense_crf: probs must be non-negative and sum to 1 over the class axis "
-                         f"(axis -3), got min {float(probs.min()):g} and sums in "
-                         f"[{float(sums.min()):g}, {float(sums.max()):g}]; pass "
-                         f"F.softmax(logits, axis=1), not the logits")
+        raise ValueError(
+            f"dense_crf: probs must be non-negative and sum to 1 over the class axis "
+            f"(axis -3), got min {float(probs.min()):g} and sums in "
+            f"[{float(sums.min()):g}, {float(sums.max()):g}]; pass "
+            f"F.softmax(logits, axis=1), not the logits"
+        )
 
 
 def _softmax(z: Any, xp: Any) -> Any:
@@ -88,13 +101,23 @@ def _softmax(z: Any, xp: Any) -> Any:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _check_options(iterations: Any, theta_alpha: Any, theta_beta: Any, theta_gamma: Any,
-                   w1: Any, w2: Any, chunk_elements: Any) -> None:
+def _check_options(
+    iterations: Any,
+    theta_alpha: Any,
+    theta_beta: Any,
+    theta_gamma: Any,
+    w1: Any,
+    w2: Any,
+    chunk_elements: Any,
+) -> None:
     """Raise ValueError naming the first bad parameter of :func:`dense_crf`."""
     if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 0:
         raise ValueError(f"dense_crf: iterations must be an int >= 0, got {iterations!r}")
-    for name, v in (("theta_alpha", theta_alpha), ("theta_beta", theta_beta),
-                    ("theta_gamma", theta_gamma)):
+    for name, v in (
+        ("theta_alpha", theta_alpha),
+        ("theta_beta", theta_beta),
+        ("theta_gamma", theta_gamma),
+    ):
         if not float(v) > 0:
             raise ValueError(f"dense_crf: {name} must be > 0, got {v!r}")
     for name, v in (("w1", w1), ("w2", w2)):
@@ -104,9 +127,17 @@ def _check_options(iterations: Any, theta_alpha: Any, theta_beta: Any, theta_gam
         raise ValueError(f"dense_crf: chunk_elements must be >= 1, got {chunk_elements!r}")
 
 
-def dense_crf(probs: Any, image: Any, iterations: int = 5, theta_alpha: float = 5.0,
-              theta_beta: float = 0.1, theta_gamma: float = 1.0, w1: float = 3.0,
-              w2: float = 1.0, chunk_elements: int = 2 ** 24) -> Any:
+def dense_crf(
+    probs: Any,
+    image: Any,
+    iterations: int = 5,
+    theta_alpha: float = 5.0,
+    theta_beta: float = 0.1,
+    theta_gamma: float = 1.0,
+    w1: float = 3.0,
+    w2: float = 1.0,
+    chunk_elements: int = 2**24,
+) -> Any:
     """Refine class probabilities with ``iterations`` mean-field steps of a fully connected CRF.
 
     ``probs``: (K, H, W) or (N, K, H, W) probabilities (non-negative, summing to 1 over K);
@@ -147,10 +178,11 @@ def dense_crf(probs: Any, image: Any, iterations: int = 5, theta_alpha: float = 
     def kernel(sl: slice) -> Any:
         """k(f_i, f_j) for the rows i in ``sl`` and every j: (N, rows, HW)."""
         d_pos = sum((pos[a, sl, None] - pos[a, None, :]) ** 2 for a in range(2))  # (rows, HW)
-        d_col = sum((colour[:, a, sl, None] - colour[:, a, None, :]) ** 2
-                    for a in range(c))  # (N, rows, HW)
-        kern = w1 * xp.exp(-d_pos / (2 * theta_alpha ** 2) - d_col / 2)
-        kern += w2 * xp.exp(-d_pos / (2 * theta_gamma ** 2))
+        d_col = sum(
+            (colour[:, a, sl, None] - colour[:, a, None, :]) ** 2 for a in range(c)
+        )  # (N, rows, HW)
+        kern = w1 * xp.exp(-d_pos / (2 * theta_alpha**2) - d_col / 2)
+        kern += w2 * xp.exp(-d_pos / (2 * theta_gamma**2))
         return kern
 
     # the whole kernel within the budget: compute it once; else recompute each chunk every time
@@ -185,8 +217,9 @@ def check_crf_options(crf: dict[str, Any]) -> dict[str, Any]:
     """``crf`` completed with the defaults; an unknown name or a bad value raises ValueError."""
     unknown = sorted(set(crf) - set(CRF_OPTIONS))
     if unknown:
-        raise ValueError(f"dense_crf: unknown CRF option(s) {unknown}; valid: "
-                         f"{', '.join(CRF_OPTIONS)}")
+        raise ValueError(
+            f"dense_crf: unknown CRF option(s) {unknown}; valid: {', '.join(CRF_OPTIONS)}"
+        )
     full = {**crf_defaults(), **crf}
     _check_options(**{"chunk_elements": 1, **full})
     return full
@@ -202,10 +235,11 @@ def refine_logits(logits: Any, images: Any, **crf: Any) -> Any:
     img = _as_array(images, "images")
     xp = backend.get_array_module(z, img)
     if z.ndim != 4:
-        raise ValueError(f"refine_logits: logits must be (N, K, H, W) class scores, got shape "
-                         f"{z.shape}")
+        raise ValueError(
+            f"refine_logits: logits must be (N, K, H, W) class scores, got shape {z.shape}"
+        )
     probs, img = _softmax(z.astype(xp.float64), xp), img.astype(xp.float64)
     # a batch's kernel rows in small chunks (recomputed each iteration) stay in the CPU's cache:
     # on 32 x 32 images 2**20 entries ran faster than computing a 2**24 kernel once per image
-    crf.setdefault("chunk_elements", 2 ** 20)
+    crf.setdefault("chunk_elements", 2**20)
     return dense_crf(probs, img, **crf)

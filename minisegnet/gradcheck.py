@@ -28,9 +28,17 @@ class GradcheckError(AssertionError):
     """Analytic and numeric gradients disagree."""
 
 
-def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-4, max_elements: int = 64, n_directions: int = 12,
-              seed: int = 0, name: str | None = None) -> bool:
+def gradcheck(
+    fn: Callable[..., Tensor],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    max_elements: int = 64,
+    n_directions: int = 12,
+    seed: int = 0,
+    name: str | None = None,
+) -> bool:
     """Check the gradients of ``fn`` with respect to every input tensor that requires a gradient.
 
     ``inputs`` may mix tensors and other arguments (ints, arrays of labels...); only float tensors
@@ -51,7 +59,9 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     proj = xp.asarray(rng.standard_normal(out.shape))
 
     def scalar(values: list[Any]) -> float:
-        with_values = [Tensor(v) if i in checked else a for i, (a, v) in enumerate(zip(args, values))]
+        with_values = [
+            Tensor(v) if i in checked else a for i, (a, v) in enumerate(zip(args, values))
+        ]
         with no_grad():  # the numeric side needs values only
             return float((fn(*with_values).data * proj).sum())
 
@@ -86,7 +96,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
                 raise GradcheckError(
                     f"gradcheck({label}): gradient of input {i} (shape {x.shape}) is wrong at "
                     f"index {tuple(int(v) for v in worst)}: analytic {ana[worst]:.8g}, numeric "
-                    f"{numeric[worst]:.8g} (atol={atol}, rtol={rtol})")
+                    f"{numeric[worst]:.8g} (atol={atol}, rtol={rtol})"
+                )
         else:
             for k in range(n_directions):
                 v = rng.standard_normal(x.shape)
@@ -100,7 +111,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
                         f"gradcheck({label}): gradient of input {i} (shape {x.shape}) is wrong "
                         f"along random direction {k}: analytic {slope_ana:.8g}, numeric "
                         f"{slope_num:.8g} "
-                        f"(atol={atol}, rtol={rtol})")
+                        f"(atol={atol}, rtol={rtol})"
+                    )
     return True
 
 

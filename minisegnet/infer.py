@@ -54,12 +54,14 @@ def load_saved_model(checkpoint: str | os.PathLike, device: str = "cpu") -> Save
     """Rebuild the network of a run (a ``checkpoint.npz`` or its folder) with its weights, without
     generating the run's data. Raises ``FileNotFoundError`` / :class:`CheckpointError`."""
     from .train import TrainConfig, _build_model, _checkpoint_budget, _data_shape, _nonfinite
+
     path = Path(checkpoint)
     if path.is_dir():
         path = path / "checkpoint.npz"
     if not path.is_file():
-        raise FileNotFoundError(f"predict: no checkpoint at {path}; give a checkpoint.npz or the "
-                                "folder of a run")
+        raise FileNotFoundError(
+            f"predict: no checkpoint at {path}; give a checkpoint.npz or the folder of a run"
+        )
     state = load_checkpoint(path, max_bytes=_checkpoint_budget)
     try:
         cfg = TrainConfig.from_dict(state["config"])
@@ -73,7 +75,8 @@ def load_saved_model(checkpoint: str | os.PathLike, device: str = "cpu") -> Save
     if bad:
         raise CheckpointError(path, f"it holds NaN or infinite weights ({', '.join(bad[:4])})")
     from . import random as msrandom
-    rng = msrandom.get_state()                  # building draws initial weights: leave no trace
+
+    rng = msrandom.get_state()  # building draws initial weights: leave no trace
     try:
         model = _build_model(cfg, in_channels, len(names))
     finally:
@@ -114,18 +117,23 @@ def _inputs(input_path: Path) -> list[Path]:
 def _out_names(files: list[Path]) -> list[str]:
     """Output stems: the file's stem, with its ending added where two files share a stem."""
     stems = [f.stem for f in files]
-    return [f"{f.stem}_{f.suffix[1:].lower()}" if stems.count(f.stem) > 1 else f.stem
-            for f in files]
+    return [
+        f"{f.stem}_{f.suffix[1:].lower()}" if stems.count(f.stem) > 1 else f.stem for f in files
+    ]
 
 
 def _save_png(path: Path, image: Any) -> Path:
     return atomic_write_bytes(path, lambda f: image.save(f, format="PNG"))
 
 
-def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
-                   out: str | os.PathLike | None = None, device: str = "cpu",
-                   batch_size: int = 16, crf: dict[str, Any] | None = None
-                   ) -> tuple[SavedModel, list[ImagePrediction]]:
+def predict_images(
+    checkpoint: str | os.PathLike,
+    input_path: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    device: str = "cpu",
+    batch_size: int = 16,
+    crf: dict[str, Any] | None = None,
+) -> tuple[SavedModel, list[ImagePrediction]]:
     """Segment an image file or every image of a folder with a saved run; write per image
     ``NAME_mask.png`` and ``NAME_overlay.png`` into ``out`` (default ``<run>/predict_images/``).
 
@@ -139,6 +147,7 @@ def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
     from PIL import Image
 
     from .plots import class_colours
+
     if crf is not None:
         crf = check_crf_options(crf)
     saved = load_saved_model(checkpoint, device)
@@ -150,7 +159,7 @@ def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
                 raise ValueError(f"predict: --out {out}: {parent} is a file, not a folder")
             break
     size = (saved.config.size, saved.config.size)
-    originals = [read_image(f, saved.in_channels) for f in files]      # all checked first
+    originals = [read_image(f, saved.in_channels) for f in files]  # all checked first
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -160,7 +169,7 @@ def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
     names = _out_names(files)
     results = []
     for start in range(0, len(files), batch_size):
-        chunk = originals[start:start + batch_size]
+        chunk = originals[start : start + batch_size]
         x = numpy.stack([resize_image(img, size) for img in chunk])
         with no_grad(), numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
             xt = Tensor(backend.to_device(x, device))
@@ -171,8 +180,11 @@ def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
         for k, (img, lab) in enumerate(zip(chunk, small)):
             i = start + k
             labels = resize_labels(lab, img.shape[1:])
-            mask = Image.frombytes("P", (labels.shape[1], labels.shape[0]),
-                                   numpy.ascontiguousarray(labels, dtype=numpy.uint8).tobytes())
+            mask = Image.frombytes(
+                "P",
+                (labels.shape[1], labels.shape[0]),
+                numpy.ascontiguousarray(labels, dtype=numpy.uint8).tobytes(),
+            )
             mask.putpalette(palette)
             rgb = numpy.repeat(img, 3, axis=0) if img.shape[0] == 1 else img
             rgb = rgb.transpose(1, 2, 0)
@@ -186,7 +198,13 @@ def predict_images(checkpoint: str | os.PathLike, input_path: str | os.PathLike,
                 overlay_path = _save_png(out / f"{name}_overlay.png", overlay)
             except OSError as exc:
                 raise OSError(f"predict: cannot write into {out}: {exc.strerror or exc}") from None
-            results.append(ImagePrediction(files[i], (int(img.shape[1]), int(img.shape[2])), labels,
-                                           mask_path, overlay_path))
+            results.append(
+                ImagePrediction(
+                    files[i],
+                    (int(img.shape[1]), int(img.shape[2])),
+                    labels,
+                    mask_path,
+                    overlay_path,
+                )
+            )
     return saved, results
-

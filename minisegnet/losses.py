@@ -81,11 +81,15 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 def _float_input(op: str, x: Any, min_ndim: int = 0) -> Tensor:
     x = as_tensor(x)
     if not is_float(x.dtype):
-        raise TypeError(f"{op}: input must be a floating tensor (logits or probabilities), got "
-                        f"dtype {x.dtype} (shape {x.shape}); convert with .float()")
+        raise TypeError(
+            f"{op}: input must be a floating tensor (logits or probabilities), got "
+            f"dtype {x.dtype} (shape {x.shape}); convert with .float()"
+        )
     if x.ndim < min_ndim:
-        raise ValueError(f"{op}: input of shape {x.shape} has no class axis; expected (N, K) or "
-                         "(N, K, H, W) logits")
+        raise ValueError(
+            f"{op}: input of shape {x.shape} has no class axis; expected (N, K) or "
+            "(N, K, H, W) logits"
+        )
     return x
 
 
@@ -98,8 +102,10 @@ def _target(op: str, target: Any, x: Tensor) -> Any:
 
 
 def _shape_error(op: str, x: Tensor, t: Any, expected: str) -> ValueError:
-    return ValueError(f"{op}: input shape {x.shape} and target shape {tuple(t.shape)} do not "
-                      f"match; expected {expected}")
+    return ValueError(
+        f"{op}: input shape {x.shape} and target shape {tuple(t.shape)} do not "
+        f"match; expected {expected}"
+    )
 
 
 def _label_shape(x: Tensor) -> tuple[int, ...]:
@@ -120,8 +126,9 @@ def _class_weight(op: str, weight: Any, k: int, x: Tensor, name: str = "weight")
         w = as_array(weight)
         backend.check_same_device(x.data, w, op=op)
     if w.shape != (k,):
-        raise ValueError(f"{op}: {name} must have one entry per class, shape ({k},), got "
-                         f"{tuple(w.shape)}")
+        raise ValueError(
+            f"{op}: {name} must have one entry per class, shape ({k},), got {tuple(w.shape)}"
+        )
     w = w.astype(x.dtype, copy=False)
     return w
 
@@ -134,7 +141,8 @@ def _check_multi_class(op: str, x: Tensor) -> None:
             "is 1 everywhere, so this loss would be 0 whatever the prediction. One channel is a "
             "binary foreground score: use binary_cross_entropy_with_logits / focal_loss(..., "
             "from_logits=True) with a 0/1 target of the input's shape, or dice_loss(..., "
-            "from_logits=True); or give K >= 2 channels of logits")
+            "from_logits=True); or give K >= 2 channels of logits"
+        )
 
 
 def _check_soft_target(op: str, p: Any) -> None:
@@ -148,14 +156,16 @@ def _check_soft_target(op: str, p: Any) -> None:
         raise ValueError(
             f"{op}: a one-hot / soft target holds values in [{lo:.4g}, {hi:.4g}], outside [0, 1]; "
             "it must be a probability distribution over the class axis 1 at every pixel (or "
-            "integer labels of shape (N, H, W))")
+            "integer labels of shape (N, H, W))"
+        )
     sums = p.sum(axis=1)
     bad = (abs(sums - 1) > 1e-3) & (sums != 0)
     if bool(bad.any()):
         raise ValueError(
             f"{op}: a one-hot / soft target must sum to 1 over the class axis 1 at every pixel "
             f"(or be all 0 to leave the pixel out), but a pixel's entries sum to "
-            f"{float(sums[bad].ravel()[0]):.4g}; normalise it (p / p.sum(axis=1, keepdims=True))")
+            f"{float(sums[bad].ravel()[0]):.4g}; normalise it (p / p.sum(axis=1, keepdims=True))"
+        )
 
 
 def _check_probabilities(op: str, x: Tensor) -> None:
@@ -165,7 +175,8 @@ def _check_probabilities(op: str, x: Tensor) -> None:
     if lo < 0 or hi > 1 or lo != lo or hi != hi:
         raise ValueError(
             f"{op}: input values lie in [{lo:.4g}, {hi:.4g}], outside [0, 1], so they are not "
-            "probabilities; if they are logits pass from_logits=True")
+            "probabilities; if they are logits pass from_logits=True"
+        )
 
 
 def _check_unit_interval(op: str, name: str, value: float) -> None:
@@ -206,8 +217,13 @@ class CrossEntropyLabelsFunction(Function):
         dL/dx_j = (1 - ε) w_y (q_j - [j = y]) + (ε / K) (W q_j - w_j)
     """
 
-    def __init__(self, target: Any, weight: Any = None, ignore_index: int | None = None,
-                 label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self,
+        target: Any,
+        weight: Any = None,
+        ignore_index: int | None = None,
+        label_smoothing: float = 0.0,
+    ) -> None:
         self.target, self.weight = target, weight
         self.ignore_index, self.eps = ignore_index, float(label_smoothing)
 
@@ -224,8 +240,11 @@ class CrossEntropyLabelsFunction(Function):
         self.save_for_backward(q, idx, valid, w_y)
         loss = nll if w_y is None else w_y * nll
         if eps:
-            ws = shifted.sum(axis=1) if w is None else (shifted * w.reshape(
-                (1, k) + (1,) * (x.ndim - 2))).sum(axis=1)
+            ws = (
+                shifted.sum(axis=1)
+                if w is None
+                else (shifted * w.reshape((1, k) + (1,) * (x.ndim - 2))).sum(axis=1)
+            )
             big_w = float(k) if w is None else w.sum()
             loss = (1 - eps) * loss + (eps / k) * (big_w * lse[:, 0] - ws)
         if valid is not None:
@@ -248,8 +267,14 @@ class CrossEntropyLabelsFunction(Function):
         return gx
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int | None = None,
-                  label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
     """Pixel-wise cross entropy from logits (deck 000), PyTorch's ``F.cross_entropy``:
 
         L = -(1/N) Σ_pixels Σ_i p_i log q_i,    q = softmax(logits), p = one-hot target
@@ -281,9 +306,11 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     w = _class_weight(op, weight, k, x)
     if t.shape == x.shape:  # one-hot / soft target
         if ignore_index is not None:
-            raise ValueError(f"{op}: ignore_index works with integer label targets of shape "
-                             f"{_label_shape(x)}, not with a one-hot / soft target of shape "
-                             f"{tuple(t.shape)}; pass labels, or zero the ignored pixels' targets")
+            raise ValueError(
+                f"{op}: ignore_index works with integer label targets of shape "
+                f"{_label_shape(x)}, not with a one-hot / soft target of shape "
+                f"{tuple(t.shape)}; pass labels, or zero the ignored pixels' targets"
+            )
         _check_soft_target(op, t)
         p = t.astype(x.dtype)
         if label_smoothing:
@@ -292,8 +319,13 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
             p = p * w.reshape(_class_shape(x))
         return _reduce(-(F.log_softmax(x, axis=1) * p).sum(axis=1), reduction)
     if t.shape != _label_shape(x):
-        raise _shape_error(op, x, t, f"integer labels of shape {_label_shape(x)} or a one-hot / "
-                                     f"soft target of shape {x.shape}")
+        raise _shape_error(
+            op,
+            x,
+            t,
+            f"integer labels of shape {_label_shape(x)} or a one-hot / "
+            f"soft target of shape {x.shape}",
+        )
     check_labels(op, t, k, ignore_index)
     loss = CrossEntropyLabelsFunction(t, w, ignore_index, label_smoothing)(x)
     if reduction != "mean":
@@ -333,7 +365,7 @@ class BinaryFocalFamilyFunction(Function):
         a, b, g, eps, one = (scalar_like(p, v) for v in (self.a, self.b, self.gamma, self.eps, 1))
         pc, qc = xp.maximum(p, eps), xp.maximum(one - p, eps)
         lp, lq = xp.log(pc), xp.log(qc)
-        fp, fn = qc ** g, pc ** g  # focal factors (1 - p̂)^γ and p̂^γ
+        fp, fn = qc**g, pc**g  # focal factors (1 - p̂)^γ and p̂^γ
         self.save_for_backward(pc, qc, lp, lq, fp, fn)
         return -(a * y * fp * lp + b * (one - y) * fn * lq)
 
@@ -368,8 +400,8 @@ class BinaryFocalFamilyWithLogitsFunction(Function):
         r = xp.where(pos, e / (one + e), one / (one + e))  # 1 - p̂
         log1p_e = xp.log1p(e)
         ls = -(xp.maximum(-z, zero) + log1p_e)  # log p̂
-        lr = -(xp.maximum(z, zero) + log1p_e)   # log(1 - p̂)
-        fp, fn = r ** g, s ** g
+        lr = -(xp.maximum(z, zero) + log1p_e)  # log(1 - p̂)
+        fp, fn = r**g, s**g
         self.save_for_backward(s, r, ls, lr, fp, fn)
         return -(a * y * fp * ls + b * (one - y) * fn * lr)
 
@@ -384,19 +416,35 @@ class BinaryFocalFamilyWithLogitsFunction(Function):
 def _binary_target(op: str, target: Any, x: Tensor) -> Any:
     t = _target(op, target, x)
     if t.shape != x.shape:
-        raise _shape_error(op, x, t, f"a target of the input's shape {x.shape} with values in "
-                                     "[0, 1] (for K-class logits use cross_entropy)")
+        raise _shape_error(
+            op,
+            x,
+            t,
+            f"a target of the input's shape {x.shape} with values in "
+            "[0, 1] (for K-class logits use cross_entropy)",
+        )
     if t.size:
         lo, hi = float(t.min()), float(t.max())
         if lo < 0 or hi > 1:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"{op}: target holds {bad:g}, outside [0, 1]; a binary target is a "
-                             "0/1 mask or a probability (for K-class labels use cross_entropy)")
+            raise ValueError(
+                f"{op}: target holds {bad:g}, outside [0, 1]; a binary target is a "
+                "0/1 mask or a probability (for K-class labels use cross_entropy)"
+            )
     return t.astype(x.dtype)
 
 
-def _binary_family(op: str, input: Any, target: Any, a: float, b: float, gamma: float,
-                   from_logits: bool, eps: float, reduction: str) -> Tensor:
+def _binary_family(
+    op: str,
+    input: Any,
+    target: Any,
+    a: float,
+    b: float,
+    gamma: float,
+    from_logits: bool,
+    eps: float,
+    reduction: str,
+) -> Tensor:
     _check_reduction(op, reduction)
     if gamma < 0:
         raise ValueError(f"{op}: gamma must be >= 0, got {gamma}")
@@ -412,28 +460,42 @@ def _binary_family(op: str, input: Any, target: Any, a: float, b: float, gamma: 
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy(input: Any, target: Any, *, from_logits: bool = False, eps: float = 1e-7,
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Any,
+    target: Any,
+    *,
+    from_logits: bool = False,
+    eps: float = 1e-7,
+    reduction: str = "mean",
+) -> Tensor:
     """Binary cross entropy (deck 004): CE(p, p̂) = -(p log p̂ + (1 - p) log(1 - p̂)).
 
     ``input`` is the probability p̂ (clamped at ``eps`` inside the logs: p̂ = 0 or 1 is finite),
     or logits with ``from_logits=True`` (stable form; same as
     :func:`binary_cross_entropy_with_logits`). ``target`` p: the input's shape, values in [0, 1].
     """
-    return _binary_family("binary_cross_entropy", input, target, 1.0, 1.0, 0.0, from_logits, eps,
-                          reduction)
+    return _binary_family(
+        "binary_cross_entropy", input, target, 1.0, 1.0, 0.0, from_logits, eps, reduction
+    )
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, *, reduction: str = "mean") -> Tensor:
     """Binary cross entropy on logits z, p̂ = sigmoid(z), computed stably (finite for z = ±1e4):
     CE = -(p log p̂ + (1 - p) log(1 - p̂)) = softplus(z) - p z."""
-    return _binary_family("binary_cross_entropy_with_logits", input, target, 1.0, 1.0, 0.0, True,
-                          1e-7, reduction)
+    return _binary_family(
+        "binary_cross_entropy_with_logits", input, target, 1.0, 1.0, 0.0, True, 1e-7, reduction
+    )
 
 
-def weighted_binary_cross_entropy(input: Any, target: Any, beta: float, *,
-                                  from_logits: bool = False, eps: float = 1e-7,
-                                  reduction: str = "mean") -> Tensor:
+def weighted_binary_cross_entropy(
+    input: Any,
+    target: Any,
+    beta: float,
+    *,
+    from_logits: bool = False,
+    eps: float = 1e-7,
+    reduction: str = "mean",
+) -> Tensor:
     """Weighted cross entropy (deck 004's WCE): WCE(p, p̂) = -(β p log p̂ + (1 - p) log(1 - p̂)).
 
     β > 1 weights the positives up (fewer false negatives), β < 1 down; β = 1 is the plain CE.
@@ -445,9 +507,15 @@ def weighted_binary_cross_entropy(input: Any, target: Any, beta: float, *,
     return _binary_family(op, input, target, float(beta), 1.0, 0.0, from_logits, eps, reduction)
 
 
-def balanced_binary_cross_entropy(input: Any, target: Any, beta: float, *,
-                                  from_logits: bool = False, eps: float = 1e-7,
-                                  reduction: str = "mean") -> Tensor:
+def balanced_binary_cross_entropy(
+    input: Any,
+    target: Any,
+    beta: float,
+    *,
+    from_logits: bool = False,
+    eps: float = 1e-7,
+    reduction: str = "mean",
+) -> Tensor:
     """Balanced cross entropy (deck 004's BCE):
 
         BCE(p, p̂) = -(β p log p̂ + (1 - β)(1 - p) log(1 - p̂))
@@ -457,12 +525,21 @@ def balanced_binary_cross_entropy(input: Any, target: Any, beta: float, *,
     """
     op = "balanced_binary_cross_entropy"
     _check_unit_interval(op, "beta", beta)
-    return _binary_family(op, input, target, float(beta), 1.0 - beta, 0.0, from_logits, eps,
-                          reduction)
+    return _binary_family(
+        op, input, target, float(beta), 1.0 - beta, 0.0, from_logits, eps, reduction
+    )
 
 
-def focal_loss(input: Any, target: Any, alpha: float | None = 0.25, gamma: float = 2.0,
-               *, from_logits: bool = False, eps: float = 1e-7, reduction: str = "mean") -> Tensor:
+def focal_loss(
+    input: Any,
+    target: Any,
+    alpha: float | None = 0.25,
+    gamma: float = 2.0,
+    *,
+    from_logits: bool = False,
+    eps: float = 1e-7,
+    reduction: str = "mean",
+) -> Tensor:
     """Binary focal loss (deck 004's FL), which down-weights easy pixels:
 
         FL(p, p̂) = -(α (1 - p̂)^γ p log p̂ + (1 - α) p̂^γ (1 - p) log(1 - p̂))
@@ -500,7 +577,7 @@ class SoftmaxFocalFunction(Function):
         shifted, q, lse = _log_softmax_parts(x, xp)
         lq = (xp.take_along_axis(shifted, idx, axis=1) - lse)[:, 0]  # log q_y
         r = -xp.expm1(lq)  # 1 - q_y
-        f = r ** g
+        f = r**g
         weight = self.alpha[t] if hasattr(self.alpha, "shape") else self.alpha
         if valid is not None:
             weight = weight * valid
@@ -516,8 +593,14 @@ class SoftmaxFocalFunction(Function):
         return q * a - onehot * a
 
 
-def softmax_focal_loss(input: Any, target: Any, alpha: Any = None, gamma: float = 2.0,
-                       ignore_index: int | None = None, reduction: str = "mean") -> Tensor:
+def softmax_focal_loss(
+    input: Any,
+    target: Any,
+    alpha: Any = None,
+    gamma: float = 2.0,
+    ignore_index: int | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Multi-class focal loss from logits (N, K, H, W) and integer labels (N, H, W):
 
         FL = -α_y (1 - q_y)^γ log q_y,    q = softmax(logits)
@@ -555,8 +638,15 @@ def softmax_focal_loss(input: Any, target: Any, alpha: Any = None, gamma: float 
 # the overlap family (deck 004): Dice, Tversky, soft Jaccard
 
 
-def _overlap_sums(op: str, input: Any, target: Any, from_logits: bool, ignore_index: int | None,
-                  classes: Sequence[int] | None, squared: bool = False) -> tuple[Any, Any, Any]:
+def _overlap_sums(
+    op: str,
+    input: Any,
+    target: Any,
+    from_logits: bool,
+    ignore_index: int | None,
+    classes: Sequence[int] | None,
+    squared: bool = False,
+) -> tuple[Any, Any, Any]:
     """Per-class soft sums over every pixel of the batch: (Σ p̂ p, Σ p̂ [or Σ p̂²], Σ p [or Σ p²]).
 
     Layouts: labels (N, *S) with input (N, K, *S) (K = 1: binary 0/1 labels, else one-hot);
@@ -585,13 +675,20 @@ def _overlap_sums(op: str, input: Any, target: Any, from_logits: bool, ignore_in
         if t.size:
             lo, hi = float(t.min()), float(t.max())
             if lo < 0 or hi > 1:
-                raise ValueError(f"{op}: target holds {lo if lo < 0 else hi:g}, outside [0, 1]; "
-                                 "a target of the input's shape is one-hot / a probability map "
-                                 "(pass integer labels of shape (N, H, W) for K classes)")
+                raise ValueError(
+                    f"{op}: target holds {lo if lo < 0 else hi:g}, outside [0, 1]; "
+                    "a target of the input's shape is one-hot / a probability map "
+                    "(pass integer labels of shape (N, H, W) for K classes)"
+                )
         p_true = t.astype(x.dtype)
     else:
-        raise _shape_error(op, x, t, f"integer labels of shape {_label_shape(x)} or a one-hot / "
-                                     f"probability map of shape {x.shape}")
+        raise _shape_error(
+            op,
+            x,
+            t,
+            f"integer labels of shape {_label_shape(x)} or a one-hot / "
+            f"probability map of shape {x.shape}",
+        )
     k = x.shape[1]
     if from_logits:
         p_hat = F.sigmoid(x) if k == 1 else F.softmax(x, axis=1)
@@ -607,8 +704,10 @@ def _overlap_sums(op: str, input: Any, target: Any, from_logits: bool, ignore_in
     if classes is not None:
         chosen = [int(c) for c in classes]
         if not chosen or any(not 0 <= c < k for c in chosen):
-            raise ValueError(f"{op}: classes={list(classes)} must be a non-empty selection of "
-                             f"class indices in [0, {k})")
+            raise ValueError(
+                f"{op}: classes={list(classes)} must be a non-empty selection of "
+                f"class indices in [0, {k})"
+            )
         # K is small: pick the classes one by one (basic indexing, no scatter in the backward)
         inter, size_hat = (F.stack([v[c] for c in chosen]) for v in (inter, size_hat))
         size_true = xp.stack([size_true[c] for c in chosen])
@@ -625,9 +724,17 @@ def _overlap_loss(score: Tensor, reduction: str) -> Tensor:
     return _reduce(1 - score, reduction)
 
 
-def dice_loss(input: Any, target: Any, smooth: float = 1.0, squared: bool = False, *,
-              from_logits: bool = False, classes: Sequence[int] | None = None,
-              ignore_index: int | None = None, reduction: str = "mean") -> Tensor:
+def dice_loss(
+    input: Any,
+    target: Any,
+    smooth: float = 1.0,
+    squared: bool = False,
+    *,
+    from_logits: bool = False,
+    classes: Sequence[int] | None = None,
+    ignore_index: int | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Dice loss (deck 004's DL), per class c, sums over every pixel of the batch:
 
         DL_c = 1 - (2 Σ p p̂ + s) / (Σ p + Σ p̂ + s)        (s = ``smooth``, the deck's +1)
@@ -651,14 +758,23 @@ def dice_loss(input: Any, target: Any, smooth: float = 1.0, squared: bool = Fals
     """
     op = "dice_loss"
     _check_reduction(op, reduction)
-    inter, size_hat, size_true = _overlap_sums(op, input, target, from_logits, ignore_index,
-                                               classes, squared)
+    inter, size_hat, size_true = _overlap_sums(
+        op, input, target, from_logits, ignore_index, classes, squared
+    )
     return _overlap_loss(_ratio(2 * inter + smooth, size_hat + size_true + smooth), reduction)
 
 
-def tversky_loss(input: Any, target: Any, beta: float = 0.5, smooth: float = 1.0, *,
-                 from_logits: bool = False, classes: Sequence[int] | None = None,
-                 ignore_index: int | None = None, reduction: str = "mean") -> Tensor:
+def tversky_loss(
+    input: Any,
+    target: Any,
+    beta: float = 0.5,
+    smooth: float = 1.0,
+    *,
+    from_logits: bool = False,
+    classes: Sequence[int] | None = None,
+    ignore_index: int | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Tversky loss 1 - TI (deck 004), per class, sums over every pixel of the batch:
 
         TI = Σ p p̂ / (Σ p p̂ + β Σ (1 - p) p̂ + (1 - β) Σ p (1 - p̂))
@@ -680,9 +796,16 @@ def tversky_loss(input: Any, target: Any, beta: float = 0.5, smooth: float = 1.0
     return _overlap_loss(_ratio(2 * tp + smooth, den), reduction)
 
 
-def jaccard_loss(input: Any, target: Any, smooth: float = 1.0, *, from_logits: bool = False,
-                 classes: Sequence[int] | None = None, ignore_index: int | None = None,
-                 reduction: str = "mean") -> Tensor:
+def jaccard_loss(
+    input: Any,
+    target: Any,
+    smooth: float = 1.0,
+    *,
+    from_logits: bool = False,
+    classes: Sequence[int] | None = None,
+    ignore_index: int | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Soft Jaccard (IoU) loss, per class, sums over every pixel of the batch:
 
         J = (Σ p p̂ + s) / (Σ p + Σ p̂ - Σ p p̂ + s),   loss = 1 - J
@@ -692,8 +815,9 @@ def jaccard_loss(input: Any, target: Any, smooth: float = 1.0, *, from_logits: b
     """
     op = "jaccard_loss"
     _check_reduction(op, reduction)
-    inter, size_hat, size_true = _overlap_sums(op, input, target, from_logits, ignore_index,
-                                               classes)
+    inter, size_hat, size_true = _overlap_sums(
+        op, input, target, from_logits, ignore_index, classes
+    )
     return _overlap_loss(_ratio(inter + smooth, size_hat + size_true - inter + smooth), reduction)
 
 
@@ -711,8 +835,12 @@ def _dense_target(op: str, target: Any, x: Tensor) -> Any:
         if k == 1:
             return x.xp.expand_dims(t, 1).astype(x.dtype)
         return _one_hot(t, k, x.dtype, x.xp)
-    raise _shape_error(op, x, t, f"a target of the input's shape {x.shape} or integer labels of "
-                                 f"shape {_label_shape(x)}")
+    raise _shape_error(
+        op,
+        x,
+        t,
+        f"a target of the input's shape {x.shape} or integer labels of shape {_label_shape(x)}",
+    )
 
 
 def sse_loss(input: Any, target: Any, reduction: str = "sum") -> Tensor:

@@ -61,9 +61,13 @@ def _one_channel_labels(op: str, p: Any) -> Any:
     if p.dtype.kind != "f":
         return p  # integer / bool labels: checked against K by the caller
     check_probability_range(
-        op, p, "pred (one channel, shape (N, 1, H, W): the foreground probability p̂, labelled 1 "
-        "where p̂ > 0.5)", "for logits pass F.sigmoid(logits) or the labels (logits > 0), or give "
-        "K >= 2 channels of scores (argmax is taken)")
+        op,
+        p,
+        "pred (one channel, shape (N, 1, H, W): the foreground probability p̂, labelled 1 "
+        "where p̂ > 0.5)",
+        "for logits pass F.sigmoid(logits) or the labels (logits > 0), or give "
+        "K >= 2 channels of scores (argmax is taken)",
+    )
     return (p > 0.5).astype(numpy.int64)
 
 
@@ -79,12 +83,14 @@ def _label_pair(op: str, pred: Any, target: Any) -> tuple[Any, Any]:
     if p.shape != t.shape:
         raise ValueError(
             f"{op}: pred shape {tuple(p.shape)} and target shape {tuple(t.shape)} do not match; "
-            "pass labels of the target's shape (N, H, W) or scores (N, K, H, W)")
+            "pass labels of the target's shape (N, H, W) or scores (N, K, H, W)"
+        )
     if p.dtype.kind not in "biu":
         raise TypeError(
             f"{op}: pred must be integer labels (or scores with a class axis 1), got dtype "
             f"{p.dtype} with the target's shape {tuple(t.shape)}; take argmax over the class "
-            "axis first")
+            "axis first"
+        )
     return p, t
 
 
@@ -97,8 +103,12 @@ def _binary_mask(op: str, x: Any, what: str, threshold: float | None) -> Any:
     """A 0/1 mask: bool kept, integers checked to be 0 or 1, floats (probabilities, checked to lie
     in [0, 1]) thresholded (x > threshold) or, with ``threshold=None``, kept as they are."""
     if x.dtype.kind == "f":
-        check_probability_range(op, x, what, "pass probabilities (e.g. F.sigmoid(logits)), or "
-                                 "a 0/1 or bool mask (e.g. logits > 0)")
+        check_probability_range(
+            op,
+            x,
+            what,
+            "pass probabilities (e.g. F.sigmoid(logits)), or a 0/1 or bool mask (e.g. logits > 0)",
+        )
     if x.dtype.kind == "b":
         return x
     if x.dtype.kind in "iu":
@@ -106,7 +116,8 @@ def _binary_mask(op: str, x: Any, what: str, threshold: float | None) -> Any:
         if bool(bad.any()):
             raise ValueError(
                 f"{op}: {what} holds {int(x[bad].ravel()[0])}, but a binary mask holds 0 or 1; "
-                "for multi-class labels use per_class_iou / per_class_dice")
+                "for multi-class labels use per_class_iou / per_class_dice"
+            )
         return x.astype(bool)
     if threshold is None:
         return x
@@ -117,12 +128,17 @@ def _mask_pair(op: str, pred: Any, target: Any, hint: str) -> tuple[Any, Any]:
     """Two arrays of one shape on one device (binary masks or probability maps), or a ValueError."""
     a, b = as_array(pred), as_array(target)
     backend.check_same_device(a, b, op=op)
-    if a.ndim == b.ndim + 1 and a.ndim >= 2 and a.shape[1] == 1 and \
-            a.shape[:1] + a.shape[2:] == b.shape:
+    if (
+        a.ndim == b.ndim + 1
+        and a.ndim >= 2
+        and a.shape[1] == 1
+        and a.shape[:1] + a.shape[2:] == b.shape
+    ):
         a = a[:, 0]  # the (N, 1, H, W) one-channel layout against (N, H, W), as in dice_loss
     if a.shape != b.shape:
-        raise ValueError(f"{op}: pred shape {tuple(a.shape)} and target shape {tuple(b.shape)} "
-                         f"differ; {hint}")
+        raise ValueError(
+            f"{op}: pred shape {tuple(a.shape)} and target shape {tuple(b.shape)} differ; {hint}"
+        )
     return a, b
 
 
@@ -144,8 +160,9 @@ def _nanmean(values: numpy.ndarray) -> float:
 # confusion matrix and the metrics it gives
 
 
-def confusion_matrix(pred: Any, target: Any, num_classes: int,
-                     ignore_index: int | None = None) -> Any:
+def confusion_matrix(
+    pred: Any, target: Any, num_classes: int, ignore_index: int | None = None
+) -> Any:
     """The (K, K) confusion matrix: ``C[i, j]`` = pixels of true class i predicted as class j.
 
     One ``bincount`` over ``i * K + j`` (ignored pixels go to an extra bin that is dropped), on the
@@ -160,7 +177,8 @@ def confusion_matrix(pred: Any, target: Any, num_classes: int,
     if k < 2 and _is_one_channel(pred, t):
         raise ValueError(
             f"{op}: pred has one channel, a binary map (label 1 where p̂ > 0.5), which has two "
-            f"classes (0 background, 1 foreground); pass num_classes=2, got {num_classes}")
+            f"classes (0 background, 1 foreground); pass num_classes=2, got {num_classes}"
+        )
     check_labels(op, t, k, ignore_index, "target")
     check_labels(op, p, k, None, "pred")
     xp = backend.get_array_module(p, t)
@@ -169,7 +187,7 @@ def confusion_matrix(pred: Any, target: Any, num_classes: int,
     if ignore_index is not None:
         idx = xp.where(t != ignore_index, idx, k * k)
     counts = xp.bincount(idx.ravel(), minlength=k * k + 1)
-    return counts[:k * k].reshape(k, k)
+    return counts[: k * k].reshape(k, k)
 
 
 def _iou_from_matrix(cm: Any) -> numpy.ndarray:
@@ -223,8 +241,9 @@ def iou(pred: Any, target: Any, threshold: float = 0.5) -> float:
     return inter / union if union else float("nan")
 
 
-def per_class_iou(pred: Any, target: Any, num_classes: int,
-                  ignore_index: int | None = None) -> numpy.ndarray:
+def per_class_iou(
+    pred: Any, target: Any, num_classes: int, ignore_index: int | None = None
+) -> numpy.ndarray:
     """IoU_c = TP_c / (TP_c + FP_c + FN_c) for every class c (NumPy vector, nan if c is absent)."""
     return _iou_from_matrix(confusion_matrix(pred, target, num_classes, ignore_index))
 
@@ -238,8 +257,9 @@ def mean_iou(pred: Any, target: Any, num_classes: int, ignore_index: int | None 
     return _nanmean(per_class_iou(pred, target, num_classes, ignore_index))
 
 
-def per_class_dice(pred: Any, target: Any, num_classes: int,
-                   ignore_index: int | None = None) -> numpy.ndarray:
+def per_class_dice(
+    pred: Any, target: Any, num_classes: int, ignore_index: int | None = None
+) -> numpy.ndarray:
     """Hard Dice per class, 2TP / (2TP + FP + FN) (NumPy vector, nan where the class is absent)."""
     return _dice_from_matrix(confusion_matrix(pred, target, num_classes, ignore_index))
 
@@ -249,8 +269,13 @@ def mean_dice(pred: Any, target: Any, num_classes: int, ignore_index: int | None
     return _nanmean(per_class_dice(pred, target, num_classes, ignore_index))
 
 
-def dice_coefficient(pred: Any, target: Any, squared: bool = False, smooth: float = 0.0,
-                     threshold: float | None = None) -> float:
+def dice_coefficient(
+    pred: Any,
+    target: Any,
+    squared: bool = False,
+    smooth: float = 0.0,
+    threshold: float | None = None,
+) -> float:
     """Dice coefficient of a binary map (deck 004): DC = (2 |A ∩ B| + s) / (|A| + |B| + s).
 
     * soft, when ``pred`` holds probabilities: |A ∩ B| = Σ p̂ p, |A| = Σ p̂, |B| = Σ p
@@ -304,13 +329,15 @@ class ConfusionMatrix:
 
     def reset(self) -> None:
         """Forget every batch seen so far."""
-        self.matrix = backend.xp_for("cpu").zeros((self.num_classes, self.num_classes),
-                                                  dtype=numpy.int64)
+        self.matrix = backend.xp_for("cpu").zeros(
+            (self.num_classes, self.num_classes), dtype=numpy.int64
+        )
 
     def update(self, pred: Any, target: Any) -> ConfusionMatrix:
         """Add one batch; returns ``self``."""
         self.matrix += backend.asnumpy(
-            confusion_matrix(pred, target, self.num_classes, self.ignore_index))
+            confusion_matrix(pred, target, self.num_classes, self.ignore_index)
+        )
         return self
 
     @property
@@ -334,5 +361,7 @@ class ConfusionMatrix:
         return _nanmean(self.per_class_dice())
 
     def __repr__(self) -> str:
-        return (f"ConfusionMatrix(num_classes={self.num_classes}, pixels={self.total}, "
-                f"mean_iou={self.mean_iou():.4f})")
+        return (
+            f"ConfusionMatrix(num_classes={self.num_classes}, pixels={self.total}, "
+            f"mean_iou={self.mean_iou():.4f})"
+        )

@@ -40,6 +40,8 @@ def get_state() -> dict[str, Any]:
 def set_state(state: dict[str, Any]) -> None:
     """Restore a state returned by :func:`get_state`."""
     if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
-        raise ValueError("set_state: expected a dict returned by minisegnet.random.get_state() "
-                         f"(a PCG64 state), got {type(state).__name__}")
+        raise ValueError(
+            "set_state: expected a dict returned by minisegnet.random.get_state() "
+            f"(a PCG64 state), got {type(state).__name__}"
+        )
     _generator.bit_generator.state = copy.deepcopy(state)

@@ -56,51 +56,106 @@ def _r(model: str, why: str, **settings: Any) -> Recipe:
     return Recipe(model, dict(settings), why)
 
 
-RECIPES: dict[str, Recipe] = {r.model: r for r in (
-    _r("unet", "the shared defaults are tuned for it (val mIoU 0.907 in under a minute)"),
-    _r("fcn8s", "the x8 head needs more epochs to sharpen the boundaries",
-       epochs=40),
-    _r("fcn16s", "a 32x32 image leaves pool4 2x2: 64x64 gives it 4x4 cells to place boundaries",
-       size=64, epochs=20),
-    _r("fcn32s", "pool5 is 1x1 on 32x32 (one score per image); 128x128 gives a 4x4 map, at "
-                 "width 4 to keep the 16x larger images affordable",
-       size=128, width=4, epochs=15),
-    _r("segnet", "more epochs", epochs=40),
-    _r("deconvnet", "more epochs", epochs=40),
-    _r("pspnet", "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32",
-       depth=2, epochs=30),
-    _r("deeplabv3", "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32",
-       depth=2, epochs=30),
-    _r("deeplabv3plus", "the shared defaults reach the target (its decoder restores stride 4)"),
-    _r("unet-mobilenet", "its separable convolutions learn slowly (val 0.36 after 12 epochs): "
-                         "more epochs", epochs=40),
-    _r("setr-naive", "best found, short of the target (val 0.41): its 1x1 head gives the "
-                     "encoder no local aggregation; six layers and 2,400 images help a little",
-       depth=6, n_train=2400, epochs=40, lr=0.002),
-    _r("setr-pup", "attention needs more epochs at a smaller learning rate",
-       epochs=60, lr=0.003),
-    _r("setr-mla", "attention needs more epochs at a smaller learning rate, and twice the "
-                   "training images (with 1,200 it overfits: train 0.76, val 0.68)",
-       n_train=2400, epochs=80, lr=0.003),
-    _r("swin", "two stages, twice the training images (with 1,200 it overfits), more epochs "
-               "at a smaller learning rate",
-       depth=2, n_train=2400, epochs=50, lr=0.003),
-    _r("deeplabv1", "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32",
-       depth=2, epochs=20),
-    _r("deeplabv2", "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32, and "
-                    "more epochs for its small head (four atrous convs straight to the classes)",
-       depth=2, epochs=40),
-    _r("fcdensenet", "its dense blocks run at full resolution (costly): growth rate 4, and "
-                     "more epochs",
-       width=4, epochs=18),
-)}
+RECIPES: dict[str, Recipe] = {
+    r.model: r
+    for r in (
+        _r("unet", "the shared defaults are tuned for it (val mIoU 0.907 in under a minute)"),
+        _r("fcn8s", "the x8 head needs more epochs to sharpen the boundaries", epochs=40),
+        _r(
+            "fcn16s",
+            "a 32x32 image leaves pool4 2x2: 64x64 gives it 4x4 cells to place boundaries",
+            size=64,
+            epochs=20,
+        ),
+        _r(
+            "fcn32s",
+            "pool5 is 1x1 on 32x32 (one score per image); 128x128 gives a 4x4 map, at "
+            "width 4 to keep the 16x larger images affordable",
+            size=128,
+            width=4,
+            epochs=15,
+        ),
+        _r("segnet", "more epochs", epochs=40),
+        _r("deconvnet", "more epochs", epochs=40),
+        _r(
+            "pspnet",
+            "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32",
+            depth=2,
+            epochs=30,
+        ),
+        _r(
+            "deeplabv3",
+            "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32",
+            depth=2,
+            epochs=30,
+        ),
+        _r("deeplabv3plus", "the shared defaults reach the target (its decoder restores stride 4)"),
+        _r(
+            "unet-mobilenet",
+            "its separable convolutions learn slowly (val 0.36 after 12 epochs): more epochs",
+            epochs=40,
+        ),
+        _r(
+            "setr-naive",
+            "best found, short of the target (val 0.41): its 1x1 head gives the "
+            "encoder no local aggregation; six layers and 2,400 images help a little",
+            depth=6,
+            n_train=2400,
+            epochs=40,
+            lr=0.002,
+        ),
+        _r(
+            "setr-pup",
+            "attention needs more epochs at a smaller learning rate",
+            epochs=60,
+            lr=0.003,
+        ),
+        _r(
+            "setr-mla",
+            "attention needs more epochs at a smaller learning rate, and twice the "
+            "training images (with 1,200 it overfits: train 0.76, val 0.68)",
+            n_train=2400,
+            epochs=80,
+            lr=0.003,
+        ),
+        _r(
+            "swin",
+            "two stages, twice the training images (with 1,200 it overfits), more epochs "
+            "at a smaller learning rate",
+            depth=2,
+            n_train=2400,
+            epochs=50,
+            lr=0.003,
+        ),
+        _r(
+            "deeplabv1",
+            "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32",
+            depth=2,
+            epochs=20,
+        ),
+        _r(
+            "deeplabv2",
+            "depth 2: output stride 4 (an 8x8 map) instead of 8 (4x4) on 32x32, and "
+            "more epochs for its small head (four atrous convs straight to the classes)",
+            depth=2,
+            epochs=40,
+        ),
+        _r(
+            "fcdensenet",
+            "its dense blocks run at full resolution (costly): growth rate 4, and more epochs",
+            width=4,
+            epochs=18,
+        ),
+    )
+}
 
 
 def get_recipe(model: str) -> Recipe:
     """The recipe of ``model`` (a name of ``minisegnet.models.MODEL_NAMES``)."""
     if model not in RECIPES:
-        raise ValueError(f"get_recipe: no recipe for model {model!r}; recipes exist for "
-                         f"{', '.join(RECIPES)}")
+        raise ValueError(
+            f"get_recipe: no recipe for model {model!r}; recipes exist for {', '.join(RECIPES)}"
+        )
     return RECIPES[model]
 
 
@@ -112,6 +167,7 @@ def apply_recipe(given: Mapping[str, Any]) -> dict[str, Any]:
     ``shapes`` (``dataset`` or ``data`` given), for which no recipe is tuned.
     """
     from .train import TrainConfig
+
     defaults = TrainConfig()
     if given.get("data") is not None or given.get("dataset", defaults.dataset) != RECIPE_DATASET:
         return dict(given)
@@ -123,10 +179,13 @@ def apply_recipe(given: Mapping[str, Any]) -> dict[str, Any]:
 def recipe_config(model: str, **overrides: Any) -> Any:
     """The ``TrainConfig`` that ``minisegnet train --model MODEL`` with ``overrides`` builds."""
     from .train import TrainConfig
+
     return dataclasses.replace(TrainConfig(), **apply_recipe({"model": model, **overrides}))
 
 
 def recipe_flags(settings: Mapping[str, Any]) -> str:
     """``{"n_train": 2400, "lr": 0.003}`` -> ``--n-train 2400 --lr 0.003``."""
-    return " ".join(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float)
-                    else f"--{k.replace('_', '-')} {v}" for k, v in settings.items())
+    return " ".join(
+        f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}"
+        for k, v in settings.items()
+    )

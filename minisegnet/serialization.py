@@ -32,7 +32,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["save", "load"]
 
-_WRAPPER = "__minisegnet_save__"   # marks a file written by save() (vs. a trainer checkpoint)
+_WRAPPER = "__minisegnet_save__"  # marks a file written by save() (vs. a trainer checkpoint)
 _TENSOR = "__tensor__"
 
 
@@ -45,8 +45,10 @@ def _pack(obj: Any) -> Any:
         packed = [_pack(v) for v in obj]
         return tuple(packed) if isinstance(obj, tuple) and not hasattr(obj, "_fields") else packed
     if callable(getattr(obj, "state_dict", None)):
-        raise TypeError(f"save: cannot store a {type(obj).__name__} itself (that would need "
-                        "pickle); save its state_dict() and load it back with load_state_dict()")
+        raise TypeError(
+            f"save: cannot store a {type(obj).__name__} itself (that would need "
+            "pickle); save its state_dict() and load it back with load_state_dict()"
+        )
     return obj
 
 
@@ -56,8 +58,10 @@ def _device(map_location: Any) -> str | None:
     name = str(map_location)
     name = "gpu" if name == "cuda" or name.startswith("cuda:") else name
     if name not in backend.DEVICES:
-        raise ValueError(f"load: unknown map_location {map_location!r}; use one of "
-                         f"{backend.DEVICES} (or 'cuda', the same as 'gpu')")
+        raise ValueError(
+            f"load: unknown map_location {map_location!r}; use one of "
+            f"{backend.DEVICES} (or 'cuda', the same as 'gpu')"
+        )
     return name
 
 
@@ -93,8 +97,10 @@ def load(f: str | os.PathLike, map_location: Any = None, weights_only: bool = Tr
     ``map_location`` (default: the CPU), arrays as NumPy arrays. ``weights_only`` is accepted for
     PyTorch's sake; minisegnet never unpickles, so it has no effect (``False`` is refused)."""
     if not weights_only:
-        raise ValueError("load: weights_only=False would mean unpickling Python objects; "
-                         "minisegnet files hold only arrays, numbers and text")
+        raise ValueError(
+            "load: weights_only=False would mean unpickling Python objects; "
+            "minisegnet files hold only arrays, numbers and text"
+        )
     device = _device(map_location)
     state = load_checkpoint(f)
     if isinstance(state, dict) and set(state) == {_WRAPPER, "object"}:

@@ -55,8 +55,18 @@ from .nn import (
     Upsample,
 )
 
-__all__ = ["summary", "Summary", "LayerInfo", "register_layer", "MULT_ADDS", "RECEPTIVE_FIELDS",
-           "conv_rf", "transposed_rf", "separable_savings", "SeparableSavings"]
+__all__ = [
+    "summary",
+    "Summary",
+    "LayerInfo",
+    "register_layer",
+    "MULT_ADDS",
+    "RECEPTIVE_FIELDS",
+    "conv_rf",
+    "transposed_rf",
+    "separable_savings",
+    "SeparableSavings",
+]
 
 Shape = tuple[int, ...]
 FieldPair = tuple[Fraction, Fraction]  # (along H, along W)
@@ -76,8 +86,9 @@ def conv_rf(r: Fraction, j: Fraction, k: int, s: int, d: int = 1) -> tuple[Fract
     return r + (k_eff - 1) * j, j * s
 
 
-def transposed_rf(r: Fraction, j: Fraction, k: int, s: int,
-                  d: int = 1) -> tuple[Fraction, Fraction]:
+def transposed_rf(
+    r: Fraction, j: Fraction, k: int, s: int, d: int = 1
+) -> tuple[Fraction, Fraction]:
     """Receptive field and jump after a transposed conv / unpool along one axis: one output sees
     at most ``ceil(k_eff / s)`` neighbouring inputs, so ``r + (ceil(k_eff / s) - 1) j``,
     ``j / s``."""
@@ -85,16 +96,30 @@ def transposed_rf(r: Fraction, j: Fraction, k: int, s: int,
     return r + (math.ceil(k_eff / s) - 1) * j, j / s
 
 
-def _per_axis(rule: Callable[..., tuple[Fraction, Fraction]], layer: Any, r: FieldPair,
-              j: FieldPair, dilated: bool = True) -> tuple[FieldPair, FieldPair]:
+def _per_axis(
+    rule: Callable[..., tuple[Fraction, Fraction]],
+    layer: Any,
+    r: FieldPair,
+    j: FieldPair,
+    dilated: bool = True,
+) -> tuple[FieldPair, FieldPair]:
     """Apply a one-axis rule along H and W with the layer's kernel_size, stride (and dilation)."""
-    out = [rule(r[a], j[a], layer.kernel_size[a], layer.stride[a],
-                *((layer.dilation[a],) if dilated else ())) for a in range(2)]
+    out = [
+        rule(
+            r[a],
+            j[a],
+            layer.kernel_size[a],
+            layer.stride[a],
+            *((layer.dilation[a],) if dilated else ()),
+        )
+        for a in range(2)
+    ]
     return (out[0][0], out[1][0]), (out[0][1], out[1][1])
 
 
-def _adaptive_field(layer: Any, r: FieldPair, j: FieldPair, x: Shape,
-                    y: Shape) -> tuple[FieldPair, FieldPair]:
+def _adaptive_field(
+    layer: Any, r: FieldPair, j: FieldPair, x: Shape, y: Shape
+) -> tuple[FieldPair, FieldPair]:
     rr, jj = [], []
     for a in range(2):
         n_in, n_out = x[2 + a], y[2 + a]
@@ -104,8 +129,9 @@ def _adaptive_field(layer: Any, r: FieldPair, j: FieldPair, x: Shape,
     return (rr[0], rr[1]), (jj[0], jj[1])
 
 
-def _upsample_field(layer: Any, r: FieldPair, j: FieldPair, x: Shape,
-                    y: Shape) -> tuple[FieldPair, FieldPair]:
+def _upsample_field(
+    layer: Any, r: FieldPair, j: FieldPair, x: Shape, y: Shape
+) -> tuple[FieldPair, FieldPair]:
     extra = 1 if layer.mode == "bilinear" else 0  # nearest reads one input, bilinear two per axis
     rr = (r[0] + extra * j[0], r[1] + extra * j[1])
     return rr, (j[0] * Fraction(x[2], y[2]), j[1] * Fraction(x[3], y[3]))
@@ -116,10 +142,24 @@ def _upsample_field(layer: Any, r: FieldPair, j: FieldPair, x: Shape,
 #: batch norm one per element (y = x gamma / sigma + (beta - mu gamma / sigma)), a linear layer
 #: in_features per output element
 MULT_ADDS: dict[type, MultAddsRule] = {
-    Conv2d: lambda m, x, y: y[0] * y[2] * y[3] * y[1] * (m.in_channels // m.groups)
-    * m.kernel_size[0] * m.kernel_size[1],
-    ConvTranspose2d: lambda m, x, y: x[0] * x[2] * x[3] * x[1] * (m.out_channels // m.groups)
-    * m.kernel_size[0] * m.kernel_size[1],
+    Conv2d: lambda m, x, y: (
+        y[0]
+        * y[2]
+        * y[3]
+        * y[1]
+        * (m.in_channels // m.groups)
+        * m.kernel_size[0]
+        * m.kernel_size[1]
+    ),
+    ConvTranspose2d: lambda m, x, y: (
+        x[0]
+        * x[2]
+        * x[3]
+        * x[1]
+        * (m.out_channels // m.groups)
+        * m.kernel_size[0]
+        * m.kernel_size[1]
+    ),
     BatchNorm2d: lambda m, x, y: int(numpy.prod(y)),
     Linear: lambda m, x, y: int(numpy.prod(y)) * m.in_features,
 }
@@ -136,8 +176,11 @@ RECEPTIVE_FIELDS: dict[type, FieldRule] = {
 }
 
 
-def register_layer(layer_type: type, mult_adds: MultAddsRule | None = None,
-                   receptive_field: FieldRule | None = None) -> None:
+def register_layer(
+    layer_type: type,
+    mult_adds: MultAddsRule | None = None,
+    receptive_field: FieldRule | None = None,
+) -> None:
     """Teach :func:`summary` a layer of your own: its multiply-adds and / or its field rule."""
     if mult_adds is not None:
         MULT_ADDS[layer_type] = mult_adds
@@ -174,9 +217,17 @@ def _pair_str(t: tuple[Fraction, Fraction]) -> str:
 class Summary:
     """The result of :func:`summary`: ``rows`` (``LayerInfo``), totals, and ``str()`` the table."""
 
-    def __init__(self, model_name: str, input_shape: tuple[int, ...], output_shape: tuple,
-                 rows: list[LayerInfo], total_params: int, trainable_params: int,
-                 receptive_field: tuple[Fraction, Fraction], jump: tuple[Fraction, Fraction]):
+    def __init__(
+        self,
+        model_name: str,
+        input_shape: tuple[int, ...],
+        output_shape: tuple,
+        rows: list[LayerInfo],
+        total_params: int,
+        trainable_params: int,
+        receptive_field: tuple[Fraction, Fraction],
+        jump: tuple[Fraction, Fraction],
+    ):
         self.model_name, self.input_shape, self.output_shape = model_name, input_shape, output_shape
         self.rows = rows
         self.total_params, self.trainable_params = total_params, trainable_params
@@ -185,30 +236,48 @@ class Summary:
 
     def __str__(self) -> str:
         head = ("Layer", "Type", "Output shape", "Params", "Mult-adds", "RF", "Jump")
-        body = [(r.name or "(model)", r.type, str(tuple(r.output_shape)), f"{r.params:,}",
-                 f"{r.mult_adds:,}", _pair_str(r.receptive_field), _pair_str(r.jump))
-                for r in self.rows]
-        widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
-                  for i, h in enumerate(head)]
+        body = [
+            (
+                r.name or "(model)",
+                r.type,
+                str(tuple(r.output_shape)),
+                f"{r.params:,}",
+                f"{r.mult_adds:,}",
+                _pair_str(r.receptive_field),
+                _pair_str(r.jump),
+            )
+            for r in self.rows
+        ]
+        widths = [
+            max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
+        ]
         right = {3, 4, 5, 6}
 
         def fmt(cells: Sequence[str]) -> str:
-            return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+            return "  ".join(
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths))
+            ).rstrip()
 
         rule = "-" * len(fmt(head))
-        lines = [f"{self.model_name} summary, input {tuple(self.input_shape)}", rule, fmt(head),
-                 rule]
+        lines = [
+            f"{self.model_name} summary, input {tuple(self.input_shape)}",
+            rule,
+            fmt(head),
+            rule,
+        ]
         lines += [fmt(b) for b in body]
-        lines += [rule,
-                  f"Output shape:        {tuple(self.output_shape)}",
-                  f"Total params:        {self.total_params:,}",
-                  f"Trainable params:    {self.trainable_params:,}",
-                  f"Total mult-adds:     {self.total_mult_adds:,}",
-                  f"Receptive field:     {_pair_str(self.receptive_field)} pixels "
-                  f"(jump {_pair_str(self.jump)})",
-                  "(mult-adds: conv H_out W_out C_out C_in/groups kH kW, no bias adds; RF rule: "
-                  "r += (k_eff - 1) * jump, jump *= stride)"]
+        lines += [
+            rule,
+            f"Output shape:        {tuple(self.output_shape)}",
+            f"Total params:        {self.total_params:,}",
+            f"Trainable params:    {self.trainable_params:,}",
+            f"Total mult-adds:     {self.total_mult_adds:,}",
+            f"Receptive field:     {_pair_str(self.receptive_field)} pixels "
+            f"(jump {_pair_str(self.jump)})",
+            "(mult-adds: conv H_out W_out C_out C_in/groups kH kW, no bias adds; RF rule: "
+            "r += (k_eff - 1) * jump, jump *= stride)",
+        ]
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -224,8 +293,9 @@ def _first_tensor(obj: Any) -> Tensor | None:
     return None
 
 
-def summary(model: Module, input_shape: Sequence[int], device: str | None = None,
-            dtype: Any = numpy.float32) -> Summary:
+def summary(
+    model: Module, input_shape: Sequence[int], device: str | None = None, dtype: Any = numpy.float32
+) -> Summary:
     """Run ``model`` once on zeros of ``input_shape`` ((C, H, W) -> batch of 1, or (N, C, H, W))
     and tabulate every leaf layer. The model's train/eval mode and weights are left as they were.
     """
@@ -235,8 +305,10 @@ def summary(model: Module, input_shape: Sequence[int], device: str | None = None
     if len(shape) == 3:
         shape = (1,) + shape
     if len(shape) != 4 or min(shape) < 1:
-        raise ValueError(f"summary: input_shape must be (C, H, W) or (N, C, H, W) with positive "
-                         f"sizes, got {tuple(input_shape)}")
+        raise ValueError(
+            f"summary: input_shape must be (C, H, W) or (N, C, H, W) with positive "
+            f"sizes, got {tuple(input_shape)}"
+        )
     device = device or model.device
     names = {id(m): n for n, m in model.named_modules()}
     one = (Fraction(1), Fraction(1))
@@ -281,8 +353,17 @@ def summary(model: Module, input_shape: Sequence[int], device: str | None = None
         params = sum(p.numel() for p in module.parameters())  # a leaf's own
         fields[id(y)] = (r, j)
         alive.append(y)
-        rows.append(LayerInfo(names.get(id(module), "?"), type(module).__name__, y.shape, params,
-                              int(mult_adds), r, j))
+        rows.append(
+            LayerInfo(
+                names.get(id(module), "?"),
+                type(module).__name__,
+                y.shape,
+                params,
+                int(mult_adds),
+                r,
+                j,
+            )
+        )
 
     modes = {id(m): m.training for m in model.modules()}
     grads = [(p, p.requires_grad) for p in model.parameters()]
@@ -293,15 +374,19 @@ def summary(model: Module, input_shape: Sequence[int], device: str | None = None
     for p, _ in grads:
         p.requires_grad = False  # record the graph of activations only (no weight-gradient buffers)
     # every leaf layer (no sub-modules; containers are the sum of their leaves) reports its call
-    removers = [m.register_forward_hook(hook) for m in model.modules()
-                if next(m.children(), None) is None and not isinstance(m, Identity)]
+    removers = [
+        m.register_forward_hook(hook)
+        for m in model.modules()
+        if next(m.children(), None) is None and not isinstance(m, Identity)
+    ]
     try:
         with enable_grad():
             out = model(x)
         y = _first_tensor(out)
         if y is None:
-            raise TypeError(f"summary: {type(model).__name__} returned {type(out).__name__}, "
-                            "not a Tensor")
+            raise TypeError(
+                f"summary: {type(model).__name__} returned {type(out).__name__}, not a Tensor"
+            )
         r, j = field_of(y)
         out_shape = y.shape
     finally:
@@ -341,35 +426,49 @@ class SeparableSavings:
     @property
     def formula_ratio(self) -> float:
         """1 / C_out + 1 / k^2: the ratio of both counts (no bias) predicted by the algebra."""
-        return 1 / self.out_channels + 1 / self.kernel_size ** 2
+        return 1 / self.out_channels + 1 / self.kernel_size**2
 
     def __str__(self) -> str:
         s, d = self.standard, self.separable
         k, ci, co = self.kernel_size, self.in_channels, self.out_channels
-        rows = [("standard conv", s.total_params, s.total_mult_adds),
-                ("  depthwise", d.rows[0].params, d.rows[0].mult_adds),
-                ("  pointwise", d.rows[-1].params, d.rows[-1].mult_adds),
-                ("depthwise separable", d.total_params, d.total_mult_adds)]
-        lines = [f"{k}x{k} conv {ci} -> {co} on input {tuple(s.input_shape)}:",
-                 f"{'':22}{'params':>12}{'mult-adds':>16}"]
+        rows = [
+            ("standard conv", s.total_params, s.total_mult_adds),
+            ("  depthwise", d.rows[0].params, d.rows[0].mult_adds),
+            ("  pointwise", d.rows[-1].params, d.rows[-1].mult_adds),
+            ("depthwise separable", d.total_params, d.total_mult_adds),
+        ]
+        lines = [
+            f"{k}x{k} conv {ci} -> {co} on input {tuple(s.input_shape)}:",
+            f"{'':22}{'params':>12}{'mult-adds':>16}",
+        ]
         lines += [f"{name:22}{p:>12,}{m:>16,}" for name, p, m in rows]
-        lines += [f"ratio separable / standard: params {self.param_ratio:.4f}, mult-adds "
-                  f"{self.mult_add_ratio:.4f}; 1/C_out + 1/k^2 = 1/{co} + 1/{k * k} = "
-                  f"{self.formula_ratio:.4f} ({1 / self.mult_add_ratio:.2f}x cheaper)"]
+        lines += [
+            f"ratio separable / standard: params {self.param_ratio:.4f}, mult-adds "
+            f"{self.mult_add_ratio:.4f}; 1/C_out + 1/k^2 = 1/{co} + 1/{k * k} = "
+            f"{self.formula_ratio:.4f} ({1 / self.mult_add_ratio:.2f}x cheaper)"
+        ]
         return "\n".join(lines)
 
     __repr__ = __str__
 
 
-def separable_savings(in_channels: int, out_channels: int, kernel_size: int = 3,
-                      input_hw: tuple[int, int] = (56, 56), stride: int = 1,
-                      dilation: int = 1, bias: bool = False) -> SeparableSavings:
+def separable_savings(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int = 3,
+    input_hw: tuple[int, int] = (56, 56),
+    stride: int = 1,
+    dilation: int = 1,
+    bias: bool = False,
+) -> SeparableSavings:
     """Run :func:`~minisegnet.summary` on a standard ``Conv2d`` and on the
     ``DepthwiseSeparableConv2d`` that replaces it (same geometry, "same" padding) for one image
     of ``input_hw``. Without bias both ratios equal 1 / C_out + 1 / k^2 exactly."""
-    sep = DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, stride,
-                                   dilation=dilation, bias=bias)
+    sep = DepthwiseSeparableConv2d(
+        in_channels, out_channels, kernel_size, stride, dilation=dilation, bias=bias
+    )
     std = sep.standard_equivalent()
     shape = (in_channels, *input_hw)
-    return SeparableSavings(summary(std, shape), summary(sep, shape), in_channels, out_channels,
-                            kernel_size)
+    return SeparableSavings(
+        summary(std, shape), summary(sep, shape), in_channels, out_channels, kernel_size
+    )

@@ -49,35 +49,57 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError(
         "minisegnet.testing needs the optional dependency hypothesis: "
-        "pip install hypothesis (or pip install 'minisegnet[test]')") from err
+        "pip install hypothesis (or pip install 'minisegnet[test]')"
+    ) from err
 
 from .functional.sizes import conv_output_size
 from .gradcheck import GradcheckError, gradcheck
 
-__all__ = ["shapes", "broadcast_pairs", "arrays", "distinct_arrays", "positive_arrays", "axes",
-           "permutations", "crops", "int_indices", "Geometry", "conv_geometries",
-           "pool_geometries", "label_maps", "seeds", "gradcheck", "GradcheckError", "MAX_DIMS",
-           "MAX_SIDE"]
+__all__ = [
+    "shapes",
+    "broadcast_pairs",
+    "arrays",
+    "distinct_arrays",
+    "positive_arrays",
+    "axes",
+    "permutations",
+    "crops",
+    "int_indices",
+    "Geometry",
+    "conv_geometries",
+    "pool_geometries",
+    "label_maps",
+    "seeds",
+    "gradcheck",
+    "GradcheckError",
+    "MAX_DIMS",
+    "MAX_SIDE",
+]
 
 MAX_DIMS, MAX_SIDE = 3, 4
 
 
-def shapes(min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 1,
-           max_side: int = MAX_SIDE) -> st.SearchStrategy[tuple[int, ...]]:
+def shapes(
+    min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 1, max_side: int = MAX_SIDE
+) -> st.SearchStrategy[tuple[int, ...]]:
     """Array shapes, size-1 axes included (``min_side=1``)."""
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
-                            max_side=max_side)
+    return hnp.array_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
 
 
-def broadcast_pairs(max_dims: int = MAX_DIMS,
-                    max_side: int = MAX_SIDE) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+def broadcast_pairs(
+    max_dims: int = MAX_DIMS, max_side: int = MAX_SIDE
+) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
     """Two shapes that broadcast together (either may have fewer axes or size-1 axes)."""
-    return hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=max_dims,
-                                             max_side=max_side).map(lambda b: b.input_shapes)
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=2, min_dims=0, max_dims=max_dims, max_side=max_side
+    ).map(lambda b: b.input_shapes)
 
 
-def _allowed_intervals(low: float, high: float, avoid: tuple[float, ...],
-                       margin: float) -> list[tuple[float, float]]:
+def _allowed_intervals(
+    low: float, high: float, avoid: tuple[float, ...], margin: float
+) -> list[tuple[float, float]]:
     """[low, high] without the open intervals (k - margin, k + margin), as closed intervals."""
     intervals = [(low, high)]
     for k in avoid:
@@ -98,8 +120,13 @@ def _allowed_intervals(low: float, high: float, avoid: tuple[float, ...],
     return sorted(set(intervals))
 
 
-def arrays(shape: tuple[int, ...], low: float = -3.0, high: float = 3.0,
-           avoid: tuple[float, ...] = (0.0,), margin: float = 0.05) -> st.SearchStrategy[np.ndarray]:
+def arrays(
+    shape: tuple[int, ...],
+    low: float = -3.0,
+    high: float = 3.0,
+    avoid: tuple[float, ...] = (0.0,),
+    margin: float = 0.05,
+) -> st.SearchStrategy[np.ndarray]:
     """float64 arrays with values in [low, high], at least ``margin`` from each ``avoid``.
 
     Drawn from the allowed intervals directly (no ``.filter``: Hypothesis likes to try 0.0 and the
@@ -116,13 +143,19 @@ def distinct_arrays(draw: st.DrawFn, shape: tuple[int, ...], spacing: float = 0.
     """float64 arrays without ties or zeros: shuffled ``(k + 1/2) spacing``, jitter < spacing/4."""
     n = math.prod(shape)
     order = np.array(draw(st.permutations(range(n))), dtype=np.float64)
-    jitter = draw(hnp.arrays(np.float64, n, elements=st.floats(-spacing / 4, spacing / 4,
-                                                               exclude_min=True, exclude_max=True)))
+    jitter = draw(
+        hnp.arrays(
+            np.float64,
+            n,
+            elements=st.floats(-spacing / 4, spacing / 4, exclude_min=True, exclude_max=True),
+        )
+    )
     return ((order - n // 2 + 0.5) * spacing + jitter).reshape(shape)
 
 
-def positive_arrays(shape: tuple[int, ...], low: float = 0.2,
-                    high: float = 3.0) -> st.SearchStrategy[np.ndarray]:
+def positive_arrays(
+    shape: tuple[int, ...], low: float = 0.2, high: float = 3.0
+) -> st.SearchStrategy[np.ndarray]:
     """float64 arrays with values in [low, high] (low > 0): log, sqrt, divisors, pow bases."""
     return hnp.arrays(np.float64, shape, elements=st.floats(low, high))
 
@@ -131,8 +164,9 @@ def axes(ndim: int) -> st.SearchStrategy[int | tuple[int, ...] | None]:
     """A reduction's ``axis``: None, one axis or a tuple of distinct axes (negatives included)."""
     if ndim == 0:
         return st.none()
-    return st.one_of(st.none(), st.integers(-ndim, ndim - 1),
-                     hnp.valid_tuple_axes(ndim, min_size=1))
+    return st.one_of(
+        st.none(), st.integers(-ndim, ndim - 1), hnp.valid_tuple_axes(ndim, min_size=1)
+    )
 
 
 def permutations(ndim: int) -> st.SearchStrategy[tuple[int, ...]]:
@@ -148,8 +182,11 @@ def crops(draw: st.DrawFn, shape: tuple[int, ...]) -> tuple[slice, ...]:
         start = draw(st.integers(0, n - 1))
         stop = draw(st.integers(start + 1, n))
         step = draw(st.sampled_from([1, 2]))
-        out.append(slice(start, stop, step) if draw(st.booleans()) else
-                   slice(stop - 1, start - 1 if start > 0 else None, -step))
+        out.append(
+            slice(start, stop, step)
+            if draw(st.booleans())
+            else slice(stop - 1, start - 1 if start > 0 else None, -step)
+        )
     return tuple(out)
 
 
@@ -172,8 +209,14 @@ class Geometry(NamedTuple):
 
 
 @st.composite
-def conv_geometries(draw: st.DrawFn, max_size: int = 7, max_kernel: int = 3, max_stride: int = 3,
-                    max_padding: int = 2, max_dilation: int = 2) -> Geometry:
+def conv_geometries(
+    draw: st.DrawFn,
+    max_size: int = 7,
+    max_kernel: int = 3,
+    max_stride: int = 3,
+    max_padding: int = 2,
+    max_dilation: int = 2,
+) -> Geometry:
     """A convolution geometry whose (dilated) window fits the padded input: ``out >= 1``."""
     kernel = draw(st.integers(1, max_kernel))
     dilation = draw(st.integers(1, max_dilation))
@@ -181,19 +224,28 @@ def conv_geometries(draw: st.DrawFn, max_size: int = 7, max_kernel: int = 3, max
     span = dilation * (kernel - 1) + 1
     size = draw(st.integers(max(1, span - 2 * padding), max(max_size, span - 2 * padding)))
     stride = draw(st.integers(1, max_stride))
-    return Geometry(size, kernel, stride, padding, dilation,
-                    conv_output_size(size, kernel, stride, padding, dilation))
+    return Geometry(
+        size,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        conv_output_size(size, kernel, stride, padding, dilation),
+    )
 
 
 @st.composite
-def pool_geometries(draw: st.DrawFn, max_size: int = 8, max_kernel: int = 3, max_stride: int = 3) -> Geometry:
+def pool_geometries(
+    draw: st.DrawFn, max_size: int = 8, max_kernel: int = 3, max_stride: int = 3
+) -> Geometry:
     """A pooling geometry (dilation 1, padding at most half the kernel, as PyTorch requires)."""
     kernel = draw(st.integers(1, max_kernel))
     stride = draw(st.integers(1, max_stride))
     padding = draw(st.integers(0, kernel // 2))
     size = draw(st.integers(max(1, kernel - 2 * padding), max_size))
-    return Geometry(size, kernel, stride, padding, 1,
-                    conv_output_size(size, kernel, stride, padding, 1))
+    return Geometry(
+        size, kernel, stride, padding, 1, conv_output_size(size, kernel, stride, padding, 1)
+    )
 
 
 def label_maps(num_classes: int, shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:

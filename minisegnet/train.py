@@ -36,30 +36,62 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy
 
 from . import backend, losses, metrics, models, optim
 from . import random as msrandom
 from .autograd import Tensor, no_grad
-from .checkpoint import (CheckpointError, atomic_write_bytes, load_checkpoint,
-                         remove_stale_temporaries, save_checkpoint)
+from .checkpoint import (
+    CheckpointError,
+    atomic_write_bytes,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from .crf import check_crf_options, refine_logits
 from .data import DATASET_NAMES, DataLoader, SegmentationDataset, image_folder_splits, load_dataset
 
-__all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "OutputError", "train",
-           "predict", "LOSS_NAMES", "OPTIMIZER_NAMES", "SCHEDULE_NAMES", "METRIC_COLUMNS",
-           "make_loss", "default_out", "estimate_memory", "check_memory", "available_memory",
-           "blas_threads", "MAX_DEPTH", "DEFAULT_MEMORY_BUDGET"]
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "TrainResult",
+    "TrainingDiverged",
+    "OutputError",
+    "train",
+    "predict",
+    "LOSS_NAMES",
+    "OPTIMIZER_NAMES",
+    "SCHEDULE_NAMES",
+    "METRIC_COLUMNS",
+    "make_loss",
+    "default_out",
+    "estimate_memory",
+    "check_memory",
+    "available_memory",
+    "blas_threads",
+    "MAX_DEPTH",
+    "DEFAULT_MEMORY_BUDGET",
+]
 
 LOSS_NAMES = ("ce", "dice", "ce+dice", "focal", "tversky")
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 SCHEDULE_NAMES = ("cosine", "step", "multistep", "onecycle", "none")
-METRIC_COLUMNS = ("epoch", "train_loss", "train_miou", "train_acc", "val_loss", "val_miou",
-                  "val_acc", "lr", "seconds")
+METRIC_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_miou",
+    "train_acc",
+    "val_loss",
+    "val_miou",
+    "val_acc",
+    "lr",
+    "seconds",
+)
 # FCN has a fixed five-stage VGG-style backbone: it takes no ``depth``
 _FIXED_DEPTH_MODELS = ("fcn8s", "fcn16s", "fcn32s")
 # options that may change when a run is resumed (they do not change the computation)
@@ -67,8 +99,15 @@ _RUNTIME_FIELDS = ("epochs", "device", "out", "plots", "quiet")
 # models in which every down-sampling stage halves the image: 2**depth must not exceed the size
 _HALVING_MODELS = ("unet", "segnet", "deconvnet", "fcdensenet")
 # what a run writes (atomically, through temporaries named .NAME.*.tmp)
-_OUTPUT_FILES = ("checkpoint.npz", "metrics.csv", "config.json", "results.json", "loss_curve.png",
-                 "predictions.png", ".write-test")
+_OUTPUT_FILES = (
+    "checkpoint.npz",
+    "metrics.csv",
+    "config.json",
+    "results.json",
+    "loss_curve.png",
+    "predictions.png",
+    ".write-test",
+)
 #: the largest --depth accepted (any model)
 MAX_DEPTH = 16
 #: the memory a run may need when the machine's available memory cannot be read
@@ -100,20 +139,20 @@ class TrainConfig:
     optimizer: str = "adam"
     loss: str = "ce"
     schedule: str = "cosine"
-    momentum: float = 0.9            # SGD only
+    momentum: float = 0.9  # SGD only
     weight_decay: float = 0.0
-    width: int = 8                   # base width (channels of the first stage)
-    depth: int = 3                   # down-sampling stages (every model but FCN)
-    size: int = 32                   # image side in pixels
+    width: int = 8  # base width (channels of the first stage)
+    depth: int = 3  # down-sampling stages (every model but FCN)
+    size: int = 32  # image side in pixels
     n_train: int = 1200
     n_val: int = 200
     n_test: int = 200
-    num_classes: int | None = None   # shapes only: background + up to 5 shape kinds (default 4)
-    data: str | None = None          # a folder of your own images and masks (replaces dataset)
-    augment: bool = True             # random horizontal / vertical flips
+    num_classes: int | None = None  # shapes only: background + up to 5 shape kinds (default 4)
+    data: str | None = None  # a folder of your own images and masks (replaces dataset)
+    augment: bool = True  # random horizontal / vertical flips
     seed: int = 0
     device: str = "cpu"
-    out: str | None = None           # default runs/<model>-<dataset>
+    out: str | None = None  # default runs/<model>-<dataset>
     plots: bool = True
     quiet: bool = False
     # the settings a model's recipe applied ({"name": model, "set": {...}}; minisegnet.recipes)
@@ -122,14 +161,30 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.device in ("cuda", "cuda:0"):  # PyTorch's name (backend.normalize_device)
             self.device = backend.normalize_device(self.device)
-        checks = [("model", self.model, models.MODEL_NAMES), ("dataset", self.dataset, DATASET_NAMES),
-                  ("optimizer", self.optimizer, OPTIMIZER_NAMES), ("loss", self.loss, LOSS_NAMES),
-                  ("schedule", self.schedule, SCHEDULE_NAMES), ("device", self.device, backend.DEVICES)]
+        checks = [
+            ("model", self.model, models.MODEL_NAMES),
+            ("dataset", self.dataset, DATASET_NAMES),
+            ("optimizer", self.optimizer, OPTIMIZER_NAMES),
+            ("loss", self.loss, LOSS_NAMES),
+            ("schedule", self.schedule, SCHEDULE_NAMES),
+            ("device", self.device, backend.DEVICES),
+        ]
         for name, value, valid in checks:
             if value not in valid:
-                raise ValueError(f"TrainConfig: unknown {name} {value!r}; valid: {', '.join(valid)}")
-        minimum = {"epochs": 1, "batch_size": 1, "width": 1, "depth": 1, "size": 1, "n_train": 1,
-                   "n_val": 1, "n_test": 0, "seed": 0}
+                raise ValueError(
+                    f"TrainConfig: unknown {name} {value!r}; valid: {', '.join(valid)}"
+                )
+        minimum = {
+            "epochs": 1,
+            "batch_size": 1,
+            "width": 1,
+            "depth": 1,
+            "size": 1,
+            "n_train": 1,
+            "n_val": 1,
+            "n_test": 0,
+            "seed": 0,
+        }
         for name, low in minimum.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
@@ -138,41 +193,55 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig: {_option(name)} must be >= {low}, got {value}")
         if self.depth > MAX_DEPTH:
             raise ValueError(f"TrainConfig: --depth must be <= {MAX_DEPTH}, got {self.depth}")
-        if self.num_classes is not None and (isinstance(self.num_classes, bool)
-                                             or not isinstance(self.num_classes, (int, numpy.integer))):
-            raise ValueError(f"TrainConfig: --num-classes must be an integer, got {self.num_classes!r}")
+        if self.num_classes is not None and (
+            isinstance(self.num_classes, bool)
+            or not isinstance(self.num_classes, (int, numpy.integer))
+        ):
+            raise ValueError(
+                f"TrainConfig: --num-classes must be an integer, got {self.num_classes!r}"
+            )
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"TrainConfig: --lr must be a positive number, got {self.lr!r}")
         for name in ("momentum", "weight_decay"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
-                raise ValueError(f"TrainConfig: {_option(name)} must be a number >= 0, got {value!r}")
-        if self.model in _HALVING_MODELS and 2 ** self.depth > self.size:
+                raise ValueError(
+                    f"TrainConfig: {_option(name)} must be a number >= 0, got {value!r}"
+                )
+        if self.model in _HALVING_MODELS and 2**self.depth > self.size:
             most = max(self.size.bit_length() - 1, 0)
             raise ValueError(
                 f"TrainConfig: --depth {self.depth} is too deep for --size {self.size}: each of "
                 f"{self.model}'s down-sampling stages halves the image, so {self.size} px allow at most "
-                f"--depth {most}" + (f" (or use --size {2 ** self.depth} or more)" if self.depth <= 14 else ""))
+                f"--depth {most}"
+                + (f" (or use --size {2**self.depth} or more)" if self.depth <= 14 else "")
+            )
         if self.recipe is not None and not isinstance(self.recipe, dict):
             raise ValueError(f"TrainConfig: recipe must be a dict or None, got {self.recipe!r}")
         if self.data is not None and not isinstance(self.data, str):
             raise ValueError(f"TrainConfig: --data must be a folder path, got {self.data!r}")
         if self.num_classes is not None and self.data is not None:
-            raise ValueError("TrainConfig: --num-classes cannot be chosen with --data: the "
-                             "folder's masks (or its classes.txt) decide the classes")
+            raise ValueError(
+                "TrainConfig: --num-classes cannot be chosen with --data: the "
+                "folder's masks (or its classes.txt) decide the classes"
+            )
         if self.num_classes is not None and self.dataset != "shapes":
-            raise ValueError("TrainConfig: num_classes can only be chosen for the shapes dataset "
-                             f"(digits always has 11), got num_classes={self.num_classes}")
+            raise ValueError(
+                "TrainConfig: num_classes can only be chosen for the shapes dataset "
+                f"(digits always has 11), got num_classes={self.num_classes}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"TrainConfig: unknown option(s) {sorted(unknown)}; valid: {sorted(names)}")
+            raise ValueError(
+                f"TrainConfig: unknown option(s) {sorted(unknown)}; valid: {sorted(names)}"
+            )
         return cls(**d)
 
     def out_dir(self) -> Path:
@@ -249,6 +318,7 @@ def _build_model(config: TrainConfig, in_channels: int, num_classes: int) -> Any
 
 # ----- bounds before work: memory estimate ---------------------------------------------------
 
+
 def available_memory() -> int | None:
     """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or ``None``."""
     try:
@@ -271,7 +341,8 @@ _PROBE_WIDTH, _PROBE_SIZE, _PROBE_DEPTH = 4, 64, 4
 def _probe(model: str, depth: int, in_channels: int, num_classes: int) -> tuple[int, int]:
     """(parameters, activation values of one 64x64 image) of ``model`` at base width 4."""
     from .summary import summary
-    rng_state = msrandom.get_state()        # building a network draws weights: leave no trace
+
+    rng_state = msrandom.get_state()  # building a network draws weights: leave no trace
     try:
         kwargs: dict[str, Any] = {"base_width": _PROBE_WIDTH}
         if model not in _FIXED_DEPTH_MODELS:
@@ -326,12 +397,17 @@ def estimate_memory(config: TrainConfig) -> dict[str, int]:
     params = int(params * (w * w if w >= 1 else w))
     per_image = values * w * (config.size / _PROBE_SIZE) ** 2
     images = config.n_train + config.n_val + config.n_test
-    data = 2 * images * config.size ** 2 * (4 * in_channels + 8)
+    data = 2 * images * config.size**2 * (4 * in_channels + 8)
     state_copies = 4 if config.optimizer in ("adam", "adamw") else 3
     parameters = 4 * params * state_copies
     activations = int(4 * per_image * max(3 * config.batch_size, max(config.batch_size, 32)))
-    return {"data": int(data), "parameters": parameters, "activations": activations,
-            "total": int(data) + parameters + activations, "num_parameters": params}
+    return {
+        "data": int(data),
+        "parameters": parameters,
+        "activations": activations,
+        "total": int(data) + parameters + activations,
+        "num_parameters": params,
+    }
 
 
 def _bytes(n: float) -> str:
@@ -354,33 +430,47 @@ def check_memory(config: TrainConfig, budget: int | None = None) -> dict[str, in
     else:
         where = "the budget is"
     if est["total"] > budget:
-        parts = {"data": "--size, --n-train/--n-val/--n-test",
-                 "parameters": "--width, --depth",
-                 "activations": "--batch-size, --size, --width"}
+        parts = {
+            "data": "--size, --n-train/--n-val/--n-test",
+            "parameters": "--width, --depth",
+            "activations": "--batch-size, --size, --width",
+        }
         biggest = max(parts, key=lambda k: est[k])
         raise ValueError(
             f"this run would need about {_bytes(est['total'])} of memory (data {_bytes(est['data'])}, "
             f"{est['num_parameters']:,} parameters with gradients and optimizer state "
             f"{_bytes(est['parameters'])}, activations of a batch {_bytes(est['activations'])}) and "
-            f"{where} {_bytes(budget)} available; reduce {parts[biggest]}")
+            f"{where} {_bytes(budget)} available; reduce {parts[biggest]}"
+        )
     return est
 
 
 # ----- the BLAS thread count (resume is bit-exact only at the same count) -----------------------
 
-_BLAS_GETTERS = ("openblas_get_num_threads", "openblas_get_num_threads64_",
-                 "scipy_openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
-                 "MKL_Get_Max_Threads", "mkl_get_max_threads")
+_BLAS_GETTERS = (
+    "openblas_get_num_threads",
+    "openblas_get_num_threads64_",
+    "scipy_openblas_get_num_threads",
+    "scipy_openblas_get_num_threads64_",
+    "MKL_Get_Max_Threads",
+    "mkl_get_max_threads",
+)
 
 
 @functools.lru_cache(maxsize=1)
 def _blas_libraries() -> tuple[Any, ...]:
     import ctypes
+
     try:
         with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f
-                            if ("blas" in line.lower() or "mkl" in line.lower())
-                            and line.split()[-1].startswith("/")})
+            paths = sorted(
+                {
+                    line.split()[-1]
+                    for line in f
+                    if ("blas" in line.lower() or "mkl" in line.lower())
+                    and line.split()[-1].startswith("/")
+                }
+            )
     except OSError:
         return ()
     libs = []
@@ -395,6 +485,7 @@ def _blas_libraries() -> tuple[Any, ...]:
 def blas_threads() -> int | None:
     """The thread count of the BLAS library NumPy uses (OpenBLAS or MKL), or ``None`` if unknown."""
     import ctypes
+
     for lib in _blas_libraries():
         for name in _BLAS_GETTERS:
             getter = getattr(lib, name, None)
@@ -413,6 +504,7 @@ def _checkpoint_budget(index: dict[str, Any]) -> int:
 
 # ----- finiteness ---------------------------------------------------------------------------
 
+
 def _nonfinite(obj: Any, prefix: str = "") -> list[str]:
     """The names of the non-finite numbers and float arrays inside a nested state."""
     if isinstance(obj, dict):
@@ -422,7 +514,9 @@ def _nonfinite(obj: Any, prefix: str = "") -> list[str]:
     if isinstance(obj, float):
         return [] if math.isfinite(obj) else [prefix.rstrip(".")]
     if hasattr(obj, "dtype") and getattr(obj.dtype, "kind", "") in "fc":
-        return [] if bool(backend.get_array_module(obj).isfinite(obj).all()) else [prefix.rstrip(".")]
+        return (
+            [] if bool(backend.get_array_module(obj).isfinite(obj).all()) else [prefix.rstrip(".")]
+        )
     return []
 
 
@@ -440,14 +534,16 @@ def _make_optimizer(config: TrainConfig, params: Any) -> optim.Optimizer:
     """``--optimizer``: Adam (L2 decay added to the gradient), AdamW (decoupled decay; give
     ``--weight-decay``, e.g. PyTorch's 0.01: the trainer's default is 0) or SGD with momentum."""
     if config.optimizer == "sgd":
-        return optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                         weight_decay=config.weight_decay)
+        return optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
     kind = optim.AdamW if config.optimizer == "adamw" else optim.Adam
     return kind(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _make_scheduler(config: TrainConfig, optimizer: optim.Optimizer,
-                    steps_per_epoch: int) -> optim.LRScheduler | None:
+def _make_scheduler(
+    config: TrainConfig, optimizer: optim.Optimizer, steps_per_epoch: int
+) -> optim.LRScheduler | None:
     """``--schedule``, stepped once per epoch (``onecycle``: once per batch):
 
     * ``cosine``: CosineAnnealingLR(T_max=epochs), from --lr to 0;
@@ -462,11 +558,13 @@ def _make_scheduler(config: TrainConfig, optimizer: optim.Optimizer,
     if config.schedule == "step":
         return optim.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.3)
     if config.schedule == "multistep":
-        return optim.MultiStepLR(optimizer, milestones=sorted({max(1, epochs // 2),
-                                                              max(1, 3 * epochs // 4)}), gamma=0.1)
+        return optim.MultiStepLR(
+            optimizer, milestones=sorted({max(1, epochs // 2), max(1, 3 * epochs // 4)}), gamma=0.1
+        )
     if config.schedule == "onecycle":
-        return optim.OneCycleLR(optimizer, max_lr=config.lr,
-                                total_steps=epochs * max(1, steps_per_epoch))
+        return optim.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=epochs * max(1, steps_per_epoch)
+        )
     return None
 
 
@@ -484,8 +582,13 @@ class Trainer:
     larger than its configuration allows, every value finite).
     """
 
-    def __init__(self, config: TrainConfig | None = None, resume: bool | str | os.PathLike = False,
-                 log: Callable[[str], None] | None = None, write_outputs: bool = True) -> None:
+    def __init__(
+        self,
+        config: TrainConfig | None = None,
+        resume: bool | str | os.PathLike = False,
+        log: Callable[[str], None] | None = None,
+        write_outputs: bool = True,
+    ) -> None:
         config = config or TrainConfig()
         self._log = log or (lambda msg: None)
         self.out = config.out_dir()
@@ -500,7 +603,8 @@ class Trainer:
             if not source.is_file():
                 raise FileNotFoundError(
                     f"--resume: no checkpoint to resume at {source}; train without "
-                    "--resume first (or point --out at the run's folder)")
+                    "--resume first (or point --out at the run's folder)"
+                )
             saved = load_checkpoint(source, max_bytes=_checkpoint_budget)
             saved_config = saved.get("config")
             if not isinstance(saved_config, dict):
@@ -516,35 +620,49 @@ class Trainer:
         if write_outputs:
             self._prepare_out(est)
         if config.device == "gpu":
-            backend.xp_for("gpu")    # raises DeviceError with the install hint if unavailable
+            backend.xp_for("gpu")  # raises DeviceError with the install hint if unavailable
 
-        self._folder = (image_folder_splits(config.data, size=config.size, seed=config.seed)
-                        if config.data is not None else None)
+        self._folder = (
+            image_folder_splits(config.data, size=config.size, seed=config.seed)
+            if config.data is not None
+            else None
+        )
         self.train_set: SegmentationDataset = self._required_split("train")
         self.val_set: SegmentationDataset = self._required_split("val")
         self.num_classes = self.train_set.num_classes
         self.class_names = self.train_set.class_names
         msrandom.manual_seed(config.seed)
-        self.model = _build_model(config, self.train_set.in_channels, self.num_classes).to(config.device)
+        self.model = _build_model(config, self.train_set.in_channels, self.num_classes).to(
+            config.device
+        )
         self._check_model_output()
         drop_single = self._check_single_image_batches()
         self.optimizer = _make_optimizer(config, self.model.parameters())
         self.loss_fn = make_loss(config.loss)
         loader_seed = int(numpy.random.SeedSequence([config.seed, 7]).generate_state(1)[0])
-        self.train_loader = DataLoader(self.train_set, config.batch_size, shuffle=True,
-                                       augment=config.augment, seed=loader_seed, device=config.device,
-                                       drop_last=drop_single)
+        self.train_loader = DataLoader(
+            self.train_set,
+            config.batch_size,
+            shuffle=True,
+            augment=config.augment,
+            seed=loader_seed,
+            device=config.device,
+            drop_last=drop_single,
+        )
         self.scheduler = _make_scheduler(config, self.optimizer, len(self.train_loader))
-        self.val_loader = DataLoader(self.val_set, max(config.batch_size, 32), shuffle=False,
-                                     device=config.device)
+        self.val_loader = DataLoader(
+            self.val_set, max(config.batch_size, 32), shuffle=False, device=config.device
+        )
         self.epoch = 0
         self.history: list[dict[str, float]] = []
         if saved is not None:
             try:
                 self.load_state_dict(saved)
             except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-                raise CheckpointError(source, f"it has no {exc.args[0]!r} entry" if isinstance(exc, KeyError)
-                                      else str(exc)) from None
+                raise CheckpointError(
+                    source,
+                    f"it has no {exc.args[0]!r} entry" if isinstance(exc, KeyError) else str(exc),
+                ) from None
             self.saved_epoch = self.epoch
 
     def _required_split(self, split: str) -> SegmentationDataset:
@@ -570,26 +688,35 @@ class Trainer:
         for parent in [out, *out.parents]:
             if parent.exists():
                 if not parent.is_dir():
-                    raise OutputError(f"--out {out}: {parent} is a file, not a folder; give a folder "
-                                      "for the run's outputs")
+                    raise OutputError(
+                        f"--out {out}: {parent} is a file, not a folder; give a folder "
+                        "for the run's outputs"
+                    )
                 break
         try:
             out.mkdir(parents=True, exist_ok=True)
             probe = atomic_write_bytes(out / ".write-test", lambda f: f.write(b"minisegnet"))
             probe.unlink()
         except OSError as exc:
-            raise OutputError(f"--out {out}: cannot write there ({exc.strerror or exc}); choose "
-                              "another folder with --out") from None
+            raise OutputError(
+                f"--out {out}: cannot write there ({exc.strerror or exc}); choose "
+                "another folder with --out"
+            ) from None
         removed = remove_stale_temporaries(out, _OUTPUT_FILES)
         if removed:
-            self._log(f"note: removed {len(removed)} temporary file(s) left in {out} by an "
-                      f"interrupted write: {', '.join(p.name for p in removed)}")
+            self._log(
+                f"note: removed {len(removed)} temporary file(s) left in {out} by an "
+                f"interrupted write: {', '.join(p.name for p in removed)}"
+            )
         import shutil
+
         free = shutil.disk_usage(out).free
-        need = 2 * estimate["parameters"] + 2 * 2**20     # checkpoint + its temporary copy + figures
+        need = 2 * estimate["parameters"] + 2 * 2**20  # checkpoint + its temporary copy + figures
         if free < need:
-            raise OutputError(f"--out {out}: only {_bytes(free)} free on its disk; a checkpoint of "
-                              f"this run needs about {_bytes(need)}")
+            raise OutputError(
+                f"--out {out}: only {_bytes(free)} free on its disk; a checkpoint of "
+                f"this run needs about {_bytes(need)}"
+            )
 
     def _check_single_image_batches(self) -> bool:
         """Batch norm in training mode cannot normalise one image at a 1x1 feature map. When the
@@ -608,32 +735,46 @@ class Trainer:
             return False
         except ValueError as exc:
             if min(n, b) == 1:
-                raise ValueError(f"--batch-size {b} with --n-train {n}: every training batch is one "
-                                 f"image, and {self.config.model} cannot train on that ({exc}); use "
-                                 "--batch-size 2 or more and --n-train 2 or more") from None
-            self._log(f"note: {n} training images in batches of {b} leave a last batch of one image, "
-                      f"which {self.config.model} cannot train on (batch norm at a 1x1 feature map); "
-                      "it is skipped every epoch (a different image each epoch, as the order is "
-                      "shuffled)")
+                raise ValueError(
+                    f"--batch-size {b} with --n-train {n}: every training batch is one "
+                    f"image, and {self.config.model} cannot train on that ({exc}); use "
+                    "--batch-size 2 or more and --n-train 2 or more"
+                ) from None
+            self._log(
+                f"note: {n} training images in batches of {b} leave a last batch of one image, "
+                f"which {self.config.model} cannot train on (batch norm at a 1x1 feature map); "
+                "it is skipped every epoch (a different image each epoch, as the order is "
+                "shuffled)"
+            )
             return True
         finally:
             self.model.load_state_dict(state)
             msrandom.set_state(rng)
 
     def _check_finite_checkpoint(self, saved: dict[str, Any], source: Path) -> None:
-        bad = _nonfinite({"model": saved.get("model"), "optimizer": saved.get("optimizer"),
-                          "history": saved.get("history")})
+        bad = _nonfinite(
+            {
+                "model": saved.get("model"),
+                "optimizer": saved.get("optimizer"),
+                "history": saved.get("history"),
+            }
+        )
         if bad:
-            raise CheckpointError(source, f"it holds NaN or infinite values ({', '.join(bad[:4])}"
-                                  f"{', ...' if len(bad) > 4 else ''}), so it cannot be resumed or "
-                                  "used; train again without --resume")
+            raise CheckpointError(
+                source,
+                f"it holds NaN or infinite values ({', '.join(bad[:4])}"
+                f"{', ...' if len(bad) > 4 else ''}), so it cannot be resumed or "
+                "used; train again without --resume",
+            )
 
     def _check_blas_threads(self, saved: dict[str, Any]) -> None:
         then, now = (saved.get("machine") or {}).get("blas_threads"), blas_threads()
         if then is not None and now is not None and int(then) != now:
-            self._log(f"warning: this run was saved with {then} BLAS thread(s) and resumes with {now}: "
-                      "the weights will differ slightly from an uninterrupted run (bit-exact resume "
-                      f"needs the same count, e.g. OPENBLAS_NUM_THREADS={then})")
+            self._log(
+                f"warning: this run was saved with {then} BLAS thread(s) and resumes with {now}: "
+                "the weights will differ slightly from an uninterrupted run (bit-exact resume "
+                f"needs the same count, e.g. OPENBLAS_NUM_THREADS={then})"
+            )
 
     def _check_model_output(self) -> None:
         """One image through the model in eval mode (no state changes): a size the network cannot
@@ -643,8 +784,10 @@ class Trainer:
             y = self.model.eval()(x)
         want = (1, self.num_classes) + self.train_set.image_size
         if tuple(y.shape) != want:
-            raise ValueError(f"{self.config.model} maps a {x.shape} batch to {tuple(y.shape)}, but "
-                             f"training needs {want} (class scores at every input pixel)")
+            raise ValueError(
+                f"{self.config.model} maps a {x.shape} batch to {tuple(y.shape)}, but "
+                f"training needs {want} (class scores at every input pixel)"
+            )
 
     # ----- configuration on resume ----------------------------------------------------------
     def _merge_config(self, saved: dict[str, Any], given: TrainConfig) -> TrainConfig:
@@ -652,12 +795,18 @@ class Trainer:
         quiet) taken from ``given``; other differences are reported and ignored."""
         base = TrainConfig.from_dict(saved)
         fresh = TrainConfig()
-        ignored = [f"{k}={getattr(given, k)!r} (the run uses {getattr(base, k)!r})"
-                   for k in saved if k not in _RUNTIME_FIELDS
-                   and getattr(given, k) != getattr(base, k) and getattr(given, k) != getattr(fresh, k)]
+        ignored = [
+            f"{k}={getattr(given, k)!r} (the run uses {getattr(base, k)!r})"
+            for k in saved
+            if k not in _RUNTIME_FIELDS
+            and getattr(given, k) != getattr(base, k)
+            and getattr(given, k) != getattr(fresh, k)
+        ]
         if ignored:
-            self._log("note: --resume continues the saved run with its own settings; ignoring "
-                  + ", ".join(ignored))
+            self._log(
+                "note: --resume continues the saved run with its own settings; ignoring "
+                + ", ".join(ignored)
+            )
         return dataclasses.replace(base, **{k: getattr(given, k) for k in _RUNTIME_FIELDS})
 
     # ----- state --------------------------------------------------------------------------
@@ -669,7 +818,10 @@ class Trainer:
             "model": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "rng": {"minisegnet": msrandom.get_state(), "train_loader": self.train_loader.state_dict()},
+            "rng": {
+                "minisegnet": msrandom.get_state(),
+                "train_loader": self.train_loader.state_dict(),
+            },
             "history": [dict(h) for h in self.history],
             "class_names": list(self.class_names),
             "in_channels": int(self.train_set.in_channels),
@@ -701,8 +853,11 @@ class Trainer:
         try:
             written = save_checkpoint(target, self.state_dict())
         except OSError as exc:
-            kept = (f"the checkpoint of epoch {self.saved_epoch} is intact" if self.saved_epoch
-                    and target == self.checkpoint_path else "no checkpoint was kept")
+            kept = (
+                f"the checkpoint of epoch {self.saved_epoch} is intact"
+                if self.saved_epoch and target == self.checkpoint_path
+                else "no checkpoint was kept"
+            )
             raise OutputError(f"could not write {target}: {exc.strerror or exc}; {kept}") from None
         if target == self.checkpoint_path:
             self.saved_epoch = self.epoch
@@ -731,12 +886,15 @@ class Trainer:
             n = len(masks)
             total, count = total + value * n, count + n
             if bar is not None:
-                bar.set_postfix(loss=f"{total / count:.4f}", mIoU=f"{cm.mean_iou():.3f}", refresh=False)
+                bar.set_postfix(
+                    loss=f"{total / count:.4f}", mIoU=f"{cm.mean_iou():.3f}", refresh=False
+                )
                 bar.update(1)
         return {"loss": total / max(count, 1), "miou": cm.mean_iou(), "acc": cm.pixel_accuracy()}
 
-    def evaluate(self, loader: DataLoader | None = None,
-                 crf: dict[str, Any] | None = None) -> dict[str, Any]:
+    def evaluate(
+        self, loader: DataLoader | None = None, crf: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Mean loss, mIoU (over the whole set's confusion matrix) and pixel accuracy, eval mode;
         ``"iou"`` maps each class name to its IoU (``None`` for a class absent from both the
         truth and the prediction, which the mean leaves out).
@@ -765,24 +923,36 @@ class Trainer:
                     refined = refine_logits(logits, images, **crf)
                     crf_seconds += time.perf_counter() - t0
                     cm_crf.update(refined, masks)
-        out = {"loss": total / max(count, 1), "miou": cm.mean_iou(), "acc": cm.pixel_accuracy(),
-               "iou": _per_class(self.class_names, cm.per_class_iou())}
+        out = {
+            "loss": total / max(count, 1),
+            "miou": cm.mean_iou(),
+            "acc": cm.pixel_accuracy(),
+            "iou": _per_class(self.class_names, cm.per_class_iou()),
+        }
         if crf is not None:
-            out["crf"] = {"miou": cm_crf.mean_iou(), "acc": cm_crf.pixel_accuracy(),
-                          "iou": _per_class(self.class_names, cm_crf.per_class_iou()),
-                          "ms_per_image": 1000 * crf_seconds / max(count, 1), "options": crf}
+            out["crf"] = {
+                "miou": cm_crf.mean_iou(),
+                "acc": cm_crf.pixel_accuracy(),
+                "iou": _per_class(self.class_names, cm_crf.per_class_iou()),
+                "ms_per_image": 1000 * crf_seconds / max(count, 1),
+                "options": crf,
+            }
         return out
 
-    def predict(self, images: numpy.ndarray, batch_size: int = 64,
-                crf: dict[str, Any] | None = None) -> numpy.ndarray:
+    def predict(
+        self, images: numpy.ndarray, batch_size: int = 64, crf: dict[str, Any] | None = None
+    ) -> numpy.ndarray:
         """Label maps (N, H, W) (host NumPy) for images (N, C, H, W), in eval mode; refined by
         :func:`~minisegnet.crf.dense_crf` with the options ``crf`` (``{}``: defaults) if given."""
         self.model.eval()
         out = []
         with no_grad():
             for i in range(0, len(images), batch_size):
-                x = Tensor(backend.to_device(numpy.ascontiguousarray(images[i:i + batch_size]),
-                                             self.config.device))
+                x = Tensor(
+                    backend.to_device(
+                        numpy.ascontiguousarray(images[i : i + batch_size]), self.config.device
+                    )
+                )
                 scores = self.model(x).data
                 if crf is not None:
                     scores = refine_logits(scores, x, **crf)
@@ -793,15 +963,20 @@ class Trainer:
         where = f"epoch {self.epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
         lr = self.optimizer.param_groups[0]["lr"]
         if self.saved_epoch > 0 and self.checkpoint_path.is_file():
-            kept = (f"the last good checkpoint (epoch {self.saved_epoch}) is kept at {self.checkpoint_path}")
+            kept = f"the last good checkpoint (epoch {self.saved_epoch}) is kept at {self.checkpoint_path}"
         else:
             kept = "no checkpoint was written (it diverged in the first epoch)"
-        return (f"training stopped: {what} at {where} (lr={lr:g}, loss={self.config.loss}, "
-                f"optimizer={self.config.optimizer}); {kept}. Try a smaller --lr.")
+        return (
+            f"training stopped: {what} at {where} (lr={lr:g}, loss={self.config.loss}, "
+            f"optimizer={self.config.optimizer}); {kept}. Try a smaller --lr."
+        )
 
     # ----- the loop ---------------------------------------------------------------------------
-    def fit(self, on_epoch_end: Callable[["Trainer", dict[str, float]], None] | None = None,
-            crf: dict[str, Any] | None = None) -> TrainResult:
+    def fit(
+        self,
+        on_epoch_end: Callable[[Trainer, dict[str, float]], None] | None = None,
+        crf: dict[str, Any] | None = None,
+    ) -> TrainResult:
         """Train up to ``config.epochs`` epochs (from the resumed epoch), checkpointing each one.
 
         ``on_epoch_end(trainer, record)`` is called after each epoch's checkpoint is written.
@@ -815,12 +990,20 @@ class Trainer:
         self._write_json("config.json", cfg.to_dict())
         start = time.perf_counter()
         if self.epoch >= cfg.epochs:
-            self._log(f"{self.out}: already trained {self.epoch} of {cfg.epochs} epochs; nothing to do")
+            self._log(
+                f"{self.out}: already trained {self.epoch} of {cfg.epochs} epochs; nothing to do"
+            )
         while self.epoch < cfg.epochs:
             t0 = time.perf_counter()
             lr = float(self.optimizer.param_groups[0]["lr"])
-            bar = tqdm(total=len(self.train_loader), desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-                       unit="batch", leave=False, disable=cfg.quiet, dynamic_ncols=True)
+            bar = tqdm(
+                total=len(self.train_loader),
+                desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                unit="batch",
+                leave=False,
+                disable=cfg.quiet,
+                dynamic_ncols=True,
+            )
             try:
                 tr = self.train_epoch(bar)
             finally:
@@ -829,49 +1012,84 @@ class Trainer:
                 raise TrainingDiverged(self._diverged_message("the weights became NaN or infinite"))
             bad = _nonfinite(dict(self.model.state_dict()))
             if bad:
-                raise TrainingDiverged(self._diverged_message(
-                    f"the batch-norm running statistics became NaN or infinite ({', '.join(bad[:3])})"))
+                raise TrainingDiverged(
+                    self._diverged_message(
+                        f"the batch-norm running statistics became NaN or infinite ({', '.join(bad[:3])})"
+                    )
+                )
             bad = _nonfinite(self.optimizer.state_dict()["state"])
             if bad:
-                raise TrainingDiverged(self._diverged_message(
-                    f"the optimizer state became NaN or infinite ({', '.join(bad[:3])})"))
+                raise TrainingDiverged(
+                    self._diverged_message(
+                        f"the optimizer state became NaN or infinite ({', '.join(bad[:3])})"
+                    )
+                )
             va = self.evaluate()
             if not all(math.isfinite(va[k]) for k in ("loss", "miou", "acc")):
-                raise TrainingDiverged(self._diverged_message(
-                    f"the validation loss became {va['loss']}"))
+                raise TrainingDiverged(
+                    self._diverged_message(f"the validation loss became {va['loss']}")
+                )
             if self.scheduler is not None and not isinstance(self.scheduler, optim.OneCycleLR):
                 self.scheduler.step()
             self.epoch += 1
-            record = {"epoch": self.epoch, "train_loss": tr["loss"], "train_miou": tr["miou"],
-                      "train_acc": tr["acc"], "val_loss": va["loss"], "val_miou": va["miou"],
-                      "val_acc": va["acc"], "lr": lr, "seconds": time.perf_counter() - t0}
+            record = {
+                "epoch": self.epoch,
+                "train_loss": tr["loss"],
+                "train_miou": tr["miou"],
+                "train_acc": tr["acc"],
+                "val_loss": va["loss"],
+                "val_miou": va["miou"],
+                "val_acc": va["acc"],
+                "lr": lr,
+                "seconds": time.perf_counter() - t0,
+            }
             record.update({f"val_iou_{name}": v for name, v in va["iou"].items()})
             self.history.append(record)
             self.save()
             self.write_metrics()
             if cfg.plots:
                 self.plot_history()
-            self._log(f"epoch {self.epoch:>3}/{cfg.epochs}  train loss {tr['loss']:.4f} "
-                      f"mIoU {tr['miou']:.3f} | val loss {va['loss']:.4f} mIoU {va['miou']:.3f} "
-                      f"acc {va['acc']:.3f} | lr {lr:.2g} | {record['seconds']:.1f} s")
+            self._log(
+                f"epoch {self.epoch:>3}/{cfg.epochs}  train loss {tr['loss']:.4f} "
+                f"mIoU {tr['miou']:.3f} | val loss {va['loss']:.4f} mIoU {va['miou']:.3f} "
+                f"acc {va['acc']:.3f} | lr {lr:.2g} | {record['seconds']:.1f} s"
+            )
             if on_epoch_end is not None:
                 on_epoch_end(self, record)
-        val = self.evaluate(crf=crf) if not self.history or crf is not None else {
-            "loss": self.history[-1]["val_loss"], "miou": self.history[-1]["val_miou"],
-            "acc": self.history[-1]["val_acc"],
-            "iou": {n: self.history[-1].get(f"val_iou_{n}") for n in self.class_names}}
+        val = (
+            self.evaluate(crf=crf)
+            if not self.history or crf is not None
+            else {
+                "loss": self.history[-1]["val_loss"],
+                "miou": self.history[-1]["val_miou"],
+                "acc": self.history[-1]["val_acc"],
+                "iou": {n: self.history[-1].get(f"val_iou_{n}") for n in self.class_names},
+            }
+        )
         test_set = self.load_split("test")
-        test = self.evaluate(DataLoader(test_set, 64, shuffle=False, device=cfg.device),
-                             crf=crf) if test_set else None
+        test = (
+            self.evaluate(DataLoader(test_set, 64, shuffle=False, device=cfg.device), crf=crf)
+            if test_set
+            else None
+        )
         if cfg.plots:
             self.plot_history()
             self.plot_predictions(self.out / "predictions.png")
         seconds = time.perf_counter() - start
-        self._write_json("results.json", {
-            "epochs": self.epoch, "val": val, "test": test, "seconds_this_session": seconds,
-            "seconds_all_epochs": float(sum(h["seconds"] for h in self.history)),
-            "num_parameters": int(self.model.num_parameters())})
-        return TrainResult(self.out, [dict(h) for h in self.history], val, test, seconds, self.model)
+        self._write_json(
+            "results.json",
+            {
+                "epochs": self.epoch,
+                "val": val,
+                "test": test,
+                "seconds_this_session": seconds,
+                "seconds_all_epochs": float(sum(h["seconds"] for h in self.history)),
+                "num_parameters": int(self.model.num_parameters()),
+            },
+        )
+        return TrainResult(
+            self.out, [dict(h) for h in self.history], val, test, seconds, self.model
+        )
 
     # ----- outputs ----------------------------------------------------------------------------
     def write_metrics(self, path: str | os.PathLike | None = None) -> Path:
@@ -884,40 +1102,64 @@ class Trainer:
         writer.writeheader()
         for h in self.history:
             row = {k: h.get(k) for k in columns}
-            writer.writerow({k: ("" if v is None else f"{v:.6g}" if isinstance(v, float) else v)
-                             for k, v in row.items()})
+            writer.writerow(
+                {
+                    k: ("" if v is None else f"{v:.6g}" if isinstance(v, float) else v)
+                    for k, v in row.items()
+                }
+            )
         data = buf.getvalue().encode()
         return atomic_write_bytes(path or self.out / "metrics.csv", lambda f: f.write(data))
 
     def plot_history(self) -> Path | None:
         from .plots import plot_history
+
         if not self.history:
             return None
-        return plot_history(self.history, self.out / "loss_curve.png",
-                            title=f"{self.config.model} on {self.config.dataset_name()}")
+        return plot_history(
+            self.history,
+            self.out / "loss_curve.png",
+            title=f"{self.config.model} on {self.config.dataset_name()}",
+        )
 
-    def plot_predictions(self, path: str | os.PathLike, dataset: SegmentationDataset | None = None,
-                         n: int = 6, crf: dict[str, Any] | None = None) -> Path:
+    def plot_predictions(
+        self,
+        path: str | os.PathLike,
+        dataset: SegmentationDataset | None = None,
+        n: int = 6,
+        crf: dict[str, Any] | None = None,
+    ) -> Path:
         """Render input | truth | prediction for the first ``n`` images of ``dataset`` (val);
         the prediction refined by the CRF with the options ``crf`` if given."""
         from .plots import plot_predictions
+
         if dataset is None:
             dataset = self.val_set
         if len(dataset) == 0 or n < 1:
             raise ValueError(f"plot_predictions: nothing to draw ({len(dataset)} images, n={n})")
         n = min(n, len(dataset))
         images, masks = dataset.images[:n], dataset.masks[:n]
-        return plot_predictions(images, masks, self.predict(images, crf=crf), self.class_names,
-                                path, title=f"{self.config.model}, epoch {self.epoch}"
-                                + ("" if crf is None else " + dense CRF"))
+        return plot_predictions(
+            images,
+            masks,
+            self.predict(images, crf=crf),
+            self.class_names,
+            path,
+            title=f"{self.config.model}, epoch {self.epoch}"
+            + ("" if crf is None else " + dense CRF"),
+        )
 
     def _write_json(self, name: str, obj: Any) -> Path:
         data = (json.dumps(obj, indent=2) + "\n").encode()
         return atomic_write_bytes(self.out / name, lambda f: f.write(data))
 
 
-def train(config: TrainConfig | None = None, resume: bool = False,
-          log: Callable[[str], None] | None = None, **overrides: Any) -> TrainResult:
+def train(
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    log: Callable[[str], None] | None = None,
+    **overrides: Any,
+) -> TrainResult:
     """Train a model; ``train()`` alone is ``minisegnet train`` (a U-Net on ``shapes``, CPU).
 
     ``overrides`` replace fields of ``config`` (or of the defaults): ``train(model="fcn8s",
@@ -927,9 +1169,14 @@ def train(config: TrainConfig | None = None, resume: bool = False,
     return Trainer(config, resume=resume, log=log).fit()
 
 
-def predict(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None, split: str = "val",
-            n: int = 8, device: str = "cpu",
-            crf: dict[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
+def predict(
+    checkpoint: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    split: str = "val",
+    n: int = 8,
+    device: str = "cpu",
+    crf: dict[str, Any] | None = None,
+) -> tuple[Path, dict[str, Any]]:
     """Render input | truth | prediction for the first ``n`` images of a split with a saved model.
 
     ``checkpoint`` is a ``checkpoint.npz`` or a run folder. The split is regenerated from the
@@ -953,11 +1200,15 @@ def predict(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
     out = Path(out)
     if out.suffix.lower() == ".png":
         if out.is_dir():
-            raise ValueError(f"predict: --out {out} is a folder; give a new .png file name or the "
-                             "folder without the .png ending")
+            raise ValueError(
+                f"predict: --out {out} is a folder; give a new .png file name or the "
+                "folder without the .png ending"
+            )
     elif out.suffix and not out.is_dir():
-        raise ValueError(f"predict: --out {out} must be a .png file or a folder, not a "
-                         f"{out.suffix} file (the grid is written as PNG)")
+        raise ValueError(
+            f"predict: --out {out} must be a .png file or a folder, not a "
+            f"{out.suffix} file (the grid is written as PNG)"
+        )
     else:
         out = out / f"predict_{split}.png"
     for parent in out.parents:
@@ -968,16 +1219,20 @@ def predict(checkpoint: str | os.PathLike, out: str | os.PathLike | None = None,
     state_config = load_checkpoint(checkpoint, max_bytes=_checkpoint_budget)["config"]
     cfg = TrainConfig.from_dict(state_config)
     if split == "test" and cfg.n_test == 0 and cfg.data is None:
-        raise ValueError(f"predict: the run in {run_dir} was trained with --n-test 0, so it has no "
-                         "test split; use --split val (or train a run with --n-test N)")
+        raise ValueError(
+            f"predict: the run in {run_dir} was trained with --n-test 0, so it has no "
+            "test split; use --split val (or train a run with --n-test N)"
+        )
     cfg = dataclasses.replace(cfg, device=device, out=str(run_dir), quiet=True)
     trainer = Trainer(cfg, resume=ckpt_path, write_outputs=False)
     data = {"train": trainer.train_set, "val": trainer.val_set}.get(split)
     if data is None:
         data = trainer.load_split("test")
         if data is None:
-            raise ValueError(f"predict: the --data folder {cfg.data} of the run in {run_dir} has "
-                             "no test images; use --split val")
+            raise ValueError(
+                f"predict: the --data folder {cfg.data} of the run in {run_dir} has "
+                "no test images; use --split val"
+            )
     scores = trainer.evaluate(DataLoader(data, 64, shuffle=False, device=device), crf=crf)
     try:
         trainer.plot_predictions(out, data, n=n, crf=scores.get("crf", {}).get("options"))

@@ -49,24 +49,30 @@ def as_array(x: Any) -> Array:
     return backend.get_array_module(x).asarray(x)  # a list or a number: on the host
 
 
-def check_labels(op: str, labels: Array, num_classes: int, ignore_index: int | None = None,
-                 what: str = "target") -> None:
+def check_labels(
+    op: str, labels: Array, num_classes: int, ignore_index: int | None = None, what: str = "target"
+) -> None:
     """Raise unless ``labels`` is an integer array with values in [0, K) (or ``ignore_index``)."""
     if labels.dtype.kind not in "biu":
         raise TypeError(
             f"{op}: {what} must hold integer class labels, got dtype {labels.dtype} (shape "
             f"{tuple(labels.shape)}); convert with .astype('int64'), or pass a one-hot / "
-            "probability map with the input's shape where that is supported")
+            "probability map with the input's shape where that is supported"
+        )
     bad = (labels < 0) | (labels >= num_classes)
     if ignore_index is not None:
         bad &= labels != ignore_index
     if bool(bad.any()):
         value = int(labels[bad].ravel()[0])
-        hint = (f"and it is not ignore_index={ignore_index}" if ignore_index is not None
-                else "pass ignore_index=... to leave such pixels out")
+        hint = (
+            f"and it is not ignore_index={ignore_index}"
+            if ignore_index is not None
+            else "pass ignore_index=... to leave such pixels out"
+        )
         raise ValueError(
             f"{op}: {what} holds the label {value}, outside [0, {num_classes}) for K = "
-            f"{num_classes} classes ({hint})")
+            f"{num_classes} classes ({hint})"
+        )
 
 
 def check_probability_range(op: str, x: Array, what: str, hint: str) -> None:
@@ -77,4 +83,5 @@ def check_probability_range(op: str, x: Array, what: str, hint: str) -> None:
     if not (0.0 <= lo and hi <= 1.0):  # also catches NaN (every comparison is False)
         raise ValueError(
             f"{op}: {what} holds values in [{lo:.4g}, {hi:.4g}], outside [0, 1], so they are not "
-            f"probabilities; {hint}")
+            f"probabilities; {hint}"
+        )

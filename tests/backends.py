@@ -11,18 +11,24 @@ function-scoped fixtures).
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
-import fake_cupy
 import pytest
-from conftest import GPU_SKIP_REASON
 
 import minisegnet.functional as F
 
-_CUDA = [pytest.mark.gpu, pytest.mark.skipif(GPU_SKIP_REASON is not None,
-                                             reason=f"no GPU: {GPU_SKIP_REASON}")]
-WHERE = [pytest.param(f"{b}/{p}", marks=_CUDA if b == "cuda" else [])
-         for b in ("cpu", "fake", "cuda") for p in ("teaching", "fast")]
+import fake_cupy
+from conftest import GPU_SKIP_REASON
+
+_CUDA = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(GPU_SKIP_REASON is not None, reason=f"no GPU: {GPU_SKIP_REASON}"),
+]
+WHERE = [
+    pytest.param(f"{b}/{p}", marks=_CUDA if b == "cuda" else [])
+    for b in ("cpu", "fake", "cuda")
+    for p in ("teaching", "fast")
+]
 # ops with one implementation (average pools, unpool): every backend, one path
 BACKENDS = [w for w in WHERE if w.values[0].endswith("/teaching")]
 

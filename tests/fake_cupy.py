@@ -77,8 +77,10 @@ def _flatten(items):
 def _refuse_host_arrays(name, items):
     for x in _flatten(items):
         if isinstance(x, np.ndarray) and not isinstance(x, FakeGpuArray) and x.ndim > 0:
-            raise TypeError(f"fake cupy: {name} got a host numpy array of shape {x.shape} mixed "
-                            "with gpu arrays (real CuPy refuses this too)")
+            raise TypeError(
+                f"fake cupy: {name} got a host numpy array of shape {x.shape} mixed "
+                "with gpu arrays (real CuPy refuses this too)"
+            )
 
 
 def _host_view(x):
@@ -111,7 +113,81 @@ def _wrap(obj):
 
 # NumPy's public top-level names that CuPy 14.2 does not have (dir(numpy) - dir(cupy), NumPy 2.4):
 # the fake refuses them too, so engine code that would break on a real GPU breaks here first
-NOT_IN_CUPY = frozenset(["False_", "ScalarType", "True_", "asmatrix", "block", "bmat", "busday_count", "busday_offset", "busdaycalendar", "bytes_", "char", "character", "clongdouble", "complex256", "core", "ctypeslib", "datetime64", "datetime_as_string", "datetime_data", "dtypes", "einsum_path", "emath", "errstate", "f2py", "flexible", "float128", "frompyfunc", "fromregex", "geomspace", "get_include", "getbufsize", "geterr", "geterrcall", "histogram_bin_edges", "info", "insert", "is_busday", "isnat", "little_endian", "longdouble", "ma", "matrix", "matvec", "memmap", "nanpercentile", "nanquantile", "ndenumerate", "nditer", "nested_iters", "object_", "polyder", "polydiv", "polyint", "rec", "recarray", "record", "sctypeDict", "setbufsize", "seterr", "seterrcall", "show_runtime", "spacing", "str_", "strings", "test", "timedelta64", "typecodes", "unstack", "vecdot", "vecmat", "void"])
+NOT_IN_CUPY = frozenset(
+    [
+        "False_",
+        "ScalarType",
+        "True_",
+        "asmatrix",
+        "block",
+        "bmat",
+        "busday_count",
+        "busday_offset",
+        "busdaycalendar",
+        "bytes_",
+        "char",
+        "character",
+        "clongdouble",
+        "complex256",
+        "core",
+        "ctypeslib",
+        "datetime64",
+        "datetime_as_string",
+        "datetime_data",
+        "dtypes",
+        "einsum_path",
+        "emath",
+        "errstate",
+        "f2py",
+        "flexible",
+        "float128",
+        "frompyfunc",
+        "fromregex",
+        "geomspace",
+        "get_include",
+        "getbufsize",
+        "geterr",
+        "geterrcall",
+        "histogram_bin_edges",
+        "info",
+        "insert",
+        "is_busday",
+        "isnat",
+        "little_endian",
+        "longdouble",
+        "ma",
+        "matrix",
+        "matvec",
+        "memmap",
+        "nanpercentile",
+        "nanquantile",
+        "ndenumerate",
+        "nditer",
+        "nested_iters",
+        "object_",
+        "polyder",
+        "polydiv",
+        "polyint",
+        "rec",
+        "recarray",
+        "record",
+        "sctypeDict",
+        "setbufsize",
+        "seterr",
+        "seterrcall",
+        "show_runtime",
+        "spacing",
+        "str_",
+        "strings",
+        "test",
+        "timedelta64",
+        "typecodes",
+        "unstack",
+        "vecdot",
+        "vecmat",
+        "void",
+    ]
+)
 
 
 class _Module(types.ModuleType):
@@ -123,18 +199,22 @@ class _Module(types.ModuleType):
 
     def __getattr__(self, name):
         if self.__name__ == "cupy" and name in NOT_IN_CUPY:
-            raise AttributeError(f"fake cupy: CuPy has no cupy.{name} (NumPy has; use another "
-                                 "function, or the host copy)")
+            raise AttributeError(
+                f"fake cupy: CuPy has no cupy.{name} (NumPy has; use another "
+                "function, or the host copy)"
+            )
         attr = getattr(self._target, name)
         if isinstance(attr, types.ModuleType):
             return _Module(f"{self.__name__}.{name}", attr)
         if isinstance(attr, (type, np.ufunc)) or not callable(attr):
             return attr
+
         def call(*args, **kwargs):
             if name in ("asarray", "array", "ascontiguousarray"):
                 return _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))
             _refuse_host_arrays(name, list(args) + list(kwargs.values()))
             return _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))
+
         call.__name__ = name
         return call
 
@@ -179,20 +259,24 @@ def make_fake_cupy():
     cuda = types.SimpleNamespace(
         runtime=types.SimpleNamespace(
             getDeviceCount=lambda: 1,
-            runtimeGetVersion=lambda: 0, driverGetVersion=lambda: 0,
-            getDeviceProperties=lambda i: {"name": FAKE_NAME.encode(), "totalGlobalMem": 0}),
-        Device=lambda device=None: _Device(),   # cupy.cuda.Device(): the current device
+            runtimeGetVersion=lambda: 0,
+            driverGetVersion=lambda: 0,
+            getDeviceProperties=lambda i: {"name": FAKE_NAME.encode(), "totalGlobalMem": 0},
+        ),
+        Device=lambda device=None: _Device(),  # cupy.cuda.Device(): the current device
         Event=_Event,
         get_elapsed_time=_elapsed_ms,
     )
     fake.cuda = cuda
     fake.get_default_memory_pool = lambda: types.SimpleNamespace(
-        used_bytes=lambda: 0, total_bytes=lambda: 0, free_all_blocks=lambda: None)
+        used_bytes=lambda: 0, total_bytes=lambda: 0, free_all_blocks=lambda: None
+    )
     return fake
 
 
 def install(monkeypatch):
     """Make minisegnet.backend believe a GPU (this fake) is present, for one test."""
     from minisegnet import backend
+
     monkeypatch.setattr(backend, "_cupy", make_fake_cupy())
     return backend

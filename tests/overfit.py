@@ -77,6 +77,9 @@ def check_any_input_size(make, hw) -> None:
 
 def check_rejects_wrong_channels(make) -> None:
     """A 3-channel batch into a 2-channel model: the error names the shape expected and given."""
-    with pytest.raises(ValueError, match=r"expected an \(N, 2, H, W\) input \(any H, W >= 1\), got "
-                                         r"shape \(1, 3, 16, 16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected an \(N, 2, H, W\) input \(any H, W >= 1\), got "
+        r"shape \(1, 3, 16, 16\)",
+    ):
         make(2, 5)(rand((1, 3, 16, 16)))

@@ -24,19 +24,23 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     n, c, h, wd = x.shape
     cout, cg, kh, kw = w.shape
     xpad = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
-    xpad[:, :, ph:ph + h, pw:pw + wd] = x
+    xpad[:, :, ph : ph + h, pw : pw + wd] = x
     ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     og = cout // groups
     y = np.zeros((n, cout, ho, wo))
     for g in range(groups):
-        xg = xpad[:, g * cg:(g + 1) * cg]
-        wg = w[g * og:(g + 1) * og]
+        xg = xpad[:, g * cg : (g + 1) * cg]
+        wg = w[g * og : (g + 1) * og]
         for p in range(ho):
             for q in range(wo):
-                window = xg[:, :, p * sh:p * sh + dh * (kh - 1) + 1:dh,
-                            q * sw:q * sw + dw * (kw - 1) + 1:dw]  # (N, Cg, kh, kw)
-                y[:, g * og:(g + 1) * og, p, q] = np.einsum("ncij,ocij->no", window, wg)
+                window = xg[
+                    :,
+                    :,
+                    p * sh : p * sh + dh * (kh - 1) + 1 : dh,
+                    q * sw : q * sw + dw * (kw - 1) + 1 : dw,
+                ]  # (N, Cg, kh, kw)
+                y[:, g * og : (g + 1) * og, p, q] = np.einsum("ncij,ocij->no", window, wg)
     if b is not None:
         y += np.asarray(b, np.float64).reshape(1, -1, 1, 1)
     return y
@@ -59,11 +63,16 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, dilati
         for p in range(h):
             for q in range(wd):
                 # every input value times the whole kernel, placed stride apart
-                stamp = np.einsum("nc,coij->noij", x[:, g * cg:(g + 1) * cg, p, q],
-                                  w[g * cg:(g + 1) * cg])
-                full[:, g * og:(g + 1) * og, p * sh:p * sh + dh * (kh - 1) + 1:dh,
-                     q * sw:q * sw + dw * (kw - 1) + 1:dw] += stamp
-    y = full[:, :, ph:ph + out_h, pw:pw + out_w]  # the crop
+                stamp = np.einsum(
+                    "nc,coij->noij", x[:, g * cg : (g + 1) * cg, p, q], w[g * cg : (g + 1) * cg]
+                )
+                full[
+                    :,
+                    g * og : (g + 1) * og,
+                    p * sh : p * sh + dh * (kh - 1) + 1 : dh,
+                    q * sw : q * sw + dw * (kw - 1) + 1 : dw,
+                ] += stamp
+    y = full[:, :, ph : ph + out_h, pw : pw + out_w]  # the crop
     if b is not None:
         y = y + np.asarray(b, np.float64).reshape(1, -1, 1, 1)
     return y
@@ -77,7 +86,7 @@ def conv_matrix_1d(kernel, n_in, stride=1, padding=0):
     n_out = (n_pad - k) // stride + 1
     m = np.zeros((n_out, n_pad))
     for r in range(n_out):
-        m[r, r * stride:r * stride + k] = kernel
+        m[r, r * stride : r * stride + k] = kernel
     return m
 
 
@@ -136,12 +145,12 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     (ph, pw) = _pair(padding)
     n, c, h, wd = x.shape
     xpad = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
-    xpad[:, :, ph:ph + h, pw:pw + wd] = x
+    xpad[:, :, ph : ph + h, pw : pw + wd] = x
     ho, wo = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
     y = np.zeros((n, c, ho, wo))
     for p in range(ho):
         for q in range(wo):
-            y[:, :, p, q] = xpad[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw].mean(axis=(2, 3))
+            y[:, :, p, q] = xpad[:, :, p * sh : p * sh + kh, q * sw : q * sw + kw].mean(axis=(2, 3))
     return y
 
 
@@ -182,8 +191,12 @@ def interpolate_bilinear(x, out_hw, align_corners, scale=None):
             s = _source(q, wd, ow, align_corners, sw)
             c0 = min(int(math.floor(s)), wd - 1)
             c1, fc = min(c0 + 1, wd - 1), s - c0
-            y[:, :, p, q] = ((1 - fr) * (1 - fc) * x[:, :, r0, c0] + (1 - fr) * fc * x[:, :, r0, c1]
-                             + fr * (1 - fc) * x[:, :, r1, c0] + fr * fc * x[:, :, r1, c1])
+            y[:, :, p, q] = (
+                (1 - fr) * (1 - fc) * x[:, :, r0, c0]
+                + (1 - fr) * fc * x[:, :, r0, c1]
+                + fr * (1 - fc) * x[:, :, r1, c0]
+                + fr * fc * x[:, :, r1, c1]
+            )
     return y
 
 

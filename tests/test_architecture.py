@@ -61,7 +61,7 @@ def imports(path: Path) -> list[tuple[int, str, bool]]:
             found += [(node.lineno, a.name, id(node) in top) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -79,8 +79,10 @@ def test_the_document_has_a_layer_table():
 
 def test_every_module_has_a_layer():
     missing = [m for m in MODULES if layer_of(m) is None]
-    assert not missing, (f"modules without a row in ARCHITECTURE.md's layer table: {missing}; "
-                         "add each to the layer it belongs to")
+    assert not missing, (
+        f"modules without a row in ARCHITECTURE.md's layer table: {missing}; "
+        "add each to the layer it belongs to"
+    )
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -88,21 +90,31 @@ def test_no_module_level_import_from_a_higher_layer(module):
     own = layer_of(module)
     if own is None:
         pytest.skip("no layer (test_every_module_has_a_layer fails)")
-    upward = [f"line {line}: {target} (layer {layer_of(target)})"
-              for line, target, at_top in imports(MODULES[module])
-              if at_top and target.startswith("minisegnet") and (layer_of(target) or 0) > own]
-    assert not upward, (f"{module} (layer {own}) imports a higher layer at module level: "
-                        f"{upward}; move the code down, or import inside the function that needs "
-                        "it (ARCHITECTURE.md, the import cycle's rule)")
+    upward = [
+        f"line {line}: {target} (layer {layer_of(target)})"
+        for line, target, at_top in imports(MODULES[module])
+        if at_top and target.startswith("minisegnet") and (layer_of(target) or 0) > own
+    ]
+    assert not upward, (
+        f"{module} (layer {own}) imports a higher layer at module level: "
+        f"{upward}; move the code down, or import inside the function that needs "
+        "it (ARCHITECTURE.md, the import cycle's rule)"
+    )
 
 
 def test_cupy_is_imported_only_in_backend():
-    outside = [f"{module} line {line}: {target}" for module, path in MODULES.items()
-               for line, target, _ in imports(path)
-               if target.split(".")[0] in ("cupy", "cupyx") and module != "minisegnet.backend"]
-    outside += [f"{module}: importlib.import_module('cupy...')" for module, path in MODULES.items()
-                if module != "minisegnet.backend"
-                and re.search(r"import_module\(\s*['\"]cupy", path.read_text(encoding="utf-8"))]
+    outside = [
+        f"{module} line {line}: {target}"
+        for module, path in MODULES.items()
+        for line, target, _ in imports(path)
+        if target.split(".")[0] in ("cupy", "cupyx") and module != "minisegnet.backend"
+    ]
+    outside += [
+        f"{module}: importlib.import_module('cupy...')"
+        for module, path in MODULES.items()
+        if module != "minisegnet.backend"
+        and re.search(r"import_module\(\s*['\"]cupy", path.read_text(encoding="utf-8"))
+    ]
     assert not outside, f"cupy imported outside minisegnet/backend.py: {outside}"
 
 
@@ -112,7 +124,8 @@ def test_autograd_imports_functional_only_at_its_end():
     assert not [t for t in top if t.startswith("minisegnet.functional")], top
     last = ast.parse(path.read_text(encoding="utf-8")).body[-1]
     assert isinstance(last, ast.ImportFrom) and last.names[0].name == "functional", (
-        "autograd's last statement imports functional (the import cycle's rule)")
+        "autograd's last statement imports functional (the import cycle's rule)"
+    )
 
 
 def test_the_checks_catch_what_they_forbid(tmp_path, monkeypatch):
@@ -120,8 +133,11 @@ def test_the_checks_catch_what_they_forbid(tmp_path, monkeypatch):
     bad = PACKAGE / "nn" / "conv.py"
     fake = tmp_path / "minisegnet" / "nn" / "conv.py"
     fake.parent.mkdir(parents=True)
-    fake.write_text(bad.read_text(encoding="utf-8") + "\nfrom ..models import unet\n\n"
-                    "def f():\n    import cupy\n", encoding="utf-8")
+    fake.write_text(
+        bad.read_text(encoding="utf-8") + "\nfrom ..models import unet\n\n"
+        "def f():\n    import cupy\n",
+        encoding="utf-8",
+    )
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     found = {(at_top, target) for _, target, at_top in imports(fake)}
     assert (True, "minisegnet.models.unet") in found and (False, "cupy") in found

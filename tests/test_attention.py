@@ -43,7 +43,7 @@ def ref_linear(x, w, b=None):
 
 def ref_layer_norm(x, n_axes, w, b, eps=1e-5):
     """Token by token: (v - mean) / sqrt(var + eps) * gamma + beta."""
-    lead = x.shape[:x.ndim - n_axes]
+    lead = x.shape[: x.ndim - n_axes]
     y = np.zeros_like(x)
     for idx in np.ndindex(*lead):
         v = x[idx]
@@ -69,7 +69,9 @@ def ref_attention(q, k, v, allowed=None, add=None):
                 s = sum(q[idx][i, e] * k[idx][j, e] for e in range(E)) / math.sqrt(E)
                 if add is not None:
                     s += np.broadcast_to(add, big + (L, S))[idx][i, j]
-                keep = True if allowed is None else np.broadcast_to(allowed, big + (L, S))[idx][i, j]
+                keep = (
+                    True if allowed is None else np.broadcast_to(allowed, big + (L, S))[idx][i, j]
+                )
                 scores.append(s if keep else None)
             kept = [s for s in scores if s is not None]
             if not kept:
@@ -90,14 +92,20 @@ def ref_attention(q, k, v, allowed=None, add=None):
 
 @pytest.mark.parametrize("device", DEVICES)
 @settings(max_examples=10)
-@given(lead=st.lists(st.integers(1, 3), min_size=0, max_size=2), n_in=st.integers(1, 4),
-       n_out=st.integers(1, 4), bias=st.booleans(), seed=st.integers(0, 99))
+@given(
+    lead=st.lists(st.integers(1, 3), min_size=0, max_size=2),
+    n_in=st.integers(1, 4),
+    n_out=st.integers(1, 4),
+    bias=st.booleans(),
+    seed=st.integers(0, 99),
+)
 def test_linear_value_and_gradient(device, lead, n_in, n_out, bias, seed):
     x, w, b = randn((*lead, n_in), seed), randn((n_out, n_in), seed + 1), randn(n_out, seed + 2)
     args = [T(x, device), T(w, device)] + ([T(b, device)] if bias else [])
     y = F.linear(*args)
-    np.testing.assert_allclose(y.numpy(), ref_linear(x, w, b if bias else None), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        y.numpy(), ref_linear(x, w, b if bias else None), rtol=1e-12, atol=1e-12
+    )
     assert gradcheck(lambda *a: F.linear(*a), *args)
 
 
@@ -114,7 +122,9 @@ def test_linear_without_weight_is_the_identity_and_errors_are_clear():
     assert np.abs(layer.weight.numpy()).max() <= 1 / math.sqrt(2)
     assert layer(Tensor(np.ones((4, 5, 2), np.float32))).shape == (4, 5, 3)
     assert nn.Linear(2, 3, bias=False).bias is None
-    with pytest.raises(ValueError, match=r"Linear\(2, 3\): expected an input of shape \(\.\.\., 2\)"):
+    with pytest.raises(
+        ValueError, match=r"Linear\(2, 3\): expected an input of shape \(\.\.\., 2\)"
+    ):
         layer(Tensor(np.ones((4, 3), np.float32)))
 
 
@@ -124,9 +134,12 @@ def test_linear_without_weight_is_the_identity_and_errors_are_clear():
 
 @pytest.mark.parametrize("device", DEVICES)
 @settings(max_examples=10)
-@given(lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
-       norm=st.lists(st.integers(2, 4), min_size=1, max_size=2), affine=st.booleans(),
-       seed=st.integers(0, 99))
+@given(
+    lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
+    norm=st.lists(st.integers(2, 4), min_size=1, max_size=2),
+    affine=st.booleans(),
+    seed=st.integers(0, 99),
+)
 def test_layer_norm_value_and_gradient(device, lead, norm, affine, seed):
     x = randn((*lead, *norm), seed) * 2 + 0.5
     w, b = randn(norm, seed + 1), randn(norm, seed + 2)
@@ -157,8 +170,9 @@ def test_layer_norm_module_and_errors():
 
 def test_erf_matches_math_erf():
     x = np.concatenate([np.linspace(-8, 8, 20001), [0.0, 0.5, 6.0, -6.0, 1e-9]])
-    np.testing.assert_allclose(F.erf(T(x, grad=False)).numpy(),
-                               [math.erf(v) for v in x], rtol=0, atol=5e-14)
+    np.testing.assert_allclose(
+        F.erf(T(x, grad=False)).numpy(), [math.erf(v) for v in x], rtol=0, atol=5e-14
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -168,10 +182,12 @@ def test_gelu_value_and_gradient(device, approximate, x):
     if approximate == "none":
         expected = [v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x]
     else:
-        expected = [0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
-                    for v in x]
-    np.testing.assert_allclose(F.gelu(T(x, device, False), approximate).numpy(), expected,
-                               rtol=1e-12, atol=1e-13)
+        expected = [
+            0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3))) for v in x
+        ]
+    np.testing.assert_allclose(
+        F.gelu(T(x, device, False), approximate).numpy(), expected, rtol=1e-12, atol=1e-13
+    )
     assert gradcheck(lambda t: F.gelu(t, approximate), T(x, device))
     assert gradcheck(lambda t: nn.GELU(approximate)(t), T(x, device))
 
@@ -180,8 +196,11 @@ def test_gelu_errors_and_known_values():
     with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh', got 'fast'"):
         F.gelu(T([1.0]), "fast")
     # GELU(1) = Phi(1) = 0.8413447460685429; GELU(-1) = -(1 - Phi(1))
-    np.testing.assert_allclose(F.gelu(T([1.0, -1.0], grad=False)).numpy(),
-                               [0.8413447460685429, -0.15865525393145707], rtol=1e-13)
+    np.testing.assert_allclose(
+        F.gelu(T([1.0, -1.0], grad=False)).numpy(),
+        [0.8413447460685429, -0.15865525393145707],
+        rtol=1e-13,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,22 +216,37 @@ def attention_shapes(draw):
 
 @pytest.mark.parametrize("device", DEVICES)
 @settings(max_examples=12)
-@given(shapes=attention_shapes(), kind=st.sampled_from(["none", "bool", "float"]),
-       seed=st.integers(0, 999))
+@given(
+    shapes=attention_shapes(),
+    kind=st.sampled_from(["none", "bool", "float"]),
+    seed=st.integers(0, 999),
+)
 def test_sdpa_value_and_gradient(device, shapes, kind, seed):
     lead, L, S, E, Ev = shapes
-    q, k, v = randn((*lead, L, E), seed), randn((*lead, S, E), seed + 1), randn((*lead, S, Ev), seed + 2)
+    q, k, v = (
+        randn((*lead, L, E), seed),
+        randn((*lead, S, E), seed + 1),
+        randn((*lead, S, Ev), seed + 2),
+    )
     rng = np.random.default_rng(seed)
     allowed = rng.random((L, S)) < 0.7 if kind == "bool" else None
     add = rng.standard_normal((L, S)) if kind == "float" else None
     out, weights = ref_attention(q, k, v, allowed, add)
-    mask = {"none": None, "bool": Tensor(allowed, device=device) if allowed is not None else None,
-            "float": T(add, device) if add is not None else None}[kind]
+    mask = {
+        "none": None,
+        "bool": Tensor(allowed, device=device) if allowed is not None else None,
+        "float": T(add, device) if add is not None else None,
+    }[kind]
     y = F.scaled_dot_product_attention(T(q, device), T(k, device), T(v, device), attn_mask=mask)
     np.testing.assert_allclose(y.numpy(), out, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(F.attention_weights(T(q, device), T(k, device), mask).numpy(),
-                               weights, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        F.attention_weights(T(q, device), T(k, device), mask).numpy(),
+        weights,
+        rtol=1e-10,
+        atol=1e-12,
+    )
     tensors = [T(q, device), T(k, device), T(v, device)] + ([mask] if kind == "float" else [])
+
     def fused(q, k, v, m=mask):  # the fused op, which recomputes P in backward
         return F.scaled_dot_product_attention(q, k, v, m)
 
@@ -227,7 +261,9 @@ def test_sdpa_boolean_mask_true_means_may_attend():
     k = T([[1.0, 0.0], [0.0, 1.0]], grad=False)
     v = T([[10.0], [20.0]], grad=False)
     only_second = Tensor(np.array([[False, True]]))
-    np.testing.assert_allclose(F.scaled_dot_product_attention(q, k, v, only_second).numpy(), [[20.0]])
+    np.testing.assert_allclose(
+        F.scaled_dot_product_attention(q, k, v, only_second).numpy(), [[20.0]]
+    )
     # the float mask that says the same: -inf where the bool mask is False
     minus_inf = T([[-np.inf, 0.0]], grad=False)
     np.testing.assert_allclose(F.scaled_dot_product_attention(q, k, v, minus_inf).numpy(), [[20.0]])
@@ -238,11 +274,15 @@ def test_sdpa_boolean_mask_true_means_may_attend():
 def test_sdpa_fully_masked_row_gives_zeros_and_finite_gradients(device, dtype):
     """PyTorch returns NaN for a query that may attend to no key; minisegnet returns zeros there
     (and a zero gradient), the other rows unchanged."""
-    q, k, v = (Tensor(randn(s, i).astype(dtype), requires_grad=True, device=device)
-               for i, s in enumerate([(3, 2), (4, 2), (4, 3)]))
+    q, k, v = (
+        Tensor(randn(s, i).astype(dtype), requires_grad=True, device=device)
+        for i, s in enumerate([(3, 2), (4, 2), (4, 3)])
+    )
     allowed = np.array([[True, False, True, True], [False] * 4, [True] * 4])
-    for mask in (Tensor(allowed, device=device),
-                 Tensor(np.where(allowed, 0.0, -np.inf).astype(dtype), device=device)):
+    for mask in (
+        Tensor(allowed, device=device),
+        Tensor(np.where(allowed, 0.0, -np.inf).astype(dtype), device=device),
+    ):
         for t in (q, k, v):
             t.grad = None
         y = F.scaled_dot_product_attention(q, k, v, mask)
@@ -253,8 +293,12 @@ def test_sdpa_fully_masked_row_gives_zeros_and_finite_gradients(device, dtype):
         np.testing.assert_array_equal(q.grad.numpy()[1], 0.0)
         out, _ = ref_attention(*(t.numpy().astype(np.float64) for t in (q, k, v)), allowed)
         np.testing.assert_allclose(y.numpy(), out, rtol=1e-5, atol=1e-6)
-    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, Tensor(allowed)),
-                     T(q.numpy()), T(k.numpy()), T(v.numpy()))
+    assert gradcheck(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, Tensor(allowed)),
+        T(q.numpy()),
+        T(k.numpy()),
+        T(v.numpy()),
+    )
 
 
 def test_sdpa_errors():
@@ -278,12 +322,18 @@ def ref_mha(m, q, k, v, allowed=None):
     e, h = m.embed_dim, m.num_heads
     d = e // h
     W, b = m.in_proj_weight.numpy(), m.in_proj_bias.numpy()
-    qp, kp, vp = (ref_linear(x, W[i * e:(i + 1) * e], b[i * e:(i + 1) * e])
-                  for i, x in enumerate((q, k, v)))
+    qp, kp, vp = (
+        ref_linear(x, W[i * e : (i + 1) * e], b[i * e : (i + 1) * e])
+        for i, x in enumerate((q, k, v))
+    )
     heads, weights = [], []
     for j in range(h):
-        o, p = ref_attention(qp[..., j * d:(j + 1) * d], kp[..., j * d:(j + 1) * d],
-                             vp[..., j * d:(j + 1) * d], allowed)
+        o, p = ref_attention(
+            qp[..., j * d : (j + 1) * d],
+            kp[..., j * d : (j + 1) * d],
+            vp[..., j * d : (j + 1) * d],
+            allowed,
+        )
         heads.append(o)
         weights.append(p)
     out = ref_linear(np.concatenate(heads, -1), m.out_proj.weight.numpy(), m.out_proj.bias.numpy())
@@ -292,8 +342,13 @@ def ref_mha(m, q, k, v, allowed=None):
 
 @pytest.mark.parametrize("device", DEVICES)
 @settings(max_examples=8)
-@given(heads=st.sampled_from([1, 2]), L=st.integers(1, 3), S=st.integers(1, 3),
-       self_attention=st.booleans(), seed=st.integers(0, 99))
+@given(
+    heads=st.sampled_from([1, 2]),
+    L=st.integers(1, 3),
+    S=st.integers(1, 3),
+    self_attention=st.booleans(),
+    seed=st.integers(0, 99),
+)
 def test_multihead_attention_matches_per_head_reference(device, heads, L, S, self_attention, seed):
     ms.manual_seed(seed)
     m = nn.MultiheadAttention(4, heads).double()
@@ -317,8 +372,11 @@ def test_multihead_attention_matches_per_head_reference(device, heads, L, S, sel
 def test_multihead_attention_parameters_are_named_and_shaped_as_pytorch():
     m = nn.MultiheadAttention(6, 3)
     assert {k: v.shape for k, v in m.state_dict().items()} == {
-        "in_proj_weight": (18, 6), "in_proj_bias": (18,), "out_proj.weight": (6, 6),
-        "out_proj.bias": (6,)}
+        "in_proj_weight": (18, 6),
+        "in_proj_bias": (18,),
+        "out_proj.weight": (6, 6),
+        "out_proj.bias": (6,),
+    }
     np.testing.assert_array_equal(m.in_proj_bias.numpy(), 0)
     np.testing.assert_array_equal(m.out_proj.bias.numpy(), 0)
     with pytest.raises(ValueError, match="embed_dim=6 must be divisible by num_heads=4"):
@@ -335,7 +393,9 @@ def test_multihead_attention_boolean_mask_true_means_may_not_attend():
     np.testing.assert_array_equal(w.numpy()[0][forbidden], 0.0)  # no weight where True
     assert (w.numpy()[0][~forbidden] > 0).all()
     out, weights = ref_mha(m, x.numpy(), x.numpy(), x.numpy(), allowed=~forbidden)
-    np.testing.assert_allclose(y.numpy(), out, rtol=1e-10, atol=1e-12)  # row 2: zeros, then out_proj
+    np.testing.assert_allclose(
+        y.numpy(), out, rtol=1e-10, atol=1e-12
+    )  # row 2: zeros, then out_proj
     np.testing.assert_allclose(w.numpy(), weights, rtol=1e-10, atol=1e-12)
     # a float mask is added: -inf where True gives the same
     yf, _ = m(x, x, x, attn_mask=T(np.where(forbidden, -np.inf, 0.0), grad=False))
@@ -388,8 +448,9 @@ def test_roll_value_and_gradient(device, shape, data):
         shifts, dims = data.draw(st.integers(-7, 7)), None
         expected = ref_roll(x, shifts, None)
     else:
-        dims = tuple(data.draw(st.permutations(range(len(shape))))[:data.draw(
-            st.integers(1, len(shape)))])
+        dims = tuple(
+            data.draw(st.permutations(range(len(shape))))[: data.draw(st.integers(1, len(shape)))]
+        )
         shifts = tuple(data.draw(st.integers(-5, 5)) for _ in dims)
         expected = ref_roll(x, shifts, dims)
     np.testing.assert_array_equal(ms.roll(T(x, device, False), shifts, dims).numpy(), expected)
@@ -406,25 +467,34 @@ def test_roll_errors():
         ms.roll(T(np.zeros((2, 2))), 1, 2)
 
 
-@given(b=st.integers(1, 2), nh=st.integers(1, 3), nw=st.integers(1, 3), ws=st.integers(1, 3),
-       c=st.integers(1, 2))
+@given(
+    b=st.integers(1, 2),
+    nh=st.integers(1, 3),
+    nw=st.integers(1, 3),
+    ws=st.integers(1, 3),
+    c=st.integers(1, 2),
+)
 def test_window_partition_and_reverse(b, nh, nw, ws, c):
     h, w = nh * ws, nw * ws
     x = randn((b, h, w, c))
     win = F.window_partition(T(x, grad=False), ws).numpy()
     assert win.shape == (b * nh * nw, ws * ws, c)
-    for n in range(b):  # window (n, i, j) holds the tokens of rows i ws.., columns j ws.., row-major
+    for n in range(
+        b
+    ):  # window (n, i, j) holds the tokens of rows i ws.., columns j ws.., row-major
         for i in range(nh):
             for j in range(nw):
                 np.testing.assert_array_equal(
                     win[(n * nh + i) * nw + j],
-                    x[n, i * ws:(i + 1) * ws, j * ws:(j + 1) * ws].reshape(ws * ws, c))
+                    x[n, i * ws : (i + 1) * ws, j * ws : (j + 1) * ws].reshape(ws * ws, c),
+                )
     np.testing.assert_array_equal(F.window_reverse(Tensor(win), ws, h, w).numpy(), x)
     assert gradcheck(lambda t: F.window_partition(t, ws), T(x), max_elements=0, n_directions=3)
 
 
-@pytest.mark.parametrize("h, w, ws, shift", [(8, 8, 4, 2), (8, 12, 4, 2), (6, 9, 3, 1),
-                                             (4, 4, 2, 1), (8, 8, 4, 0)])
+@pytest.mark.parametrize(
+    "h, w, ws, shift", [(8, 8, 4, 2), (8, 12, 4, 2), (6, 9, 3, 1), (4, 4, 2, 1), (8, 8, 4, 0)]
+)
 def test_shifted_window_mask_forbids_exactly_the_wrapped_pairs(h, w, ws, shift):
     """Two tokens of a window of the rolled map may attend to each other iff they were as close in
     the original image as they are in the rolled one (no wrap-around between them)."""
@@ -435,7 +505,12 @@ def test_shifted_window_mask_forbids_exactly_the_wrapped_pairs(h, w, ws, shift):
         for a in range(ws * ws):
             for b in range(ws * ws):
                 (ya, xa), (yb, xb) = ((wi * ws + t // ws, wj * ws + t % ws) for t in (a, b))
-                oya, oxa, oyb, oxb = (ya + shift) % h, (xa + shift) % w, (yb + shift) % h, (xb + shift) % w
+                oya, oxa, oyb, oxb = (
+                    (ya + shift) % h,
+                    (xa + shift) % w,
+                    (yb + shift) % h,
+                    (xb + shift) % w,
+                )
                 near = abs(oya - oyb) == abs(ya - yb) and abs(oxa - oxb) == abs(xa - xb)
                 assert mask[win, a, b] == near, (win, a, b)
     with pytest.raises(ValueError, match="not a multiple of the window size 4"):
@@ -464,6 +539,7 @@ def test_relative_position_index_and_bias(ws):
     def lookup(t):
         rpb._parameters["table"] = t
         return rpb()
+
     assert gradcheck(lookup, table, max_elements=0, n_directions=4)  # repeated rows accumulate
 
 
@@ -481,9 +557,10 @@ def test_patch_embed_is_a_linear_map_of_each_patch():
     for n in range(2):
         for i in range(2):
             for j in range(3):
-                patch = x[n, :, 4 * i:4 * i + 4, 4 * j:4 * j + 4].reshape(-1)
-                np.testing.assert_allclose(y[n, :, i, j], w @ patch + pe.proj.bias.numpy(),
-                                           rtol=1e-10, atol=1e-12)
+                patch = x[n, :, 4 * i : 4 * i + 4, 4 * j : 4 * j + 4].reshape(-1)
+                np.testing.assert_allclose(
+                    y[n, :, i, j], w @ patch + pe.proj.bias.numpy(), rtol=1e-10, atol=1e-12
+                )
     with pytest.raises(ValueError, match=r"H and W multiples of 4, got shape \(1, 2, 8, 10\)"):
         pe(T(np.zeros((1, 2, 8, 10))))
 
@@ -496,10 +573,18 @@ def test_position_embedding_resizes_bilinearly():
     big = pos((8, 8)).numpy()[0]
     assert big.shape == (3, 8, 8)
     # align_corners=False doubling: output pixel 1 lies at input coordinate 0.25
-    np.testing.assert_allclose(big[:, 1, 1], 0.75 * (0.75 * grid[:, 0, 0] + 0.25 * grid[:, 0, 1])
-                               + 0.25 * (0.75 * grid[:, 1, 0] + 0.25 * grid[:, 1, 1]), rtol=1e-12)
+    np.testing.assert_allclose(
+        big[:, 1, 1],
+        0.75 * (0.75 * grid[:, 0, 0] + 0.25 * grid[:, 0, 1])
+        + 0.25 * (0.75 * grid[:, 1, 0] + 0.25 * grid[:, 1, 1]),
+        rtol=1e-12,
+    )
     np.testing.assert_allclose(big[:, 0, 0], grid[:, 0, 0], rtol=1e-12)  # clamped at the border
     pos.weight.data[...] = 1.5
     np.testing.assert_allclose(pos((3, 5)).numpy(), 1.5)  # a constant table stays constant
-    assert gradcheck(lambda w: F.interpolate(w, size=(3, 5), mode="bilinear"),
-                     T(pos.weight.numpy()), max_elements=0, n_directions=3)
+    assert gradcheck(
+        lambda w: F.interpolate(w, size=(3, 5), mode="bilinear"),
+        T(pos.weight.numpy()),
+        max_elements=0,
+        n_directions=3,
+    )

@@ -3,14 +3,15 @@ dtype rules of minisegnet.autograd's module docstring."""
 
 import numpy as np
 import pytest
-from conftest import DEVICES
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import arrays, broadcast_pairs, shapes
 
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet import Function, Tensor, gradcheck, no_grad
+
+from conftest import DEVICES
+from strategies import arrays, broadcast_pairs, shapes
 
 
 def leaf(x, device="cpu"):
@@ -84,6 +85,7 @@ def test_random_graphs_match_finite_differences(steps, x):
             a, b = (nodes[-1], nodes[k]) if newest_first else (nodes[k], nodes[-1])
             nodes.append(getattr(F, op)(a) if op in ("tanh", "sigmoid") else getattr(F, op)(a, b))
         return nodes[-1]
+
     assert gradcheck(f, leaf(x), name=str(steps))
 
 
@@ -188,7 +190,7 @@ def test_a_chain_of_10000_ops_backpropagates_without_recursion():
     for _ in range(10_000):
         y = y * 1.0001
     y.backward()
-    np.testing.assert_allclose(x.grad.item(), 1.0001 ** 10_000, rtol=1e-9)
+    np.testing.assert_allclose(x.grad.item(), 1.0001**10_000, rtol=1e-9)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -223,26 +225,65 @@ def test_requires_grad_needs_a_float_dtype():
     assert Tensor([1, 2], dtype=np.float32, requires_grad=True).requires_grad
 
 
-@pytest.mark.parametrize("op", [F.exp, F.log, F.sqrt, F.sigmoid, F.tanh, F.softplus, F.step,
-                                F.sign, F.piecewise_linear, F.mean, lambda t: t / 2,
-                                lambda t: t * 0.5, lambda t: 1.5 - t, lambda t: F.softmax(t, 0),
-                                lambda t: F.where(t > 1, t, 0.5), lambda t: F.maximum(t, 1.5)])
+@pytest.mark.parametrize(
+    "op",
+    [
+        F.exp,
+        F.log,
+        F.sqrt,
+        F.sigmoid,
+        F.tanh,
+        F.softplus,
+        F.step,
+        F.sign,
+        F.piecewise_linear,
+        F.mean,
+        lambda t: t / 2,
+        lambda t: t * 0.5,
+        lambda t: 1.5 - t,
+        lambda t: F.softmax(t, 0),
+        lambda t: F.where(t > 1, t, 0.5),
+        lambda t: F.maximum(t, 1.5),
+    ],
+)
 def test_integer_tensors_are_promoted_to_float32_by_float_ops(op):
     y = op(Tensor([1, 2, 3]))
     assert y.dtype == np.float32
 
 
-ZERO_D_OPS = [F.exp, F.log, F.sqrt, F.abs, F.sigmoid, F.tanh, F.softplus, F.relu, F.leaky_relu,
-              F.step, F.sign, F.linear, F.piecewise_linear, F.mean, F.sum, F.max,
-              lambda t: F.clip(t, 0.2, 0.5), lambda t: F.clip(t, None, 0.5),
-              lambda t: t + 0.5, lambda t: 0.5 - t, lambda t: t * 0.5, lambda t: 3 / t,
-              lambda t: t ** 2.5, lambda t: 2.5 ** t, lambda t: F.where(t > 0.5, t, 0.25),
-              lambda t: F.maximum(t, 0.5),
-              lambda t: ms.losses.binary_cross_entropy(t, Tensor(np.float32(1.0))),
-              lambda t: ms.losses.binary_cross_entropy_with_logits(t, Tensor(np.float32(0.0))),
-              lambda t: ms.losses.focal_loss(t, Tensor(np.float32(1.0)), from_logits=True),
-              lambda t: ms.losses.balanced_binary_cross_entropy(t, Tensor(np.float32(1.0)), 0.3),
-              lambda t: ms.losses.mse_loss(t, Tensor(np.float32(1.0)))]
+ZERO_D_OPS = [
+    F.exp,
+    F.log,
+    F.sqrt,
+    F.abs,
+    F.sigmoid,
+    F.tanh,
+    F.softplus,
+    F.relu,
+    F.leaky_relu,
+    F.step,
+    F.sign,
+    F.linear,
+    F.piecewise_linear,
+    F.mean,
+    F.sum,
+    F.max,
+    lambda t: F.clip(t, 0.2, 0.5),
+    lambda t: F.clip(t, None, 0.5),
+    lambda t: t + 0.5,
+    lambda t: 0.5 - t,
+    lambda t: t * 0.5,
+    lambda t: 3 / t,
+    lambda t: t**2.5,
+    lambda t: 2.5**t,
+    lambda t: F.where(t > 0.5, t, 0.25),
+    lambda t: F.maximum(t, 0.5),
+    lambda t: ms.losses.binary_cross_entropy(t, Tensor(np.float32(1.0))),
+    lambda t: ms.losses.binary_cross_entropy_with_logits(t, Tensor(np.float32(0.0))),
+    lambda t: ms.losses.focal_loss(t, Tensor(np.float32(1.0)), from_logits=True),
+    lambda t: ms.losses.balanced_binary_cross_entropy(t, Tensor(np.float32(1.0)), 0.3),
+    lambda t: ms.losses.mse_loss(t, Tensor(np.float32(1.0))),
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -302,10 +343,10 @@ class Cube(Function):
 
     def forward(self, x):
         self.x = x
-        return x ** 3
+        return x**3
 
     def backward(self, gy):
-        return gy * 3 * self.x ** 2
+        return gy * 3 * self.x**2
 
 
 class BadShape(Function):
@@ -320,24 +361,30 @@ class BadShape(Function):
 @settings(max_examples=10)
 def test_a_user_function_is_checked_by_gradcheck(x):
     assert gradcheck(lambda t: Cube()(t), leaf(x))
-    np.testing.assert_allclose(Cube()(leaf(x)).numpy(), x ** 3)
+    np.testing.assert_allclose(Cube()(leaf(x)).numpy(), x**3)
 
 
 def test_a_function_with_a_wrong_gradient_shape_is_named():
     x = leaf(np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"BadShape.backward returned a gradient of shape \(3,\) "
-                                         r"for an input of shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"BadShape.backward returned a gradient of shape \(3,\) "
+        r"for an input of shape \(2, 3\)",
+    ):
         BadShape()(x).sum().backward()
 
 
 def test_gradcheck_reports_the_op_index_and_both_values():
     class Wrong(Cube):
         def backward(self, gy):
-            return gy * 2 * self.x ** 2
+            return gy * 2 * self.x**2
 
-    with pytest.raises(ms.GradcheckError, match=r"gradcheck\(cube\): gradient of input 0 \(shape "
-                                                r"\(2,\)\) is wrong at index \(\d,\): analytic .*, "
-                                                r"numeric"):
+    with pytest.raises(
+        ms.GradcheckError,
+        match=r"gradcheck\(cube\): gradient of input 0 \(shape "
+        r"\(2,\)\) is wrong at index \(\d,\): analytic .*, "
+        r"numeric",
+    ):
         gradcheck(lambda t: Wrong()(t), leaf([1.0, 2.0]), name="cube")
     with pytest.raises(ms.GradcheckError, match="along random direction"):  # large inputs
         gradcheck(lambda t: Wrong()(t), leaf(np.linspace(1, 2, 100)), name="cube")
@@ -351,27 +398,27 @@ def test_a_raw_write_into_a_saved_array_raises_at_the_write():
     # issue 11: this gave [20, 20, 20] silently (the backward read the new values)
     x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x * x
-    assert x.data.sum() == 6.0 and x.numpy()[1] == 2.0   # reading between forward and backward
+    assert x.data.sum() == 6.0 and x.numpy()[1] == 2.0  # reading between forward and backward
     with pytest.raises(ValueError, match="read-only"):
         x.data[...] = 10
     with pytest.raises(ValueError, match="read-only"):
         x.data *= 2
-    assert ms.autograd.saved_by(x) == ["Mul's input 0"]    # who holds it (NumPy cannot say)
+    assert ms.autograd.saved_by(x) == ["Mul's input 0"]  # who holds it (NumPy cannot say)
     y.sum().backward()
     assert ms.autograd.saved_by(x) == []
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0, 6.0])
-    x.data[...] = 10                                       # the graph is freed: writeable again
+    x.data[...] = 10  # the graph is freed: writeable again
     np.testing.assert_array_equal(x.numpy(), [10.0, 10.0, 10.0])
 
 
 def test_a_saved_output_is_protected_too_and_views_of_the_input_count():
     x = leaf([0.5, -1.0, 2.0])
-    s = F.sigmoid(x)                                        # sigmoid's backward uses its output
+    s = F.sigmoid(x)  # sigmoid's backward uses its output
     with pytest.raises(ValueError, match="read-only"):
         s.data[0] = 0.0
     assert ms.autograd.saved_by(s) == ["Sigmoid's output"]
     x2 = leaf([[1.0, 2.0], [3.0, 4.0]])
-    y = x2.reshape(4) * x2.reshape(4)                       # Mul saves views of x2.data
+    y = x2.reshape(4) * x2.reshape(4)  # Mul saves views of x2.data
     with pytest.raises(ValueError, match="read-only"):
         x2.data[1, 1] = 0.0
     y.sum().backward()
@@ -382,11 +429,11 @@ def test_a_dropped_graph_gives_its_arrays_back():
     x = leaf([1.0, 2.0])
     y = x * x
     assert not x.data.flags.writeable
-    del y                                                   # never backpropagated
+    del y  # never backpropagated
     assert x.data.flags.writeable
     x.data[0] = 5.0
     with no_grad():
-        z = x * x                                           # no graph, nothing held
+        z = x * x  # no graph, nothing held
     assert x.data.flags.writeable and z.numpy()[0] == 25.0
 
 
@@ -394,7 +441,7 @@ def test_two_graphs_holding_one_array_release_it_when_both_are_freed():
     x = leaf([1.0, 2.0])
     a, b = (x * x).sum(), (x * 3).sum()
     a.backward()
-    assert not x.data.flags.writeable                       # b's graph still holds it
+    assert not x.data.flags.writeable  # b's graph still holds it
     with pytest.raises(ValueError, match="read-only"):
         x.data[0] = 0.0
     b.backward()
@@ -407,12 +454,15 @@ def test_an_optimizer_step_before_backward_raises_at_backward_naming_the_op():
     w.grad = Tensor(np.ones(3))
     opt = ms.optim.SGD([w], lr=0.5)
     y = w * w
-    opt.step()                                              # no error at the step: it is legal
+    opt.step()  # no error at the step: it is legal
     np.testing.assert_array_equal(w.numpy(), [0.5, 1.5, 2.5])
-    with pytest.raises(RuntimeError, match=r"modified by an in-place operation: Mul's input 0 "
-                                           r"\(shape \(3,\), float64\).*version 0 -> 1"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"modified by an in-place operation: Mul's input 0 "
+        r"\(shape \(3,\), float64\).*version 0 -> 1",
+    ):
         y.sum().backward()
-    y = w * w                                               # a new forward is fine
+    y = w * w  # a new forward is fine
     y.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [1.0 + 1.0, 1.0 + 3.0, 1.0 + 5.0])
 
@@ -428,7 +478,7 @@ def test_the_training_loop_is_unaffected(device):
         _ = w.numpy()
         loss.backward()
         opt.step()
-    np.testing.assert_allclose(w.numpy(), np.array([1.0, -2.0]) * 0.5 ** 3, rtol=1e-12)
+    np.testing.assert_allclose(w.numpy(), np.array([1.0, -2.0]) * 0.5**3, rtol=1e-12)
 
 
 def test_load_state_dict_with_a_live_graph_raises_at_backward():
@@ -437,8 +487,9 @@ def test_load_state_dict_with_a_live_graph_raises_at_backward():
     out = model(x).sum()
     state = {k: v * 0 + 2 for k, v in model.state_dict().items()}
     model.load_state_dict(state)
-    with pytest.raises(RuntimeError,
-                       match=r"in-place operation: Conv2d.s input 1 \(shape \(1, 1, 1, 1\)"):
+    with pytest.raises(
+        RuntimeError, match=r"in-place operation: Conv2d.s input 1 \(shape \(1, 1, 1, 1\)"
+    ):
         out.backward()
 
 
@@ -446,6 +497,7 @@ def test_on_the_gpu_array_module_the_version_check_still_names_the_op(monkeypatc
     # CuPy has no writeable flag: nothing is locked there, but an optimizer step before backward
     # is still caught by the version counter (checked with the stand-in CuPy)
     import fake_cupy
+
     fake_cupy.install(monkeypatch)
     w = ms.nn.Parameter(np.array([1.0, 2.0]), device="gpu")
     w.grad = Tensor(np.ones(2), device="gpu")
@@ -488,14 +540,15 @@ def test_a_two_output_function_gradchecks(device):
     uses_both(x).sum().backward()
     xv = x.numpy()
     expected = np.cos(xv) * np.exp(np.cos(xv)) - np.sin(xv) * (
-        np.sin(xv) * np.exp(np.cos(xv)) + 2 * np.cos(xv))
+        np.sin(xv) * np.exp(np.cos(xv)) + 2 * np.cos(xv)
+    )
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
 
 
 def test_an_output_without_gradient_gets_zeros():
     x = leaf([0.5, 1.5])
     s, c = SinCos()(x)
-    s.sum().backward()                                      # c unused: its gradient is zeros
+    s.sum().backward()  # c unused: its gradient is zeros
     np.testing.assert_allclose(x.grad.numpy(), np.cos([0.5, 1.5]), rtol=1e-15)
     x.grad = None
     s, c = SinCos()(x)
@@ -533,7 +586,7 @@ def test_release_frees_exactly_what_was_saved():
     assert fn.inputs is None and y.data.flags.writeable and ms.autograd.saved_by(y) == []
     with pytest.raises(RuntimeError, match="SavesOnlyItsOutput: its saved arrays were freed"):
         fn.saved_tensors
-    assert fn.tag == "p" and fn.scratch == (2,)               # parameters and small values stay
+    assert fn.tag == "p" and fn.scratch == (2,)  # parameters and small values stay
 
 
 def test_nothing_is_saved_or_held_without_a_graph():
@@ -547,4 +600,4 @@ def test_an_op_that_saves_nothing_has_empty_saved_tensors():
     x = leaf([1.0, 2.0])
     y = x + 1.0
     assert y.creator.saved_tensors == ()
-    assert x.data.flags.writeable                            # Add saves nothing: nothing locked
+    assert x.data.flags.writeable  # Add saves nothing: nothing locked

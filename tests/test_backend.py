@@ -41,13 +41,17 @@ def fake_gpu(monkeypatch):
 # asking for the GPU without one: a DeviceError that says how to install, never a fallback
 
 
-@pytest.mark.parametrize("ask", [
-    lambda: backend.set_default_device("gpu"),
-    lambda: Tensor([1.0, 2.0], device="gpu"),
-    lambda: Tensor([1.0, 2.0]).to("gpu"),
-    lambda: Tensor([1.0], requires_grad=True).gpu(),
-    lambda: backend.xp_for("gpu"),
-], ids=["set_default_device", "Tensor(device=)", "to", "gpu()", "xp_for"])
+@pytest.mark.parametrize(
+    "ask",
+    [
+        lambda: backend.set_default_device("gpu"),
+        lambda: Tensor([1.0, 2.0], device="gpu"),
+        lambda: Tensor([1.0, 2.0]).to("gpu"),
+        lambda: Tensor([1.0], requires_grad=True).gpu(),
+        lambda: backend.xp_for("gpu"),
+    ],
+    ids=["set_default_device", "Tensor(device=)", "to", "gpu()", "xp_for"],
+)
 def test_gpu_without_cupy_says_how_to_install(no_cupy, ask):
     with pytest.raises(DeviceError, match=re.escape(INSTALL)) as err:
         ask()
@@ -56,8 +60,10 @@ def test_gpu_without_cupy_says_how_to_install(no_cupy, ask):
     assert backend.get_default_device() == "cpu"  # nothing was switched behind the user's back
 
 
-@pytest.mark.parametrize("count, why", [(0, "no CUDA device was found"),
-                                        (RuntimeError("driver too old"), "driver too old")])
+@pytest.mark.parametrize(
+    "count, why",
+    [(0, "no CUDA device was found"), (RuntimeError("driver too old"), "driver too old")],
+)
 def test_gpu_with_cupy_but_no_device(monkeypatch, count, why):
     cupy = fake_cupy.make_fake_cupy()
 
@@ -75,8 +81,11 @@ def test_gpu_with_cupy_but_no_device(monkeypatch, count, why):
 
 
 def test_unknown_device_names_the_choices():
-    with pytest.raises(ValueError, match=r"unknown device 'tpu': use 'cpu' or 'gpu' \(or PyTorch's "
-                                         r"'cuda', the same as 'gpu', also written 'cuda:0'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown device 'tpu': use 'cpu' or 'gpu' \(or PyTorch's "
+        r"'cuda', the same as 'gpu', also written 'cuda:0'\)",
+    ):
         Tensor([1.0], device="tpu")
     with pytest.raises(ValueError, match="unknown device 'cuda:1'"):
         backend.set_default_device("cuda:1")
@@ -97,8 +106,11 @@ def test_two_devices_in_one_op_names_both(fake_gpu):
     g = Tensor(np.ones((2, 3)), device="gpu")
     c = Tensor(np.ones((2, 3)))
     assert g.device == "gpu" and c.device == "cpu"
-    with pytest.raises(DeviceError, match=r"Add: inputs are on two devices, cpu \(input 1, shape "
-                                          r"\(2, 3\)\) and gpu \(input 0, shape \(2, 3\)\)"):
+    with pytest.raises(
+        DeviceError,
+        match=r"Add: inputs are on two devices, cpu \(input 1, shape "
+        r"\(2, 3\)\) and gpu \(input 0, shape \(2, 3\)\)",
+    ):
         g + c
     with pytest.raises(DeviceError, match=r"MatMul: .*cpu.*gpu.*tensor.to\('gpu'\)"):
         F.matmul(c, Tensor(np.ones((3, 2)), device="gpu"))
@@ -143,11 +155,24 @@ def test_basic_ops_keep_gpu_data_on_the_gpu(fake_gpu):
     x = Tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True, device="gpu")
     idx = Tensor(np.array([0, 2, 2]))  # a host index is moved to the tensor's device
     parts = [
-        F.softmax(x, axis=1), F.log_softmax(x, axis=0), F.sigmoid(x), F.softplus(x), F.step(x),
-        F.max(x, axis=1, keepdims=True), F.pad(x, 1)[1:-1, 1:-1], x[idx].sum(axis=0),
-        F.stack([x, x]).mean(axis=0), F.concatenate([x, x], axis=1)[:, :4], F.where(x > 0, x, 0.0),
-        F.clip(x, -0.5, 0.5), F.maximum(x, 0.1) ** 2, x.permute(1, 0).T, x.reshape(4, 3).reshape(3, 4),
-        (x @ Tensor(np.ones((4, 4)), device="gpu")) / 4, F.piecewise_linear(x), F.leaky_relu(x),
+        F.softmax(x, axis=1),
+        F.log_softmax(x, axis=0),
+        F.sigmoid(x),
+        F.softplus(x),
+        F.step(x),
+        F.max(x, axis=1, keepdims=True),
+        F.pad(x, 1)[1:-1, 1:-1],
+        x[idx].sum(axis=0),
+        F.stack([x, x]).mean(axis=0),
+        F.concatenate([x, x], axis=1)[:, :4],
+        F.where(x > 0, x, 0.0),
+        F.clip(x, -0.5, 0.5),
+        F.maximum(x, 0.1) ** 2,
+        x.permute(1, 0).T,
+        x.reshape(4, 3).reshape(3, 4),
+        (x @ Tensor(np.ones((4, 4)), device="gpu")) / 4,
+        F.piecewise_linear(x),
+        F.leaky_relu(x),
     ]
     loss = F.sum(F.stack([p.sum() if p.ndim else p for p in parts]))
     assert loss.device == "gpu"
@@ -171,16 +196,20 @@ def test_set_default_device(fake_gpu):
 
 def _python(code: str, device: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, MINISEGNET_DEVICE=device, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
 
 
 BLOCK_CUPY = "import sys; sys.modules['cupy'] = None; "  # as if CuPy were not installed
 
 
 def test_environment_variable_selects_the_default_device():
-    ok = _python("import minisegnet; print(minisegnet.backend.get_default_device(), "
-                 "minisegnet.Tensor([1.0]).device)", "cpu")
+    ok = _python(
+        "import minisegnet; print(minisegnet.backend.get_default_device(), "
+        "minisegnet.Tensor([1.0]).device)",
+        "cpu",
+    )
     assert ok.returncode == 0 and ok.stdout.split() == ["cpu", "cpu"], ok.stderr
     gpu = _python(BLOCK_CUPY + "import minisegnet", "gpu")
     assert gpu.returncode != 0
@@ -195,17 +224,22 @@ def test_environment_variable_selects_the_default_device():
 
 # Modules allowed to build NumPy arrays directly, and why:
 HOST_MODULES = {
-    "backend.py",     # the backend itself: it is where numpy and cupy meet
-    "gradcheck.py",   # a test tool: seeded host RNG and float64 host bookkeeping of the numbers
-    "testing.py",     # hypothesis strategies for tests: they draw host NumPy arrays
-    "data",           # toy datasets are generated on the host, moved to the device at the end
-    "utils",          # utils.data: batches of Python numbers built on the host (as torch's)
-    "plots.py",       # plotting is host-side matplotlib
-    "cli.py", "train.py", "checkpoint.py", "summary.py",  # user-facing glue, files, reports
-    "infer.py",       # predict --input: image files read and written on the host
-    "random.py",      # the seeded host RNG that hands out initial weights
+    "backend.py",  # the backend itself: it is where numpy and cupy meet
+    "gradcheck.py",  # a test tool: seeded host RNG and float64 host bookkeeping of the numbers
+    "testing.py",  # hypothesis strategies for tests: they draw host NumPy arrays
+    "data",  # toy datasets are generated on the host, moved to the device at the end
+    "utils",  # utils.data: batches of Python numbers built on the host (as torch's)
+    "plots.py",  # plotting is host-side matplotlib
+    "cli.py",
+    "train.py",
+    "checkpoint.py",
+    "summary.py",  # user-facing glue, files, reports
+    "infer.py",  # predict --input: image files read and written on the host
+    "random.py",  # the seeded host RNG that hands out initial weights
 }  # (lessons/ lives outside the package and is not scanned: lessons print numbers on the host)
-CONSTRUCTORS = r"(zeros|ones|empty|full|array|asarray|ascontiguousarray|arange|linspace|eye|identity)"
+CONSTRUCTORS = (
+    r"(zeros|ones|empty|full|array|asarray|ascontiguousarray|arange|linspace|eye|identity)"
+)
 
 
 def _code_lines(path: pathlib.Path) -> dict[int, str]:
@@ -222,11 +256,17 @@ def _code_lines(path: pathlib.Path) -> dict[int, str]:
 def _numpy_constructor_lines(path: pathlib.Path) -> list[int]:
     """Lines that build arrays with numpy directly (any alias of it), or use numpy.random."""
     code = _code_lines(path)
-    aliases = {"numpy"} | {m.group(1) for line in code.values()
-                           for m in [re.search(r"import numpy as (\w+)", line)] if m}
+    aliases = {"numpy"} | {
+        m.group(1)
+        for line in code.values()
+        for m in [re.search(r"import numpy as (\w+)", line)]
+        if m
+    }
     np_ = "(" + "|".join(sorted(aliases)) + ")"
-    bad = re.compile(rf"\b{np_}\.{CONSTRUCTORS}(_like)?\(|\b{np_}\.random\.|"
-                     rf"\bfrom numpy(\.random)? import .*\b({CONSTRUCTORS[1:-1]}|\w+_like)\b")
+    bad = re.compile(
+        rf"\b{np_}\.{CONSTRUCTORS}(_like)?\(|\b{np_}\.random\.|"
+        rf"\bfrom numpy(\.random)? import .*\b({CONSTRUCTORS[1:-1]}|\w+_like)\b"
+    )
     return [n for n, line in code.items() if bad.search(line)]
 
 
@@ -235,24 +275,31 @@ def _modules() -> list[pathlib.Path]:
 
 
 def test_engine_code_creates_arrays_through_the_array_module():
-    offenders = [f"{path.relative_to(ROOT)}:{n}: {_code_lines(path)[n].strip()}"
-                 for path in _modules() if path.relative_to(PACKAGE).parts[0] not in HOST_MODULES
-                 for n in _numpy_constructor_lines(path)]
-    assert not offenders, ("engine code must create arrays with the inputs' array module "
-                           "(xp = tensor.xp / self.xp / backend.get_array_module(a)), not numpy:\n"
-                           + "\n".join(offenders))
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}: {_code_lines(path)[n].strip()}"
+        for path in _modules()
+        if path.relative_to(PACKAGE).parts[0] not in HOST_MODULES
+        for n in _numpy_constructor_lines(path)
+    ]
+    assert not offenders, (
+        "engine code must create arrays with the inputs' array module "
+        "(xp = tensor.xp / self.xp / backend.get_array_module(a)), not numpy:\n"
+        + "\n".join(offenders)
+    )
 
 
 def test_the_scan_catches_what_it_should(tmp_path):
     """The scan itself: direct numpy constructors are found; dtype constants, numpy.prod of a
     shape and text in strings or comments are not."""
     sample = tmp_path / "sample.py"
-    sample.write_text('"""numpy.zeros( in a docstring is fine"""\n'  # line 1
-                      "import numpy as onp\n"                          # 2
-                      "x = numpy.float32(2) + numpy.prod((2, 3))\n"     # 3: fine
-                      "y = onp.zeros_like(a)  # numpy.ones( here\n"     # 4: found
-                      "z = numpy.random.default_rng(0)\n"               # 5: found
-                      "w = numpy.asarray(v, dtype=numpy.float32)\n"     # 6: found
-                      "from numpy import pi, zeros\n"                   # 7: found
-                      "u = xp.zeros((2, 3))\n")                         # 8: fine
+    sample.write_text(
+        '"""numpy.zeros( in a docstring is fine"""\n'  # line 1
+        "import numpy as onp\n"  # 2
+        "x = numpy.float32(2) + numpy.prod((2, 3))\n"  # 3: fine
+        "y = onp.zeros_like(a)  # numpy.ones( here\n"  # 4: found
+        "z = numpy.random.default_rng(0)\n"  # 5: found
+        "w = numpy.asarray(v, dtype=numpy.float32)\n"  # 6: found
+        "from numpy import pi, zeros\n"  # 7: found
+        "u = xp.zeros((2, 3))\n"
+    )  # 8: fine
     assert _numpy_constructor_lines(sample) == [4, 5, 6, 7]

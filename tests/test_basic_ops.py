@@ -65,12 +65,17 @@ UNARY = {
     "step": (F.step, _scalar(lambda z: 1.0 if z > 0 else (0.5 if z == 0 else 0.0)), arrays),
     "sign": (F.sign, _scalar(lambda z: 1.0 if z > 0 else (0.0 if z == 0 else -1.0)), arrays),
     "linear": (F.linear, _scalar(lambda z: z), arrays),
-    "piecewise_linear": (F.piecewise_linear,
-                         _scalar(lambda z: 0.0 if z < -0.5 else (z + 0.5 if z <= 0.5 else 1.0)),
-                         lambda s: arrays(s, avoid=(-0.5, 0.5))),
+    "piecewise_linear": (
+        F.piecewise_linear,
+        _scalar(lambda z: 0.0 if z < -0.5 else (z + 0.5 if z <= 0.5 else 1.0)),
+        lambda s: arrays(s, avoid=(-0.5, 0.5)),
+    ),
     "sigmoid": (F.sigmoid, _scalar(lambda z: 1 / (1 + np.exp(-z))), arrays),
-    "tanh": (F.tanh, _scalar(lambda z: (np.exp(z) - np.exp(-z)) / (np.exp(z) + np.exp(-z))),
-             arrays),
+    "tanh": (
+        F.tanh,
+        _scalar(lambda z: (np.exp(z) - np.exp(-z)) / (np.exp(z) + np.exp(-z))),
+        arrays,
+    ),
     "relu": (F.relu, _scalar(lambda z: max(0.0, z)), arrays),
     "leaky_relu": (F.leaky_relu, _scalar(lambda z: z if z > 0 else 0.01 * z), arrays),
     "softplus": (F.softplus, _scalar(lambda z: np.log(1 + np.exp(z))), arrays),
@@ -143,8 +148,16 @@ BINARY = {
     "mul": (F.mul, np.multiply, (arrays, arrays)),
     "div": (F.div, np.divide, (arrays, lambda s: arrays(s, avoid=(0.0,), margin=0.3))),
     "pow": (F.pow, np.power, (positive_arrays, lambda s: arrays(s, low=-2, high=2))),
-    "maximum": (F.maximum, np.maximum, (lambda s: offset_grid(s, 0.0), lambda s: offset_grid(s, 0.1))),
-    "minimum": (F.minimum, np.minimum, (lambda s: offset_grid(s, 0.0), lambda s: offset_grid(s, 0.1))),
+    "maximum": (
+        F.maximum,
+        np.maximum,
+        (lambda s: offset_grid(s, 0.0), lambda s: offset_grid(s, 0.1)),
+    ),
+    "minimum": (
+        F.minimum,
+        np.minimum,
+        (lambda s: offset_grid(s, 0.0), lambda s: offset_grid(s, 0.1)),
+    ),
 }
 TESTED.update(BINARY)
 
@@ -179,11 +192,26 @@ def test_binary_grad(name, device, data):
 def test_operators_and_numbers(device, x, c):
     """Python operators call the ops; a number takes the tensor's dtype (float32 stays float32)."""
     t = T(x, device, grad=False)
-    assert_close(t + c, x + c), assert_close(c + t, c + x), assert_close(t - c, x - c), assert_close(c - t, c - x)
-    assert_close(t * c, x * c), assert_close(c * t, c * x), assert_close(t / c, x / c), assert_close(c / t, c / x)
-    assert_close(-t, -x), assert_close(abs(t), np.abs(x)), assert_close(t ** 2, x ** 2), assert_close(c ** t, c ** x)
+    (
+        assert_close(t + c, x + c),
+        assert_close(c + t, c + x),
+        assert_close(t - c, x - c),
+        assert_close(c - t, c - x),
+    )
+    (
+        assert_close(t * c, x * c),
+        assert_close(c * t, c * x),
+        assert_close(t / c, x / c),
+        assert_close(c / t, c / x),
+    )
+    (
+        assert_close(-t, -x),
+        assert_close(abs(t), np.abs(x)),
+        assert_close(t**2, x**2),
+        assert_close(c**t, c**x),
+    )
     t32 = Tensor(x.astype(np.float32), device=device)
-    for y in (t32 + c, c * t32, t32 / c, t32 ** 2, c - t32):
+    for y in (t32 + c, c * t32, t32 / c, t32**2, c - t32):
         assert y.dtype == np.float32
 
 
@@ -191,23 +219,30 @@ def test_operators_and_numbers(device, x, c):
 def test_pow_gradient_of_the_exponent(device):
     """d(a^b)/db = a^b ln a; with a constant base (2 ** x) too."""
     a, b = T([0.5, 2.0, 3.0], device), T([1.5, -1.0, 2.0], device)
-    (a ** b).sum().backward()
+    (a**b).sum().backward()
     assert_close(b.grad, np.array([0.5, 2.0, 3.0]) ** [1.5, -1.0, 2.0] * np.log([0.5, 2.0, 3.0]))
-    assert gradcheck(lambda e: 2.0 ** e, T([0.3, -1.2], device))
+    assert gradcheck(lambda e: 2.0**e, T([0.3, -1.2], device))
 
 
 @covers("where")
 @pytest.mark.parametrize("device", DEVICES)
 @given(data=st.data())
 def test_where(device, data):
-    sc, sa, sb = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3,
-                                                              max_side=4)).input_shapes
+    sc, sa, sb = data.draw(
+        hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=4)
+    ).input_shapes
     cond = data.draw(hnp.arrays(np.bool_, sc))
     a, b = data.draw(arrays(sa)), data.draw(arrays(sb))
-    assert_close(F.where(Tensor(cond, device=device), T(a, device, False), T(b, device, False)),
-          np.where(cond, a, b))
-    assert gradcheck(lambda x, y: F.where(Tensor(cond, device=device), x, y), T(a, device),
-                     T(b, device), name="where")
+    assert_close(
+        F.where(Tensor(cond, device=device), T(a, device, False), T(b, device, False)),
+        np.where(cond, a, b),
+    )
+    assert gradcheck(
+        lambda x, y: F.where(Tensor(cond, device=device), x, y),
+        T(a, device),
+        T(b, device),
+        name="where",
+    )
 
 
 @covers("clip", "clamp")
@@ -244,8 +279,11 @@ def matmul_pair(draw, kind):
 @given(data=st.data())
 def test_matmul(device, kind, data):
     a, b = data.draw(matmul_pair(kind))
-    expected = np.einsum("...ij,...jk->...ik", np.atleast_2d(a) if a.ndim > 1 else a[None],
-                         b if b.ndim > 1 else b[:, None])  # the sum over k, written out
+    expected = np.einsum(
+        "...ij,...jk->...ik",
+        np.atleast_2d(a) if a.ndim > 1 else a[None],
+        b if b.ndim > 1 else b[:, None],
+    )  # the sum over k, written out
     expected = expected[..., 0, :] if a.ndim == 1 else expected
     expected = expected[..., 0] if b.ndim == 1 else expected
     assert_close(F.matmul(T(a, device, False), T(b, device, False)), expected)
@@ -266,10 +304,15 @@ def test_matmul_errors_name_shapes():
 
 @covers("sum", "mean", "max", "min")
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name, values", [
-    ("sum", arrays), ("mean", arrays),
-    ("max", distinct_arrays), ("min", distinct_arrays),  # no ties: one element wins each window
-])
+@pytest.mark.parametrize(
+    "name, values",
+    [
+        ("sum", arrays),
+        ("mean", arrays),
+        ("max", distinct_arrays),
+        ("min", distinct_arrays),  # no ties: one element wins each window
+    ],
+)
 @given(data=st.data(), keepdims=st.booleans())
 def test_reductions(name, values, device, data, keepdims):
     """F.sum / mean / max / min against NumPy; the gradient through the function and the
@@ -277,11 +320,14 @@ def test_reductions(name, values, device, data, keepdims):
     x = data.draw(shapes().flatmap(values))
     axis = data.draw(axes(x.ndim))
     op = getattr(F, name)
-    assert_close(op(T(x, device, False), axis=axis, keepdims=keepdims),
-                 getattr(np, name)(x, axis=axis, keepdims=keepdims))
+    assert_close(
+        op(T(x, device, False), axis=axis, keepdims=keepdims),
+        getattr(np, name)(x, axis=axis, keepdims=keepdims),
+    )
     assert gradcheck(lambda t: op(t, axis=axis, keepdims=keepdims), T(x, device), name=name)
-    assert gradcheck(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), T(x, device),
-                     name=name)
+    assert gradcheck(
+        lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), T(x, device), name=name
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -315,8 +361,10 @@ def test_reshape_flatten(device, data):
     new = data.draw(st.permutations(x.shape + (1,)).map(tuple))  # same size, size-1 axis inserted
     assert_close(F.reshape(T(x, device, False), new), x.reshape(new))
     assert_close(T(x, device, False).reshape(-1), x.reshape(-1))
-    assert_close(F.flatten(T(x, device, False), start_dim=min(1, x.ndim)),
-          x.reshape(x.shape[:min(1, x.ndim)] + (-1,)))
+    assert_close(
+        F.flatten(T(x, device, False), start_dim=min(1, x.ndim)),
+        x.reshape(x.shape[: min(1, x.ndim)] + (-1,)),
+    )
     assert gradcheck(lambda t: F.reshape(t, new), T(x, device), name="reshape")
     assert gradcheck(lambda t: t.flatten(), T(x, device), name="flatten")
 
@@ -346,7 +394,10 @@ def test_permute_transpose(device, data):
 def test_getitem_crops_and_basic_indices(device, data):
     """A crop is a slice; basic indices (ints, slices, Ellipsis, None) as NumPy reads them."""
     x = data.draw(shapes(min_dims=1).flatmap(arrays))
-    for index in (data.draw(crops(x.shape)), data.draw(hnp.basic_indices(x.shape, allow_newaxis=True))):
+    for index in (
+        data.draw(crops(x.shape)),
+        data.draw(hnp.basic_indices(x.shape, allow_newaxis=True)),
+    ):
         assert_close(T(x, device, False)[index], x[index])
         assert gradcheck(lambda t, i=index: F.getitem(t, i), T(x, device), name="getitem")
 
@@ -383,17 +434,24 @@ def test_concatenate_stack(device, data, n):
         shape = list(base)
         shape[axis] = s
         parts.append(data.draw(arrays(tuple(shape))))
-    assert_close(F.concatenate([T(p, device, False) for p in parts], axis=axis), np.concatenate(parts, axis))
+    assert_close(
+        F.concatenate([T(p, device, False) for p in parts], axis=axis), np.concatenate(parts, axis)
+    )
     assert gradcheck(lambda *ts: F.cat(ts, axis=axis), *[T(p, device) for p in parts], name="cat")
     same = [data.draw(arrays(base)) for _ in range(n)]
     new_axis = data.draw(st.integers(-len(base) - 1, len(base)))
-    assert_close(F.stack([T(p, device, False) for p in same], axis=new_axis), np.stack(same, new_axis))
-    assert gradcheck(lambda *ts: F.stack(ts, axis=new_axis), *[T(p, device) for p in same],
-                     name="stack")
+    assert_close(
+        F.stack([T(p, device, False) for p in same], axis=new_axis), np.stack(same, new_axis)
+    )
+    assert gradcheck(
+        lambda *ts: F.stack(ts, axis=new_axis), *[T(p, device) for p in same], name="stack"
+    )
 
 
 def test_concatenate_error_suggests_crop():
-    with pytest.raises(ValueError, match=r"concatenate: shapes \[\(1, 2, 4, 4\), \(1, 3, 6, 6\)\].*crop"):
+    with pytest.raises(
+        ValueError, match=r"concatenate: shapes \[\(1, 2, 4, 4\), \(1, 3, 6, 6\)\].*crop"
+    ):
         F.concatenate([Tensor(np.ones((1, 2, 4, 4))), Tensor(np.ones((1, 3, 6, 6)))], axis=1)
 
 
@@ -402,12 +460,19 @@ def test_concatenate_error_suggests_crop():
 @given(data=st.data(), value=st.floats(-2, 2))
 def test_pad(device, data, value):
     x = data.draw(shapes(min_dims=1).flatmap(arrays))
-    widths = data.draw(st.one_of(
-        st.integers(0, 2),
-        st.tuples(st.integers(0, 2), st.integers(0, 2)),
-        st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=x.ndim, max_size=x.ndim)))
-    assert_close(F.pad(T(x, device, False), widths, value=value),
-          np.pad(x, widths, mode="constant", constant_values=value))
+    widths = data.draw(
+        st.one_of(
+            st.integers(0, 2),
+            st.tuples(st.integers(0, 2), st.integers(0, 2)),
+            st.lists(
+                st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=x.ndim, max_size=x.ndim
+            ),
+        )
+    )
+    assert_close(
+        F.pad(T(x, device, False), widths, value=value),
+        np.pad(x, widths, mode="constant", constant_values=value),
+    )
     assert gradcheck(lambda t: F.pad(t, widths, value), T(x, device), name="pad")
 
 
@@ -451,8 +516,12 @@ def test_softmax_log_softmax(device, data):
     p = F.softmax(T(x, device, False), axis=axis)
     assert_close(p, _softmax_definition(x, axis))
     assert_close(p.sum(axis=axis), np.ones(np.delete(x.shape, axis % x.ndim)))
-    assert_close(F.log_softmax(T(x, device, False), axis=axis), np.log(_softmax_definition(x, axis)))
-    assert_close(T(x, device, False).softmax(), _softmax_definition(x, 1))  # the class axis by default
+    assert_close(
+        F.log_softmax(T(x, device, False), axis=axis), np.log(_softmax_definition(x, axis))
+    )
+    assert_close(
+        T(x, device, False).softmax(), _softmax_definition(x, 1)
+    )  # the class axis by default
     assert gradcheck(lambda t: F.softmax(t, axis=axis), T(x, device), name="softmax")
     assert gradcheck(lambda t: F.log_softmax(t, axis=axis), T(x, device), name="log_softmax")
 
@@ -471,13 +540,17 @@ def test_softmax_finite_for_huge_logits(device, dtype):
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
     e = 1 / (1 + np.exp(-1.0))
     np.testing.assert_allclose(p, [[e, 0, 0, 1 - e], [0.25] * 4], rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(F.log_softmax(Tensor(logits, device=device), axis=1).numpy()[0, 1],
-                               -2e4 - np.log1p(np.exp(-1.0)), rtol=1e-6)
+    np.testing.assert_allclose(
+        F.log_softmax(Tensor(logits, device=device), axis=1).numpy()[0, 1],
+        -2e4 - np.log1p(np.exp(-1.0)),
+        rtol=1e-6,
+    )
 
 
 def test_every_public_op_is_tested():
     """A new op in functional/basic.py needs a value test and a gradient test here."""
     import minisegnet.functional.basic as basic
+
     missing = sorted(set(basic.__all__) - TESTED)
     assert not missing, f"ops without tests in {__file__}: {missing}"
 
@@ -485,5 +558,5 @@ def test_every_public_op_is_tested():
 def test_pow_gradient_of_zeroth_power_at_zero_is_zero_not_nan():
     # d/dx x**0 = 0 everywhere; b * a**(b-1) would be 0 * inf = nan at a = 0
     x = Tensor(np.array([0.0, 1.0, 2.0]), requires_grad=True)
-    (x ** 0.0).sum().backward()
+    (x**0.0).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])

@@ -13,18 +13,28 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 def _run(tmp_path: Path, **env: str) -> list[str]:
     script = tmp_path / "probe.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {str(BENCH)!r})
         from timing import blas_kernel, native_blas
         native_blas(__file__)
         print(os.environ.get("OPENBLAS_CORETYPE", "-"), os.environ.get("OPENBLAS_L2_SIZE", "-"))
         print(blas_kernel())
-    """))
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("OPENBLAS_CORE", "OPENBLAS_L2"))}
+    """)
+    )
+    full = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENBLAS_CORE", "OPENBLAS_L2"))
+    }
     full.update(env)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=full,
-                         check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=full,
+        check=True,
+        timeout=120,
+    )
     return out.stdout.strip().splitlines()
 
 

@@ -10,13 +10,28 @@ from minisegnet.checkpoint import load_checkpoint
 from minisegnet.cli import EXIT_DIVERGED, build_parser, main
 from minisegnet.train import METRIC_COLUMNS, TrainConfig
 
-SMALL = ["--width", "4", "--depth", "2", "--size", "16", "--n-train", "16", "--n-val", "8",
-         "--n-test", "8", "--batch-size", "8"]
+SMALL = [
+    "--width",
+    "4",
+    "--depth",
+    "2",
+    "--size",
+    "16",
+    "--n-train",
+    "16",
+    "--n-val",
+    "8",
+    "--n-test",
+    "8",
+    "--batch-size",
+    "8",
+]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def read_png(path):
     import matplotlib.image
+
     data = path.read_bytes()
     assert data[:8] == PNG and len(data) > 1000
     return matplotlib.image.imread(str(path))
@@ -32,21 +47,34 @@ def test_train_then_predict_writes_the_promised_files(tmp_path, capsys):
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     names = ("background", "circle", "square", "triangle")
     assert list(rows[0]) == list(METRIC_COLUMNS) + [f"val_iou_{n}" for n in names]
-    for r in rows:                                   # per-class IoU: a number, or empty (absent)
+    for r in rows:  # per-class IoU: a number, or empty (absent)
         ious = [float(r[f"val_iou_{n}"]) for n in names if r[f"val_iou_{n}"] != ""]
         assert ious and all(0.0 <= v <= 1.0 for v in ious)
         assert float(r["val_miou"]) == pytest.approx(sum(ious) / len(ious), rel=1e-4)
     import json
+
     results = json.loads((out / "results.json").read_text())
     assert set(results["val"]["iou"]) == set(names)
     assert all(0.0 <= float(r["val_miou"]) <= 1.0 and float(r["train_loss"]) > 0 for r in rows)
     curve, grid = read_png(out / "loss_curve.png"), read_png(out / "predictions.png")
-    assert curve.ndim == 3 and grid.shape[0] > grid.shape[1]      # one row per image: tall
+    assert curve.ndim == 3 and grid.shape[0] > grid.shape[1]  # one row per image: tall
     state = load_checkpoint(out / "checkpoint.npz")
     assert state["epoch"] == 2 and state["config"]["width"] == 4
 
-    assert main(["predict", "--checkpoint", str(out / "checkpoint.npz"),
-                 "--out", str(tmp_path / "pred.png"), "-n", "3"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--checkpoint",
+                str(out / "checkpoint.npz"),
+                "--out",
+                str(tmp_path / "pred.png"),
+                "-n",
+                "3",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "val: mIoU" in printed and str(tmp_path / "pred.png") in printed
     assert "IoU per class: background " in printed and ", triangle " in printed
@@ -59,29 +87,51 @@ def test_resume_continues_the_saved_run(tmp_path, capsys):
     assert main(args + ["--epochs", "1"]) == 0
     assert main(args + ["--epochs", "2", "--resume"]) == 0
     straight = str(tmp_path / "s")
-    assert main(["train", *SMALL, "--schedule", "none", "--out", straight, "--quiet", "--no-plots",
-                 "--epochs", "2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                *SMALL,
+                "--schedule",
+                "none",
+                "--out",
+                straight,
+                "--quiet",
+                "--no-plots",
+                "--epochs",
+                "2",
+            ]
+        )
+        == 0
+    )
     a, b = load_checkpoint(out)["model"], load_checkpoint(straight)["model"]
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert len((tmp_path / "r" / "metrics.csv").read_text().splitlines()) == 3
-    assert not (tmp_path / "r" / "loss_curve.png").exists()      # --no-plots
+    assert not (tmp_path / "r" / "loss_curve.png").exists()  # --no-plots
 
 
 def test_no_arguments_means_the_documented_default_run():
     args = build_parser().parse_args(["train"])
     from minisegnet.cli import _config_from_args
+
     cfg = _config_from_args(args)
-    assert cfg.recipe == {"name": "unet", "set": {}}      # U-Net's recipe: the shared defaults
+    assert cfg.recipe == {"name": "unet", "set": {}}  # U-Net's recipe: the shared defaults
     import dataclasses
+
     assert dataclasses.replace(cfg, recipe=None) == TrainConfig()
     assert (cfg.model, cfg.dataset, cfg.device) == ("unet", "shapes", "cpu")
     assert str(cfg.out_dir()).replace("\\", "/") == "runs/unet-shapes"
 
 
-@pytest.mark.parametrize("option,bad,valid", [("--model", "vgg16", "unet, fcn8s, fcn16s, fcn32s"),
-                                              ("--dataset", "voc", "shapes, digits"),
-                                              ("--loss", "l1", "ce, dice, ce+dice, focal, tversky"),
-                                              ("--optimizer", "rmsprop", "adam, adamw, sgd")])
+@pytest.mark.parametrize(
+    "option,bad,valid",
+    [
+        ("--model", "vgg16", "unet, fcn8s, fcn16s, fcn32s"),
+        ("--dataset", "voc", "shapes, digits"),
+        ("--loss", "l1", "ce, dice, ce+dice, focal, tversky"),
+        ("--optimizer", "rmsprop", "adam, adamw, sgd"),
+    ],
+)
 def test_unknown_names_list_the_valid_ones(option, bad, valid, capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", option, bad])
@@ -96,7 +146,7 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
     assert main(["train", "--epochs", "0"]) == 2
     assert "epochs must be >= 1" in capsys.readouterr().err
     assert main(["train", "--size", "20", "--n-train", "4", "--out", str(tmp_path / "y")]) == 2
-    assert "input height 20 does not work" in capsys.readouterr().err    # the model's own message
+    assert "input height 20 does not work" in capsys.readouterr().err  # the model's own message
     assert main(["predict", "--checkpoint", str(tmp_path / "none.npz")]) == 2
     assert "no checkpoint at" in capsys.readouterr().err
 
@@ -110,8 +160,12 @@ def test_gpu_without_cupy_names_the_install_command(tmp_path, capsys):
 
 def test_nan_loss_exits_with_a_message(tmp_path, capsys, monkeypatch):
     import minisegnet.train as train_module
-    monkeypatch.setattr(train_module, "make_loss",
-                        lambda name: lambda x, y: train_module.losses.cross_entropy(x, y) * float("inf"))
+
+    monkeypatch.setattr(
+        train_module,
+        "make_loss",
+        lambda name: lambda x, y: train_module.losses.cross_entropy(x, y) * float("inf"),
+    )
     code = main(["train", *SMALL, "--epochs", "1", "--out", str(tmp_path / "n"), "--quiet"])
     assert code == EXIT_DIVERGED
     err = capsys.readouterr().err

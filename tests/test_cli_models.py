@@ -10,7 +10,7 @@ def test_models_lists_every_registered_network_with_its_count(capsys):
     expected = msrandom.generator().random(4)
     msrandom.manual_seed(5)
     assert main(["models"]) == 0
-    assert (msrandom.generator().random(4) == expected).all()   # building left no trace
+    assert (msrandom.generator().random(4) == expected).all()  # building left no trace
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines()[1:-1]}
     assert set(rows) == set(models.MODEL_NAMES)

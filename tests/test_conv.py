@@ -3,6 +3,7 @@ identity, gradients, errors."""
 
 import numpy as np
 import pytest
+from backends import WHERE, running_on
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -11,7 +12,6 @@ from minisegnet import Tensor, gradcheck, no_grad
 from minisegnet.functional import sizes
 
 import reference as R
-from backends import WHERE, running_on
 
 
 @st.composite
@@ -23,18 +23,23 @@ def conv_params(draw, max_hw=7):
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    hw = tuple(draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), max_hw + 2))
-               for i in range(2))
+    hw = tuple(
+        draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), max_hw + 2)) for i in range(2)
+    )
     n = draw(st.integers(1, 2))
-    return dict(n=n, g=g, cin=cin, cout=cout, k=k, s=s, d=d, p=p, hw=hw,
-                seed=draw(st.integers(0, 99)))
+    return dict(
+        n=n, g=g, cin=cin, cout=cout, k=k, s=s, d=d, p=p, hw=hw, seed=draw(st.integers(0, 99))
+    )
 
 
 def _arrays(c, transposed=False):
     rng = np.random.default_rng(c["seed"])
     x = rng.standard_normal((c["n"], c["cin"], *c["hw"]))
-    wshape = (c["cin"], c["cout"] // c["g"], *c["k"]) if transposed else \
-        (c["cout"], c["cin"] // c["g"], *c["k"])
+    wshape = (
+        (c["cin"], c["cout"] // c["g"], *c["k"])
+        if transposed
+        else (c["cout"], c["cin"] // c["g"], *c["k"])
+    )
     return x, rng.standard_normal(wshape), rng.standard_normal(c["cout"])
 
 
@@ -48,8 +53,10 @@ def _on(device, *arrays, requires_grad=False):
 
 def _full_size(c, a):
     """The transposed convolution's output size before it is checked (may be < 1)."""
-    return [(n - 1) * s + d * (k - 1) + 1 - 2 * p + ai for n, s, d, k, p, ai in
-            zip(c["hw"], c["s"], c["d"], c["k"], c["p"], a)]
+    return [
+        (n - 1) * s + d * (k - 1) + 1 - 2 * p + ai
+        for n, s, d, k, p, ai in zip(c["hw"], c["s"], c["d"], c["k"], c["p"], a)
+    ]
 
 
 @pytest.mark.parametrize("where", WHERE)
@@ -58,11 +65,13 @@ def _full_size(c, a):
 def test_conv2d_matches_reference(where, c):
     x, w, b = _arrays(c)
     with running_on(where) as device:
-        y = F.conv2d(*_on(device, x, w, b), stride=c["s"], padding=c["p"], dilation=c["d"],
-                     groups=c["g"])
+        y = F.conv2d(
+            *_on(device, x, w, b), stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"]
+        )
         assert y.device == device
-    np.testing.assert_allclose(y.numpy(), R.conv2d(x, w, b, c["s"], c["p"], c["d"], c["g"]),
-                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        y.numpy(), R.conv2d(x, w, b, c["s"], c["p"], c["d"], c["g"]), rtol=1e-10, atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("where", WHERE)
@@ -73,8 +82,14 @@ def test_conv_transpose2d_matches_splat_reference(where, c):
     a = _out_pad(c)
     assume(min(_full_size(c, a)) >= 1)
     with running_on(where) as device:
-        y = F.conv_transpose2d(*_on(device, x, w, b), stride=c["s"], padding=c["p"],
-                               output_padding=a, dilation=c["d"], groups=c["g"])
+        y = F.conv_transpose2d(
+            *_on(device, x, w, b),
+            stride=c["s"],
+            padding=c["p"],
+            output_padding=a,
+            dilation=c["d"],
+            groups=c["g"],
+        )
         assert y.device == device
     ref = R.conv_transpose2d(x, w, b, c["s"], c["p"], a, c["d"], c["g"])
     assert y.shape == ref.shape
@@ -92,8 +107,15 @@ def test_conv_transpose_is_the_adjoint_of_conv(where, c):
         xt, wt = _on(device, x, w)
         cx = F.conv2d(xt, wt, stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
         yv = rng.standard_normal(cx.shape)
-        ty = F.conv_transpose2d(Tensor(yv, device=device), wt, stride=c["s"], padding=c["p"],
-                                dilation=c["d"], groups=c["g"], output_size=x.shape[2:])
+        ty = F.conv_transpose2d(
+            Tensor(yv, device=device),
+            wt,
+            stride=c["s"],
+            padding=c["p"],
+            dilation=c["d"],
+            groups=c["g"],
+            output_size=x.shape[2:],
+        )
     assert ty.shape == x.shape
     lhs, rhs = (cx.numpy() * yv).sum(), (x * ty.numpy()).sum()
     assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs))
@@ -106,8 +128,11 @@ def test_conv2d_gradients(where, c):
     x, w, b = _arrays(c)
     args = dict(stride=c["s"], padding=c["p"], dilation=c["d"], groups=c["g"])
     with running_on(where) as device:
-        gradcheck(lambda x, w, b: F.conv2d(x, w, b, **args),
-                  *_on(device, x, w, b, requires_grad=True), name="conv2d")
+        gradcheck(
+            lambda x, w, b: F.conv2d(x, w, b, **args),
+            *_on(device, x, w, b, requires_grad=True),
+            name="conv2d",
+        )
 
 
 @pytest.mark.parametrize("where", WHERE)
@@ -119,24 +144,31 @@ def test_conv_transpose2d_gradients(where, c):
     args = dict(stride=c["s"], padding=c["p"], output_padding=a, dilation=c["d"], groups=c["g"])
     assume(min(_full_size(c, a)) >= 1)
     with running_on(where) as device:
-        gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **args),
-                  *_on(device, x, w, b, requires_grad=True), name="conv_transpose2d")
+        gradcheck(
+            lambda x, w, b: F.conv_transpose2d(x, w, b, **args),
+            *_on(device, x, w, b, requires_grad=True),
+            name="conv_transpose2d",
+        )
 
 
 @pytest.mark.parametrize("where", WHERE)
 def test_only_the_gradients_asked_for(where):
     """x, w or b alone requiring a gradient: the others get none, on both paths."""
     rng = np.random.default_rng(9)
-    x, w, b = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((6, 2, 3, 3)), \
-        rng.standard_normal(6)
+    x, w, b = (
+        rng.standard_normal((2, 4, 6, 5)),
+        rng.standard_normal((6, 2, 3, 3)),
+        rng.standard_normal(6),
+    )
     wt = rng.standard_normal((4, 3, 2, 3))
     with running_on(where) as device:
         for k in range(3):
             ts = [Tensor(a, device=device, requires_grad=i == k) for i, a in enumerate((x, w, b))]
             F.conv2d(*ts, stride=2, padding=1, groups=2).sum().backward()
             assert [t.grad is not None for t in ts] == [i == k for i in range(3)]
-            ts = [Tensor(a, device=device, requires_grad=i == k)
-                  for i, a in enumerate((x, wt, b[:3]))]
+            ts = [
+                Tensor(a, device=device, requires_grad=i == k) for i, a in enumerate((x, wt, b[:3]))
+            ]
             F.conv_transpose2d(*ts, stride=(2, 1), output_padding=(1, 0)).sum().backward()
             assert [t.grad is not None for t in ts] == [i == k for i in range(3)]
 
@@ -159,31 +191,38 @@ def test_gradients_when_only_some_inputs_require_grad(device):
 def test_float32_in_float32_out_and_no_grad(device):
     rng = np.random.default_rng(4)
     x = Tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32), device=device)
-    w = Tensor(rng.standard_normal((5, 3, 3, 3)).astype(np.float32), requires_grad=True,
-               device=device)
+    w = Tensor(
+        rng.standard_normal((5, 3, 3, 3)).astype(np.float32), requires_grad=True, device=device
+    )
     with no_grad():
         y = F.conv2d(x, w, padding=1)
     assert y.dtype == np.float32 and y.creator is None
-    t = F.conv_transpose2d(y, Tensor(rng.standard_normal((5, 2, 2, 2)).astype(np.float32),
-                                     device=device), stride=2)
+    t = F.conv_transpose2d(
+        y, Tensor(rng.standard_normal((5, 2, 2, 2)).astype(np.float32), device=device), stride=2
+    )
     assert t.dtype == np.float32 and t.shape == (2, 2, 16, 16)
     ref = R.conv2d(x.numpy(), w.numpy(), padding=1)
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("k, s, p, d", [(3, 1, 1, 1), (3, 2, 1, 1), (2, 2, 0, 1), (3, 1, 2, 2),
-                                        (5, 3, 2, 1), (1, 1, 0, 1)])
+@pytest.mark.parametrize(
+    "k, s, p, d",
+    [(3, 1, 1, 1), (3, 2, 1, 1), (2, 2, 0, 1), (3, 1, 2, 2), (5, 3, 2, 1), (1, 1, 0, 1)],
+)
 def test_output_shape_helpers_agree_with_the_ops(k, s, p, d):
     x = np.zeros((2, 3, 11, 9))
     w = np.zeros((4, 3, k, k))
-    assert F.conv2d(x, w, stride=s, padding=p, dilation=d).shape == \
-        sizes.conv2d_output_shape(x.shape, 4, k, s, p, d)
+    assert F.conv2d(x, w, stride=s, padding=p, dilation=d).shape == sizes.conv2d_output_shape(
+        x.shape, 4, k, s, p, d
+    )
     wt = np.zeros((3, 4, k, k))
     for a in range(max(s, d)):
         shape = sizes.conv_transpose2d_output_shape(x.shape, 4, k, s, p, a, d)
         if min(shape[2:]) > 0:
-            assert F.conv_transpose2d(x, wt, stride=s, padding=p, output_padding=a,
-                                      dilation=d).shape == shape
+            assert (
+                F.conv_transpose2d(x, wt, stride=s, padding=p, output_padding=a, dilation=d).shape
+                == shape
+            )
 
 
 def test_output_size_picks_output_padding():
@@ -204,9 +243,13 @@ def test_unet_up_convolution_with_bias(groups, device):
     rng = np.random.default_rng(groups)
     x, w = rng.standard_normal((2, 8, 5, 7)), rng.standard_normal((8, 2, 2, 2))
     b = rng.standard_normal(2 * groups)
-    y = F.conv_transpose2d(Tensor(x, device=device), Tensor(w, device=device),
-                           Tensor(b, device=device),
-                           stride=2, groups=groups)
+    y = F.conv_transpose2d(
+        Tensor(x, device=device),
+        Tensor(w, device=device),
+        Tensor(b, device=device),
+        stride=2,
+        groups=groups,
+    )
     assert y.shape == (2, 2 * groups, 10, 14)
     np.testing.assert_allclose(y.numpy(), R.conv_transpose2d(x, w, b, 2, groups=groups), atol=1e-12)
 
@@ -215,43 +258,77 @@ def test_unet_up_convolution_with_bias(groups, device):
 # bad input
 
 
-@pytest.mark.parametrize("call, pattern", [
-    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 2, 3, 3))),
-     r"conv2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\)"
-     r".*C_in = weight\.shape\[1\] \* groups = 2"),
-    (lambda: F.conv2d(np.ones((1, 4, 5, 5)), np.ones((3, 2, 3, 3)), groups=2),
-     r"conv2d: C_out = weight\.shape\[0\] = 3 is not divisible by groups = 2"),
-    (lambda: F.conv2d(np.ones((1, 3, 2, 2)), np.ones((4, 3, 5, 5)), padding=1),
-     r"conv2d: kernel 5x5 is larger than the padded input 4x4 "
-     r"\(input shape \(1, 3, 2, 2\), padding \(1, 1\)\)"),
-    (lambda: F.conv2d(np.ones((1, 3, 4, 4)), np.ones((4, 3, 3, 3)), dilation=2),
-     r"conv2d: kernel 3x3 \(extent 5x5 with dilation \(2, 2\)\) "
-     r"is larger than the padded input 4x4"),
-    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=0),
-     r"conv2d: stride must be positive, got 0"),
-    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=(1, -2)),
-     r"conv2d: stride must be positive, got \(1, -2\)"),
-    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), padding=-1),
-     r"conv2d: padding must be >= 0"),
-    (lambda: F.conv2d(np.ones((3, 5, 5)), np.ones((4, 3, 3, 3))),
-     r"conv2d: expected a 4-D input \(N, C, H, W\), got shape \(3, 5, 5\) \(3-D\)"),
-    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3))),
-     r"conv2d: expected a 4-D weight \(C_out, C_in/groups, kH, kW\), got shape \(4, 3, 3\)"),
-    (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(3)),
-     r"conv2d: bias must have shape \(4,\)"),
-    (lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((4, 2, 3, 3))),
-     r"conv_transpose2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\) "
-     r"expects C_in = weight\.shape\[0\] = 4"),
-    (lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((3, 2, 3, 3)), stride=0),
-     r"conv_transpose2d: stride must be positive"),
-    (lambda: F.conv_transpose2d(np.ones((1, 3, 5)), np.ones((3, 2, 3, 3))),
-     r"conv_transpose2d: expected a 4-D input"),
-    (lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((3, 2, 3, 3)), stride=2,
-                                output_padding=2),
-     r"conv_transpose2d: output_padding \(2, 2\) must be smaller than max\(stride, dilation\) = 2"),
-    (lambda: F.conv_transpose2d(np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2)), padding=1),
-     r"conv_transpose2d: the crop \(padding \(1, 1\)\) removes everything"),
-])
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 2, 3, 3))),
+            r"conv2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\)"
+            r".*C_in = weight\.shape\[1\] \* groups = 2",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 4, 5, 5)), np.ones((3, 2, 3, 3)), groups=2),
+            r"conv2d: C_out = weight\.shape\[0\] = 3 is not divisible by groups = 2",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 2, 2)), np.ones((4, 3, 5, 5)), padding=1),
+            r"conv2d: kernel 5x5 is larger than the padded input 4x4 "
+            r"\(input shape \(1, 3, 2, 2\), padding \(1, 1\)\)",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 4, 4)), np.ones((4, 3, 3, 3)), dilation=2),
+            r"conv2d: kernel 3x3 \(extent 5x5 with dilation \(2, 2\)\) "
+            r"is larger than the padded input 4x4",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=0),
+            r"conv2d: stride must be positive, got 0",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=(1, -2)),
+            r"conv2d: stride must be positive, got \(1, -2\)",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), padding=-1),
+            r"conv2d: padding must be >= 0",
+        ),
+        (
+            lambda: F.conv2d(np.ones((3, 5, 5)), np.ones((4, 3, 3, 3))),
+            r"conv2d: expected a 4-D input \(N, C, H, W\), got shape \(3, 5, 5\) \(3-D\)",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3))),
+            r"conv2d: expected a 4-D weight \(C_out, C_in/groups, kH, kW\), got shape \(4, 3, 3\)",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(3)),
+            r"conv2d: bias must have shape \(4,\)",
+        ),
+        (
+            lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((4, 2, 3, 3))),
+            r"conv_transpose2d: input \(1, 3, 5, 5\) has 3 channels but weight \(4, 2, 3, 3\) "
+            r"expects C_in = weight\.shape\[0\] = 4",
+        ),
+        (
+            lambda: F.conv_transpose2d(np.ones((1, 3, 5, 5)), np.ones((3, 2, 3, 3)), stride=0),
+            r"conv_transpose2d: stride must be positive",
+        ),
+        (
+            lambda: F.conv_transpose2d(np.ones((1, 3, 5)), np.ones((3, 2, 3, 3))),
+            r"conv_transpose2d: expected a 4-D input",
+        ),
+        (
+            lambda: F.conv_transpose2d(
+                np.ones((1, 3, 5, 5)), np.ones((3, 2, 3, 3)), stride=2, output_padding=2
+            ),
+            r"conv_transpose2d: output_padding \(2, 2\) must be smaller than max\(stride, dilation\) = 2",
+        ),
+        (
+            lambda: F.conv_transpose2d(np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2)), padding=1),
+            r"conv_transpose2d: the crop \(padding \(1, 1\)\) removes everything",
+        ),
+    ],
+)
 def test_bad_input_is_a_clear_value_error(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
@@ -296,8 +373,10 @@ def test_one_switch_picks_the_path_and_restores_it():
     with F.fast_path(False):
         assert not F.fast_path_enabled()
         assert type(F.conv2d(x, w).creator) is conv.Conv2dFunction
-        assert type(F.conv_transpose2d(x, w.detach().numpy().transpose(1, 0, 2, 3)).creator) \
+        assert (
+            type(F.conv_transpose2d(x, w.detach().numpy().transpose(1, 0, 2, 3)).creator)
             is conv.ConvTranspose2dFunction
+        )
         assert type(F.max_pool2d(x, 2).creator) is pool.MaxPool2dFunction
     assert F.fast_path_enabled()
     assert type(F.max_pool2d(x, 2).creator) is fast.FastMaxPool2dFunction

@@ -30,8 +30,9 @@ def naive_dense_crf(probs, image, iterations, theta_alpha, theta_beta, theta_gam
                         continue
                     dp = (i[0] - j[0]) ** 2 + (i[1] - j[1]) ** 2
                     dc = sum((image[ch][i] - image[ch][j]) ** 2 for ch in range(image.shape[0]))
-                    kij = (w1 * math.exp(-dp / (2 * theta_alpha ** 2) - dc / (2 * theta_beta ** 2))
-                           + w2 * math.exp(-dp / (2 * theta_gamma ** 2)))
+                    kij = w1 * math.exp(
+                        -dp / (2 * theta_alpha**2) - dc / (2 * theta_beta**2)
+                    ) + w2 * math.exp(-dp / (2 * theta_gamma**2))
                     for l2 in range(k):
                         if l2 != l:  # Potts
                             e += kij * q[j][l2]
@@ -67,8 +68,9 @@ def test_matches_naive_reference(iterations):
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
     assert np.abs(got - p).max() > 0.05  # the CRF did change the map
     # small chunks give the same sums as one chunk
-    np.testing.assert_allclose(dense_crf(p, img, iterations, chunk_elements=7, **PARAMS), got,
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        dense_crf(p, img, iterations, chunk_elements=7, **PARAMS), got, rtol=1e-12, atol=1e-14
+    )
 
 
 def test_batch_equals_per_image_and_stays_normalised():
@@ -128,12 +130,15 @@ def test_noisy_map_next_to_colour_edge_gets_cleaner():
     assert (smooth.argmax(0) == truth).mean() < 0.9
 
 
-@pytest.mark.parametrize("probs_shape, image_shape, match", [
-    ((4, 5), (3, 4, 5), "probs must be"),
-    ((3, 4, 5), (1, 3, 4, 5), "image must be"),
-    ((2, 3, 4, 5), (1, 3, 4, 5), "same number of images"),
-    ((3, 4, 5), (3, 4, 6), "same height and width"),
-])
+@pytest.mark.parametrize(
+    "probs_shape, image_shape, match",
+    [
+        ((4, 5), (3, 4, 5), "probs must be"),
+        ((3, 4, 5), (1, 3, 4, 5), "image must be"),
+        ((2, 3, 4, 5), (1, 3, 4, 5), "same number of images"),
+        ((3, 4, 5), (3, 4, 6), "same height and width"),
+    ],
+)
 def test_bad_shapes(probs_shape, image_shape, match):
     p = np.full(probs_shape, 1.0 / probs_shape[-3] if len(probs_shape) > 2 else 0.5)
     with pytest.raises(ValueError, match=match):

@@ -30,8 +30,20 @@ STRONG = {"iterations": 3, "w2": 8.0, "theta_gamma": 2.0}
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    train(model="deeplabv1", width=4, depth=2, size=16, n_train=8, n_val=6, n_test=4, epochs=1,
-          batch_size=8, out=str(out), quiet=True, plots=False)
+    train(
+        model="deeplabv1",
+        width=4,
+        depth=2,
+        size=16,
+        n_train=8,
+        n_val=6,
+        n_test=4,
+        epochs=1,
+        batch_size=8,
+        out=str(out),
+        quiet=True,
+        plots=False,
+    )
     return out
 
 
@@ -54,8 +66,14 @@ def miou(labels, masks, k):
 def test_defaults_and_option_checks():
     d = crf_defaults()
     assert tuple(d) == CRF_OPTIONS
-    assert d == {"iterations": 5, "theta_alpha": 5.0, "theta_beta": 0.1, "theta_gamma": 1.0,
-                 "w1": 3.0, "w2": 1.0}
+    assert d == {
+        "iterations": 5,
+        "theta_alpha": 5.0,
+        "theta_beta": 0.1,
+        "theta_gamma": 1.0,
+        "w1": 3.0,
+        "w2": 1.0,
+    }
     assert check_crf_options({"w1": 7.0})["w1"] == 7.0
     with pytest.raises(ValueError, match="unknown CRF option.*'sigma'"):
         check_crf_options({"sigma": 1.0})
@@ -69,8 +87,13 @@ def test_refine_logits_is_dense_crf_of_the_softmax():
     image = rng.random((3, 3, 6, 5))
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     want = dense_crf(e / e.sum(axis=1, keepdims=True), image, iterations=2, w1=4.0)
-    got = refine_logits(Tensor(logits.astype(np.float32)), image.astype(np.float32),
-                        iterations=2, w1=4.0, chunk_elements=50)     # several chunks
+    got = refine_logits(
+        Tensor(logits.astype(np.float32)),
+        image.astype(np.float32),
+        iterations=2,
+        w1=4.0,
+        chunk_elements=50,
+    )  # several chunks
     assert got.dtype == np.float64 and got.shape == (3, 4, 6, 5)
     assert np.allclose(got, want, atol=1e-6)
     with pytest.raises(ValueError, match=r"refine_logits: logits must be \(N, K, H, W\)"):
@@ -80,16 +103,19 @@ def test_refine_logits_is_dense_crf_of_the_softmax():
 
 
 def test_evaluate_reports_both_scores(run):
-    trainer = Trainer(TrainConfig.from_dict(json.loads((run / "config.json").read_text())),
-                      resume=run, write_outputs=False)
+    trainer = Trainer(
+        TrainConfig.from_dict(json.loads((run / "config.json").read_text())),
+        resume=run,
+        write_outputs=False,
+    )
     data = trainer.val_set
-    loader = DataLoader(data, 4, shuffle=False)               # two batches of 4 and 2
+    loader = DataLoader(data, 4, shuffle=False)  # two batches of 4 and 2
     plain = trainer.evaluate(loader)
     assert "crf" not in plain
     scores = trainer.evaluate(loader, crf=STRONG)
     assert scores["miou"] == plain["miou"] and scores["loss"] == plain["loss"]
     base, refined = by_hand(trainer.model, data.images, {**crf_defaults(), **STRONG})
-    assert (refined != base).mean() > 0.01                  # the CRF did change the map
+    assert (refined != base).mean() > 0.01  # the CRF did change the map
     want_miou, want_acc = miou(refined, data.masks, trainer.num_classes)
     c = scores["crf"]
     assert c["miou"] == pytest.approx(want_miou, abs=1e-12)
@@ -103,14 +129,28 @@ def test_evaluate_reports_both_scores(run):
 
 
 def test_predict_dataset_mode_cli(run, tmp_path, capsys):
-    argv = ["predict", "--checkpoint", str(run), "--out", str(tmp_path / "g.png"), "--crf",
-            "--crf-iterations", "3", "--crf-w2", "8", "--crf-theta-gamma", "2"]
+    argv = [
+        "predict",
+        "--checkpoint",
+        str(run),
+        "--out",
+        str(tmp_path / "g.png"),
+        "--crf",
+        "--crf-iterations",
+        "3",
+        "--crf-w2",
+        "8",
+        "--crf-theta-gamma",
+        "2",
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     _, scores = predict(run, tmp_path / "h.png", crf=STRONG)
     c = scores["crf"]
-    line = (f"val with dense CRF (iterations 3, theta_alpha 5, theta_beta 0.1, theta_gamma 2, "
-            f"w1 3, w2 8): mIoU {scores['miou']:.3f} -> {c['miou']:.3f}")
+    line = (
+        f"val with dense CRF (iterations 3, theta_alpha 5, theta_beta 0.1, theta_gamma 2, "
+        f"w1 3, w2 8): mIoU {scores['miou']:.3f} -> {c['miou']:.3f}"
+    )
     assert line in out, out
     assert "IoU per class with CRF: background" in out
     assert (tmp_path / "g.png").is_file()
@@ -130,32 +170,72 @@ def test_predict_images_mode(run, tmp_path, capsys):
     assert (refined != base).any()
     assert np.array_equal(results[0].labels, resize_labels(refined[0], (20, 24)))
     assert np.array_equal(np.asarray(Image.open(results[0].mask_path)), results[0].labels)
-    argv = ["predict", "--checkpoint", str(run), "--input", str(folder), "--out",
-            str(tmp_path / "o2"), "--crf", "--crf-w2", "8", "--crf-theta-gamma", "2",
-            "--crf-iterations", "3"]
+    argv = [
+        "predict",
+        "--checkpoint",
+        str(run),
+        "--input",
+        str(folder),
+        "--out",
+        str(tmp_path / "o2"),
+        "--crf",
+        "--crf-w2",
+        "8",
+        "--crf-theta-gamma",
+        "2",
+        "--crf-iterations",
+        "3",
+    ]
     assert cli.main(argv) == 0
     assert "refined by the dense CRF" in capsys.readouterr().out
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "o2" / "a_mask.png")),
-                          results[0].labels)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o2" / "a_mask.png")), results[0].labels)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--crf-w1", "3"], "--crf-w1 needs --crf"),
-    (["--crf", "--crf-iterations", "-2"], "--crf: iterations must be an int >= 0, got -2"),
-    (["--crf", "--crf-theta-beta", "0"], "--crf: theta_beta must be > 0"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--crf-w1", "3"], "--crf-w1 needs --crf"),
+        (["--crf", "--crf-iterations", "-2"], "--crf: iterations must be an int >= 0, got -2"),
+        (["--crf", "--crf-theta-beta", "0"], "--crf: theta_beta must be > 0"),
+    ],
+)
 def test_bad_crf_options(run, tmp_path, capsys, argv, message):
-    assert cli.main(["predict", "--checkpoint", str(run), "--out", str(tmp_path / "g.png"),
-                     *argv]) == 2
+    assert (
+        cli.main(["predict", "--checkpoint", str(run), "--out", str(tmp_path / "g.png"), *argv])
+        == 2
+    )
     assert message in capsys.readouterr().err
     assert not (tmp_path / "g.png").exists()
 
 
 def test_train_crf_final_evaluation(tmp_path, capsys):
     out = tmp_path / "r"
-    argv = ["train", "--model", "deeplabv1", "--width", "4", "--depth", "2", "--size", "16",
-            "--n-train", "8", "--n-val", "4", "--n-test", "4", "--epochs", "1", "--quiet",
-            "--no-plots", "--out", str(out), "--crf", "--crf-iterations", "2"]
+    argv = [
+        "train",
+        "--model",
+        "deeplabv1",
+        "--width",
+        "4",
+        "--depth",
+        "2",
+        "--size",
+        "16",
+        "--n-train",
+        "8",
+        "--n-val",
+        "4",
+        "--n-test",
+        "4",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--no-plots",
+        "--out",
+        str(out),
+        "--crf",
+        "--crf-iterations",
+        "2",
+    ]
     assert cli.main(argv) == 0
     text = capsys.readouterr().out
     assert "val with dense CRF (iterations 2," in text and "test with dense CRF" in text
@@ -171,10 +251,10 @@ def test_train_crf_final_evaluation(tmp_path, capsys):
 
 def test_refine_logits_on_every_device(device):
     from minisegnet import backend
+
     rng = np.random.default_rng(2)
     logits, image = rng.normal(size=(2, 3, 5, 4)), rng.random((2, 3, 5, 4))
     want = refine_logits(logits, image, iterations=2)
-    got = refine_logits(Tensor(logits, device=device), Tensor(image, device=device),
-                        iterations=2)
+    got = refine_logits(Tensor(logits, device=device), Tensor(image, device=device), iterations=2)
     assert backend.device_of(got) == device
     assert np.allclose(backend.asnumpy(got), want, atol=1e-10)

@@ -27,6 +27,7 @@ from conftest import DEVICES
 
 try:
     import sklearn  # noqa: F401
+
     SKLEARN_MISSING = None
 except ImportError:
     SKLEARN_MISSING = 'scikit-learn is not installed (pip install "minisegnet[datasets]")'
@@ -34,6 +35,7 @@ needs_sklearn = pytest.mark.skipif(SKLEARN_MISSING is not None, reason=str(SKLEA
 
 
 # ----- shapes -----------------------------------------------------------------------------------
+
 
 def test_shapes_layout_dtypes_and_ranges():
     ds = shapes(n=12, size=24, seed=3)
@@ -49,7 +51,11 @@ def test_shapes_layout_dtypes_and_ranges():
 
 
 def test_shapes_are_deterministic_by_seed():
-    a, b, c = shapes(n=6, size=16, seed=1), shapes(n=6, size=16, seed=1), shapes(n=6, size=16, seed=2)
+    a, b, c = (
+        shapes(n=6, size=16, seed=1),
+        shapes(n=6, size=16, seed=1),
+        shapes(n=6, size=16, seed=2),
+    )
     assert np.array_equal(a.images, b.images) and np.array_equal(a.masks, b.masks)
     assert not np.array_equal(a.images, c.images)
     # the first images do not depend on how many are generated after them
@@ -67,7 +73,7 @@ def test_number_of_classes_is_configurable(k):
     ds = shapes(n=40, size=32, seed=0, num_classes=k)
     assert ds.num_classes == k and len(ds.class_names) == k
     assert set(np.unique(ds.masks)) == set(range(k))
-    assert ds.class_names[1:] == SHAPE_KINDS[:k - 1]
+    assert ds.class_names[1:] == SHAPE_KINDS[: k - 1]
 
 
 def test_bad_shapes_options_raise_clear_errors():
@@ -79,16 +85,22 @@ def test_bad_shapes_options_raise_clear_errors():
         shapes(n=2, radius=(0.3, 0.6))
 
 
-@pytest.mark.parametrize("kind,area", [("circle", math.pi), ("square", 4 * 0.886 ** 2),
-                                       ("triangle", 3 * math.sqrt(3) / 4 * 1.55 ** 2),
-                                       ("ring", math.pi * (1 - 0.55 ** 2)),
-                                       ("cross", 4 * 1.1 ** 2 * (2 / 3 - 1 / 9))])
+@pytest.mark.parametrize(
+    "kind,area",
+    [
+        ("circle", math.pi),
+        ("square", 4 * 0.886**2),
+        ("triangle", 3 * math.sqrt(3) / 4 * 1.55**2),
+        ("ring", math.pi * (1 - 0.55**2)),
+        ("cross", 4 * 1.1**2 * (2 / 3 - 1 / 9)),
+    ],
+)
 def test_shape_masks_have_the_geometric_area(kind, area):
     """Pixel counts of big rasterised shapes match the formula areas (in units of radius^2)."""
     yy, xx = np.mgrid[0:200, 0:200].astype(float) + 0.5
     r = 60.0
     m = shape_mask(kind, yy, xx, 100.0, 100.0, r, 0.3)
-    assert m.sum() / r ** 2 == pytest.approx(area, rel=0.02)
+    assert m.sum() / r**2 == pytest.approx(area, rel=0.02)
 
 
 def test_triangle_has_three_corners_and_square_four():
@@ -123,12 +135,14 @@ def test_labels_line_up_with_the_painted_shape_and_colour_says_nothing():
 def test_shapes_generation_is_fast():
     """Vectorised over pixels: a few hundred images take a fraction of a second (loose bound)."""
     import time
+
     t = time.perf_counter()
     shapes(n=300, size=32, seed=0)
     assert time.perf_counter() - t < 5.0
 
 
 # ----- splits -------------------------------------------------------------------------------------
+
 
 def test_splits_are_deterministic_and_different():
     tr1 = load_dataset("shapes", "train", n=8, size=16, seed=4)
@@ -151,7 +165,7 @@ def test_load_dataset_rejects_unknown_names():
 
 def test_train_val_test_split_is_a_seeded_partition():
     ds = shapes(n=20, size=16, seed=0)
-    ds.images[:, 0, 0, 0] = np.arange(20)           # tag each sample
+    ds.images[:, 0, 0, 0] = np.arange(20)  # tag each sample
     parts = train_val_test_split(ds, 0.2, 0.1, seed=3)
     assert [len(p) for p in parts] == [14, 4, 2]
     tags = np.concatenate([p.images[:, 0, 0, 0] for p in parts])
@@ -171,12 +185,15 @@ def test_dataset_validates_shapes():
 
 # ----- DataLoader ---------------------------------------------------------------------------------
 
+
 def _tagged(n=10, size=8):
     """Images whose channel 0 equals the mask and channel 1 holds the sample index."""
     rng = np.random.default_rng(0)
     masks = rng.integers(0, 4, (n, size, size))
-    images = np.stack([masks.astype(np.float32), np.broadcast_to(np.arange(n)[:, None, None],
-                                                                 (n, size, size))], axis=1)
+    images = np.stack(
+        [masks.astype(np.float32), np.broadcast_to(np.arange(n)[:, None, None], (n, size, size))],
+        axis=1,
+    )
     return SegmentationDataset(images, masks, 4, ("bg", "a", "b", "c"))
 
 
@@ -207,8 +224,10 @@ def test_loader_order_is_seeded_and_its_state_restores():
     c = DataLoader(ds, 5, seed=123, augment=True)
     c.load_state_dict(state)
     second = [(x.numpy(), m) for x, m in c]
-    assert all(np.array_equal(x1, x2) and np.array_equal(m1, m2)
-               for (x1, m1), (x2, m2) in zip(first, second))
+    assert all(
+        np.array_equal(x1, x2) and np.array_equal(m1, m2)
+        for (x1, m1), (x2, m2) in zip(first, second)
+    )
 
 
 def test_augmentation_flips_image_and_mask_together():
@@ -218,7 +237,7 @@ def test_augmentation_flips_image_and_mask_together():
     for _ in range(3):
         x, m = next(iter(loader))
         x = x.numpy()
-        assert np.array_equal(x[:, 0], m)             # the label moved with its pixel
+        assert np.array_equal(x[:, 0], m)  # the label moved with its pixel
         for i in range(16):
             orig = ds.masks[i]
             variants = {"id": orig, "h": orig[:, ::-1], "v": orig[::-1], "hv": orig[::-1, ::-1]}
@@ -227,8 +246,12 @@ def test_augmentation_flips_image_and_mask_together():
             seen.add(found[0])
     assert seen == {"id", "h", "v", "hv"}
     # flip_pairs by hand
-    imgs, masks = flip_pairs(ds.images[:2], ds.masks[:2], np.array([True, False]), np.array([True, True]))
-    assert np.array_equal(masks[0], ds.masks[0][::-1, ::-1]) and np.array_equal(masks[1], ds.masks[1][::-1])
+    imgs, masks = flip_pairs(
+        ds.images[:2], ds.masks[:2], np.array([True, False]), np.array([True, True])
+    )
+    assert np.array_equal(masks[0], ds.masks[0][::-1, ::-1]) and np.array_equal(
+        masks[1], ds.masks[1][::-1]
+    )
     assert np.array_equal(imgs[0, 0], masks[0])
 
 
@@ -249,6 +272,7 @@ def test_loader_rejects_bad_options():
 
 
 # ----- digits -------------------------------------------------------------------------------------
+
 
 @needs_sklearn
 def test_digits_labels_are_digit_plus_one_on_strokes():
@@ -276,6 +300,7 @@ def test_digits_are_deterministic_and_pools_are_disjoint():
     def rows(images, lab):  # each digit as one sortable row: label, then its 64 pixels
         r = np.concatenate([lab[:, None], images.reshape(len(images), -1)], axis=1)
         return r[np.lexsort(r.T[::-1])]
+
     # the three pools are a partition of the 1,797 source digits (same multiset, no sample twice)
     united = rows(np.concatenate([p[0] for p in pools]), np.concatenate([p[1] for p in pools]))
     assert np.array_equal(united, rows(everything, labels))
@@ -284,7 +309,7 @@ def test_digits_are_deterministic_and_pools_are_disjoint():
 
 
 def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)   # import now fails
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import now fails
     with pytest.raises(ImportError, match=r'pip install "minisegnet\[datasets\]"'):
         load_digit_images()
     with pytest.raises(ImportError, match="scikit-learn"):

@@ -26,8 +26,7 @@ def ref_layer(layer, x):
 
 
 @settings(max_examples=8)
-@given(m=st.integers(1, 5), n_layers=st.integers(1, 4), k=st.integers(1, 4),
-       new_only=st.booleans())
+@given(m=st.integers(1, 5), n_layers=st.integers(1, 4), k=st.integers(1, 4), new_only=st.booleans())
 def test_channel_arithmetic(m, n_layers, k, new_only):
     block = DenseBlock(m, n_layers, k, new_features_only=new_only)
     y = block(Tensor(np.zeros((1, m, 3, 2), np.float32)))
@@ -63,8 +62,13 @@ def test_transitions_shapes_and_values():
     x = np.random.default_rng(0).standard_normal((2, 4, 7, 6))
     y = td(Tensor(x))
     assert y.shape == (2, 4, 3, 3)  # floor(7 / 2), 6 / 2
-    assert [type(m).__name__ for m in td.children()] == ["BatchNorm2d", "ReLU", "Conv2d",
-                                                         "Dropout", "MaxPool2d"]
+    assert [type(m).__name__ for m in td.children()] == [
+        "BatchNorm2d",
+        "ReLU",
+        "Conv2d",
+        "Dropout",
+        "MaxPool2d",
+    ]
     assert td[2].kernel_size == (1, 1)
     tu = TransitionUp(4, 3).double()
     assert tu(Tensor(x)).shape == (2, 3, 14, 12)
@@ -90,8 +94,11 @@ def test_gradcheck(device):
     for module, shape in cases:
         module = module.double().to(device)
         # distinct values: no ties in the max-pool
-        x = Tensor(rng.permutation(np.prod(shape)).reshape(shape) / 7.0 - 1.0, requires_grad=True,
-                   device=device)
+        x = Tensor(
+            rng.permutation(np.prod(shape)).reshape(shape) / 7.0 - 1.0,
+            requires_grad=True,
+            device=device,
+        )
         fn, params = with_params(module)
         assert gradcheck(fn, x, *params, n_directions=6, name=type(module).__name__)
 
@@ -112,8 +119,9 @@ def test_errors():
     with pytest.raises(ValueError, match=r"expected an \(N, 3, H, W\)"):
         DenseBlock(3, 2, 2)(Tensor(np.zeros((1, 4, 3, 3), np.float32)))
     with pytest.raises(ValueError, match="about twice the size"):
-        TransitionUp(2)(Tensor(np.zeros((1, 2, 3, 3), np.float32)),
-                        Tensor(np.zeros((1, 2, 9, 6), np.float32)))
+        TransitionUp(2)(
+            Tensor(np.zeros((1, 2, 3, 3), np.float32)), Tensor(np.zeros((1, 2, 9, 6), np.float32))
+        )
     with pytest.raises(ValueError, match="Dropout: p"):
         DenseLayer(3, 2, dropout=1.5)
 
@@ -134,8 +142,9 @@ def test_issue15_blocks_on_fake_gpu(monkeypatch):
         lambda: DenseBlock(4, 2, 3, dropout=0.0),
         lambda: TransitionDown(4, dropout=0.0),
         lambda: TransitionUp(4, 2),
-        lambda: nn.convolutionalize([nn.Linear(4 * 3 * 3, 5), nn.ReLU(), nn.Linear(5, 2)],
-                                    (4, 3, 3)),
+        lambda: nn.convolutionalize(
+            [nn.Linear(4 * 3 * 3, 5), nn.ReLU(), nn.Linear(5, 2)], (4, 3, 3)
+        ),
     ]
     for make in makers:
         results = []

@@ -33,7 +33,9 @@ def test_snippets_run(page, tmp_path, monkeypatch):
         try:
             exec(compile(code, f"{page.name}[snippet {i}]", "exec"), namespace)
         except Exception as exc:  # show which snippet broke
-            raise AssertionError(f"{page.relative_to(ROOT)} snippet {i} failed: {exc!r}\n{code}") from exc
+            raise AssertionError(
+                f"{page.relative_to(ROOT)} snippet {i} failed: {exc!r}\n{code}"
+            ) from exc
     assert namespace  # the page ran to its end
 
 
@@ -45,6 +47,7 @@ def test_example_scripts_run(script, tmp_path, monkeypatch):
     """docs/examples/*.py are whole programs a page shows (the PyTorch twin): each runs to its end
     (its own asserts check what it claims)."""
     import runpy
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     runpy.run_path(str(script), run_name="__main__")
@@ -60,8 +63,11 @@ def test_the_from_pytorch_page_shows_its_twin_verbatim():
     assert "import torch" in torch_script and "torch" not in twin.replace("from_pytorch", "")
     # line for line: every PyTorch line without a torch-only spelling is in the twin as it is
     twin_lines = {line.strip() for line in twin.splitlines()}
-    same = [line.strip() for line in torch_script.splitlines()
-            if not re.search(r"torch|dim=|cuda", line)]
+    same = [
+        line.strip()
+        for line in torch_script.splitlines()
+        if not re.search(r"torch|dim=|cuda", line)
+    ]
     assert len(same) > 30 and [line for line in same if line not in twin_lines] == []
     for page_name in ("index.md",):
         assert "from_pytorch.md" in (ROOT / "docs" / page_name).read_text(encoding="utf-8")

@@ -25,20 +25,44 @@ import fake_cupy
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.sh"
 STEPS = ["device", "tests", "spatial", "unet_step", "train"]
-FILES = ["device.log", "spatial.log", "summary.json", "summary.md", "tests.log", "train.log",
-         "unet_step.log"]
+FILES = [
+    "device.log",
+    "spatial.log",
+    "summary.json",
+    "summary.md",
+    "tests.log",
+    "train.log",
+    "unet_step.log",
+]
 
-needs_bash = pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None,
-                                reason="gpu_check.sh needs bash and coreutils' timeout")
+needs_bash = pytest.mark.skipif(
+    shutil.which("bash") is None or shutil.which("timeout") is None,
+    reason="gpu_check.sh needs bash and coreutils' timeout",
+)
 
 
 def run_check(out: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "MINISEGNET_DEVICE", "MINISEGNET_FAKE_CUPY", "PYTEST_ADDOPTS",
-                        "CUPY_TF32")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "PYTHONPATH",
+            "MINISEGNET_DEVICE",
+            "MINISEGNET_FAKE_CUPY",
+            "PYTEST_ADDOPTS",
+            "CUPY_TF32",
+        )
+    }
     env["PYTHON"] = sys.executable
-    return subprocess.run(["bash", str(SCRIPT), *args, str(out)], cwd=out.parent, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args, str(out)],
+        cwd=out.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def summary_rows(md: str) -> dict[str, list[str]]:
@@ -56,7 +80,7 @@ def test_dry_run_runs_every_step_and_summarises_it(tmp_path):
     out = tmp_path / "check"
     r = run_check(out, "--dry-run")
     assert r.returncode == 0, f"stdout:\n{r.stdout[-4000:]}\nstderr:\n{r.stderr[-2000:]}"
-    assert sorted(p.name for p in out.iterdir()) == FILES   # a few flat files: easy to fetch
+    assert sorted(p.name for p in out.iterdir()) == FILES  # a few flat files: easy to fetch
 
     report = json.loads((out / "summary.json").read_text())
     assert report["mode"] == "dry-run"
@@ -70,12 +94,22 @@ def test_dry_run_runs_every_step_and_summarises_it(tmp_path):
         assert step["command"] and (out / step["log"]).read_text().startswith("$ ")
 
     figures = {name: step["figures"] for name, step in report["steps"].items()}
-    assert figures["device"]["device"].startswith("fake CuPy") and figures["device"]["matmul_gflops"] > 0
+    assert (
+        figures["device"]["device"].startswith("fake CuPy")
+        and figures["device"]["matmul_gflops"] > 0
+    )
     assert figures["tests"]["counts"]["passed"] > 100 and not figures["tests"]["failed"]
-    assert "failed" not in figures["tests"]["counts"] and "skipped" not in figures["tests"]["counts"]
+    assert (
+        "failed" not in figures["tests"]["counts"] and "skipped" not in figures["tests"]["counts"]
+    )
     ops = [row["op"] for row in figures["spatial"]["rows"]]
-    assert ops == ["conv3x3 64x64 16->16", "conv3x3 32x32 32->32", "convT k2 s2 32x32 32->16",
-                   "max_pool2d 2x2 2x4x16x16", "max_unpool2d 2x2 2x4x16x16"]
+    assert ops == [
+        "conv3x3 64x64 16->16",
+        "conv3x3 32x32 32->32",
+        "convT k2 s2 32x32 32->16",
+        "max_pool2d 2x2 2x4x16x16",
+        "max_unpool2d 2x2 2x4x16x16",
+    ]
     assert all(row["fb_ms"] > 0 for row in figures["spatial"]["rows"])
     assert figures["unet_step"]["minisegnet_ms"] > 0
     assert figures["train"]["epochs"] == 2 and 0 <= figures["train"]["val_miou"] <= 1
@@ -91,7 +125,9 @@ def test_dry_run_runs_every_step_and_summarises_it(tmp_path):
 
 
 @needs_bash
-@pytest.mark.skipif(backend.gpu_available(), reason="a GPU is present: this would run the real check")
+@pytest.mark.skipif(
+    backend.gpu_available(), reason="a GPU is present: this would run the real check"
+)
 def test_without_a_gpu_every_step_fails_on_its_own_and_the_summary_says_why(tmp_path):
     out = tmp_path / "check"
     r = run_check(out)
@@ -104,13 +140,17 @@ def test_without_a_gpu_every_step_fails_on_its_own_and_the_summary_says_why(tmp_
     assert "CuPy is not installed" in report["steps"]["spatial"]["figures"]["last_line"]
     rows = summary_rows((out / "summary.md").read_text())
     assert [cells[1] for cells in rows.values()] == ["fail"] * len(STEPS)
-    assert re.search(r"train: val mIoU >= 0.9 within 30 s of training: \*\*not measured\*\*",
-                     (out / "summary.md").read_text())
+    assert re.search(
+        r"train: val mIoU >= 0.9 within 30 s of training: \*\*not measured\*\*",
+        (out / "summary.md").read_text(),
+    )
 
 
 def test_extras_name_cupy_for_cuda_12_and_13():
     tomllib = pytest.importorskip("tomllib")
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
     assert extras["gpu"][0].startswith("cupy-cuda12x")
     assert extras["gpu-cuda13"][0].startswith("cupy-cuda13x")
 

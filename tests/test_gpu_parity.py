@@ -32,8 +32,13 @@ from conftest import GPU_SKIP_REASON
 
 GPU_BACKENDS = [
     "fake",
-    pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
-        GPU_SKIP_REASON is not None, reason=f"no GPU: {GPU_SKIP_REASON}")]),
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(GPU_SKIP_REASON is not None, reason=f"no GPU: {GPU_SKIP_REASON}"),
+        ],
+    ),
 ]
 
 
@@ -51,8 +56,10 @@ def gpu(request, monkeypatch):
 
 def run_on(device, fn, arrays, requires_grad=True):
     """fn(*tensors) on ``device``; returns the output and the input gradients as host arrays."""
-    xs = [ms.Tensor(a, device=device, requires_grad=requires_grad and a.dtype.kind == "f")
-          for a in arrays]
+    xs = [
+        ms.Tensor(a, device=device, requires_grad=requires_grad and a.dtype.kind == "f")
+        for a in arrays
+    ]
     out = fn(*xs)
     assert out.device == device, f"{fn.__name__}: output left {device} for {out.device}"
     grads = []
@@ -84,44 +91,79 @@ LABELS = rng.integers(0, 4, (2, 7, 6))
 DISTINCT = rng.permutation(2 * 4 * 8 * 8).reshape(2, 4, 8, 8) / 10.0  # no ties for max-pool
 
 OPS = {
-    "elementwise": (lambda x: F.sigmoid(x) * F.tanh(x) + F.softplus(x) - F.exp(x / 4) * F.relu(x + 0.3),
-                    [X]),
-    "reductions": (lambda x: F.sum(x, axis=(2, 3)) + F.mean(x, axis=(2, 3)) + F.max(x, axis=(2, 3)),
-                   [DISTINCT]),
+    "elementwise": (
+        lambda x: F.sigmoid(x) * F.tanh(x) + F.softplus(x) - F.exp(x / 4) * F.relu(x + 0.3),
+        [X],
+    ),
+    "reductions": (
+        lambda x: F.sum(x, axis=(2, 3)) + F.mean(x, axis=(2, 3)) + F.max(x, axis=(2, 3)),
+        [DISTINCT],
+    ),
     "softmax": (lambda x: F.softmax(x, axis=1) + F.log_softmax(x, axis=1), [X]),
-    "shape_ops": (lambda x: F.cat([x[:, :2], F.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))[:, 2:, 1:-1, 1:-1]], 1).permute(0, 2, 3, 1),
-                  [X]),
+    "shape_ops": (
+        lambda x: F.cat(
+            [x[:, :2], F.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))[:, 2:, 1:-1, 1:-1]], 1
+        ).permute(0, 2, 3, 1),
+        [X],
+    ),
     "matmul": (lambda a, b: a.reshape(8, 42) @ b.reshape(42, 2), [X, rng.standard_normal((2, 42))]),
-    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2),
-               [X, W, B]),
-    "conv_transpose2d": (lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
-                         [X, WT]),
-    "max_pool_unpool": (lambda x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2),
-                        [DISTINCT]),
-    "avg_pools": (lambda x: F.avg_pool2d(x, 3, 2, 1)[:, :, :3, :3] + F.adaptive_avg_pool2d(x, 3), [X]),
-    "interpolate": (lambda x: F.interpolate(x, size=(9, 5), mode="bilinear", align_corners=False)
-                    + F.interpolate(x, size=(9, 5), mode="bilinear", align_corners=True)
-                    + F.interpolate(x, size=(9, 5), mode="nearest"), [X]),
+    "conv2d": (
+        lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2),
+        [X, W, B],
+    ),
+    "conv_transpose2d": (
+        lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+        [X, WT],
+    ),
+    "max_pool_unpool": (
+        lambda x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2),
+        [DISTINCT],
+    ),
+    "avg_pools": (
+        lambda x: F.avg_pool2d(x, 3, 2, 1)[:, :, :3, :3] + F.adaptive_avg_pool2d(x, 3),
+        [X],
+    ),
+    "interpolate": (
+        lambda x: (
+            F.interpolate(x, size=(9, 5), mode="bilinear", align_corners=False)
+            + F.interpolate(x, size=(9, 5), mode="bilinear", align_corners=True)
+            + F.interpolate(x, size=(9, 5), mode="nearest")
+        ),
+        [X],
+    ),
     "center_crop": (lambda x: F.center_crop(x, (4, 3)), [X]),
-    "transformer_ops": (lambda x, w: F.gelu(F.layer_norm(F.linear(x, w), 6)) + F.gelu(x, "tanh")
-                        + F.roll(x, (1, -2), (1, 2)), [X, W.reshape(6, 18)[:, :6]]),
-    "attention": (lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, m)
-                  + F.attention_weights(q, k, m) @ v,
-                  [X[:, :, :5, :4], X[:, :, 1:, 2:], X[:, :, 1:, :3], X[0, 0, :5, :6]]),
+    "transformer_ops": (
+        lambda x, w: (
+            F.gelu(F.layer_norm(F.linear(x, w), 6)) + F.gelu(x, "tanh") + F.roll(x, (1, -2), (1, 2))
+        ),
+        [X, W.reshape(6, 18)[:, :6]],
+    ),
+    "attention": (
+        lambda q, k, v, m: (
+            F.scaled_dot_product_attention(q, k, v, m) + F.attention_weights(q, k, m) @ v
+        ),
+        [X[:, :, :5, :4], X[:, :, 1:, 2:], X[:, :, 1:, :3], X[0, 0, :5, :6]],
+    ),
 }
 
 LOSSES = {
-    "cross_entropy": lambda x: losses.cross_entropy(x, ms.Tensor(LABELS, device=x.device),
-                                                    ignore_index=3, label_smoothing=0.1),
+    "cross_entropy": lambda x: losses.cross_entropy(
+        x, ms.Tensor(LABELS, device=x.device), ignore_index=3, label_smoothing=0.1
+    ),
     "dice": lambda x: losses.dice_loss(x, ms.Tensor(LABELS, device=x.device), from_logits=True),
-    "tversky": lambda x: losses.tversky_loss(x, ms.Tensor(LABELS, device=x.device), beta=0.7,
-                                             from_logits=True),
-    "jaccard": lambda x: losses.jaccard_loss(x, ms.Tensor(LABELS, device=x.device), from_logits=True),
+    "tversky": lambda x: losses.tversky_loss(
+        x, ms.Tensor(LABELS, device=x.device), beta=0.7, from_logits=True
+    ),
+    "jaccard": lambda x: losses.jaccard_loss(
+        x, ms.Tensor(LABELS, device=x.device), from_logits=True
+    ),
     "softmax_focal": lambda x: losses.softmax_focal_loss(x, ms.Tensor(LABELS, device=x.device)),
     "bce_logits": lambda x: losses.binary_cross_entropy_with_logits(
-        x[:, :1], ms.Tensor((LABELS[:, None] > 1).astype(np.float64), device=x.device)),
+        x[:, :1], ms.Tensor((LABELS[:, None] > 1).astype(np.float64), device=x.device)
+    ),
     "binary_focal": lambda x: losses.focal_loss(
-        F.sigmoid(x[:, :1]), ms.Tensor((LABELS[:, None] > 1).astype(np.float64), device=x.device)),
+        F.sigmoid(x[:, :1]), ms.Tensor((LABELS[:, None] > 1).astype(np.float64), device=x.device)
+    ),
 }
 
 
@@ -143,14 +185,18 @@ def test_loss_matches_cpu(gpu, name):
 def test_optimizer_steps_match_cpu(gpu, opt_name):
     def three_steps(device):
         p = ms.nn.Parameter(ms.Tensor(X[0, 0].copy(), device=device))  # Tensor(array) shares memory
-        opt = (optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
-               if opt_name == "sgd" else optim.Adam([p], lr=0.1, weight_decay=1e-3))
+        opt = (
+            optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
+            if opt_name == "sgd"
+            else optim.Adam([p], lr=0.1, weight_decay=1e-3)
+        )
         for _ in range(3):
             opt.zero_grad()
             ((p * p).sum() + p.sum()).backward()
             opt.step()
         assert p.device == device
         return p.numpy()
+
     np.testing.assert_allclose(three_steps("gpu"), three_steps("cpu"), **gpu)
 
 

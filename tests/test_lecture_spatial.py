@@ -28,11 +28,14 @@ def plane(t):
 K2 = [[1, 2], [3, 4]]
 
 
-@pytest.mark.parametrize("inp, expected", [
-    ([[1, 0], [0, 0]], [[1, 2, 0, 0], [3, 4, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]),
-    ([[0, 1], [0, 0]], [[0, 0, 1, 2], [0, 0, 3, 4], [0, 0, 0, 0], [0, 0, 0, 0]]),
-    ([[1, 1], [0, 0]], [[1, 2, 1, 2], [3, 4, 3, 4], [0, 0, 0, 0], [0, 0, 0, 0]]),
-])
+@pytest.mark.parametrize(
+    "inp, expected",
+    [
+        ([[1, 0], [0, 0]], [[1, 2, 0, 0], [3, 4, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]),
+        ([[0, 1], [0, 0]], [[0, 0, 1, 2], [0, 0, 3, 4], [0, 0, 0, 0], [0, 0, 0, 0]]),
+        ([[1, 1], [0, 0]], [[1, 2, 1, 2], [3, 4, 3, 4], [0, 0, 0, 0], [0, 0, 0, 0]]),
+    ],
+)
 def test_deck001_splat_2x2_kernel_stride_2(inp, expected, device):
     """Kernel [[1,2],[3,4]], stride 2: each input value stamps the kernel; kernel = stride, so the
     stamps do not overlap."""
@@ -101,7 +104,8 @@ def test_deck003_stride3_crop1(device):
     splat (stamps 3 apart, no overlap) loses one row/column at every border -> 4x4."""
     y = F.conv_transpose2d(img([[2, 3], [-2, 1]], device), img(FILTER, device), stride=3, padding=1)
     np.testing.assert_array_equal(
-        plane(y), [[-4, -6, -3, -6], [2, 8, -6, 3], [-2, -8, 2, 1], [4, 6, -1, -2]])
+        plane(y), [[-4, -6, -3, -6], [2, 8, -6, 3], [-2, -8, 2, 1], [4, 6, -1, -2]]
+    )
 
 
 def test_deck003_filter_last_entry_must_be_4():
@@ -123,14 +127,25 @@ def test_deck003_stride3_crop1_is_the_cropped_splat():
     np.testing.assert_array_equal(full[1:-1, 1:-1], cropped)
 
 
-EXERCISE_MINUS_2 = [[4, 2, 14, 3, 12], [-2, -4, -9, -6, -9], [-8, 0, -4, 4, 16],
-                    [2, 4, 5, -2, -3], [4, -2, -10, 1, 4]]
-EXERCISE_PLUS_2 = [[4, 2, 14, 3, 12], [-2, -4, -9, -6, -9], [0, 4, 12, 4, 16],
-                   [-2, -4, -7, -2, -3], [-4, 2, 6, 1, 4]]
+EXERCISE_MINUS_2 = [
+    [4, 2, 14, 3, 12],
+    [-2, -4, -9, -6, -9],
+    [-8, 0, -4, 4, 16],
+    [2, 4, 5, -2, -3],
+    [4, -2, -10, 1, 4],
+]
+EXERCISE_PLUS_2 = [
+    [4, 2, 14, 3, 12],
+    [-2, -4, -9, -6, -9],
+    [0, 4, 12, 4, 16],
+    [-2, -4, -7, -2, -3],
+    [-4, 2, 6, 1, 4],
+]
 
 
-@pytest.mark.parametrize("inp, expected", [([[2, 3], [-2, 1]], EXERCISE_MINUS_2),
-                                           ([[2, 3], [2, 1]], EXERCISE_PLUS_2)])
+@pytest.mark.parametrize(
+    "inp, expected", [([[2, 3], [-2, 1]], EXERCISE_MINUS_2), ([[2, 3], [2, 1]], EXERCISE_PLUS_2)]
+)
 def test_deck003_exercise_stride2_both_readings(inp, expected, device):
     """The exercise: same filter, stride 2, crop 0, 5x5 outputs. The input is printed as
     [[2,3],[2,1]] but the partial solution uses 3*filter and -2*filter, i.e. the reading
@@ -210,7 +225,11 @@ def test_deck002_1d_transpose_doubles_the_size(n):
     rng = np.random.default_rng(n)
     x, w = rng.standard_normal((1, 1, 1, n)), rng.standard_normal((1, 1, 1, 3))
     full = F.conv_transpose2d(x, w, stride=(1, 2)).numpy().ravel()
-    y = F.conv_transpose2d(x, w, stride=(1, 2), padding=(0, 1), output_padding=(0, 1)).numpy().ravel()
+    y = (
+        F.conv_transpose2d(x, w, stride=(1, 2), padding=(0, 1), output_padding=(0, 1))
+        .numpy()
+        .ravel()
+    )
     assert full.size == 2 * n + 1 and y.size == 2 * n
     np.testing.assert_allclose(y, full[1:], atol=1e-12)
     copies = sum(np.pad(x.ravel()[i] * w.ravel(), (2 * i, 2 * n - 2 - 2 * i)) for i in range(n))
@@ -220,7 +239,7 @@ def test_deck002_1d_transpose_doubles_the_size(n):
 # ----------------------------------------------------------------------------------------------
 # deck 003: "why transposed": 122 148 / 126 134
 
-X44 = [[4, 5, 8, 7], [1, 8, 8, 8], [3, 6, 6, 4], [6, 5, 7, 8]]   # our choice (the deck prints none)
+X44 = [[4, 5, 8, 7], [1, 8, 8, 8], [3, 6, 6, 4], [6, 5, 7, 8]]  # our choice (the deck prints none)
 K33 = [[1, 4, 1], [1, 4, 3], [3, 3, 1]]
 
 
@@ -230,7 +249,7 @@ def conv_matrix_4x16(k):
     for p in range(2):
         for q in range(2):
             row = np.zeros((4, 4))
-            row[p:p + 3, q:q + 3] = k
+            row[p : p + 3, q : q + 3] = k
             m[2 * p + q] = row.ravel()
     return m
 
@@ -267,13 +286,17 @@ POOL_IN = [[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]]
 def test_deck002_max_pool_and_positions(device):
     y, idx = F.max_pool2d(img(POOL_IN, device), 2, stride=2, return_indices=True)
     np.testing.assert_array_equal(plane(y), [[5, 6], [7, 8]])
-    np.testing.assert_array_equal(idx.numpy()[0, 0], [[1 * 4 + 1, 0 * 4 + 2], [3 * 4 + 0, 3 * 4 + 3]])
+    np.testing.assert_array_equal(
+        idx.numpy()[0, 0], [[1 * 4 + 1, 0 * 4 + 2], [3 * 4 + 0, 3 * 4 + 3]]
+    )
 
 
 def test_deck002_max_unpool(device):
     _, idx = F.max_pool2d(img(POOL_IN, device), 2, stride=2, return_indices=True)
     out = F.max_unpool2d(img([[1, 2], [3, 4]], device), idx, 2, stride=2)
-    np.testing.assert_array_equal(plane(out), [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]])
+    np.testing.assert_array_equal(
+        plane(out), [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]]
+    )
 
 
 def test_deck002_dilated_3x3_covers_5x5_with_9_weights():

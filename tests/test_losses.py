@@ -70,8 +70,9 @@ def ref_binary(p_hat, p, a, b, gamma):
     out = np.empty(p.shape)
     for idx in np.ndindex(*p.shape):
         q, y = float(p_hat[idx]), float(p[idx])
-        out[idx] = -(a * (1 - q) ** gamma * y * math.log(q)
-                     + b * q ** gamma * (1 - y) * math.log(1 - q))
+        out[idx] = -(
+            a * (1 - q) ** gamma * y * math.log(q) + b * q**gamma * (1 - y) * math.log(1 - q)
+        )
     return out
 
 
@@ -139,8 +140,6 @@ def grad_of(loss_fn, x, device):
     return float(loss.item()), t.grad.numpy()
 
 
-
-
 # ----------------------------------------------------------------------------------------------
 # cross entropy (deck 000)
 
@@ -171,20 +170,34 @@ def test_deck000_ground_truth_labels_and_one_hot_agree(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@given(seed=seeds(), n=st.integers(1, 2), k=st.integers(2, 4), h=st.integers(1, 3),
-       w=st.integers(1, 3), weighted=st.booleans(), ignore=st.sampled_from([None, 255, -100, 0]),
-       eps=st.sampled_from([0.0, 0.1, 0.5]), reduction=st.sampled_from(["mean", "sum", "none"]))
-def test_cross_entropy_matches_reference(device, seed, n, k, h, w, weighted, ignore, eps,
-                                         reduction):
+@given(
+    seed=seeds(),
+    n=st.integers(1, 2),
+    k=st.integers(2, 4),
+    h=st.integers(1, 3),
+    w=st.integers(1, 3),
+    weighted=st.booleans(),
+    ignore=st.sampled_from([None, 255, -100, 0]),
+    eps=st.sampled_from([0.0, 0.1, 0.5]),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+)
+def test_cross_entropy_matches_reference(
+    device, seed, n, k, h, w, weighted, ignore, eps, reduction
+):
     rng = np.random.default_rng(seed)
     x = rng.normal(scale=2.0, size=(n, k, h, w))
     t = rng.integers(0, k, size=(n, h, w))
     if ignore is not None:
         t[rng.random(t.shape) < 0.3] = ignore
     weight = rng.uniform(0.2, 2.0, size=k) if weighted else None
-    got = losses.cross_entropy(Tensor(x, device=device), dev(t, device),
-                               weight=None if weight is None else dev(weight, device),
-                               ignore_index=ignore, label_smoothing=eps, reduction=reduction)
+    got = losses.cross_entropy(
+        Tensor(x, device=device),
+        dev(t, device),
+        weight=None if weight is None else dev(weight, device),
+        ignore_index=ignore,
+        label_smoothing=eps,
+        reduction=reduction,
+    )
     want = ref_cross_entropy(x, t, weight, ignore, eps, reduction)
     assert got.shape == np.shape(want)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12)
@@ -197,9 +210,12 @@ def test_cross_entropy_soft_targets_match_reference(device, seed, k, weighted, e
     x = rng.normal(size=(2, k, 2, 3))
     p = np_softmax(rng.normal(size=(2, k, 2, 3)))
     weight = rng.uniform(0.2, 2.0, size=k) if weighted else None
-    got = losses.cross_entropy(Tensor(x, device=device), dev(p, device),
-                               weight=None if weight is None else dev(weight, device),
-                               label_smoothing=eps)
+    got = losses.cross_entropy(
+        Tensor(x, device=device),
+        dev(p, device),
+        weight=None if weight is None else dev(weight, device),
+        label_smoothing=eps,
+    )
     assert got.item() == pytest.approx(ref_soft_cross_entropy(x, p, weight, eps), rel=1e-10)
 
 
@@ -222,16 +238,21 @@ def test_cross_entropy_gradcheck(device, weighted, ignore, eps):
     weight = [0.5, 2.0, 1.0] if weighted else None
     t = dev(t, device)
     for reduction in ("mean", "none"):
-        assert gradcheck(lambda z, r=reduction: losses.cross_entropy(
-            z, t, weight=weight, ignore_index=ignore, label_smoothing=eps, reduction=r), x)
+        assert gradcheck(
+            lambda z, r=reduction: losses.cross_entropy(
+                z, t, weight=weight, ignore_index=ignore, label_smoothing=eps, reduction=r
+            ),
+            x,
+        )
 
 
 def test_cross_entropy_soft_target_gradcheck(device):
     rng = np.random.default_rng(2)
     x = Tensor(rng.normal(size=(2, 3, 2, 2)), requires_grad=True, device=device)
     p = dev(np_softmax(rng.normal(size=(2, 3, 2, 2))), device)
-    assert gradcheck(lambda z: losses.cross_entropy(z, p, weight=[1.0, 2.0, 0.5],
-                                                    label_smoothing=0.1), x)
+    assert gradcheck(
+        lambda z: losses.cross_entropy(z, p, weight=[1.0, 2.0, 0.5], label_smoothing=0.1), x
+    )
 
 
 def test_weighted_cross_entropy_with_unit_weights_is_cross_entropy(device):
@@ -239,7 +260,9 @@ def test_weighted_cross_entropy_with_unit_weights_is_cross_entropy(device):
     x = rng.normal(size=(2, 4, 3, 3))
     t = dev(rng.integers(0, 4, size=(2, 3, 3)), device)
     l1, g1 = grad_of(lambda z: losses.cross_entropy(z, t), x, device)
-    l2, g2 = grad_of(lambda z: losses.cross_entropy(z, t, weight=dev(np.ones(4), device)), x, device)
+    l2, g2 = grad_of(
+        lambda z: losses.cross_entropy(z, t, weight=dev(np.ones(4), device)), x, device
+    )
     assert l2 == pytest.approx(l1, rel=1e-12)
     np.testing.assert_allclose(g2, g1, rtol=1e-12)
     # and the class weights do change it
@@ -248,8 +271,9 @@ def test_weighted_cross_entropy_with_unit_weights_is_cross_entropy(device):
 
 
 def test_cross_entropy_every_pixel_ignored_is_zero_with_zero_gradient(device):
-    x = Tensor(np.random.default_rng(4).normal(size=(2, 3, 2, 2)), requires_grad=True,
-               device=device)
+    x = Tensor(
+        np.random.default_rng(4).normal(size=(2, 3, 2, 2)), requires_grad=True, device=device
+    )
     t = dev(np.full((2, 2, 2), 255), device)
     for eps, weight in ((0.0, None), (0.2, [1.0, 2.0, 3.0])):
         x.grad = None
@@ -287,16 +311,21 @@ def test_one_channel_logits_are_refused_by_the_softmax_losses(device):
     with pytest.raises(ValueError, match=r"one channel"):
         losses.cross_entropy(x, dev(np.ones((1, 1, 1, 2)), device))  # a "soft" target too
     # what the message suggests works and is not 0: -log sigmoid(3) at the first pixel...
-    bce = losses.binary_cross_entropy_with_logits(x, dev(np.array([[[[1.0, 0.0]]]]), device),
-                                                  reduction="none")
-    np.testing.assert_allclose(bce.numpy().ravel(),
-                               [np.log1p(np.exp(-3.0)), np.log1p(np.exp(-2.0))], rtol=1e-12)
+    bce = losses.binary_cross_entropy_with_logits(
+        x, dev(np.array([[[[1.0, 0.0]]]]), device), reduction="none"
+    )
+    np.testing.assert_allclose(
+        bce.numpy().ravel(), [np.log1p(np.exp(-3.0)), np.log1p(np.exp(-2.0))], rtol=1e-12
+    )
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.array([1.5, -0.5, 0.0]), r"values in \[-0.5, 1.5\], outside \[0, 1\]"),
-    (np.array([0.5, 0.2, 0.0]), r"sum to 1.*sum to 0.7"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.array([1.5, -0.5, 0.0]), r"values in \[-0.5, 1.5\], outside \[0, 1\]"),
+        (np.array([0.5, 0.2, 0.0]), r"sum to 1.*sum to 0.7"),
+    ],
+)
 def test_cross_entropy_refuses_soft_targets_that_are_not_distributions(device, bad, match):
     # before: the negative entry gave a negative loss, -(1.5 log q0 - 0.5 log q1)
     x = Tensor(np.array([0.0, 2.0, -1.0]).reshape(1, 3, 1, 1), device=device)
@@ -330,8 +359,10 @@ def test_cross_entropy_bad_input(device):
     with pytest.raises(TypeError, match="integer class labels.*float64"):
         losses.cross_entropy(x, dev(np.zeros((2, 4, 4)), device))
     with pytest.raises(TypeError, match="floating"):
-        losses.cross_entropy(Tensor(np.zeros((2, 3, 4, 4), np.int64), device=device),
-                             dev(np.zeros((2, 4, 4), np.int64), device))
+        losses.cross_entropy(
+            Tensor(np.zeros((2, 3, 4, 4), np.int64), device=device),
+            dev(np.zeros((2, 4, 4), np.int64), device),
+        )
     with pytest.raises(ValueError, match="reduction"):
         losses.cross_entropy(x, dev(np.zeros((2, 4, 4), np.int64), device), reduction="avg")
     with pytest.raises(ValueError, match="ignore_index"):
@@ -345,23 +376,47 @@ def test_cross_entropy_bad_input(device):
 
 BINARY = {  # name -> (call, a, b, gamma) for the deck's one formula
     "ce": (lambda x, t, **kw: losses.binary_cross_entropy(x, t, **kw), 1.0, 1.0, 0.0),
-    "wce": (lambda x, t, **kw: losses.weighted_binary_cross_entropy(x, t, 3.0, **kw),
-            3.0, 1.0, 0.0),
-    "bce": (lambda x, t, **kw: losses.balanced_binary_cross_entropy(x, t, 0.7, **kw),
-            0.7, 0.3, 0.0),
-    "fl": (lambda x, t, **kw: losses.focal_loss(x, t, alpha=0.25, gamma=2.0, **kw),
-           0.25, 0.75, 2.0),
-    "fl_half": (lambda x, t, **kw: losses.focal_loss(x, t, alpha=0.6, gamma=0.5, **kw), 0.6, 0.4,
-                0.5),
-    "fl_noalpha": (lambda x, t, **kw: losses.focal_loss(x, t, alpha=None, gamma=1.0, **kw), 1.0,
-                   1.0, 1.0),
+    "wce": (
+        lambda x, t, **kw: losses.weighted_binary_cross_entropy(x, t, 3.0, **kw),
+        3.0,
+        1.0,
+        0.0,
+    ),
+    "bce": (
+        lambda x, t, **kw: losses.balanced_binary_cross_entropy(x, t, 0.7, **kw),
+        0.7,
+        0.3,
+        0.0,
+    ),
+    "fl": (
+        lambda x, t, **kw: losses.focal_loss(x, t, alpha=0.25, gamma=2.0, **kw),
+        0.25,
+        0.75,
+        2.0,
+    ),
+    "fl_half": (
+        lambda x, t, **kw: losses.focal_loss(x, t, alpha=0.6, gamma=0.5, **kw),
+        0.6,
+        0.4,
+        0.5,
+    ),
+    "fl_noalpha": (
+        lambda x, t, **kw: losses.focal_loss(x, t, alpha=None, gamma=1.0, **kw),
+        1.0,
+        1.0,
+        1.0,
+    ),
 }
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", list(BINARY))
-@given(seed=seeds(), shape=st.sampled_from([(3,), (2, 1, 2, 3), (2, 4, 4)]),
-       soft=st.booleans(), reduction=st.sampled_from(["mean", "sum", "none"]))
+@given(
+    seed=seeds(),
+    shape=st.sampled_from([(3,), (2, 1, 2, 3), (2, 4, 4)]),
+    soft=st.booleans(),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+)
 @settings(max_examples=8)
 def test_binary_family_matches_deck004_formula(device, name, seed, shape, soft, reduction):
     call, a, b, gamma = BINARY[name]
@@ -372,8 +427,9 @@ def test_binary_family_matches_deck004_formula(device, name, seed, shape, soft, 
     want = ref_binary(p_hat, y, a, b, gamma)
     want = {"mean": want.mean(), "sum": want.sum(), "none": want}[reduction]
     from_probs = call(Tensor(p_hat, device=device), dev(y, device), reduction=reduction)
-    from_logits = call(Tensor(z, device=device), dev(y, device), from_logits=True,
-                       reduction=reduction)
+    from_logits = call(
+        Tensor(z, device=device), dev(y, device), from_logits=True, reduction=reduction
+    )
     np.testing.assert_allclose(from_probs.numpy(), want, rtol=1e-9)
     np.testing.assert_allclose(from_logits.numpy(), want, rtol=1e-9)
 
@@ -398,7 +454,7 @@ def test_binary_special_cases_agree(device):
     for fn, scale in [
         (lambda q: losses.weighted_binary_cross_entropy(q, y, beta=1.0), 1.0),
         (lambda q: losses.balanced_binary_cross_entropy(q, y, beta=0.5), 0.5),
-        (lambda q: losses.focal_loss(q, y, alpha=0.5, gamma=0.0), 0.5),   # FL(γ=0, α=1/2) = CE/2
+        (lambda q: losses.focal_loss(q, y, alpha=0.5, gamma=0.0), 0.5),  # FL(γ=0, α=1/2) = CE/2
         (lambda q: losses.focal_loss(q, y, alpha=None, gamma=0.0), 1.0),
     ]:
         val, grad = grad_of(fn, p_hat, device)
@@ -446,8 +502,9 @@ def test_binary_family_all_background_target(device):
     rng = np.random.default_rng(7)
     p_hat = rng.uniform(0.01, 0.99, size=(2, 1, 3, 3))
     y = np.zeros(p_hat.shape)
-    val, grad = grad_of(lambda q: losses.focal_loss(q, dev(y, device), alpha=0.25, gamma=2.0),
-                        p_hat, device)
+    val, grad = grad_of(
+        lambda q: losses.focal_loss(q, dev(y, device), alpha=0.25, gamma=2.0), p_hat, device
+    )
     assert val == pytest.approx(ref_binary(p_hat, y, 0.25, 0.75, 2.0).mean(), rel=1e-10)
     assert np.isfinite(grad).all() and (grad > 0).all()
 
@@ -459,8 +516,9 @@ def test_binary_family_bad_input(device):
     with pytest.raises(ValueError, match=r"target holds 2.*\[0, 1\]"):
         losses.focal_loss(p, dev(np.full((2, 1, 2, 2), 2), device))
     with pytest.raises(ValueError, match="from_logits=True"):
-        losses.binary_cross_entropy(Tensor(np.full((2, 2), 3.0), device=device),
-                                    dev(np.ones((2, 2)), device))
+        losses.binary_cross_entropy(
+            Tensor(np.full((2, 2), 3.0), device=device), dev(np.ones((2, 2)), device)
+        )
     with pytest.raises(ValueError, match="beta"):
         losses.balanced_binary_cross_entropy(p, dev(np.ones((2, 1, 2, 2)), device), beta=1.5)
     with pytest.raises(ValueError, match="gamma"):
@@ -472,8 +530,13 @@ def test_binary_family_bad_input(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@given(seed=seeds(), k=st.integers(2, 4), gamma=st.sampled_from([0.0, 0.5, 2.0]),
-       alpha=st.sampled_from([None, 0.25, "per-class"]), ignore=st.sampled_from([None, 255]))
+@given(
+    seed=seeds(),
+    k=st.integers(2, 4),
+    gamma=st.sampled_from([0.0, 0.5, 2.0]),
+    alpha=st.sampled_from([None, 0.25, "per-class"]),
+    ignore=st.sampled_from([None, 255]),
+)
 def test_softmax_focal_matches_reference(device, seed, k, gamma, alpha, ignore):
     rng = np.random.default_rng(seed)
     x = rng.normal(scale=2.0, size=(2, k, 2, 3))
@@ -481,9 +544,13 @@ def test_softmax_focal_matches_reference(device, seed, k, gamma, alpha, ignore):
     if ignore is not None:
         t[rng.random(t.shape) < 0.3] = ignore
     alpha = rng.uniform(0.1, 1.0, size=k) if alpha == "per-class" else alpha
-    got = losses.softmax_focal_loss(Tensor(x, device=device), dev(t, device),
-                                    alpha=dev(alpha, device) if isinstance(alpha, np.ndarray) else alpha,
-                                    gamma=gamma, ignore_index=ignore)
+    got = losses.softmax_focal_loss(
+        Tensor(x, device=device),
+        dev(t, device),
+        alpha=dev(alpha, device) if isinstance(alpha, np.ndarray) else alpha,
+        gamma=gamma,
+        ignore_index=ignore,
+    )
     want = ref_softmax_focal(x, t, 1.0 if alpha is None else alpha, gamma, ignore)
     assert got.item() == pytest.approx(want, rel=1e-10, abs=1e-14)
 
@@ -495,8 +562,12 @@ def test_softmax_focal_gradcheck(device, gamma):
     t = rng.integers(0, 3, size=(2, 2, 2))
     t[1, 1, 1] = 255
     t = dev(t, device)
-    assert gradcheck(lambda z: losses.softmax_focal_loss(z, t, alpha=[0.2, 0.5, 1.0], gamma=gamma,
-                                                         ignore_index=255, reduction="none"), x)
+    assert gradcheck(
+        lambda z: losses.softmax_focal_loss(
+            z, t, alpha=[0.2, 0.5, 1.0], gamma=gamma, ignore_index=255, reduction="none"
+        ),
+        x,
+    )
     assert gradcheck(lambda z: losses.softmax_focal_loss(z, t, gamma=gamma, ignore_index=255), x)
 
 
@@ -506,8 +577,9 @@ def test_softmax_focal_gamma0_is_cross_entropy(device):
     t = dev(rng.integers(0, 3, size=(2, 3, 3)), device)
     ce, g_ce = grad_of(lambda z: losses.cross_entropy(z, t), x, device)
     fl, g_fl = grad_of(lambda z: losses.softmax_focal_loss(z, t, gamma=0.0), x, device)
-    half, g_half = grad_of(lambda z: losses.softmax_focal_loss(z, t, alpha=0.5, gamma=0.0), x,
-                           device)
+    half, g_half = grad_of(
+        lambda z: losses.softmax_focal_loss(z, t, alpha=0.5, gamma=0.0), x, device
+    )
     assert fl == pytest.approx(ce, rel=1e-12) and half == pytest.approx(ce / 2, rel=1e-12)
     np.testing.assert_allclose(g_fl, g_ce, rtol=1e-12)
     np.testing.assert_allclose(g_half, g_ce / 2, rtol=1e-12)
@@ -518,16 +590,20 @@ def test_softmax_focal_gamma0_is_cross_entropy(device):
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
 def test_softmax_focal_edge_cases_finite(device, gamma):
     # q_y exactly 1, q_y exactly 0, and a fully ignored batch
-    x = Tensor(np.array([[1e4, 0.0], [-1e4, 1e4]], np.float32).reshape(2, 2, 1, 1),
-               requires_grad=True, device=device)
+    x = Tensor(
+        np.array([[1e4, 0.0], [-1e4, 1e4]], np.float32).reshape(2, 2, 1, 1),
+        requires_grad=True,
+        device=device,
+    )
     t = dev(np.array([0, 0]).reshape(2, 1, 1), device)
     loss = losses.softmax_focal_loss(x, t, gamma=gamma, reduction="none")
     loss.sum().backward()
     assert np.isfinite(loss.numpy()).all() and np.isfinite(x.grad.numpy()).all()
     np.testing.assert_allclose(loss.numpy().ravel(), [0.0, 2e4], rtol=1e-6)
     x.grad = None
-    ignored = losses.softmax_focal_loss(x, dev(np.full((2, 1, 1), 7), device), gamma=gamma,
-                                        ignore_index=7)
+    ignored = losses.softmax_focal_loss(
+        x, dev(np.full((2, 1, 1), 7), device), gamma=gamma, ignore_index=7
+    )
     ignored.backward()
     assert ignored.item() == 0.0 and np.all(x.grad.numpy() == 0)
 
@@ -545,21 +621,30 @@ def test_softmax_focal_bad_input(device):
 # ----------------------------------------------------------------------------------------------
 # overlap family (deck 004): Dice, Tversky, soft Jaccard
 
-DECK004_PRED = np.array([[0.01, 0.03, 0.02, 0.02], [0.05, 0.12, 0.09, 0.07],
-                         [0.89, 0.85, 0.88, 0.91], [0.99, 0.97, 0.95, 0.97]])
+DECK004_PRED = np.array(
+    [
+        [0.01, 0.03, 0.02, 0.02],
+        [0.05, 0.12, 0.09, 0.07],
+        [0.89, 0.85, 0.88, 0.91],
+        [0.99, 0.97, 0.95, 0.97],
+    ]
+)
 DECK004_TARGET = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1]])
 
 
 def test_deck004_dice_loss_numbers(device):
     pred, target = Tensor(DECK004_PRED, device=device), dev(DECK004_TARGET, device)
-    assert (1 - losses.dice_loss(pred, target, smooth=0.0).item()) == pytest.approx(0.9368,
-                                                                                   abs=5e-5)
-    assert (1 - losses.dice_loss(pred, target, smooth=0.0, squared=True).item()) == \
-        pytest.approx(0.9938, abs=5e-5)
+    assert (1 - losses.dice_loss(pred, target, smooth=0.0).item()) == pytest.approx(
+        0.9368, abs=5e-5
+    )
+    assert (1 - losses.dice_loss(pred, target, smooth=0.0, squared=True).item()) == pytest.approx(
+        0.9938, abs=5e-5
+    )
     # the deck's DL with +1 smoothing: 1 - (2*7.41 + 1) / (7.82 + 8 + 1)
     assert losses.dice_loss(pred, target).item() == pytest.approx(1 - 15.82 / 16.82, rel=1e-9)
-    assert losses.dice_loss(pred, target, squared=True).item() == \
-        pytest.approx(1 - 15.82 / (6.9132 + 8 + 1), rel=1e-9)
+    assert losses.dice_loss(pred, target, squared=True).item() == pytest.approx(
+        1 - 15.82 / (6.9132 + 8 + 1), rel=1e-9
+    )
     # the same map as (N, 1, H, W) with labels (N, H, W), or with a (N, 1, H, W) mask
     as_nchw = Tensor(DECK004_PRED.reshape(1, 1, 4, 4), device=device)
     by_label = losses.dice_loss(as_nchw, dev(DECK004_TARGET.reshape(1, 4, 4), device))
@@ -569,12 +654,19 @@ def test_deck004_dice_loss_numbers(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@given(seed=seeds(), k=st.integers(2, 4), smooth=st.sampled_from([0.0, 1.0, 0.3]),
-       ignore=st.sampled_from([None, 255]), from_logits=st.booleans(),
-       beta=st.floats(0.0, 1.0), use_classes=st.booleans())
+@given(
+    seed=seeds(),
+    k=st.integers(2, 4),
+    smooth=st.sampled_from([0.0, 1.0, 0.3]),
+    ignore=st.sampled_from([None, 255]),
+    from_logits=st.booleans(),
+    beta=st.floats(0.0, 1.0),
+    use_classes=st.booleans(),
+)
 @settings(max_examples=15)
-def test_overlap_losses_match_reference(device, seed, k, smooth, ignore, from_logits, beta,
-                                        use_classes):
+def test_overlap_losses_match_reference(
+    device, seed, k, smooth, ignore, from_logits, beta, use_classes
+):
     rng = np.random.default_rng(seed)
     x = rng.normal(scale=2.0, size=(2, k, 3, 2))
     prob = np_softmax(x)
@@ -586,17 +678,21 @@ def test_overlap_losses_match_reference(device, seed, k, smooth, ignore, from_lo
     td = dev(t, device)
     classes = [k - 1, 0] if use_classes else None
     dice = losses.dice_loss(inp, td, classes=classes, **kw)
-    np.testing.assert_allclose(dice.numpy(), ref_dice(prob, t, smooth, classes, ignore),
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        dice.numpy(), ref_dice(prob, t, smooth, classes, ignore), rtol=1e-9, atol=1e-12
+    )
     tversky = losses.tversky_loss(inp, td, beta=beta, **kw)
-    np.testing.assert_allclose(tversky.numpy(), ref_tversky(prob, t, beta, smooth, ignore),
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        tversky.numpy(), ref_tversky(prob, t, beta, smooth, ignore), rtol=1e-9, atol=1e-12
+    )
     jaccard = losses.jaccard_loss(inp, td, **kw)
-    np.testing.assert_allclose(jaccard.numpy(), ref_jaccard(prob, t, smooth, ignore),
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        jaccard.numpy(), ref_jaccard(prob, t, smooth, ignore), rtol=1e-9, atol=1e-12
+    )
     mean = losses.dice_loss(inp, td, smooth=smooth, from_logits=from_logits, ignore_index=ignore)
-    assert mean.item() == pytest.approx(ref_dice(prob, t, smooth, None, ignore).mean(), rel=1e-9,
-                                        abs=1e-12)
+    assert mean.item() == pytest.approx(
+        ref_dice(prob, t, smooth, None, ignore).mean(), rel=1e-9, abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -608,8 +704,9 @@ def test_tversky_half_is_dice(device, seed, smooth, squared_shape):
     x = rng.normal(size=shape)
     t = dev(rng.integers(0, 3, size=(shape[0],) + shape[2:]), device)
     d, gd = grad_of(lambda z: losses.dice_loss(z, t, smooth=smooth, from_logits=True), x, device)
-    tv, gt = grad_of(lambda z: losses.tversky_loss(z, t, beta=0.5, smooth=smooth,
-                                                   from_logits=True), x, device)
+    tv, gt = grad_of(
+        lambda z: losses.tversky_loss(z, t, beta=0.5, smooth=smooth, from_logits=True), x, device
+    )
     assert tv == pytest.approx(d, rel=1e-12, abs=1e-15)
     np.testing.assert_allclose(gt, gd, rtol=1e-10, atol=1e-15)
 
@@ -627,8 +724,9 @@ def test_overlap_gradcheck(device, name):
     t[0, 0, 0] = 255
     t = dev(t, device)
     logits = Tensor(rng.normal(size=(2, 3, 2, 2)), requires_grad=True, device=device)
-    assert gradcheck(lambda z: call(z, t, from_logits=True, ignore_index=255, reduction="none"),
-                     logits)
+    assert gradcheck(
+        lambda z: call(z, t, from_logits=True, ignore_index=255, reduction="none"), logits
+    )
     probs = Tensor(rng.uniform(0.05, 0.95, size=(2, 3, 2, 2)), requires_grad=True, device=device)
     assert gradcheck(lambda z: call(z, t, ignore_index=255, classes=[1, 2]), probs)
     # binary: one channel with 0/1 labels, sigmoid of the logits
@@ -655,8 +753,11 @@ def test_overlap_binary_one_channel_matches_two_class_foreground(device):
 @pytest.mark.parametrize("name", ["dice", "tversky", "jaccard"])
 @pytest.mark.parametrize("smooth", [0.0, 1.0])
 def test_overlap_absent_class_and_empty_prediction(device, name, smooth):
-    call = {"dice": losses.dice_loss, "tversky": losses.tversky_loss,
-            "jaccard": losses.jaccard_loss}[name]
+    call = {
+        "dice": losses.dice_loss,
+        "tversky": losses.tversky_loss,
+        "jaccard": losses.jaccard_loss,
+    }[name]
     # class 2 absent from the target and (exactly) from the prediction; all-background batch
     prob = np.zeros((1, 3, 2, 2))
     prob[0, 0] = 0.6
@@ -686,8 +787,9 @@ def test_overlap_all_background_binary(device):
 
 
 def test_overlap_every_pixel_ignored_is_finite(device):
-    x = Tensor(np.random.default_rng(12).normal(size=(1, 3, 2, 2)), requires_grad=True,
-               device=device)
+    x = Tensor(
+        np.random.default_rng(12).normal(size=(1, 3, 2, 2)), requires_grad=True, device=device
+    )
     t = dev(np.full((1, 2, 2), 255), device)
     for smooth in (0.0, 1.0):
         x.grad = None
@@ -707,11 +809,14 @@ def test_overlap_bad_input(device):
     with pytest.raises(ValueError, match="classes"):
         losses.dice_loss(p, dev(np.zeros((2, 2, 2), np.int64), device), classes=[3])
     with pytest.raises(ValueError, match="from_logits=True"):
-        losses.dice_loss(Tensor(np.full((2, 3, 2, 2), 2.0), device=device),
-                         dev(np.zeros((2, 2, 2), np.int64), device))
+        losses.dice_loss(
+            Tensor(np.full((2, 3, 2, 2), 2.0), device=device),
+            dev(np.zeros((2, 2, 2), np.int64), device),
+        )
     with pytest.raises(ValueError, match=r"label 2.*\[0, 2\)"):  # one channel: 0/1 labels
-        losses.dice_loss(Tensor(np.full((2, 1, 2, 2), 0.5), device=device),
-                         dev(np.full((2, 2, 2), 2), device))
+        losses.dice_loss(
+            Tensor(np.full((2, 1, 2, 2), 0.5), device=device), dev(np.full((2, 2, 2), 2), device)
+        )
     with pytest.raises(ValueError, match="beta"):
         losses.tversky_loss(p, dev(np.zeros((2, 2, 2), np.int64), device), beta=-0.1)
 
@@ -729,10 +834,12 @@ def test_sse_and_mse(device):
     want = sum((prob[idx] - one_hot[idx]) ** 2 for idx in np.ndindex(*prob.shape))
     sse = losses.sse_loss(Tensor(prob, device=device), dev(t, device))
     assert sse.item() == pytest.approx(want, rel=1e-12)
-    assert losses.sse_loss(Tensor(prob, device=device), dev(one_hot, device)).item() == \
-        pytest.approx(want, rel=1e-12)
-    assert losses.mse_loss(Tensor(prob, device=device), dev(one_hot, device)).item() == \
-        pytest.approx(want / prob.size, rel=1e-12)
+    assert losses.sse_loss(
+        Tensor(prob, device=device), dev(one_hot, device)
+    ).item() == pytest.approx(want, rel=1e-12)
+    assert losses.mse_loss(
+        Tensor(prob, device=device), dev(one_hot, device)
+    ).item() == pytest.approx(want / prob.size, rel=1e-12)
     none = losses.sse_loss(Tensor(prob, device=device), dev(t, device), reduction="none")
     assert none.shape == prob.shape
     xt = Tensor(x, requires_grad=True, device=device)
@@ -748,8 +855,11 @@ def test_dice_plus_cross_entropy_is_a_plain_sum(device):
     t = dev(rng.integers(0, 3, size=(2, 3, 3)), device)
     ce, g_ce = grad_of(lambda z: losses.cross_entropy(z, t), x, device)
     dl, g_dl = grad_of(lambda z: losses.dice_loss(z, t, from_logits=True), x, device)
-    both, g_both = grad_of(lambda z: losses.cross_entropy(z, t)
-                           + 0.5 * losses.dice_loss(z, t, from_logits=True), x, device)
+    both, g_both = grad_of(
+        lambda z: losses.cross_entropy(z, t) + 0.5 * losses.dice_loss(z, t, from_logits=True),
+        x,
+        device,
+    )
     assert both == pytest.approx(ce + 0.5 * dl, rel=1e-12)
     np.testing.assert_allclose(g_both, g_ce + 0.5 * g_dl, rtol=1e-10, atol=1e-15)
 
@@ -763,8 +873,12 @@ def test_reduction_shapes(device):
     assert losses.dice_loss(x, t, from_logits=True, reduction="none").shape == (3,)
     assert losses.dice_loss(x, t, from_logits=True, reduction="sum").shape == ()
     p = Tensor(np.full((2, 1, 4, 5), 0.5), device=device)
-    assert losses.focal_loss(p, dev(np.ones((2, 1, 4, 5)), device), reduction="none").shape == \
-        (2, 1, 4, 5)
+    assert losses.focal_loss(p, dev(np.ones((2, 1, 4, 5)), device), reduction="none").shape == (
+        2,
+        1,
+        4,
+        5,
+    )
     # float32 in, float32 out
     x32 = Tensor(np.zeros((2, 3, 4, 5), np.float32), device=device)
     assert losses.cross_entropy(x32, t).dtype == np.float32
@@ -784,8 +898,9 @@ def test_losses_keep_data_on_the_gpu_array_module(monkeypatch):
     p = Tensor(rng.uniform(0.1, 0.9, size=(2, 1, 2, 2)), requires_grad=True, device="gpu")
     y = backend.to_device((rng.random((2, 1, 2, 2)) < 0.5).astype(np.float64), "gpu")
     calls = [
-        lambda: losses.cross_entropy(x, t, weight=[1.0, 2.0, 3.0], ignore_index=1,
-                                     label_smoothing=0.1),
+        lambda: losses.cross_entropy(
+            x, t, weight=[1.0, 2.0, 3.0], ignore_index=1, label_smoothing=0.1
+        ),
         lambda: losses.cross_entropy(x, soft),
         lambda: losses.softmax_focal_loss(x, t, alpha=[0.2, 0.3, 0.5], ignore_index=2),
         lambda: losses.dice_loss(x, t, from_logits=True, ignore_index=0, classes=[1, 2]),

@@ -25,8 +25,10 @@ def test_training_loop_memory_is_flat():
     x = Tensor(rng.standard_normal((32, 8)).astype(np.float32))
     labels = rng.integers(0, 4, size=32)
     onehot = Tensor(np.eye(4, dtype=np.float32)[labels])
-    params = [Tensor(rng.standard_normal(s).astype(np.float32) * 0.3, requires_grad=True)
-              for s in [(8, 16), (16,), (16, 4), (4,)]]
+    params = [
+        Tensor(rng.standard_normal(s).astype(np.float32) * 0.3, requires_grad=True)
+        for s in [(8, 16), (16,), (16, 4), (4,)]
+    ]
     w1, b1, w2, b2 = params
 
     def step() -> float:
@@ -55,9 +57,11 @@ def test_training_loop_memory_is_flat():
     finally:
         tracemalloc.stop()
     growth = at_1000 - at_100
-    print(f"\ntraced memory after 100 iterations: {at_100} B, after 1,000: {at_1000} B, "
-          f"growth {growth} B ({growth / 1024:.1f} KiB); live Function objects {functions_100} -> "
-          f"{functions_1000}; loss {first:.3f} -> {last:.3f}")
+    print(
+        f"\ntraced memory after 100 iterations: {at_100} B, after 1,000: {at_1000} B, "
+        f"growth {growth} B ({growth / 1024:.1f} KiB); live Function objects {functions_100} -> "
+        f"{functions_1000}; loss {first:.3f} -> {last:.3f}"
+    )
     assert growth < GROWTH_LIMIT, f"memory grew by {growth} B over 900 iterations"
     assert functions_1000 <= functions_100  # no graph survives an iteration
     assert last < 0.5 * first  # and it was really training

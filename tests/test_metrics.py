@@ -18,8 +18,14 @@ from strategies import seeds
 
 DECK003_A = np.array([[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 0, 0, 0]])
 DECK003_B = np.array([[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
-DECK004_PRED = np.array([[0.01, 0.03, 0.02, 0.02], [0.05, 0.12, 0.09, 0.07],
-                         [0.89, 0.85, 0.88, 0.91], [0.99, 0.97, 0.95, 0.97]])
+DECK004_PRED = np.array(
+    [
+        [0.01, 0.03, 0.02, 0.02],
+        [0.05, 0.12, 0.09, 0.07],
+        [0.89, 0.85, 0.88, 0.91],
+        [0.99, 0.97, 0.95, 0.97],
+    ]
+)
 DECK004_TARGET = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1]])
 
 
@@ -69,20 +75,23 @@ def test_deck004_dice_soft_and_squared(device):
     pred, target = dev(DECK004_PRED, device), dev(DECK004_TARGET, device)
     assert float((DECK004_PRED * DECK004_TARGET).sum()) == pytest.approx(7.41)
     assert float(DECK004_PRED.sum()) == pytest.approx(7.82)
-    assert float((DECK004_PRED ** 2).sum()) == pytest.approx(6.9132)
+    assert float((DECK004_PRED**2).sum()) == pytest.approx(6.9132)
     assert metrics.dice_coefficient(pred, target) == pytest.approx(14.82 / 15.82, rel=1e-12)
     assert round(metrics.dice_coefficient(pred, target), 4) == 0.9368
-    assert metrics.dice_coefficient(pred, target, squared=True) == \
-        pytest.approx(14.82 / 14.9132, rel=1e-12)
+    assert metrics.dice_coefficient(pred, target, squared=True) == pytest.approx(
+        14.82 / 14.9132, rel=1e-12
+    )
     assert round(metrics.dice_coefficient(pred, target, squared=True), 4) == 0.9938
     # hard: on labels, or thresholded
     hard = (DECK004_PRED > 0.5).astype(np.int64)
     assert metrics.dice_coefficient(dev(hard, device), target) == 1.0
     assert metrics.dice_coefficient(pred, target, threshold=0.5) == 1.0
-    assert metrics.dice_coefficient(dev(DECK003_A, device), dev(DECK003_B, device)) == \
-        pytest.approx(2 * 3 / (11 + 3), rel=1e-12)  # 2|A∩B| / (|A| + |B|), |A| + |B| = 14
-    assert metrics.dice_coefficient(Tensor(DECK004_PRED, device=device), target) == \
-        pytest.approx(14.82 / 15.82, rel=1e-12)
+    assert metrics.dice_coefficient(
+        dev(DECK003_A, device), dev(DECK003_B, device)
+    ) == pytest.approx(2 * 3 / (11 + 3), rel=1e-12)  # 2|A∩B| / (|A| + |B|), |A| + |B| = 14
+    assert metrics.dice_coefficient(Tensor(DECK004_PRED, device=device), target) == pytest.approx(
+        14.82 / 15.82, rel=1e-12
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -90,8 +99,9 @@ def test_deck004_dice_soft_and_squared(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@given(seed=seeds(), k=st.integers(1, 5), ignore=st.sampled_from([None, 255, -1]),
-       scores=st.booleans())
+@given(
+    seed=seeds(), k=st.integers(1, 5), ignore=st.sampled_from([None, 255, -1]), scores=st.booleans()
+)
 def test_confusion_matrix_and_iou_match_reference(device, seed, k, ignore, scores):
     rng = np.random.default_rng(seed)
     target = rng.integers(0, k, size=(2, 3, 4))
@@ -162,11 +172,14 @@ def test_streaming_confusion_matrix_equals_one_shot(device):
     assert running.total == int((t_all != 255).sum())
     assert running.mean_iou() == pytest.approx(metrics.mean_iou(p_all, t_all, 3, 255), rel=1e-12)
     assert running.pixel_accuracy() == pytest.approx(
-        metrics.pixel_accuracy(p_all, t_all, ignore_index=255), rel=1e-12)
-    np.testing.assert_allclose(running.per_class_iou(),
-                               ref_per_class_iou(p_all, t_all, 3, 255), rtol=1e-12)
-    np.testing.assert_allclose(running.per_class_dice(),
-                               metrics.per_class_dice(p_all, t_all, 3, 255), rtol=1e-12)
+        metrics.pixel_accuracy(p_all, t_all, ignore_index=255), rel=1e-12
+    )
+    np.testing.assert_allclose(
+        running.per_class_iou(), ref_per_class_iou(p_all, t_all, 3, 255), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        running.per_class_dice(), metrics.per_class_dice(p_all, t_all, 3, 255), rtol=1e-12
+    )
     assert running.mean_dice() == pytest.approx(metrics.mean_dice(p_all, t_all, 3, 255))
     assert "mean_iou" in repr(running)
     running.reset()
@@ -186,26 +199,28 @@ def test_scores_are_argmaxed(device):
 def test_one_channel_probabilities_are_thresholded_at_one_half(device):
     # a (N, 1, H, W) sigmoid output: before, argmax over the size-1 axis made every pixel class 0
     # (pixel accuracy 0.34 and mIoU 0.17 for a perfect map); now label 1 where p̂ > 0.5
-    target = np.array([[[1, 0, 0], [1, 1, 0]]])                     # (1, 2, 3): 3 of 6 foreground
-    perfect = np.where(target == 1, 0.93, 0.04)[:, None]           # (1, 1, 2, 3) probabilities
+    target = np.array([[[1, 0, 0], [1, 1, 0]]])  # (1, 2, 3): 3 of 6 foreground
+    perfect = np.where(target == 1, 0.93, 0.04)[:, None]  # (1, 1, 2, 3) probabilities
     td = dev(target, device)
     assert metrics.pixel_accuracy(dev(perfect, device), td) == 1.0
     assert metrics.mean_iou(Tensor(perfect, device=device), td, num_classes=2) == 1.0
     assert metrics.mean_dice(dev(perfect, device), td, num_classes=2) == 1.0
     np.testing.assert_array_equal(
-        backend.asnumpy(metrics.confusion_matrix(dev(perfect, device), td, 2)), [[3, 0], [0, 3]])
+        backend.asnumpy(metrics.confusion_matrix(dev(perfect, device), td, 2)), [[3, 0], [0, 3]]
+    )
     # one wrong pixel (0.6 on background) and 0.5 itself, which is not above 0.5: background
     probs = perfect.copy()
     probs[0, 0, 0, 1] = 0.6
-    probs[0, 0, 0, 0] = 0.5                                         # a foreground pixel missed
+    probs[0, 0, 0, 0] = 0.5  # a foreground pixel missed
     assert metrics.pixel_accuracy(dev(probs, device), td) == pytest.approx(4 / 6, rel=1e-12)
     # foreground: TP 2, FP 1, FN 1 -> 2/4; background: TP 2, FP 1, FN 1 -> 2/4
     np.testing.assert_allclose(metrics.per_class_iou(dev(probs, device), td, 2), [0.5, 0.5])
     # the same convention as the losses: iou / dice_coefficient / dice_loss on this map agree
     assert metrics.iou(dev(probs, device), td) == pytest.approx(2 / 4, rel=1e-12)
     assert metrics.dice_coefficient(dev(probs, device), td, threshold=0.5) == pytest.approx(
-        2 * 2 / (3 + 3), rel=1e-12)
-    soft = metrics.dice_coefficient(dev(probs, device), td)        # soft Dice, (N, 1, H, W) layout
+        2 * 2 / (3 + 3), rel=1e-12
+    )
+    soft = metrics.dice_coefficient(dev(probs, device), td)  # soft Dice, (N, 1, H, W) layout
     hard_loss = 1 - losses.dice_loss(Tensor(probs, device=device), td, smooth=0).item()
     assert soft == pytest.approx(hard_loss, rel=1e-12)
     # integer / bool one-channel maps are 0/1 labels
@@ -214,12 +229,15 @@ def test_one_channel_probabilities_are_thresholded_at_one_half(device):
 
 def test_one_channel_logits_and_out_of_range_probabilities_are_refused(device):
     target = dev(np.array([[[1, 0]]]), device)
-    logits = dev(np.array([[[[2.5, -1.0]]]]), device)               # logits, not probabilities
-    for fn in (lambda p: metrics.pixel_accuracy(p, target),
-               lambda p: metrics.mean_iou(p, target, num_classes=2),
-               lambda p: metrics.ConfusionMatrix(2).update(p, target)):
-        with pytest.raises(ValueError,
-                           match=r"one channel.*\[-1, 2.5\], outside \[0, 1\].*sigmoid"):
+    logits = dev(np.array([[[[2.5, -1.0]]]]), device)  # logits, not probabilities
+    for fn in (
+        lambda p: metrics.pixel_accuracy(p, target),
+        lambda p: metrics.mean_iou(p, target, num_classes=2),
+        lambda p: metrics.ConfusionMatrix(2).update(p, target),
+    ):
+        with pytest.raises(
+            ValueError, match=r"one channel.*\[-1, 2.5\], outside \[0, 1\].*sigmoid"
+        ):
             fn(logits)
     with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
         metrics.pixel_accuracy(dev(np.array([[[[np.nan, 0.2]]]]), device), target)
@@ -228,25 +246,32 @@ def test_one_channel_logits_and_out_of_range_probabilities_are_refused(device):
     with pytest.raises(ValueError, match=r"iou: pred holds values in \[-1, 2.5\]"):
         metrics.iou(logits, target)
     # what the message suggests works: sigmoid, or the mask logits > 0
-    assert metrics.pixel_accuracy(dev(1 / (1 + np.exp(-backend.asnumpy(logits))), device),
-                                  target) == 1.0
+    assert (
+        metrics.pixel_accuracy(dev(1 / (1 + np.exp(-backend.asnumpy(logits))), device), target)
+        == 1.0
+    )
     assert metrics.iou(logits > 0, target) == 1.0
 
 
 def test_dice_coefficient_refuses_probabilities_above_one(device):
     # before: 2 * 2.5 / (2.5 + 0.5 + 1) ... a "Dice" of 1.67 for pred [2.5, 0.5] against [1, 0]
     target = dev(np.array([1.0, 0.0]), device)
-    with pytest.raises(ValueError, match=r"dice_coefficient: pred holds values in \[0.5, 2.5\], "
-                                         r"outside \[0, 1\].*probabilities"):
+    with pytest.raises(
+        ValueError,
+        match=r"dice_coefficient: pred holds values in \[0.5, 2.5\], "
+        r"outside \[0, 1\].*probabilities",
+    ):
         metrics.dice_coefficient(dev(np.array([2.5, 0.5]), device), target)
     with pytest.raises(ValueError, match=r"dice_coefficient: pred .*\[-0.2, 0.5\]"):
         metrics.dice_coefficient(dev(np.array([-0.2, 0.5]), device), target, threshold=0.5)
     with pytest.raises(ValueError, match=r"dice_coefficient: target holds values in \[0, 3\]"):
-        metrics.dice_coefficient(dev(np.array([1.0, 0.5]), device),
-                                 dev(np.array([3.0, 0.0]), device))
+        metrics.dice_coefficient(
+            dev(np.array([1.0, 0.5]), device), dev(np.array([3.0, 0.0]), device)
+        )
     # in range: (2 * 0.9) / (0.9 + 0.5 + 1)
     assert metrics.dice_coefficient(dev(np.array([0.9, 0.5]), device), target) == pytest.approx(
-        1.8 / 2.4, rel=1e-12)
+        1.8 / 2.4, rel=1e-12
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -28,8 +28,14 @@ def rand(shape, seed=0, dtype=np.float32):
 def test_every_registered_model_maps_to_class_scores_of_input_size(name):
     ms.manual_seed(0)
     m = build_model(name, in_channels=2, num_classes=5, base_width=4)
-    hw = {"unet": (48, 32), "deconvnet": (53, 49), "setr-naive": (36, 44), "setr-pup": (36, 44),
-          "setr-mla": (36, 44), "swin": (48, 32)}.get(name, (37, 45))  # patch / window sizes
+    hw = {
+        "unet": (48, 32),
+        "deconvnet": (53, 49),
+        "setr-naive": (36, 44),
+        "setr-pup": (36, 44),
+        "setr-mla": (36, 44),
+        "swin": (48, 32),
+    }.get(name, (37, 45))  # patch / window sizes
     y = m(rand((2, 2, *hw)))
     assert y.shape == (2, 5, *hw)
     assert np.isfinite(y.numpy()).all()
@@ -61,8 +67,11 @@ def test_segnet_odd_sizes_unpool_to_encoder_sizes(hw, depth):
 
 
 def test_segnet_too_small_input_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"SegNet\(depth=4\): input 15x40 is too small.*at "
-                                         r"least 16x16"):
+    with pytest.raises(
+        ValueError,
+        match=r"SegNet\(depth=4\): input 15x40 is too small.*at "
+        r"least 16x16",
+    ):
         SegNet(1, 2, base_width=2)(zeros(1, 1, 15, 40))
 
 
@@ -72,8 +81,11 @@ def test_deconvnet_dense_centre_and_size_errors():
     assert m.fc6[0].conv.kernel_size == (3, 3) and m.fc6[0].conv.padding == (0, 0)
     assert type(m.deconv_fc6.conv).__name__ == "ConvTranspose2d"
     assert all(type(b[0].conv).__name__ == "ConvTranspose2d" for b in m.dec)
-    with pytest.raises(ValueError, match=r"input 23x30 is too small; 3 2x2 poolings followed by "
-                                         r"fc6's 3x3 kernel \(center_kernel\) need at least 24x24"):
+    with pytest.raises(
+        ValueError,
+        match=r"input 23x30 is too small; 3 2x2 poolings followed by "
+        r"fc6's 3x3 kernel \(center_kernel\) need at least 24x24",
+    ):
         m(zeros(1, 1, 23, 30))
 
 
@@ -101,12 +113,18 @@ def test_unet_valid_and_same_sizes_for_other_depths():
 
 
 def test_unet_bad_sizes_name_the_nearest_sizes_that_work():
-    with pytest.raises(ValueError, match=r"input width 50 does not work; it must be divisible by "
-                                         r"2\*\*depth = 16. Nearest sizes that work: 48 "
-                                         r"\(output 48\) or 64 \(output 64\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"input width 50 does not work; it must be divisible by "
+        r"2\*\*depth = 16. Nearest sizes that work: 48 "
+        r"\(output 48\) or 64 \(output 64\)",
+    ):
         UNet(3, 2, base_width=2)(zeros(1, 3, 64, 50))
-    with pytest.raises(ValueError, match=r"input height 570 does not work.*Nearest sizes that "
-                                         r"work: 556 \(output 372\) or 572 \(output 388\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"input height 570 does not work.*Nearest sizes that "
+        r"work: 556 \(output 372\) or 572 \(output 388\)",
+    ):
         UNet(1, 2, base_width=1, padding="valid").output_size(570, 572)
     with pytest.raises(ValueError, match="padding must be 'same'"):
         UNet(padding="full")
@@ -128,8 +146,7 @@ def test_tiny_unet_gradcheck_random_directions():
     assert len(params) == 22
 
     x.requires_grad = False
-    assert gradcheck(fn, x, *params, atol=1e-6, rtol=1e-4, max_elements=0,
-                     n_directions=4)
+    assert gradcheck(fn, x, *params, atol=1e-6, rtol=1e-4, max_elements=0, n_directions=4)
 
 
 @pytest.mark.parametrize("name", ["unet", "fcn8s", "segnet", "deconvnet"])
@@ -173,14 +190,33 @@ def test_overfit_one_batch():
 
 
 def test_build_model_registry_and_errors():
-    assert MODEL_NAMES == ("unet", "fcn8s", "fcn16s", "fcn32s", "segnet", "deconvnet", "pspnet",
-                           "deeplabv3", "deeplabv3plus", "unet-mobilenet", "setr-naive",
-                           "setr-pup", "setr-mla", "swin", "deeplabv1", "deeplabv2", "fcdensenet")
+    assert MODEL_NAMES == (
+        "unet",
+        "fcn8s",
+        "fcn16s",
+        "fcn32s",
+        "segnet",
+        "deconvnet",
+        "pspnet",
+        "deeplabv3",
+        "deeplabv3plus",
+        "unet-mobilenet",
+        "setr-naive",
+        "setr-pup",
+        "setr-mla",
+        "swin",
+        "deeplabv1",
+        "deeplabv2",
+        "fcdensenet",
+    )
     assert build_model("FCN-16s", base_width=2).variant == "16s"
     assert type(build_model("UNet_MobileNet", base_width=4)).__name__ == "MobileNetUNet"
     assert isinstance(build_model("unet", 1, 2, base_width=2, depth=2), UNet)
-    with pytest.raises(ValueError, match="unknown model 'resnet'; valid names are unet, fcn8s, "
-                                         "fcn16s, fcn32s, segnet, deconvnet, pspnet"):
+    with pytest.raises(
+        ValueError,
+        match="unknown model 'resnet'; valid names are unet, fcn8s, "
+        "fcn16s, fcn32s, segnet, deconvnet, pspnet",
+    ):
         build_model("resnet")
     with pytest.raises(TypeError, match="build_model\\('segnet'\\)"):
         build_model("segnet", variant="8s")
@@ -220,8 +256,13 @@ def test_models_train_on_the_gpu_array_module(monkeypatch, name):
     adam.step()
     assert all(p.device == "gpu" and p.dtype == np.float32 for p in m.parameters())
     assert all(backend.device_of(b) == "gpu" for b in m.buffers())
-    assert all(backend.device_of(v) == "gpu" for opt in (sgd, adam)
-               for st in opt.state.values() for v in st.values() if hasattr(v, "shape"))
+    assert all(
+        backend.device_of(v) == "gpu"
+        for opt in (sgd, adam)
+        for st in opt.state.values()
+        for v in st.values()
+        if hasattr(v, "shape")
+    )
     assert all(np.isfinite(v).all() for v in m.state_dict().values())
     assert ms.summary(m, (2, 64, 48)).output_shape == (1, 3, 64, 48)
 
@@ -237,7 +278,10 @@ def test_models_train_on_the_gpu_array_module(monkeypatch, name):
         grads = {k: p.grad.numpy() for k, p in m.named_parameters()}
         sgd.step()
         results[device] = loss.item(), grads, m.state_dict()
-    (cpu_loss, cpu_grads, cpu_state), (gpu_loss, gpu_grads, gpu_state) = results["cpu"], results["gpu"]
+    (cpu_loss, cpu_grads, cpu_state), (gpu_loss, gpu_grads, gpu_state) = (
+        results["cpu"],
+        results["gpu"],
+    )
     np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-10)
     assert gpu_grads.keys() == cpu_grads.keys() and gpu_state.keys() == cpu_state.keys()
     # A gradient's rounding error scales with the terms summed, not with the (possibly much

@@ -37,8 +37,9 @@ TINY = {
     "fcdensenet": lambda c, k: FCDenseNet(c, k, base_width=3, depth=1, layers_per_block=2),
     "pspnet-resnet": lambda c, k: PSPNet(c, k, base_width=4, depth=3, backbone="resnet"),
     "deeplabv3-resnet": lambda c, k: DeepLabV3(c, k, base_width=4, depth=3, backbone="resnet"),
-    "deeplabv3plus-resnet": lambda c, k: DeepLabV3Plus(c, k, base_width=4, depth=3,
-                                                       backbone="resnet"),
+    "deeplabv3plus-resnet": lambda c, k: DeepLabV3Plus(
+        c, k, base_width=4, depth=3, backbone="resnet"
+    ),
 }
 
 
@@ -53,15 +54,18 @@ def test_models_reject_a_wrong_input_with_the_expected_shape(name):
     check_rejects_wrong_channels(TINY[name])
 
 
-@pytest.mark.parametrize("name, cls", [("deeplabv1", DeepLabV1), ("deeplabv2", DeepLabV2),
-                                       ("FC-DenseNet", FCDenseNet)])
+@pytest.mark.parametrize(
+    "name, cls", [("deeplabv1", DeepLabV1), ("deeplabv2", DeepLabV2), ("FC-DenseNet", FCDenseNet)]
+)
 def test_registry_builds_them_with_the_trainers_options(name, cls):
     m = build_model(name, 3, 4, base_width=8, depth=3)  # minisegnet train's defaults
     assert type(m) is cls
     assert m(rand((2, 3, 32, 32))).shape == (2, 4, 32, 32)
     assert cls.__doc__.splitlines()[0].split(":")[0] in (
-        "DeepLab v1 (Chen et al. 2015)", "DeepLab v2 (Chen et al. 2017)",
-        "FC-DenseNet (Jegou et al. 2017), the One Hundred Layers Tiramisu")
+        "DeepLab v1 (Chen et al. 2015)",
+        "DeepLab v2 (Chen et al. 2017)",
+        "FC-DenseNet (Jegou et al. 2017), the One Hundred Layers Tiramisu",
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -87,11 +91,16 @@ def test_aspp_v2_sums_its_atrous_branches():
     ms.manual_seed(1)
     aspp = ASPPSum(3, 2, (1, 2, 4)).double()
     x = rand((2, 3, 7, 6), 2, np.float64)
-    naive = sum(ref.conv2d(x.numpy(), b.weight.numpy(), b.bias.numpy(), 1, r, r)
-                for b, r in zip(aspp.branches, (1, 2, 4)))
+    naive = sum(
+        ref.conv2d(x.numpy(), b.weight.numpy(), b.bias.numpy(), 1, r, r)
+        for b, r in zip(aspp.branches, (1, 2, 4))
+    )
     np.testing.assert_allclose(aspp(x).numpy(), naive, rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match=r"ASPPSum: atrous_rates must be a non-empty list of "
-                                         r"positive ints, got \(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"ASPPSum: atrous_rates must be a non-empty list of "
+        r"positive ints, got \(\)",
+    ):
         ASPPSum(3, 2, ())
 
 
@@ -105,11 +114,14 @@ def test_deeplabv2_rates_backbone_and_head():
     assert all(type(b).__name__ == "BasicBlock" for s in m.backbone.stages for b in s)
     # each branch goes from the 32 backbone channels straight to the 4 class scores
     assert [(b.in_channels, b.out_channels, b.dilation) for b in m.aspp.branches] == [
-        (32, 4, (r, r)) for r in (2, 3, 4, 5)]
-    assert [r.output_shape for r in summary(m, (3, 64, 64)).rows
-            if r.name == "aspp.branches.3"] == [(1, 4, 8, 8)]
-    m16 = DeepLabV2(3, 4, base_width=4, output_stride=16, layers=(1, 1, 1, 1, 1),
-                    block="bottleneck")
+        (32, 4, (r, r)) for r in (2, 3, 4, 5)
+    ]
+    assert [
+        r.output_shape for r in summary(m, (3, 64, 64)).rows if r.name == "aspp.branches.3"
+    ] == [(1, 4, 8, 8)]
+    m16 = DeepLabV2(
+        3, 4, base_width=4, output_stride=16, layers=(1, 1, 1, 1, 1), block="bottleneck"
+    )
     assert m16.backbone.strides[-1] == 16 and m16.backbone.out_channels[-1] == 4 * 16 * 4
 
 
@@ -119,8 +131,11 @@ def test_resnet_backbone_for_pspnet_and_deeplabv3():
         assert isinstance(m.backbone, ResNetEncoder) and m.backbone.layers == (2, 2, 2, 2)
         assert m.backbone.strides[-1] == 8 and m.backbone.dilations[-1] == 2
     assert DeepLabV3Plus(backbone="resnet").reduce.conv.in_channels == 16 * 2  # stride-4 stage
-    with pytest.raises(ValueError, match=r"PSPNet: backbone must be one of \('vgg', 'mobilenet', "
-                                         r"'resnet'\), got 'vit'"):
+    with pytest.raises(
+        ValueError,
+        match=r"PSPNet: backbone must be one of \('vgg', 'mobilenet', "
+        r"'resnet'\), got 'vit'",
+    ):
         PSPNet(backbone="vit")
 
 
@@ -128,13 +143,17 @@ def test_resnet_backbone_for_pspnet_and_deeplabv3():
 # FC-DenseNet
 
 
-@pytest.mark.parametrize("make, n_layers, paper_millions, tolerance", [
-    (FCDenseNet.fc_densenet56, 56, 1.5, 0.10),
-    (FCDenseNet.fc_densenet67, 67, 3.5, 0.02),
-    (FCDenseNet.fc_densenet103, 103, 9.4, 0.02),
-])
-def test_tiramisu_layer_and_parameter_counts_match_the_paper(make, n_layers, paper_millions,
-                                                             tolerance):
+@pytest.mark.parametrize(
+    "make, n_layers, paper_millions, tolerance",
+    [
+        (FCDenseNet.fc_densenet56, 56, 1.5, 0.10),
+        (FCDenseNet.fc_densenet67, 67, 3.5, 0.02),
+        (FCDenseNet.fc_densenet103, 103, 9.4, 0.02),
+    ],
+)
+def test_tiramisu_layer_and_parameter_counts_match_the_paper(
+    make, n_layers, paper_millions, tolerance
+):
     m = make()  # 11 classes (CamVid)
     # the name counts the conv layers: first conv, the dense layers, the transitions, the last 1x1
     convs = [mod for mod in m.modules() if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d))]
@@ -159,8 +178,11 @@ def test_tiramisu_channel_arithmetic():
     assert shapes["transitions_down.1.4"] == (1, 24, 4, 4)  # 16 / 2**2
     assert shapes["transitions_up.0.conv"] == (1, 6, 8, 8)  # the bottleneck's 6 new maps, x 2
     assert shapes["transitions_up.1.conv"] == (1, 6, 16, 16)
-    with pytest.raises(ValueError, match=r"FCDenseNet: layers_per_block needs 2 \* depth \+ 1 = 5 "
-                                         r"counts .* got 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"FCDenseNet: layers_per_block needs 2 \* depth \+ 1 = 5 "
+        r"counts .* got 3",
+    ):
         FCDenseNet(depth=2, layers_per_block=(1, 2, 3))
 
 
@@ -170,8 +192,11 @@ def test_tiramisu_pads_odd_sizes_and_crops_back():
     x = rand((1, 1, 13, 10), 3)
     padded = Tensor(np.pad(x.numpy(), ((0, 0), (0, 0), (0, 3), (0, 2))))
     np.testing.assert_array_equal(m(x).numpy(), m(padded).numpy()[:, :, :13, :10])
-    with pytest.raises(ValueError, match=r"FCDenseNet\(depth=2\): input 3x10 is too small; its 2 "
-                                         r"2x2 poolings need at least 4x4"):
+    with pytest.raises(
+        ValueError,
+        match=r"FCDenseNet\(depth=2\): input 3x10 is too small; its 2 "
+        r"2x2 poolings need at least 4x4",
+    ):
         m(rand((1, 1, 3, 10)))
 
 
@@ -180,15 +205,24 @@ def test_tiramisu_pads_odd_sizes_and_crops_back():
 
 
 GRAD_MODELS = {
-    "deeplabv1": lambda: DeepLabV1(1, 2, base_width=2, depth=2, output_stride=2, dropout=0.0,
-                                   blocks_per_stage=1),
-    "deeplabv2": lambda: DeepLabV2(1, 2, base_width=2, depth=2, output_stride=2,
-                                   atrous_rates=(1, 2), blocks_per_stage=1),
-    "fcdensenet": lambda: FCDenseNet(1, 2, base_width=2, depth=1, layers_per_block=1,
-                                     dropout=0.0),
-    "deeplabv3-resnet": lambda: DeepLabV3(1, 2, base_width=2, depth=2, output_stride=2,
-                                          atrous_rates=(2,), dropout=0.0, backbone="resnet",
-                                          blocks_per_stage=1),
+    "deeplabv1": lambda: DeepLabV1(
+        1, 2, base_width=2, depth=2, output_stride=2, dropout=0.0, blocks_per_stage=1
+    ),
+    "deeplabv2": lambda: DeepLabV2(
+        1, 2, base_width=2, depth=2, output_stride=2, atrous_rates=(1, 2), blocks_per_stage=1
+    ),
+    "fcdensenet": lambda: FCDenseNet(1, 2, base_width=2, depth=1, layers_per_block=1, dropout=0.0),
+    "deeplabv3-resnet": lambda: DeepLabV3(
+        1,
+        2,
+        base_width=2,
+        depth=2,
+        output_stride=2,
+        atrous_rates=(2,),
+        dropout=0.0,
+        backbone="resnet",
+        blocks_per_stage=1,
+    ),
 }
 
 
@@ -202,8 +236,7 @@ def test_tiny_model_gradcheck(name):
 OVERFIT = {
     "deeplabv1": lambda: DeepLabV1(1, 2, base_width=4, depth=2, output_stride=2, dropout=0.0),
     "deeplabv2": lambda: DeepLabV2(1, 2, base_width=4, depth=2, output_stride=2),
-    "fcdensenet": lambda: FCDenseNet(1, 2, base_width=4, depth=2, layers_per_block=2,
-                                     dropout=0.0),
+    "fcdensenet": lambda: FCDenseNet(1, 2, base_width=4, depth=2, layers_per_block=2, dropout=0.0),
 }
 
 

@@ -44,10 +44,15 @@ def composed_weight(layer):
 
 
 @settings(max_examples=12)
-@given(cin=st.integers(1, 3), cout=st.integers(1, 4), k=st.sampled_from([1, 3]),
-       stride=st.integers(1, 2), dilation=st.integers(1, 2), hw=st.tuples(st.integers(3, 7),
-                                                                          st.integers(3, 7)),
-       seed=st.integers(0, 99))
+@given(
+    cin=st.integers(1, 3),
+    cout=st.integers(1, 4),
+    k=st.sampled_from([1, 3]),
+    stride=st.integers(1, 2),
+    dilation=st.integers(1, 2),
+    hw=st.tuples(st.integers(3, 7), st.integers(3, 7)),
+    seed=st.integers(0, 99),
+)
 def test_separable_equals_naive_conv_with_composed_kernel(cin, cout, k, stride, dilation, hw, seed):
     ms.manual_seed(seed)
     layer = DepthwiseSeparableConv2d(cin, cout, k, stride, dilation=dilation).double()
@@ -55,8 +60,9 @@ def test_separable_equals_naive_conv_with_composed_kernel(cin, cout, k, stride, 
     x = np.random.default_rng(seed + 1).standard_normal((2, cin, *hw))
     y = layer(Tensor(x)).numpy()
     pad = dilation * (k - 1) // 2  # "same" padding by default
-    expected = ref.conv2d(x, composed_weight(layer), layer.pointwise.bias.numpy(), stride, pad,
-                          dilation)
+    expected = ref.conv2d(
+        x, composed_weight(layer), layer.pointwise.bias.numpy(), stride, pad, dilation
+    )
     assert y.shape == expected.shape
     np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-10)
     assert layer.depthwise.groups == cin and layer.depthwise.bias is None
@@ -75,8 +81,12 @@ def test_separable_gradcheck_and_mid_norm(device):
     assert layer(x).shape == (2, 4, 4, 3)  # (7 + 4 - 5) // 2 + 1 = 4, (6 + 4 - 5) // 2 + 1 = 3
     # MobileNet's block: batch-norm + ReLU between the two halves
     block = DepthwiseSeparableConv2d(3, 4, mid_norm=True).double().to(device)
-    assert [type(m).__name__ for m in block.children()] == ["Conv2d", "BatchNorm2d", "ReLU",
-                                                            "Conv2d"]
+    assert [type(m).__name__ for m in block.children()] == [
+        "Conv2d",
+        "BatchNorm2d",
+        "ReLU",
+        "Conv2d",
+    ]
     assert gradcheck(lambda x: block(x), x, n_directions=6)
 
 
@@ -84,8 +94,11 @@ def test_separable_layer_errors():
     with pytest.raises(ValueError, match=r"padding=None \('same'\) needs an odd kernel_size"):
         DepthwiseSeparableConv2d(4, 8, 2)
     layer = DepthwiseSeparableConv2d(4, 8)
-    with pytest.raises(ValueError, match=r"DepthwiseSeparableConv2d\(4, 8\): expected an "
-                                         r"\(N, 4, H, W\) input, got shape \(1, 3, 5, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"DepthwiseSeparableConv2d\(4, 8\): expected an "
+        r"\(N, 4, H, W\) input, got shape \(1, 3, 5, 5\)",
+    ):
         layer(Tensor(np.zeros((1, 3, 5, 5), np.float32)))
     assert DepthwiseSeparableConv2d(4, 8, 2, padding=0)(rand((1, 4, 5, 5))).shape == (1, 8, 4, 4)
 
@@ -116,13 +129,18 @@ def test_summary_savings_with_stride_dilation_and_bias():
     assert s.separable.total_params == 16 * 25 + 16 * 24 + 24
     assert s.standard.total_mult_adds == 10 * 9 * 24 * 16 * 25
     assert s.separable.total_mult_adds == 10 * 9 * 16 * 25 + 10 * 9 * 16 * 24
-    assert Fraction(s.separable.total_mult_adds, s.standard.total_mult_adds) == \
-        Fraction(1, 24) + Fraction(1, 25)
+    assert Fraction(s.separable.total_mult_adds, s.standard.total_mult_adds) == Fraction(
+        1, 24
+    ) + Fraction(1, 25)
     # the standard equivalent has the same geometry
     sep = DepthwiseSeparableConv2d(16, 24, 5, stride=2, dilation=2)
     std = sep.standard_equivalent()
-    assert (std.kernel_size, std.stride, std.padding, std.dilation) == ((5, 5), (2, 2), (4, 4),
-                                                                        (2, 2))
+    assert (std.kernel_size, std.stride, std.padding, std.dilation) == (
+        (5, 5),
+        (2, 2),
+        (4, 4),
+        (2, 2),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -150,8 +168,11 @@ def test_encoder_strides_dilations_and_widths():
         Encoder(depth=3, output_stride=16)
     with pytest.raises(ValueError, match=r"kind must be one of \('mobilenet', 'vgg'\)"):
         Encoder(kind="resnet")
-    with pytest.raises(ValueError, match=r"no feature map at stride 16; the strides are "
-                                         r"\[1, 2, 4, 8\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"no feature map at stride 16; the strides are "
+        r"\[1, 2, 4, 8\]",
+    ):
         e.feature_index(16)
 
 
@@ -178,8 +199,9 @@ TINY = {
     "pspnet-mobilenet": lambda c, k: PSPNet(c, k, base_width=4, depth=3, backbone="mobilenet"),
     "deeplabv3": lambda c, k: DeepLabV3(c, k, base_width=4, depth=3),
     "deeplabv3plus": lambda c, k: DeepLabV3Plus(c, k, base_width=4, depth=3),
-    "deeplabv3plus-mobilenet": lambda c, k: DeepLabV3Plus(c, k, base_width=4, depth=3,
-                                                          backbone="mobilenet"),
+    "deeplabv3plus-mobilenet": lambda c, k: DeepLabV3Plus(
+        c, k, base_width=4, depth=3, backbone="mobilenet"
+    ),
     "unet-mobilenet": lambda c, k: MobileNetUNet(c, k, base_width=4, depth=3),
 }
 
@@ -230,10 +252,17 @@ def test_pyramid_pooling_matches_a_naive_computation():
 
 def test_aspp_branches_rates_and_image_pooling():
     aspp = ASPP(8, 6, (2, 3, 4))
-    kinds = [(type(b).__name__, getattr(getattr(b, "conv", None), "dilation", None))
-             for b in aspp.branches]
-    assert kinds == [("ConvBlock", (1, 1)), ("ConvBlock", (2, 2)), ("ConvBlock", (3, 3)),
-                     ("ConvBlock", (4, 4)), ("ImagePooling", None)]
+    kinds = [
+        (type(b).__name__, getattr(getattr(b, "conv", None), "dilation", None))
+        for b in aspp.branches
+    ]
+    assert kinds == [
+        ("ConvBlock", (1, 1)),
+        ("ConvBlock", (2, 2)),
+        ("ConvBlock", (3, 3)),
+        ("ConvBlock", (4, 4)),
+        ("ImagePooling", None),
+    ]
     assert [b.conv.kernel_size for b in aspp.branches[:4]] == [(1, 1), (3, 3), (3, 3), (3, 3)]
     assert [b.conv.padding for b in aspp.branches[1:4]] == [(2, 2), (3, 3), (4, 4)]
     assert aspp.project.conv.in_channels == 5 * 6
@@ -268,8 +297,11 @@ def test_deeplabv3plus_fuses_the_stride_4_map():
     assert [r.output_shape for r in rows if r.name == "aspp.project.conv"] == [(1, 16, 8, 8)]
     assert rows[-1].output_shape == (1, 4, 16, 16) and rows[-1].name == "classifier"
     assert m.decoder[0].conv.in_channels == 16 + 4
-    with pytest.raises(ValueError, match=r"low_level_stride must be a stride finer than the "
-                                         r"output stride 8, one of \[1, 2, 4\]; got 8"):
+    with pytest.raises(
+        ValueError,
+        match=r"low_level_stride must be a stride finer than the "
+        r"output stride 8, one of \[1, 2, 4\]; got 8",
+    ):
         DeepLabV3Plus(low_level_stride=8)
 
 
@@ -286,13 +318,30 @@ def test_image_pooling_needs_a_batch_of_two_in_training():
 
 GRAD_MODELS = {
     "pspnet": lambda: PSPNet(1, 2, base_width=2, depth=2, output_stride=2, dropout=0.0),
-    "deeplabv3": lambda: DeepLabV3(1, 2, base_width=2, depth=2, output_stride=2,
-                                   atrous_rates=(2,), dropout=0.0),
-    "deeplabv3plus": lambda: DeepLabV3Plus(1, 2, base_width=2, depth=2, output_stride=4,
-                                           low_level_stride=2, atrous_rates=(2,), dropout=0.0),
-    "deeplabv3plus-mobilenet": lambda: DeepLabV3Plus(1, 2, base_width=2, depth=2, output_stride=4,
-                                                     low_level_stride=2, atrous_rates=(2,),
-                                                     dropout=0.0, backbone="mobilenet"),
+    "deeplabv3": lambda: DeepLabV3(
+        1, 2, base_width=2, depth=2, output_stride=2, atrous_rates=(2,), dropout=0.0
+    ),
+    "deeplabv3plus": lambda: DeepLabV3Plus(
+        1,
+        2,
+        base_width=2,
+        depth=2,
+        output_stride=4,
+        low_level_stride=2,
+        atrous_rates=(2,),
+        dropout=0.0,
+    ),
+    "deeplabv3plus-mobilenet": lambda: DeepLabV3Plus(
+        1,
+        2,
+        base_width=2,
+        depth=2,
+        output_stride=4,
+        low_level_stride=2,
+        atrous_rates=(2,),
+        dropout=0.0,
+        backbone="mobilenet",
+    ),
     "unet-mobilenet": lambda: MobileNetUNet(1, 2, base_width=2, depth=2, blocks_per_stage=1),
 }
 
@@ -329,9 +378,15 @@ def test_state_dict_round_trip(name):
     np.testing.assert_array_equal(b(x).numpy(), a(x).numpy())
 
 
-@pytest.mark.parametrize("name, cls", [("pspnet", PSPNet), ("deeplabv3", DeepLabV3),
-                                       ("deeplabv3plus", DeepLabV3Plus),
-                                       ("unet-mobilenet", MobileNetUNet)])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("pspnet", PSPNet),
+        ("deeplabv3", DeepLabV3),
+        ("deeplabv3plus", DeepLabV3Plus),
+        ("unet-mobilenet", MobileNetUNet),
+    ],
+)
 def test_registry_builds_the_new_models(name, cls):
     m = build_model(name, 1, 3, base_width=2)
     assert type(m) is cls

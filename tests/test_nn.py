@@ -24,8 +24,9 @@ class Tiny(nn.Module):
 
     def __init__(self, c_in=2, c_mid=3, c_out=2):
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(c_in, c_mid, 3, padding=1, bias=False),
-                                      nn.BatchNorm2d(c_mid), nn.ReLU())
+        self.features = nn.Sequential(
+            nn.Conv2d(c_in, c_mid, 3, padding=1, bias=False), nn.BatchNorm2d(c_mid), nn.ReLU()
+        )
         self.head = nn.Conv2d(c_mid, c_out, 1)
         self.note = "not registered"
 
@@ -53,11 +54,18 @@ def call_with(model, params, x):
 def test_parameters_children_and_dotted_names():
     m = Tiny()
     names = [n for n, _ in m.named_parameters()]
-    assert names == ["features.0.weight", "features.1.weight", "features.1.bias", "head.weight",
-                     "head.bias"]
+    assert names == [
+        "features.0.weight",
+        "features.1.weight",
+        "features.1.bias",
+        "head.weight",
+        "head.bias",
+    ]
     assert [n for n, _ in m.named_children()] == ["features", "head"]
-    assert [n for n, _ in m.named_buffers()] == ["features.1.running_mean",
-                                                 "features.1.running_var"]
+    assert [n for n, _ in m.named_buffers()] == [
+        "features.1.running_mean",
+        "features.1.running_var",
+    ]
     assert m.num_parameters() == 3 * 2 * 9 + 3 + 3 + 2 * 3 + 2
     assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in m.parameters())
     assert len(list(m.modules())) == 6  # Tiny, Sequential, Conv2d, BatchNorm2d, ReLU, Conv2d
@@ -111,9 +119,15 @@ def test_state_dict_round_trip_gives_identical_outputs():
     a(x)  # one training forward moves the BN running statistics away from 0 / 1
     a.eval()
     state = a.state_dict()
-    assert set(state) == {"features.0.weight", "features.1.weight", "features.1.bias",
-                          "features.1.running_mean", "features.1.running_var", "head.weight",
-                          "head.bias"}
+    assert set(state) == {
+        "features.0.weight",
+        "features.1.weight",
+        "features.1.bias",
+        "features.1.running_mean",
+        "features.1.running_var",
+        "head.weight",
+        "head.bias",
+    }
     assert all(isinstance(v, np.ndarray) for v in state.values())
     assert not np.allclose(state["features.1.running_mean"], 0)
     ms.manual_seed(2)
@@ -133,14 +147,20 @@ def test_load_state_dict_names_missing_unexpected_and_misshaped_keys():
     state = m.state_dict()
     del state["head.bias"]
     state["extra.weight"] = np.zeros(3)
-    with pytest.raises(ValueError, match=r"missing keys: \['head.bias'\].*unexpected keys: "
-                                         r"\['extra.weight'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"missing keys: \['head.bias'\].*unexpected keys: "
+        r"\['extra.weight'\]",
+    ):
         m.load_state_dict(state)
     result = m.load_state_dict(state, strict=False)
     assert result.missing_keys == ["head.bias"] and result.unexpected_keys == ["extra.weight"]
     bad = Tiny(c_mid=4).state_dict()
-    with pytest.raises(ValueError, match=r"mis-shaped keys: features.0.weight: checkpoint "
-                                         r"\(4, 2, 3, 3\), model \(3, 2, 3, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"mis-shaped keys: features.0.weight: checkpoint "
+        r"\(4, 2, 3, 3\), model \(3, 2, 3, 3\)",
+    ):
         m.load_state_dict(bad, strict=False)
 
 
@@ -172,8 +192,12 @@ def test_layers_built_on_the_gpu_stay_there(monkeypatch):
     backend = fake_cupy.install(monkeypatch)
     monkeypatch.setattr(backend, "_default_device", "gpu")
     ms.manual_seed(0)
-    m = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.Dropout2d(0.5),
-                      nn.ConvTranspose2d(3, 3, 4, stride=2, padding=1, bilinear_init=True))
+    m = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1),
+        nn.BatchNorm2d(3),
+        nn.Dropout2d(0.5),
+        nn.ConvTranspose2d(3, 3, 4, stride=2, padding=1, bilinear_init=True),
+    )
     assert m.device == "gpu" and all(p.device == "gpu" for p in m.parameters())
     assert all(backend.device_of(b) == "gpu" for b in m.buffers())
     x = Tensor(rand((2, 2, 4, 4), dtype=np.float32), device="gpu")
@@ -212,8 +236,16 @@ def test_manual_seed_makes_init_reproducible_and_state_restores():
 
 
 @settings(max_examples=10)
-@given(cin=st.integers(1, 3), cout=st.integers(1, 3), k=st.integers(1, 3), s=st.integers(1, 2),
-       p=st.integers(0, 1), d=st.integers(1, 2), hw=st.integers(5, 8), seed=st.integers(0, 9))
+@given(
+    cin=st.integers(1, 3),
+    cout=st.integers(1, 3),
+    k=st.integers(1, 3),
+    s=st.integers(1, 2),
+    p=st.integers(0, 1),
+    d=st.integers(1, 2),
+    hw=st.integers(5, 8),
+    seed=st.integers(0, 9),
+)
 def test_conv2d_layer_matches_reference(cin, cout, k, s, p, d, hw, seed):
     conv = nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d).double()
     conv.bias.data[...] = rand((cout,), seed + 1)
@@ -221,8 +253,9 @@ def test_conv2d_layer_matches_reference(cin, cout, k, s, p, d, hw, seed):
     y = conv(Tensor(x))
     ho = (hw + 2 * p - d * (k - 1) - 1) // s + 1
     assert y.shape == (2, cout, ho, (hw + 1 + 2 * p - d * (k - 1) - 1) // s + 1)
-    np.testing.assert_allclose(y.numpy(), R.conv2d(x, conv.weight.numpy(), conv.bias.numpy(),
-                                                   s, p, d), atol=1e-10)
+    np.testing.assert_allclose(
+        y.numpy(), R.conv2d(x, conv.weight.numpy(), conv.bias.numpy(), s, p, d), atol=1e-10
+    )
 
 
 def test_conv2d_he_initialisation_statistics():
@@ -240,11 +273,20 @@ def test_conv2d_he_initialisation_statistics():
         nn.Conv2d(4, 6, 3, groups=4)
 
 
-@pytest.mark.parametrize("make, op", [
-    (lambda **kw: nn.Conv2d(1, 1, **kw), "conv2d"),
-    (lambda **kw: F.conv2d(np.zeros((1, 1, 6, 6)), np.zeros((1, 1, 3, 3)),
-                           **{k: v for k, v in kw.items() if k != "kernel_size"}), "conv2d"),
-])
+@pytest.mark.parametrize(
+    "make, op",
+    [
+        (lambda **kw: nn.Conv2d(1, 1, **kw), "conv2d"),
+        (
+            lambda **kw: F.conv2d(
+                np.zeros((1, 1, 6, 6)),
+                np.zeros((1, 1, 3, 3)),
+                **{k: v for k, v in kw.items() if k != "kernel_size"},
+            ),
+            "conv2d",
+        ),
+    ],
+)
 def test_layer_and_op_share_the_size_argument_rules(make, op):
     """nn.Conv2d reads kernel_size / stride / padding with F.conv2d's rule (sizes.pair)."""
     ok = make(kernel_size=np.int64(3), stride=np.int64(2), padding=(np.int32(1), 1))
@@ -253,12 +295,18 @@ def test_layer_and_op_share_the_size_argument_rules(make, op):
         assert all(type(v) is int for v in ok.kernel_size + ok.stride + ok.padding)
     else:
         assert ok.shape == (1, 1, 3, 3)  # (6 + 2 - 3) // 2 + 1
-    for bad, error, message in [({"stride": 0}, ValueError, "stride must be positive, got 0"),
-                                ({"stride": 1.5}, TypeError, "stride must be an int or a pair"),
-                                ({"stride": (2.0, 1)}, TypeError, "stride must be an int or a pair"),
-                                ({"padding": True}, TypeError, "padding must be an int or a pair"),
-                                ({"stride": (1, 2, 3)}, ValueError, r"stride must be an int or a "
-                                                                    r"pair \(h, w\)")]:
+    for bad, error, message in [
+        ({"stride": 0}, ValueError, "stride must be positive, got 0"),
+        ({"stride": 1.5}, TypeError, "stride must be an int or a pair"),
+        ({"stride": (2.0, 1)}, TypeError, "stride must be an int or a pair"),
+        ({"padding": True}, TypeError, "padding must be an int or a pair"),
+        (
+            {"stride": (1, 2, 3)},
+            ValueError,
+            r"stride must be an int or a "
+            r"pair \(h, w\)",
+        ),
+    ]:
         with pytest.raises(error, match=message):
             make(kernel_size=3, **bad)
 
@@ -269,8 +317,9 @@ def test_conv_transpose2d_layer_matches_reference_and_output_size():
     x = rand((1, 3, 4, 5), 3)
     y = ct(Tensor(x))
     assert y.shape == (1, 2, 7, 9)  # (4 - 1) * 2 - 2 + 3
-    np.testing.assert_allclose(y.numpy(), R.conv_transpose2d(x, ct.weight.numpy(), ct.bias.numpy(),
-                                                             2, 1), atol=1e-10)
+    np.testing.assert_allclose(
+        y.numpy(), R.conv_transpose2d(x, ct.weight.numpy(), ct.bias.numpy(), 2, 1), atol=1e-10
+    )
     assert ct(Tensor(x), output_size=(8, 10)).shape == (1, 2, 8, 10)
     assert ct.weight.shape == (3, 2, 3, 3)
 
@@ -304,8 +353,9 @@ def test_max_pool_with_indices_and_unpool_reproduce_deck_002():
     y, idx = pool(x)
     np.testing.assert_array_equal(y.numpy()[0, 0], [[5, 6], [7, 8]])
     z = unpool(Tensor(np.array([[[[1, 2], [3, 4]]]], np.float32)), idx)
-    np.testing.assert_array_equal(z.numpy()[0, 0], [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0],
-                                                    [3, 0, 0, 4]])
+    np.testing.assert_array_equal(
+        z.numpy()[0, 0], [[0, 0, 2, 0], [0, 1, 0, 0], [0, 0, 0, 0], [3, 0, 0, 4]]
+    )
     assert isinstance(nn.MaxPool2d(2)(x), Tensor)
 
 
@@ -321,8 +371,9 @@ def test_unpool_output_size_restores_odd_sizes():
 def test_avg_pools_and_upsample_layers():
     x = rand((2, 3, 6, 8), 5)
     np.testing.assert_allclose(nn.AvgPool2d(2)(Tensor(x)).numpy(), R.avg_pool2d(x, 2), atol=1e-12)
-    np.testing.assert_allclose(nn.AdaptiveAvgPool2d(1)(Tensor(x)).numpy(),
-                               x.mean(axis=(2, 3), keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(
+        nn.AdaptiveAvgPool2d(1)(Tensor(x)).numpy(), x.mean(axis=(2, 3), keepdims=True), atol=1e-12
+    )
     up = nn.Upsample(scale_factor=2)
     np.testing.assert_array_equal(up(Tensor(x)).numpy(), x.repeat(2, axis=2).repeat(2, axis=3))
     y = nn.Upsample(size=(9, 11), mode="bilinear")(Tensor(x))
@@ -350,8 +401,9 @@ def test_batchnorm_training_uses_batch_statistics_and_updates_running_stats():
     bn.bias.data[...] = [0.0, -1.0, 3.0]
     x1, x2 = rand((4, 3, 5, 6), 1) * 2 + 1, rand((4, 3, 5, 6), 2) - 3
     y = bn(Tensor(x1))
-    np.testing.assert_allclose(y.numpy(), bn_reference(x1, bn.weight.numpy(), bn.bias.numpy()),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        y.numpy(), bn_reference(x1, bn.weight.numpy(), bn.bias.numpy()), atol=1e-12
+    )
     bn(Tensor(x2))
     # running = 0.9 running + 0.1 batch, variance unbiased (M / (M - 1)), from 0 and 1
     m1, m2 = x1.mean(axis=(0, 2, 3)), x2.mean(axis=(0, 2, 3))
@@ -369,8 +421,8 @@ def test_batchnorm_eval_uses_running_statistics():
     bn.eval()
     x = rand((3, 2, 4, 4), 7)
     want = (x - np.array([1.0, -2.0])[:, None, None]) / np.sqrt(
-        np.array([4.0, 0.25])[:, None, None] + 1e-5) * np.array([3.0, 1.0])[:, None, None] \
-        + np.array([0.5, 0.0])[:, None, None]
+        np.array([4.0, 0.25])[:, None, None] + 1e-5
+    ) * np.array([3.0, 1.0])[:, None, None] + np.array([0.5, 0.0])[:, None, None]
     np.testing.assert_allclose(bn(Tensor(x)).numpy(), want, atol=1e-12)
     before = bn.running_mean.copy()
     bn(Tensor(x))
@@ -383,14 +435,21 @@ def test_batchnorm_gradcheck(training):
     g = Tensor(rand((3,), 9) + 1.5, requires_grad=True)
     b = Tensor(rand((3,), 10), requires_grad=True)
     rm, rv = np.array([0.1, -0.2, 0.3]), np.array([1.5, 0.5, 2.0])
-    assert gradcheck(lambda x, g, b: F.tanh(nn.batch_norm(x, rm.copy(), rv.copy(), g, b,
-                                                          training=training)), x, g, b)
+    assert gradcheck(
+        lambda x, g, b: F.tanh(nn.batch_norm(x, rm.copy(), rv.copy(), g, b, training=training)),
+        x,
+        g,
+        b,
+    )
 
 
 def test_batchnorm_rejects_bad_input():
     bn = nn.BatchNorm2d(3)
-    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\): expected an \(N, 3, H, W\) input, "
-                                         r"got shape \(2, 4, 5, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNorm2d\(3\): expected an \(N, 3, H, W\) input, "
+        r"got shape \(2, 4, 5, 5\)",
+    ):
         bn(Tensor(np.zeros((2, 4, 5, 5), np.float32)))
     with pytest.raises(ValueError, match="more than one value per channel"):
         bn(Tensor(np.zeros((1, 3, 1, 1), np.float32)))
@@ -431,11 +490,19 @@ def test_dropout_gradient_is_the_mask():
     np.testing.assert_array_equal(x.grad.numpy(), (y.numpy() != 0) * 2.0)
 
 
-@pytest.mark.parametrize("layer, fn", [
-    (nn.ReLU(), F.relu), (nn.LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
-    (nn.Sigmoid(), F.sigmoid), (nn.Tanh(), F.tanh), (nn.Softplus(), F.softplus),
-    (nn.Softmax(axis=1), lambda x: F.softmax(x, axis=1)),
-    (nn.LogSoftmax(axis=1), lambda x: F.log_softmax(x, axis=1)), (nn.Identity(), lambda x: x)])
+@pytest.mark.parametrize(
+    "layer, fn",
+    [
+        (nn.ReLU(), F.relu),
+        (nn.LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
+        (nn.Sigmoid(), F.sigmoid),
+        (nn.Tanh(), F.tanh),
+        (nn.Softplus(), F.softplus),
+        (nn.Softmax(axis=1), lambda x: F.softmax(x, axis=1)),
+        (nn.LogSoftmax(axis=1), lambda x: F.log_softmax(x, axis=1)),
+        (nn.Identity(), lambda x: x),
+    ],
+)
 def test_activation_layers_match_functions(layer, fn):
     x = Tensor(rand((2, 3, 4, 5), 11))
     np.testing.assert_array_equal(layer(x).numpy(), fn(x).numpy())

@@ -109,8 +109,9 @@ def test_nll_loss_of_log_softmax_is_cross_entropy(device):
         got = F.nll_loss(F.log_softmax(xt, axis=1), dev(t, device), weight=w, reduction=reduction)
         ce = F.cross_entropy(xt, dev(t, device), weight=w, reduction=reduction)
         np.testing.assert_allclose(got.numpy(), ce.numpy(), rtol=1e-10)
-        np.testing.assert_allclose(got.numpy(), np_nll(np_log_softmax(x), t, w,
-                                                       reduction=reduction), rtol=1e-10)
+        np.testing.assert_allclose(
+            got.numpy(), np_nll(np_log_softmax(x), t, w, reduction=reduction), rtol=1e-10
+        )
 
 
 def naive_nll(logp, t, weight, ignore_index):
@@ -154,8 +155,9 @@ def test_nll_loss_gradcheck(device, reduction):
     t = rng.integers(0, 3, size=(2, 2, 2))
     t[0, 0, 1] = 7
     t = dev(t, device)
-    assert gradcheck(lambda z: F.nll_loss(z, t, weight=[0.5, 2.0, 1.0], ignore_index=7,
-                                          reduction=reduction), x)
+    assert gradcheck(
+        lambda z: F.nll_loss(z, t, weight=[0.5, 2.0, 1.0], ignore_index=7, reduction=reduction), x
+    )
 
 
 def test_nll_loss_refuses_a_bad_target():
@@ -176,8 +178,9 @@ def test_binary_cross_entropy_with_weight(device):
     w = rng.uniform(0.5, 2.0, size=(1, 1, 3, 3))  # broadcast, as PyTorch's weight
     want = -w * (p * np.log(p_hat) + (1 - p) * np.log(1 - p_hat))
     for reduction, ref in (("none", want), ("sum", want.sum()), ("mean", want.mean())):
-        got = F.binary_cross_entropy(Tensor(p_hat, device=device), dev(p, device),
-                                     weight=dev(w, device), reduction=reduction)
+        got = F.binary_cross_entropy(
+            Tensor(p_hat, device=device), dev(p, device), weight=dev(w, device), reduction=reduction
+        )
         np.testing.assert_allclose(got.numpy(), ref, rtol=1e-10)
     x = Tensor(p_hat, requires_grad=True, device=device)
     assert gradcheck(lambda z: F.binary_cross_entropy(z, dev(p, device), weight=dev(w, device)), x)
@@ -187,8 +190,9 @@ def test_binary_cross_entropy_with_weight(device):
 
 def test_bce_with_logits_matches_pytorchs_documented_numbers():
     # BCE(σ(0), 1) = log 2; BCE(σ(z), 0) = softplus(z): 100 at z = 100 (finite, not inf)
-    assert math.isclose(F.binary_cross_entropy_with_logits(Tensor([0.0]), [1.0]).item(),
-                        math.log(2), rel_tol=1e-6)
+    assert math.isclose(
+        F.binary_cross_entropy_with_logits(Tensor([0.0]), [1.0]).item(), math.log(2), rel_tol=1e-6
+    )
     got = F.binary_cross_entropy_with_logits(Tensor([100.0]), [0.0], reduction="sum")
     assert math.isclose(got.item(), 100.0, rel_tol=1e-6)
 
@@ -204,12 +208,17 @@ def test_bce_with_logits_pos_weight_and_weight(device, pos_weight):
     s = 1 / (1 + np.exp(-z))
     want = -w * (pw_np * p * np.log(s) + (1 - p) * np.log(1 - s))
     pw_dev = dev(pw, device) if isinstance(pw, np.ndarray) else pw
-    got = F.binary_cross_entropy_with_logits(Tensor(z, device=device), dev(p, device),
-                                             weight=dev(w, device), pos_weight=pw_dev)
+    got = F.binary_cross_entropy_with_logits(
+        Tensor(z, device=device), dev(p, device), weight=dev(w, device), pos_weight=pw_dev
+    )
     assert math.isclose(got.item(), want.mean(), rel_tol=1e-10)
     x = Tensor(z, requires_grad=True, device=device)
-    assert gradcheck(lambda t: F.binary_cross_entropy_with_logits(
-        t, dev(p, device), weight=dev(w, device), pos_weight=pw_dev, reduction="none"), x)
+    assert gradcheck(
+        lambda t: F.binary_cross_entropy_with_logits(
+            t, dev(p, device), weight=dev(w, device), pos_weight=pw_dev, reduction="none"
+        ),
+        x,
+    )
 
 
 def test_mse_loss_is_the_mean_square():
@@ -228,8 +237,7 @@ def test_one_hot_puts_the_class_axis_last(device):
     assert got.dtype == np.int64 and got.shape == (2, 2, 3)
     np.testing.assert_array_equal(got.numpy(), [[[1, 0, 0], [0, 0, 1]], [[0, 1, 0], [0, 0, 1]]])
     assert backend.device_of(got.data) == device
-    assert F.one_hot(Tensor([1, 0]), num_classes=4).numpy().tolist() == [[0, 1, 0, 0],
-                                                                         [1, 0, 0, 0]]
+    assert F.one_hot(Tensor([1, 0]), num_classes=4).numpy().tolist() == [[0, 1, 0, 0], [1, 0, 0, 0]]
 
 
 def test_one_hot_refuses_out_of_range_and_float_input():

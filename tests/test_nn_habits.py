@@ -61,8 +61,8 @@ def test_clip_grad_value_clamps_in_place():
 
 # ----- nn.init: distributions' statistics -------------------------------------------------------
 
-SHAPE = (64, 32, 5, 5)          # fan_in = 32 * 25 = 800, fan_out = 64 * 25 = 1600
-N = math.prod(SHAPE)            # 51200 draws
+SHAPE = (64, 32, 5, 5)  # fan_in = 32 * 25 = 800, fan_out = 64 * 25 = 1600
+N = math.prod(SHAPE)  # 51200 draws
 FAN_IN, FAN_OUT = 800, 1600
 
 
@@ -97,7 +97,7 @@ def test_calculate_gain_is_pytorchs():
     assert nn.init.calculate_gain("sigmoid") == 1.0
     assert nn.init.calculate_gain("tanh") == pytest.approx(5 / 3)
     assert nn.init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
-    assert nn.init.calculate_gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01 ** 2)))
+    assert nn.init.calculate_gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01**2)))
     assert nn.init.calculate_gain("leaky_relu", 0.2) == pytest.approx(math.sqrt(2 / 1.04))
     assert nn.init.calculate_gain("selu") == 0.75
     with pytest.raises(ValueError, match="unsupported nonlinearity 'swish'"):
@@ -107,8 +107,9 @@ def test_calculate_gain_is_pytorchs():
 def test_kaiming_normal_statistics_modes_and_gains():
     ms.manual_seed(0)
     check_normal(draw(nn.init.kaiming_normal_), math.sqrt(2 / FAN_IN))  # leaky_relu, a = 0
-    check_normal(draw(nn.init.kaiming_normal_, mode="fan_out", nonlinearity="relu"),
-                 math.sqrt(2 / FAN_OUT))
+    check_normal(
+        draw(nn.init.kaiming_normal_, mode="fan_out", nonlinearity="relu"), math.sqrt(2 / FAN_OUT)
+    )
     check_normal(draw(nn.init.kaiming_normal_, a=0.2), math.sqrt(2 / 1.04 / FAN_IN))
     check_normal(draw(nn.init.kaiming_normal_, nonlinearity="tanh"), 5 / 3 / math.sqrt(FAN_IN))
 
@@ -131,8 +132,9 @@ def test_xavier_statistics_with_gain():
 def test_normal_uniform_constant_zeros_ones(device):
     ms.manual_seed(3)
     w = nn.Parameter(np.zeros(SHAPE, np.float32), device=device)
-    check_normal(ms.backend.asnumpy(nn.init.normal_(w, mean=0.0, std=0.3).data).astype(np.float64),
-                 0.3)
+    check_normal(
+        ms.backend.asnumpy(nn.init.normal_(w, mean=0.0, std=0.3).data).astype(np.float64), 0.3
+    )
     assert w.dtype == np.float32 and w.device == device
     w64 = draw(nn.init.normal_, mean=2.0, std=0.5)
     assert abs(w64.mean() - 2.0) < 5 * 0.5 / math.sqrt(N)
@@ -194,8 +196,15 @@ def test_identity_takes_any_arguments():
 
 def test_sequential_from_ordered_dict_names_its_children():
     ms.manual_seed(0)
-    seq = nn.Sequential(OrderedDict([("conv", nn.Conv2d(1, 2, 3, padding=1)), ("act", nn.ReLU()),
-                                     ("head", nn.Conv2d(2, 1, 1))]))
+    seq = nn.Sequential(
+        OrderedDict(
+            [
+                ("conv", nn.Conv2d(1, 2, 3, padding=1)),
+                ("act", nn.ReLU()),
+                ("head", nn.Conv2d(2, 1, 1)),
+            ]
+        )
+    )
     assert [n for n, _ in seq.named_children()] == ["conv", "act", "head"]
     assert list(seq.state_dict()) == ["conv.weight", "conv.bias", "head.weight", "head.bias"]
     assert seq.conv is seq[0] and seq[-1] is seq.head and len(seq) == 3
@@ -236,6 +245,7 @@ def test_apply_visits_children_first_then_self_and_initialises():
         if isinstance(m, nn.Conv2d):
             nn.init.constant_(m.weight, 0.5)
             nn.init.zeros_(m.bias)
+
     net.apply(init)
     assert all(np.all(m.weight.data == 0.5) for m in net.modules() if isinstance(m, nn.Conv2d))
 
@@ -252,8 +262,11 @@ def test_module_zero_grad_set_to_none_false():
 def test_inplace_is_accepted_and_leaves_the_input_alone():
     x = Tensor(rand(2, 5))
     before = x.data.copy()
-    for layer in (nn.ReLU(inplace=True), nn.LeakyReLU(0.1, inplace=True),
-                  nn.Dropout(0.5, inplace=True)):
+    for layer in (
+        nn.ReLU(inplace=True),
+        nn.LeakyReLU(0.1, inplace=True),
+        nn.Dropout(0.5, inplace=True),
+    ):
         layer.eval()
         layer(x)
     np.testing.assert_array_equal(x.data, before)
@@ -268,8 +281,9 @@ def test_conv2d_padding_same_keeps_the_size_as_pytorch(k, d):
     conv = nn.Conv2d(2, 3, k, padding="same", dilation=d).double()
     x = rand(1, 2, 6, 7)
     total = d * (k - 1)
-    xp = np.pad(x, ((0, 0), (0, 0), (total // 2, total - total // 2),
-                    (total // 2, total - total // 2)))
+    xp = np.pad(
+        x, ((0, 0), (0, 0), (total // 2, total - total // 2), (total // 2, total - total // 2))
+    )
     want = F.conv2d(Tensor(xp), conv.weight, conv.bias, dilation=d).data
     got = conv(Tensor(x)).data
     assert got.shape == (1, 3, 6, 7)
@@ -311,7 +325,8 @@ def test_cross_entropy_loss_module_pytorch_defaults_and_deck_value():
     assert float(crit(x, y)) == pytest.approx(float(want), rel=1e-12)
     soft = np.full((2, 3, 4, 4), 1 / 3)
     assert float(nn.CrossEntropyLoss()(x, soft)) == pytest.approx(
-        float(losses.cross_entropy(x, soft)), rel=1e-12)
+        float(losses.cross_entropy(x, soft)), rel=1e-12
+    )
 
 
 def test_bce_with_logits_loss_module_and_pos_weight_by_hand():
@@ -320,8 +335,9 @@ def test_bce_with_logits_loss_module_and_pos_weight_by_hand():
     plain = -(p * np.log(s) + (1 - p) * np.log(1 - s)).mean()
     weighted = -(3.0 * p * np.log(s) + (1 - p) * np.log(1 - s)).mean()
     assert float(nn.BCEWithLogitsLoss()(Tensor(z), p)) == pytest.approx(plain, rel=1e-10)
-    assert float(nn.BCEWithLogitsLoss(pos_weight=3.0)(Tensor(z), p)) == pytest.approx(weighted,
-                                                                                     rel=1e-10)
+    assert float(nn.BCEWithLogitsLoss(pos_weight=3.0)(Tensor(z), p)) == pytest.approx(
+        weighted, rel=1e-10
+    )
     assert float(nn.BCELoss()(Tensor(s), p)) == pytest.approx(plain, rel=1e-6)
     assert float(nn.MSELoss()(Tensor(z), p)) == pytest.approx(((z - p) ** 2).mean())
     with pytest.raises(TypeError, match="pos_weight must be a number"):
@@ -331,17 +347,22 @@ def test_bce_with_logits_loss_module_and_pos_weight_by_hand():
 def test_region_loss_modules_take_logits_and_match_the_functions():
     x = Tensor(rand(2, 3, 5, 5), requires_grad=True)
     y = np.random.default_rng(1).integers(0, 3, (2, 5, 5))
-    pairs = [(nn.DiceLoss(), losses.dice_loss(x, y, from_logits=True)),
-             (nn.DiceLoss(smooth=0.5, squared=True, classes=[1, 2]),
-              losses.dice_loss(x, y, 0.5, True, from_logits=True, classes=[1, 2])),
-             (nn.TverskyLoss(beta=0.3), losses.tversky_loss(x, y, 0.3, from_logits=True)),
-             (nn.JaccardLoss(), losses.jaccard_loss(x, y, from_logits=True)),
-             (nn.FocalLoss(gamma=1.5), losses.softmax_focal_loss(x, y, gamma=1.5))]
+    pairs = [
+        (nn.DiceLoss(), losses.dice_loss(x, y, from_logits=True)),
+        (
+            nn.DiceLoss(smooth=0.5, squared=True, classes=[1, 2]),
+            losses.dice_loss(x, y, 0.5, True, from_logits=True, classes=[1, 2]),
+        ),
+        (nn.TverskyLoss(beta=0.3), losses.tversky_loss(x, y, 0.3, from_logits=True)),
+        (nn.JaccardLoss(), losses.jaccard_loss(x, y, from_logits=True)),
+        (nn.FocalLoss(gamma=1.5), losses.softmax_focal_loss(x, y, gamma=1.5)),
+    ]
     for crit, want in pairs:
         assert float(crit(x, y)) == pytest.approx(float(want), rel=1e-12), crit
     q = F.softmax(x, axis=1)
     assert float(nn.DiceLoss(from_logits=False)(q, y)) == pytest.approx(
-        float(losses.dice_loss(x, y, from_logits=True)), rel=1e-10)
+        float(losses.dice_loss(x, y, from_logits=True)), rel=1e-10
+    )
     nn.DiceLoss()(x, y).backward()
     assert x.grad is not None and np.abs(x.grad.data).sum() > 0
 
@@ -364,5 +385,9 @@ def test_clipping_init_and_adamw_keep_gpu_data_on_the_gpu(monkeypatch):
         nn.utils.clip_grad_value_(lin.parameters(), 0.1)
         opt.step()
     assert float(norm) > 0 and all(backend.device_of(p.data) == "gpu" for p in lin.parameters())
-    assert all(backend.device_of(v) == "gpu" for st in opt.state.values() for v in st.values()
-               if hasattr(v, "shape"))
+    assert all(
+        backend.device_of(v) == "gpu"
+        for st in opt.state.values()
+        for v in st.values()
+        if hasattr(v, "shape")
+    )

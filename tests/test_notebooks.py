@@ -25,15 +25,19 @@ def _missing() -> list[str]:
 
 
 def make_notebooks():
-    spec = importlib.util.spec_from_file_location("make_notebooks",
-                                                  LESSONS_DIR / "make_notebooks.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_notebooks", LESSONS_DIR / "make_notebooks.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.mark.skipif(bool(_missing()), reason=f"the notebooks extra is not installed (missing: "
-                    f"{', '.join(_missing())}); pip install -e \".[notebooks]\"")
+@pytest.mark.skipif(
+    bool(_missing()),
+    reason=f"the notebooks extra is not installed (missing: "
+    f'{", ".join(_missing())}); pip install -e ".[notebooks]"',
+)
 def test_a_lesson_runs_as_a_notebook_with_its_figures_inline(tmp_path, monkeypatch):
     figures = tmp_path / "figures"
     monkeypatch.setenv("MINISEGNET_FAST", "1")
@@ -45,13 +49,17 @@ def test_a_lesson_runs_as_a_notebook_with_its_figures_inline(tmp_path, monkeypat
     path = mk.write(lesson, tmp_path / "notebooks", run=True)
 
     import nbformat
+
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert nb.metadata["kernelspec"]["language"] == "python"
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    pngs = [base64.b64decode(o["data"]["image/png"]) for o in outputs
-            if "image/png" in o.get("data", {})]
+    pngs = [
+        base64.b64decode(o["data"]["image/png"])
+        for o in outputs
+        if "image/png" in o.get("data", {})
+    ]
     saved = sorted(figures.glob("*.png"))
     printed = sum(o.get("text", "").count("[figure]") for o in outputs)
     assert len(pngs) >= 1 and len(pngs) == len(saved) == printed
@@ -63,10 +71,13 @@ def test_a_lesson_runs_as_a_notebook_with_its_figures_inline(tmp_path, monkeypat
 
 def test_a_lesson_run_as_a_script_uses_agg_and_is_not_a_notebook():
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    code = ("import sys; sys.path.insert(0, 'lessons'); import _common, matplotlib; "
-            "print(matplotlib.get_backend().lower(), _common.NOTEBOOK)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    code = (
+        "import sys; sys.path.insert(0, 'lessons'); import _common, matplotlib; "
+        "print(matplotlib.get_backend().lower(), _common.NOTEBOOK)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["agg", "False"]
 
 
@@ -74,8 +85,10 @@ def test_every_lesson_says_how_to_open_it_as_a_notebook():
     for lesson in sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py")):
         text = lesson.read_text(encoding="utf-8")
         n = lesson.name[:2]
-        line = (f"# As a notebook: `python lessons/make_notebooks.py {n}`, then open "
-                f"`lessons/notebooks/{n}_*.ipynb`.")
+        line = (
+            f"# As a notebook: `python lessons/make_notebooks.py {n}`, then open "
+            f"`lessons/notebooks/{n}_*.ipynb`."
+        )
         assert line in text, f"{lesson.name}: add the line {line!r} after its 'Run:' line"
         assert re.search(r"^# Run: `python lessons/", text, re.M), lesson.name
 

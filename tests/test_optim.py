@@ -35,21 +35,26 @@ def test_sgd_momentum_by_hand():
     # b1 = 1            -> p = 1 - 0.1 * 1      = 0.9
     # b2 = 0.9 * 1 + 2  = 2.9  -> p = 0.9 - 0.29  = 0.61
     # b3 = 0.9 * 2.9 - 1 = 1.61 -> p = 0.61 - 0.161 = 0.449
-    np.testing.assert_allclose(run(SGD, [1.0, 2.0, -1.0], lr=0.1, momentum=0.9),
-                               [0.9, 0.61, 0.449], rtol=1e-12)
+    np.testing.assert_allclose(
+        run(SGD, [1.0, 2.0, -1.0], lr=0.1, momentum=0.9), [0.9, 0.61, 0.449], rtol=1e-12
+    )
 
 
 def test_sgd_nesterov_by_hand():
     # same buffers b = 1, 2.9, 1.61; the step uses d = g + 0.9 b:
     # d1 = 1 + 0.9 = 1.9 -> 0.81;  d2 = 2 + 2.61 = 4.61 -> 0.349;  d3 = -1 + 1.449 = 0.449 -> 0.3041
-    np.testing.assert_allclose(run(SGD, [1.0, 2.0, -1.0], lr=0.1, momentum=0.9, nesterov=True),
-                               [0.81, 0.349, 0.3041], rtol=1e-12)
+    np.testing.assert_allclose(
+        run(SGD, [1.0, 2.0, -1.0], lr=0.1, momentum=0.9, nesterov=True),
+        [0.81, 0.349, 0.3041],
+        rtol=1e-12,
+    )
 
 
 def test_sgd_weight_decay_by_hand():
     # g' = g + 0.1 p: 1 + 0.1 = 1.1 -> 1 - 0.11 = 0.89;  2 + 0.089 = 2.089 -> 0.89 - 0.2089 = 0.6811
-    np.testing.assert_allclose(run(SGD, [1.0, 2.0], lr=0.1, weight_decay=0.1), [0.89, 0.6811],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        run(SGD, [1.0, 2.0], lr=0.1, weight_decay=0.1), [0.89, 0.6811], rtol=1e-12
+    )
 
 
 def test_adam_by_hand():
@@ -60,8 +65,9 @@ def test_adam_by_hand():
     # t=3: m = 0.161, v = 0.005994001, m_hat = 0.161 / 0.271 = 0.5940959,
     #      v_hat = 0.005994001 / 0.002997001 = 2.0000000, sqrt = 1.4142135
     #      -> p = 0.8034818 - 0.0420089
-    np.testing.assert_allclose(run(Adam, [1.0, 2.0, -1.0], lr=0.1),
-                               [0.9, 0.8034818, 0.7614729], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        run(Adam, [1.0, 2.0, -1.0], lr=0.1), [0.9, 0.8034818, 0.7614729], rtol=0, atol=1e-7
+    )
 
 
 def test_adam_is_elementwise_and_first_step_is_lr_times_sign():
@@ -78,8 +84,8 @@ def test_adam_weight_decay_adds_l2_gradient():
     # then g' = 0.45: m = 0.09 + 0.045 = 0.135, v = 0.000250 * 0.999 + 0.001 * 0.2025
     a = run(Adam, [0.0, 0.0], lr=0.1, weight_decay=0.5)
     m = 0.9 * 0.05 + 0.1 * 0.45
-    v = 0.999 * 0.00025 + 0.001 * 0.45 ** 2
-    second = a[0] - 0.1 * (m / (1 - 0.81)) / (math.sqrt(v / (1 - 0.999 ** 2)) + 1e-8)
+    v = 0.999 * 0.00025 + 0.001 * 0.45**2
+    second = a[0] - 0.1 * (m / (1 - 0.81)) / (math.sqrt(v / (1 - 0.999**2)) + 1e-8)
     np.testing.assert_allclose(a, [0.9, second], rtol=0, atol=1e-8)  # eps moves it by 2e-9
 
 
@@ -97,10 +103,15 @@ def test_step_updates_in_place_without_graph_and_skips_missing_grads():
     assert p.grad is None and q.grad is None
 
 
-@pytest.mark.parametrize("make", [
-    lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
-    lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
-    lambda ps: Adam(ps, lr=0.1, weight_decay=0.1)], ids=["sgd", "nesterov", "adam"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+        lambda ps: Adam(ps, lr=0.1, weight_decay=0.1),
+    ],
+    ids=["sgd", "nesterov", "adam"],
+)
 def test_a_0d_parameter_steps_like_a_1d_one(make):
     """A 0-d parameter's gradient with weight decay is a NumPy scalar, not an array: its momentum
     buffer must still be updated in place (it once kept its first value), and on NumPy 1.x a 0-d
@@ -180,8 +191,14 @@ def test_cosine_schedule_and_its_state_dict():
         lrs.append(sched.get_last_lr()[0])
     # 0.01 + 0.09 (1 + cos(pi e / 4)) / 2 for e = 0..4; past T_max the cosine goes on (PyTorch):
     # e = 5 gives cos(5 pi / 4) = cos(3 pi / 4), the value of e = 3
-    want = [0.1, 0.01 + 0.09 * (1 + math.sqrt(0.5)) / 2, 0.055,
-            0.01 + 0.09 * (1 - math.sqrt(0.5)) / 2, 0.01, 0.01 + 0.09 * (1 - math.sqrt(0.5)) / 2]
+    want = [
+        0.1,
+        0.01 + 0.09 * (1 + math.sqrt(0.5)) / 2,
+        0.055,
+        0.01 + 0.09 * (1 - math.sqrt(0.5)) / 2,
+        0.01,
+        0.01 + 0.09 * (1 - math.sqrt(0.5)) / 2,
+    ]
     np.testing.assert_allclose(lrs, want, rtol=1e-12)
     opt2 = Adam([p], lr=0.1)
     sched2 = CosineAnnealingLR(opt2, T_max=4, eta_min=0.01)
@@ -207,8 +224,13 @@ def test_state_follows_the_model_to_another_device(monkeypatch):
                 p.grad = Tensor(backend.to_device(np.array([0.5, -1.0]) * (step + 1), p.device))
                 opt.step()
         assert p.device == ("gpu" if move else "cpu")
-        assert all(backend.device_of(v) == p.device for opt in opts for st in opt.state.values()
-                   for v in st.values() if hasattr(v, "shape"))
+        assert all(
+            backend.device_of(v) == p.device
+            for opt in opts
+            for st in opt.state.values()
+            for v in st.values()
+            if hasattr(v, "shape")
+        )
         finals.append(p.numpy())
     np.testing.assert_allclose(finals[1], finals[0], rtol=1e-12)
 
@@ -227,8 +249,8 @@ def adamw_reference(theta, grads, lr, b1, b2, eps, wd, amsgrad=False):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         v_max = max(v_max, v)
-        m_hat = m / (1 - b1 ** t)
-        v_hat = (v_max if amsgrad else v) / (1 - b2 ** t)
+        m_hat = m / (1 - b1**t)
+        v_hat = (v_max if amsgrad else v) / (1 - b2**t)
         theta = theta - lr * m_hat / (math.sqrt(v_hat) + eps)
         out.append(theta)
     return out
@@ -258,7 +280,12 @@ def test_adamw_defaults_are_pytorchs_and_decay_is_decoupled():
     opt = AdamW([p])
     g = opt.param_groups[0]
     assert (g["lr"], g["betas"], g["eps"], g["weight_decay"], g["amsgrad"]) == (
-        1e-3, (0.9, 0.999), 1e-8, 1e-2, False)
+        1e-3,
+        (0.9, 0.999),
+        1e-8,
+        1e-2,
+        False,
+    )
     # with a zero gradient Adam's step is 0, so only the decay acts: 2 (1 - 1e-3 * 1e-2) per step
     p.grad = Tensor(np.zeros(1))
     opt.step()
@@ -309,7 +336,7 @@ def test_cosine_annealing_continues_past_t_max_as_pytorch():
 def test_lambda_lr_one_function_per_group_and_state_dict():
     a, b = nn.Parameter(np.ones(1)), nn.Parameter(np.ones(1))
     opt = SGD([{"params": [a], "lr": 1.0}, {"params": [b], "lr": 0.5}], lr=0.1)
-    sched = LambdaLR(opt, [lambda e: 0.5 ** e, lambda e: 1.0 / (e + 1)])
+    sched = LambdaLR(opt, [lambda e: 0.5**e, lambda e: 1.0 / (e + 1)])
     sched.step()
     sched.step()
     assert sched.get_last_lr() == [0.25, 0.5 / 3]
@@ -325,8 +352,10 @@ def test_lambda_lr_one_function_per_group_and_state_dict():
 
 def one_cycle_reference(step, total, max_lr, pct=0.3, div=25.0, final_div=1e4):
     """PyTorch's OneCycleLR (cos, two phases) at ``step``: (lr, momentum)."""
+
     def cos(a, b, t):
         return b + (a - b) / 2 * (math.cos(math.pi * t) + 1)
+
     lo, end1 = max_lr / div, pct * total - 1
     if step <= end1:
         t = step / end1
@@ -357,16 +386,18 @@ def test_one_cycle_lr_matches_pytorch_with_sgd_momentum():
 
 def test_one_cycle_lr_adam_betas_three_phase_linear_and_state_dict():
     opt = Adam([nn.Parameter(np.ones(1))], lr=0.5, betas=(0.9, 0.99))
-    sched = OneCycleLR(opt, max_lr=2.0, epochs=2, steps_per_epoch=5, three_phase=True,
-                       anneal_strategy="linear")
+    sched = OneCycleLR(
+        opt, max_lr=2.0, epochs=2, steps_per_epoch=5, three_phase=True, anneal_strategy="linear"
+    )
     # phases end at steps 2, 4, 9: 0.08 -> 2 -> 0.08 -> 8e-6, linearly
     lrs = lrs_of(sched, 9)
     want = [0.08, 1.04, 2.0, 1.04, 0.08] + [0.08 + (8e-6 - 0.08) * k / 5 for k in range(1, 6)]
     np.testing.assert_allclose(lrs, want, rtol=1e-12)
     assert opt.param_groups[0]["betas"] == pytest.approx((0.95, 0.99))  # last phase: max momentum
     opt2 = Adam([nn.Parameter(np.ones(1))], lr=0.5, betas=(0.9, 0.99))
-    sched2 = OneCycleLR(opt2, max_lr=2.0, total_steps=10, three_phase=True,
-                        anneal_strategy="linear")
+    sched2 = OneCycleLR(
+        opt2, max_lr=2.0, total_steps=10, three_phase=True, anneal_strategy="linear"
+    )
     sched2.load_state_dict(sched.state_dict())
     assert sched2.get_last_lr() == pytest.approx([8e-6], rel=1e-12)
     with pytest.raises(ValueError, match="OneCycleLR: give total_steps"):

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import reference as R
 from backends import BACKENDS, WHERE, running_on
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,16 +9,25 @@ from hypothesis import strategies as st
 import minisegnet.functional as F
 from minisegnet import Tensor, gradcheck
 
+import reference as R
+
 
 @st.composite
 def pool_params(draw, max_hw=9):
     k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
-    hw = (draw(st.integers(max(1, k[0] - 2 * p[0]), max_hw)),
-          draw(st.integers(max(1, k[1] - 2 * p[1]), max_hw)))
-    return dict(k=k, s=s, p=p, shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), *hw),
-                seed=draw(st.integers(0, 99)))
+    hw = (
+        draw(st.integers(max(1, k[0] - 2 * p[0]), max_hw)),
+        draw(st.integers(max(1, k[1] - 2 * p[1]), max_hw)),
+    )
+    return dict(
+        k=k,
+        s=s,
+        p=p,
+        shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), *hw),
+        seed=draw(st.integers(0, 99)),
+    )
 
 
 def distinct(shape, seed):
@@ -33,8 +41,7 @@ def distinct(shape, seed):
 def test_max_pool_values_and_indices_match_reference(where, c):
     x = distinct(c["shape"], c["seed"])
     with running_on(where) as device:
-        y, idx = F.max_pool2d(Tensor(x, device=device), c["k"], c["s"], c["p"],
-                              return_indices=True)
+        y, idx = F.max_pool2d(Tensor(x, device=device), c["k"], c["s"], c["p"], return_indices=True)
         assert y.device == idx.device == device
     ref_y, ref_idx = R.max_pool2d(x, c["k"], c["s"], c["p"])
     np.testing.assert_array_equal(y.numpy(), ref_y)
@@ -43,8 +50,9 @@ def test_max_pool_values_and_indices_match_reference(where, c):
     # the index points at the value: x[n, c].flat[idx] == y
     n, ch = x.shape[:2]
     flat = x.reshape(n, ch, -1)
-    np.testing.assert_array_equal(np.take_along_axis(flat, idx.numpy().reshape(n, ch, -1), 2),
-                                  y.numpy().reshape(n, ch, -1))
+    np.testing.assert_array_equal(
+        np.take_along_axis(flat, idx.numpy().reshape(n, ch, -1), 2), y.numpy().reshape(n, ch, -1)
+    )
 
 
 @pytest.mark.parametrize("where", WHERE)
@@ -54,8 +62,7 @@ def test_max_pool_ties_pick_the_first_maximum_in_row_major_order(where, c):
     window row by row, as in the reference (and PyTorch)."""
     x = np.random.default_rng(c["seed"]).integers(0, 3, c["shape"]).astype(np.float32)
     with running_on(where) as device:
-        y, idx = F.max_pool2d(Tensor(x, device=device), c["k"], c["s"], c["p"],
-                              return_indices=True)
+        y, idx = F.max_pool2d(Tensor(x, device=device), c["k"], c["s"], c["p"], return_indices=True)
     ref_y, ref_idx = R.max_pool2d(x, c["k"], c["s"], c["p"])
     np.testing.assert_array_equal(y.numpy(), ref_y)
     np.testing.assert_array_equal(idx.numpy(), ref_idx)
@@ -66,8 +73,7 @@ def test_max_pool_wide_kernel_and_padding_counts_as_minus_infinity(where):
     """Kernel 5, stride 1, padding 2 on negative values: padding never wins (it is -inf, not 0)."""
     x = -1 - distinct((1, 2, 6, 7), 3) - 10
     with running_on(where) as device:
-        y, idx = F.max_pool2d(Tensor(x, device=device), 5, stride=1, padding=2,
-                              return_indices=True)
+        y, idx = F.max_pool2d(Tensor(x, device=device), 5, stride=1, padding=2, return_indices=True)
     ref_y, ref_idx = R.max_pool2d(x, 5, 1, 2)
     assert (y.numpy() < 0).all()
     np.testing.assert_array_equal(y.numpy(), ref_y)
@@ -103,8 +109,9 @@ def test_avg_pool_matches_reference(where, c):
     x = np.random.default_rng(c["seed"]).standard_normal(c["shape"])
     with running_on(where) as device:
         y = F.avg_pool2d(Tensor(x, device=device), c["k"], c["s"], c["p"])
-    np.testing.assert_allclose(y.numpy(), R.avg_pool2d(x, c["k"], c["s"], c["p"]),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        y.numpy(), R.avg_pool2d(x, c["k"], c["s"], c["p"]), rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("where", BACKENDS)
@@ -112,16 +119,23 @@ def test_avg_pool_matches_reference(where, c):
 @given(c=pool_params(max_hw=6))
 def test_avg_pool_gradient(where, c):
     with running_on(where) as device:
-        x = Tensor(np.random.default_rng(c["seed"]).standard_normal(c["shape"]),
-                   requires_grad=True, device=device)
+        x = Tensor(
+            np.random.default_rng(c["seed"]).standard_normal(c["shape"]),
+            requires_grad=True,
+            device=device,
+        )
         gradcheck(lambda a: F.avg_pool2d(a, c["k"], c["s"], c["p"]), x, name="avg_pool2d")
 
 
 @given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 7), st.integers(1, 7))
 def test_adaptive_avg_pool_matches_reference(h, w, oh, ow):
     x = np.random.default_rng(h * w + oh).standard_normal((2, 3, h, w))
-    np.testing.assert_allclose(F.adaptive_avg_pool2d(x, (oh, ow)).numpy(),
-                               R.adaptive_avg_pool2d(x, (oh, ow)), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        F.adaptive_avg_pool2d(x, (oh, ow)).numpy(),
+        R.adaptive_avg_pool2d(x, (oh, ow)),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("bins", [1, 2, 3, 6])
@@ -163,8 +177,10 @@ def test_unpool_gradient_gathers(device):
     gradcheck(lambda a: F.max_unpool2d(a, idx, 2), v, name="max_unpool2d")
     g = np.random.default_rng(3).standard_normal((2, 3, 6, 4))
     F.max_unpool2d(v, idx, 2).backward(Tensor(g, device=device))
-    np.testing.assert_array_equal(v.grad.numpy(), np.take_along_axis(
-        g.reshape(2, 3, -1), idx.numpy().reshape(2, 3, -1), 2).reshape(y.shape))
+    np.testing.assert_array_equal(
+        v.grad.numpy(),
+        np.take_along_axis(g.reshape(2, 3, -1), idx.numpy().reshape(2, 3, -1), 2).reshape(y.shape),
+    )
 
 
 def test_unpool_accepts_raw_index_arrays_and_odd_sizes():
@@ -181,17 +197,19 @@ def test_unpool_accepts_raw_index_arrays_and_odd_sizes():
 
 def test_max_pool_backward_routes_to_the_argmax_only(device):
     deck = [[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]]
-    x = Tensor(np.array(deck, float)[None, None],
-               requires_grad=True, device=device)
-    F.max_pool2d(x, 2).backward(Tensor(np.array([[[[10., 20.], [30., 40.]]]]), device=device))
-    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 0, 20, 0], [0, 10, 0, 0], [0, 0, 0, 0],
-                                                         [30, 0, 0, 40]])
+    x = Tensor(np.array(deck, float)[None, None], requires_grad=True, device=device)
+    F.max_pool2d(x, 2).backward(Tensor(np.array([[[[10.0, 20.0], [30.0, 40.0]]]]), device=device))
+    np.testing.assert_array_equal(
+        x.grad.numpy()[0, 0], [[0, 0, 20, 0], [0, 10, 0, 0], [0, 0, 0, 0], [30, 0, 0, 40]]
+    )
 
 
 def test_overlapping_max_pool_gradient_accumulates():
     """3x3 windows, stride 1: the global maximum wins 4 windows and gets 4 gradients."""
-    x = Tensor(distinct((1, 1, 4, 4), 0) + 100 * np.eye(4)[None, None] * (np.arange(4) == 1),
-               requires_grad=True)
+    x = Tensor(
+        distinct((1, 1, 4, 4), 0) + 100 * np.eye(4)[None, None] * (np.arange(4) == 1),
+        requires_grad=True,
+    )
     y = F.max_pool2d(x, 3, stride=1)
     y.sum().backward()
     g = x.grad.numpy()[0, 0]
@@ -205,35 +223,68 @@ def test_pool_float32_stays_float32(device):
     assert F.adaptive_avg_pool2d(x, 3).dtype == np.float32
 
 
-@pytest.mark.parametrize("call, pattern", [
-    (lambda: F.max_pool2d(np.ones((3, 4, 4)), 2),
-     r"max_pool2d: expected a 4-D input \(N, C, H, W\), got shape \(3, 4, 4\)"),
-    (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=0),
-     r"max_pool2d: stride must be positive"),
-    (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=-1),
-     r"max_pool2d: stride must be positive"),
-    (lambda: F.max_pool2d(np.ones((1, 1, 2, 2)), 3),
-     r"max_pool2d: kernel 3x3 is larger than the padded input 2x2 \(input shape \(1, 1, 2, 2\)"),
-    (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, padding=2),
-     r"max_pool2d: padding \(2, 2\) must be at most half the kernel size"),
-    (lambda: F.avg_pool2d(np.ones((1, 1, 2, 2)), 3), r"avg_pool2d: kernel 3x3 is larger"),
-    (lambda: F.avg_pool2d(np.ones((4, 4)), 2), r"avg_pool2d: expected a 4-D input"),
-    (lambda: F.adaptive_avg_pool2d(np.ones((1, 4, 4)), 2), r"adaptive_avg_pool2d: expected a 4-D"),
-    (lambda: F.adaptive_avg_pool2d(np.ones((1, 1, 4, 4)), 0),
-     r"adaptive_avg_pool2d: output_size must be positive"),
-    (lambda: F.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 3), dtype=np.int64), 2),
-     r"max_unpool2d: indices must have the shape of the input"
-     r".*indices \(1, 1, 2, 3\) for input \(1, 1, 2, 2\)"),
-    (lambda: F.max_unpool2d(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16, dtype=np.int64), 2),
-     r"max_unpool2d: indices range over \[16, 16\] but an output plane 4x4 has positions 0..15"),
-    (lambda: F.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), 2),
-     r"max_unpool2d: indices must be integers"),
-    (lambda: F.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), dtype=np.int64), 2,
-                            output_size=6),
-     r"max_unpool2d: output_size \(6, 6\) is not a size this pool maps to.*\[4, 5\]"),
-    (lambda: F.max_unpool2d(np.ones((2, 2)), np.zeros((2, 2), dtype=np.int64), 2),
-     r"max_unpool2d: expected a 4-D input"),
-])
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (
+            lambda: F.max_pool2d(np.ones((3, 4, 4)), 2),
+            r"max_pool2d: expected a 4-D input \(N, C, H, W\), got shape \(3, 4, 4\)",
+        ),
+        (
+            lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=0),
+            r"max_pool2d: stride must be positive",
+        ),
+        (
+            lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=-1),
+            r"max_pool2d: stride must be positive",
+        ),
+        (
+            lambda: F.max_pool2d(np.ones((1, 1, 2, 2)), 3),
+            r"max_pool2d: kernel 3x3 is larger than the padded input 2x2 \(input shape \(1, 1, 2, 2\)",
+        ),
+        (
+            lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, padding=2),
+            r"max_pool2d: padding \(2, 2\) must be at most half the kernel size",
+        ),
+        (lambda: F.avg_pool2d(np.ones((1, 1, 2, 2)), 3), r"avg_pool2d: kernel 3x3 is larger"),
+        (lambda: F.avg_pool2d(np.ones((4, 4)), 2), r"avg_pool2d: expected a 4-D input"),
+        (
+            lambda: F.adaptive_avg_pool2d(np.ones((1, 4, 4)), 2),
+            r"adaptive_avg_pool2d: expected a 4-D",
+        ),
+        (
+            lambda: F.adaptive_avg_pool2d(np.ones((1, 1, 4, 4)), 0),
+            r"adaptive_avg_pool2d: output_size must be positive",
+        ),
+        (
+            lambda: F.max_unpool2d(
+                np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 3), dtype=np.int64), 2
+            ),
+            r"max_unpool2d: indices must have the shape of the input"
+            r".*indices \(1, 1, 2, 3\) for input \(1, 1, 2, 2\)",
+        ),
+        (
+            lambda: F.max_unpool2d(
+                np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16, dtype=np.int64), 2
+            ),
+            r"max_unpool2d: indices range over \[16, 16\] but an output plane 4x4 has positions 0..15",
+        ),
+        (
+            lambda: F.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), 2),
+            r"max_unpool2d: indices must be integers",
+        ),
+        (
+            lambda: F.max_unpool2d(
+                np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), dtype=np.int64), 2, output_size=6
+            ),
+            r"max_unpool2d: output_size \(6, 6\) is not a size this pool maps to.*\[4, 5\]",
+        ),
+        (
+            lambda: F.max_unpool2d(np.ones((2, 2)), np.zeros((2, 2), dtype=np.int64), 2),
+            r"max_unpool2d: expected a 4-D input",
+        ),
+    ],
+)
 def test_bad_input_is_a_clear_value_error(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()

@@ -8,7 +8,9 @@ BASH = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)
 
 
 def quick_start() -> list[str]:
-    return [block.strip() for block in BASH.findall((ROOT / "README.md").read_text(encoding="utf-8"))]
+    return [
+        block.strip() for block in BASH.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    ]
 
 
 def test_readme_has_exactly_two_quick_start_commands():
@@ -23,7 +25,10 @@ def test_readme_has_exactly_two_quick_start_commands():
 
 def test_ci_runs_the_readme_test_command_verbatim():
     command = next(b for b in quick_start() if "pytest" in b)
-    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-                if not line.lstrip().startswith("#")]
+    ci_lines = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("#")
+    ]
     assert command in ci_lines, f".ci/run must contain the line {command!r}"
     assert any("HYPOTHESIS_PROFILE=ci" in line for line in ci_lines)

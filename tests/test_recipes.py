@@ -19,8 +19,18 @@ from minisegnet.recipes import (
 )
 from minisegnet.train import TrainConfig, _build_model
 
-TINY_DATA = ["--n-train", "8", "--n-val", "4", "--n-test", "0", "--batch-size", "4", "--quiet",
-             "--no-plots"]
+TINY_DATA = [
+    "--n-train",
+    "8",
+    "--n-val",
+    "4",
+    "--n-test",
+    "0",
+    "--batch-size",
+    "4",
+    "--quiet",
+    "--no-plots",
+]
 
 
 def config(*argv):
@@ -37,7 +47,7 @@ def test_every_registered_model_has_a_recipe_with_a_reason():
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_every_recipe_builds_its_network_at_its_own_size(name):
-    cfg = recipe_config(name)                     # TrainConfig's own checks pass (depth vs size)
+    cfg = recipe_config(name)  # TrainConfig's own checks pass (depth vs size)
     assert cfg.model == name and cfg.recipe == {"name": name, "set": dict(RECIPES[name].settings)}
     assert all(getattr(cfg, k) == v for k, v in RECIPES[name].settings.items())
     state = msrandom.get_state()
@@ -64,23 +74,29 @@ def test_explicit_options_win_over_the_recipe():
     cfg = config("--model", "swin", "--lr", "0.02", "--epochs", "3")
     assert (cfg.lr, cfg.epochs) == (0.02, 3)
     assert cfg.depth == swin["depth"] and cfg.n_train == swin["n_train"]
-    assert cfg.recipe == {"name": "swin",
-                          "set": {k: v for k, v in swin.items() if k not in ("lr", "epochs")}}
+    assert cfg.recipe == {
+        "name": "swin",
+        "set": {k: v for k, v in swin.items() if k not in ("lr", "epochs")},
+    }
 
 
 def test_no_recipe_and_other_data_keep_the_shared_defaults():
     assert config("--model", "swin", "--no-recipe") == TrainConfig(model="swin")
     digits = apply_recipe({"model": "swin", "dataset": "digits"})
     assert digits == {"model": "swin", "dataset": "digits"}
-    assert apply_recipe({"model": "swin", "data": "some/folder"}) == {"model": "swin",
-                                                                      "data": "some/folder"}
+    assert apply_recipe({"model": "swin", "data": "some/folder"}) == {
+        "model": "swin",
+        "data": "some/folder",
+    }
 
 
 def test_unknown_model_and_flag_spelling():
     with pytest.raises(ValueError, match="no recipe for model 'vgg'.*unet"):
         get_recipe("vgg")
-    assert recipe_flags({"n_train": 2400, "lr": 0.003, "size": 64}) == \
-        "--n-train 2400 --lr 0.003 --size 64"
+    assert (
+        recipe_flags({"n_train": 2400, "lr": 0.003, "size": 64})
+        == "--n-train 2400 --lr 0.003 --size 64"
+    )
 
 
 @pytest.mark.parametrize("name", ["setr-pup", "fcn32s"])
@@ -90,8 +106,11 @@ def test_a_short_recipe_run_records_the_recipe(tmp_path, capsys, name):
     out = tmp_path / name
     assert main(["train", "--model", name, "--epochs", "1", *TINY_DATA, "--out", str(out)]) == 0
     saved = json.loads((out / "config.json").read_text())
-    applied = {k: v for k, v in get_recipe(name).settings.items()
-               if k not in ("epochs", "n_train", "batch_size")}
+    applied = {
+        k: v
+        for k, v in get_recipe(name).settings.items()
+        if k not in ("epochs", "n_train", "batch_size")
+    }
     assert saved["recipe"] == {"name": name, "set": applied}
     assert all(saved[k] == v for k, v in applied.items())
     results = json.loads((out / "results.json").read_text())

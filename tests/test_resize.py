@@ -22,7 +22,9 @@ def rand(shape, seed=0):
 def test_bilinear_matches_reference(hw, out, align):
     x = rand((2, 3, *hw), hw[0] * 7 + hw[1])
     y = F.interpolate(x, size=out, mode="bilinear", align_corners=align)
-    np.testing.assert_allclose(y.numpy(), R.interpolate_bilinear(x, out, align), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        y.numpy(), R.interpolate_bilinear(x, out, align), rtol=1e-12, atol=1e-12
+    )
 
 
 @given(sizes_in, sizes_out)
@@ -36,10 +38,15 @@ def test_scale_factor_matches_reference(hw, sf):
     x = rand((1, 2, *hw), 2)
     out = (int(hw[0] * sf), int(hw[1] * sf))
     assume(min(out) >= 1)  # an empty output is an error: test_scale_factor_to_an_empty_output
-    np.testing.assert_allclose(F.interpolate(x, scale_factor=sf).numpy(),
-                               R.interpolate_nearest(x, out, sf))
-    np.testing.assert_allclose(F.interpolate(x, scale_factor=sf, mode="bilinear").numpy(),
-                               R.interpolate_bilinear(x, out, False, sf), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        F.interpolate(x, scale_factor=sf).numpy(), R.interpolate_nearest(x, out, sf)
+    )
+    np.testing.assert_allclose(
+        F.interpolate(x, scale_factor=sf, mode="bilinear").numpy(),
+        R.interpolate_bilinear(x, out, False, sf),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("hw, sf", [((1, 4), 0.5), ((3, 1), 0.75), ((1, 1), 0.5)])
@@ -52,23 +59,32 @@ def test_bilinear_known_values(device):
     """[0, 1] -> 3 with corners aligned: 0, 0.5, 1. -> 4 with centres aligned (PyTorch's default):
     sources -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to the last pixel): 0, .25, .75, 1."""
     x = Tensor(np.array([[[[0.0, 1.0]]]]), device=device)
-    np.testing.assert_allclose(F.interpolate(x, size=(1, 3), mode="bilinear",
-                                             align_corners=True).numpy().ravel(), [0, 0.5, 1])
-    np.testing.assert_allclose(F.interpolate(x, size=(1, 4), mode="bilinear").numpy().ravel(),
-                               [0, 0.25, 0.75, 1])
+    np.testing.assert_allclose(
+        F.interpolate(x, size=(1, 3), mode="bilinear", align_corners=True).numpy().ravel(),
+        [0, 0.5, 1],
+    )
+    np.testing.assert_allclose(
+        F.interpolate(x, size=(1, 4), mode="bilinear").numpy().ravel(), [0, 0.25, 0.75, 1]
+    )
 
 
 def test_nearest_upsample_by_2_repeats_pixels(device):
     x = Tensor(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), device=device)
-    np.testing.assert_array_equal(F.upsample(x, scale_factor=2).numpy()[0, 0],
-                                  [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]])
-    np.testing.assert_array_equal(F.interpolate(x, size=(4, 4)).numpy(),
-                                  F.interpolate(x, scale_factor=2).numpy())
+    np.testing.assert_array_equal(
+        F.upsample(x, scale_factor=2).numpy()[0, 0],
+        [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]],
+    )
+    np.testing.assert_array_equal(
+        F.interpolate(x, size=(4, 4)).numpy(), F.interpolate(x, scale_factor=2).numpy()
+    )
 
 
 @settings(max_examples=10)
-@given(st.tuples(st.integers(1, 4), st.integers(1, 4)), st.tuples(st.integers(1, 7), st.integers(1, 7)),
-       st.sampled_from(["nearest", "bilinear-true", "bilinear-false"]))
+@given(
+    st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    st.tuples(st.integers(1, 7), st.integers(1, 7)),
+    st.sampled_from(["nearest", "bilinear-true", "bilinear-false"]),
+)
 def test_interpolate_gradients(hw, out, mode):
     x = Tensor(rand((1, 2, *hw), 3), requires_grad=True)
     m, _, align = mode.partition("-")
@@ -112,20 +128,38 @@ def test_unet_crop_and_concatenate():
     assert cat.shape == (1, 16, 56, 56) and cat.numpy()[:, :8].all()
 
 
-@pytest.mark.parametrize("call, pattern", [
-    (lambda: F.center_crop(np.ones((1, 1, 4, 4)), (5, 4)),
-     r"center_crop: cannot crop 4x4 \(shape \(1, 1, 4, 4\)\) to a larger 5x4"),
-    (lambda: F.center_crop(np.ones(4), 2), r"center_crop: needs at least 2 axes"),
-    (lambda: F.interpolate(np.ones((1, 1, 4, 4))), r"interpolate: give exactly one of size and scale_factor"),
-    (lambda: F.interpolate(np.ones((1, 1, 4, 4)), size=2, scale_factor=2), r"exactly one of"),
-    (lambda: F.interpolate(np.ones((1, 1, 4, 4)), size=2, mode="bicubic"), r"interpolate: mode must be one of"),
-    (lambda: F.interpolate(np.ones((1, 1, 4, 4)), size=2, align_corners=True),
-     r"interpolate: align_corners only applies to mode='bilinear'"),
-    (lambda: F.interpolate(np.ones((1, 4, 4)), size=2), r"interpolate: expected a 4-D input"),
-    (lambda: F.interpolate(np.ones((1, 1, 4, 4)), size=0), r"interpolate: size must be positive"),
-    (lambda: F.interpolate(np.ones((1, 1, 4, 4)), scale_factor=-1.0),
-     r"interpolate: scale_factor must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (
+            lambda: F.center_crop(np.ones((1, 1, 4, 4)), (5, 4)),
+            r"center_crop: cannot crop 4x4 \(shape \(1, 1, 4, 4\)\) to a larger 5x4",
+        ),
+        (lambda: F.center_crop(np.ones(4), 2), r"center_crop: needs at least 2 axes"),
+        (
+            lambda: F.interpolate(np.ones((1, 1, 4, 4))),
+            r"interpolate: give exactly one of size and scale_factor",
+        ),
+        (lambda: F.interpolate(np.ones((1, 1, 4, 4)), size=2, scale_factor=2), r"exactly one of"),
+        (
+            lambda: F.interpolate(np.ones((1, 1, 4, 4)), size=2, mode="bicubic"),
+            r"interpolate: mode must be one of",
+        ),
+        (
+            lambda: F.interpolate(np.ones((1, 1, 4, 4)), size=2, align_corners=True),
+            r"interpolate: align_corners only applies to mode='bilinear'",
+        ),
+        (lambda: F.interpolate(np.ones((1, 4, 4)), size=2), r"interpolate: expected a 4-D input"),
+        (
+            lambda: F.interpolate(np.ones((1, 1, 4, 4)), size=0),
+            r"interpolate: size must be positive",
+        ),
+        (
+            lambda: F.interpolate(np.ones((1, 1, 4, 4)), scale_factor=-1.0),
+            r"interpolate: scale_factor must be a positive number",
+        ),
+    ],
+)
 def test_bad_input_is_a_clear_value_error(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()

@@ -39,22 +39,28 @@ def ref_conv_bn(x, seq, relu):
 
 def ref_block(block, x):
     mods = list(block.residual.children())
-    convs = [mods[i:i + 2] for i in range(0, len(mods), 3)]  # (conv, bn) pairs, ReLU between
+    convs = [mods[i : i + 2] for i in range(0, len(mods), 3)]  # (conv, bn) pairs, ReLU between
     y = x
     for j, pair in enumerate(convs):
         y = ref_conv_bn(y, pair, relu=j < len(convs) - 1)
-    short = x if isinstance(block.shortcut, nn.Identity) else ref_conv_bn(
-        x, list(block.shortcut.children()), relu=False)
+    short = (
+        x
+        if isinstance(block.shortcut, nn.Identity)
+        else ref_conv_bn(x, list(block.shortcut.children()), relu=False)
+    )
     return np.maximum(y + short, 0)
 
 
-@pytest.mark.parametrize("cls, cin, ch, stride, dilation", [
-    (BasicBlock, 4, 4, 1, 1),      # identity shortcut
-    (BasicBlock, 3, 5, 2, 1),      # projection (channels and stride)
-    (BasicBlock, 4, 4, 1, 2),      # dilated, identity
-    (Bottleneck, 8, 2, 1, 1),      # 8 -> 2 -> 8: identity
-    (Bottleneck, 3, 2, 2, 2),      # projection to 8 channels, stride 2, dilation 2
-])
+@pytest.mark.parametrize(
+    "cls, cin, ch, stride, dilation",
+    [
+        (BasicBlock, 4, 4, 1, 1),  # identity shortcut
+        (BasicBlock, 3, 5, 2, 1),  # projection (channels and stride)
+        (BasicBlock, 4, 4, 1, 2),  # dilated, identity
+        (Bottleneck, 8, 2, 1, 1),  # 8 -> 2 -> 8: identity
+        (Bottleneck, 3, 2, 2, 2),  # projection to 8 channels, stride 2, dilation 2
+    ],
+)
 def test_block_values_against_reference(cls, cin, ch, stride, dilation):
     ms.manual_seed(1)
     block = cls(cin, ch, stride, dilation).double()
@@ -90,29 +96,36 @@ def test_zeroed_residual_branch_passes_the_input(cls):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("cls, cin, ch, stride, dilation", [
-    (BasicBlock, 2, 3, 2, 1), (BasicBlock, 3, 3, 1, 2), (Bottleneck, 3, 2, 2, 1)])
+@pytest.mark.parametrize(
+    "cls, cin, ch, stride, dilation",
+    [(BasicBlock, 2, 3, 2, 1), (BasicBlock, 3, 3, 1, 2), (Bottleneck, 3, 2, 2, 1)],
+)
 def test_block_gradcheck(device, cls, cin, ch, stride, dilation):
     ms.manual_seed(0)
     block = cls(cin, ch, stride, dilation).double().to(device)  # training mode: batch statistics
-    x = Tensor(np.random.default_rng(1).standard_normal((2, cin, 5, 4)), requires_grad=True,
-               device=device)
+    x = Tensor(
+        np.random.default_rng(1).standard_normal((2, cin, 5, 4)), requires_grad=True, device=device
+    )
     fn, params = with_params(block)
     assert gradcheck(fn, x, *params, n_directions=6, name=cls.__name__)
 
 
-@pytest.mark.parametrize("block, os_, sizes, dilations", [
-    ("basic", None, [32, 16, 8, 4, 2], [1, 1, 1, 1, 1]),
-    ("basic", 16, [32, 16, 8, 4, 2], [1, 1, 1, 1, 1]),
-    ("basic", 8, [32, 16, 8, 4, 4], [1, 1, 1, 1, 2]),
-    ("bottleneck", 8, [32, 16, 8, 4, 4], [1, 1, 1, 1, 2]),
-    ("bottleneck", 4, [32, 16, 8, 8, 8], [1, 1, 1, 2, 4]),
-])
+@pytest.mark.parametrize(
+    "block, os_, sizes, dilations",
+    [
+        ("basic", None, [32, 16, 8, 4, 2], [1, 1, 1, 1, 1]),
+        ("basic", 16, [32, 16, 8, 4, 2], [1, 1, 1, 1, 1]),
+        ("basic", 8, [32, 16, 8, 4, 4], [1, 1, 1, 1, 2]),
+        ("bottleneck", 8, [32, 16, 8, 4, 4], [1, 1, 1, 1, 2]),
+        ("bottleneck", 4, [32, 16, 8, 8, 8], [1, 1, 1, 2, 4]),
+    ],
+)
 def test_encoder_shapes_per_output_stride(block, os_, sizes, dilations):
     ms.manual_seed(0)
     enc = ResNetEncoder(3, 4, layers=(1, 1, 2, 1), block=block, output_stride=os_)
-    feats = enc(ms.Tensor(np.random.default_rng(0).standard_normal((1, 3, 32, 32))
-                          .astype(np.float32)))
+    feats = enc(
+        ms.Tensor(np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32))
+    )
     e = 4 if block == "bottleneck" else 1
     widths = [4, 4 * e, 8 * e, 16 * e, 32 * e]
     assert [f.shape for f in feats] == [(1, c, s, s) for c, s in zip(widths, sizes)]
@@ -122,8 +135,9 @@ def test_encoder_shapes_per_output_stride(block, os_, sizes, dilations):
     assert enc.feature_index(enc.output_stride) == 4  # the last map at that stride
     assert len(enc.stages[2]) == 2
     # the dilated stages' 3x3 convs carry the dilation
-    convs = [m for m in enc.stages[3].modules()
-             if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    convs = [
+        m for m in enc.stages[3].modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)
+    ]
     assert {c.dilation for c in convs} == {(dilations[4], dilations[4])}
 
 
@@ -142,13 +156,16 @@ def test_errors():
         ResNetEncoder(layers=(1,)).feature_index(3)
 
 
-@pytest.mark.parametrize("layers, block, torchvision_total, fc, extra", [
-    # ResNet-18: stage 1 downsamples here (the paper's max-pool is gone), so its first block
-    # needs a projection shortcut the paper's does not have: 64 * 64 + 2 * 64 = 4224 parameters
-    ((2, 2, 2, 2), "basic", 11_689_512, 512 * 1000 + 1000, 4224),
-    # ResNet-50: stage 1 already has a projection (64 -> 256) in the paper
-    ((3, 4, 6, 3), "bottleneck", 25_557_032, 2048 * 1000 + 1000, 0),
-])
+@pytest.mark.parametrize(
+    "layers, block, torchvision_total, fc, extra",
+    [
+        # ResNet-18: stage 1 downsamples here (the paper's max-pool is gone), so its first block
+        # needs a projection shortcut the paper's does not have: 64 * 64 + 2 * 64 = 4224 parameters
+        ((2, 2, 2, 2), "basic", 11_689_512, 512 * 1000 + 1000, 4224),
+        # ResNet-50: stage 1 already has a projection (64 -> 256) in the paper
+        ((3, 4, 6, 3), "bottleneck", 25_557_032, 2048 * 1000 + 1000, 0),
+    ],
+)
 def test_parameter_counts_match_the_paper(layers, block, torchvision_total, fc, extra):
     """At base width 64 the encoder is ResNet-18 / ResNet-50 (torchvision's published totals)
     without the 1000-class fc layer and with a 3x3 stem conv instead of the 7x7 one."""

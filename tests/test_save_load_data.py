@@ -14,14 +14,21 @@ import pytest
 import minisegnet as ms
 from minisegnet import Tensor, backend, nn, optim
 from minisegnet.checkpoint import CheckpointError
-from minisegnet.utils.data import (DataLoader, Dataset, Subset, TensorDataset, default_collate,
-                                   random_split)
+from minisegnet.utils.data import (
+    DataLoader,
+    Dataset,
+    Subset,
+    TensorDataset,
+    default_collate,
+    random_split,
+)
 
 
 def small_model():
     ms.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-                         nn.Conv2d(4, 2, 1))
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 1)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -36,8 +43,9 @@ def test_state_dict_round_trip_loads_into_a_fresh_model(tmp_path):
     loaded = ms.load(tmp_path / "model.pt")
     assert list(loaded) == list(model.state_dict())
     ms.manual_seed(1)
-    other = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-                          nn.Conv2d(4, 2, 1))
+    other = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 1)
+    )
     assert not np.array_equal(other.state_dict()["0.weight"], model.state_dict()["0.weight"])
     other.load_state_dict(loaded)
     for k, v in model.state_dict().items():
@@ -53,10 +61,20 @@ def test_training_checkpoint_round_trip(tmp_path):
     model(x).sum().backward()
     opt.step()
     sched.step()
-    ckpt = {"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "loss": 0.125, "best": float("inf"),
-            "name": "unet", "history": [0.5, 0.25], "shape": (1, 3), "note": None,
-            "weight": Tensor([[1.5, -2.0]], requires_grad=True), "mask": Tensor([1, 0, 2])}
+    ckpt = {
+        "epoch": 3,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "loss": 0.125,
+        "best": float("inf"),
+        "name": "unet",
+        "history": [0.5, 0.25],
+        "shape": (1, 3),
+        "note": None,
+        "weight": Tensor([[1.5, -2.0]], requires_grad=True),
+        "mask": Tensor([1, 0, 2]),
+    }
     ms.save(ckpt, tmp_path / "ckpt.pt")
     got = ms.load(tmp_path / "ckpt.pt")
     assert got["epoch"] == 3 and got["loss"] == 0.125 and got["best"] == float("inf")
@@ -105,6 +123,7 @@ def test_save_refuses_a_module_or_an_object(tmp_path):
 
 def test_load_reads_a_trainer_style_checkpoint_as_saved(tmp_path):
     from minisegnet.checkpoint import save_checkpoint
+
     save_checkpoint(tmp_path / "checkpoint.npz", {"epoch": 2, "model": {"w": np.ones(2)}})
     got = ms.load(tmp_path)  # a run folder means its checkpoint.npz
     assert got["epoch"] == 2 and got["model"]["w"].tolist() == [1.0, 1.0]
@@ -130,11 +149,14 @@ def test_a_file_with_a_pickle_inside_is_refused_unopened(tmp_path, kind):
         with zipfile.ZipFile(path, "w") as zf:
             zf.writestr("archive/data.pkl", payload)
     else:
-        meta = {"format": "minisegnet-checkpoint-1",
-                "state": {"__minisegnet_save__": 1, "object": {"w": {"__array__": "a0"}}}}
+        meta = {
+            "format": "minisegnet-checkpoint-1",
+            "state": {"__minisegnet_save__": 1, "object": {"w": {"__array__": "a0"}}},
+        }
         with open(path, "wb") as f:
-            np.savez(f, __meta__=np.asarray(json.dumps(meta)),
-                     a0=np.array([_Exploit()], dtype=object))
+            np.savez(
+                f, __meta__=np.asarray(json.dumps(meta)), a0=np.array([_Exploit()], dtype=object)
+            )
     with pytest.raises(CheckpointError, match="is not a valid/complete minisegnet checkpoint"):
         ms.load(path)
     assert not MARK.exists(), "loading unpickled the file"
@@ -148,8 +170,10 @@ def test_a_file_with_a_pickle_inside_is_refused_unopened(tmp_path, kind):
 
 def pairs(n=5, size=3):
     rng = np.random.default_rng(0)
-    return [(rng.random((1, size, size)).astype(np.float32), rng.integers(0, 3, (size, size)))
-            for _ in range(n)]
+    return [
+        (rng.random((1, size, size)).astype(np.float32), rng.integers(0, 3, (size, size)))
+        for _ in range(n)
+    ]
 
 
 def test_a_list_of_pairs_batches_into_tensors():
@@ -183,16 +207,33 @@ def test_shuffling_follows_manual_seed():
     assert sorted(first.tolist()) == list(range(10)) and first.tolist() != list(range(10))
     assert first.tolist() != second.tolist()  # a new order every epoch
     gen = DataLoader(data, batch_size=10, shuffle=True, generator=np.random.default_rng(3))
-    np.testing.assert_array_equal(next(iter(gen))[0].numpy(), np.random.default_rng(3)
-                                  .permutation(10))
+    np.testing.assert_array_equal(
+        next(iter(gen))[0].numpy(), np.random.default_rng(3).permutation(10)
+    )
 
 
 def test_default_collate_follows_pytorchs_rules():
     Point = namedtuple("Point", "x y")
-    batch = [{"img": np.zeros((2,), np.float64), "label": 1, "w": 0.5, "name": "a",
-              "pt": Point(1, 2.0), "pair": (Tensor([1.0]), [3, 4]), "flag": True},
-             {"img": np.ones((2,), np.float64), "label": 2, "w": 1.5, "name": "b",
-              "pt": Point(3, 4.0), "pair": (Tensor([2.0]), [5, 6]), "flag": False}]
+    batch = [
+        {
+            "img": np.zeros((2,), np.float64),
+            "label": 1,
+            "w": 0.5,
+            "name": "a",
+            "pt": Point(1, 2.0),
+            "pair": (Tensor([1.0]), [3, 4]),
+            "flag": True,
+        },
+        {
+            "img": np.ones((2,), np.float64),
+            "label": 2,
+            "w": 1.5,
+            "name": "b",
+            "pt": Point(3, 4.0),
+            "pair": (Tensor([2.0]), [5, 6]),
+            "flag": False,
+        },
+    ]
     out = default_collate(batch)
     assert out["img"].dtype == np.float64 and out["img"].shape == (2, 2)
     assert out["label"].dtype == np.int64 and out["label"].numpy().tolist() == [1, 2]

@@ -20,8 +20,9 @@ def test_deck003_five_by_five_conv_costs_120m_multiplies():
 
 
 def test_deck003_one_by_one_bottleneck_costs_12m():
-    s = summary(nn.Sequential(nn.Conv2d(192, 16, 1), nn.Conv2d(16, 32, 5, padding=2)),
-                (192, 28, 28))
+    s = summary(
+        nn.Sequential(nn.Conv2d(192, 16, 1), nn.Conv2d(16, 32, 5, padding=2)), (192, 28, 28)
+    )
     assert [r.mult_adds for r in s.rows] == [2_408_448, 10_035_200]  # 28*28*16*192, 28*28*32*5*5*16
     assert s.total_mult_adds == 12_443_648
     assert [r.params for r in s.rows] == [192 * 16 + 16, 16 * 25 * 32 + 32]
@@ -53,8 +54,25 @@ def test_deck001_twelve_convs_in_pairs_with_five_pools_see_284():
             layers.append(nn.MaxPool2d(2))
     s = summary(nn.Sequential(*layers), (1, 32, 32))
     # r: 5, pool 6 (j 2), 14, 16 (j 4), 32, 36 (j 8), 68, 76 (j 16), 140, 156 (j 32), 220, 284
-    assert [int(r.receptive_field[0]) for r in s.rows] == [3, 5, 6, 10, 14, 16, 24, 32, 36, 52,
-                                                           68, 76, 108, 140, 156, 220, 284]
+    assert [int(r.receptive_field[0]) for r in s.rows] == [
+        3,
+        5,
+        6,
+        10,
+        14,
+        16,
+        24,
+        32,
+        36,
+        52,
+        68,
+        76,
+        108,
+        140,
+        156,
+        220,
+        284,
+    ]
     assert s.receptive_field == (284, 284) and s.jump == (32, 32)
     assert s.output_shape == (1, 1, 1, 1)
 
@@ -113,8 +131,15 @@ def test_summary_owns_the_layer_rules_and_takes_new_ones():
     """The rules live in minisegnet.summary (no layer carries a summary hook); a layer of one's
     own is taught with register_layer, and a subclass inherits its parent's rule."""
     from minisegnet.summary import MULT_ADDS, RECEPTIVE_FIELDS, register_layer
-    for layer in (nn.Conv2d(1, 1, 3), nn.ConvTranspose2d(1, 1, 3), nn.MaxPool2d(2),
-                  nn.BatchNorm2d(1), nn.Linear(2, 2), nn.Upsample(scale_factor=2)):
+
+    for layer in (
+        nn.Conv2d(1, 1, 3),
+        nn.ConvTranspose2d(1, 1, 3),
+        nn.MaxPool2d(2),
+        nn.BatchNorm2d(1),
+        nn.Linear(2, 2),
+        nn.Upsample(scale_factor=2),
+    ):
         assert not hasattr(layer, "_mult_adds") and not hasattr(layer, "_receptive_field")
 
     class Shift(nn.Module):  # a 2x2 window, stride 1, one multiply-add per output element
@@ -125,8 +150,11 @@ def test_summary_owns_the_layer_rules_and_takes_new_ones():
         pass
 
     try:
-        register_layer(Shift, mult_adds=lambda m, x, y: int(np.prod(y)),
-                       receptive_field=lambda m, r, j, x, y: ((r[0] + j[0], r[1] + j[1]), j))
+        register_layer(
+            Shift,
+            mult_adds=lambda m, x, y: int(np.prod(y)),
+            receptive_field=lambda m, r, j, x, y: ((r[0] + j[0], r[1] + j[1]), j),
+        )
         s = summary(nn.Sequential(WideConv(1, 2, 3), Shift(), Shift()), (1, 9, 9))
         assert [row.mult_adds for row in s.rows] == [7 * 7 * 2 * 9, 6 * 6 * 2, 5 * 5 * 2]
         assert [int(row.receptive_field[0]) for row in s.rows] == [3, 4, 5]

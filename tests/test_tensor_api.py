@@ -12,10 +12,8 @@ import pathlib
 import sys
 import types
 
-import fake_cupy
 import numpy as np
 import pytest
-from conftest import DEVICES
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -23,6 +21,9 @@ from hypothesis.extra import numpy as hnp
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet import Tensor, backend, gradcheck
+
+import fake_cupy
+from conftest import DEVICES
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 rng = np.random.default_rng(13)
@@ -55,15 +56,78 @@ def test_functional_exports_exactly_its_all():
     assert F.basic.AddFunction.__module__ == "minisegnet.functional.basic"
 
 
-OPERATORS = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
-             "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__",
-             "__abs__", "__getitem__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__",
-             "__iadd__", "__isub__", "__imul__", "__itruediv__", "__format__")
-METHODS = ("sum", "mean", "max", "min", "argmax", "argmin", "exp", "log", "sqrt", "abs", "clip",
-           "clamp", "reshape", "view", "flatten", "permute", "transpose", "t", "T", "sigmoid",
-           "tanh", "relu", "softplus", "softmax", "log_softmax", "numel", "dim", "size",
-           "unsqueeze", "squeeze", "clone", "long", "int", "float", "double", "bool",
-           "requires_grad_", "zero_", "fill_", "expand", "repeat", "roll")
+OPERATORS = (
+    "__add__",
+    "__radd__",
+    "__sub__",
+    "__rsub__",
+    "__mul__",
+    "__rmul__",
+    "__truediv__",
+    "__rtruediv__",
+    "__pow__",
+    "__rpow__",
+    "__matmul__",
+    "__rmatmul__",
+    "__neg__",
+    "__abs__",
+    "__getitem__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__eq__",
+    "__ne__",
+    "__iadd__",
+    "__isub__",
+    "__imul__",
+    "__itruediv__",
+    "__format__",
+)
+METHODS = (
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "clip",
+    "clamp",
+    "reshape",
+    "view",
+    "flatten",
+    "permute",
+    "transpose",
+    "t",
+    "T",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "softplus",
+    "softmax",
+    "log_softmax",
+    "numel",
+    "dim",
+    "size",
+    "unsqueeze",
+    "squeeze",
+    "clone",
+    "long",
+    "int",
+    "float",
+    "double",
+    "bool",
+    "requires_grad_",
+    "zero_",
+    "fill_",
+    "expand",
+    "repeat",
+    "roll",
+)
 
 
 def test_tensor_declares_operators_and_methods_in_its_class_body():
@@ -75,8 +139,10 @@ def test_tensor_declares_operators_and_methods_in_its_class_body():
     for path in (ROOT / "minisegnet").rglob("*.py"):
         text = path.read_text()
         assert "setattr(Tensor" not in text and "_attach" not in text, path
-        assert not any(line.lstrip().startswith(("Tensor.", "T.__")) and "=" in line
-                       and "==" not in line for line in text.splitlines()), path
+        assert not any(
+            line.lstrip().startswith(("Tensor.", "T.__")) and "=" in line and "==" not in line
+            for line in text.splitlines()
+        ), path
 
 
 # ----- dim= / keepdim= wherever axis= / keepdims= -----------------------------------------------
@@ -89,15 +155,20 @@ def test_reductions_take_dim_and_keepdim(device):
     for name, ref in (("sum", np.sum), ("mean", np.mean)):
         got = getattr(F, name)(x, dim=1, keepdim=True)
         np.testing.assert_allclose(got.numpy(), ref(a, axis=1, keepdims=True), rtol=1e-12)
-        np.testing.assert_allclose(getattr(x, name)(dim=(0, 2)).numpy(), ref(a, axis=(0, 2)),
-                                   rtol=1e-12)
-        np.testing.assert_allclose(getattr(x, name)(1, keepdim=True).numpy(),
-                                   ref(a, axis=1, keepdims=True), rtol=1e-12)
-    np.testing.assert_array_equal(F.max(x, axis=(1, 2), keepdim=True).numpy(),
-                                  a.max(axis=(1, 2), keepdims=True))
+        np.testing.assert_allclose(
+            getattr(x, name)(dim=(0, 2)).numpy(), ref(a, axis=(0, 2)), rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            getattr(x, name)(1, keepdim=True).numpy(), ref(a, axis=1, keepdims=True), rtol=1e-12
+        )
+    np.testing.assert_array_equal(
+        F.max(x, axis=(1, 2), keepdim=True).numpy(), a.max(axis=(1, 2), keepdims=True)
+    )
     for name in ("argmax", "argmin"):
-        np.testing.assert_array_equal(getattr(F, name)(x, dim=2, keepdim=True).numpy(),
-                                      np.expand_dims(getattr(a, name)(axis=2), 2))
+        np.testing.assert_array_equal(
+            getattr(F, name)(x, dim=2, keepdim=True).numpy(),
+            np.expand_dims(getattr(a, name)(axis=2), 2),
+        )
         np.testing.assert_array_equal(getattr(x, name)(dim=-1).numpy(), getattr(a, name)(axis=-1))
     assert gradcheck(lambda t: t.sum(dim=1, keepdim=True) * t.mean(dim=(0, 1)), x)
     with pytest.raises(TypeError, match=r"sum: got both axis= and dim="):
@@ -118,8 +189,9 @@ def test_softmax_cat_stack_flatten_transpose_take_dim(device):
     np.testing.assert_allclose(F.log_softmax(x, dim=2).numpy(), np.log(p), rtol=1e-12)
     np.testing.assert_allclose(x.log_softmax(dim=2).numpy(), np.log(p), rtol=1e-12)
     for f in (F.cat, F.concatenate, ms.cat):
-        np.testing.assert_array_equal(f([x, x[:, :1]], dim=1).numpy(),
-                                      np.concatenate([a, a[:, :1]], axis=1))
+        np.testing.assert_array_equal(
+            f([x, x[:, :1]], dim=1).numpy(), np.concatenate([a, a[:, :1]], axis=1)
+        )
     for f in (F.stack, ms.stack):
         np.testing.assert_array_equal(f([x, x], dim=3).numpy(), np.stack([a, a], axis=3))
     assert F.flatten(x, 1).shape == (2, 12) and x.flatten().shape == (24,)
@@ -189,8 +261,9 @@ def test_expand_and_repeat(device):
     np.testing.assert_array_equal(x.repeat(2, 1, 2).numpy(), np.tile(a, (2, 1, 2)))
     x.expand(3, 4).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 1), 4.0))  # summed back
-    assert gradcheck(lambda t: t.repeat(2, 3) * Tensor(np.arange(18.0).reshape(6, 3),
-                                                       device=device), x)
+    assert gradcheck(
+        lambda t: t.repeat(2, 3) * Tensor(np.arange(18.0).reshape(6, 3), device=device), x
+    )
     with pytest.raises(ValueError, match=r"expand: shape \(3, 1\) cannot be broadcast to \(2, 4\)"):
         x.expand(2, 4)
 
@@ -285,8 +358,11 @@ def test_inplace_update_under_no_grad_is_the_same_object():
 def test_inplace_on_a_leaf_that_requires_grad_is_refused_outside_no_grad():
     w = Tensor(np.ones(2), requires_grad=True)
     for update in (lambda: w.__isub__(1.0), lambda: w.zero_(), lambda: w.fill_(2.0)):
-        with pytest.raises(RuntimeError, match=r"a leaf tensor that requires grad is being used "
-                                               r"in an in-place operation.*no_grad"):
+        with pytest.raises(
+            RuntimeError,
+            match=r"a leaf tensor that requires grad is being used "
+            r"in an in-place operation.*no_grad",
+        ):
             update()
     np.testing.assert_array_equal(w.numpy(), [1.0, 1.0])  # unchanged
 
@@ -304,8 +380,11 @@ def test_inplace_on_plain_tensors_and_its_errors():
     x = Tensor(np.array([1, 2]))
     x += 3  # no graph involved: fine outside no_grad
     assert x.numpy().tolist() == [4, 5] and x.dtype == np.int64
-    with pytest.raises(TypeError, match=r"\+=: the result type float32 cannot be written into a "
-                                        r"int64 tensor in place"):
+    with pytest.raises(
+        TypeError,
+        match=r"\+=: the result type float32 cannot be written into a "
+        r"int64 tensor in place",
+    ):
         x += 0.5
     with pytest.raises(ValueError, match=r"-=: a result of shape \(3, 2\) does not fit"):
         x -= Tensor(np.ones((3, 2), np.int64))
@@ -393,8 +472,9 @@ def test_top_level_ops_are_functionals():
     a = x.numpy()
     np.testing.assert_array_equal(ms.argmax(x, dim=1).numpy(), [0, 0])
     np.testing.assert_allclose(ms.sigmoid(x).numpy(), 1 / (1 + np.exp(-a)), rtol=1e-12)
-    np.testing.assert_allclose(ms.softmax(x, dim=0).numpy(), np.exp(a) / np.exp(a).sum(0),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        ms.softmax(x, dim=0).numpy(), np.exp(a) / np.exp(a).sum(0), rtol=1e-12
+    )
     np.testing.assert_allclose(ms.exp(x).numpy(), np.exp(a))
     np.testing.assert_allclose(ms.log(ms.exp(x)).numpy(), a, atol=1e-15)
     assert ms.sum(x, dim=0).numpy().tolist() == [2.5, -1.0] and ms.mean(x).item() == 0.375
@@ -450,6 +530,7 @@ def test_cuda_device_with_to_and_module_to(monkeypatch):
 def test_cuda_in_the_trainer_config_and_the_data_loader(monkeypatch):
     from minisegnet.data import DataLoader, SegmentationDataset
     from minisegnet.train import TrainConfig
+
     assert TrainConfig(device="cuda").device == TrainConfig(device="cuda:0").device == "gpu"
     fake_cupy.install(monkeypatch)
     masks = np.arange(2 * 4 * 4).reshape(2, 4, 4) % 3
@@ -471,21 +552,31 @@ def test_pad_takes_pytorchs_tuple(device):
     got = F.pad(x, (1, 2, 3, 0))  # (left, right, top, bottom): W by 1, 2 and H by 3, 0
     np.testing.assert_array_equal(got.numpy(), np.pad(a, ((0, 0), (0, 0), (3, 0), (1, 2))))
     got = F.pad(x, (0, 1, 0, 0, 2, 2), value=-1.0)
-    np.testing.assert_array_equal(got.numpy(), np.pad(a, ((0, 0), (2, 2), (0, 0), (0, 1)),
-                                                      constant_values=-1.0))
-    np.testing.assert_array_equal(F.pad(x, pad=(1, 1)).numpy(),  # pad=: last axis only
-                                  np.pad(a, ((0, 0), (0, 0), (0, 0), (1, 1))))
-    np.testing.assert_array_equal(F.pad(x, (1, 1, 2, 2), "constant", 5.0).numpy(),
-                                  np.pad(a, ((0, 0), (0, 0), (2, 2), (1, 1)), constant_values=5.0))
+    np.testing.assert_array_equal(
+        got.numpy(), np.pad(a, ((0, 0), (2, 2), (0, 0), (0, 1)), constant_values=-1.0)
+    )
+    np.testing.assert_array_equal(
+        F.pad(x, pad=(1, 1)).numpy(),  # pad=: last axis only
+        np.pad(a, ((0, 0), (0, 0), (0, 0), (1, 1))),
+    )
+    np.testing.assert_array_equal(
+        F.pad(x, (1, 1, 2, 2), "constant", 5.0).numpy(),
+        np.pad(a, ((0, 0), (0, 0), (2, 2), (1, 1)), constant_values=5.0),
+    )
     # a positional pair is NumPy's (before, after) on every axis
     np.testing.assert_array_equal(F.pad(x, (1, 1), mode="constant").numpy(), np.pad(a, 1))
-    np.testing.assert_array_equal(F.pad(x, ((0, 0), (0, 0), (1, 0), (0, 2))).numpy(),
-                                  np.pad(a, ((0, 0), (0, 0), (1, 0), (0, 2))))
+    np.testing.assert_array_equal(
+        F.pad(x, ((0, 0), (0, 0), (1, 0), (0, 2))).numpy(),
+        np.pad(a, ((0, 0), (0, 0), (1, 0), (0, 2))),
+    )
     assert gradcheck(lambda t: F.pad(t, (1, 2, 0, 1), value=0.5), x)
     with pytest.raises(ValueError, match=r"pad: only mode='constant' is implemented"):
         F.pad(x, (1, 1, 1, 1), mode="reflect")
-    with pytest.raises(ValueError, match=r"PyTorch-style pad \(1, 1, 1, 1, 1, 1, 1, 1, 1, 1\) "
-                                         r"does not fit a tensor of shape \(1, 2, 3, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"PyTorch-style pad \(1, 1, 1, 1, 1, 1, 1, 1, 1, 1\) "
+        r"does not fit a tensor of shape \(1, 2, 3, 4\)",
+    ):
         F.pad(x, (1,) * 10)
 
 
@@ -498,10 +589,13 @@ def test_pad_pytorch_tuple_matches_numpy_pad(device, data, value):
     x = rng.standard_normal(shape)
     pairs = [(0, 0)] * (len(shape) - k) + [(flat[2 * i], flat[2 * i + 1]) for i in range(k)][::-1]
     want = np.pad(x, pairs, constant_values=value)
-    np.testing.assert_array_equal(F.pad(Tensor(x, device=device), tuple(flat), value=value).numpy(),
-                                  want)
-    np.testing.assert_array_equal(F.pad(Tensor(x, device=device), pad=flat[:2]).numpy(),
-                                  np.pad(x, [(0, 0)] * (len(shape) - 1) + [tuple(flat[:2])]))
+    np.testing.assert_array_equal(
+        F.pad(Tensor(x, device=device), tuple(flat), value=value).numpy(), want
+    )
+    np.testing.assert_array_equal(
+        F.pad(Tensor(x, device=device), pad=flat[:2]).numpy(),
+        np.pad(x, [(0, 0)] * (len(shape) - 1) + [tuple(flat[:2])]),
+    )
 
 
 def test_torch_is_never_imported():

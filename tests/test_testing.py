@@ -55,10 +55,10 @@ class _Cube(ms.Function):
 
     def forward(self, x):
         self.x = x
-        return x ** 3
+        return x**3
 
     def backward(self, gy):
-        return gy * (2 if self.wrong else 3) * self.x ** 2
+        return gy * (2 if self.wrong else 3) * self.x**2
 
 
 def test_gradcheck_from_testing_accepts_a_right_backward_and_names_a_wrong_one():
@@ -70,8 +70,10 @@ def test_gradcheck_from_testing_accepts_a_right_backward_and_names_a_wrong_one()
 
 
 def test_without_hypothesis_the_import_error_says_what_to_install():
-    code = ("import sys; sys.modules['hypothesis'] = None\n"
-            "try:\n    import minisegnet.testing\nexcept ImportError as e:\n    print(e)\n")
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "try:\n    import minisegnet.testing\nexcept ImportError as e:\n    print(e)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "minisegnet.testing needs the optional dependency hypothesis" in out.stdout, out.stderr
     assert "pip install hypothesis" in out.stdout

@@ -7,15 +7,34 @@ import os
 import numpy as np
 import pytest
 
-from conftest import DEVICES
 from minisegnet import backend
 from minisegnet.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
-from minisegnet.train import (LOSS_NAMES, METRIC_COLUMNS, TrainConfig, Trainer, TrainingDiverged,
-                              make_loss, predict, train)
+from minisegnet.train import (
+    LOSS_NAMES,
+    METRIC_COLUMNS,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    make_loss,
+    predict,
+    train,
+)
+
+from conftest import DEVICES
 
 # a run that takes well under a second an epoch
-TINY = dict(width=4, depth=2, size=16, n_train=24, n_val=8, n_test=0, batch_size=8, epochs=2,
-            plots=False, quiet=True)
+TINY = dict(
+    width=4,
+    depth=2,
+    size=16,
+    n_train=24,
+    n_val=8,
+    n_test=0,
+    batch_size=8,
+    epochs=2,
+    plots=False,
+    quiet=True,
+)
 
 
 def tiny(tmp_path, name="run", **kw):
@@ -34,15 +53,24 @@ def assert_same_weights(a, b):
 
 # ----- checkpoint format ------------------------------------------------------------------------
 
+
 def test_checkpoint_round_trip_keeps_structure_types_and_bits(tmp_path):
-    rng_state = np.random.default_rng(5).bit_generator.state        # 128-bit integers inside
+    rng_state = np.random.default_rng(5).bit_generator.state  # 128-bit integers inside
     state = {
         "w": np.arange(6, dtype=np.float32).reshape(2, 3) / 7,
         "i": np.array([1, 2], dtype=np.int64),
-        "scalar": np.float32(0.1), "py": 0.1, "nan": float("nan"), "inf": -math.inf,
-        "none": None, "flag": True, "text": "unet", "betas": (0.9, 0.999),
+        "scalar": np.float32(0.1),
+        "py": 0.1,
+        "nan": float("nan"),
+        "inf": -math.inf,
+        "none": None,
+        "flag": True,
+        "text": "unet",
+        "betas": (0.9, 0.999),
         "by_index": {0: {"step": 3, "exp_avg": np.ones(2)}, 5: {}},
-        "nested": [{"a": [1, 2.5]}, ("x", np.zeros(0))], "__dunder": 1, "rng": rng_state,
+        "nested": [{"a": [1, 2.5]}, ("x", np.zeros(0))],
+        "__dunder": 1,
+        "rng": rng_state,
     }
     path = save_checkpoint(tmp_path / "c.npz", state)
     back = load_checkpoint(path)
@@ -85,6 +113,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 # ----- exact resume -------------------------------------------------------------------------------
 
+
 class Interrupt(KeyboardInterrupt):
     pass
 
@@ -93,6 +122,7 @@ def stop_after(epoch):
     def hook(trainer, record):
         if trainer.epoch == epoch:
             raise Interrupt
+
     return hook
 
 
@@ -114,12 +144,16 @@ def test_resume_after_an_interruption_gives_bit_identical_weights(tmp_path):
         assert opt_a["state"][i]["step"] == opt_b["state"][i]["step"]
         assert np.array_equal(opt_a["state"][i]["exp_avg_sq"], opt_b["state"][i]["exp_avg_sq"])
     for a, b in zip(straight.history, resumed.history):
-        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+        assert {k: v for k, v in a.items() if k != "seconds"} == {
+            k: v for k, v in b.items() if k != "seconds"
+        }
     # ... and the run really moved: a different seed ends elsewhere
     other = Trainer(tiny(tmp_path, "other", seed=1))
     other.fit()
-    assert any(not np.array_equal(a, b) for a, b in zip(weights(other.model).values(),
-                                                         weights(straight.model).values()))
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(weights(other.model).values(), weights(straight.model).values())
+    )
 
 
 def test_resume_with_more_epochs_equals_the_longer_run_without_a_schedule(tmp_path):
@@ -154,12 +188,13 @@ def test_resume_needs_a_checkpoint_and_keeps_the_saved_settings(tmp_path, capsys
 
 # ----- divergence ---------------------------------------------------------------------------------
 
+
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     trainer = Trainer(tiny(tmp_path, "nan", epochs=3))
     good = {}
     real_loss = trainer.loss_fn
 
-    def loss_fn(logits, target):   # fine in epoch 1, NaN from epoch 2 on
+    def loss_fn(logits, target):  # fine in epoch 1, NaN from epoch 2 on
         loss = real_loss(logits, target)
         return loss * float("nan") if trainer.epoch >= 1 else loss
 
@@ -181,24 +216,33 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
 
 def test_huge_learning_rate_diverges_with_a_clear_message(tmp_path):
     cfg = tiny(tmp_path, "huge", optimizer="sgd", lr=1e30, epochs=1)
-    with pytest.raises(TrainingDiverged, match=r"(loss became (nan|inf)|weights became NaN).*epoch 1.*"
-                                               r"no checkpoint was written"):
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"(loss became (nan|inf)|weights became NaN).*epoch 1.*"
+        r"no checkpoint was written",
+    ):
         Trainer(cfg).fit()
     assert not (tmp_path / "huge" / "checkpoint.npz").exists()
 
 
 # ----- losses, config, predict, learning ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", LOSS_NAMES)
 def test_every_loss_gives_a_finite_scalar_with_gradients(name):
     from minisegnet import Tensor
+
     rng = np.random.default_rng(0)
     x = Tensor(rng.normal(size=(2, 4, 5, 5)).astype(np.float32), requires_grad=True)
     y = rng.integers(0, 4, (2, 5, 5))
     loss = make_loss(name)(x, y)
     loss.backward()
     assert loss.shape == () and math.isfinite(loss.item()) and loss.item() > 0
-    assert x.grad is not None and np.isfinite(x.grad.numpy()).all() and np.abs(x.grad.numpy()).sum() > 0
+    assert (
+        x.grad is not None
+        and np.isfinite(x.grad.numpy()).all()
+        and np.abs(x.grad.numpy()).sum() > 0
+    )
 
 
 def test_config_rejects_unknown_names_listing_valid_ones():
@@ -220,16 +264,27 @@ def test_training_lowers_the_loss_and_writes_every_output(tmp_path):
     result = train(cfg)
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < 0.8 * losses[0], losses
-    for name in ("checkpoint.npz", "metrics.csv", "loss_curve.png", "predictions.png", "config.json",
-                 "results.json"):
+    for name in (
+        "checkpoint.npz",
+        "metrics.csv",
+        "loss_curve.png",
+        "predictions.png",
+        "config.json",
+        "results.json",
+    ):
         assert (result.out / name).stat().st_size > 0, name
     header = (result.out / "metrics.csv").read_text().splitlines()[0]
-    assert header.split(",") == list(METRIC_COLUMNS) + [f"val_iou_{n}" for n in
-                                                          ("background", "circle", "square", "triangle")]
+    assert header.split(",") == list(METRIC_COLUMNS) + [
+        f"val_iou_{n}" for n in ("background", "circle", "square", "triangle")
+    ]
     assert result.test is not None and 0.0 <= result.test["miou"] <= 1.0
     assert {k: result.val[k] for k in ("loss", "miou", "acc")} == pytest.approx(
-        {"loss": result.history[-1]["val_loss"], "miou": result.history[-1]["val_miou"],
-         "acc": result.history[-1]["val_acc"]})
+        {
+            "loss": result.history[-1]["val_loss"],
+            "miou": result.history[-1]["val_miou"],
+            "acc": result.history[-1]["val_acc"],
+        }
+    )
     assert result.val["iou"] == {n: result.history[-1][f"val_iou_{n}"] for n in result.val["iou"]}
 
 
@@ -245,13 +300,15 @@ def test_predict_regenerates_the_split_and_scores_it(tmp_path):
     path, scores = predict(tmp_path / "p" / "checkpoint.npz", tmp_path / "grid.png", n=3)
     assert path == tmp_path / "grid.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = load_checkpoint(tmp_path / "p")["history"][-1]
-    assert scores["miou"] == pytest.approx(saved["val_miou"])   # the same val images, same model
+    assert scores["miou"] == pytest.approx(saved["val_miou"])  # the same val images, same model
     path2, _ = predict(tmp_path / "p", tmp_path, split="test", n=2)
     assert path2 == tmp_path / "predict_test.png" and path2.stat().st_size > 0
 
 
 def test_digits_train(tmp_path):
-    pytest.importorskip("sklearn", reason='scikit-learn is not installed (pip install "minisegnet[datasets]")')
+    pytest.importorskip(
+        "sklearn", reason='scikit-learn is not installed (pip install "minisegnet[datasets]")'
+    )
     result = train(tiny(tmp_path, "d", dataset="digits", epochs=1, n_train=8, n_val=4))
     assert result.model.num_parameters() > 0 and len(result.history) == 1
 

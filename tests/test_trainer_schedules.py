@@ -9,8 +9,18 @@ from minisegnet.checkpoint import load_checkpoint
 from minisegnet.cli import _config_from_args, build_parser
 from minisegnet.train import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig, Trainer
 
-TINY = dict(width=4, depth=2, size=16, n_train=24, n_val=8, n_test=0, batch_size=8, epochs=2,
-            plots=False, quiet=True)
+TINY = dict(
+    width=4,
+    depth=2,
+    size=16,
+    n_train=24,
+    n_val=8,
+    n_test=0,
+    batch_size=8,
+    epochs=2,
+    plots=False,
+    quiet=True,
+)
 
 
 def tiny(tmp_path, name="run", **kw):
@@ -28,14 +38,16 @@ def stop_after_first_epoch(trainer, record):
 
 def test_the_cli_accepts_the_new_names():
     assert {"adamw"} <= set(OPTIMIZER_NAMES) and {"onecycle", "multistep"} <= set(SCHEDULE_NAMES)
-    args = build_parser().parse_args(["train", "--optimizer", "adamw", "--schedule", "onecycle",
-                                      "--weight-decay", "0.01"])
+    args = build_parser().parse_args(
+        ["train", "--optimizer", "adamw", "--schedule", "onecycle", "--weight-decay", "0.01"]
+    )
     cfg = _config_from_args(args)
     assert (cfg.optimizer, cfg.schedule, cfg.weight_decay) == ("adamw", "onecycle", 0.01)
 
 
-@pytest.mark.parametrize("opt,schedule", [("adamw", "onecycle"), ("sgd", "onecycle"),
-                                          ("adamw", "multistep")])
+@pytest.mark.parametrize(
+    "opt,schedule", [("adamw", "onecycle"), ("sgd", "onecycle"), ("adamw", "multistep")]
+)
 def test_resume_is_exact(tmp_path, opt, schedule):
     kw = dict(optimizer=opt, schedule=schedule, weight_decay=0.05, lr=0.02, epochs=3)
     straight = Trainer(tiny(tmp_path, "straight", **kw))
@@ -62,8 +74,9 @@ def test_onecycle_steps_once_per_batch_with_pytorchs_values(tmp_path):
     t.fit()
     assert t.scheduler.last_epoch == 9
     # the same schedule on its own: the lr at the start of each epoch is the one the trainer logged
-    ref = optim.OneCycleLR(optim.AdamW(nn.Linear(1, 1).parameters(), lr=0.04), max_lr=0.04,
-                           total_steps=9)
+    ref = optim.OneCycleLR(
+        optim.AdamW(nn.Linear(1, 1).parameters(), lr=0.04), max_lr=0.04, total_steps=9
+    )
     want, last_batch = [], None
     for step in range(9):
         if step % steps == 0:
@@ -74,8 +87,9 @@ def test_onecycle_steps_once_per_batch_with_pytorchs_values(tmp_path):
     assert want[0] == pytest.approx(0.04 / 25)  # PyTorch's div_factor
     assert last_batch == pytest.approx(0.04 / 25 / 1e4)  # the last batch runs at min_lr
     assert t.optimizer.param_groups[0]["lr"] == pytest.approx(ref.get_last_lr()[0], rel=1e-12)
-    assert t.optimizer.param_groups[0]["betas"][0] == pytest.approx(ref.optimizer.param_groups[0]
-                                                                    ["betas"][0], rel=1e-12)
+    assert t.optimizer.param_groups[0]["betas"][0] == pytest.approx(
+        ref.optimizer.param_groups[0]["betas"][0], rel=1e-12
+    )
 
 
 def test_multistep_decays_at_half_and_three_quarters(tmp_path):
@@ -89,8 +103,7 @@ def test_adamw_decay_is_decoupled_in_the_trainer(tmp_path):
     elsewhere than Adam's (L2 decay through the moments)."""
     runs = {}
     for opt in ("adam", "adamw"):
-        t = Trainer(tiny(tmp_path, opt, optimizer=opt, weight_decay=0.5, epochs=1,
-                         schedule="none"))
+        t = Trainer(tiny(tmp_path, opt, optimizer=opt, weight_decay=0.5, epochs=1, schedule="none"))
         t.fit()
         runs[opt] = t.model.state_dict()
     assert any(not np.array_equal(runs["adam"][k], runs["adamw"][k]) for k in runs["adam"])

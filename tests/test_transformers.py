@@ -32,8 +32,18 @@ def test_setr_maps_multiples_of_the_patch_to_class_scores(name, hw):
 
 
 @pytest.mark.parametrize("decoder", ["fpn", "unet"])
-@pytest.mark.parametrize("hw, depth", [((32, 32), 2), ((64, 48), 2), ((16, 16), 2), ((8, 24), 2),
-                                       ((32, 32), 3), ((64, 64), 3), ((64, 32), 4)])
+@pytest.mark.parametrize(
+    "hw, depth",
+    [
+        ((32, 32), 2),
+        ((64, 48), 2),
+        ((16, 16), 2),
+        ((8, 24), 2),
+        ((32, 32), 3),
+        ((64, 64), 3),
+        ((64, 32), 4),
+    ],
+)
 def test_swin_maps_the_sizes_it_allows_to_class_scores(hw, depth, decoder):
     ms.manual_seed(0)
     m = Swin(2, 5, base_width=4, depth=depth, decoder=decoder)
@@ -42,19 +52,28 @@ def test_swin_maps_the_sizes_it_allows_to_class_scores(hw, depth, decoder):
 
 
 def test_size_errors_name_the_sizes_that_work():
-    with pytest.raises(ValueError, match=r"SETR\(patch_size=4\): input width 45 does not work; it "
-                                         r"must be a multiple of the patch size 4\. Nearest sizes "
-                                         r"that work: 44 or 48"):
+    with pytest.raises(
+        ValueError,
+        match=r"SETR\(patch_size=4\): input width 45 does not work; it "
+        r"must be a multiple of the patch size 4\. Nearest sizes "
+        r"that work: 44 or 48",
+    ):
         SETR(3, 2)(rand((1, 3, 36, 45)))
-    with pytest.raises(ValueError, match=r"Swin\(patch_size=2, window_size=4, depth=3\): input "
-                                         r"48x48 does not work.*Nearest square sizes that work: "
-                                         r"32 or 64"):
+    with pytest.raises(
+        ValueError,
+        match=r"Swin\(patch_size=2, window_size=4, depth=3\): input "
+        r"48x48 does not work.*Nearest square sizes that work: "
+        r"32 or 64",
+    ):
         Swin(3, 2, depth=3)(rand((1, 3, 48, 48)))  # stage maps 24, 12, 6: 6 is no multiple of 4
     with pytest.raises(ValueError, match=r"input 37x45 does not work.*32 or 48"):
         Swin(3, 2)(rand((1, 3, 37, 45)))
     for m in (SETR(2, 3), Swin(2, 3)):
-        with pytest.raises(ValueError, match=r"expected an \(N, 2, H, W\) input, got shape "
-                                             r"\(1, 3, 16, 16\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"expected an \(N, 2, H, W\) input, got shape "
+            r"\(1, 3, 16, 16\)",
+        ):
             m(rand((1, 3, 16, 16)))
     with pytest.raises(ValueError, match="decoder must be one of naive, pup, mla"):
         SETR(decoder="fpn")
@@ -80,8 +99,10 @@ def test_setr_other_input_size_resizes_the_position_embedding():
     y = m(x)  # a 6 x 4 grid from the 4 x 4 table
     assert y.shape == (1, 2, 12, 8)
     table = m.encoder.pos_embed.weight
-    np.testing.assert_allclose(m.encoder.pos_embed((6, 4)).numpy(),
-                               F.interpolate(table, size=(6, 4), mode="bilinear").numpy())
+    np.testing.assert_allclose(
+        m.encoder.pos_embed((6, 4)).numpy(),
+        F.interpolate(table, size=(6, 4), mode="bilinear").numpy(),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -118,7 +139,9 @@ def test_patch_merging_and_expanding_shapes_and_order():
     y = pm(Tensor(x)).numpy()
     assert y.shape == (2, 2, 3, 6)
     # Swin's concatenation x(0,0), x(1,0), x(0,1), x(1,1) of each 2 x 2 group, LayerNorm, Linear
-    cat = np.concatenate([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
+    cat = np.concatenate(
+        [x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1
+    )
     normed = (cat - cat.mean(-1, keepdims=True)) / np.sqrt(cat.var(-1, keepdims=True) + 1e-5)
     np.testing.assert_allclose(y, normed @ pm.reduction.weight.numpy().T, rtol=1e-10, atol=1e-12)
     pe = PatchExpanding(6, 3, 2).double()
@@ -136,15 +159,19 @@ def test_patch_merging_and_expanding_shapes_and_order():
 
 
 GRAD_MODELS = {
-    "setr-naive": lambda: SETR(1, 2, "naive", base_width=2, num_heads=2, depth=1, patch_size=2,
-                               img_size=4),
-    "setr-pup": lambda: SETR(1, 2, "pup", base_width=2, num_heads=2, depth=1, patch_size=4,
-                             img_size=4),
-    "setr-mla": lambda: SETR(1, 2, "mla", base_width=2, num_heads=2, depth=2, patch_size=2,
-                             img_size=8),
+    "setr-naive": lambda: SETR(
+        1, 2, "naive", base_width=2, num_heads=2, depth=1, patch_size=2, img_size=4
+    ),
+    "setr-pup": lambda: SETR(
+        1, 2, "pup", base_width=2, num_heads=2, depth=1, patch_size=4, img_size=4
+    ),
+    "setr-mla": lambda: SETR(
+        1, 2, "mla", base_width=2, num_heads=2, depth=2, patch_size=2, img_size=8
+    ),
     "swin": lambda: Swin(1, 2, base_width=2, num_heads=2, depth=2, patch_size=2, window_size=2),
-    "swin-unet": lambda: Swin(1, 2, base_width=2, num_heads=2, depth=2, patch_size=2,
-                              window_size=2, decoder="unet"),
+    "swin-unet": lambda: Swin(
+        1, 2, base_width=2, num_heads=2, depth=2, patch_size=2, window_size=2, decoder="unet"
+    ),
 }
 
 
@@ -163,9 +190,11 @@ def test_tiny_model_gradcheck(name):
 @pytest.mark.parametrize("name", ["setr-pup", "swin", "swin-unet"])
 def test_overfit_one_batch(name):
     ms.manual_seed(0)
-    m = (SETR(1, 2, "pup", base_width=8, num_heads=2, depth=2, patch_size=2, img_size=16)
-         if name == "setr-pup" else
-         Swin(1, 2, base_width=8, num_heads=2, depth=2, decoder=name[5:] or "fpn"))
+    m = (
+        SETR(1, 2, "pup", base_width=8, num_heads=2, depth=2, patch_size=2, img_size=16)
+        if name == "setr-pup"
+        else Swin(1, 2, base_width=8, num_heads=2, depth=2, decoder=name[5:] or "fpn")
+    )
     losses, accuracy = overfit_two_masks(m, steps=200, stop_below=0.02)
     assert losses[0] > 0.3 and losses[-1] < 0.02, losses[::10]
     assert accuracy > 0.99
@@ -187,8 +216,10 @@ def test_state_dict_round_trip(name):
         assert a.state_dict()["stages.0.0.attn.bias.index"].dtype.kind == "i"
 
 
-@pytest.mark.parametrize("name, decoder", [("setr-naive", "naive"), ("setr-pup", "pup"),
-                                           ("SETR_MLA", "mla"), ("swin", None)])
+@pytest.mark.parametrize(
+    "name, decoder",
+    [("setr-naive", "naive"), ("setr-pup", "pup"), ("SETR_MLA", "mla"), ("swin", None)],
+)
 def test_registry_builds_the_transformers(name, decoder):
     m = build_model(name, 1, 3, base_width=2, depth=2)
     assert type(m) is (Swin if decoder is None else SETR)

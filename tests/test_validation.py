@@ -38,16 +38,22 @@ def test_check_labels_names_the_op_the_label_and_the_fix():
         check_labels("op", np.array([0, 3]), 3)
     with pytest.raises(ValueError, match=r"label -1.*and it is not ignore_index=255"):
         check_labels("op", np.array([-1]), 3, ignore_index=255)
-    with pytest.raises(TypeError, match=r"op: pred must hold integer class labels, got dtype "
-                                        r"float64 \(shape \(2,\)\); convert with .astype"):
+    with pytest.raises(
+        TypeError,
+        match=r"op: pred must hold integer class labels, got dtype "
+        r"float64 \(shape \(2,\)\); convert with .astype",
+    ):
         check_labels("op", np.array([0.0, 1.0]), 3, what="pred")
 
 
 def test_check_probability_range():
     check_probability_range("op", np.array([0.0, 0.5, 1.0]), "p", "hint")
     check_probability_range("op", np.array([3, 4]), "p", "hint")  # integers are labels: not checked
-    with pytest.raises(ValueError, match=r"op: p holds values in \[-0.5, 2\], outside \[0, 1\], so "
-                                         r"they are not probabilities; use sigmoid"):
+    with pytest.raises(
+        ValueError,
+        match=r"op: p holds values in \[-0.5, 2\], outside \[0, 1\], so "
+        r"they are not probabilities; use sigmoid",
+    ):
         check_probability_range("op", np.array([-0.5, 2.0]), "p", "use sigmoid")
     with pytest.raises(ValueError, match="outside"):
         check_probability_range("op", np.array([np.nan, 0.5]), "p", "")

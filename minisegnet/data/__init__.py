@@ -15,17 +15,38 @@ from .digits import DIGIT_CLASS_NAMES, digits, load_digit_images
 from .folder import FOLDER_FRACTIONS, ImageFolderDataset, image_folder_splits, read_class_names
 from .images import IMAGE_SUFFIXES, ImageReadError, read_image, read_labels
 from .loader import (
-           DATASET_NAMES,
-           DEFAULT_SPLIT_SIZES,
-           DataLoader,
-           flip_pairs,
-           load_dataset,
-           load_splits,
+    DATASET_NAMES,
+    DEFAULT_SPLIT_SIZES,
+    DataLoader,
+    flip_pairs,
+    load_dataset,
+    load_splits,
 )
 from .shapes import SHAPE_KINDS, shape_mask, shapes
 
-__all__ = ["SegmentationDataset", "SPLITS", "split_seed", "train_val_test_split", "shapes",
-           "shape_mask", "SHAPE_KINDS", "digits", "load_digit_images", "DIGIT_CLASS_NAMES",
-           "DATASET_NAMES", "DEFAULT_SPLIT_SIZES", "load_dataset", "load_splits", "DataLoader",
-           "flip_pairs", "ImageFolderDataset", "image_folder_splits", "read_class_names",
-           "FOLDER_FRACTIONS", "IMAGE_SUFFIXES", "ImageReadError", "read_image", "read_labels"]
+__all__ = [
+    "SegmentationDataset",
+    "SPLITS",
+    "split_seed",
+    "train_val_test_split",
+    "shapes",
+    "shape_mask",
+    "SHAPE_KINDS",
+    "digits",
+    "load_digit_images",
+    "DIGIT_CLASS_NAMES",
+    "DATASET_NAMES",
+    "DEFAULT_SPLIT_SIZES",
+    "load_dataset",
+    "load_splits",
+    "DataLoader",
+    "flip_pairs",
+    "ImageFolderDataset",
+    "image_folder_splits",
+    "read_class_names",
+    "FOLDER_FRACTIONS",
+    "IMAGE_SUFFIXES",
+    "ImageReadError",
+    "read_image",
+    "read_labels",
+]

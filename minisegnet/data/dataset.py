@@ -32,15 +32,23 @@ class SegmentationDataset(Dataset):
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4:
-            raise ValueError(f"SegmentationDataset: images must be (N, C, H, W), got shape {self.images.shape}")
-        if self.masks.ndim != 3 or self.masks.shape[0] != self.images.shape[0] \
-                or self.masks.shape[1:] != self.images.shape[2:]:
+            raise ValueError(
+                f"SegmentationDataset: images must be (N, C, H, W), got shape {self.images.shape}"
+            )
+        if (
+            self.masks.ndim != 3
+            or self.masks.shape[0] != self.images.shape[0]
+            or self.masks.shape[1:] != self.images.shape[2:]
+        ):
             raise ValueError(
                 f"SegmentationDataset: masks must be (N, H, W) matching images "
-                f"{self.images.shape}, got {self.masks.shape}")
+                f"{self.images.shape}, got {self.masks.shape}"
+            )
         if len(self.class_names) != self.num_classes:
-            raise ValueError(f"SegmentationDataset: {self.num_classes} classes but "
-                             f"{len(self.class_names)} class names {self.class_names}")
+            raise ValueError(
+                f"SegmentationDataset: {self.num_classes} classes but "
+                f"{len(self.class_names)} class names {self.class_names}"
+            )
         self.images = numpy.ascontiguousarray(self.images, dtype=numpy.float32)
         self.masks = numpy.ascontiguousarray(self.masks, dtype=numpy.int64)
 
@@ -62,8 +70,14 @@ class SegmentationDataset(Dataset):
     def subset(self, indices: Sequence[int] | numpy.ndarray) -> SegmentationDataset:
         """A new dataset holding the samples at ``indices`` (copied)."""
         idx = numpy.asarray(indices, dtype=numpy.int64)
-        return SegmentationDataset(self.images[idx], self.masks[idx], self.num_classes,
-                                   self.class_names, self.name, dict(self.info))
+        return SegmentationDataset(
+            self.images[idx],
+            self.masks[idx],
+            self.num_classes,
+            self.class_names,
+            self.name,
+            dict(self.info),
+        )
 
     def class_frequencies(self) -> numpy.ndarray:
         """Fraction of all pixels that belong to each class, shape ``(num_classes,)``."""
@@ -72,8 +86,10 @@ class SegmentationDataset(Dataset):
 
     def __repr__(self) -> str:
         n, c, h, w = self.images.shape
-        return (f"SegmentationDataset(name={self.name!r}, n={n}, in_channels={c}, size={h}x{w}, "
-                f"num_classes={self.num_classes}, class_names={self.class_names})")
+        return (
+            f"SegmentationDataset(name={self.name!r}, n={n}, in_channels={c}, size={h}x{w}, "
+            f"num_classes={self.num_classes}, class_names={self.class_names})"
+        )
 
 
 def split_seed(seed: int, split: str) -> int:
@@ -87,19 +103,27 @@ def split_seed(seed: int, split: str) -> int:
     return int(numpy.random.SeedSequence([int(seed), SPLITS.index(split)]).generate_state(1)[0])
 
 
-def train_val_test_split(dataset: SegmentationDataset, val_fraction: float = 0.1,
-                         test_fraction: float = 0.1, seed: int = 0
-                         ) -> tuple[SegmentationDataset, SegmentationDataset, SegmentationDataset]:
+def train_val_test_split(
+    dataset: SegmentationDataset,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+) -> tuple[SegmentationDataset, SegmentationDataset, SegmentationDataset]:
     """Shuffle ``dataset`` with ``seed`` and cut it into train, val and test parts.
 
     Deterministic: the same seed always gives the same three parts, which never share a sample.
     """
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(f"train_val_test_split: fractions val={val_fraction}, test={test_fraction} "
-                         "must be in [0, 1) and sum to less than 1")
+        raise ValueError(
+            f"train_val_test_split: fractions val={val_fraction}, test={test_fraction} "
+            "must be in [0, 1) and sum to less than 1"
+        )
     n = len(dataset)
     order = numpy.random.default_rng(seed).permutation(n)
     n_val, n_test = int(round(n * val_fraction)), int(round(n * test_fraction))
     n_train = n - n_val - n_test
-    return (dataset.subset(order[:n_train]), dataset.subset(order[n_train:n_train + n_val]),
-            dataset.subset(order[n_train + n_val:]))
+    return (
+        dataset.subset(order[:n_train]),
+        dataset.subset(order[n_train : n_train + n_val]),
+        dataset.subset(order[n_train + n_val :]),
+    )

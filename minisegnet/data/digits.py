@@ -21,8 +21,8 @@ __all__ = ["digits", "load_digit_images", "DIGIT_CLASS_NAMES", "SKLEARN_HINT"]
 
 DIGIT_CLASS_NAMES = ("background",) + tuple(str(d) for d in range(10))
 SKLEARN_HINT = 'pip install "minisegnet[datasets]"  (or: pip install scikit-learn)'
-_POOL_FRACTIONS = (0.6, 0.2, 0.2)   # train / val / test share of the 1,797 source digits
-_POOL_SEED = 20240601                # fixed: the pools do not change with the data seed
+_POOL_FRACTIONS = (0.6, 0.2, 0.2)  # train / val / test share of the 1,797 source digits
+_POOL_SEED = 20240601  # fixed: the pools do not change with the data seed
 
 
 def load_digit_images(source: str = "all") -> tuple[numpy.ndarray, numpy.ndarray]:
@@ -36,14 +36,17 @@ def load_digit_images(source: str = "all") -> tuple[numpy.ndarray, numpy.ndarray
     except ImportError as exc:
         raise ImportError(
             "the 'digits' dataset needs scikit-learn (it bundles the 8x8 digit images, no "
-            f"download). Install it with: {SKLEARN_HINT}") from exc
+            f"download). Install it with: {SKLEARN_HINT}"
+        ) from exc
     bunch = load_digits()
     images = numpy.asarray(bunch.images, dtype=numpy.float64) / 16.0
     labels = numpy.asarray(bunch.target, dtype=numpy.int64)
     if source == "all":
         return images, labels
     if source not in SPLITS:
-        raise ValueError(f"load_digit_images: unknown source {source!r}; use 'all' or one of {SPLITS}")
+        raise ValueError(
+            f"load_digit_images: unknown source {source!r}; use 'all' or one of {SPLITS}"
+        )
     order = numpy.random.default_rng(_POOL_SEED).permutation(len(labels))
     cuts = numpy.cumsum([int(round(f * len(labels))) for f in _POOL_FRACTIONS])[:2]
     pool = numpy.split(order, cuts)[SPLITS.index(source)]
@@ -67,9 +70,16 @@ def _upscale(images: numpy.ndarray, size: int) -> numpy.ndarray:
     return top * (1 - fy)[:, None] + bottom * fy[:, None]
 
 
-def digits(n: int = 256, size: int = 32, seed: int = 0, digit_size: int | None = None,
-           max_digits: int = 2, noise: float = 0.05, threshold: float = 0.4,
-           source: str = "all") -> SegmentationDataset:
+def digits(
+    n: int = 256,
+    size: int = 32,
+    seed: int = 0,
+    digit_size: int | None = None,
+    max_digits: int = 2,
+    noise: float = 0.05,
+    threshold: float = 0.4,
+    source: str = "all",
+) -> SegmentationDataset:
     """Generate ``n`` one-channel canvases ``(n, 1, size, size)`` of handwritten digits with masks.
 
     Parameters
@@ -88,24 +98,30 @@ def digits(n: int = 256, size: int = 32, seed: int = 0, digit_size: int | None =
     if not 4 <= digit_size <= size:
         raise ValueError(f"digits: digit_size={digit_size} must be between 4 and size={size}")
     if n < 0 or max_digits < 1:
-        raise ValueError(f"digits: need n >= 0 and max_digits >= 1, got n={n}, max_digits={max_digits}")
+        raise ValueError(
+            f"digits: need n >= 0 and max_digits >= 1, got n={n}, max_digits={max_digits}"
+        )
     src_images, src_labels = load_digit_images(source)
-    glyphs = _upscale(src_images, digit_size)                       # (M, s, s) in [0, 1]
+    glyphs = _upscale(src_images, digit_size)  # (M, s, s) in [0, 1]
     rng = numpy.random.default_rng(seed)
     yy, xx = numpy.mgrid[0:size, 0:size].astype(numpy.float64) / size
     images = numpy.empty((n, 1, size, size), dtype=numpy.float32)
     masks = numpy.zeros((n, size, size), dtype=numpy.int64)
     for i in range(n):
-        g0, g1 = rng.uniform(0.0, 0.35, 2)                          # dark grey gradient
+        g0, g1 = rng.uniform(0.0, 0.35, 2)  # dark grey gradient
         theta = rng.uniform(0.0, 2.0 * numpy.pi)
-        t = numpy.clip(numpy.cos(theta) * (xx - 0.5) + numpy.sin(theta) * (yy - 0.5) + 0.5, 0.0, 1.0)
+        t = numpy.clip(
+            numpy.cos(theta) * (xx - 0.5) + numpy.sin(theta) * (yy - 0.5) + 0.5, 0.0, 1.0
+        )
         img = g0 + (g1 - g0) * t
         boxes: list[tuple[int, int]] = []
         for _ in range(int(rng.integers(1, max_digits + 1))):
             k = int(rng.integers(len(src_labels)))
             for _try in range(30):
                 top, left = (int(v) for v in rng.integers(0, size - digit_size + 1, 2))
-                if all(abs(top - bt) >= digit_size or abs(left - bl) >= digit_size for bt, bl in boxes):
+                if all(
+                    abs(top - bt) >= digit_size or abs(left - bl) >= digit_size for bt, bl in boxes
+                ):
                     break
             else:
                 continue
@@ -117,6 +133,11 @@ def digits(n: int = 256, size: int = 32, seed: int = 0, digit_size: int | None =
             masks[i][window][ink > threshold] = int(src_labels[k]) + 1
         img = img + rng.normal(0.0, noise, img.shape)
         images[i, 0] = numpy.clip(img, 0.0, 1.0)
-    return SegmentationDataset(images, masks, 11, DIGIT_CLASS_NAMES, name="digits",
-                               info={"size": size, "seed": seed, "digit_size": digit_size,
-                                     "source": source})
+    return SegmentationDataset(
+        images,
+        masks,
+        11,
+        DIGIT_CLASS_NAMES,
+        name="digits",
+        info={"size": size, "seed": seed, "digit_size": digit_size, "source": source},
+    )

@@ -20,8 +20,16 @@ from typing import Any
 
 import numpy
 
-__all__ = ["IMAGE_SUFFIXES", "ImageReadError", "open_image", "read_image", "read_labels",
-           "list_images", "resize_image", "resize_labels"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageReadError",
+    "open_image",
+    "read_image",
+    "read_labels",
+    "list_images",
+    "resize_image",
+    "resize_labels",
+]
 
 #: file endings read as images (case-insensitive)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -34,6 +42,7 @@ class ImageReadError(ValueError):
 def open_image(path: Path) -> Any:
     """The Pillow image at ``path``, loaded; :class:`ImageReadError` naming the file if not."""
     from PIL import Image, UnidentifiedImageError
+
     if not path.exists():
         raise ImageReadError(f"{path}: no such file")
     if not path.is_file():
@@ -42,8 +51,9 @@ def open_image(path: Path) -> Any:
         img = Image.open(path)
         img.load()
     except UnidentifiedImageError:
-        raise ImageReadError(f"{path}: not an image Pillow can read (PNG or JPEG expected)") \
-            from None
+        raise ImageReadError(
+            f"{path}: not an image Pillow can read (PNG or JPEG expected)"
+        ) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageReadError(f"{path}: cannot be read as an image ({exc})") from None
     return img
@@ -53,11 +63,13 @@ def read_image(path: str | os.PathLike, channels: int) -> numpy.ndarray:
     """The image at ``path`` as float32 ``(channels, H, W)`` in [0, 1] (1 or 3 channels, see the
     module's channel rule). Raises :class:`ImageReadError` naming the file."""
     if channels not in (1, 3):
-        raise ValueError(f"read_image: a model on {channels}-channel images cannot take image "
-                         "files; only 1 (grey) and 3 (RGB) channels are read")
+        raise ValueError(
+            f"read_image: a model on {channels}-channel images cannot take image "
+            "files; only 1 (grey) and 3 (RGB) channels are read"
+        )
     path = Path(path)
     img = open_image(path)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):           # 16/32-bit grey: scale, not clip
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grey: scale, not clip
         raw = numpy.asarray(img, dtype=numpy.float64)
         a = raw / (65535.0 if raw.max() > 255 else 255.0)
         out = numpy.repeat(a[None], channels, axis=0)
@@ -74,28 +86,40 @@ def read_labels(path: str | os.PathLike) -> numpy.ndarray:
     path = Path(path)
     img = open_image(path)
     if img.mode not in ("P", "L", "I", "I;16", "I;16B", "I;16L", "1"):
-        raise ImageReadError(f"{path}: a mask must be a greyscale or palette PNG whose pixel "
-                             f"values are class indices, got a {img.mode} image")
+        raise ImageReadError(
+            f"{path}: a mask must be a greyscale or palette PNG whose pixel "
+            f"values are class indices, got a {img.mode} image"
+        )
     return numpy.asarray(img).astype(numpy.int64)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """The image files (:data:`IMAGE_SUFFIXES`) directly in ``folder``, sorted by name; hidden
     files are skipped."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file()
-                  and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in Path(folder).iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 def resize_image(image: numpy.ndarray, size: tuple[int, int]) -> numpy.ndarray:
     """``(C, H, W)`` float image resized to ``size = (H', W')`` with bilinear interpolation
     (Pillow, per channel in 32-bit float)."""
     from PIL import Image
+
     h, w = size
     if image.shape[1:] == (h, w):
         return image
     bilinear = getattr(Image, "Resampling", Image).BILINEAR  # Pillow >= 9.1 names it Resampling
-    chans = [numpy.asarray(Image.fromarray(numpy.ascontiguousarray(c, dtype=numpy.float32))
-                           .resize((w, h), bilinear)) for c in image]
+    chans = [
+        numpy.asarray(
+            Image.fromarray(numpy.ascontiguousarray(c, dtype=numpy.float32)).resize(
+                (w, h), bilinear
+            )
+        )
+        for c in image
+    ]
     return numpy.stack(chans).astype(numpy.float32)
 
 
@@ -105,7 +129,7 @@ def resize_labels(labels: numpy.ndarray, size: tuple[int, int]) -> numpy.ndarray
     h, w = size
     if labels.shape == (h, w):
         return labels
-    H, W = labels.shape                              # the source pixel under each target centre
+    H, W = labels.shape  # the source pixel under each target centre
     rows = numpy.minimum((numpy.arange(h) + 0.5) * H / h, H - 1).astype(numpy.int64)
     cols = numpy.minimum((numpy.arange(w) + 0.5) * W / w, W - 1).astype(numpy.int64)
     return labels[rows[:, None], cols[None, :]]

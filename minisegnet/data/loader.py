@@ -20,8 +20,14 @@ DATASET_NAMES = ("shapes", "digits")
 DEFAULT_SPLIT_SIZES = {"train": 512, "val": 128, "test": 128}
 
 
-def load_dataset(name: str, split: str = "train", n: int | None = None, size: int = 32,
-                 seed: int = 0, **kwargs: Any) -> SegmentationDataset:
+def load_dataset(
+    name: str,
+    split: str = "train",
+    n: int | None = None,
+    size: int = 32,
+    seed: int = 0,
+    **kwargs: Any,
+) -> SegmentationDataset:
     """One split of a named dataset (``"shapes"`` or ``"digits"``), generated deterministically.
 
     Each split draws from its own random stream (:func:`~minisegnet.data.split_seed`), so train,
@@ -41,9 +47,15 @@ def load_dataset(name: str, split: str = "train", n: int | None = None, size: in
     return digits(n=n, size=size, seed=sub_seed, **kwargs)
 
 
-def load_splits(name: str, n_train: int | None = None, n_val: int | None = None,
-                n_test: int | None = None, size: int = 32, seed: int = 0,
-                **kwargs: Any) -> dict[str, SegmentationDataset]:
+def load_splits(
+    name: str,
+    n_train: int | None = None,
+    n_val: int | None = None,
+    n_test: int | None = None,
+    size: int = 32,
+    seed: int = 0,
+    **kwargs: Any,
+) -> dict[str, SegmentationDataset]:
     """``{"train": ..., "val": ..., "test": ...}`` for a named dataset (:func:`load_dataset`)."""
     counts = {"train": n_train, "val": n_val, "test": n_test}
     return {s: load_dataset(name, s, n=counts[s], size=size, seed=seed, **kwargs) for s in SPLITS}
@@ -63,9 +75,16 @@ class DataLoader:
       sees the same batches as an uninterrupted one.
     """
 
-    def __init__(self, dataset: SegmentationDataset, batch_size: int = 16, shuffle: bool = True,
-                 augment: bool = False, seed: int = 0, device: str = "cpu",
-                 drop_last: bool = False) -> None:
+    def __init__(
+        self,
+        dataset: SegmentationDataset,
+        batch_size: int = 16,
+        shuffle: bool = True,
+        augment: bool = False,
+        seed: int = 0,
+        device: str = "cpu",
+        drop_last: bool = False,
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         try:
@@ -90,13 +109,15 @@ class DataLoader:
         order = self.rng.permutation(n) if self.shuffle else numpy.arange(n)
         flips = self.rng.random((n, 2)) < 0.5 if self.augment else None
         for b in range(len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             images = self.dataset.images[idx]
             masks = self.dataset.masks[idx]
             if flips is not None:
                 images, masks = flip_pairs(images, masks, flips[idx, 0], flips[idx, 1])
-            yield (Tensor(backend.to_device(numpy.ascontiguousarray(images), self.device)),
-                   backend.to_device(numpy.ascontiguousarray(masks), self.device))
+            yield (
+                Tensor(backend.to_device(numpy.ascontiguousarray(images), self.device)),
+                backend.to_device(numpy.ascontiguousarray(masks), self.device),
+            )
 
     def state_dict(self) -> dict:
         """The shuffling / augmentation generator state (JSON-friendly)."""
@@ -107,8 +128,9 @@ class DataLoader:
         self.rng.bit_generator.state = state["bit_generator"]
 
 
-def flip_pairs(images: numpy.ndarray, masks: numpy.ndarray, horizontal: numpy.ndarray,
-               vertical: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray]:
+def flip_pairs(
+    images: numpy.ndarray, masks: numpy.ndarray, horizontal: numpy.ndarray, vertical: numpy.ndarray
+) -> tuple[numpy.ndarray, numpy.ndarray]:
     """Flip sample ``i`` left-right where ``horizontal[i]`` and up-down where ``vertical[i]``.
 
     ``images`` (B, C, H, W) and ``masks`` (B, H, W) are flipped together; returns new arrays.

@@ -25,40 +25,150 @@ from collections.abc import Callable as _Callable
 from typing import Any as _Any
 
 from . import attention, basic, conv, fast, paths, pool, resize, sizes  # noqa: F401 (submodules)
-from .attention import (attention_weights, erf, gelu, layer_norm, linear, relative_position_index,
-                        roll, scaled_dot_product_attention, shifted_window_mask, window_partition,
-                        window_reverse)
-from .basic import (abs, add, argmax, argmin, cat, clamp, clip, concatenate, div, exp, flatten,
-                    getitem, leaky_relu, log, log_softmax, matmul, max, maximum, mean, min, minimum,
-                    mul, neg, pad, permute, piecewise_linear, pow, relu, reshape, sigmoid, sign,
-                    softmax, softplus, sqrt, stack, step, sub, sum, tanh, to, transpose, where)
+from .attention import (
+    attention_weights,
+    erf,
+    gelu,
+    layer_norm,
+    linear,
+    relative_position_index,
+    roll,
+    scaled_dot_product_attention,
+    shifted_window_mask,
+    window_partition,
+    window_reverse,
+)
+from .basic import (
+    abs,
+    add,
+    argmax,
+    argmin,
+    cat,
+    clamp,
+    clip,
+    concatenate,
+    div,
+    exp,
+    flatten,
+    getitem,
+    leaky_relu,
+    log,
+    log_softmax,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    pad,
+    permute,
+    piecewise_linear,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    sign,
+    softmax,
+    softplus,
+    sqrt,
+    stack,
+    step,
+    sub,
+    sum,
+    tanh,
+    to,
+    transpose,
+    where,
+)
 from .conv import conv2d, conv_transpose2d
-from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from .paths import fast_path, fast_path_enabled
+from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from .resize import center_crop, interpolate, upsample
 
 # every module's __all__ (a test keeps this list equal to their union); attention's linear
 # (x W^T + b, the identity without a weight) replaces basic's identity one
 __all__ = [
     # basic
-    "add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "clip",
-    "clamp", "maximum", "minimum", "where", "sum", "mean", "max", "min", "argmax", "argmin",
-    "reshape", "flatten", "permute", "transpose", "getitem", "concatenate", "cat", "stack", "pad",
-    "to", "step", "sign", "piecewise_linear", "sigmoid", "tanh", "relu", "leaky_relu", "softplus",
-    "softmax", "log_softmax",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "matmul",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "clip",
+    "clamp",
+    "maximum",
+    "minimum",
+    "where",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "reshape",
+    "flatten",
+    "permute",
+    "transpose",
+    "getitem",
+    "concatenate",
+    "cat",
+    "stack",
+    "pad",
+    "to",
+    "step",
+    "sign",
+    "piecewise_linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "softplus",
+    "softmax",
+    "log_softmax",
     # conv, pool, resize
-    "conv2d", "conv_transpose2d", "max_pool2d", "max_unpool2d", "avg_pool2d", "adaptive_avg_pool2d",
-    "interpolate", "upsample", "center_crop",
+    "conv2d",
+    "conv_transpose2d",
+    "max_pool2d",
+    "max_unpool2d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "interpolate",
+    "upsample",
+    "center_crop",
     # attention
-    "linear", "layer_norm", "gelu", "erf", "attention_weights", "scaled_dot_product_attention",
-    "roll", "window_partition", "window_reverse", "shifted_window_mask", "relative_position_index",
+    "linear",
+    "layer_norm",
+    "gelu",
+    "erf",
+    "attention_weights",
+    "scaled_dot_product_attention",
+    "roll",
+    "window_partition",
+    "window_reverse",
+    "shifted_window_mask",
+    "relative_position_index",
     # paths: the switch between the teaching path and the fast path
-    "fast_path", "fast_path_enabled",
+    "fast_path",
+    "fast_path_enabled",
 ]
 
 
-_NN_FUNCTIONAL_LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy",
-                         "binary_cross_entropy_with_logits", "mse_loss", "one_hot")
+_NN_FUNCTIONAL_LOSSES = (
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "mse_loss",
+    "one_hot",
+)
 
 
 # PEP 562: the losses live in minisegnet.nn.functional
@@ -68,6 +178,6 @@ def __getattr__(name: str) -> _Callable[..., _Any]:
     :mod:`minisegnet.losses`, which itself uses this module)."""
     if name in _NN_FUNCTIONAL_LOSSES:
         from ..nn import functional as nn_functional
+
         return getattr(nn_functional, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-

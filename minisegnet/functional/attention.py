@@ -25,9 +25,19 @@ from ..autograd import Function, Tensor, as_tensor
 from ..backend import Array
 from .basic import _float, permute, reshape
 
-__all__ = ["linear", "layer_norm", "gelu", "erf", "attention_weights",
-           "scaled_dot_product_attention", "roll", "window_partition", "window_reverse",
-           "shifted_window_mask", "relative_position_index"]
+__all__ = [
+    "linear",
+    "layer_norm",
+    "gelu",
+    "erf",
+    "attention_weights",
+    "scaled_dot_product_attention",
+    "roll",
+    "window_partition",
+    "window_reverse",
+    "shifted_window_mask",
+    "relative_position_index",
+]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -44,9 +54,10 @@ class LinearFunction(Function):
     def forward(self, x: Array, w: Array, *b: Array) -> Array:
         x = _float(x)
         if w.ndim != 2 or x.shape[-1] != w.shape[1] or (b and b[0].shape != (w.shape[0],)):
-            raise ValueError(f"linear: input {x.shape} needs weight (out, {x.shape[-1]}) and bias "
-                             f"(out,), got weight {w.shape}"
-                             + (f" and bias {b[0].shape}" if b else ""))
+            raise ValueError(
+                f"linear: input {x.shape} needs weight (out, {x.shape[-1]}) and bias "
+                f"(out,), got weight {w.shape}" + (f" and bias {b[0].shape}" if b else "")
+            )
         self.save_for_backward(x, w)
         y = x @ w.T
         if b:
@@ -62,8 +73,9 @@ class LinearFunction(Function):
         return (gy @ w, gw) + gb
 
 
-def linear(x: Tensor | Array, weight: Tensor | Array | None = None,
-           bias: Tensor | Array | None = None) -> Tensor:
+def linear(
+    x: Tensor | Array, weight: Tensor | Array | None = None, bias: Tensor | Array | None = None
+) -> Tensor:
     """``F.linear(x, weight, bias)``: y = x W^T + b, weight (out, in), bias (out,) or None.
 
     Applied to the last axis, so a (N, L, in) sequence of tokens gives (N, L, out).
@@ -109,23 +121,32 @@ class LayerNormFunction(Function):
         lead = tuple(range(gy.ndim - self.n_axes))
         (x_hat, invstd, gamma), axes = self.saved_tensors, self.axes
         h = gy * gamma
-        dx = invstd * (h - h.mean(axis=axes, keepdims=True)
-                            - x_hat * (h * x_hat).mean(axis=axes, keepdims=True))
+        dx = invstd * (
+            h
+            - h.mean(axis=axes, keepdims=True)
+            - x_hat * (h * x_hat).mean(axis=axes, keepdims=True)
+        )
         dgamma = (gy * x_hat).sum(axis=lead) if self.needs_input_grad[1] else None
         dbeta = gy.sum(axis=lead) if self.needs_input_grad[2] else None
         return dx, dgamma, dbeta
 
 
-def layer_norm(x: Tensor | Array, normalized_shape: int | Sequence[int],
-               weight: Tensor | Array | None = None, bias: Tensor | Array | None = None,
-               eps: float = 1e-5) -> Tensor:
+def layer_norm(
+    x: Tensor | Array,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | Array | None = None,
+    bias: Tensor | Array | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """``F.layer_norm``: normalise over the last axes given by ``normalized_shape`` (see
     :class:`LayerNorm`); ``weight`` (gamma) and ``bias`` (beta) have that shape, None for 1 / 0."""
     x = as_tensor(x)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
-        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last axes of the input, "
-                         f"whose shape is {x.shape}")
+    if not shape or x.shape[x.ndim - len(shape) :] != shape or len(shape) > x.ndim:
+        raise ValueError(
+            f"layer_norm: normalized_shape {shape} must be the last axes of the input, "
+            f"whose shape is {x.shape}"
+        )
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and tuple(p.shape) != shape:
             raise ValueError(f"layer_norm: {name} has shape {tuple(p.shape)}, expected {shape}")
@@ -154,8 +175,10 @@ def _erf_table(width: float = 0.5, stop: float = 6.0, degree: int = 16) -> numpy
     def erf_on_piece(t: numpy.ndarray, lo: float) -> Any:
         return ref(lo + width / 2 * (t + 1))
 
-    rows = [cheb.chebinterpolate(erf_on_piece, degree, args=(i * width,))
-            for i in range(int(round(stop / width)))]
+    rows = [
+        cheb.chebinterpolate(erf_on_piece, degree, args=(i * width,))
+        for i in range(int(round(stop / width)))
+    ]
     return numpy.stack(rows)  # a host constant; _erf_array copies it to the input's device
 
 
@@ -225,7 +248,9 @@ class GELUFunction(Function):
         (x, t_or_cdf), xp = self.saved_tensors, self.xp
         if self.approximate == "tanh":
             t = t_or_cdf
-            return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _TANH_C * (1 + 3 * 0.044715 * x * x))
+            return gy * (
+                0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _TANH_C * (1 + 3 * 0.044715 * x * x)
+            )
         return gy * (t_or_cdf + x * xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi))
 
 
@@ -341,13 +366,19 @@ def _check_mask(op: str, attn_mask: Any, shape: tuple[int, ...]) -> Tensor:
     try:
         numpy.broadcast_shapes(m.shape, shape)
     except ValueError:
-        raise ValueError(f"{op}: attn_mask of shape {m.shape} does not broadcast to the scores' "
-                         f"shape {shape} (..., L, S)") from None
+        raise ValueError(
+            f"{op}: attn_mask of shape {m.shape} does not broadcast to the scores' "
+            f"shape {shape} (..., L, S)"
+        ) from None
     return m
 
 
-def attention_weights(q: Tensor | Array, k: Tensor | Array, attn_mask: Tensor | Array | None = None,
-                      scale: float | None = None) -> Tensor:
+def attention_weights(
+    q: Tensor | Array,
+    k: Tensor | Array,
+    attn_mask: Tensor | Array | None = None,
+    scale: float | None = None,
+) -> Tensor:
     """softmax(Q K^T / sqrt(E) + mask) over the keys: (..., L, S) for q (..., L, E), k (..., S, E).
 
     ``attn_mask``: boolean, **True = may attend** (``scaled_dot_product_attention``'s convention),
@@ -356,8 +387,10 @@ def attention_weights(q: Tensor | Array, k: Tensor | Array, attn_mask: Tensor | 
     """
     q, k = as_tensor(q), as_tensor(k)
     if q.ndim < 2 or k.ndim < 2 or q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"attention: q (..., L, E) and k (..., S, E) need the same E, got shapes "
-                         f"{q.shape} and {k.shape}")
+        raise ValueError(
+            f"attention: q (..., L, E) and k (..., S, E) need the same E, got shapes "
+            f"{q.shape} and {k.shape}"
+        )
     if attn_mask is None:
         return AttentionWeightsFunction(scale)(q, k)
     lead = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2])
@@ -365,9 +398,13 @@ def attention_weights(q: Tensor | Array, k: Tensor | Array, attn_mask: Tensor | 
     return AttentionWeightsFunction(scale)(q, k, mask)
 
 
-def scaled_dot_product_attention(q: Tensor | Array, k: Tensor | Array, v: Tensor | Array,
-                                 attn_mask: Tensor | Array | None = None,
-                                 scale: float | None = None) -> Tensor:
+def scaled_dot_product_attention(
+    q: Tensor | Array,
+    k: Tensor | Array,
+    v: Tensor | Array,
+    attn_mask: Tensor | Array | None = None,
+    scale: float | None = None,
+) -> Tensor:
     """softmax(Q K^T / sqrt(E) + mask) V, as ``torch.nn.functional.scaled_dot_product_attention``.
 
     Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); leading axes broadcast.
@@ -381,17 +418,20 @@ def scaled_dot_product_attention(q: Tensor | Array, k: Tensor | Array, v: Tensor
     v = as_tensor(v)
     k = as_tensor(k)
     if v.ndim < 2 or v.shape[-2] != k.shape[-2]:
-        raise ValueError(f"scaled_dot_product_attention: k (..., S, E) and v (..., S, Ev) need the "
-                         f"same S, got shapes {k.shape} and {v.shape}")
+        raise ValueError(
+            f"scaled_dot_product_attention: k (..., S, E) and v (..., S, Ev) need the "
+            f"same S, got shapes {k.shape} and {v.shape}"
+        )
     q = as_tensor(q)
     if q.ndim < 2 or k.ndim < 2 or q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"scaled_dot_product_attention: q (..., L, E) and k (..., S, E) need the "
-                         f"same E, got shapes {q.shape} and {k.shape}")
+        raise ValueError(
+            f"scaled_dot_product_attention: q (..., L, E) and k (..., S, E) need the "
+            f"same E, got shapes {q.shape} and {k.shape}"
+        )
     if attn_mask is None:
         return ScaledDotProductAttentionFunction(scale)(q, k, v)
     lead = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    mask = _check_mask("scaled_dot_product_attention", attn_mask,
-                       lead + (q.shape[-2], k.shape[-2]))
+    mask = _check_mask("scaled_dot_product_attention", attn_mask, lead + (q.shape[-2], k.shape[-2]))
     return ScaledDotProductAttentionFunction(scale)(q, k, v, mask)
 
 
@@ -410,13 +450,13 @@ class RollFunction(Function):
         return self.xp.roll(x, self.shifts, axis=self.dims)
 
     def backward(self, gy: Array) -> Array:
-        back = (-self.shifts if isinstance(self.shifts, int)
-                else tuple(-s for s in self.shifts))
+        back = -self.shifts if isinstance(self.shifts, int) else tuple(-s for s in self.shifts)
         return self.xp.roll(gy, back, axis=self.dims)
 
 
-def roll(x: Tensor | Array, shifts: int | Sequence[int],
-         dims: int | Sequence[int] | None = None) -> Tensor:
+def roll(
+    x: Tensor | Array, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None
+) -> Tensor:
     """``torch.roll``: element i moves to i + shift (mod n) along each of ``dims``; with no
     ``dims`` the tensor is flattened, rolled by one int ``shifts`` and reshaped back."""
     x = as_tensor(x)
@@ -444,8 +484,10 @@ def window_partition(x: Tensor | Array, window_size: int) -> Tensor:
     b, h, w, c = x.shape
     ws = window_size
     if h % ws or w % ws:
-        raise ValueError(f"window_partition: the map is {h}x{w}, not a multiple of the window size "
-                         f"{ws} on both sides")
+        raise ValueError(
+            f"window_partition: the map is {h}x{w}, not a multiple of the window size "
+            f"{ws} on both sides"
+        )
     x = reshape(x, (b, h // ws, ws, w // ws, ws, c))
     return reshape(permute(x, (0, 1, 3, 2, 4, 5)), (-1, ws * ws, c))
 
@@ -478,8 +520,9 @@ def shifted_window_mask(h: int, w: int, window_size: int, shift: int, xp: Any = 
     return lab[:, :, None] == lab[:, None, :]
 
 
-def relative_position_index(window_size: int, table_size: int | None = None,
-                            xp: Any = numpy) -> Any:
+def relative_position_index(
+    window_size: int, table_size: int | None = None, xp: Any = numpy
+) -> Any:
     """(ws^2, ws^2) int array: for tokens i, j of a window at (yi, xi), (yj, xj), the row
     (yi - yj + T - 1) (2 T - 1) + (xi - xj + T - 1) of the (2 T - 1)^2-row bias table, T =
     ``table_size`` (default ws; a larger table serves a smaller window, e.g. a stage map smaller
@@ -487,8 +530,9 @@ def relative_position_index(window_size: int, table_size: int | None = None,
     ws = window_size
     t = ws if table_size is None else table_size
     if t < ws:
-        raise ValueError(f"relative_position_index: a table for windows of {t} cannot serve a "
-                         f"window of {ws}")
+        raise ValueError(
+            f"relative_position_index: a table for windows of {t} cannot serve a window of {ws}"
+        )
     yy, xx = xp.meshgrid(xp.arange(ws), xp.arange(ws), indexing="ij")
     coords = xp.stack([yy.ravel(), xx.ravel()])  # (2, N)
     rel = coords[:, :, None] - coords[:, None, :] + (t - 1)  # (2, N, N), each in [0, 2 t - 2]

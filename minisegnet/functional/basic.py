@@ -10,8 +10,8 @@ operators and methods, declared in its class body, delegate to them.
 from __future__ import annotations
 
 import builtins  # this module defines max/min/sum/abs/pow: use builtins.* for Python's own
-
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy
 
@@ -20,11 +20,51 @@ from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
 from ..backend import Array
 from ..validation import is_float, scalar_like
 
-__all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "log", "sqrt", "abs", "clip",
-           "clamp", "maximum", "minimum", "where", "sum", "mean", "max", "min", "argmax", "argmin",
-           "reshape", "flatten", "permute", "transpose", "getitem", "concatenate", "cat", "stack",
-           "pad", "to", "step", "sign", "linear", "piecewise_linear", "sigmoid", "tanh", "relu",
-           "leaky_relu", "softplus", "softmax", "log_softmax"]
+__all__ = [
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "matmul",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "clip",
+    "clamp",
+    "maximum",
+    "minimum",
+    "where",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "reshape",
+    "flatten",
+    "permute",
+    "transpose",
+    "getitem",
+    "concatenate",
+    "cat",
+    "stack",
+    "pad",
+    "to",
+    "step",
+    "sign",
+    "linear",
+    "piecewise_linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "softplus",
+    "softmax",
+    "log_softmax",
+]
 
 Axis = int | Sequence[int] | None
 
@@ -112,7 +152,7 @@ class PowFunction(Function):
 
     def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
-        y = a ** b
+        y = a**b
         self.save_for_backward(a, b, y)
         return y
 
@@ -135,24 +175,31 @@ class MatMulFunction(Function):
         a, b = _match(a, b)
         self.save_for_backward(a, b)
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} "
-                             f"and {b.shape}; use * to multiply by a scalar")
+            raise ValueError(
+                f"matmul: operands must have at least 1 dimension, got shapes {a.shape} "
+                f"and {b.shape}; use * to multiply by a scalar"
+            )
         try:
             return a @ b
         except ValueError:
-            raise ValueError(f"matmul: shapes {a.shape} @ {b.shape} do not match: the last axis of "
-                             "the first must equal the second-to-last (or only) axis of the second, "
-                             "and leading axes must broadcast") from None
+            raise ValueError(
+                f"matmul: shapes {a.shape} @ {b.shape} do not match: the last axis of "
+                "the first must equal the second-to-last (or only) axis of the second, "
+                "and leading axes must broadcast"
+            ) from None
 
     def backward(self, gy: Array) -> tuple[Array, Array]:
         (a, b), xp = self.saved_tensors, self.xp
         if a.ndim == 1 and b.ndim == 1:
             return gy * b, gy * a
         if a.ndim == 1:  # (k,) @ (..., k, n) -> (..., n)
-            return (xp.expand_dims(gy, -2) @ xp.swapaxes(b, -1, -2))[..., 0, :], \
-                xp.expand_dims(a, -1) * xp.expand_dims(gy, -2)
+            return (xp.expand_dims(gy, -2) @ xp.swapaxes(b, -1, -2))[..., 0, :], xp.expand_dims(
+                a, -1
+            ) * xp.expand_dims(gy, -2)
         if b.ndim == 1:  # (..., m, k) @ (k,) -> (..., m)
-            return xp.expand_dims(gy, -1) * b, (xp.swapaxes(a, -1, -2) @ xp.expand_dims(gy, -1))[..., 0]
+            return xp.expand_dims(gy, -1) * b, (xp.swapaxes(a, -1, -2) @ xp.expand_dims(gy, -1))[
+                ..., 0
+            ]
         return gy @ xp.swapaxes(b, -1, -2), xp.swapaxes(a, -1, -2) @ gy
 
 
@@ -221,8 +268,10 @@ class ClipFunction(Function):
         if not is_float(x.dtype) and (isinstance(self.lo, float) or isinstance(self.hi, float)):
             x = _float(x)  # an integer tensor clipped at a float bound: float32, as int * 0.5
         self.save_for_backward(x)
-        lo, hi = (None if v is None else scalar_like(x, v) if is_float(x.dtype) else v
-                  for v in (self.lo, self.hi))
+        lo, hi = (
+            None if v is None else scalar_like(x, v) if is_float(x.dtype) else v
+            for v in (self.lo, self.hi)
+        )
         return self.xp.clip(x, lo, hi)
 
     def backward(self, gy: Array) -> Array:
@@ -290,7 +339,9 @@ def _norm_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _expand_back(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool, xp: Any) -> Any:
+def _expand_back(
+    g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool, xp: Any
+) -> Any:
     """Reshape a reduced gradient so it broadcasts against the input of the reduction."""
     if not keepdims:
         g = g.reshape([1 if i in axes else n for i, n in enumerate(shape)])
@@ -337,8 +388,11 @@ class MaxMinFunction(Function):
         self.axes = _norm_axis(self.axis, x.ndim)
         y = getattr(x, self.op)(axis=self.axes, keepdims=True)
         self.save_for_backward(x, y)
-        return y if self.keepdims else y.reshape(
-            [n for i, n in enumerate(x.shape) if i not in self.axes])
+        return (
+            y
+            if self.keepdims
+            else y.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
+        )
 
     def backward(self, gy: Array) -> Array:
         x, y = self.saved_tensors
@@ -360,7 +414,11 @@ class ArgMaxFunction(Function):
     def forward(self, x: Array) -> Array:
         y = getattr(x, self.op)(axis=self.axis)
         if self.keepdims:
-            y = self.xp.expand_dims(y, self.axis) if self.axis is not None else y.reshape((1,) * x.ndim)
+            y = (
+                self.xp.expand_dims(y, self.axis)
+                if self.axis is not None
+                else y.reshape((1,) * x.ndim)
+            )
         return y
 
 
@@ -385,8 +443,10 @@ class ReshapeFunction(Function):
         try:
             return x.reshape(self.shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
-                             f"({x.size} elements) into {self.shape}") from None
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {x.shape} "
+                f"({x.size} elements) into {self.shape}"
+            ) from None
 
     def backward(self, gy: Array) -> Array:
         return gy.reshape(self.in_shape)
@@ -401,7 +461,9 @@ class PermuteFunction(Function):
     def forward(self, x: Array) -> Array:
         axes = self.axes if self.axes is not None else tuple(reversed(range(x.ndim)))
         if sorted(a % builtins.max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}")
+            raise ValueError(
+                f"permute: {axes} is not a permutation of the {x.ndim} axes of {x.shape}"
+            )
         self.axes = axes
         return x.transpose(axes)
 
@@ -446,8 +508,10 @@ def _index_to(index: Any, device: str) -> Any:
 
 
 def _has_int_array(index: Any) -> bool:
-    return any(isinstance(p, list) or (getattr(p, "ndim", 0) > 0 and p.dtype.kind in "iu")
-               for p in _index_parts(index))
+    return any(
+        isinstance(p, list) or (getattr(p, "ndim", 0) > 0 and p.dtype.kind in "iu")
+        for p in _index_parts(index)
+    )
 
 
 class ConcatenateFunction(Function):
@@ -461,8 +525,10 @@ class ConcatenateFunction(Function):
         try:
             return self.xp.concatenate(xs, axis=self.axis)
         except ValueError:
-            raise ValueError(f"concatenate: shapes {[x.shape for x in xs]} differ outside axis "
-                             f"{self.axis}; crop them to match first (functional.center_crop)") from None
+            raise ValueError(
+                f"concatenate: shapes {[x.shape for x in xs]} differ outside axis "
+                f"{self.axis}; crop them to match first (functional.center_crop)"
+            ) from None
 
     def backward(self, gy: Array) -> tuple[Array, ...]:
         cuts = numpy.cumsum(self.sizes)[:-1].tolist()
@@ -510,8 +576,10 @@ def _pad_pairs(pad_width: Any, shape: tuple[int, ...]) -> list[tuple[int, int]]:
     if len(pw) == 1:
         pw = pw * len(shape)
     if len(pw) != len(shape) or any(len(p) != 2 or builtins.min(p) < 0 for p in pw):
-        raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape {shape}: give "
-                         "an int, a (before, after) pair, or one pair per axis, all >= 0")
+        raise ValueError(
+            f"pad: pad_width {pad_width!r} does not fit a tensor of shape {shape}: give "
+            "an int, a (before, after) pair, or one pair per axis, all >= 0"
+        )
     return pw
 
 
@@ -706,12 +774,20 @@ class ValuesIndices(NamedTuple):
     indices: Tensor
 
 
-def _pick(op: str, numpy_value: Any, numpy_name: str, torch_value: Any, torch_name: str,
-          default: Any = None) -> Any:
+def _pick(
+    op: str,
+    numpy_value: Any,
+    numpy_name: str,
+    torch_value: Any,
+    torch_name: str,
+    default: Any = None,
+) -> Any:
     """The one of NumPy's and PyTorch's spellings of an argument that was given (not both)."""
     if numpy_value is not None and torch_value is not None:
-        raise TypeError(f"{op}: got both {numpy_name}= and {torch_name}= (the same argument in "
-                        "NumPy's and PyTorch's spelling); give one")
+        raise TypeError(
+            f"{op}: got both {numpy_name}= and {torch_name}= (the same argument in "
+            "NumPy's and PyTorch's spelling); give one"
+        )
     value = torch_value if torch_value is not None else numpy_value
     return default if value is None else value
 
@@ -741,7 +817,7 @@ def neg(x: Any) -> Tensor:
     return NegFunction()(x)
 
 
-def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the name a student would guess
+def pow(a: Any, b: Any) -> Tensor:
     """a ** b (broadcasting)."""
     return PowFunction()(a, b)
 
@@ -766,12 +842,12 @@ def sqrt(x: Any) -> Tensor:
     return SqrtFunction()(x)
 
 
-def abs(x: Any) -> Tensor:  # noqa: A001
+def abs(x: Any) -> Tensor:
     """|x|."""
     return AbsFunction()(x)
 
 
-def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:
     """Clamp to [min, max]; either bound may be None."""
     return ClipFunction(min, max)(x)
 
@@ -794,63 +870,112 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return WhereFunction()(cond, a, b)
 
 
-def sum(x: Any, axis: Axis = None, keepdims: bool | None = None, *,  # noqa: A001
-        dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+def sum(
+    x: Any,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """Sum over ``axis`` (alias ``dim``; all axes by default)."""
-    return SumFunction(_pick("sum", axis, "axis", dim, "dim"),
-                       _pick("sum", keepdims, "keepdims", keepdim, "keepdim", False))(x)
+    return SumFunction(
+        _pick("sum", axis, "axis", dim, "dim"),
+        _pick("sum", keepdims, "keepdims", keepdim, "keepdim", False),
+    )(x)
 
 
-def mean(x: Any, axis: Axis = None, keepdims: bool | None = None, *,
-         dim: Axis = None, keepdim: bool | None = None) -> Tensor:
+def mean(
+    x: Any,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """Mean over ``axis`` (alias ``dim``; all axes by default)."""
-    return MeanFunction(_pick("mean", axis, "axis", dim, "dim"),
-                        _pick("mean", keepdims, "keepdims", keepdim, "keepdim", False))(x)
+    return MeanFunction(
+        _pick("mean", axis, "axis", dim, "dim"),
+        _pick("mean", keepdims, "keepdims", keepdim, "keepdim", False),
+    )(x)
 
 
-def _max_min(op: str, x: Any, dim: Any, keepdim: bool | None, axis: Axis,
-             keepdims: bool | None) -> Any:
+def _max_min(
+    op: str, x: Any, dim: Any, keepdim: bool | None, axis: Axis, keepdims: bool | None
+) -> Any:
     if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
         return (maximum if op == "max" else minimum)(x, dim)
     keep = _pick(op, keepdims, "keepdims", keepdim, "keepdim", False)
     if dim is None:  # NumPy's amax: the values over axis (all axes by default)
         return MaxMinFunction(axis, keep, op)(x)
     if axis is not None:
-        raise TypeError(f"{op}: got both axis= and dim= (the same argument in NumPy's and "
-                        "PyTorch's spelling); give one")
+        raise TypeError(
+            f"{op}: got both axis= and dim= (the same argument in NumPy's and "
+            "PyTorch's spelling); give one"
+        )
     if not isinstance(dim, (int, numpy.integer)):
-        raise TypeError(f"{op}: dim must be one int (the values and their indices along it), got "
-                        f"{dim!r}; for several axes use axis=, which returns the values only")
+        raise TypeError(
+            f"{op}: dim must be one int (the values and their indices along it), got "
+            f"{dim!r}; for several axes use axis=, which returns the values only"
+        )
     arg = ArgMaxFunction if op == "max" else ArgMinFunction
     return ValuesIndices(MaxMinFunction(int(dim), keep, op)(x), arg(int(dim), keep)(x))
 
 
-def max(x: Any, dim: Any = None, keepdim: bool | None = None, *,  # noqa: A001
-        axis: Axis = None, keepdims: bool | None = None) -> Any:
+def max(
+    x: Any,
+    dim: Any = None,
+    keepdim: bool | None = None,
+    *,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Any:
     """The maximum: of everything (``max(x)``), over ``axis`` (NumPy's amax: the values), or along
     ``dim`` as ``torch.max(x, dim)``: a named tuple ``(values, indices)``; ``max(a, b)`` with two
     tensors is :func:`maximum`."""
     return _max_min("max", x, dim, keepdim, axis, keepdims)
 
 
-def min(x: Any, dim: Any = None, keepdim: bool | None = None, *,  # noqa: A001
-        axis: Axis = None, keepdims: bool | None = None) -> Any:
+def min(
+    x: Any,
+    dim: Any = None,
+    keepdim: bool | None = None,
+    *,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+) -> Any:
     """The minimum, with :func:`max`'s conventions (``dim`` gives ``(values, indices)``)."""
     return _max_min("min", x, dim, keepdim, axis, keepdims)
 
 
-def argmax(x: Any, axis: int | None = None, keepdims: bool | None = None, *,
-           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+def argmax(
+    x: Any,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """Index of the maximum (the label map when ``axis``/``dim`` is the class axis)."""
-    return ArgMaxFunction(_pick("argmax", axis, "axis", dim, "dim"),
-                          _pick("argmax", keepdims, "keepdims", keepdim, "keepdim", False))(x)
+    return ArgMaxFunction(
+        _pick("argmax", axis, "axis", dim, "dim"),
+        _pick("argmax", keepdims, "keepdims", keepdim, "keepdim", False),
+    )(x)
 
 
-def argmin(x: Any, axis: int | None = None, keepdims: bool | None = None, *,
-           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+def argmin(
+    x: Any,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """Index of the minimum."""
-    return ArgMinFunction(_pick("argmin", axis, "axis", dim, "dim"),
-                          _pick("argmin", keepdims, "keepdims", keepdim, "keepdim", False))(x)
+    return ArgMinFunction(
+        _pick("argmin", axis, "axis", dim, "dim"),
+        _pick("argmin", keepdims, "keepdims", keepdim, "keepdim", False),
+    )(x)
 
 
 def reshape(x: Any, *shape: Any) -> Tensor:
@@ -867,9 +992,11 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return reshape(x, x.shape[:start_dim] + (-1,))
     start, end = (_norm_axis(a, x.ndim)[0] for a in (start_dim, end_dim))
     if start > end:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
-                         f"tensor of shape {x.shape}")
-    return reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1:])
+        raise ValueError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+            f"tensor of shape {x.shape}"
+        )
+    return reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1 :])
 
 
 def permute(x: Any, *axes: Any) -> Tensor:
@@ -879,8 +1006,14 @@ def permute(x: Any, *axes: Any) -> Tensor:
     return PermuteFunction(axes)(x)
 
 
-def transpose(x: Any, axis0: int | None = None, axis1: int | None = None, *,
-              dim0: int | None = None, dim1: int | None = None) -> Tensor:
+def transpose(
+    x: Any,
+    axis0: int | None = None,
+    axis1: int | None = None,
+    *,
+    dim0: int | None = None,
+    dim1: int | None = None,
+) -> Tensor:
     """Swap two axes (alias ``dim0``, ``dim1``), or reverse all of them when none are given
     (like ``.T``)."""
     x = as_tensor(x)
@@ -889,8 +1022,10 @@ def transpose(x: Any, axis0: int | None = None, axis1: int | None = None, *,
     if axis0 is None and axis1 is None:
         return PermuteFunction(None)(x)
     if axis0 is None or axis1 is None:
-        raise TypeError(f"transpose: give both axes to swap (or neither, to reverse all), got "
-                        f"{axis0} and {axis1}")
+        raise TypeError(
+            f"transpose: give both axes to swap (or neither, to reverse all), got "
+            f"{axis0} and {axis1}"
+        )
     axes = list(range(x.ndim))
     axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
     return PermuteFunction(axes)(x)
@@ -901,8 +1036,9 @@ def getitem(x: Any, index: Any) -> Tensor:
     return GetItemFunction(index)(x)
 
 
-def concatenate(tensors: Sequence[Any], axis: int | None = None, *,
-                dim: int | None = None) -> Tensor:
+def concatenate(
+    tensors: Sequence[Any], axis: int | None = None, *, dim: int | None = None
+) -> Tensor:
     """Join tensors along an existing axis (alias ``dim``; 0 by default)."""
     return ConcatenateFunction(_pick("concatenate", axis, "axis", dim, "dim", 0))(*tensors)
 
@@ -915,8 +1051,9 @@ def stack(tensors: Sequence[Any], axis: int | None = None, *, dim: int | None = 
     return StackFunction(_pick("stack", axis, "axis", dim, "dim", 0))(*tensors)
 
 
-def pad(x: Any, pad_width: Any = None, value: Any = 0.0, mode: str = "constant", *,
-        pad: Any = None) -> Tensor:
+def pad(
+    x: Any, pad_width: Any = None, value: Any = 0.0, mode: str = "constant", *, pad: Any = None
+) -> Tensor:
     """Constant padding, in NumPy's or PyTorch's spelling of the widths.
 
     The rule that tells them apart: an int, a ``(before, after)`` pair of ints (every axis) or a
@@ -931,13 +1068,17 @@ def pad(x: Any, pad_width: Any = None, value: Any = 0.0, mode: str = "constant",
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is implemented, got mode={mode!r}")
     if (pad_width is None) == (pad is None):
-        raise TypeError("pad: give the widths once, as pad_width (NumPy's spelling) or pad "
-                        "(PyTorch's, last dimension first)")
+        raise TypeError(
+            "pad: give the widths once, as pad_width (NumPy's spelling) or pad "
+            "(PyTorch's, last dimension first)"
+        )
     x = as_tensor(x)
     flat = pad if pad is not None else pad_width
     torch_style = pad is not None or (
-        isinstance(flat, (tuple, list)) and len(flat) >= 4
-        and all(isinstance(v, (int, numpy.integer)) for v in flat))
+        isinstance(flat, (tuple, list))
+        and len(flat) >= 4
+        and all(isinstance(v, (int, numpy.integer)) for v in flat)
+    )
     widths = _torch_pad_pairs(flat, x.shape) if torch_style else pad_width
     return PadFunction(widths, 0.0 if value is None else value)(x)
 
@@ -946,11 +1087,16 @@ def _torch_pad_pairs(pad: Any, shape: tuple[int, ...]) -> list[tuple[int, int]]:
     """PyTorch's flat ``(left, right, top, bottom, ...)`` (last dimension first) -> one pair per
     axis."""
     pad = tuple(pad)
-    if len(pad) % 2 or len(pad) // 2 > len(shape) or not all(
-            isinstance(v, (int, numpy.integer)) for v in pad):
-        raise ValueError(f"pad: PyTorch-style pad {pad!r} does not fit a tensor of shape {shape}: "
-                         "give 2 ints per padded dimension, last dimension first, at most "
-                         f"{2 * len(shape)} ints")
+    if (
+        len(pad) % 2
+        or len(pad) // 2 > len(shape)
+        or not all(isinstance(v, (int, numpy.integer)) for v in pad)
+    ):
+        raise ValueError(
+            f"pad: PyTorch-style pad {pad!r} does not fit a tensor of shape {shape}: "
+            "give 2 ints per padded dimension, last dimension first, at most "
+            f"{2 * len(shape)} ints"
+        )
     pairs = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(len(pad) // 2)]
     return [(0, 0)] * (len(shape) - len(pairs)) + pairs[::-1]
 

@@ -40,8 +40,15 @@ Pair = tuple[int, int]
 # im2col / col2im (numpy and cupy arrays alike: xp is the array module)
 
 
-def im2col(x: Any, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, xp: Any,
-           out_hw: Pair | None = None) -> Any:
+def im2col(
+    x: Any,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    xp: Any,
+    out_hw: Pair | None = None,
+) -> Any:
     """x (N, C, H, W) -> cols (C*kH*kW, N*H_out*W_out), one column per output pixel:
 
         cols[(c, i, j), (n, p, q)] = x_pad[n, c, p*s + i*d, q*s + j*d]
@@ -56,13 +63,21 @@ def im2col(x: Any, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, xp
     windows = xp.lib.stride_tricks.sliding_window_view(xpad, extent, axis=(2, 3))
     windows = windows[:, :, ::sh, ::sw, ::dh, ::dw]  # (N, C, H_out, W_out, kH, kW)
     if out_hw is not None:
-        windows = windows[:, :, :out_hw[0], :out_hw[1]]
+        windows = windows[:, :, : out_hw[0], : out_hw[1]]
     n, c, ho, wo = windows.shape[:4]
     return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * ho * wo)
 
 
-def col2im(cols: Any, shape: tuple[int, ...], cols_hw: Pair, kernel: Pair, stride: Pair,
-           padding: Pair, dilation: Pair, xp: Any) -> Any:
+def col2im(
+    cols: Any,
+    shape: tuple[int, ...],
+    cols_hw: Pair,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    xp: Any,
+) -> Any:
     """The adjoint of :func:`im2col`: cols (C*kH*kW, N*h*w) -> x (N, C, H, W) = ``shape``,
 
         x_pad[n, c, p*s + i*d, q*s + j*d] += cols[(c, i, j), (n, p, q)],   then crop the padding
@@ -78,17 +93,19 @@ def col2im(cols: Any, shape: tuple[int, ...], cols_hw: Pair, kernel: Pair, strid
     for i in range(kh):
         for j in range(kw):
             r, q = i * dh, j * dw
-            xpad[:, :, r:r + (h - 1) * sh + 1:sh, q:q + (w - 1) * sw + 1:sw] += \
-                planes[:, i, j].transpose(1, 0, 2, 3)
-    return xpad[:, :, ph:ph + hh, pw:pw + ww]
+            xpad[:, :, r : r + (h - 1) * sh + 1 : sh, q : q + (w - 1) * sw + 1 : sw] += planes[
+                :, i, j
+            ].transpose(1, 0, 2, 3)
+    return xpad[:, :, ph : ph + hh, pw : pw + ww]
 
 
 # ----------------------------------------------------------------------------------------------
 # the two ops on arrays: one GEMM each (per group), plus im2col / col2im
 
 
-def conv2d_array(x: Any, w: Any, stride: Pair, padding: Pair, dilation: Pair, groups: int,
-                 xp: Any) -> Any:
+def conv2d_array(
+    x: Any, w: Any, stride: Pair, padding: Pair, dilation: Pair, groups: int, xp: Any
+) -> Any:
     """y[n, o, p, q] = sum_{c,i,j} x_pad[n, c, p*s + i*d, q*s + j*d] w[o, c, i, j]
     = W @ im2col(x), one GEMM per group."""
     n, g = x.shape[0], groups
@@ -100,8 +117,9 @@ def conv2d_array(x: Any, w: Any, stride: Pair, padding: Pair, dilation: Pair, gr
     return xp.ascontiguousarray(y.reshape(cout, n, ho, wo).transpose(1, 0, 2, 3))
 
 
-def conv_transpose2d_array(x: Any, w: Any, stride: Pair, padding: Pair, out_hw: Pair,
-                           dilation: Pair, groups: int, xp: Any) -> Any:
+def conv_transpose2d_array(
+    x: Any, w: Any, stride: Pair, padding: Pair, out_hw: Pair, dilation: Pair, groups: int, xp: Any
+) -> Any:
     """Deck 003's splat + crop: every input value times the whole kernel (one GEMM, ``W^T x``),
     the stamps added ``stride`` apart, ``padding`` cropped at every border (col2im does both):
 
@@ -114,8 +132,9 @@ def conv_transpose2d_array(x: Any, w: Any, stride: Pair, padding: Pair, out_hw: 
     wt = w.reshape(g, cin // g, cog * kh * kw).transpose(0, 2, 1)  # (G, C_out/G*kH*kW, C_in/G)
     xs = x.transpose(1, 0, 2, 3).reshape(g, cin // g, n * h * wd)
     stamps = (wt @ xs).reshape(g * cog * kh * kw, n * h * wd)  # one GEMM: the columns
-    return col2im(stamps, (n, g * cog) + tuple(out_hw), (h, wd), (kh, kw), stride, padding,
-                  dilation, xp)
+    return col2im(
+        stamps, (n, g * cog) + tuple(out_hw), (h, wd), (kh, kw), stride, padding, dilation, xp
+    )
 
 
 def conv2d_weight_grad(cols: Any, gy: Any, w_shape: tuple[int, ...], groups: int) -> Any:
@@ -128,8 +147,10 @@ def conv2d_weight_grad(cols: Any, gy: Any, w_shape: tuple[int, ...], groups: int
 
 def float_pair(x: Any, w: Any, xp: Any) -> tuple[Any, Any]:
     """Input and weight in one floating dtype (integer arrays become float32)."""
-    dt = xp.result_type(x.dtype if is_float(x.dtype) else DEFAULT_FLOAT,
-                        w.dtype if is_float(w.dtype) else DEFAULT_FLOAT)
+    dt = xp.result_type(
+        x.dtype if is_float(x.dtype) else DEFAULT_FLOAT,
+        w.dtype if is_float(w.dtype) else DEFAULT_FLOAT,
+    )
     return x.astype(dt, copy=False), w.astype(dt, copy=False)
 
 
@@ -185,16 +206,18 @@ class ConvTranspose2dFunction(Function):
     dw[c, o, i, j] = sum x[n, c, p, q] im2col(dy)[(o, i, j), (n, p, q)] (one GEMM).
     """
 
-    def __init__(self, stride: Pair, padding: Pair, out_hw: Pair, dilation: Pair,
-                 groups: int) -> None:
+    def __init__(
+        self, stride: Pair, padding: Pair, out_hw: Pair, dilation: Pair, groups: int
+    ) -> None:
         self.stride, self.padding, self.out_hw = stride, padding, out_hw
         self.dilation, self.groups = dilation, groups
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         x, w = float_pair(x, w, self.xp)
         self.save_for_backward(x, w)
-        y = conv_transpose2d_array(x, w, self.stride, self.padding, self.out_hw, self.dilation,
-                                   self.groups, self.xp)
+        y = conv_transpose2d_array(
+            x, w, self.stride, self.padding, self.out_hw, self.dilation, self.groups, self.xp
+        )
         if b is not None:
             y += b.reshape(1, -1, 1, 1).astype(y.dtype, copy=False)
         return y
@@ -204,11 +227,19 @@ class ConvTranspose2dFunction(Function):
         h, wd = x.shape[2:]
         gx = gw = gb = None
         if self.needs_input_grad[0]:  # the adjoint: a convolution (rows of output_padding
-            gx = conv2d_array(gy, w, self.stride, self.padding, self.dilation,  # read nothing)
-                              self.groups, self.xp)[:, :, :h, :wd]
+            gx = conv2d_array(
+                gy,
+                w,
+                self.stride,
+                self.padding,
+                self.dilation,  # read nothing)
+                self.groups,
+                self.xp,
+            )[:, :, :h, :wd]
         if self.needs_input_grad[1]:  # dy's windows, one per input pixel of x
-            cols = im2col(gy, w.shape[2:], self.stride, self.padding, self.dilation, self.xp,
-                          out_hw=(h, wd))
+            cols = im2col(
+                gy, w.shape[2:], self.stride, self.padding, self.dilation, self.xp, out_hw=(h, wd)
+            )
             gw = conv2d_weight_grad(cols, x, w.shape, self.groups)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
@@ -232,7 +263,8 @@ def _check_conv_args(op: str, x: Any, w: Any, b: Any, groups: int, transposed: b
             raise ValueError(
                 f"{op}: input {tuple(x.shape)} has {c} channels but weight {tuple(w.shape)} "
                 f"expects C_in = weight.shape[0] = {w.shape[0]} (transposed-conv weights are "
-                "(C_in, C_out/groups, kH, kW))")
+                "(C_in, C_out/groups, kH, kW))"
+            )
         if c % groups:
             raise ValueError(f"{op}: C_in = {c} is not divisible by groups = {groups}")
         cout = w.shape[1] * groups
@@ -241,25 +273,41 @@ def _check_conv_args(op: str, x: Any, w: Any, b: Any, groups: int, transposed: b
             raise ValueError(
                 f"{op}: input {tuple(x.shape)} has {c} channels but weight {tuple(w.shape)} with "
                 f"groups={groups} expects C_in = weight.shape[1] * groups = "
-                f"{w.shape[1] * groups} (conv weights are (C_out, C_in/groups, kH, kW))")
+                f"{w.shape[1] * groups} (conv weights are (C_out, C_in/groups, kH, kW))"
+            )
         if w.shape[0] % groups:
-            raise ValueError(f"{op}: C_out = weight.shape[0] = {w.shape[0]} is not divisible by "
-                             f"groups = {groups} (weight {tuple(w.shape)})")
+            raise ValueError(
+                f"{op}: C_out = weight.shape[0] = {w.shape[0]} is not divisible by "
+                f"groups = {groups} (weight {tuple(w.shape)})"
+            )
         cout = w.shape[0]
     if b is not None and tuple(b.shape) != (cout,):
-        raise ValueError(f"{op}: bias must have shape ({cout},) (one per output channel), "
-                         f"got {tuple(b.shape)} for weight {tuple(w.shape)}")
+        raise ValueError(
+            f"{op}: bias must have shape ({cout},) (one per output channel), "
+            f"got {tuple(b.shape)} for weight {tuple(w.shape)}"
+        )
 
 
-def _geometry(op: str, stride: IntOrPair, padding: IntOrPair,
-              dilation: IntOrPair) -> tuple[Pair, Pair, Pair]:
+def _geometry(
+    op: str, stride: IntOrPair, padding: IntOrPair, dilation: IntOrPair
+) -> tuple[Pair, Pair, Pair]:
     """Normalise and validate (stride >= 1, padding >= 0, dilation >= 1) to (h, w) pairs."""
-    return (pair(stride, "stride", op, 1), pair(padding, "padding", op, 0),
-            pair(dilation, "dilation", op, 1))
+    return (
+        pair(stride, "stride", op, 1),
+        pair(padding, "padding", op, 0),
+        pair(dilation, "dilation", op, 1),
+    )
 
 
-def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 1, padding: IntOrPair = 0,
-           dilation: IntOrPair = 1, groups: int = 1) -> Tensor:
+def conv2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch and deck 001).
 
     ``x`` (N, C_in, H, W), ``weight`` (C_out, C_in/groups, kH, kW), ``bias`` (C_out,) or None;
@@ -277,10 +325,17 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 1, padding
     return fn(x, weight) if bias is None else fn(x, weight, bias)
 
 
-def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 1,
-                     padding: IntOrPair = 0, output_padding: IntOrPair = 0,
-                     dilation: IntOrPair = 1, groups: int = 1,
-                     output_size: IntOrPair | None = None) -> Tensor:
+def conv_transpose2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+    output_size: IntOrPair | None = None,
+) -> Tensor:
     """Transposed ("fractionally strided", "deconvolution") 2-D convolution, as in deck 003:
     splat every input value times the kernel ``stride`` apart, sum the overlaps, then **crop**
     ``padding`` rows/columns at every border. (``padding`` is the lecture's *crop*: it removes
@@ -307,8 +362,10 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 
     if output_size is not None:
         target = tuple(output_size)[-2:] if not hasattr(output_size, "__index__") else output_size
         th, tw = pair(target, "output_size", op, 1)
-        a = (sizes.output_padding_for(th, h, kh, s[0], p[0], d[0], op, "H"),
-             sizes.output_padding_for(tw, w, kw, s[1], p[1], d[1], op, "W"))
+        a = (
+            sizes.output_padding_for(th, h, kh, s[0], p[0], d[0], op, "H"),
+            sizes.output_padding_for(tw, w, kw, s[1], p[1], d[1], op, "W"),
+        )
     else:
         a = pair(output_padding, "output_padding", op, 0)
         for ai, si, di, name in zip(a, s, d, "HW"):
@@ -316,13 +373,17 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: IntOrPair = 
                 raise ValueError(
                     f"{op}: output_padding {tuple(a)} must be smaller than max(stride, dilation) "
                     f"= {max(si, di)} along {name} (stride {s}, dilation {d}); pass output_size "
-                    "to choose the output size instead")
-    out_hw = (sizes.conv_transpose_output_size(h, kh, s[0], p[0], a[0], d[0]),
-              sizes.conv_transpose_output_size(w, kw, s[1], p[1], a[1], d[1]))
+                    "to choose the output size instead"
+                )
+    out_hw = (
+        sizes.conv_transpose_output_size(h, kh, s[0], p[0], a[0], d[0]),
+        sizes.conv_transpose_output_size(w, kw, s[1], p[1], a[1], d[1]),
+    )
     if min(out_hw) < 1:
         raise ValueError(
             f"{op}: the crop (padding {p}) removes everything: input {tuple(x.shape)}, weight "
             f"{tuple(weight.shape)}, stride {s}, dilation {d} give a {out_hw[0]}x{out_hw[1]} "
-            "output; use a smaller padding")
+            "output; use a smaller padding"
+        )
     fn = paths.pick(ConvTranspose2dFunction)(s, p, out_hw, d, groups)
     return fn(x, weight) if bias is None else fn(x, weight, bias)

@@ -51,7 +51,7 @@ class _Workspace:
     allocates. :func:`clear` empties it.
     """
 
-    def __init__(self, max_bytes: int = 64 * 2 ** 20, per_key: int = 8, min_bytes: int = 2 ** 20):
+    def __init__(self, max_bytes: int = 64 * 2**20, per_key: int = 8, min_bytes: int = 2**20):
         self.max_bytes, self.per_key, self.min_bytes = max_bytes, per_key, min_bytes
         self.free: dict[tuple, list] = {}
         self.bytes = 0
@@ -98,8 +98,15 @@ def _valid_range(n_in: int, n_out: int, offset: int, stride: int) -> tuple[int, 
     return lo, max(lo, hi)
 
 
-def _im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int], pad_lo: tuple[int, int],
-            out_hw: tuple[int, int], dilation: tuple[int, int], xp: Any) -> Any:
+def _im2col(
+    x: Any,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pad_lo: tuple[int, int],
+    out_hw: tuple[int, int],
+    dilation: tuple[int, int],
+    xp: Any,
+) -> Any:
     """x (N, C, H, W) -> cols (C, kH, kW, N, H_out, W_out): cols[c, i, j, n, p, q] is the padded
     input x_pad[n, c, p*s + i*d, q*s + j*d] (zero outside the image; pad_lo rows/cols before it)."""
     n, c, h, w = x.shape
@@ -117,8 +124,12 @@ def _im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int], pad_lo: tu
             dst = cols[:, i, j]
             if ahi > alo and bhi > blo:
                 ra, ca = alo * sh + r0, blo * sw + c0
-                dst[:, :, alo:ahi, blo:bhi] = xt[:, :, ra:ra + (ahi - alo - 1) * sh + 1:sh,
-                                                 ca:ca + (bhi - blo - 1) * sw + 1:sw]
+                dst[:, :, alo:ahi, blo:bhi] = xt[
+                    :,
+                    :,
+                    ra : ra + (ahi - alo - 1) * sh + 1 : sh,
+                    ca : ca + (bhi - blo - 1) * sw + 1 : sw,
+                ]
             # the zero border (padding), written only where there is one
             if alo > 0:
                 dst[:, :, :alo] = 0
@@ -145,9 +156,17 @@ def _gemm_nchw(w2: Any, cols: Any, n: int, out_hw: tuple[int, int], groups: int,
     return xp.ascontiguousarray(y.reshape(g * cog, n, ho, wo).transpose(1, 0, 2, 3))
 
 
-def _conv2d_array(x: Any, w: Any, stride: tuple[int, int], pad_lo: tuple[int, int],
-                  pad_hi: tuple[int, int], dilation: tuple[int, int], groups: int, xp: Any,
-                  keep_cols: bool = False) -> tuple[Any, Any]:
+def _conv2d_array(
+    x: Any,
+    w: Any,
+    stride: tuple[int, int],
+    pad_lo: tuple[int, int],
+    pad_hi: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    xp: Any,
+    keep_cols: bool = False,
+) -> tuple[Any, Any]:
     """Cross-correlation y[n, o, p, q] = sum_{c,i,j} x_pad[n, c, p s + i d, q s + j d] w[o, c, i, j]
     with asymmetric zero padding (pad_lo before, pad_hi after; negative values crop). Returns
     (y, cols) where cols is the im2col matrix when keep_cols (for the weight gradient)."""
@@ -172,7 +191,7 @@ def _crop_negative(x: Any, lo: tuple[int, int], hi: tuple[int, int]) -> Any:
     if min(lo + hi) >= 0:
         return x
     h, w = x.shape[-2:]
-    return x[..., max(-lo[0], 0):h - max(-hi[0], 0), max(-lo[1], 0):w - max(-hi[1], 0)]
+    return x[..., max(-lo[0], 0) : h - max(-hi[0], 0), max(-lo[1], 0) : w - max(-hi[1], 0)]
 
 
 def _conv2d_weight_grad(cols: Any, gy: Any, w_shape: tuple[int, ...], groups: int, xp: Any) -> Any:
@@ -183,8 +202,9 @@ def _conv2d_weight_grad(cols: Any, gy: Any, w_shape: tuple[int, ...], groups: in
     cout, k = w_shape[0], int(w_shape[1] * w_shape[2] * w_shape[3])
     gy2 = gy.transpose(1, 0, 2, 3).reshape(groups, cout // groups, -1)  # (G, C_out/G, L)
     cols2 = cols.reshape(groups, k, -1)  # (G, K, L)
-    return xp.ascontiguousarray(xp.matmul(cols2, gy2.transpose(0, 2, 1)).transpose(0, 2, 1)
-                                ).reshape(w_shape)
+    return xp.ascontiguousarray(
+        xp.matmul(cols2, gy2.transpose(0, 2, 1)).transpose(0, 2, 1)
+    ).reshape(w_shape)
 
 
 def _flip_transpose(w: Any, groups: int) -> Any:
@@ -195,9 +215,18 @@ def _flip_transpose(w: Any, groups: int) -> Any:
     return wg.reshape(groups * cog, cin // groups, kh, kw)[:, :, ::-1, ::-1]
 
 
-def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tuple[int, int],
-                            out_hw: tuple[int, int], dilation: tuple[int, int], groups: int,
-                            xp: Any, method: str = "auto", bias: Any = None) -> Any:
+def _conv_transpose2d_array(
+    x: Any,
+    w: Any,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    out_hw: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    xp: Any,
+    method: str = "auto",
+    bias: Any = None,
+) -> Any:
     """Transposed convolution of x (N, C_in, H, W) with w (C_in, C_out/G, kH, kW), output cropped by
     ``padding`` at the top/left and sized ``out_hw`` (the extra rows of output_padding at the
     bottom/right). The exact adjoint of :func:`_conv2d_array`.
@@ -236,8 +265,12 @@ def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tu
     # the crop removes are never written); planes are added where the stamps overlap
     ph, pw = padding
     overlap = dh * (kh - 1) >= sh or dw * (kw - 1) >= sw
-    tiles = (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and (ph, pw) == (0, 0) and \
-        tuple(out_hw) == (h * sh, wd * sw)  # every output pixel is written exactly once
+    tiles = (
+        (kh, kw) == (sh, sw)
+        and (dh, dw) == (1, 1)
+        and (ph, pw) == (0, 0)
+        and tuple(out_hw) == (h * sh, wd * sw)
+    )  # every output pixel is written exactly once
     out = (xp.empty if tiles else xp.zeros)((n, cout, out_hw[0], out_hw[1]), dtype=cols.dtype)
     for i in range(kh):
         alo, ahi = _valid_range(out_hw[0], h, i * dh - ph, sh)
@@ -248,8 +281,12 @@ def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tu
             if bhi <= blo:
                 continue
             r0, c0 = alo * sh + i * dh - ph, blo * sw + j * dw - pw
-            dst = out[:, :, r0:r0 + (ahi - alo - 1) * sh + 1:sh,
-                      c0:c0 + (bhi - blo - 1) * sw + 1:sw]
+            dst = out[
+                :,
+                :,
+                r0 : r0 + (ahi - alo - 1) * sh + 1 : sh,
+                c0 : c0 + (bhi - blo - 1) * sw + 1 : sw,
+            ]
             src = cols[:, :, i, j, alo:ahi, blo:bhi]
             if overlap:
                 dst += src
@@ -267,8 +304,9 @@ def _conv_transpose2d_array(x: Any, w: Any, stride: tuple[int, int], padding: tu
 # max-pool: separable argmax
 
 
-def _max_pool_array(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
-                    padding: tuple[int, int], xp: Any) -> tuple[Any, Any]:
+def _max_pool_array(
+    x: Any, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], xp: Any
+) -> tuple[Any, Any]:
     """Max over each window and the flat position of the (first, row-major) maximum.
 
     Separable: first the best column of every window row (kW - 1 strided compares per row), then
@@ -306,7 +344,7 @@ def _max_pool_array(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
         # col = where(better, cj, col), written as bit operations on the bool maps (which NumPy
         # runs faster than where) or as arithmetic on the small offsets
         col = col ^ (better & (col ^ cj)) if col.dtype == bool else col + better * (cj - col)
-    base = ((xp.arange(ho) * sh - ph).reshape(ho, 1) * w + (xp.arange(wo) * sw - pw))
+    base = (xp.arange(ho) * sh - ph).reshape(ho, 1) * w + (xp.arange(wo) * sw - pw)
     idx = base + col if row is None else base + row.astype(numpy.int64) * w + col
     return y, idx
 
@@ -322,8 +360,17 @@ class FastConv2dFunction(conv.Conv2dFunction):
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         xp = self.xp
         x, w = _float_pair(x, w, xp)
-        y, cols = _conv2d_array(x, w, self.stride, self.padding, self.padding, self.dilation,
-                                self.groups, xp, keep_cols=KEEP_IM2COL)
+        y, cols = _conv2d_array(
+            x,
+            w,
+            self.stride,
+            self.padding,
+            self.padding,
+            self.dilation,
+            self.groups,
+            xp,
+            keep_cols=KEEP_IM2COL,
+        )
         # dW needs the im2col matrix again in backward: by default it is rebuilt there from x
         # (which the graph holds anyway) instead of keeping a kH*kW times larger matrix alive
         self.save_for_backward(x, w, cols)
@@ -336,11 +383,17 @@ class FastConv2dFunction(conv.Conv2dFunction):
         x, w, kept = self.saved_tensors
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            gx = _conv_transpose2d_array(gy, w, self.stride, self.padding, x.shape[2:],
-                                         self.dilation, self.groups, xp)
+            gx = _conv_transpose2d_array(
+                gy, w, self.stride, self.padding, x.shape[2:], self.dilation, self.groups, xp
+            )
         if self.needs_input_grad[1]:
-            cols = kept if kept is not None else _im2col(
-                x, w.shape[2:], self.stride, self.padding, gy.shape[2:], self.dilation, xp)
+            cols = (
+                kept
+                if kept is not None
+                else _im2col(
+                    x, w.shape[2:], self.stride, self.padding, gy.shape[2:], self.dilation, xp
+                )
+            )
             gw = _conv2d_weight_grad(cols, gy, w.shape, self.groups, xp)
             if kept is None:
                 _WORKSPACE.give(cols)
@@ -363,9 +416,17 @@ class FastConvTranspose2dFunction(conv.ConvTranspose2dFunction):
         xp = self.xp
         x, w = _float_pair(x, w, xp)
         self.save_for_backward(x, w)
-        return _conv_transpose2d_array(x, w, self.stride, self.padding, self.out_hw, self.dilation,
-                                       self.groups, xp, bias=None if b is None else b.astype(
-                                           x.dtype, copy=False))
+        return _conv_transpose2d_array(
+            x,
+            w,
+            self.stride,
+            self.padding,
+            self.out_hw,
+            self.dilation,
+            self.groups,
+            xp,
+            bias=None if b is None else b.astype(x.dtype, copy=False),
+        )
 
     def backward(self, gy: Any) -> Any:
         xp = self.xp
@@ -376,13 +437,18 @@ class FastConvTranspose2dFunction(conv.ConvTranspose2dFunction):
             g = self.groups
             cin, cog, kh, kw = w.shape
             h, wd = x.shape[2:]
-            hi = tuple((n - 1) * s + d * (k - 1) + 1 - p - m for n, s, d, k, p, m in zip(
-                (h, wd), self.stride, self.dilation, (kh, kw), self.padding, self.out_hw))
+            hi = tuple(
+                (n - 1) * s + d * (k - 1) + 1 - p - m
+                for n, s, d, k, p, m in zip(
+                    (h, wd), self.stride, self.dilation, (kh, kw), self.padding, self.out_hw
+                )
+            )
             gyc = _crop_negative(gy, self.padding, hi)  # drop output_padding rows beyond the splat
             cols = _im2col(gyc, (kh, kw), self.stride, self.padding, (h, wd), self.dilation, xp)
             if self.needs_input_grad[0]:  # conv2d(dy, w): (G, C_in/G, C_out/G*k*k) @ cols
-                gx = _gemm_nchw(w.reshape(g, cin // g, cog * kh * kw), cols,
-                                gy.shape[0], (h, wd), g, xp)
+                gx = _gemm_nchw(
+                    w.reshape(g, cin // g, cog * kh * kw), cols, gy.shape[0], (h, wd), g, xp
+                )
             if self.needs_input_grad[1]:  # dw[c,o,i,j] = sum x[n,c,p,q] cols[o,i,j,n,p,q]
                 gw = _conv2d_weight_grad(cols, x, (cin, cog, kh, kw), g, xp)
             _WORKSPACE.give(cols)

@@ -37,7 +37,7 @@ class fast_path:
         global _enabled
         self.previous, _enabled = _enabled, bool(enabled)
 
-    def __enter__(self) -> "fast_path":
+    def __enter__(self) -> fast_path:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -42,16 +42,17 @@ Pair = tuple[int, int]
 def _window(x: Any, i: int, j: int, stride: tuple[int, int], out_hw: tuple[int, int]) -> Any:
     """The strided view x[..., i + s*p, j + s*q] for all output positions (p, q)."""
     (sh, sw), (ho, wo) = stride, out_hw
-    return x[:, :, i:i + (ho - 1) * sh + 1:sh, j:j + (wo - 1) * sw + 1:sw]
+    return x[:, :, i : i + (ho - 1) * sh + 1 : sh, j : j + (wo - 1) * sw + 1 : sw]
 
 
 def _pad(x: Any, padding: tuple[int, int], value: float, xp: Any) -> Any:
     ph, pw = padding
     if (ph, pw) == (0, 0):
         return x
-    out = xp.full((x.shape[0], x.shape[1], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), value,
-                  dtype=x.dtype)
-    out[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]] = x
+    out = xp.full(
+        (x.shape[0], x.shape[1], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), value, dtype=x.dtype
+    )
+    out[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]] = x
     return out
 
 
@@ -59,7 +60,8 @@ def _flat_positions(idx: Any, plane: int, xp: Any) -> Any:
     """Per-plane positions -> positions in the flattened (N*C*plane,) array (one index array)."""
     n, c = idx.shape[:2]
     return idx.astype(numpy.int64, copy=False) + (
-        xp.arange(n * c, dtype=numpy.int64) * plane).reshape(n, c, 1, 1)
+        xp.arange(n * c, dtype=numpy.int64) * plane
+    ).reshape(n, c, 1, 1)
 
 
 def _unpool_array(x: Any, idx: Any, out_hw: tuple[int, int], xp: Any) -> Any:
@@ -83,7 +85,7 @@ def windows(x: Any, kernel: Pair, stride: Pair, xp: Any) -> Any:
     """Every kH x kW window ``stride`` apart, as a strided view (no copy) of shape
     (N, C, H_out, W_out, kH, kW): windows[n, c, p, q, i, j] = x[n, c, p*s + i, q*s + j]."""
     view = xp.lib.stride_tricks.sliding_window_view(x, kernel, axis=(2, 3))
-    return view[:, :, ::stride[0], ::stride[1]]
+    return view[:, :, :: stride[0], :: stride[1]]
 
 
 def max_pool2d_array(x: Any, kernel: Pair, stride: Pair, padding: Pair, xp: Any) -> tuple[Any, Any]:
@@ -128,8 +130,11 @@ class MaxPool2dFunction(Function):
             return _unpool_array(gy, idx, (h, w), xp)
         # overlapping windows: one pixel may win several windows, so the gradients are summed
         flat = _flat_positions(idx, h * w, xp).ravel()
-        return xp.bincount(flat, weights=gy.ravel(), minlength=n * c * h * w).astype(
-            gy.dtype, copy=False).reshape(n, c, h, w)
+        return (
+            xp.bincount(flat, weights=gy.ravel(), minlength=n * c * h * w)
+            .astype(gy.dtype, copy=False)
+            .reshape(n, c, h, w)
+        )
 
 
 class MaxUnpool2dFunction(Function):
@@ -176,7 +181,7 @@ class AvgPool2dFunction(Function):
         gx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
         for t in range(kh * kw):
             _window(gx, t // kw, t % kw, self.stride, self.out_hw)[...] += g
-        return gx[:, :, ph:ph + h, pw:pw + w]
+        return gx[:, :, ph : ph + h, pw : pw + w]
 
 
 def _adaptive_matrix(n_in: int, n_out: int, xp: Any, dtype: Any) -> Any:
@@ -216,22 +221,29 @@ class AdaptiveAvgPool2dFunction(Function):
 # public functions
 
 
-def _pool_args(op: str, x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None,
-               padding: IntOrPair) -> tuple[tuple[int, int], ...]:
+def _pool_args(
+    op: str, x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None, padding: IntOrPair
+) -> tuple[tuple[int, int], ...]:
     sizes.check_4d(x, op)
     k = pair(kernel_size, "kernel_size", op, 1)
     s = k if stride is None else pair(stride, "stride", op, 1)
     p = pair(padding, "padding", op, 0)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k} "
-                         "(otherwise a window could hold padding only)")
+        raise ValueError(
+            f"{op}: padding {p} must be at most half the kernel size {k} "
+            "(otherwise a window could hold padding only)"
+        )
     sizes.check_window_fits(op, x.shape, k, p)
     return k, s, p
 
 
-def max_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
-               padding: IntOrPair = 0,
-               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+def max_pool2d(
+    x: Any,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Max over kH x kW windows ``stride`` apart (stride defaults to the kernel size; padding counts
     as -inf). With ``return_indices=True`` also returns the flat position ``row * W + col`` of each
     maximum within its (n, c) input plane, an int64 Tensor of the output's shape (no gradient),
@@ -244,8 +256,14 @@ def max_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
     return (y, indices) if return_indices else y
 
 
-def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
-                 padding: IntOrPair = 0, output_size: IntOrPair | None = None) -> Tensor:
+def max_unpool2d(
+    x: Any,
+    indices: Any,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    output_size: IntOrPair | None = None,
+) -> Tensor:
     """Max-unpooling (deck 002, SegNet's decoder): each value of ``x`` is placed at the position
     ``indices`` (from ``max_pool2d(..., return_indices=True)``) remembered for it, zeros elsewhere.
 
@@ -261,14 +279,18 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair
     s = k if stride is None else pair(stride, "stride", op, 1)
     p = pair(padding, "padding", op, 0)
     if tuple(idx.shape) != tuple(x.shape):
-        raise ValueError(f"{op}: indices must have the shape of the input (one position per "
-                         f"value), got indices {tuple(idx.shape)} for input {tuple(x.shape)}; "
-                         "pass the indices max_pool2d returned for this tensor")
+        raise ValueError(
+            f"{op}: indices must have the shape of the input (one position per "
+            f"value), got indices {tuple(idx.shape)} for input {tuple(x.shape)}; "
+            "pass the indices max_pool2d returned for this tensor"
+        )
     if idx.dtype.kind not in "iu":
         raise ValueError(f"{op}: indices must be integers (flat positions), got dtype {idx.dtype}")
     h, w = x.shape[2:]
-    default = (sizes.unpool_output_size(h, k[0], s[0], p[0]),
-               sizes.unpool_output_size(w, k[1], s[1], p[1]))
+    default = (
+        sizes.unpool_output_size(h, k[0], s[0], p[0]),
+        sizes.unpool_output_size(w, k[1], s[1], p[1]),
+    )
     if output_size is None:
         out_hw = default
     else:
@@ -279,19 +301,23 @@ def max_unpool2d(x: Any, indices: Any, kernel_size: IntOrPair, stride: IntOrPair
                 raise ValueError(
                     f"{op}: output_size {out_hw} is not a size this pool maps to the input "
                     f"{tuple(x.shape)}: along {name} it must lie in [{dft}, {dft + si - 1}] "
-                    f"(kernel {k}, stride {s}, padding {p})")
+                    f"(kernel {k}, stride {s}, padding {p})"
+                )
     if idx.data.size:  # Tensor.size is a method (always true): the array's count
         lo, hi = int(idx.data.min()), int(idx.data.max())
         if lo < 0 or hi >= out_hw[0] * out_hw[1]:
-            raise ValueError(f"{op}: indices range over [{lo}, {hi}] but an output plane "
-                             f"{out_hw[0]}x{out_hw[1]} has positions "
-                             f"0..{out_hw[0] * out_hw[1] - 1}; "
-                             "pass output_size = the pooled input's (H, W)")
+            raise ValueError(
+                f"{op}: indices range over [{lo}, {hi}] but an output plane "
+                f"{out_hw[0]}x{out_hw[1]} has positions "
+                f"0..{out_hw[0] * out_hw[1] - 1}; "
+                "pass output_size = the pooled input's (H, W)"
+            )
     return MaxUnpool2dFunction(out_hw)(x, idx)
 
 
-def avg_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None,
-               padding: IntOrPair = 0) -> Tensor:
+def avg_pool2d(
+    x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0
+) -> Tensor:
     """Mean over kH x kW windows ``stride`` apart (stride defaults to the kernel size); zero
     padding is included in the count (PyTorch's default)."""
     op = "avg_pool2d"

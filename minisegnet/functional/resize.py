@@ -32,8 +32,9 @@ __all__ = ["interpolate", "upsample", "center_crop"]
 MODES = ("nearest", "bilinear")
 
 
-def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale: float | None,
-                   xp: Any, dtype: Any) -> Any:
+def _interp_matrix(
+    n_in: int, n_out: int, mode: str, align_corners: bool, scale: float | None, xp: Any, dtype: Any
+) -> Any:
     """A (n_out, n_in) with y = A @ x along one axis (the 1-D interpolation as a matrix)."""
     o = xp.arange(n_out)
     a = xp.zeros((n_out, n_in), dtype=dtype)
@@ -65,8 +66,13 @@ class InterpolateFunction(Function):
     Nearest upsampling by whole factors is a plain repeat (backward: sum over each block).
     """
 
-    def __init__(self, out_hw: tuple[int, int], mode: str, align_corners: bool,
-                 scale: tuple[float, float] | None):
+    def __init__(
+        self,
+        out_hw: tuple[int, int],
+        mode: str,
+        align_corners: bool,
+        scale: tuple[float, float] | None,
+    ):
         self.out_hw, self.mode, self.align_corners, self.scale = out_hw, mode, align_corners, scale
 
     def forward(self, x: Array) -> Array:
@@ -75,12 +81,17 @@ class InterpolateFunction(Function):
         n, c, h, w = x.shape
         oh, ow = self.out_hw
         self.in_shape = x.shape
-        self.repeat = self.mode == "nearest" and oh % h == 0 and ow % w == 0 and (
-            self.scale is None or (self.scale[0] == oh // h and self.scale[1] == ow // w))
+        self.repeat = (
+            self.mode == "nearest"
+            and oh % h == 0
+            and ow % w == 0
+            and (self.scale is None or (self.scale[0] == oh // h and self.scale[1] == ow // w))
+        )
         if self.repeat:
             fh, fw = oh // h, ow // w
-            return xp.ascontiguousarray(xp.broadcast_to(
-                x.reshape(n, c, h, 1, w, 1), (n, c, h, fh, w, fw))).reshape(n, c, oh, ow)
+            return xp.ascontiguousarray(
+                xp.broadcast_to(x.reshape(n, c, h, 1, w, 1), (n, c, h, fh, w, fw))
+            ).reshape(n, c, oh, ow)
         sh, sw = self.scale if self.scale is not None else (None, None)
         ah = _interp_matrix(h, oh, self.mode, self.align_corners, sh, xp, x.dtype)
         aw = _interp_matrix(w, ow, self.mode, self.align_corners, sw, xp, x.dtype)
@@ -98,9 +109,13 @@ class InterpolateFunction(Function):
         return (ah.T @ t).reshape(n, c, h, w)
 
 
-def interpolate(x: Any, size: IntOrPair | None = None,
-                scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
-                align_corners: bool | None = None) -> Tensor:
+def interpolate(
+    x: Any,
+    size: IntOrPair | None = None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+) -> Tensor:
     """Resize the last two axes of ``x`` (N, C, H, W) to ``size`` (int or (h, w)) or by
     ``scale_factor`` (output = floor(H * scale_factor)). ``mode``: ``"nearest"`` or
     ``"bilinear"``; ``align_corners`` (bilinear only, default False) as in PyTorch: True aligns the
@@ -116,26 +131,36 @@ def interpolate(x: Any, size: IntOrPair | None = None,
     align = bool(align_corners)
     h, w = x.shape[2:]
     if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: give exactly one of size and scale_factor "
-                         f"(got size={size!r}, scale_factor={scale_factor!r})")
+        raise ValueError(
+            f"{op}: give exactly one of size and scale_factor "
+            f"(got size={size!r}, scale_factor={scale_factor!r})"
+        )
     scale = None
     if size is not None:
         out_hw = pair(size, "size", op, 1)
     else:
         sf = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
         if len(sf) != 2 or not all(isinstance(v, (int, float)) and v > 0 for v in sf):
-            raise ValueError(f"{op}: scale_factor must be a positive number or pair, got {scale_factor!r}")
+            raise ValueError(
+                f"{op}: scale_factor must be a positive number or pair, got {scale_factor!r}"
+            )
         scale = (float(sf[0]), float(sf[1]))
         out_hw = (int(math.floor(h * scale[0])), int(math.floor(w * scale[1])))
         if min(out_hw) < 1:
-            raise ValueError(f"{op}: scale_factor {scale_factor} shrinks input {tuple(x.shape)} "
-                             f"to {out_hw}; the output needs at least one row and column")
+            raise ValueError(
+                f"{op}: scale_factor {scale_factor} shrinks input {tuple(x.shape)} "
+                f"to {out_hw}; the output needs at least one row and column"
+            )
     return InterpolateFunction(out_hw, mode, align, scale)(x)
 
 
-def upsample(x: Any, size: IntOrPair | None = None,
-             scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
-             align_corners: bool | None = None) -> Tensor:
+def upsample(
+    x: Any,
+    size: IntOrPair | None = None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+) -> Tensor:
     """Alias of :func:`interpolate` (PyTorch's older name)."""
     return interpolate(x, size, scale_factor, mode, align_corners)
 
@@ -151,8 +176,10 @@ def center_crop(x: Any, size: IntOrPair) -> Tensor:
     th, tw = pair(size, "size", op, 1)
     h, w = x.shape[-2:]
     if th > h or tw > w:
-        raise ValueError(f"{op}: cannot crop {h}x{w} (shape {tuple(x.shape)}) to a larger "
-                         f"{th}x{tw}; the crop size must be at most the input size")
+        raise ValueError(
+            f"{op}: cannot crop {h}x{w} (shape {tuple(x.shape)}) to a larger "
+            f"{th}x{tw}; the crop size must be at most the input size"
+        )
     top, left = (h - th) // 2, (w - tw) // 2
     if (th, tw) == (h, w):
         return x

@@ -93,8 +93,9 @@ def pool_output_size(n: int, k: int, stride: int | None = None, padding: int = 0
     return conv_output_size(n, k, k if stride is None else stride, padding, 1)
 
 
-def conv_transpose_output_size(n: int, k: int, stride: int = 1, padding: int = 0,
-                               output_padding: int = 0, dilation: int = 1) -> int:
+def conv_transpose_output_size(
+    n: int, k: int, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1
+) -> int:
     """(n-1)s - 2p + d(k-1) + output_padding + 1  (splat stride apart, crop p at each border)."""
     return (n - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
 
@@ -105,14 +106,24 @@ def unpool_output_size(n: int, k: int, stride: int | None = None, padding: int =
     return (n - 1) * s - 2 * padding + k
 
 
-def reachable_sizes(n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> list[int]:
+def reachable_sizes(
+    n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> list[int]:
     """The output sizes a transposed convolution can produce: one per output_padding < max(s, d)."""
     base = conv_transpose_output_size(n, k, stride, padding, 0, dilation)
     return [base + a for a in range(max(stride, dilation)) if base + a > 0]
 
 
-def output_padding_for(size: int, n: int, k: int, stride: int = 1, padding: int = 0,
-                       dilation: int = 1, op: str = "conv_transpose2d", axis: str = "") -> int:
+def output_padding_for(
+    size: int,
+    n: int,
+    k: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    op: str = "conv_transpose2d",
+    axis: str = "",
+) -> int:
     """The output_padding that makes a transposed convolution produce ``size`` rows (or a ValueError
     listing the reachable sizes)."""
     sizes = reachable_sizes(n, k, stride, padding, dilation)
@@ -122,7 +133,8 @@ def output_padding_for(size: int, n: int, k: int, stride: int = 1, padding: int 
             f"input size {n} with kernel {k}, stride {stride}, padding (crop) {padding}, "
             f"dilation {dilation}: "
             f"the reachable sizes are {sizes} (H_out = (H-1)s - 2p + d(k-1) + output_padding + 1, "
-            f"0 <= output_padding < max(stride, dilation))")
+            f"0 <= output_padding < max(stride, dilation))"
+        )
     return size - conv_transpose_output_size(n, k, stride, padding, 0, dilation)
 
 
@@ -130,41 +142,66 @@ def _hw(shape: Sequence[int]) -> tuple[int, int]:
     return int(shape[-2]), int(shape[-1])
 
 
-def conv2d_output_shape(shape: Sequence[int], out_channels: int, kernel_size: IntOrPair,
-                        stride: IntOrPair = 1, padding: IntOrPair = 0,
-                        dilation: IntOrPair = 1) -> tuple[int, int, int, int]:
+def conv2d_output_shape(
+    shape: Sequence[int],
+    out_channels: int,
+    kernel_size: IntOrPair,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+) -> tuple[int, int, int, int]:
     """(N, C_out, H_out, W_out) of ``conv2d`` on an input of ``shape`` (N, C, H, W)."""
     k, s = pair(kernel_size, "kernel_size", "conv2d", 1), pair(stride, "stride", "conv2d", 1)
     p, d = pair(padding, "padding", "conv2d", 0), pair(dilation, "dilation", "conv2d", 1)
     h, w = _hw(shape)
-    return (int(shape[0]), out_channels, conv_output_size(h, k[0], s[0], p[0], d[0]),
-            conv_output_size(w, k[1], s[1], p[1], d[1]))
+    return (
+        int(shape[0]),
+        out_channels,
+        conv_output_size(h, k[0], s[0], p[0], d[0]),
+        conv_output_size(w, k[1], s[1], p[1], d[1]),
+    )
 
 
-def conv_transpose2d_output_shape(shape: Sequence[int], out_channels: int, kernel_size: IntOrPair,
-                                  stride: IntOrPair = 1, padding: IntOrPair = 0,
-                                  output_padding: IntOrPair = 0,
-                                  dilation: IntOrPair = 1) -> tuple[int, int, int, int]:
+def conv_transpose2d_output_shape(
+    shape: Sequence[int],
+    out_channels: int,
+    kernel_size: IntOrPair,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+) -> tuple[int, int, int, int]:
     """(N, C_out, H_out, W_out) of ``conv_transpose2d`` on an input of ``shape``."""
     op = "conv_transpose2d"
     k, s = pair(kernel_size, "kernel_size", op, 1), pair(stride, "stride", op, 1)
     p, a = pair(padding, "padding", op, 0), pair(output_padding, "output_padding", op, 0)
     d = pair(dilation, "dilation", op, 1)
     h, w = _hw(shape)
-    return (int(shape[0]), out_channels,
-            conv_transpose_output_size(h, k[0], s[0], p[0], a[0], d[0]),
-            conv_transpose_output_size(w, k[1], s[1], p[1], a[1], d[1]))
+    return (
+        int(shape[0]),
+        out_channels,
+        conv_transpose_output_size(h, k[0], s[0], p[0], a[0], d[0]),
+        conv_transpose_output_size(w, k[1], s[1], p[1], a[1], d[1]),
+    )
 
 
-def pool2d_output_shape(shape: Sequence[int], kernel_size: IntOrPair, stride: IntOrPair | None = None,
-                        padding: IntOrPair = 0) -> tuple[int, int, int, int]:
+def pool2d_output_shape(
+    shape: Sequence[int],
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+) -> tuple[int, int, int, int]:
     """(N, C, H_out, W_out) of ``max_pool2d`` / ``avg_pool2d``."""
     k = pair(kernel_size, "kernel_size", "pool2d", 1)
     s = k if stride is None else pair(stride, "stride", "pool2d", 1)
     p = pair(padding, "padding", "pool2d", 0)
     h, w = _hw(shape)
-    return (int(shape[0]), int(shape[1]), pool_output_size(h, k[0], s[0], p[0]),
-            pool_output_size(w, k[1], s[1], p[1]))
+    return (
+        int(shape[0]),
+        int(shape[1]),
+        pool_output_size(h, k[0], s[0], p[0]),
+        pool_output_size(w, k[1], s[1], p[1]),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -175,12 +212,19 @@ def check_4d(x: Any, op: str, name: str = "input") -> None:
     """Raise unless ``x`` is 4-D (N, C, H, W)."""
     if getattr(x, "ndim", None) != 4:
         shape = tuple(getattr(x, "shape", ()))
-        raise ValueError(f"{op}: expected a 4-D {name} (N, C, H, W), got shape {shape} "
-                         f"({len(shape)}-D); add a batch axis with x.reshape(1, *x.shape) if needed")
+        raise ValueError(
+            f"{op}: expected a 4-D {name} (N, C, H, W), got shape {shape} "
+            f"({len(shape)}-D); add a batch axis with x.reshape(1, *x.shape) if needed"
+        )
 
 
-def check_window_fits(op: str, shape: Sequence[int], kernel: tuple[int, int],
-                      padding: tuple[int, int], dilation: tuple[int, int] = (1, 1)) -> None:
+def check_window_fits(
+    op: str,
+    shape: Sequence[int],
+    kernel: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> None:
     """Raise unless the (dilated) kernel fits inside the padded input."""
     h, w = _hw(shape)
     eh, ew = dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1
@@ -190,4 +234,5 @@ def check_window_fits(op: str, shape: Sequence[int], kernel: tuple[int, int],
         raise ValueError(
             f"{op}: kernel {kernel[0]}x{kernel[1]}{dil} is larger than the padded input {ph}x{pw} "
             f"(input shape {tuple(shape)}, padding {padding}); the kernel must fit inside the "
-            "padded input: use a smaller kernel, more padding, or a larger input")
+            "padded input: use a smaller kernel, more padding, or a larger input"
+        )

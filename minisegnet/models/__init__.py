@@ -23,9 +23,28 @@ from .setr import SETR
 from .swin import Swin
 from .unet import UNet
 
-__all__ = ["UNet", "FCN", "SegNet", "DeconvNet", "PSPNet", "DeepLabV3", "DeepLabV3Plus", "ASPP",
-           "MobileNetUNet", "Encoder", "MobileNetEncoder", "build_model", "MODEL_NAMES",
-           "FCN_VARIANTS", "SETR", "Swin", "DeepLabV1", "DeepLabV2", "ASPPSum", "FCDenseNet"]
+__all__ = [
+    "UNet",
+    "FCN",
+    "SegNet",
+    "DeconvNet",
+    "PSPNet",
+    "DeepLabV3",
+    "DeepLabV3Plus",
+    "ASPP",
+    "MobileNetUNet",
+    "Encoder",
+    "MobileNetEncoder",
+    "build_model",
+    "MODEL_NAMES",
+    "FCN_VARIANTS",
+    "SETR",
+    "Swin",
+    "DeepLabV1",
+    "DeepLabV2",
+    "ASPPSum",
+    "FCDenseNet",
+]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "unet": UNet,
@@ -55,14 +74,16 @@ def build_model(name: str, in_channels: int = 3, num_classes: int = 4, **kwargs:
 
     ``kwargs`` go to the model's constructor (``base_width``, ``depth``, ``dropout`` ...).
     """
+
     def canonical(n: str) -> str:
         return n.lower().replace("-", "").replace("_", "")
 
     table = {canonical(k): v for k, v in _REGISTRY.items()}
     key = canonical(name) if isinstance(name, str) else name
     if key not in table:
-        raise ValueError(f"build_model: unknown model {name!r}; valid names are "
-                         f"{', '.join(MODEL_NAMES)}")
+        raise ValueError(
+            f"build_model: unknown model {name!r}; valid names are {', '.join(MODEL_NAMES)}"
+        )
     try:
         return table[key](in_channels=in_channels, num_classes=num_classes, **kwargs)
     except TypeError as exc:  # an option this model does not have

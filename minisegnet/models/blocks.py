@@ -21,8 +21,9 @@ def check_input(model: str, x: Tensor, in_channels: int, sizes: str = "any H, W 
     if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != in_channels:
         shape = getattr(x, "shape", type(x).__name__)
         what = f" ({sizes})" if sizes else ""
-        raise ValueError(f"{model}: expected an (N, {in_channels}, H, W) input{what}, got shape "
-                         f"{shape}")
+        raise ValueError(
+            f"{model}: expected an (N, {in_channels}, H, W) input{what}, got shape {shape}"
+        )
 
 
 class StagedEncoder(nn.Module):
@@ -49,8 +50,10 @@ class StagedEncoder(nn.Module):
     def feature_index(self, stride: int) -> int:
         """Index of the last feature map at ``stride`` (ValueError naming the strides there are)."""
         if stride not in self.strides:
-            raise ValueError(f"{type(self).__name__}: no feature map at stride {stride!r}; the "
-                             f"strides are {sorted(set(self.strides))}")
+            raise ValueError(
+                f"{type(self).__name__}: no feature map at stride {stride!r}; the "
+                f"strides are {sorted(set(self.strides))}"
+            )
         return len(self.strides) - 1 - self.strides[::-1].index(stride)
 
 
@@ -59,12 +62,20 @@ class ConvBNReLU(nn.Module):
     does the same job). ``transposed=True`` uses a stride-1 transposed convolution (a
     "deconvolution" layer of DeconvNet's decoder)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 1,
-                 batch_norm: bool = True, transposed: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        padding: int = 1,
+        batch_norm: bool = True,
+        transposed: bool = False,
+    ) -> None:
         super().__init__()
         layer = nn.ConvTranspose2d if transposed else nn.Conv2d
-        self.conv = layer(in_channels, out_channels, kernel_size, padding=padding,
-                          bias=not batch_norm)
+        self.conv = layer(
+            in_channels, out_channels, kernel_size, padding=padding, bias=not batch_norm
+        )
         self.bn = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
         self.relu = nn.ReLU()
 
@@ -75,8 +86,14 @@ class ConvBNReLU(nn.Module):
 class DoubleConv(nn.Module):
     """Two ConvBNReLU blocks: U-Net's (and SegNet's) unit of work at one resolution."""
 
-    def __init__(self, in_channels: int, out_channels: int, padding: int = 1,
-                 batch_norm: bool = True, mid_channels: int | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        padding: int = 1,
+        batch_norm: bool = True,
+        mid_channels: int | None = None,
+    ) -> None:
         super().__init__()
         mid = out_channels if mid_channels is None else mid_channels
         self.conv1 = ConvBNReLU(in_channels, mid, 3, padding, batch_norm)

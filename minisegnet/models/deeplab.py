@@ -48,8 +48,9 @@ __all__ = ["ASPP", "DeepLabV3", "DeepLabV3Plus", "scale_atrous_rates", "PAPER_RA
 PAPER_RATES = (6, 12, 18)  # at output stride 16 on 513x513 crops (a 33x33 feature map)
 
 
-def scale_atrous_rates(feature_size: int, paper_rates: Sequence[int] = PAPER_RATES,
-                       paper_feature_size: int = 33) -> tuple[float, ...]:
+def scale_atrous_rates(
+    feature_size: int, paper_rates: Sequence[int] = PAPER_RATES, paper_feature_size: int = 33
+) -> tuple[float, ...]:
     """The paper's rates scaled to a ``feature_size`` map: r * feature_size / 33 (unrounded)."""
     return tuple(r * feature_size / paper_feature_size for r in paper_rates)
 
@@ -71,9 +72,14 @@ class ASPP(nn.Module):
     """Atrous spatial pyramid pooling: [1x1 conv, 3x3 atrous conv at each rate, image pooling],
     each with BN + ReLU, concatenated, then 1x1 conv + BN + ReLU + dropout to ``out_channels``."""
 
-    def __init__(self, in_channels: int, out_channels: int,
-                 atrous_rates: Sequence[int] = (2, 3, 4), separable: bool = False,
-                 dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        atrous_rates: Sequence[int] = (2, 3, 4),
+        separable: bool = False,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         rates = tuple(atrous_rates)
         if not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates):
@@ -81,8 +87,9 @@ class ASPP(nn.Module):
         self.atrous_rates = rates
         self.branches = nn.ModuleList([ConvBlock(in_channels, out_channels, 1)])
         for r in rates:
-            self.branches.append(ConvBlock(in_channels, out_channels, 3, dilation=r,
-                                           separable=separable))
+            self.branches.append(
+                ConvBlock(in_channels, out_channels, 3, dilation=r, separable=separable)
+            )
         self.branches.append(ImagePooling(in_channels, out_channels))
         self.project = ConvBlock((len(rates) + 2) * out_channels, out_channels, 1)
         self.dropout = nn.Dropout2d(dropout)
@@ -100,16 +107,37 @@ class DeepLabV3(nn.Module):
     ``backbone``: "vgg", "mobilenet" (:class:`~.mobilenet.Encoder`'s ``kind``) or "resnet"
     (:class:`~.resnet.ResNetEncoder`, basic blocks; :func:`~.resnet.build_backbone`)."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 4, output_stride: int = 8, atrous_rates: Sequence[int] = (2, 3, 4),
-                 aspp_width: int | None = None, backbone: str = "vgg", dropout: float = 0.1,
-                 blocks_per_stage: int = 2) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 4,
+        output_stride: int = 8,
+        atrous_rates: Sequence[int] = (2, 3, 4),
+        aspp_width: int | None = None,
+        backbone: str = "vgg",
+        dropout: float = 0.1,
+        blocks_per_stage: int = 2,
+    ) -> None:
         super().__init__()
-        check_positive(type(self).__name__, in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth)
+        check_positive(
+            type(self).__name__,
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+        )
         self.in_channels, self.num_classes, self.base_width = in_channels, num_classes, base_width
-        self.backbone = build_backbone(type(self).__name__, in_channels, base_width, depth,
-                                       output_stride, backbone, blocks_per_stage)
+        self.backbone = build_backbone(
+            type(self).__name__,
+            in_channels,
+            base_width,
+            depth,
+            output_stride,
+            backbone,
+            blocks_per_stage,
+        )
         width = aspp_width or 4 * base_width
         sep = backbone == "mobilenet"
         self.aspp = ASPP(self.backbone.out_channels[-1], width, atrous_rates, sep, dropout)
@@ -122,8 +150,10 @@ class DeepLabV3(nn.Module):
         return F.interpolate(y, size=x.shape[2:], mode="bilinear")
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
-                f"base_width={self.base_width}, output_stride={self.backbone.output_stride}")
+        return (
+            f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
+            f"base_width={self.base_width}, output_stride={self.backbone.output_stride}"
+        )
 
 
 class DeepLabV3Plus(nn.Module):
@@ -134,23 +164,44 @@ class DeepLabV3Plus(nn.Module):
     ResNet (the paper's backbone family, basic blocks); the default "vgg"
     (standard convs, as for PSPNet and DeepLabV3) converges faster on the toy data sets."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 4, output_stride: int = 8, atrous_rates: Sequence[int] = (2, 3, 4),
-                 aspp_width: int | None = None, low_level_stride: int = 4,
-                 low_level_width: int | None = None, backbone: str = "vgg",
-                 dropout: float = 0.1, blocks_per_stage: int = 2) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 4,
+        output_stride: int = 8,
+        atrous_rates: Sequence[int] = (2, 3, 4),
+        aspp_width: int | None = None,
+        low_level_stride: int = 4,
+        low_level_width: int | None = None,
+        backbone: str = "vgg",
+        dropout: float = 0.1,
+        blocks_per_stage: int = 2,
+    ) -> None:
         super().__init__()
-        check_positive("DeepLabV3Plus", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth)
+        check_positive(
+            "DeepLabV3Plus",
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+        )
         self.in_channels, self.num_classes, self.base_width = in_channels, num_classes, base_width
-        os_ = min(output_stride, 2 ** depth)
-        self.backbone = build_backbone("DeepLabV3Plus", in_channels, base_width, depth, os_,
-                                       backbone, blocks_per_stage)
-        if not (isinstance(low_level_stride, int) and low_level_stride < os_
-                and low_level_stride in self.backbone.strides):
+        os_ = min(output_stride, 2**depth)
+        self.backbone = build_backbone(
+            "DeepLabV3Plus", in_channels, base_width, depth, os_, backbone, blocks_per_stage
+        )
+        if not (
+            isinstance(low_level_stride, int)
+            and low_level_stride < os_
+            and low_level_stride in self.backbone.strides
+        ):
             finer = [s for s in sorted(set(self.backbone.strides)) if s < os_]
-            raise ValueError(f"DeepLabV3Plus: low_level_stride must be a stride finer than the "
-                             f"output stride {os_}, one of {finer}; got {low_level_stride!r}")
+            raise ValueError(
+                f"DeepLabV3Plus: low_level_stride must be a stride finer than the "
+                f"output stride {os_}, one of {finer}; got {low_level_stride!r}"
+            )
         self.low_level_stride = low_level_stride
         self.low_index = self.backbone.feature_index(low_level_stride)
         width = aspp_width or 4 * base_width
@@ -158,8 +209,10 @@ class DeepLabV3Plus(nn.Module):
         sep = backbone == "mobilenet"
         self.aspp = ASPP(self.backbone.out_channels[-1], width, atrous_rates, sep, dropout)
         self.reduce = ConvBlock(self.backbone.out_channels[self.low_index], low, 1)
-        self.decoder = nn.Sequential(ConvBlock(width + low, width, 3, separable=sep),
-                                     ConvBlock(width, width, 3, separable=sep))
+        self.decoder = nn.Sequential(
+            ConvBlock(width + low, width, 3, separable=sep),
+            ConvBlock(width, width, 3, separable=sep),
+        )
         self.classifier = nn.Conv2d(width, num_classes, 1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -171,6 +224,8 @@ class DeepLabV3Plus(nn.Module):
         return F.interpolate(y, size=x.shape[2:], mode="bilinear")
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
-                f"base_width={self.base_width}, output_stride={self.backbone.output_stride}, "
-                f"low_level_stride={self.low_level_stride}")
+        return (
+            f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
+            f"base_width={self.base_width}, output_stride={self.backbone.output_stride}, "
+            f"low_level_stride={self.low_level_stride}"
+        )

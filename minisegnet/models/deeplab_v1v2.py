@@ -51,16 +51,31 @@ class DeepLabV1(nn.Module):
     ``output_stride`` is capped at 2**depth; ``fc_width`` defaults to twice the backbone's last
     width. Refine its probabilities with :func:`minisegnet.crf.dense_crf` as the paper does."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 4, output_stride: int = 8, fc_rate: int = 2,
-                 fc_width: int | None = None, dropout: float = 0.1,
-                 blocks_per_stage: int = 2) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 4,
+        output_stride: int = 8,
+        fc_rate: int = 2,
+        fc_width: int | None = None,
+        dropout: float = 0.1,
+        blocks_per_stage: int = 2,
+    ) -> None:
         super().__init__()
-        check_positive("DeepLabV1", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth, fc_rate=fc_rate)
+        check_positive(
+            "DeepLabV1",
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+            fc_rate=fc_rate,
+        )
         self.in_channels, self.num_classes, self.base_width = in_channels, num_classes, base_width
-        self.backbone = Encoder(in_channels, base_width, depth, min(output_stride, 2 ** depth),
-                                "vgg", blocks_per_stage)
+        self.backbone = Encoder(
+            in_channels, base_width, depth, min(output_stride, 2**depth), "vgg", blocks_per_stage
+        )
         c = self.backbone.out_channels[-1]
         width = fc_width or 2 * c
         check_positive("DeepLabV1", fc_width=width)
@@ -78,26 +93,33 @@ class DeepLabV1(nn.Module):
         return F.interpolate(y, size=x.shape[2:], mode="bilinear")
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
-                f"base_width={self.base_width}, output_stride={self.backbone.output_stride}, "
-                f"fc_rate={self.fc_rate}")
+        return (
+            f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
+            f"base_width={self.base_width}, output_stride={self.backbone.output_stride}, "
+            f"fc_rate={self.fc_rate}"
+        )
 
 
 class ASPPSum(nn.Module):
     """DeepLab v2's ASPP: one 3x3 atrous conv per rate, each from the features straight to
     ``out_channels`` (the class scores), the branch outputs **summed** (v3 concatenates)."""
 
-    def __init__(self, in_channels: int, out_channels: int,
-                 atrous_rates: Sequence[int] = (2, 3, 4, 5)) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, atrous_rates: Sequence[int] = (2, 3, 4, 5)
+    ) -> None:
         super().__init__()
         rates = tuple(atrous_rates)
-        if not rates or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1
-                                for r in rates):
-            raise ValueError(f"ASPPSum: atrous_rates must be a non-empty list of positive ints, "
-                             f"got {atrous_rates!r}")
+        if not rates or not all(
+            isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates
+        ):
+            raise ValueError(
+                f"ASPPSum: atrous_rates must be a non-empty list of positive ints, "
+                f"got {atrous_rates!r}"
+            )
         self.atrous_rates = rates
-        self.branches = nn.ModuleList([nn.Conv2d(in_channels, out_channels, 3, padding=r,
-                                                 dilation=r) for r in rates])
+        self.branches = nn.ModuleList(
+            [nn.Conv2d(in_channels, out_channels, 3, padding=r, dilation=r) for r in rates]
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.branches[0](x)
@@ -117,17 +139,32 @@ class DeepLabV2(nn.Module):
     ``block="bottleneck"`` give other layouts: (3, 4, 23, 3) bottlenecks is the paper's
     ResNet-101); ``output_stride`` (8 or 16 in the paper) is capped at 2**depth."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 4, output_stride: int = 8,
-                 atrous_rates: Sequence[int] = (2, 3, 4, 5), blocks_per_stage: int = 2,
-                 layers: Sequence[int] | None = None, block: str = "basic") -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 4,
+        output_stride: int = 8,
+        atrous_rates: Sequence[int] = (2, 3, 4, 5),
+        blocks_per_stage: int = 2,
+        layers: Sequence[int] | None = None,
+        block: str = "basic",
+    ) -> None:
         super().__init__()
-        check_positive("DeepLabV2", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth, blocks_per_stage=blocks_per_stage)
+        check_positive(
+            "DeepLabV2",
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+            blocks_per_stage=blocks_per_stage,
+        )
         self.in_channels, self.num_classes, self.base_width = in_channels, num_classes, base_width
         layers = tuple(layers) if layers is not None else (blocks_per_stage,) * depth
-        self.backbone = ResNetEncoder(in_channels, base_width, layers, block,
-                                      min(output_stride, 2 ** len(layers)))
+        self.backbone = ResNetEncoder(
+            in_channels, base_width, layers, block, min(output_stride, 2 ** len(layers))
+        )
         self.aspp = ASPPSum(self.backbone.out_channels[-1], num_classes, atrous_rates)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -136,5 +173,7 @@ class DeepLabV2(nn.Module):
         return F.interpolate(y, size=x.shape[2:], mode="bilinear")
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
-                f"base_width={self.base_width}, output_stride={self.backbone.output_stride}")
+        return (
+            f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
+            f"base_width={self.base_width}, output_stride={self.backbone.output_stride}"
+        )

@@ -29,8 +29,12 @@ __all__ = ["DenseLayer", "DenseBlock", "TransitionDown", "TransitionUp"]
 
 def _brc(in_channels: int, out_channels: int, k: int, dropout: float) -> list:
     """BN - ReLU - conv k x k ('same' padding) - dropout: the unit of FC-DenseNet."""
-    return [nn.BatchNorm2d(in_channels), nn.ReLU(),
-            nn.Conv2d(in_channels, out_channels, k, padding=k // 2), nn.Dropout(dropout)]
+    return [
+        nn.BatchNorm2d(in_channels),
+        nn.ReLU(),
+        nn.Conv2d(in_channels, out_channels, k, padding=k // 2),
+        nn.Dropout(dropout),
+    ]
 
 
 class DenseLayer(nn.Sequential):
@@ -47,21 +51,33 @@ class DenseBlock(nn.Module):
     earlier layers' outputs. Output: [x, x_1, ..., x_l] (in_channels + n_layers * growth_rate
     channels) or, with ``new_features_only=True``, [x_1, ..., x_l] (n_layers * growth_rate)."""
 
-    def __init__(self, in_channels: int, n_layers: int, growth_rate: int, dropout: float = 0.2,
-                 new_features_only: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        n_layers: int,
+        growth_rate: int,
+        dropout: float = 0.2,
+        new_features_only: bool = False,
+    ) -> None:
         super().__init__()
-        check_positive("DenseBlock", in_channels=in_channels, n_layers=n_layers,
-                       growth_rate=growth_rate)
+        check_positive(
+            "DenseBlock", in_channels=in_channels, n_layers=n_layers, growth_rate=growth_rate
+        )
         self.in_channels, self.n_layers, self.growth_rate = in_channels, n_layers, growth_rate
         self.new_features_only = bool(new_features_only)
-        self.layers = nn.ModuleList([DenseLayer(in_channels + i * growth_rate, growth_rate, dropout)
-                                     for i in range(n_layers)])
+        self.layers = nn.ModuleList(
+            [
+                DenseLayer(in_channels + i * growth_rate, growth_rate, dropout)
+                for i in range(n_layers)
+            ]
+        )
         self.out_channels = n_layers * growth_rate + (0 if new_features_only else in_channels)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"DenseBlock: expected an (N, {self.in_channels}, H, W) input, got "
-                             f"shape {x.shape}")
+            raise ValueError(
+                f"DenseBlock: expected an (N, {self.in_channels}, H, W) input, got shape {x.shape}"
+            )
         feats, new = x, []
         for layer in self.layers:
             new.append(layer(feats))
@@ -69,9 +85,11 @@ class DenseBlock(nn.Module):
         return F.cat(new, axis=1) if self.new_features_only else feats
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, n_layers={self.n_layers}, growth_rate="
-                f"{self.growth_rate}, out_channels={self.out_channels}"
-                + (", new_features_only=True" if self.new_features_only else ""))
+        return (
+            f"in_channels={self.in_channels}, n_layers={self.n_layers}, growth_rate="
+            f"{self.growth_rate}, out_channels={self.out_channels}"
+            + (", new_features_only=True" if self.new_features_only else "")
+        )
 
 
 class TransitionDown(nn.Sequential):
@@ -99,6 +117,8 @@ class TransitionUp(nn.Module):
             return self.conv(x, output_size=(2 * x.shape[2], 2 * x.shape[3]))
         h, w = skip.shape[2:]
         if not all(2 * n - 1 <= m <= 2 * n for n, m in zip(x.shape[2:], (h, w))):
-            raise ValueError(f"TransitionUp: the skip connection {skip.shape} must be about twice "
-                             f"the size of the input {x.shape} (2n or 2n - 1 per axis)")
+            raise ValueError(
+                f"TransitionUp: the skip connection {skip.shape} must be about twice "
+                f"the size of the input {x.shape} (2n or 2n - 1 per axis)"
+            )
         return F.cat([self.conv(x, output_size=(h, w)), skip], axis=1)

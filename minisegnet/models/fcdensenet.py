@@ -51,23 +51,39 @@ class FCDenseNet(nn.Module):
     down / up path (module docstring). ``growth_rate`` defaults to ``base_width``,
     ``first_channels`` to 4 ``growth_rate``."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 8,
-                 depth: int = 3, layers_per_block: int | Sequence[int] = 4,
-                 growth_rate: int | None = None, first_channels: int | None = None,
-                 dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 8,
+        depth: int = 3,
+        layers_per_block: int | Sequence[int] = 4,
+        growth_rate: int | None = None,
+        first_channels: int | None = None,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         k = base_width if growth_rate is None else growth_rate
         first = 4 * k if first_channels is None else first_channels
-        check_positive("FCDenseNet", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth, growth_rate=k, first_channels=first)
+        check_positive(
+            "FCDenseNet",
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+            growth_rate=k,
+            first_channels=first,
+        )
         if isinstance(layers_per_block, int):
             layers = (layers_per_block,) * (2 * depth + 1)
         else:
             layers = tuple(layers_per_block)
         if len(layers) != 2 * depth + 1:
-            raise ValueError(f"FCDenseNet: layers_per_block needs 2 * depth + 1 = {2 * depth + 1} "
-                             f"counts (down path, bottleneck, up path) for depth {depth}, got "
-                             f"{len(layers)}: {layers_per_block!r}")
+            raise ValueError(
+                f"FCDenseNet: layers_per_block needs 2 * depth + 1 = {2 * depth + 1} "
+                f"counts (down path, bottleneck, up path) for depth {depth}, got "
+                f"{len(layers)}: {layers_per_block!r}"
+            )
         check_positive("FCDenseNet", **{f"layers_per_block[{i}]": n for i, n in enumerate(layers)})
         self.in_channels, self.num_classes, self.depth = in_channels, num_classes, depth
         self.growth_rate, self.layers_per_block = k, layers
@@ -86,40 +102,47 @@ class FCDenseNet(nn.Module):
         for i in range(depth):
             last = i == depth - 1
             self.transitions_up.append(TransitionUp(up))
-            block = DenseBlock(up + skips[-1 - i], layers[depth + 1 + i], k, dropout,
-                               new_features_only=not last)
+            block = DenseBlock(
+                up + skips[-1 - i], layers[depth + 1 + i], k, dropout, new_features_only=not last
+            )
             self.up_blocks.append(block)
             up = block.out_channels
         self.classifier = nn.Conv2d(up, num_classes, 1)
 
     @classmethod
-    def fc_densenet56(cls, in_channels: int = 3, num_classes: int = 11,
-                      dropout: float = 0.2) -> FCDenseNet:
+    def fc_densenet56(
+        cls, in_channels: int = 3, num_classes: int = 11, dropout: float = 0.2
+    ) -> FCDenseNet:
         """The paper's FC-DenseNet56: 4 layers per block, k = 12 (1.5 M parameters)."""
         return cls(in_channels, num_classes, 12, 5, 4, 12, 48, dropout)
 
     @classmethod
-    def fc_densenet67(cls, in_channels: int = 3, num_classes: int = 11,
-                      dropout: float = 0.2) -> FCDenseNet:
+    def fc_densenet67(
+        cls, in_channels: int = 3, num_classes: int = 11, dropout: float = 0.2
+    ) -> FCDenseNet:
         """The paper's FC-DenseNet67: 5 layers per block, k = 16 (3.5 M parameters)."""
         return cls(in_channels, num_classes, 16, 5, 5, 16, 48, dropout)
 
     @classmethod
-    def fc_densenet103(cls, in_channels: int = 3, num_classes: int = 11,
-                       dropout: float = 0.2) -> FCDenseNet:
+    def fc_densenet103(
+        cls, in_channels: int = 3, num_classes: int = 11, dropout: float = 0.2
+    ) -> FCDenseNet:
         """The paper's FC-DenseNet103: 4, 5, 7, 10, 12 / 15 / 12, 10, 7, 5, 4 layers, k = 16
         (9.4 M parameters)."""
-        return cls(in_channels, num_classes, 16, 5, (4, 5, 7, 10, 12, 15, 12, 10, 7, 5, 4), 16,
-                   48, dropout)
+        return cls(
+            in_channels, num_classes, 16, 5, (4, 5, 7, 10, 12, 15, 12, 10, 7, 5, 4), 16, 48, dropout
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         check_input("FCDenseNet", x, self.in_channels)
         h, w = x.shape[2:]
-        step = 2 ** self.depth
+        step = 2**self.depth
         if min(h, w) < step:
-            raise ValueError(f"FCDenseNet(depth={self.depth}): input {h}x{w} is too small; its "
-                             f"{self.depth} 2x2 poolings need at least {step}x{step} (or a "
-                             f"smaller depth)")
+            raise ValueError(
+                f"FCDenseNet(depth={self.depth}): input {h}x{w} is too small; its "
+                f"{self.depth} 2x2 poolings need at least {step}x{step} (or a "
+                f"smaller depth)"
+            )
         ph, pw = -h % step, -w % step
         if ph or pw:  # pad to a multiple of 2**depth: every pooling halves exactly
             x = F.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)))
@@ -136,5 +159,7 @@ class FCDenseNet(nn.Module):
         return y[:, :, :h, :w] if ph or pw else y
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
-                f"growth_rate={self.growth_rate}, layers_per_block={self.layers_per_block}")
+        return (
+            f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
+            f"growth_rate={self.growth_rate}, layers_per_block={self.layers_per_block}"
+        )

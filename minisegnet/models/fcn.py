@@ -41,26 +41,43 @@ def _crop_to(x: Tensor, h: int, w: int) -> Tensor:
 def _upsampler(channels: int, factor: int) -> nn.ConvTranspose2d:
     """x``factor`` bilinear-initialised transposed conv: kernel 2f, stride f, crop f/2 per border,
     so (n / f - 1) f - f + 2f = n: it maps an n / f map back to n exactly."""
-    return nn.ConvTranspose2d(channels, channels, 2 * factor, stride=factor, padding=factor // 2,
-                              bias=False, bilinear_init=True)
+    return nn.ConvTranspose2d(
+        channels,
+        channels,
+        2 * factor,
+        stride=factor,
+        padding=factor // 2,
+        bias=False,
+        bilinear_init=True,
+    )
 
 
 class FCN(nn.Module):
     """FCN-32s / 16s / 8s on a small VGG-style backbone (widths base, 2, 4, 8, 8 x base)."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, variant: str = "8s",
-                 base_width: int = 16, convs_per_stage: tuple[int, ...] = (2, 2, 3, 3, 3),
-                 fc_width: int | None = None, batch_norm: bool = True,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        variant: str = "8s",
+        base_width: int = 16,
+        convs_per_stage: tuple[int, ...] = (2, 2, 3, 3, 3),
+        fc_width: int | None = None,
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
-        check_positive("FCN", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width)
+        check_positive(
+            "FCN", in_channels=in_channels, num_classes=num_classes, base_width=base_width
+        )
         variant = variant[3:] if isinstance(variant, str) and variant.startswith("fcn") else variant
         if variant not in FCN_VARIANTS:
             raise ValueError(f"FCN: variant must be one of {FCN_VARIANTS}, got {variant!r}")
         if len(convs_per_stage) != 5 or min(convs_per_stage) < 1:
-            raise ValueError(f"FCN: convs_per_stage needs 5 positive counts (one per pooling "
-                             f"stage), got {convs_per_stage}")
+            raise ValueError(
+                f"FCN: convs_per_stage needs 5 positive counts (one per pooling "
+                f"stage), got {convs_per_stage}"
+            )
         self.in_channels, self.num_classes, self.variant = in_channels, num_classes, variant
         self.base_width = base_width
         widths = [base_width * m for m in (1, 2, 4, 8, 8)]
@@ -92,8 +109,9 @@ class FCN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"FCN: expected an (N, {self.in_channels}, H, W) input, got shape "
-                             f"{x.shape}")
+            raise ValueError(
+                f"FCN: expected an (N, {self.in_channels}, H, W) input, got shape {x.shape}"
+            )
         h, w = x.shape[2:]
         ph, pw = -h % 32, -w % 32
         if ph or pw:  # pad to a multiple of 32 so that every pooled map halves exactly
@@ -114,5 +132,7 @@ class FCN(nn.Module):
         return _crop_to(self.upscore(score), h, w)
 
     def extra_repr(self) -> str:
-        return (f"variant={self.variant!r}, in_channels={self.in_channels}, "
-                f"num_classes={self.num_classes}, base_width={self.base_width}")
+        return (
+            f"variant={self.variant!r}, in_channels={self.in_channels}, "
+            f"num_classes={self.num_classes}, base_width={self.base_width}"
+        )

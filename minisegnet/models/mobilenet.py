@@ -33,8 +33,14 @@ from ..autograd import Tensor
 from ..nn.separable import DepthwiseSeparableConv2d
 from .blocks import StagedEncoder, check_input, check_positive
 
-__all__ = ["ConvBlock", "Encoder", "MobileNetEncoder", "MobileNetUNet", "ENCODER_KINDS",
-           "check_input"]
+__all__ = [
+    "ConvBlock",
+    "Encoder",
+    "MobileNetEncoder",
+    "MobileNetUNet",
+    "ENCODER_KINDS",
+    "check_input",
+]
 
 ENCODER_KINDS = ("mobilenet", "vgg")
 
@@ -46,17 +52,39 @@ class ConvBlock(nn.Module):
     atrous conv; the padding keeps the size at stride 1 (dilation * (k - 1) / 2). No conv bias:
     batch-norm's shift does that job."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 dilation: int = 1, separable: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        dilation: int = 1,
+        separable: bool = False,
+    ) -> None:
         super().__init__()
         pad = dilation * (kernel_size - 1) // 2
         self.separable = bool(separable and kernel_size > 1)
         if self.separable:
-            self.conv: nn.Module = DepthwiseSeparableConv2d(in_channels, out_channels, kernel_size, stride, pad,
-                                                 dilation, bias=False, mid_norm=True)
+            self.conv: nn.Module = DepthwiseSeparableConv2d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                pad,
+                dilation,
+                bias=False,
+                mid_norm=True,
+            )
         else:
-            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
-                                  padding=pad, dilation=dilation, bias=False)
+            self.conv = nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride=stride,
+                padding=pad,
+                dilation=dilation,
+                bias=False,
+            )
         self.bn = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU()
 
@@ -71,30 +99,50 @@ class Encoder(StagedEncoder):
     ``out_channels[i]``, ``strides[i]`` and ``dilations[i]`` describe feature map i.
     """
 
-    def __init__(self, in_channels: int = 3, base_width: int = 16, depth: int = 4,
-                 output_stride: int | None = None, kind: str = "mobilenet",
-                 blocks_per_stage: int = 2, max_width: int | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        base_width: int = 16,
+        depth: int = 4,
+        output_stride: int | None = None,
+        kind: str = "mobilenet",
+        blocks_per_stage: int = 2,
+        max_width: int | None = None,
+    ) -> None:
         super().__init__()
-        check_positive("Encoder", in_channels=in_channels, base_width=base_width, depth=depth,
-                       blocks_per_stage=blocks_per_stage)
+        check_positive(
+            "Encoder",
+            in_channels=in_channels,
+            base_width=base_width,
+            depth=depth,
+            blocks_per_stage=blocks_per_stage,
+        )
         if kind not in ENCODER_KINDS:
-            raise ValueError(f"Encoder: kind must be one of {ENCODER_KINDS} (depthwise separable "
-                             f"or standard 3x3 convs), got {kind!r}")
-        full = 2 ** depth
+            raise ValueError(
+                f"Encoder: kind must be one of {ENCODER_KINDS} (depthwise separable "
+                f"or standard 3x3 convs), got {kind!r}"
+            )
+        full = 2**depth
         output_stride = full if output_stride is None else output_stride
-        allowed = [2 ** i for i in range(depth + 1)]
+        allowed = [2**i for i in range(depth + 1)]
         if output_stride not in allowed:
-            raise ValueError(f"Encoder(depth={depth}): output_stride must be one of {allowed} (a "
-                             f"power of 2 no larger than 2**depth), got {output_stride!r}")
+            raise ValueError(
+                f"Encoder(depth={depth}): output_stride must be one of {allowed} (a "
+                f"power of 2 no larger than 2**depth), got {output_stride!r}"
+            )
         max_width = 8 * base_width if max_width is None else max_width
         check_positive("Encoder", max_width=max_width)
         self.in_channels, self.kind, self.depth = in_channels, kind, depth
         self.output_stride = output_stride
         sep = kind == "mobilenet"
-        widths = [min(base_width * 2 ** i, max(max_width, base_width)) for i in range(depth + 1)]
-        self.stem = nn.Sequential(ConvBlock(in_channels, widths[0], 3),
-                                  *[ConvBlock(widths[0], widths[0], 3, separable=sep)
-                                    for _ in range(blocks_per_stage - 1)])
+        widths = [min(base_width * 2**i, max(max_width, base_width)) for i in range(depth + 1)]
+        self.stem = nn.Sequential(
+            ConvBlock(in_channels, widths[0], 3),
+            *[
+                ConvBlock(widths[0], widths[0], 3, separable=sep)
+                for _ in range(blocks_per_stage - 1)
+            ],
+        )
         self.stages = nn.ModuleList()
         stride, dilation = 1, 1
         self.out_channels, self.strides, self.dilations = [widths[0]], [1], [1]
@@ -104,26 +152,37 @@ class Encoder(StagedEncoder):
             else:  # past the output stride: keep the resolution, dilate instead
                 s, dilation = 1, dilation * 2
             blocks = [ConvBlock(widths[i - 1], widths[i], 3, s, dilation, sep)]
-            blocks += [ConvBlock(widths[i], widths[i], 3, 1, dilation, sep)
-                       for _ in range(blocks_per_stage - 1)]
+            blocks += [
+                ConvBlock(widths[i], widths[i], 3, 1, dilation, sep)
+                for _ in range(blocks_per_stage - 1)
+            ]
             self.stages.append(nn.Sequential(*blocks))
             self.out_channels.append(widths[i])
             self.strides.append(stride)
             self.dilations.append(dilation)
 
     def extra_repr(self) -> str:
-        return (f"kind={self.kind!r}, depth={self.depth}, output_stride={self.output_stride}, "
-                f"widths={self.out_channels}")
+        return (
+            f"kind={self.kind!r}, depth={self.depth}, output_stride={self.output_stride}, "
+            f"widths={self.out_channels}"
+        )
 
 
 class MobileNetEncoder(Encoder):
     """:class:`Encoder` with depthwise separable blocks (``kind="mobilenet"``)."""
 
-    def __init__(self, in_channels: int = 3, base_width: int = 16, depth: int = 4,
-                 output_stride: int | None = None, blocks_per_stage: int = 2,
-                 max_width: int | None = None) -> None:
-        super().__init__(in_channels, base_width, depth, output_stride, "mobilenet",
-                         blocks_per_stage, max_width)
+    def __init__(
+        self,
+        in_channels: int = 3,
+        base_width: int = 16,
+        depth: int = 4,
+        output_stride: int | None = None,
+        blocks_per_stage: int = 2,
+        max_width: int | None = None,
+    ) -> None:
+        super().__init__(
+            in_channels, base_width, depth, output_stride, "mobilenet", blocks_per_stage, max_width
+        )
 
 
 class MobileNetUNet(nn.Module):
@@ -133,22 +192,39 @@ class MobileNetUNet(nn.Module):
     a 1x1 conv gives the class scores at the input's size. Any input size (odd ones too).
     ``encoder="vgg"`` swaps in standard convs everywhere (the same network at full price)."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 4, encoder: str = "mobilenet", blocks_per_stage: int = 2,
-                 max_width: int | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 4,
+        encoder: str = "mobilenet",
+        blocks_per_stage: int = 2,
+        max_width: int | None = None,
+    ) -> None:
         super().__init__()
-        check_positive("MobileNetUNet", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth)
+        check_positive(
+            "MobileNetUNet",
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+        )
         self.in_channels, self.num_classes = in_channels, num_classes
         self.base_width, self.depth = base_width, depth
-        self.encoder = Encoder(in_channels, base_width, depth, None, encoder, blocks_per_stage,
-                               max_width)
+        self.encoder = Encoder(
+            in_channels, base_width, depth, None, encoder, blocks_per_stage, max_width
+        )
         sep = encoder == "mobilenet"
         w = self.encoder.out_channels
         self.dec = nn.ModuleList()
         for i in reversed(range(depth)):
-            self.dec.append(nn.Sequential(ConvBlock(w[i] + w[i + 1], w[i], 3, separable=sep),
-                                          ConvBlock(w[i], w[i], 3, separable=sep)))
+            self.dec.append(
+                nn.Sequential(
+                    ConvBlock(w[i] + w[i + 1], w[i], 3, separable=sep),
+                    ConvBlock(w[i], w[i], 3, separable=sep),
+                )
+            )
         self.head = nn.Conv2d(w[0], num_classes, 1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -161,7 +237,7 @@ class MobileNetUNet(nn.Module):
         return self.head(y)
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
-                f"base_width={self.base_width}, depth={self.depth}")
-
-
+        return (
+            f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
+            f"base_width={self.base_width}, depth={self.depth}"
+        )

@@ -37,8 +37,12 @@ class PyramidPooling(nn.Module):
     """Pool to each of ``bins`` (b x b), 1x1 conv -> BN -> ReLU, upsample bilinearly to the input
     map's size, and concatenate with the input: C + len(bins) * branch_channels channels out."""
 
-    def __init__(self, in_channels: int, bins: Sequence[int] = (1, 2, 3, 6),
-                 branch_channels: int | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        bins: Sequence[int] = (1, 2, 3, 6),
+        branch_channels: int | None = None,
+    ) -> None:
         super().__init__()
         bins = tuple(bins)
         if not bins or not all(isinstance(b, int) and b >= 1 for b in bins):
@@ -46,8 +50,13 @@ class PyramidPooling(nn.Module):
         self.bins = bins
         self.branch_channels = branch_channels or max(in_channels // len(bins), 1)
         self.branches = nn.ModuleList(
-            [nn.Sequential(nn.AdaptiveAvgPool2d(b), ConvBlock(in_channels, self.branch_channels, 1))
-             for b in bins])
+            [
+                nn.Sequential(
+                    nn.AdaptiveAvgPool2d(b), ConvBlock(in_channels, self.branch_channels, 1)
+                )
+                for b in bins
+            ]
+        )
         self.out_channels = in_channels + len(bins) * self.branch_channels
 
     def forward(self, x: Tensor) -> Tensor:
@@ -64,15 +73,30 @@ class PSPNet(nn.Module):
     2**depth (a shallower backbone cannot downsample further); ``backbone``: "vgg", "mobilenet"
     (:class:`~.mobilenet.Encoder`'s ``kind``) or "resnet" (:class:`~.resnet.ResNetEncoder`)."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 4, output_stride: int = 8, bins: Sequence[int] = (1, 2, 3, 6),
-                 backbone: str = "vgg", dropout: float = 0.1, blocks_per_stage: int = 2) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 4,
+        output_stride: int = 8,
+        bins: Sequence[int] = (1, 2, 3, 6),
+        backbone: str = "vgg",
+        dropout: float = 0.1,
+        blocks_per_stage: int = 2,
+    ) -> None:
         super().__init__()
-        check_positive("PSPNet", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth)
+        check_positive(
+            "PSPNet",
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+        )
         self.in_channels, self.num_classes, self.base_width = in_channels, num_classes, base_width
-        self.backbone = build_backbone("PSPNet", in_channels, base_width, depth, output_stride,
-                                       backbone, blocks_per_stage)
+        self.backbone = build_backbone(
+            "PSPNet", in_channels, base_width, depth, output_stride, backbone, blocks_per_stage
+        )
         c = self.backbone.out_channels[-1]
         self.ppm = PyramidPooling(c, bins)
         head = max(c // 4, 1)
@@ -87,5 +111,7 @@ class PSPNet(nn.Module):
         return F.interpolate(y, size=x.shape[2:], mode="bilinear")
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
-                f"base_width={self.base_width}, output_stride={self.backbone.output_stride}")
+        return (
+            f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
+            f"base_width={self.base_width}, output_stride={self.backbone.output_stride}"
+        )

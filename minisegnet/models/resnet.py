@@ -35,8 +35,14 @@ from ..autograd import Tensor
 from .blocks import StagedEncoder, check_positive
 from .mobilenet import Encoder
 
-__all__ = ["BasicBlock", "Bottleneck", "ResNetEncoder", "RESNET_BLOCKS", "BACKBONES",
-           "build_backbone"]
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "ResNetEncoder",
+    "RESNET_BLOCKS",
+    "BACKBONES",
+    "build_backbone",
+]
 
 
 def _conv_bn(in_ch: int, out_ch: int, k: int, stride: int = 1, dilation: int = 1) -> list:
@@ -56,14 +62,21 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1,
-                 dilation: int = 1) -> None:
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, dilation: int = 1) -> None:
         super().__init__()
-        check_positive("BasicBlock", in_channels=in_channels, channels=channels, stride=stride,
-                       dilation=dilation)
+        check_positive(
+            "BasicBlock",
+            in_channels=in_channels,
+            channels=channels,
+            stride=stride,
+            dilation=dilation,
+        )
         self.in_channels, self.out_channels = in_channels, channels
-        self.residual = nn.Sequential(*_conv_bn(in_channels, channels, 3, stride, dilation),
-                                      nn.ReLU(), *_conv_bn(channels, channels, 3, 1, dilation))
+        self.residual = nn.Sequential(
+            *_conv_bn(in_channels, channels, 3, stride, dilation),
+            nn.ReLU(),
+            *_conv_bn(channels, channels, 3, 1, dilation),
+        )
         self.shortcut = _shortcut(in_channels, channels, stride)
         self.relu = nn.ReLU()
 
@@ -77,17 +90,33 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, dilation: int = 1,
-                 expansion: int = 4) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        dilation: int = 1,
+        expansion: int = 4,
+    ) -> None:
         super().__init__()
-        check_positive("Bottleneck", in_channels=in_channels, channels=channels, stride=stride,
-                       dilation=dilation, expansion=expansion)
+        check_positive(
+            "Bottleneck",
+            in_channels=in_channels,
+            channels=channels,
+            stride=stride,
+            dilation=dilation,
+            expansion=expansion,
+        )
         self.expansion = expansion
         out = channels * expansion
         self.in_channels, self.out_channels = in_channels, out
-        self.residual = nn.Sequential(*_conv_bn(in_channels, channels, 1), nn.ReLU(),
-                                      *_conv_bn(channels, channels, 3, stride, dilation), nn.ReLU(),
-                                      *_conv_bn(channels, out, 1))
+        self.residual = nn.Sequential(
+            *_conv_bn(in_channels, channels, 1),
+            nn.ReLU(),
+            *_conv_bn(channels, channels, 3, stride, dilation),
+            nn.ReLU(),
+            *_conv_bn(channels, out, 1),
+        )
         self.shortcut = _shortcut(in_channels, out, stride)
         self.relu = nn.ReLU()
 
@@ -106,26 +135,39 @@ class ResNetEncoder(StagedEncoder):
     DeepLab; default 2**len(layers): no dilation) stops the downsampling there and dilates the
     later stages instead."""
 
-    def __init__(self, in_channels: int = 3, base_width: int = 16,
-                 layers: Sequence[int] = (2, 2, 2, 2), block: str = "basic",
-                 output_stride: int | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        base_width: int = 16,
+        layers: Sequence[int] = (2, 2, 2, 2),
+        block: str = "basic",
+        output_stride: int | None = None,
+    ) -> None:
         super().__init__()
         layers = tuple(layers)
-        check_positive("ResNetEncoder", in_channels=in_channels, base_width=base_width,
-                       **{f"layers[{i}]": n for i, n in enumerate(layers)})
+        check_positive(
+            "ResNetEncoder",
+            in_channels=in_channels,
+            base_width=base_width,
+            **{f"layers[{i}]": n for i, n in enumerate(layers)},
+        )
         if not layers:
-            raise ValueError("ResNetEncoder: layers must list at least one stage, e.g. "
-                             "(2, 2, 2, 2)")
+            raise ValueError(
+                "ResNetEncoder: layers must list at least one stage, e.g. (2, 2, 2, 2)"
+            )
         if block not in RESNET_BLOCKS:
-            raise ValueError(f"ResNetEncoder: block must be one of {tuple(RESNET_BLOCKS)}, got "
-                             f"{block!r}")
+            raise ValueError(
+                f"ResNetEncoder: block must be one of {tuple(RESNET_BLOCKS)}, got {block!r}"
+            )
         depth = len(layers)
-        output_stride = 2 ** depth if output_stride is None else output_stride
-        allowed = [2 ** i for i in range(depth + 1)]
+        output_stride = 2**depth if output_stride is None else output_stride
+        allowed = [2**i for i in range(depth + 1)]
         if output_stride not in allowed:
-            raise ValueError(f"ResNetEncoder(layers={layers}): output_stride must be one of "
-                             f"{allowed} (a power of 2 no larger than 2**len(layers)), got "
-                             f"{output_stride!r}")
+            raise ValueError(
+                f"ResNetEncoder(layers={layers}): output_stride must be one of "
+                f"{allowed} (a power of 2 no larger than 2**len(layers)), got "
+                f"{output_stride!r}"
+            )
         self.in_channels, self.block, self.layers = in_channels, block, layers
         self.output_stride, self.depth = output_stride, depth
         cls = RESNET_BLOCKS[block]
@@ -138,7 +180,7 @@ class ResNetEncoder(StagedEncoder):
                 s, stride = 2, stride * 2
             else:  # past the output stride: keep the resolution, dilate instead
                 s, dilation = 1, dilation * 2
-            channels = base_width * 2 ** i
+            channels = base_width * 2**i
             blocks = []
             for b in range(n_blocks):
                 blocks.append(cls(width, channels, s if b == 0 else 1, dilation))
@@ -149,22 +191,31 @@ class ResNetEncoder(StagedEncoder):
             self.dilations.append(dilation)
 
     def extra_repr(self) -> str:
-        return (f"block={self.block!r}, layers={self.layers}, output_stride={self.output_stride}, "
-                f"widths={self.out_channels}")
+        return (
+            f"block={self.block!r}, layers={self.layers}, output_stride={self.output_stride}, "
+            f"widths={self.out_channels}"
+        )
 
 
 BACKBONES = ("vgg", "mobilenet", "resnet")
 
 
-def build_backbone(model: str, in_channels: int, base_width: int, depth: int, output_stride: int,
-                   kind: str, blocks_per_stage: int = 2) -> nn.Module:
+def build_backbone(
+    model: str,
+    in_channels: int,
+    base_width: int,
+    depth: int,
+    output_stride: int,
+    kind: str,
+    blocks_per_stage: int = 2,
+) -> nn.Module:
     """The dilated backbone of PSPNet / DeepLabV3 / DeepLabV3Plus by name: "vgg" or "mobilenet"
     (:class:`~.mobilenet.Encoder`), or "resnet" (:class:`ResNetEncoder` with ``depth`` stages of
     ``blocks_per_stage`` basic blocks: (2, 2, 2, 2) is ResNet-18's layout). ``output_stride`` is
     capped at 2**depth."""
     if kind not in BACKBONES:
         raise ValueError(f"{model}: backbone must be one of {BACKBONES}, got {kind!r}")
-    os_ = min(output_stride, 2 ** depth)
+    os_ = min(output_stride, 2**depth)
     if kind == "resnet":
         check_positive(model, depth=depth, blocks_per_stage=blocks_per_stage)
         return ResNetEncoder(in_channels, base_width, (blocks_per_stage,) * depth, "basic", os_)

@@ -25,11 +25,23 @@ __all__ = ["SegNet", "DeconvNet"]
 class _EncoderDecoder(nn.Module):
     """Shared by SegNet and DeconvNet: pooling with indices, unpooling with the same indices."""
 
-    def _build(self, in_channels: int, num_classes: int, base_width: int, depth: int,
-               batch_norm: bool, transposed_decoder: bool) -> list[int]:
+    def _build(
+        self,
+        in_channels: int,
+        num_classes: int,
+        base_width: int,
+        depth: int,
+        batch_norm: bool,
+        transposed_decoder: bool,
+    ) -> list[int]:
         name = type(self).__name__
-        check_positive(name, in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth)
+        check_positive(
+            name,
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+        )
         self.in_channels, self.num_classes = in_channels, num_classes
         self.base_width, self.depth = base_width, depth
         widths = [base_width * 2 ** min(i, 3) for i in range(depth)]  # capped at 8x, like VGG's 512
@@ -37,8 +49,11 @@ class _EncoderDecoder(nn.Module):
         self.pools = nn.ModuleList()
         c = in_channels
         for wd in widths:
-            self.enc.append(nn.Sequential(ConvBNReLU(c, wd, 3, 1, batch_norm),
-                                          ConvBNReLU(wd, wd, 3, 1, batch_norm)))
+            self.enc.append(
+                nn.Sequential(
+                    ConvBNReLU(c, wd, 3, 1, batch_norm), ConvBNReLU(wd, wd, 3, 1, batch_norm)
+                )
+            )
             self.pools.append(nn.MaxPool2d(2, return_indices=True))
             c = wd
         self.unpools = nn.ModuleList()
@@ -46,25 +61,35 @@ class _EncoderDecoder(nn.Module):
         for i in reversed(range(depth)):
             out = widths[i - 1] if i > 0 else widths[0]
             self.unpools.append(nn.MaxUnpool2d(2))
-            self.dec.append(nn.Sequential(
-                ConvBNReLU(widths[i], widths[i], 3, 1, batch_norm, transposed=transposed_decoder),
-                ConvBNReLU(widths[i], out, 3, 1, batch_norm, transposed=transposed_decoder)))
+            self.dec.append(
+                nn.Sequential(
+                    ConvBNReLU(
+                        widths[i], widths[i], 3, 1, batch_norm, transposed=transposed_decoder
+                    ),
+                    ConvBNReLU(widths[i], out, 3, 1, batch_norm, transposed=transposed_decoder),
+                )
+            )
         return widths
 
     def _check_input(self, x: Tensor, min_bottleneck: int = 1) -> None:
         name = type(self).__name__
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"{name}: expected an (N, {self.in_channels}, H, W) input, got shape "
-                             f"{x.shape}")
+            raise ValueError(
+                f"{name}: expected an (N, {self.in_channels}, H, W) input, got shape {x.shape}"
+            )
         # floor-halving depth times leaves at least min_bottleneck pixels iff n >= that * 2**depth
-        smallest = min_bottleneck * 2 ** self.depth
+        smallest = min_bottleneck * 2**self.depth
         if min(x.shape[2:]) < smallest:
             need = f"{self.depth} 2x2 poolings" + (
                 f" followed by fc6's {min_bottleneck}x{min_bottleneck} kernel (center_kernel)"
-                if min_bottleneck > 1 else "")
-            raise ValueError(f"{name}(depth={self.depth}): input {x.shape[2]}x{x.shape[3]} is too "
-                             f"small; {need} need at least {smallest}x{smallest} pixels (use a "
-                             "larger input or a smaller depth)")
+                if min_bottleneck > 1
+                else ""
+            )
+            raise ValueError(
+                f"{name}(depth={self.depth}): input {x.shape[2]}x{x.shape[3]} is too "
+                f"small; {need} need at least {smallest}x{smallest} pixels (use a "
+                "larger input or a smaller depth)"
+            )
 
     def _encode(self, x: Tensor) -> tuple[Tensor, list]:
         memory = []
@@ -81,15 +106,23 @@ class _EncoderDecoder(nn.Module):
         return x
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
-                f"base_width={self.base_width}, depth={self.depth}")
+        return (
+            f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
+            f"base_width={self.base_width}, depth={self.depth}"
+        )
 
 
 class SegNet(_EncoderDecoder):
     """SegNet with ``depth`` encoder / decoder levels (widths base, 2, 4, 8, 8, ... x base)."""
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 4, batch_norm: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 4,
+        batch_norm: bool = True,
+    ) -> None:
         super().__init__()
         widths = self._build(in_channels, num_classes, base_width, depth, batch_norm, False)
         self.classifier = nn.Conv2d(widths[0], num_classes, 1)
@@ -108,17 +141,26 @@ class DeconvNet(_EncoderDecoder):
     paper's 7x7 fc6 collapsing pool5 to 1x1.
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 4, center_kernel: int = 3, fc_width: int | None = None,
-                 batch_norm: bool = True, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 4,
+        center_kernel: int = 3,
+        fc_width: int | None = None,
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         check_positive("DeconvNet", center_kernel=center_kernel)
         widths = self._build(in_channels, num_classes, base_width, depth, batch_norm, True)
         self.center_kernel = center_kernel
         c = widths[-1]
         fc = fc_width or 2 * c
-        self.fc6 = nn.Sequential(ConvBNReLU(c, fc, center_kernel, 0, batch_norm),
-                                 nn.Dropout2d(dropout))
+        self.fc6 = nn.Sequential(
+            ConvBNReLU(c, fc, center_kernel, 0, batch_norm), nn.Dropout2d(dropout)
+        )
         self.fc7 = nn.Sequential(ConvBNReLU(fc, fc, 1, 0, batch_norm), nn.Dropout2d(dropout))
         self.deconv_fc6 = ConvBNReLU(fc, c, center_kernel, 0, batch_norm, transposed=True)
         self.classifier = nn.Conv2d(widths[0], num_classes, 1)

@@ -52,8 +52,14 @@ from .. import functional as F
 from ..autograd import Tensor
 from .blocks import ConvBNReLU, check_input, check_positive
 
-__all__ = ["SETR", "ViTEncoder", "TransformerLayer", "Mlp", "SETR_DECODERS",
-           "init_transformer_weights"]
+__all__ = [
+    "SETR",
+    "ViTEncoder",
+    "TransformerLayer",
+    "Mlp",
+    "SETR_DECODERS",
+    "init_transformer_weights",
+]
 
 SETR_DECODERS = ("naive", "pup", "mla")
 
@@ -65,6 +71,7 @@ def init_transformer_weights(model: nn.Module, std: float = 0.02) -> None:
     the identity plus the patch embedding and trains faster than with PyTorch's nn.Linear default.
     """
     from ..random import generator
+
     for m in model.modules():
         for name in ("weight", "in_proj_weight"):
             p = m._parameters.get(name)
@@ -93,8 +100,9 @@ class Mlp(nn.Module):
 class TransformerLayer(nn.Module):
     """A pre-norm ViT layer: x + MSA(LN(x)), then x + MLP(LN(x)) on (N, L, E) tokens."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0,
-                 approximate: str = "none") -> None:
+    def __init__(
+        self, dim: int, num_heads: int, mlp_ratio: float = 4.0, approximate: str = "none"
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = nn.MultiheadAttention(dim, num_heads)
@@ -114,22 +122,31 @@ class ViTEncoder(nn.Module):
     one after the final LayerNorm).
     """
 
-    def __init__(self, in_channels: int, embed_dim: int, depth: int, num_heads: int,
-                 patch_size: int, img_size: int, mlp_ratio: float = 4.0,
-                 approximate: str = "none") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        embed_dim: int,
+        depth: int,
+        num_heads: int,
+        patch_size: int,
+        img_size: int,
+        mlp_ratio: float = 4.0,
+        approximate: str = "none",
+    ) -> None:
         super().__init__()
         self.patch_size = patch_size
         self.patch_embed = nn.PatchEmbed(in_channels, embed_dim, patch_size)
         self.pos_embed = nn.PositionEmbedding(embed_dim, max(1, img_size // patch_size))
-        self.layers = nn.ModuleList([TransformerLayer(embed_dim, num_heads, mlp_ratio, approximate)
-                                     for _ in range(depth)])
+        self.layers = nn.ModuleList(
+            [TransformerLayer(embed_dim, num_heads, mlp_ratio, approximate) for _ in range(depth)]
+        )
         self.norm = nn.LayerNorm(embed_dim)
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        x = self.patch_embed(x)                            # (N, E, h, w)
+        x = self.patch_embed(x)  # (N, E, h, w)
         n, e, h, w = x.shape
         x = x + self.pos_embed((h, w))
-        tokens = x.reshape(n, e, h * w).permute(0, 2, 1)   # (N, L, E), L = h w
+        tokens = x.reshape(n, e, h * w).permute(0, 2, 1)  # (N, L, E), L = h w
         maps = []
         for i, layer in enumerate(self.layers):
             tokens = layer(tokens)
@@ -146,29 +163,51 @@ class SETR(nn.Module):
     made for (other sizes resize it).
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, decoder: str = "pup",
-                 base_width: int = 16, depth: int = 4, num_heads: int = 4, patch_size: int = 4,
-                 img_size: int = 32, mlp_ratio: float = 4.0, decoder_width: int | None = None,
-                 approximate: str = "tanh") -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        decoder: str = "pup",
+        base_width: int = 16,
+        depth: int = 4,
+        num_heads: int = 4,
+        patch_size: int = 4,
+        img_size: int = 32,
+        mlp_ratio: float = 4.0,
+        decoder_width: int | None = None,
+        approximate: str = "tanh",
+    ) -> None:
         super().__init__()
-        check_positive("SETR", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth, num_heads=num_heads,
-                       patch_size=patch_size, img_size=img_size)
+        check_positive(
+            "SETR",
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+            num_heads=num_heads,
+            patch_size=patch_size,
+            img_size=img_size,
+        )
         if decoder not in SETR_DECODERS:
-            raise ValueError(f"SETR: decoder must be one of {', '.join(SETR_DECODERS)}, got "
-                             f"{decoder!r}")
+            raise ValueError(
+                f"SETR: decoder must be one of {', '.join(SETR_DECODERS)}, got {decoder!r}"
+            )
         e = num_heads * base_width
         d = decoder_width or max(2, e // 2)
         self.in_channels, self.num_classes, self.decoder = in_channels, num_classes, decoder
         self.patch_size, self.depth, self.embed_dim = patch_size, depth, e
-        self.encoder = ViTEncoder(in_channels, e, depth, num_heads, patch_size, img_size,
-                                  mlp_ratio, approximate)
+        self.encoder = ViTEncoder(
+            in_channels, e, depth, num_heads, patch_size, img_size, mlp_ratio, approximate
+        )
         if decoder == "naive":
-            self.head: nn.Module = nn.Sequential(ConvBNReLU(e, d, 1, 0), nn.Conv2d(d, num_classes, 1))
+            self.head: nn.Module = nn.Sequential(
+                ConvBNReLU(e, d, 1, 0), nn.Conv2d(d, num_classes, 1)
+            )
         elif decoder == "pup":
             stages = max(1, math.ceil(math.log2(patch_size)))
-            self.stages = nn.ModuleList([ConvBNReLU(e if i == 0 else d, d, 3, 1)
-                                         for i in range(stages)])
+            self.stages = nn.ModuleList(
+                [ConvBNReLU(e if i == 0 else d, d, 3, 1) for i in range(stages)]
+            )
             self.head = nn.Conv2d(d, num_classes, 1)
         else:
             streams = min(4, depth)
@@ -185,9 +224,11 @@ class SETR(nn.Module):
             if n % p or n < p:
                 below, above = (n // p) * p, (n // p + 1) * p
                 near = f"{below} or {above}" if below >= p else f"{above}"
-                raise ValueError(f"SETR(patch_size={p}): input {name} {n} does not work; it must "
-                                 f"be a multiple of the patch size {p}. Nearest sizes that work: "
-                                 f"{near}")
+                raise ValueError(
+                    f"SETR(patch_size={p}): input {name} {n} does not work; it must "
+                    f"be a multiple of the patch size {p}. Nearest sizes that work: "
+                    f"{near}"
+                )
 
     def forward(self, x: Tensor) -> Tensor:
         check_input("SETR", x, self.in_channels, sizes="")
@@ -201,13 +242,14 @@ class SETR(nn.Module):
             h, w = y.shape[2:]
             for i, stage in enumerate(self.stages):
                 last = i == len(self.stages) - 1
-                h, w = (size if last else (min(2 * h, size[0]), min(2 * w, size[1])))
+                h, w = size if last else (min(2 * h, size[0]), min(2 * w, size[1]))
                 y = F.interpolate(stage(y), size=(h, w), mode="bilinear")
             return self.head(y)
         else:
             agg, outs = None, []
-            for tap, proj, refine in zip(reversed(self.taps), reversed(self.project),
-                                         reversed(self.refine)):  # deepest stream first
+            for tap, proj, refine in zip(
+                reversed(self.taps), reversed(self.project), reversed(self.refine)
+            ):  # deepest stream first
                 s = proj(maps[tap])
                 agg = s if agg is None else agg + s
                 outs.append(refine(agg))
@@ -215,5 +257,7 @@ class SETR(nn.Module):
         return F.interpolate(y, size=size, mode="bilinear") if y.shape[2:] != size else y
 
     def extra_repr(self) -> str:
-        return (f"decoder={self.decoder!r}, embed_dim={self.embed_dim}, depth={self.depth}, "
-                f"patch_size={self.patch_size}")
+        return (
+            f"decoder={self.decoder!r}, embed_dim={self.embed_dim}, depth={self.depth}, "
+            f"patch_size={self.patch_size}"
+        )

@@ -89,9 +89,9 @@ class WindowAttention(nn.Module):
         bn, n, c = windows.shape
         nw = bn // batch
         qkv = self.qkv(windows).reshape(batch, nw, n, 3, self.num_heads, self.head_dim)
-        qkv = qkv.permute(3, 0, 1, 4, 2, 5)                  # (3, B, nW, heads, n, d)
+        qkv = qkv.permute(3, 0, 1, 4, 2, 5)  # (3, B, nW, heads, n, d)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        scores_add = self.bias(ws)                            # (heads, n, n)
+        scores_add = self.bias(ws)  # (heads, n, n)
         if mask is not None:
             scores_add = scores_add + Tensor(mask[:, None])  # (nW, heads, n, n)
         out = F.scaled_dot_product_attention(q, k, v, scores_add)  # (B, nW, heads, n, d)
@@ -103,8 +103,15 @@ class SwinBlock(nn.Module):
     """x + (S)W-MSA(LN(x)), then x + MLP(LN(x)), on an (N, H, W, C) map; ``shifted`` selects
     SW-MSA (cyclic shift by -ws/2, the mask, the shift back)."""
 
-    def __init__(self, dim: int, num_heads: int, window_size: int, shifted: bool,
-                 mlp_ratio: float = 4.0, approximate: str = "none") -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        shifted: bool,
+        mlp_ratio: float = 4.0,
+        approximate: str = "none",
+    ) -> None:
         super().__init__()
         self.window_size, self.shifted = window_size, shifted
         self.norm1 = nn.LayerNorm(dim)
@@ -124,8 +131,10 @@ class SwinBlock(nn.Module):
         b, h, w, c = x.shape
         found = stage_windows(h, w, self.window_size)
         if found is None:  # Swin.check_input_size rules this out before the first stage
-            raise ValueError(f"{type(self).__name__}: a {h}x{w} map does not tile into windows of "
-                             f"{self.window_size}")
+            raise ValueError(
+                f"{type(self).__name__}: a {h}x{w} map does not tile into windows of "
+                f"{self.window_size}"
+            )
         ws, shift = found
         shift = shift if self.shifted else 0
         y = self.norm1(x)
@@ -181,26 +190,47 @@ class Swin(nn.Module):
     ``base_width * num_heads * 2**i`` channels. ``depth`` is the number of stages.
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 2, num_heads: int = 2, patch_size: int = 2, window_size: int = 4,
-                 blocks_per_stage: int = 2, mlp_ratio: float = 4.0,
-                 approximate: str = "tanh", decoder: str = "fpn") -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 2,
+        num_heads: int = 2,
+        patch_size: int = 2,
+        window_size: int = 4,
+        blocks_per_stage: int = 2,
+        mlp_ratio: float = 4.0,
+        approximate: str = "tanh",
+        decoder: str = "fpn",
+    ) -> None:
         super().__init__()
-        check_positive("Swin", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth, num_heads=num_heads,
-                       patch_size=patch_size, window_size=window_size,
-                       blocks_per_stage=blocks_per_stage)
+        check_positive(
+            "Swin",
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+            num_heads=num_heads,
+            patch_size=patch_size,
+            window_size=window_size,
+            blocks_per_stage=blocks_per_stage,
+        )
         if decoder not in ("fpn", "unet"):
             raise ValueError(f"Swin: decoder must be 'fpn' or 'unet', got {decoder!r}")
         self.in_channels, self.num_classes, self.depth = in_channels, num_classes, depth
         self.decoder = decoder
         self.patch_size, self.window_size = patch_size, window_size
-        dims = [base_width * num_heads * 2 ** i for i in range(depth)]
-        heads = [num_heads * 2 ** i for i in range(depth)]
+        dims = [base_width * num_heads * 2**i for i in range(depth)]
+        heads = [num_heads * 2**i for i in range(depth)]
 
         def blocks(i: int) -> nn.ModuleList:
-            return nn.ModuleList([SwinBlock(dims[i], heads[i], window_size, j % 2 == 1, mlp_ratio,
-                                            approximate) for j in range(blocks_per_stage)])
+            return nn.ModuleList(
+                [
+                    SwinBlock(dims[i], heads[i], window_size, j % 2 == 1, mlp_ratio, approximate)
+                    for j in range(blocks_per_stage)
+                ]
+            )
 
         self.patch_embed = nn.PatchEmbed(in_channels, dims[0], patch_size)
         self.embed_norm = nn.LayerNorm(dims[0])
@@ -208,10 +238,12 @@ class Swin(nn.Module):
         self.merges = nn.ModuleList([PatchMerging(dims[i]) for i in range(depth - 1)])
         self.norms = nn.ModuleList([nn.LayerNorm(d) for d in dims])  # each stage's output
         if decoder == "unet":
-            self.expands = nn.ModuleList([PatchExpanding(dims[i + 1], dims[i], 2)
-                                          for i in reversed(range(depth - 1))])
-            self.fuse = nn.ModuleList([nn.Linear(2 * dims[i], dims[i])
-                                       for i in reversed(range(depth - 1))])
+            self.expands = nn.ModuleList(
+                [PatchExpanding(dims[i + 1], dims[i], 2) for i in reversed(range(depth - 1))]
+            )
+            self.fuse = nn.ModuleList(
+                [nn.Linear(2 * dims[i], dims[i]) for i in reversed(range(depth - 1))]
+            )
             self.dec_stages = nn.ModuleList([blocks(i) for i in reversed(range(depth - 1))])
             self.final_expand = PatchExpanding(dims[0], dims[0], patch_size)
             self.head: nn.Module = nn.Linear(dims[0], num_classes)
@@ -247,7 +279,8 @@ class Swin(nn.Module):
             f"Swin(patch_size={self.patch_size}, window_size={self.window_size}, depth="
             f"{self.depth}): input {h}x{w} does not work; H and W must be multiples of patch_size "
             f"* 2**(depth-1) = {step}, and each stage's map a multiple of its window (a map "
-            f"smaller than the window uses one window). Nearest square sizes that work: {near}")
+            f"smaller than the window uses one window). Nearest square sizes that work: {near}"
+        )
 
     # ----- forward --------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
@@ -262,17 +295,22 @@ class Swin(nn.Module):
             feats.append(self.norms[i](y))
             if i < self.depth - 1:
                 y = self.merges[i](y)
-        return self._unet(feats) if self.decoder == "unet" else self._fpn(feats, (x.shape[2], x.shape[3]))
+        return (
+            self._unet(feats)
+            if self.decoder == "unet"
+            else self._fpn(feats, (x.shape[2], x.shape[3]))
+        )
 
     def _unet(self, feats: list[Tensor]) -> Tensor:
         y = feats[-1]
-        for expand, fuse, stage, skip in zip(self.expands, self.fuse, self.dec_stages,
-                                             reversed(feats[:-1])):
+        for expand, fuse, stage, skip in zip(
+            self.expands, self.fuse, self.dec_stages, reversed(feats[:-1])
+        ):
             y = fuse(F.cat([expand(y), skip], axis=3))
             assert isinstance(stage, nn.ModuleList)  # a stage: its blocks
             for block in stage:
                 y = block(y)
-        y = self.final_expand(y)                                        # (N, H, W, C)
+        y = self.final_expand(y)  # (N, H, W, C)
         return self.head(y).permute(0, 3, 1, 2)
 
     def _fpn(self, feats: list[Tensor], size: tuple[int, int]) -> Tensor:
@@ -280,11 +318,12 @@ class Swin(nn.Module):
         for i in range(self.depth - 2, -1, -1):  # top-down: add the coarser map, upsampled
             maps[i] = maps[i] + F.interpolate(maps[i + 1], size=maps[i].shape[2:], mode="bilinear")
         top = maps[0].shape[2:]
-        outs = [F.interpolate(sm(m), size=top, mode="bilinear") if m.shape[2:] != top else sm(m)
-                for sm, m in zip(self.smooth, maps)]
+        outs = [
+            F.interpolate(sm(m), size=top, mode="bilinear") if m.shape[2:] != top else sm(m)
+            for sm, m in zip(self.smooth, maps)
+        ]
         y = self.head(self.fuse_conv(F.cat(outs, axis=1)))
         return F.interpolate(y, size=size, mode="bilinear") if y.shape[2:] != size else y
 
     def extra_repr(self) -> str:
-        return (f"depth={self.depth}, patch_size={self.patch_size}, "
-                f"window_size={self.window_size}")
+        return f"depth={self.depth}, patch_size={self.patch_size}, window_size={self.window_size}"

@@ -30,19 +30,33 @@ class UNet(nn.Module):
     padding="valid", batch_norm=False)``.
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 4, base_width: int = 16,
-                 depth: int = 4, padding: str = "same", batch_norm: bool = True,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 4,
+        base_width: int = 16,
+        depth: int = 4,
+        padding: str = "same",
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
-        check_positive("UNet", in_channels=in_channels, num_classes=num_classes,
-                       base_width=base_width, depth=depth)
+        check_positive(
+            "UNet",
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_width=base_width,
+            depth=depth,
+        )
         if padding not in ("same", "valid"):
-            raise ValueError(f"UNet: padding must be 'same' (padded convs, output size = input "
-                             f"size) or 'valid' (the original unpadded convs), got {padding!r}")
+            raise ValueError(
+                f"UNet: padding must be 'same' (padded convs, output size = input "
+                f"size) or 'valid' (the original unpadded convs), got {padding!r}"
+            )
         self.in_channels, self.num_classes = in_channels, num_classes
         self.base_width, self.depth, self.padding = base_width, depth, padding
         pad = 1 if padding == "same" else 0
-        widths = [base_width * 2 ** i for i in range(depth + 1)]
+        widths = [base_width * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList()
         self.pools = nn.ModuleList()
         c = in_channels
@@ -65,7 +79,7 @@ class UNet(nn.Module):
         if n < 1:
             return None
         if self.padding == "same":
-            return n if n % 2 ** self.depth == 0 else None
+            return n if n % 2**self.depth == 0 else None
         for _ in range(self.depth):
             n -= 4  # two unpadded 3x3 convs
             if n < 2 or n % 2:
@@ -82,8 +96,9 @@ class UNet(nn.Module):
 
     def _nearest(self, n: int) -> str:
         below = next((m for m in range(n - 1, 0, -1) if self._out_len(m) is not None), None)
-        above = next(m for m in range(n + 1, n + 2 ** (self.depth + 3) + 200)
-                     if self._out_len(m) is not None)
+        above = next(
+            m for m in range(n + 1, n + 2 ** (self.depth + 3) + 200) if self._out_len(m) is not None
+        )
         parts = [f"{m} (output {self._out_len(m)})" for m in (below, above) if m is not None]
         return " or ".join(parts)
 
@@ -91,12 +106,16 @@ class UNet(nn.Module):
         """Raise a ValueError naming the nearest sizes that work when (h, w) does not."""
         for name, n in (("height", h), ("width", w)):
             if self._out_len(n) is None:
-                rule = (f"divisible by 2**depth = {2 ** self.depth}" if self.padding == "same" else
-                        "such that every map before a 2x2 max-pool has an even size (each "
-                        "unpadded 3x3 conv removes 2 pixels)")
+                rule = (
+                    f"divisible by 2**depth = {2**self.depth}"
+                    if self.padding == "same"
+                    else "such that every map before a 2x2 max-pool has an even size (each "
+                    "unpadded 3x3 conv removes 2 pixels)"
+                )
                 raise ValueError(
                     f"UNet(padding={self.padding!r}, depth={self.depth}): input {name} {n} does "
-                    f"not work; it must be {rule}. Nearest sizes that work: {self._nearest(n)}")
+                    f"not work; it must be {rule}. Nearest sizes that work: {self._nearest(n)}"
+                )
 
     def output_size(self, h: int, w: int) -> tuple[int, int]:
         """Output (height, width) for an input of (h, w), by shape arithmetic (no forward pass):
@@ -109,8 +128,9 @@ class UNet(nn.Module):
     # ----- forward --------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"UNet: expected an (N, {self.in_channels}, H, W) input, got shape "
-                             f"{x.shape}")
+            raise ValueError(
+                f"UNet: expected an (N, {self.in_channels}, H, W) input, got shape {x.shape}"
+            )
         self.check_input_size(x.shape[2], x.shape[3])
         skips = []
         for block, pool in zip(self.down, self.pools):
@@ -126,5 +146,7 @@ class UNet(nn.Module):
         return self.head(x)
 
     def extra_repr(self) -> str:
-        return (f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
-                f"base_width={self.base_width}, depth={self.depth}, padding={self.padding!r}")
+        return (
+            f"in_channels={self.in_channels}, num_classes={self.num_classes}, "
+            f"base_width={self.base_width}, depth={self.depth}, padding={self.padding!r}"
+        )

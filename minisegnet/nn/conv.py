@@ -23,8 +23,10 @@ def _check_channels(layer: str, in_ch: int, out_ch: int, groups: int) -> None:
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{layer}: {name} must be a positive int, got {v!r}")
     if in_ch % groups or out_ch % groups:
-        raise ValueError(f"{layer}: in_channels={in_ch} and out_channels={out_ch} must both be "
-                         f"divisible by groups={groups}")
+        raise ValueError(
+            f"{layer}: in_channels={in_ch} and out_channels={out_ch} must both be "
+            f"divisible by groups={groups}"
+        )
 
 
 class Conv2d(Module):
@@ -39,9 +41,17 @@ class Conv2d(Module):
     half on each side and the odd pixel (even kernels) at the bottom / right.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Pair,
-                 stride: int | Pair = 1, padding: int | Pair | str = 0, dilation: int | Pair = 1,
-                 groups: int = 1, bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Pair,
+        stride: int | Pair = 1,
+        padding: int | Pair | str = 0,
+        dilation: int | Pair = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         _check_channels("Conv2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
@@ -55,14 +65,18 @@ class Conv2d(Module):
             self.padding = (0, 0)
         elif padding == "same":
             if self.stride != (1, 1):
-                raise ValueError(f"Conv2d: padding='same' is not supported for strided "
-                                 f"convolutions (stride={self.stride}); give an int padding")
+                raise ValueError(
+                    f"Conv2d: padding='same' is not supported for strided "
+                    f"convolutions (stride={self.stride}); give an int padding"
+                )
             totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
             self.padding = (totals[0] // 2, totals[1] // 2)
             self._extra_pad = (totals[0] % 2, totals[1] % 2)
         elif isinstance(padding, str):
-            raise ValueError(f"Conv2d: padding must be an int, a pair of ints, 'same' or 'valid', "
-                             f"got {padding!r}")
+            raise ValueError(
+                f"Conv2d: padding must be an int, a pair of ints, 'same' or 'valid', "
+                f"got {padding!r}"
+            )
         else:
             self.padding = pair(padding, "padding", "Conv2d", 0)
         fan_in = in_channels // groups * kh * kw
@@ -73,19 +87,27 @@ class Conv2d(Module):
     def forward(self, x: Tensor) -> Tensor:
         if self._extra_pad != (0, 0):
             x = F.pad(x, ((0, 0), (0, 0), (0, self._extra_pad[0]), (0, self._extra_pad[1])))
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
-                        dilation=self.dilation, groups=self.groups)
+        return F.conv2d(
+            x,
+            self.weight,
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+        )
 
     def extra_repr(self) -> str:
         pad = repr(self.padding_mode_name) if self.padding_mode_name else self.padding
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}, padding={pad}")
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={pad}"
+        )
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         return s + ("" if self.bias is not None else ", bias=False")
-
 
 
 class ConvTranspose2d(Module):
@@ -102,10 +124,19 @@ class ConvTranspose2d(Module):
     Multiply-adds per image: H_in W_in C_in (C_out / groups) kH kW.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Pair,
-                 stride: int | Pair = 1, padding: int | Pair = 0, output_padding: int | Pair = 0,
-                 groups: int = 1, bias: bool = True, dilation: int | Pair = 1,
-                 bilinear_init: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Pair,
+        stride: int | Pair = 1,
+        padding: int | Pair = 0,
+        output_padding: int | Pair = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | Pair = 1,
+        bilinear_init: bool = False,
+    ) -> None:
         super().__init__()
         _check_channels("ConvTranspose2d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
@@ -122,11 +153,14 @@ class ConvTranspose2d(Module):
                 raise ValueError(
                     f"ConvTranspose2d(bilinear_init=True): needs in_channels == out_channels "
                     f"(each channel upsampled on its own), got {in_channels} -> {out_channels} "
-                    f"with groups={groups}")
+                    f"with groups={groups}"
+                )
             w = zeros(shape)
             if kh != kw:
-                raise ValueError(f"ConvTranspose2d(bilinear_init=True): needs a square kernel, "
-                                 f"got {self.kernel_size}")
+                raise ValueError(
+                    f"ConvTranspose2d(bilinear_init=True): needs a square kernel, "
+                    f"got {self.kernel_size}"
+                )
             k = bilinear_kernel(kh, device=backend.device_of(w), dtype=w.dtype)
             if groups == 1:
                 for c in range(in_channels):
@@ -140,14 +174,23 @@ class ConvTranspose2d(Module):
         self.bias = Parameter(zeros((out_channels,))) if bias else None
 
     def forward(self, x: Tensor, output_size: tuple[int, ...] | None = None) -> Tensor:
-        return F.conv_transpose2d(x, self.weight, self.bias, stride=self.stride,
-                                  padding=self.padding, output_padding=self.output_padding,
-                                  dilation=self.dilation, groups=self.groups,
-                                  output_size=output_size)
+        return F.conv_transpose2d(
+            x,
+            self.weight,
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=self.output_padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            output_size=output_size,
+        )
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}, padding={self.padding}")
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}"
+        )
         if self.output_padding != (0, 0):
             s += f", output_padding={self.output_padding}"
         if self.groups != 1:
@@ -155,4 +198,3 @@ class ConvTranspose2d(Module):
         if self.bilinear_init:
             s += ", bilinear_init=True"
         return s + ("" if self.bias is not None else ", bias=False")
-

@@ -30,8 +30,7 @@ __all__ = ["convolutionalize"]
 ELEMENTWISE = (ReLU, LeakyReLU, Sigmoid, Tanh, Softplus, GELU, Dropout, Identity)
 
 
-def convolutionalize(layers: Sequential | Iterable[Module],
-                     in_shape: Sequence[int]) -> Sequential:
+def convolutionalize(layers: Sequential | Iterable[Module], in_shape: Sequence[int]) -> Sequential:
     """Turn a classifier head -- ``layers`` (a Sequential or a list) applied to the flattened
     (C, H, W) map ``in_shape`` -- into the equivalent fully convolutional Sequential.
 
@@ -45,11 +44,15 @@ def convolutionalize(layers: Sequential | Iterable[Module],
     modules = list(layers.children()) if isinstance(layers, Sequential) else list(layers)
     shape = tuple(in_shape)
     if len(shape) != 3 or not all(isinstance(n, int) and n >= 1 for n in shape):
-        raise ValueError(f"convolutionalize: in_shape must be (C, H, W), the shape of the map the "
-                         f"classifier flattens, got {in_shape!r}")
+        raise ValueError(
+            f"convolutionalize: in_shape must be (C, H, W), the shape of the map the "
+            f"classifier flattens, got {in_shape!r}"
+        )
     if not any(isinstance(m, Linear) for m in modules):
-        raise ValueError("convolutionalize: layers hold no Linear layer to convert; pass the "
-                         "classifier head, e.g. [Linear(C*H*W, F), ReLU(), Linear(F, K)]")
+        raise ValueError(
+            "convolutionalize: layers hold no Linear layer to convert; pass the "
+            "classifier head, e.g. [Linear(C*H*W, F), ReLU(), Linear(F, K)]"
+        )
     c, h, w = shape
     out: list[Module] = []
     first = True
@@ -57,13 +60,17 @@ def convolutionalize(layers: Sequential | Iterable[Module],
         if isinstance(m, Linear):
             fan_in = c * h * w if first else c
             if m.in_features != fan_in:
-                what = (f"the flattened {shape} map (C*H*W = {fan_in})" if first else
-                        f"the previous layer's {c} features")
-                raise ValueError(f"convolutionalize: layer {i} is Linear({m.in_features}, "
-                                 f"{m.out_features}) but receives {what}")
+                what = (
+                    f"the flattened {shape} map (C*H*W = {fan_in})"
+                    if first
+                    else f"the previous layer's {c} features"
+                )
+                raise ValueError(
+                    f"convolutionalize: layer {i} is Linear({m.in_features}, "
+                    f"{m.out_features}) but receives {what}"
+                )
             k = (h, w) if first else (1, 1)
-            conv = Conv2d(c if first else m.in_features, m.out_features, k,
-                          bias=m.bias is not None)
+            conv = Conv2d(c if first else m.in_features, m.out_features, k, bias=m.bias is not None)
             conv.weight = Parameter(m.weight.data.reshape(m.out_features, -1, *k).copy())
             if m.bias is not None:
                 conv.bias = Parameter(m.bias.data.copy())
@@ -72,8 +79,10 @@ def convolutionalize(layers: Sequential | Iterable[Module],
         elif isinstance(m, ELEMENTWISE):
             out.append(m)
         else:
-            raise ValueError(f"convolutionalize: layer {i} ({type(m).__name__}) cannot be "
-                             f"converted; only Linear layers and element-wise layers "
-                             f"({', '.join(t.__name__ for t in ELEMENTWISE)}) can (apply a "
-                             f"softmax over axis 1 of the score map yourself)")
+            raise ValueError(
+                f"convolutionalize: layer {i} ({type(m).__name__}) cannot be "
+                f"converted; only Linear layers and element-wise layers "
+                f"({', '.join(t.__name__ for t in ELEMENTWISE)}) can (apply a "
+                f"softmax over axis 1 of the score map yourself)"
+            )
     return Sequential(*out)

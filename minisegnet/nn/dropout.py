@@ -15,8 +15,9 @@ __all__ = ["Dropout", "Dropout2d", "dropout", "dropout2d"]
 
 def _check_p(p: float, op: str) -> float:
     if not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"{op}: p is the probability of dropping a unit and must lie in [0, 1], "
-                         f"got {p}")
+        raise ValueError(
+            f"{op}: p is the probability of dropping a unit and must lie in [0, 1], got {p}"
+        )
     return float(p)
 
 

@@ -35,11 +35,17 @@ from .. import backend
 from .. import functional as _ops
 from .. import losses as _losses
 from ..autograd import Tensor, as_tensor
-from ..functional import *  # noqa: F401,F403  (every op: this module is the functional namespace)
+from ..functional import *  # noqa: F403  (every op: this module is the functional namespace)
 from ..validation import as_array, check_labels
 
-LOSS_NAMES = ["cross_entropy", "nll_loss", "binary_cross_entropy",
-              "binary_cross_entropy_with_logits", "mse_loss", "one_hot"]
+LOSS_NAMES = [
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "mse_loss",
+    "one_hot",
+]
 __all__ = list(_ops.__all__) + LOSS_NAMES
 
 
@@ -47,19 +53,32 @@ def _is_soft(input: Any, target: Any) -> bool:
     return tuple(getattr(target, "shape", numpy.shape(target))) == tuple(as_tensor(input).shape)
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """PyTorch's ``F.cross_entropy``: -w_y log softmax(input)_y per pixel, averaged over the
     counted pixels weighted by w_y (``"mean"``). ``ignore_index`` applies to class-index targets
     (a target of the input's shape is a distribution over the classes; nothing is ignored).
     See :func:`minisegnet.losses.cross_entropy` for the formula and the checks."""
     ignore = None if _is_soft(input, target) else ignore_index
-    return _losses.cross_entropy(input, target, weight=weight, ignore_index=ignore,
-                                 label_smoothing=label_smoothing, reduction=reduction)
+    return _losses.cross_entropy(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+    )
 
 
-def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
     """Negative log-likelihood on log-probabilities ``input`` (N, K, ...) and class indices
     ``target`` (N, ...), PyTorch's ``F.nll_loss``:
 
@@ -98,14 +117,17 @@ def _weighted(op: str, loss: Tensor, weight: Any, reduction: str) -> Tensor:
         try:
             numpy.broadcast_shapes(tuple(w.shape), loss.shape)
         except ValueError:
-            raise ValueError(f"{op}: weight of shape {tuple(w.shape)} does not broadcast to the "
-                             f"input's shape {loss.shape}") from None
+            raise ValueError(
+                f"{op}: weight of shape {tuple(w.shape)} does not broadcast to the "
+                f"input's shape {loss.shape}"
+            ) from None
         loss = loss * Tensor(w.astype(loss.dtype, copy=False))
     return _losses._reduce(loss, reduction)
 
 
-def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
+) -> Tensor:
     """PyTorch's ``F.binary_cross_entropy`` on probabilities p̂ (target p of the same shape):
     -w (p log p̂ + (1 - p) log(1 - p̂)), p̂ clamped to [1e-7, 1 - 1e-7] inside the logs."""
     op = "binary_cross_entropy"
@@ -114,8 +136,9 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
     return _weighted(op, loss, weight, reduction)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
-                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
+) -> Tensor:
     """PyTorch's ``F.binary_cross_entropy_with_logits`` on logits z (stable for large |z|):
 
         L = -w (pos_weight p log σ(z) + (1 - p) log(1 - σ(z)))
@@ -131,10 +154,12 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
         p = _losses._binary_target(op, target, x)
         pw = as_array(pos_weight) if not isinstance(pos_weight, (int, float)) else pos_weight
         # -log σ(z) and -log(1 - σ(z)): the stable binary cross entropy against all-1 / all-0
-        minus_log_p = _losses.binary_cross_entropy_with_logits(x, x.xp.ones_like(p),
-                                                               reduction="none")
-        minus_log_q = _losses.binary_cross_entropy_with_logits(x, x.xp.zeros_like(p),
-                                                               reduction="none")
+        minus_log_p = _losses.binary_cross_entropy_with_logits(
+            x, x.xp.ones_like(p), reduction="none"
+        )
+        minus_log_q = _losses.binary_cross_entropy_with_logits(
+            x, x.xp.zeros_like(p), reduction="none"
+        )
         loss = minus_log_p * Tensor(pw * p) + minus_log_q * Tensor(1 - p)
     return _weighted(op, loss, weight, reduction)
 
@@ -150,14 +175,18 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     takes max + 1. Not differentiable (its input is an integer array)."""
     t = as_array(tensor)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expects integer class indices, got dtype {t.dtype} (shape "
-                        f"{tuple(t.shape)}); convert with .long()")
+        raise TypeError(
+            f"one_hot: expects integer class indices, got dtype {t.dtype} (shape "
+            f"{tuple(t.shape)}); convert with .long()"
+        )
     lo = int(t.min()) if t.size else 0
     hi = int(t.max()) if t.size else -1
     k = hi + 1 if num_classes == -1 else int(num_classes)
     if lo < 0 or hi >= k or k < 0:
-        raise ValueError(f"one_hot: class indices must lie in [0, num_classes={k}), got values in "
-                         f"[{lo}, {hi}] (shape {tuple(t.shape)}); num_classes=-1 uses max + 1")
+        raise ValueError(
+            f"one_hot: class indices must lie in [0, num_classes={k}), got values in "
+            f"[{lo}, {hi}] (shape {tuple(t.shape)}); num_classes=-1 uses max + 1"
+        )
     xp = backend.get_array_module(t)
     out = (xp.expand_dims(t, -1) == xp.arange(k)).astype(numpy.int64)
     return Tensor(out)

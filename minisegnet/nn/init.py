@@ -19,13 +19,30 @@ from .. import backend
 from ..autograd import DEFAULT_FLOAT, Tensor, mark_modified
 from ..random import generator
 
-__all__ = ["kaiming_normal", "zeros", "bilinear_kernel", "calculate_gain", "kaiming_normal_",
-           "kaiming_uniform_", "xavier_normal_", "xavier_uniform_", "normal_", "uniform_",
-           "constant_", "zeros_", "ones_"]
+__all__ = [
+    "kaiming_normal",
+    "zeros",
+    "bilinear_kernel",
+    "calculate_gain",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "normal_",
+    "uniform_",
+    "constant_",
+    "zeros_",
+    "ones_",
+]
 
 
-def kaiming_normal(shape: Sequence[int], fan_in: float, device: str | None = None,
-                   dtype: Any = DEFAULT_FLOAT, gain: float = math.sqrt(2.0)) -> Any:
+def kaiming_normal(
+    shape: Sequence[int],
+    fan_in: float,
+    device: str | None = None,
+    dtype: Any = DEFAULT_FLOAT,
+    gain: float = math.sqrt(2.0),
+) -> Any:
     """He et al. (2015) initialisation for ReLU networks: w ~ N(0, gain^2 / fan_in), gain = sqrt(2).
 
     Keeps the variance of the activations roughly constant from layer to layer.
@@ -67,8 +84,16 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The gain PyTorch recommends for a nonlinearity: 1 for linear / conv / sigmoid, 5/3 for tanh,
     sqrt(2) for relu, sqrt(2 / (1 + a^2)) for leaky_relu (a = ``param``, default 0.01), 3/4 for
     selu."""
-    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-              "conv_transpose3d", "sigmoid")
+    linear = (
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "sigmoid",
+    )
     if nonlinearity in linear:
         return 1.0
     if nonlinearity == "tanh":
@@ -79,19 +104,22 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         a = 0.01 if param is None else param
         if isinstance(a, bool) or not isinstance(a, (int, float)):
             raise ValueError(f"calculate_gain: negative_slope {a!r} is not a number")
-        return math.sqrt(2.0 / (1 + a ** 2))
+        return math.sqrt(2.0 / (1 + a**2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; use one of "
-                     f"{linear + ('tanh', 'relu', 'leaky_relu', 'selu')}")
+    raise ValueError(
+        f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; use one of "
+        f"{linear + ('tanh', 'relu', 'leaky_relu', 'selu')}"
+    )
 
 
 def _calculate_fan_in_and_fan_out(shape: tuple[int, ...], op: str) -> tuple[int, int]:
     """PyTorch's rule: fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field
     (for ConvTranspose2d's (in, out, k, k) weight this is PyTorch's convention too)."""
     if len(shape) < 2:
-        raise ValueError(f"{op}: fan in and fan out need a tensor of at least 2 dimensions, got "
-                         f"shape {shape}")
+        raise ValueError(
+            f"{op}: fan in and fan out need a tensor of at least 2 dimensions, got shape {shape}"
+        )
     receptive = math.prod(shape[2:])
     return shape[1] * receptive, shape[0] * receptive
 
@@ -151,8 +179,9 @@ def _kaiming_std(tensor: Any, a: float, mode: str, nonlinearity: str, op: str) -
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
-def kaiming_normal_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu") -> Any:
+def kaiming_normal_(
+    tensor: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+) -> Any:
     """He et al. (2015): N(0, std^2), std = gain / sqrt(fan), gain = calculate_gain(nonlinearity,
     a) (the default leaky_relu with a = 0 is ReLU's sqrt(2)); fan = fan_in (keeps the forward
     variance) or fan_out (the backward one)."""
@@ -160,8 +189,9 @@ def kaiming_normal_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
     return _fill(tensor, std * generator().standard_normal(_shape(tensor)), "kaiming_normal_")
 
 
-def kaiming_uniform_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu") -> Any:
+def kaiming_uniform_(
+    tensor: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+) -> Any:
     """He et al. (2015), uniform: U(-bound, bound), bound = sqrt(3) * gain / sqrt(fan) (the same
     variance as :func:`kaiming_normal_`)."""
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")

@@ -23,8 +23,16 @@ from .. import losses
 from ..autograd import Tensor
 from .module import Module
 
-__all__ = ["CrossEntropyLoss", "BCEWithLogitsLoss", "BCELoss", "MSELoss", "DiceLoss",
-           "TverskyLoss", "JaccardLoss", "FocalLoss"]
+__all__ = [
+    "CrossEntropyLoss",
+    "BCEWithLogitsLoss",
+    "BCELoss",
+    "MSELoss",
+    "DiceLoss",
+    "TverskyLoss",
+    "JaccardLoss",
+    "FocalLoss",
+]
 
 
 class CrossEntropyLoss(Module):
@@ -32,8 +40,13 @@ class CrossEntropyLoss(Module):
     targets. ``ignore_index=-100`` as PyTorch (a label that never occurs); it applies to integer
     labels only (with a soft target there is nothing to ignore)."""
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self,
+        weight: Any = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
         super().__init__()
         self.weight, self.ignore_index = weight, ignore_index
         self.reduction, self.label_smoothing = reduction, float(label_smoothing)
@@ -41,9 +54,14 @@ class CrossEntropyLoss(Module):
     def forward(self, input: Tensor, target: Any) -> Tensor:
         soft = tuple(getattr(target, "shape", ())) == tuple(input.shape)
         ignore = None if soft else self.ignore_index
-        return losses.cross_entropy(input, target, weight=self.weight, ignore_index=ignore,
-                                    label_smoothing=self.label_smoothing,
-                                    reduction=self.reduction)
+        return losses.cross_entropy(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=ignore,
+            label_smoothing=self.label_smoothing,
+            reduction=self.reduction,
+        )
 
     def extra_repr(self) -> str:
         return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}"
@@ -56,17 +74,21 @@ class BCEWithLogitsLoss(Module):
     def __init__(self, reduction: str = "mean", pos_weight: float | None = None) -> None:
         super().__init__()
         self.reduction = reduction
-        if pos_weight is not None and (isinstance(pos_weight, bool)
-                                       or not isinstance(pos_weight, (int, float))):
-            raise TypeError("BCEWithLogitsLoss: pos_weight must be a number (one weight for "
-                            f"every positive), got {type(pos_weight).__name__}")
+        if pos_weight is not None and (
+            isinstance(pos_weight, bool) or not isinstance(pos_weight, (int, float))
+        ):
+            raise TypeError(
+                "BCEWithLogitsLoss: pos_weight must be a number (one weight for "
+                f"every positive), got {type(pos_weight).__name__}"
+            )
         self.pos_weight = pos_weight
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         if self.pos_weight is None:
             return losses.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
-        return losses.weighted_binary_cross_entropy(input, target, float(self.pos_weight),
-                                                    from_logits=True, reduction=self.reduction)
+        return losses.weighted_binary_cross_entropy(
+            input, target, float(self.pos_weight), from_logits=True, reduction=self.reduction
+        )
 
 
 class BCELoss(Module):
@@ -94,16 +116,25 @@ class MSELoss(Module):
 class _RegionLoss(Module):
     """Shared settings of the overlap losses (see :func:`minisegnet.losses.dice_loss`)."""
 
-    def __init__(self, smooth: float = 1.0, from_logits: bool = True,
-                 classes: Sequence[int] | None = None, ignore_index: int | None = None,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        smooth: float = 1.0,
+        from_logits: bool = True,
+        classes: Sequence[int] | None = None,
+        ignore_index: int | None = None,
+        reduction: str = "mean",
+    ) -> None:
         super().__init__()
         self.smooth, self.from_logits, self.classes = float(smooth), bool(from_logits), classes
         self.ignore_index, self.reduction = ignore_index, reduction
 
     def _kw(self) -> dict[str, Any]:
-        return dict(from_logits=self.from_logits, classes=self.classes,
-                    ignore_index=self.ignore_index, reduction=self.reduction)
+        return dict(
+            from_logits=self.from_logits,
+            classes=self.classes,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+        )
 
     def extra_repr(self) -> str:
         return f"smooth={self.smooth}, from_logits={self.from_logits}"
@@ -113,9 +144,15 @@ class DiceLoss(_RegionLoss):
     """Dice loss (deck 004): per class 1 - (2 Σ p p̂ + s) / (Σ p + Σ p̂ + s), averaged over the
     classes; ``squared=True`` uses Σ p² + Σ p̂² in the denominator."""
 
-    def __init__(self, smooth: float = 1.0, squared: bool = False, from_logits: bool = True,
-                 classes: Sequence[int] | None = None, ignore_index: int | None = None,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        smooth: float = 1.0,
+        squared: bool = False,
+        from_logits: bool = True,
+        classes: Sequence[int] | None = None,
+        ignore_index: int | None = None,
+        reduction: str = "mean",
+    ) -> None:
         super().__init__(smooth, from_logits, classes, ignore_index, reduction)
         self.squared = bool(squared)
 
@@ -127,9 +164,15 @@ class TverskyLoss(_RegionLoss):
     """Tversky loss (deck 004): 1 - TI, β weighting the false positives, 1 - β the false
     negatives (β = 1/2 is the Dice loss)."""
 
-    def __init__(self, beta: float = 0.5, smooth: float = 1.0, from_logits: bool = True,
-                 classes: Sequence[int] | None = None, ignore_index: int | None = None,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        beta: float = 0.5,
+        smooth: float = 1.0,
+        from_logits: bool = True,
+        classes: Sequence[int] | None = None,
+        ignore_index: int | None = None,
+        reduction: str = "mean",
+    ) -> None:
         super().__init__(smooth, from_logits, classes, ignore_index, reduction)
         self.beta = float(beta)
 
@@ -149,15 +192,26 @@ class FocalLoss(Module):
     -α_y (1 - q_y)^γ log q_y, q = softmax (deck 004's focal loss; γ = 0, α = 1 is cross
     entropy). For one binary channel use :func:`minisegnet.losses.focal_loss`."""
 
-    def __init__(self, alpha: Any = None, gamma: float = 2.0, ignore_index: int | None = None,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        alpha: Any = None,
+        gamma: float = 2.0,
+        ignore_index: int | None = None,
+        reduction: str = "mean",
+    ) -> None:
         super().__init__()
         self.alpha, self.gamma = alpha, float(gamma)
         self.ignore_index, self.reduction = ignore_index, reduction
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return losses.softmax_focal_loss(input, target, alpha=self.alpha, gamma=self.gamma,
-                                         ignore_index=self.ignore_index, reduction=self.reduction)
+        return losses.softmax_focal_loss(
+            input,
+            target,
+            alpha=self.alpha,
+            gamma=self.gamma,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+        )
 
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}"

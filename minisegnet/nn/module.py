@@ -19,8 +19,16 @@ import numpy
 from .. import backend
 from ..autograd import DEFAULT_FLOAT, Tensor, mark_modified
 
-__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten",
-           "IncompatibleKeys"]
+__all__ = [
+    "Parameter",
+    "Module",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "Identity",
+    "Flatten",
+    "IncompatibleKeys",
+]
 
 # Hooks called as hook(module, inputs, output) after every module's forward (summary() uses this).
 _global_forward_hooks: list[Callable[[Module, tuple, Any], None]] = []
@@ -29,8 +37,9 @@ _global_forward_hooks: list[Callable[[Module, tuple, Any], None]] = []
 class Parameter(Tensor):
     """A tensor that is a trainable weight of a module: floating point, ``requires_grad=True``."""
 
-    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None,
-                 device: str | None = None) -> None:
+    def __init__(
+        self, data: Any, requires_grad: bool = True, dtype: Any = None, device: str | None = None
+    ) -> None:
         if isinstance(data, Tensor):
             data = data.data
         super().__init__(data, requires_grad=False, dtype=dtype, device=device)
@@ -68,8 +77,10 @@ class Module:
     # ----- registration -------------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning "
-                                 f"attributes (while setting {name!r})")
+            raise AttributeError(
+                f"{type(self).__name__}: call super().__init__() before assigning "
+                f"attributes (while setting {name!r})"
+            )
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
             self._forget(name)
@@ -79,13 +90,17 @@ class Module:
             modules[name] = value
         elif name in params:
             if value is not None:
-                raise TypeError(f"{type(self).__name__}.{name} is a Parameter; assign a Parameter "
-                                f"(or None), not {type(value).__name__}")
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a Parameter; assign a Parameter "
+                    f"(or None), not {type(value).__name__}"
+                )
             params[name] = None
         elif name in modules:
             if value is not None:
-                raise TypeError(f"{type(self).__name__}.{name} is a Module; assign a Module "
-                                f"(or None), not {type(value).__name__}")
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a Module; assign a Module "
+                    f"(or None), not {type(value).__name__}"
+                )
             modules[name] = None
         elif name in buffers:
             if value is not None and not hasattr(value, "shape"):
@@ -118,16 +133,18 @@ class Module:
         if isinstance(array, Tensor):
             array = array.data
         if array is not None and not hasattr(array, "shape"):
-            raise TypeError(f"register_buffer({name!r}): expected an array, got "
-                            f"{type(array).__name__}")
+            raise TypeError(
+                f"register_buffer({name!r}): expected an array, got {type(array).__name__}"
+            )
         self._forget(name)
         self._buffers[name] = array
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register a parameter (or None, a slot without a weight, like ``bias=False``)."""
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter({name!r}): expected a Parameter, got "
-                            f"{type(param).__name__}")
+            raise TypeError(
+                f"register_parameter({name!r}): expected a Parameter, got {type(param).__name__}"
+            )
         self._forget(name)
         self._parameters[name] = param
 
@@ -136,8 +153,9 @@ class Module:
         self._forget(name)
         self._modules[name] = module
 
-    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], None]
-                              ) -> Callable[[], None]:
+    def register_forward_hook(
+        self, hook: Callable[[Module, tuple, Any], None]
+    ) -> Callable[[], None]:
         """Call ``hook(module, inputs, output)`` after each forward; returns a remover."""
         self._forward_hooks.append(hook)
         return lambda: self._forward_hooks.remove(hook) if hook in self._forward_hooks else None
@@ -317,8 +335,9 @@ class Module:
         array is always an error. The error lists every offending key.
         """
         if not isinstance(state, dict):
-            raise TypeError(f"load_state_dict: expected a dict of arrays, got "
-                            f"{type(state).__name__}")
+            raise TypeError(
+                f"load_state_dict: expected a dict of arrays, got {type(state).__name__}"
+            )
         targets: dict[str, tuple[Module, str, str]] = {}
         for mname, m in self.named_modules():
             for kind, d in (("param", m._parameters), ("buffer", m._buffers)):
@@ -342,11 +361,17 @@ class Module:
         if strict and unexpected:
             problems.append(f"unexpected keys: {unexpected}")
         if problems:
-            hint = (" (or pass strict=False to skip missing / unexpected keys)"
-                    if strict and (missing or unexpected) and not mis_shaped else "")
-            raise ValueError(f"load_state_dict({type(self).__name__}): " + " | ".join(problems)
-                             + ". Build the model with the same architecture arguments as the "
-                             "saved one" + hint)
+            hint = (
+                " (or pass strict=False to skip missing / unexpected keys)"
+                if strict and (missing or unexpected) and not mis_shaped
+                else ""
+            )
+            raise ValueError(
+                f"load_state_dict({type(self).__name__}): "
+                + " | ".join(problems)
+                + ". Build the model with the same architecture arguments as the "
+                "saved one" + hint
+            )
         for k, (m, n, kind) in targets.items():
             if k not in state:
                 continue
@@ -393,8 +418,9 @@ class Sequential(Module):
             items = [(str(i), m) for i, m in enumerate(modules)]
         for name, m in items:
             if not isinstance(name, str) or not name or "." in name:
-                raise TypeError(f"Sequential: module names must be non-empty strings without "
-                                f"'.', got {name!r}")
+                raise TypeError(
+                    f"Sequential: module names must be non-empty strings without '.', got {name!r}"
+                )
             if not isinstance(m, Module):
                 raise TypeError(f"Sequential: item {name!r} is a {type(m).__name__}, not a Module")
             self.add_module(name, m)
@@ -461,8 +487,9 @@ class ModuleDict(Module):
     """A dict of modules, registered under their keys (``md["enc"]`` -> state-dict keys
     ``"enc.weight"``...), in insertion order; no forward of its own."""
 
-    def __init__(self, modules: dict[str, Module] | Iterable[tuple[str, Module]] | None = None
-                 ) -> None:
+    def __init__(
+        self, modules: dict[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -480,7 +507,7 @@ class ModuleDict(Module):
         return self._modules[key]
 
     def __delitem__(self, key: str) -> None:
-        self[key]  # noqa: B018 - the KeyError above
+        self[key]
         self._forget(key)
 
     def __len__(self) -> int:
@@ -502,7 +529,7 @@ class ModuleDict(Module):
         return list(self._modules.items())
 
     def update(self, modules: dict[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        for key, m in (modules.items() if isinstance(modules, dict) else modules):
+        for key, m in modules.items() if isinstance(modules, dict) else modules:
             self[key] = m
 
     def pop(self, key: str) -> Module:
@@ -540,11 +567,13 @@ class Flatten(Module):
         a = self.start_dim + nd if self.start_dim < 0 else self.start_dim
         b = self.end_dim + nd if self.end_dim < 0 else self.end_dim
         if not (0 <= a < nd and 0 <= b < nd) or a > b:
-            raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): "
-                             f"does not fit an input of shape {x.shape} ({nd} axes); start_dim "
-                             "must not come after end_dim")
-        merged = math.prod(x.shape[a:b + 1])
-        return x.reshape(x.shape[:a] + (merged,) + x.shape[b + 1:])
+            raise ValueError(
+                f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): "
+                f"does not fit an input of shape {x.shape} ({nd} axes); start_dim "
+                "must not come after end_dim"
+            )
+        merged = math.prod(x.shape[a : b + 1])
+        return x.reshape(x.shape[:a] + (merged,) + x.shape[b + 1 :])
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

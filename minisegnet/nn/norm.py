@@ -28,8 +28,14 @@ class BatchNorm2dFunction(Function):
     running = (1 - momentum) running + momentum * batch_stat, with var * M / (M - 1).
     """
 
-    def __init__(self, training: bool, eps: float = 1e-5, running_mean: Any = None,
-                 running_var: Any = None, momentum: float = 0.1) -> None:
+    def __init__(
+        self,
+        training: bool,
+        eps: float = 1e-5,
+        running_mean: Any = None,
+        running_var: Any = None,
+        momentum: float = 0.1,
+    ) -> None:
         self.training, self.eps, self.momentum = training, eps, momentum
         self.running_mean, self.running_var = running_mean, running_var
 
@@ -76,8 +82,16 @@ class BatchNorm2dFunction(Function):
         return dx, dgamma, dbeta
 
 
-def batch_norm(x: Tensor, running_mean: Any, running_var: Any, weight: Tensor, bias: Tensor,
-               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+def batch_norm(
+    x: Tensor,
+    running_mean: Any,
+    running_var: Any,
+    weight: Tensor,
+    bias: Tensor,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Batch normalisation of an (N, C, H, W) tensor (see :class:`BatchNorm2dFunction`).
 
     ``running_mean`` / ``running_var`` are arrays of shape (C,), updated in place when training
@@ -87,12 +101,16 @@ def batch_norm(x: Tensor, running_mean: Any, running_var: Any, weight: Tensor, b
         raise ValueError(f"batch_norm: expected an (N, C, H, W) input, got shape {x.shape}")
     c = x.shape[1]
     if tuple(weight.shape) != (c,) or tuple(bias.shape) != (c,):
-        raise ValueError(f"batch_norm: the input has {c} channels (shape {x.shape}) but weight / "
-                         f"bias have shapes {weight.shape} / {bias.shape}")
+        raise ValueError(
+            f"batch_norm: the input has {c} channels (shape {x.shape}) but weight / "
+            f"bias have shapes {weight.shape} / {bias.shape}"
+        )
     if training and x.shape[0] * x.shape[2] * x.shape[3] < 2:
-        raise ValueError(f"batch_norm: training needs more than one value per channel to compute "
-                         f"a variance, got input shape {x.shape}; use a batch of 2 or more, or "
-                         "call model.eval()")
+        raise ValueError(
+            f"batch_norm: training needs more than one value per channel to compute "
+            f"a variance, got input shape {x.shape}; use a batch of 2 or more, or "
+            "call model.eval()"
+        )
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: eval mode needs running_mean and running_var")
     return BatchNorm2dFunction(training, eps, running_mean, running_var, momentum)(x, weight, bias)
@@ -109,8 +127,9 @@ class BatchNorm2d(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
         if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"BatchNorm2d: num_features must be a positive int, got "
-                             f"{num_features!r}")
+            raise ValueError(
+                f"BatchNorm2d: num_features must be a positive int, got {num_features!r}"
+            )
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNorm2d: momentum must lie in [0, 1], got {momentum}")
         self.num_features, self.eps, self.momentum = num_features, float(eps), float(momentum)
@@ -121,10 +140,20 @@ class BatchNorm2d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm2d({self.num_features}): expected an (N, "
-                             f"{self.num_features}, H, W) input, got shape {x.shape}")
-        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                          self.training, self.momentum, self.eps)
+            raise ValueError(
+                f"BatchNorm2d({self.num_features}): expected an (N, "
+                f"{self.num_features}, H, W) input, got shape {x.shape}"
+            )
+        return batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            self.momentum,
+            self.eps,
+        )
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

@@ -16,8 +16,9 @@ __all__ = ["MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsamp
 class _Pool(Module):
     name = "pool"
 
-    def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None,
-                 padding: int | Pair = 0) -> None:
+    def __init__(
+        self, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0
+    ) -> None:
         super().__init__()
         layer = type(self).__name__
         self.kernel_size = pair(kernel_size, "kernel_size", layer, 1)
@@ -32,14 +33,20 @@ class MaxPool2d(_Pool):
     """Max over each kH x kW window; ``return_indices=True`` also returns where each maximum was
     (flat indices into the input's H*W plane), which ``MaxUnpool2d`` / SegNet's decoder reuse."""
 
-    def __init__(self, kernel_size: int | Pair, stride: int | Pair | None = None,
-                 padding: int | Pair = 0, return_indices: bool = False) -> None:
+    def __init__(
+        self,
+        kernel_size: int | Pair,
+        stride: int | Pair | None = None,
+        padding: int | Pair = 0,
+        return_indices: bool = False,
+    ) -> None:
         super().__init__(kernel_size, stride, padding)
         self.return_indices = bool(return_indices)
 
     def forward(self, x: Tensor) -> Any:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding,
-                            return_indices=self.return_indices)
+        return F.max_pool2d(
+            x, self.kernel_size, self.stride, self.padding, return_indices=self.return_indices
+        )
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (", return_indices=True" if self.return_indices else "")
@@ -57,10 +64,12 @@ class MaxUnpool2d(_Pool):
     indices), zeros elsewhere (a sparse map). ``output_size`` fixes the size when the pooled map's
     size was odd (pass the encoder map's shape)."""
 
-    def forward(self, x: Tensor, indices: Any,
-                output_size: tuple[int, ...] | None = None) -> Tensor:
-        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding,
-                              output_size=output_size)
+    def forward(
+        self, x: Tensor, indices: Any, output_size: tuple[int, ...] | None = None
+    ) -> Tensor:
+        return F.max_unpool2d(
+            x, indices, self.kernel_size, self.stride, self.padding, output_size=output_size
+        )
 
 
 class AdaptiveAvgPool2d(Module):
@@ -80,12 +89,19 @@ class AdaptiveAvgPool2d(Module):
 class Upsample(Module):
     """Resize by ``scale_factor`` or to ``size`` with nearest or bilinear interpolation."""
 
-    def __init__(self, size: int | Pair | None = None, scale_factor: float | None = None,
-                 mode: str = "nearest", align_corners: bool = False) -> None:
+    def __init__(
+        self,
+        size: int | Pair | None = None,
+        scale_factor: float | None = None,
+        mode: str = "nearest",
+        align_corners: bool = False,
+    ) -> None:
         super().__init__()
         if (size is None) == (scale_factor is None):
-            raise ValueError("Upsample: give exactly one of size and scale_factor, got "
-                             f"size={size!r}, scale_factor={scale_factor!r}")
+            raise ValueError(
+                "Upsample: give exactly one of size and scale_factor, got "
+                f"size={size!r}, scale_factor={scale_factor!r}"
+            )
         if mode not in ("nearest", "bilinear"):
             raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
@@ -94,8 +110,13 @@ class Upsample(Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.mode == "nearest":
             return F.interpolate(x, size=self.size, scale_factor=self.scale_factor, mode="nearest")
-        return F.interpolate(x, size=self.size, scale_factor=self.scale_factor, mode=self.mode,
-                             align_corners=self.align_corners)
+        return F.interpolate(
+            x,
+            size=self.size,
+            scale_factor=self.scale_factor,
+            mode=self.mode,
+            align_corners=self.align_corners,
+        )
 
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"

@@ -43,30 +43,50 @@ class DepthwiseSeparableConv2d(Module):
     pointwise conv's ``bias`` (and batch-norm's shift does its job when ``mid_norm``).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Pair = 3,
-                 stride: int | Pair = 1, padding: int | Pair | None = None,
-                 dilation: int | Pair = 1, bias: bool = True, mid_norm: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Pair = 3,
+        stride: int | Pair = 1,
+        padding: int | Pair | None = None,
+        dilation: int | Pair = 1,
+        bias: bool = True,
+        mid_norm: bool = False,
+    ) -> None:
         super().__init__()
         layer = "DepthwiseSeparableConv2d"
         k = pair(kernel_size, "kernel_size", layer, 1)
         d = pair(dilation, "dilation", layer, 1)
         if padding is None:
             if k[0] % 2 == 0 or k[1] % 2 == 0:
-                raise ValueError(f"{layer}: padding=None ('same') needs an odd kernel_size, got "
-                                 f"{kernel_size!r}; pass padding explicitly")
+                raise ValueError(
+                    f"{layer}: padding=None ('same') needs an odd kernel_size, got "
+                    f"{kernel_size!r}; pass padding explicitly"
+                )
             padding = (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.mid_norm = bool(mid_norm)
-        self.depthwise = Conv2d(in_channels, in_channels, k, stride=stride, padding=padding,
-                                dilation=d, groups=in_channels, bias=False)
+        self.depthwise = Conv2d(
+            in_channels,
+            in_channels,
+            k,
+            stride=stride,
+            padding=padding,
+            dilation=d,
+            groups=in_channels,
+            bias=False,
+        )
         self.norm = BatchNorm2d(in_channels) if self.mid_norm else Identity()
         self.act = ReLU() if self.mid_norm else Identity()
         self.pointwise = Conv2d(in_channels, out_channels, 1, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"DepthwiseSeparableConv2d({self.in_channels}, {self.out_channels}): "
-                             f"expected an (N, {self.in_channels}, H, W) input, got shape {x.shape}")
+            raise ValueError(
+                f"DepthwiseSeparableConv2d({self.in_channels}, {self.out_channels}): "
+                f"expected an (N, {self.in_channels}, H, W) input, got shape {x.shape}"
+            )
         return self.pointwise(self.act(self.norm(self.depthwise(x))))
 
     # the geometry of the depthwise conv (the pointwise conv keeps it)
@@ -89,13 +109,21 @@ class DepthwiseSeparableConv2d(Module):
     def standard_equivalent(self, bias: bool | None = None) -> Conv2d:
         """A fresh standard ``Conv2d`` with the same geometry and output shape, the layer this one
         replaces (for comparing parameter and multiply-add counts with ``summary``)."""
-        return Conv2d(self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
-                      padding=self.padding, dilation=self.dilation,
-                      bias=self.pointwise.bias is not None if bias is None else bias)
+        return Conv2d(
+            self.in_channels,
+            self.out_channels,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            bias=self.pointwise.bias is not None if bias is None else bias,
+        )
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}, padding={self.padding}")
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}"
+        )
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         return s + (", mid_norm=True" if self.mid_norm else "")

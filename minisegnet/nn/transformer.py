@@ -21,8 +21,15 @@ from .conv import Conv2d
 from .init import zeros
 from .module import Module, Parameter
 
-__all__ = ["Linear", "LayerNorm", "GELU", "MultiheadAttention", "PatchEmbed",
-           "PositionEmbedding", "RelativePositionBias"]
+__all__ = [
+    "Linear",
+    "LayerNorm",
+    "GELU",
+    "MultiheadAttention",
+    "PatchEmbed",
+    "PositionEmbedding",
+    "RelativePositionBias",
+]
 
 
 def _uniform(shape: Sequence[int], bound: float) -> Any:
@@ -58,13 +65,17 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1:] != (self.in_features,):
-            raise ValueError(f"Linear({self.in_features}, {self.out_features}): expected an input "
-                             f"of shape (..., {self.in_features}), got {x.shape}")
+            raise ValueError(
+                f"Linear({self.in_features}, {self.out_features}): expected an input "
+                f"of shape (..., {self.in_features}), got {x.shape}"
+            )
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class LayerNorm(Module):
@@ -72,10 +83,16 @@ class LayerNorm(Module):
     (starts at 1) and shift by ``bias`` (starts at 0): see :func:`minisegnet.functional.layer_norm`.
     Unlike batch norm it uses no batch statistics, so train and eval behave the same."""
 
-    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
-                 elementwise_affine: bool = True) -> None:
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+    ) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = (
+            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        )
         _positive("LayerNorm", **{f"normalized_shape[{i}]": n for i, n in enumerate(shape)})
         self.normalized_shape, self.eps = shape, float(eps)
         if elementwise_affine:
@@ -127,17 +144,21 @@ class MultiheadAttention(Module):
     (L, N, E) otherwise, or unbatched (L, E).
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, bias: bool = True,
-                 batch_first: bool = True) -> None:
+    def __init__(
+        self, embed_dim: int, num_heads: int, bias: bool = True, batch_first: bool = True
+    ) -> None:
         super().__init__()
         _positive("MultiheadAttention", embed_dim=embed_dim, num_heads=num_heads)
         if embed_dim % num_heads:
-            raise ValueError(f"MultiheadAttention: embed_dim={embed_dim} must be divisible by "
-                             f"num_heads={num_heads}")
+            raise ValueError(
+                f"MultiheadAttention: embed_dim={embed_dim} must be divisible by "
+                f"num_heads={num_heads}"
+            )
         self.embed_dim, self.num_heads, self.batch_first = embed_dim, num_heads, batch_first
         self.head_dim = embed_dim // num_heads
-        self.in_proj_weight = Parameter(_uniform((3 * embed_dim, embed_dim),
-                                                 math.sqrt(6 / (4 * embed_dim))))
+        self.in_proj_weight = Parameter(
+            _uniform((3 * embed_dim, embed_dim), math.sqrt(6 / (4 * embed_dim)))
+        )
         if bias:
             self.in_proj_bias = Parameter(zeros((3 * embed_dim,)))
         else:
@@ -155,33 +176,55 @@ class MultiheadAttention(Module):
         n, length, _ = x.shape
         return x.reshape(n, length, self.num_heads, self.head_dim).permute(0, 2, 1, 3)
 
-    def forward(self, query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
-                need_weights: bool = True, average_attn_weights: bool = True
-                ) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        attn_mask: Any = None,
+        need_weights: bool = True,
+        average_attn_weights: bool = True,
+    ) -> tuple[Tensor, Tensor | None]:
         e = self.embed_dim
         unbatched = query.ndim == 2
         if unbatched:
             query, key, value = (t.reshape(1, *t.shape) for t in (query, key, value))
         elif not self.batch_first:
             query, key, value = (t.permute(1, 0, 2) for t in (query, key, value))
-        if query.ndim != 3 or query.shape[-1] != e or key.shape[-1] != e or value.shape[-1] != e \
-                or key.shape[:2] != value.shape[:2] or key.shape[0] != query.shape[0]:
-            raise ValueError(f"MultiheadAttention(embed_dim={e}): expected query (N, L, {e}) and "
-                             f"key / value (N, S, {e}), got {query.shape}, {key.shape}, "
-                             f"{value.shape}")
+        if (
+            query.ndim != 3
+            or query.shape[-1] != e
+            or key.shape[-1] != e
+            or value.shape[-1] != e
+            or key.shape[:2] != value.shape[:2]
+            or key.shape[0] != query.shape[0]
+        ):
+            raise ValueError(
+                f"MultiheadAttention(embed_dim={e}): expected query (N, L, {e}) and "
+                f"key / value (N, S, {e}), got {query.shape}, {key.shape}, "
+                f"{value.shape}"
+            )
         n, length, s = query.shape[0], query.shape[1], key.shape[1]
         if query is key and key is value:  # self-attention: one product for Q, K and V
-            q, k, v = (self._heads(t) for t in
-                       (self._project(query, slice(None))[..., i * e:(i + 1) * e] for i in range(3)))
+            q, k, v = (
+                self._heads(t)
+                for t in (
+                    self._project(query, slice(None))[..., i * e : (i + 1) * e] for i in range(3)
+                )
+            )
         else:
-            q, k, v = (self._heads(self._project(t, slice(i * e, (i + 1) * e)))
-                       for i, t in enumerate((query, key, value)))
+            q, k, v = (
+                self._heads(self._project(t, slice(i * e, (i + 1) * e)))
+                for i, t in enumerate((query, key, value))
+            )
         mask = None
         if attn_mask is not None:
             mask = attn_mask if isinstance(attn_mask, Tensor) else Tensor(attn_mask)
             if mask.shape not in ((length, s), (n * self.num_heads, length, s)):
-                raise ValueError(f"MultiheadAttention: attn_mask must be ({length}, {s}) or "
-                                 f"({n * self.num_heads}, {length}, {s}), got {mask.shape}")
+                raise ValueError(
+                    f"MultiheadAttention: attn_mask must be ({length}, {s}) or "
+                    f"({n * self.num_heads}, {length}, {s}), got {mask.shape}"
+                )
             if mask.ndim == 3:
                 mask = mask.reshape(n, self.num_heads, length, s)
             if mask.dtype == bool:
@@ -218,8 +261,10 @@ class PatchEmbed(Module):
     def forward(self, x: Tensor) -> Tensor:
         p = self.patch_size
         if x.ndim != 4 or x.shape[2] % p or x.shape[3] % p:
-            raise ValueError(f"PatchEmbed(patch_size={p}): expected an (N, C, H, W) input with H "
-                             f"and W multiples of {p}, got shape {x.shape}")
+            raise ValueError(
+                f"PatchEmbed(patch_size={p}): expected an (N, C, H, W) input with H "
+                f"and W multiples of {p}, got shape {x.shape}"
+            )
         return self.proj(x)
 
 
@@ -262,15 +307,22 @@ class RelativePositionBias(Module):
         _positive("RelativePositionBias", window_size=window_size, num_heads=num_heads)
         self.window_size, self.num_heads = window_size, num_heads
         self.table = Parameter(_normal(((2 * window_size - 1) ** 2, num_heads), 0.02))
-        self.register_buffer("index", F.relative_position_index(
-            window_size, xp=backend.xp_for(backend.get_default_device())))
+        self.register_buffer(
+            "index",
+            F.relative_position_index(window_size, xp=backend.xp_for(backend.get_default_device())),
+        )
 
     def forward(self, window_size: int | None = None) -> Tensor:
         """The (heads, n, n) bias of an n = ws^2-token window (``window_size`` <= the table's,
         default the table's: a smaller window uses the central rows of the same table)."""
         ws = self.window_size if window_size is None else window_size
-        index = self.index if ws == self.window_size else F.relative_position_index(
-            ws, self.window_size, xp=backend.get_array_module(self.index))
+        index = (
+            self.index
+            if ws == self.window_size
+            else F.relative_position_index(
+                ws, self.window_size, xp=backend.get_array_module(self.index)
+            )
+        )
         rows = self.table[index.reshape(-1)]  # (n * n, heads)
         return rows.reshape(ws * ws, ws * ws, self.num_heads).permute(2, 0, 1)
 

@@ -21,8 +21,12 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Any]:
     return [p.grad.data for p in params if p.grad is not None]
 
 
-def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> Tensor:
     """Rescale the gradients so that their joint norm is at most ``max_norm``; returns the norm
     before clipping (a 0-d Tensor, as PyTorch).
 
@@ -44,8 +48,10 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     else:
         total = sum(float((xp.abs(g.astype("float64")) ** p).sum()) for g in grads) ** (1.0 / p)
     if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients "
-                           f"is {total}; pass error_if_nonfinite=False to clip anyway")
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients "
+            f"is {total}; pass error_if_nonfinite=False to clip anyway"
+        )
     coef = min(1.0, float(max_norm) / (total + 1e-6))
     for g in grads:
         g *= g.dtype.type(coef)

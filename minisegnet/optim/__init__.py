@@ -19,8 +19,19 @@ from typing import Any
 from .. import backend
 from ..autograd import Tensor, mark_modified
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler", "LRScheduler", "StepLR",
-           "MultiStepLR", "CosineAnnealingLR", "LambdaLR", "OneCycleLR"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "lr_scheduler",
+    "LRScheduler",
+    "StepLR",
+    "MultiStepLR",
+    "CosineAnnealingLR",
+    "LambdaLR",
+    "OneCycleLR",
+]
 
 
 class Optimizer:
@@ -32,8 +43,10 @@ class Optimizer:
         params = list(params)
         name = type(self).__name__
         if not params:
-            raise ValueError(f"{name}: got an empty parameter list (did you pass "
-                             "model.parameters() of a model without weights?)")
+            raise ValueError(
+                f"{name}: got an empty parameter list (did you pass "
+                "model.parameters() of a model without weights?)"
+            )
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
@@ -42,8 +55,9 @@ class Optimizer:
             g["params"] = list(g["params"])
             for p in g["params"]:
                 if not isinstance(p, Tensor) or p.dtype.kind != "f":
-                    raise TypeError(f"{name}: parameters must be float Tensors, got "
-                                    f"{type(p).__name__}")
+                    raise TypeError(
+                        f"{name}: parameters must be float Tensors, got {type(p).__name__}"
+                    )
             for k, v in self.defaults.items():
                 g.setdefault(k, v)
             self.param_groups.append(g)
@@ -84,8 +98,10 @@ class Optimizer:
         state = {}
         for pid, st in self.state.items():
             if pid in index:
-                state[index[pid]] = {k: (backend.asnumpy(v).copy() if hasattr(v, "shape") else v)
-                                     for k, v in st.items()}
+                state[index[pid]] = {
+                    k: (backend.asnumpy(v).copy() if hasattr(v, "shape") else v)
+                    for k, v in st.items()
+                }
         groups = []
         for g in self.param_groups:
             d = {k: v for k, v in g.items() if k != "params"}
@@ -99,13 +115,17 @@ class Optimizer:
         name = type(self).__name__
         groups = state_dict.get("param_groups")
         if groups is None or len(groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: expected {len(self.param_groups)} param "
-                             f"group(s), got {None if groups is None else len(groups)}")
+            raise ValueError(
+                f"{name}.load_state_dict: expected {len(self.param_groups)} param "
+                f"group(s), got {None if groups is None else len(groups)}"
+            )
         for mine, saved in zip(self.param_groups, groups):
             if len(saved["params"]) != len(mine["params"]):
-                raise ValueError(f"{name}.load_state_dict: a saved group has "
-                                 f"{len(saved['params'])} parameters, this optimizer "
-                                 f"{len(mine['params'])}; build it from the same model")
+                raise ValueError(
+                    f"{name}.load_state_dict: a saved group has "
+                    f"{len(saved['params'])} parameters, this optimizer "
+                    f"{len(mine['params'])}; build it from the same model"
+                )
         params = self._params()
         for i, st in state_dict.get("state", {}).items():
             p = params[int(i)]
@@ -113,8 +133,10 @@ class Optimizer:
             for k, v in st.items():
                 if hasattr(v, "shape") and v.ndim > 0:
                     if tuple(v.shape) != p.shape:
-                        raise ValueError(f"{name}.load_state_dict: state {k!r} of parameter {i} "
-                                         f"has shape {tuple(v.shape)}, the parameter {p.shape}")
+                        raise ValueError(
+                            f"{name}.load_state_dict: state {k!r} of parameter {i} "
+                            f"has shape {tuple(v.shape)}, the parameter {p.shape}"
+                        )
                     v = backend.to_device(v, p.device).astype(p.dtype, copy=True)
                 new[k] = v
             self.state[id(p)] = new
@@ -141,21 +163,35 @@ def _check_lr(name: str, lr: float) -> float:
 class SGD(Optimizer):
     """Stochastic gradient descent, theta <- theta - lr * d (deck 001), with PyTorch's options:
 
-        g = grad + weight_decay * theta
-        momentum:  b <- momentum * b + g   (b = g on the first step)
-        d = g + momentum * b  (Nesterov)   or   d = b   (classic momentum)   or   d = g
+    g = grad + weight_decay * theta
+    momentum:  b <- momentum * b + g   (b = g on the first step)
+    d = g + momentum * b  (Nesterov)   or   d = b   (classic momentum)   or   d = g
     """
 
-    def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
         lr = _check_lr("SGD", lr)
         if momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, "
-                             f"{weight_decay}")
+            raise ValueError(
+                f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}"
+            )
         if nesterov and momentum <= 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
-        super().__init__(params, dict(lr=lr, momentum=float(momentum), nesterov=bool(nesterov),
-                                      weight_decay=float(weight_decay)))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=float(momentum),
+                nesterov=bool(nesterov),
+                weight_decay=float(weight_decay),
+            ),
+        )
 
     def _update(self, p: Tensor, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         # constants of the parameter's dtype: a 0-d float32 parameter stays in float32 on NumPy 1.x
@@ -188,19 +224,34 @@ class Adam(Optimizer):
 
     decoupled = False  # AdamW: the decay is applied to theta directly, not added to g
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
         name = type(self).__name__
         lr = _check_lr(name, lr)
         b1, b2 = betas
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"{name}: betas must lie in [0, 1), got {betas}")
         if eps < 0 or weight_decay < 0:
-            raise ValueError(f"{name}: eps and weight_decay must be >= 0, got {eps}, "
-                             f"{weight_decay}")
-        super().__init__(params, dict(lr=lr, betas=(float(b1), float(b2)), eps=float(eps),
-                                      weight_decay=float(weight_decay), amsgrad=bool(amsgrad)))
+            raise ValueError(
+                f"{name}: eps and weight_decay must be >= 0, got {eps}, {weight_decay}"
+            )
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=(float(b1), float(b2)),
+                eps=float(eps),
+                weight_decay=float(weight_decay),
+                amsgrad=bool(amsgrad),
+            ),
+        )
 
     def _update(self, p: Tensor, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp = backend.get_array_module(p.data)
@@ -228,10 +279,10 @@ class Adam(Optimizer):
             v = state["max_exp_avg_sq"]
         # lr * m_hat / (sqrt(v_hat) + eps) with the corrections folded into two scalars
         denom = xp.sqrt(v)
-        denom *= 1.0 / math.sqrt(1 - b2 ** t)
+        denom *= 1.0 / math.sqrt(1 - b2**t)
         denom += group["eps"]
         step = m / denom
-        step *= group["lr"] / (1 - b1 ** t)
+        step *= group["lr"] / (1 - b1**t)
         p.data -= step
 
 
@@ -248,11 +299,18 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad)
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )
 
 
 from . import lr_scheduler  # noqa: E402 - the schedulers need Optimizer defined above

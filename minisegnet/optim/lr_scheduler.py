@@ -26,8 +26,9 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got "
-                            f"{type(optimizer).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
+            )
         self.optimizer = optimizer
         for g in optimizer.param_groups:
             g.setdefault("initial_lr", g["lr"])
@@ -89,12 +90,12 @@ class MultiStepLR(LRScheduler):
     """Decay at given epochs: lr = initial_lr * gamma ** (number of milestones <= epoch)
     (a milestone listed twice counts twice, as in PyTorch)."""
 
-    def __init__(self, optimizer: Optimizer, milestones: Sequence[int],
-                 gamma: float = 0.1) -> None:
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1) -> None:
         ms = list(milestones)
         if not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0 for m in ms):
-            raise ValueError(f"MultiStepLR: milestones must be non-negative ints, got "
-                             f"{milestones!r}")
+            raise ValueError(
+                f"MultiStepLR: milestones must be non-negative ints, got {milestones!r}"
+            )
         self.milestones, self.gamma = sorted(ms), float(gamma)
         super().__init__(optimizer)
 
@@ -112,8 +113,12 @@ class CosineAnnealingLR(LRScheduler):
     stay at eta_min, stop stepping at T_max or use T_max = the number of epochs.
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int,  # T_max: PyTorch's name
-                 eta_min: float = 0.0) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_max: int,  # T_max: PyTorch's name
+        eta_min: float = 0.0,
+    ) -> None:
         self.T_max = _check_positive_int("CosineAnnealingLR", "T_max", T_max)
         self.eta_min = float(eta_min)
         super().__init__(optimizer)
@@ -129,17 +134,23 @@ class LambdaLR(LRScheduler):
 
     _not_saved = ("optimizer", "lr_lambdas")
 
-    def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]]) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+    ) -> None:
         n = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
-        fns: list[Callable[[int], float]] = (list(lr_lambda) if isinstance(lr_lambda, (list, tuple))
-                                             else [lr_lambda] * n)  # type: ignore[list-item]
+        fns: list[Callable[[int], float]] = (
+            list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        )  # type: ignore[list-item]
         if isinstance(optimizer, Optimizer) and len(fns) != n:
-            raise ValueError(f"LambdaLR: expected {n} lr_lambda(s), one per param group, got "
-                             f"{len(fns)}")
+            raise ValueError(
+                f"LambdaLR: expected {n} lr_lambda(s), one per param group, got {len(fns)}"
+            )
         if not all(callable(f) for f in fns):
-            raise TypeError("LambdaLR: lr_lambda must be a function of the epoch (or a list of "
-                            "them)")
+            raise TypeError(
+                "LambdaLR: lr_lambda must be a function of the epoch (or a list of them)"
+            )
         self.lr_lambdas = fns
         super().__init__(optimizer)
 
@@ -168,28 +179,39 @@ class OneCycleLR(LRScheduler):
     ``epochs`` and ``steps_per_epoch``. Stepping more than total_steps times is an error.
     """
 
-    def __init__(self, optimizer: Optimizer, max_lr: float | Sequence[float],
-                 total_steps: int | None = None, epochs: int | None = None,
-                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
-                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
-                 base_momentum: float | Sequence[float] = 0.85,
-                 max_momentum: float | Sequence[float] = 0.95, div_factor: float = 25.0,
-                 final_div_factor: float = 1e4, three_phase: bool = False) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+    ) -> None:
         name = "OneCycleLR"
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{name}: expected an Optimizer, got {type(optimizer).__name__}")
         if total_steps is not None:
             self.total_steps = _check_positive_int(name, "total_steps", total_steps)
         elif epochs is not None and steps_per_epoch is not None:
-            self.total_steps = (_check_positive_int(name, "epochs", epochs)
-                                * _check_positive_int(name, "steps_per_epoch", steps_per_epoch))
+            self.total_steps = _check_positive_int(name, "epochs", epochs) * _check_positive_int(
+                name, "steps_per_epoch", steps_per_epoch
+            )
         else:
             raise ValueError(f"{name}: give total_steps, or epochs and steps_per_epoch")
         if not 0.0 <= pct_start <= 1.0:
             raise ValueError(f"{name}: pct_start must lie in [0, 1], got {pct_start!r}")
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear', got "
-                             f"{anneal_strategy!r}")
+            raise ValueError(
+                f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
+            )
         self.anneal_strategy = anneal_strategy
         self.pct_start, self.three_phase = float(pct_start), bool(three_phase)
         groups = optimizer.param_groups
@@ -201,12 +223,17 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = bool(cycle_momentum)
         if self.cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"{name}: cycle_momentum=True needs an optimizer with momentum "
-                                 f"or betas ({type(optimizer).__name__} has neither); pass "
-                                 "cycle_momentum=False")
+                raise ValueError(
+                    f"{name}: cycle_momentum=True needs an optimizer with momentum "
+                    f"or betas ({type(optimizer).__name__} has neither); pass "
+                    "cycle_momentum=False"
+                )
             self.use_beta1 = "betas" in optimizer.defaults
-            for g, hi, lo in zip(groups, self._per_group("max_momentum", max_momentum, len(groups)),
-                                 self._per_group("base_momentum", base_momentum, len(groups))):
+            for g, hi, lo in zip(
+                groups,
+                self._per_group("max_momentum", max_momentum, len(groups)),
+                self._per_group("base_momentum", base_momentum, len(groups)),
+            ):
                 g["max_momentum"], g["base_momentum"] = hi, lo
                 self._set_momentum(g, hi)
         super().__init__(optimizer)
@@ -215,8 +242,10 @@ class OneCycleLR(LRScheduler):
     def _per_group(what: str, value: Any, n: int) -> list[float]:
         if isinstance(value, (list, tuple)):
             if len(value) != n:
-                raise ValueError(f"OneCycleLR: expected {n} value(s) of {what}, one per param "
-                                 f"group, got {len(value)}")
+                raise ValueError(
+                    f"OneCycleLR: expected {n} value(s) of {what}, one per param "
+                    f"group, got {len(value)}"
+                )
             return [float(v) for v in value]
         return [float(value)] * n
 
@@ -230,18 +259,24 @@ class OneCycleLR(LRScheduler):
         """(end step, start lr, end lr, start momentum, end momentum) of each phase."""
         n, p = self.total_steps, self.pct_start
         if self.three_phase:
-            return [(p * n - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                    (2 * p * n - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
-                    (n - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
-        return [(p * n - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                (n - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+            return [
+                (p * n - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (2 * p * n - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                (n - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
+        return [
+            (p * n - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+            (n - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+        ]
 
     def get_lr(self) -> list[float]:
         step = self.last_epoch
         if step > self.total_steps:
-            raise ValueError(f"OneCycleLR: tried to step {step} times; total_steps is "
-                             f"{self.total_steps} (build it with the number of batches of the "
-                             "whole run: epochs * steps_per_epoch)")
+            raise ValueError(
+                f"OneCycleLR: tried to step {step} times; total_steps is "
+                f"{self.total_steps} (build it with the number of batches of the "
+                "whole run: epochs * steps_per_epoch)"
+            )
         anneal = _anneal_cos if self.anneal_strategy == "cos" else _anneal_linear
         phases = self._phases()
         lrs = []

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import collections.abc
 import math
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy
 
@@ -57,8 +58,10 @@ class TensorDataset(Dataset):
         self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
         sizes = [t.shape[0] if t.ndim else None for t in self.tensors]
         if None in sizes or len(set(sizes)) != 1:
-            raise ValueError("TensorDataset: every tensor needs the same first dimension (one row "
-                             f"per sample), got shapes {[t.shape for t in self.tensors]}")
+            raise ValueError(
+                "TensorDataset: every tensor needs the same first dimension (one row "
+                f"per sample), got shapes {[t.shape for t in self.tensors]}"
+            )
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
         return tuple(Tensor(t.data[index]) for t in self.tensors)
@@ -93,8 +96,10 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
     else:
         counts = [int(x) for x in lengths]
     if sum(counts) != n or any(c < 0 for c in counts):
-        raise ValueError(f"random_split: lengths {list(lengths)} must be counts summing to the "
-                         f"dataset's length {n}, or fractions summing to 1")
+        raise ValueError(
+            f"random_split: lengths {list(lengths)} must be counts summing to the "
+            f"dataset's length {n}, or fractions summing to 1"
+        )
     order = (generator or msrandom.generator()).permutation(n)
     bounds = numpy.cumsum([0] + counts)
     return [Subset(dataset, order[a:b].tolist()) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -105,12 +110,16 @@ def _stack(batch: Sequence[Any]) -> Tensor:
     device = backend.check_same_device(*arrays, op="default_collate")
     shapes = {tuple(a.shape) for a in arrays}
     if len(shapes) > 1:
-        raise ValueError(f"default_collate: cannot stack samples of shapes {sorted(shapes)} into "
-                         "one batch; give the samples one shape (resize or crop them), or pass "
-                         "a collate_fn")
+        raise ValueError(
+            f"default_collate: cannot stack samples of shapes {sorted(shapes)} into "
+            "one batch; give the samples one shape (resize or crop them), or pass "
+            "a collate_fn"
+        )
     if arrays[0].dtype.kind not in "biuf":
-        raise TypeError(f"default_collate: cannot batch arrays of dtype {arrays[0].dtype}; "
-                        "samples hold numbers (or pass a collate_fn)")
+        raise TypeError(
+            f"default_collate: cannot batch arrays of dtype {arrays[0].dtype}; "
+            "samples hold numbers (or pass a collate_fn)"
+        )
     return Tensor(backend.xp_for(device).stack(arrays))
 
 
@@ -137,12 +146,16 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, collections.abc.Sequence):
         sizes = {len(b) for b in batch}
         if len(sizes) != 1:
-            raise ValueError(f"default_collate: every sample must have the same number of "
-                             f"fields, got {sorted(sizes)}")
+            raise ValueError(
+                f"default_collate: every sample must have the same number of "
+                f"fields, got {sorted(sizes)}"
+            )
         return [default_collate(list(s)) for s in zip(*batch)]
-    raise TypeError(f"default_collate: cannot batch a {type(elem).__name__}; samples are "
-                    "Tensors, arrays, numbers, strings, or dicts / tuples / lists of them (or "
-                    "pass a collate_fn)")
+    raise TypeError(
+        f"default_collate: cannot batch a {type(elem).__name__}; samples are "
+        "Tensors, arrays, numbers, strings, or dicts / tuples / lists of them (or "
+        "pass a collate_fn)"
+    )
 
 
 class DataLoader:
@@ -152,18 +165,29 @@ class DataLoader:
     ``len(loader)`` is the number of batches per epoch.
     """
 
-    def __init__(self, dataset: Any, batch_size: int | None = 1, shuffle: bool = False,
-                 drop_last: bool = False, collate_fn: Callable[[list], Any] | None = None,
-                 generator: numpy.random.Generator | None = None, num_workers: int = 0,
-                 pin_memory: bool = False) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int | None = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        collate_fn: Callable[[list], Any] | None = None,
+        generator: numpy.random.Generator | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
-            raise TypeError(f"DataLoader: the dataset must be map-style (define __len__ and "
-                            f"__getitem__, e.g. a list of (image, mask) pairs), got "
-                            f"{type(dataset).__name__}")
-        if batch_size is not None and (isinstance(batch_size, bool)
-                                       or not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"DataLoader: batch_size must be a positive int (or None), got "
-                             f"{batch_size!r}")
+            raise TypeError(
+                f"DataLoader: the dataset must be map-style (define __len__ and "
+                f"__getitem__, e.g. a list of (image, mask) pairs), got "
+                f"{type(dataset).__name__}"
+            )
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
+            raise ValueError(
+                f"DataLoader: batch_size must be a positive int (or None), got {batch_size!r}"
+            )
         self.dataset, self.batch_size = dataset, batch_size
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.collate_fn = default_collate if collate_fn is None else collate_fn
@@ -187,5 +211,5 @@ class DataLoader:
                 yield self.dataset[int(i)]
             return
         for b in range(len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             yield self.collate_fn([self.dataset[int(i)] for i in idx])
