@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The floor versions that pyproject.toml declares, read from it (so CI's floor run cannot drift).
 
-    python3 .ci/floor_requirements.py              # numpy==1.23, matplotlib==3.5, ... (+ the test extra)
-    python3 .ci/floor_requirements.py --python     # 3.10: the oldest Python requires-python allows
+    python3 .ci/floor_requirements.py          # numpy==1.23, matplotlib==3.5, ... (+ test extra)
+    python3 .ci/floor_requirements.py --python # 3.10: the oldest Python requires-python allows
 
 Every dependency of ``[project] dependencies`` and of the ``test`` extra must have a ``>=`` floor;
 each is printed pinned at it (``numpy>=1.23`` -> ``numpy==1.23``, which pip reads as 1.23.0).

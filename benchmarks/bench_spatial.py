@@ -6,7 +6,8 @@
     python benchmarks/bench_spatial.py --quick        # two small shapes, batch 2: a smoke test
 
 For every shape: forward and forward+backward time (median of ``--repeats`` runs after untimed
-warm-up runs; the wall clock on the CPU, CUDA events on the GPU: see timing.py), GFLOP/s, that as a fraction of NumPy's own float32 square-matmul GFLOP/s measured in
+warm-up runs; the wall clock on the CPU, CUDA events on the GPU: see timing.py), GFLOP/s, that
+as a fraction of NumPy's own float32 square-matmul GFLOP/s measured in
 the same run, PyTorch's time for the same op (optional: PyTorch is never a dependency; install it in
 a separate venv to compare) and the ratio ours / torch. Then a breakdown of where the time goes
 (im2col copy, GEMMs, col2im / splat / scatter) and the tracemalloc peak of conv2d's forward pass
@@ -414,7 +415,8 @@ def main(argv: list[str] | None = None) -> None:
 
     clock = "CUDA events" if device == "gpu" else "wall clock"
     print(
-        f"minisegnet spatial benchmark  device={device}  batch={N}  repeats={args.repeats} (median, "
+        f"minisegnet spatial benchmark  device={device}  batch={N}  repeats={args.repeats} "
+        "(median, "
         f"{clock})"
     )
     peak_start = matmul_gflops(xp, timer)
@@ -444,7 +446,8 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     head = (
-        f"{f'op / shape (batch {N})':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'(min)':>8s} {'GFLOP/s':>8s}"
+        f"{f'op / shape (batch {N})':32s} {'fwd ms':>8s} {'f+b ms':>8s} {'(min)':>8s} "
+        f"{'GFLOP/s':>8s}"
         f" {'% mm':>6s} {'torch fwd':>9s} {'torch f+b':>9s} {'(min)':>8s} {'ours/torch':>10s}"
     )
     print(head)

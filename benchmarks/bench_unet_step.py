@@ -13,7 +13,8 @@ each step (CuPy's for minisegnet, PyTorch's for PyTorch; see timing.py). On the 
 full float32 like CuPy (TF32 off for cuDNN convolutions and GEMMs). Memory:
 the process's peak resident set size (ru_maxrss) during the steps minus its resident size just
 before the first step (model and batch already built), measured the same way
-for both; for minisegnet also tracemalloc's peak (NumPy allocations) during one extra, untimed step on the CPU
+for both; for minisegnet also tracemalloc's peak (NumPy allocations) during one extra, untimed
+step on the CPU
 (tracemalloc slows every allocation, so it is never on while timing), or the CuPy memory
 pool's total on the GPU. NumPy's own float32 matmul throughput is measured in the same run as the
 yardstick. PyTorch is optional (never a dependency): its row appears only if ``import torch`` works.

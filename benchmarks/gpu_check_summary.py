@@ -295,7 +295,8 @@ def targets(steps: dict[str, dict[str, Any]], mode: str) -> list[dict[str, Any]]
             steps.get("tests", {}).get("figures", {}).get("text", ""),
         ),
         (
-            f"U-Net step (batch 16, 128x128, width 32, depth 4) <= {UNET_TARGET_RATIO:g}x PyTorch CUDA",
+            f"U-Net step (batch 16, 128x128, width 32, depth 4) <= {UNET_TARGET_RATIO:g}x PyTorch "
+            "CUDA",
             None if "ratio" not in u else u["ratio"] <= UNET_TARGET_RATIO,
             u.get("text", ""),
         ),

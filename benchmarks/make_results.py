@@ -57,7 +57,8 @@ def main(root: str) -> None:
     )
     print()
     print(
-        "| run | command | epochs | parameters | training time | val mIoU | val pixel acc. | test mIoU |"
+        "| run | command | epochs | parameters | training time | val mIoU | val pixel acc. | test "
+        "mIoU |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for run in runs:

@@ -34,7 +34,8 @@ __all__ = [
 ]
 
 # Some machines set these for old OpenBLAS builds; they force a slower kernel (AVX2 "Haswell"
-# instead of the CPU's own, e.g. AVX-512 "SkylakeX") while PyTorch (oneDNN) picks its own either way.
+# instead of the CPU's own, e.g. AVX-512 "SkylakeX") while PyTorch (oneDNN) picks its own
+# either way.
 BLAS_GUARDS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 

@@ -92,7 +92,8 @@ k2 = int(np.argmax([0.05, 0.25, 0.6, 0.1]))
 print(f"in the order {order2}: argmax = index {k2} = {order2[k2]!r}")
 assert order2[k2] == "horse"
 print(
-    "slide note: deck 000 lists the classes as car/horse/man/cat on one slide and car/man/horse/cat\n"
+    "slide note: deck 000 lists the classes as car/horse/man/cat on one slide and "
+    "car/man/horse/cat\n"
     "  on another; the class index of a pixel depends on that order (horse is index 1 or 2), its\n"
     "  name does not. This lesson fixes car, horse, man, cat."
 )

@@ -158,7 +158,8 @@ check("<conv(x), z> = <x, conv_transpose(z)>", lhs, rhs, ref="<x, C^T z>")
 # %%
 back = F.conv_transpose2d(y, as_image(w))[0, 0].numpy()
 print(
-    f"C^T (C x) == x ? {np.allclose(back, x)}  (top-left entry {back[0, 0]:.0f} vs x[0, 0] = {x[0, 0]:.0f})"
+    f"C^T (C x) == x ? {np.allclose(back, x)}  (top-left entry {back[0, 0]:.0f} vs x[0, 0] = "
+    f"{x[0, 0]:.0f})"
 )
 assert not np.allclose(back, x)
 

@@ -211,9 +211,11 @@ assert kept == full5[1:]
 print(
     "slide note: deck 002 says one pixel is cropped so that the output is twice the input, but\n"
     "  not which one: dropping the first (ay, az+bx, by, bz) or the last (ax, ay, az+bx, by) both\n"
-    "  give length 4, shifted by one pixel. That choice is a convention. minisegnet (like PyTorch)\n"
+    "  give length 4, shifted by one pixel. That choice is a convention. minisegnet (like "
+    "PyTorch)\n"
     "  drops the first: padding=1 crops one pixel at each end and output_padding=1 gives back the\n"
-    "  last, which makes it the exact transpose of the stride-2, padding-1 convolution of section 1\n"
+    "  last, which makes it the exact transpose of the stride-2, padding-1 convolution of section "
+    "1\n"
     "  (deck 001), so the upsampled map lines up with the map that convolution downsampled."
 )
 
@@ -394,7 +396,8 @@ print(
     "example); the printed [[2, 3], [2, 1]] would use 2 x filter twice and never -2 x filter."
 )
 print(
-    "slide note: deck 003's exercise prints its input as [[2, 3], [2, 1]], but its partial solution\n"
+    "slide note: deck 003's exercise prints its input as [[2, 3], [2, 1]], but its partial "
+    "solution\n"
     "  uses 3 x filter and -2 x filter: it belongs to the input [[2, 3], [-2, 1]]."
 )
 sol = tconv(readings["as the partial solution implies [[2,3],[-2,1]]"], filt, stride=2)
@@ -429,7 +432,8 @@ for op in (0, 1):
         as_image(np.ones((3, 3))), as_image(k3), stride=2, padding=1, output_padding=op
     )
     print(
-        f"conv_transpose stride 2, padding 1, output_padding {op}: 3x3 -> {up.shape[2]}x{up.shape[3]}"
+        f"conv_transpose stride 2, padding 1, output_padding {op}: 3x3 -> "
+        f"{up.shape[2]}x{up.shape[3]}"
     )
     assert up.shape[2] == 5 + op
 up6 = F.conv_transpose2d(

@@ -137,7 +137,7 @@ for pair in range(6):
         layers.append((2, 2, 1))
 r, j = 1, 1
 print(" layer          r    jump")
-for n, (k, s, d) in enumerate(layers):
+for k, s, _d in layers:
     r += (k - 1) * j
     j *= s
     print(f" {'conv 3x3' if k == 3 else 'pool 2x2/2':12s} {r:4d} {j:6d}")

@@ -402,7 +402,8 @@ check("d CE / d p̂ = -1/p̂", grads["CE"], -1 / grid, atol=1e-4, ref="formula")
 i_hard, i_easy = int(np.argmin(abs(grid - 0.1))), int(np.argmin(abs(grid - 0.9)))
 for label, i in (("hard pixel, p̂ = 0.1", i_hard), ("easy pixel, p̂ = 0.9", i_easy)):
     print(
-        f"{label}: d CE/dp̂ {grads['CE'][i]:8.4f}   d focal/dp̂ {grads['focal, alpha=1, gamma=2'][i]:8.4f}"
+        f"{label}: d CE/dp̂ {grads['CE'][i]:8.4f}   d focal/dp̂ "
+        f"{grads['focal, alpha=1, gamma=2'][i]:8.4f}"
         f"   ratio {grads['focal, alpha=1, gamma=2'][i] / grads['CE'][i]:.3f}"
     )
 ratio_easy = grads["focal, alpha=1, gamma=2"][i_easy] / grads["CE"][i_easy]

@@ -171,7 +171,7 @@ for variant in VARIANTS:
     opt = optim.Adam(model.parameters(), lr=5e-3)
     t0 = time.perf_counter()
     model.train()
-    for step in range(n_steps):
+    for _ in range(n_steps):
         idx = rng.choice(len(train_set.images), batch, replace=False)
         logits = model(ms.Tensor(train_set.images[idx]))
         # cross entropy + Dice loss: the Dice term keeps the small shapes from being swamped by

@@ -71,7 +71,8 @@ check(
     by="arithmetic",
 )
 print(
-    f"the bottleneck map is {n_bottom} x {n_bottom}: it can only be joined to the 64 x 64 encoder map "
+    f"the bottleneck map is {n_bottom} x {n_bottom}: it can only be joined to the 64 x 64 encoder "
+    "map "
     f"after the x2 up-conv ({2 * n_bottom}) and the crop (64 -> {2 * n_bottom})"
 )
 assert crops[0][1] == 2 * n_bottom
@@ -82,7 +83,8 @@ print(
 )
 n_convs = 2 * 4 + 2 + 2 * 4
 print(
-    f"{len(crops)} crops in the whole network, one per skip connection, for {n_convs} 3x3 convolutions"
+    f"{len(crops)} crops in the whole network, one per skip connection, for {n_convs} 3x3 "
+    "convolutions"
 )
 assert len(crops) == 4
 print(

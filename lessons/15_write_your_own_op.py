@@ -24,7 +24,7 @@ from _common import *  # noqa: F403
 try:
     from hypothesis import given, settings
 except ImportError:  # pragma: no cover - depends on the environment
-    raise SystemExit("lesson 15 needs hypothesis: pip install hypothesis")
+    raise SystemExit("lesson 15 needs hypothesis: pip install hypothesis") from None
 from minisegnet.testing import GradcheckError, arrays, gradcheck, shapes
 
 # %% [markdown]
@@ -56,7 +56,7 @@ class SiLU(ms.Function):
 
 
 class BuggySiLU(SiLU):
-    """The same op with a planted slip in the backward of the negative branch: s instead of 1 - s."""
+    """The same op with a slip planted in the negative branch's backward: s instead of 1 - s."""
 
     def backward(self, gy):
         s, x = self.saved_tensors

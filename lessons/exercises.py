@@ -15,6 +15,7 @@ expected shape, and numbers agree to the exercise's tolerance (exact for integer
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ _LIST = [
         lambda: F.softplus(_t(0.0)).item(),
         atol=1e-3,
     ),
-    # --- 02: convolution as a matrix ---------------------------------------------------------------
+    # --- 02: convolution as a matrix -----------------------------------------------------------
     Exercise(
         "02.1",
         "A 3x3 convolution (stride 1, no padding) of a 7x7 input: the output's (height, width)?",
@@ -618,10 +619,8 @@ def check_answer(exercise_id: str, answer: Any) -> bool:
     shape_note = ""
     if not isinstance(expected, str):
         want, got = _as_array(expected), None
-        try:
+        with contextlib.suppress(TypeError, ValueError):  # not an array: no shape to compare
             got = _as_array(answer)
-        except (TypeError, ValueError):
-            pass
         if got is not None and want.size > 1 and got.shape != want.shape:
             shape_note = f" (the answer is an array of shape {want.shape}; yours is {got.shape})"
     print(f"{exercise_id}: not quite{shape_note}. Hint: {ex.hint}")

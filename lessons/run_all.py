@@ -26,7 +26,7 @@ LESSONS_DIR = Path(__file__).resolve().parent
 
 
 def lessons(prefixes: list[str]) -> list[Path]:
-    """The lesson scripts (``NN_topic.py``), sorted, optionally only those starting with a prefix."""
+    """The lesson scripts (``NN_topic.py``), sorted; only those starting with a prefix, if given."""
     found = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))
     if prefixes:
         found = [p for p in found if any(p.name.startswith(x) for x in prefixes)]

@@ -278,7 +278,7 @@ class Tensor:
 
     # ----- backpropagation --------------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
-        """Compute d(self)/d(leaf) for every leaf with ``requires_grad`` and add it to ``leaf.grad``.
+        """Compute d(self)/d(leaf) for each leaf with ``requires_grad``, added to ``leaf.grad``.
 
         ``grad`` is d(loss)/d(self); it may be omitted only when ``self`` has one element.
         The graph is freed afterwards unless ``retain_graph=True``.
@@ -1037,10 +1037,8 @@ class Function:
         # a graph dropped without backward(): give its saved arrays back
         held = self.__dict__.get("_held")
         if held:
-            try:
+            with contextlib.suppress(Exception):  # interpreter shutdown: modules may be gone
                 _drop(held)
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
 
 
 def _lift_inputs(inputs: Sequence[Any], op: str) -> list[Tensor]:

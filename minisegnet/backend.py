@@ -185,7 +185,7 @@ def check_same_device(*arrays: Any, op: str = "op") -> str:
 
 
 def to_device(array: Any, device: str) -> Any:
-    """Copy ``array`` to ``device`` as an ndarray of that device (no copy when it is already there)."""
+    """Copy ``array`` to ``device`` as an ndarray of that device (no copy when already there)."""
     device = _check_name(device)
     if device == "gpu":
         cupy = _require_gpu("to_device(..., 'gpu')")

@@ -70,7 +70,8 @@ def _add_train_parser(sub: Any) -> None:
         "--depth",
         metavar="D",
         type=int,
-        help=f"down-sampling stages (every model but FCN, whose backbone has five; default {d.depth})",
+        help="down-sampling stages (every model but FCN, whose backbone has five; "
+        f"default {d.depth})",
     )
     g.add_argument(
         "--size", metavar="PX", type=int, help=f"image side in pixels (default {d.size})"
@@ -306,7 +307,9 @@ def _add_models_parser(sub: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minisegnet",
-        description="minisegnet: a from-scratch NumPy/CuPy engine that teaches semantic segmentation.",
+        description=(
+            "minisegnet: a from-scratch NumPy/CuPy engine that teaches semantic segmentation."
+        ),
         epilog="Start with: minisegnet train   (then: minisegnet train --help)",
     )
     parser.add_argument("--version", action="version", version=f"minisegnet {__version__}")
@@ -407,7 +410,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if trainer.saved_epoch:
             _error(
-                f"interrupted; {trainer.saved_epoch} epoch(s) are saved in {trainer.checkpoint_path}. "
+                f"interrupted; {trainer.saved_epoch} epoch(s) are saved in "
+                f"{trainer.checkpoint_path}. "
                 f"Continue with: minisegnet train --out {trainer.out} --resume"
             )
         else:

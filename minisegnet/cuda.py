@@ -1,5 +1,6 @@
 """``minisegnet.cuda.is_available()``, as ``torch.cuda.is_available()``: whether the ``"gpu"``
-(CUDA) device can be used. Asks :mod:`minisegnet.backend`, the one module that knows CuPy; never raises."""
+(CUDA) device can be used. Asks :mod:`minisegnet.backend`, the one module that knows CuPy;
+never raises."""
 
 from __future__ import annotations
 

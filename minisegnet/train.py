@@ -1,4 +1,5 @@
-"""The trainer behind ``minisegnet train``: data, model, optimizer, loss, metrics, checkpoints, plots.
+"""The trainer behind ``minisegnet train``: data, model, optimizer, loss, metrics, checkpoints,
+plots.
 
 One run = one :class:`TrainConfig` and one output folder::
 
@@ -212,7 +213,8 @@ class TrainConfig:
             most = max(self.size.bit_length() - 1, 0)
             raise ValueError(
                 f"TrainConfig: --depth {self.depth} is too deep for --size {self.size}: each of "
-                f"{self.model}'s down-sampling stages halves the image, so {self.size} px allow at most "
+                f"{self.model}'s down-sampling stages halves the image, so {self.size} px allow at "
+                "most "
                 f"--depth {most}"
                 + (f" (or use --size {2**self.depth} or more)" if self.depth <= 14 else "")
             )
@@ -266,7 +268,7 @@ def default_out(model: str, dataset: str) -> Path:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the output folder, the per-epoch history and the final numbers."""
+    """What :func:`train` returns: the output folder, the per-epoch history, the final numbers."""
 
     out: Path
     history: list[dict[str, float]]
@@ -437,9 +439,11 @@ def check_memory(config: TrainConfig, budget: int | None = None) -> dict[str, in
         }
         biggest = max(parts, key=lambda k: est[k])
         raise ValueError(
-            f"this run would need about {_bytes(est['total'])} of memory (data {_bytes(est['data'])}, "
+            f"this run would need about {_bytes(est['total'])} of memory (data "
+            f"{_bytes(est['data'])}, "
             f"{est['num_parameters']:,} parameters with gradients and optimizer state "
-            f"{_bytes(est['parameters'])}, activations of a batch {_bytes(est['activations'])}) and "
+            f"{_bytes(est['parameters'])}, activations of a batch {_bytes(est['activations'])}) "
+            "and "
             f"{where} {_bytes(budget)} available; reduce {parts[biggest]}"
         )
     return est
@@ -963,7 +967,10 @@ class Trainer:
         where = f"epoch {self.epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
         lr = self.optimizer.param_groups[0]["lr"]
         if self.saved_epoch > 0 and self.checkpoint_path.is_file():
-            kept = f"the last good checkpoint (epoch {self.saved_epoch}) is kept at {self.checkpoint_path}"
+            kept = (
+                f"the last good checkpoint (epoch {self.saved_epoch}) is kept at "
+                f"{self.checkpoint_path}"
+            )
         else:
             kept = "no checkpoint was written (it diverged in the first epoch)"
         return (
@@ -1014,7 +1021,8 @@ class Trainer:
             if bad:
                 raise TrainingDiverged(
                     self._diverged_message(
-                        f"the batch-norm running statistics became NaN or infinite ({', '.join(bad[:3])})"
+                        "the batch-norm running statistics became NaN or infinite "
+                        f"({', '.join(bad[:3])})"
                     )
                 )
             bad = _nonfinite(self.optimizer.state_dict()["state"])

@@ -160,7 +160,7 @@ def test_graph_is_released_after_backward_but_parameters_stay():
     assert mul.inputs is None and clip.inputs is None
     for fn in (mul, clip):  # saved arrays dropped
         with pytest.raises(RuntimeError, match="saved arrays were freed"):
-            fn.saved_tensors
+            _ = fn.saved_tensors
     assert (clip.lo, clip.hi) == (0.5, 2.0)  # __init__'s parameters kept
 
 
@@ -585,7 +585,7 @@ def test_release_frees_exactly_what_was_saved():
     np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([0.0, 1.0]), rtol=1e-15)
     assert fn.inputs is None and y.data.flags.writeable and ms.autograd.saved_by(y) == []
     with pytest.raises(RuntimeError, match="SavesOnlyItsOutput: its saved arrays were freed"):
-        fn.saved_tensors
+        _ = fn.saved_tensors
     assert fn.tag == "p" and fn.scratch == (2,)  # parameters and small values stay
 
 

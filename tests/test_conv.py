@@ -321,7 +321,8 @@ def test_unet_up_convolution_with_bias(groups, device):
             lambda: F.conv_transpose2d(
                 np.ones((1, 3, 5, 5)), np.ones((3, 2, 3, 3)), stride=2, output_padding=2
             ),
-            r"conv_transpose2d: output_padding \(2, 2\) must be smaller than max\(stride, dilation\) = 2",
+            r"conv_transpose2d: output_padding \(2, 2\) must be smaller than "
+            r"max\(stride, dilation\) = 2",
         ),
         (
             lambda: F.conv_transpose2d(np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2)), padding=1),

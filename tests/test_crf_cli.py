@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from minisegnet import cli, metrics
 from minisegnet.autograd import Tensor, no_grad
@@ -19,9 +20,6 @@ from minisegnet.data import DataLoader
 from minisegnet.data.images import read_image, resize_image, resize_labels
 from minisegnet.infer import load_saved_model, predict_images
 from minisegnet.train import TrainConfig, Trainer, predict, train
-
-PIL = pytest.importorskip("PIL")
-from PIL import Image
 
 # a strong smoothing CRF: it must change a barely trained network's noisy label map
 STRONG = {"iterations": 3, "w2": 8.0, "theta_gamma": 2.0}

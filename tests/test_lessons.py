@@ -111,7 +111,7 @@ def _load(path: Path, name: str):
 
 @pytest.fixture(scope="module")
 def exercises():
-    """lessons/exercises.py (the checker) and lessons/solutions/answers.py (the stored solutions)."""
+    """lessons/exercises.py (the checker) and lessons/solutions/answers.py (the stored answers)."""
     return _load(LESSONS_DIR / "exercises.py", "lesson_exercises"), _load(
         LESSONS_DIR / "solutions" / "answers.py", "lesson_answers"
     )

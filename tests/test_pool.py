@@ -240,7 +240,8 @@ def test_pool_float32_stays_float32(device):
         ),
         (
             lambda: F.max_pool2d(np.ones((1, 1, 2, 2)), 3),
-            r"max_pool2d: kernel 3x3 is larger than the padded input 2x2 \(input shape \(1, 1, 2, 2\)",
+            r"max_pool2d: kernel 3x3 is larger than the padded input 2x2 "
+            r"\(input shape \(1, 1, 2, 2\)",
         ),
         (
             lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, padding=2),
@@ -267,7 +268,8 @@ def test_pool_float32_stays_float32(device):
             lambda: F.max_unpool2d(
                 np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16, dtype=np.int64), 2
             ),
-            r"max_unpool2d: indices range over \[16, 16\] but an output plane 4x4 has positions 0..15",
+            r"max_unpool2d: indices range over \[16, 16\] but an output plane 4x4 has "
+            r"positions 0..15",
         ),
         (
             lambda: F.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), 2),

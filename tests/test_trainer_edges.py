@@ -76,7 +76,7 @@ def cli(*args, env=None, timeout=120):
 
 
 def refused(proc, *phrases, code=2):
-    """The command failed with ``code`` and a one-line message holding every phrase, no traceback."""
+    """The command failed with ``code`` and a one-line message with every phrase, no traceback."""
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr and "minisegnet: error:" in proc.stderr, proc.stderr
     for phrase in phrases:
@@ -187,7 +187,7 @@ def test_batches_of_one_image_into_a_1x1_batch_norm_are_refused_at_start_up(tmp_
 
 
 def _rewrite(data, change):
-    """The archive ``data`` with each member passed through ``change(name, bytes)`` (None drops it)."""
+    """The archive ``data``, each member passed through ``change(name, bytes)`` (None drops it)."""
     src, buf = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
     with zipfile.ZipFile(buf, "w") as out:
         for name in src.namelist():

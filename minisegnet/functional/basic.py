@@ -75,7 +75,7 @@ def _float(x: Any) -> Any:
 
 
 def _match(a: Any, b: Any) -> tuple[Any, Any]:
-    """An integer/bool operand meeting a float one takes the float's dtype (NumPy would pick float64)."""
+    """An integer/bool operand meeting a float one takes the float's dtype (NumPy: float64)."""
     if is_float(a.dtype) and not is_float(b.dtype):
         return a, b.astype(a.dtype)
     if is_float(b.dtype) and not is_float(a.dtype):
@@ -379,7 +379,7 @@ class MeanFunction(Function):
 
 
 class MaxMinFunction(Function):
-    """y = max (or min) of x over ``axis``; the gradient goes to the arg-max, split evenly on ties."""
+    """y = max (or min) of x over ``axis``; the gradient goes to the arg-max, split on ties."""
 
     def __init__(self, axis: Axis = None, keepdims: bool = False, op: str = "max"):
         self.axis, self.keepdims, self.op = axis, keepdims, op
@@ -515,7 +515,7 @@ def _has_int_array(index: Any) -> bool:
 
 
 class ConcatenateFunction(Function):
-    """y = [x1, x2, ...] joined along ``axis`` (U-Net's skip concatenation); gradient = the slices."""
+    """y = [x1, x2, ...] joined along ``axis`` (U-Net's skip concatenation); grad = the slices."""
 
     def __init__(self, axis: int = 0):
         self.axis = axis

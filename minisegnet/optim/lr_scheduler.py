@@ -140,9 +140,11 @@ class LambdaLR(LRScheduler):
         lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
     ) -> None:
         n = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
-        fns: list[Callable[[int], float]] = (
-            list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
-        )  # type: ignore[list-item]
+        fns: list[Callable[[int], float]]
+        if isinstance(lr_lambda, (list, tuple)):
+            fns = list(lr_lambda)
+        else:
+            fns = [lr_lambda] * n  # type: ignore[list-item]
         if isinstance(optimizer, Optimizer) and len(fns) != n:
             raise ValueError(
                 f"LambdaLR: expected {n} lr_lambda(s), one per param group, got {len(fns)}"
