@@ -12,13 +12,12 @@
 # As a notebook: `python lessons/make_notebooks.py 00`, then open `lessons/notebooks/00_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet import losses
 
 from _common import *  # noqa: F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. Ground truth as one-hot planes
@@ -52,19 +51,16 @@ for i, name in enumerate(CLASSES):
 
 # the slide's planes, copied as literals
 expected_planes = {
-    "car": [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+    "car":   [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
     "horse": [[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]],
-    "man": [[0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
-    "cat": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]],
+    "man":   [[0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
+    "cat":   [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]],
 }
 for i, name in enumerate(CLASSES):
     check(f"one-hot plane '{name}'", onehot[i], expected_planes[name])
 # every pixel's vector has at most one 1
-check(
-    "ones per pixel (sum over the class axis)",
-    onehot.sum(axis=0),
-    [[1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]],
-)
+check("ones per pixel (sum over the class axis)", onehot.sum(axis=0),
+      [[1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]])
 
 # %% [markdown]
 # ## 2. Softmax turns activations into probabilities; argmax gives the label
@@ -91,32 +87,19 @@ order2 = ["car", "man", "horse", "cat"]
 k2 = int(np.argmax([0.05, 0.25, 0.6, 0.1]))
 print(f"in the order {order2}: argmax = index {k2} = {order2[k2]!r}")
 assert order2[k2] == "horse"
-print(
-    "slide note: deck 000 lists the classes as car/horse/man/cat on one slide and "
-    "car/man/horse/cat\n"
-    "  on another; the class index of a pixel depends on that order (horse is index 1 or 2), its\n"
-    "  name does not. This lesson fixes car, horse, man, cat."
-)
+print("slide note: deck 000 lists the classes as car/horse/man/cat on one slide and car/man/horse/cat\n"
+      "  on another; the class index of a pixel depends on that order (horse is index 1 or 2), its\n"
+      "  name does not. This lesson fixes car, horse, man, cat.")
 
 # a whole label map: softmax + argmax over a (1, 4, 4, 4) activation volume
 rng = np.random.default_rng(0)
 acts = ms.Tensor(rng.normal(size=(1, 4, 4, 4)).astype(np.float32))
 probs = F.softmax(acts, axis=1)
-check(
-    "probabilities sum to 1 at every pixel",
-    probs.sum(axis=1)[0],
-    np.ones((4, 4)),
-    atol=1e-6,
-    ref="expected",
-)
+check("probabilities sum to 1 at every pixel", probs.sum(axis=1)[0], np.ones((4, 4)), atol=1e-6,
+      ref="expected")
 show("label map = argmax over classes", F.argmax(probs, axis=1)[0])
-check(
-    "argmax of softmax == argmax of the activations",
-    F.argmax(probs, axis=1),
-    np.argmax(acts.numpy(), axis=1),
-    atol=0,
-    ref="numpy.argmax",
-)
+check("argmax of softmax == argmax of the activations",
+      F.argmax(probs, axis=1), np.argmax(acts.numpy(), axis=1), atol=0, ref="numpy.argmax")
 
 # %% [markdown]
 # ## 3. Pixel-wise cross entropy
@@ -134,9 +117,7 @@ qp = ms.Tensor([0.2, 0.3, 0.4, 0.1])
 terms = -(p * F.log(qp))
 show("-p_i ln q_i for each class", terms)
 ce_pixel = terms.sum()
-check(
-    "cross entropy of the pixel", ce_pixel.item(), 1.2040, atol=5e-5, ref="derived from the slide"
-)
+check("cross entropy of the pixel", ce_pixel.item(), 1.2040, atol=5e-5, ref="derived from the slide")
 
 # %% [markdown]
 # The same number from minisegnet's loss, which takes **activations (logits)** and a map of class
@@ -145,12 +126,8 @@ check(
 # %%
 logits = F.log(qp).reshape(1, 4, 1, 1)
 target = np.array([[[1]]])
-check(
-    "losses.cross_entropy(ln q, class 1)",
-    losses.cross_entropy(logits, target).item(),
-    1.2040,
-    atol=5e-5,
-)
+check("losses.cross_entropy(ln q, class 1)", losses.cross_entropy(logits, target).item(),
+      1.2040, atol=5e-5)
 
 # %% [markdown]
 # ## 4. Averaging over the pixels of a map
@@ -162,9 +139,7 @@ check(
 # %%
 section("4. Pixel-wise cross entropy over a 4x4 map")
 full_labels = np.array([[0, 0, 1, 1], [0, 2, 2, 1], [1, 1, 3, 3], [1, 1, 3, 3]])
-target_onehot = ms.Tensor(
-    (full_labels[None] == np.arange(4)[:, None, None]).astype(np.float32)[None]
-)
+target_onehot = ms.Tensor((full_labels[None] == np.arange(4)[:, None, None]).astype(np.float32)[None])
 q_map = F.softmax(acts, axis=1)  # (1, 4, 4, 4)
 L = -(target_onehot * F.log(q_map)).sum(axis=1).mean()
 qn = q_map.numpy()[0]
@@ -177,13 +152,8 @@ for y in range(4):
 loop /= 16
 show("label map", full_labels)
 check("L (vectorised) vs the loop over pixels", L.item(), loop, atol=1e-5, ref="loop")
-check(
-    "losses.cross_entropy on the map",
-    losses.cross_entropy(acts, full_labels[None]).item(),
-    loop,
-    atol=1e-5,
-    ref="loop",
-)
+check("losses.cross_entropy on the map", losses.cross_entropy(acts, full_labels[None]).item(),
+      loop, atol=1e-5, ref="loop")
 
 # %% [markdown]
 # ## 5. Why not the sum of squared errors?
@@ -198,20 +168,13 @@ check(
 section("5. Cross entropy vs sum of squared errors")
 sse = ((p - qp) ** 2).sum()
 check("SSE of the worked pixel", sse.item(), 0.70, atol=1e-6, ref="derived from the slide")
-check(
-    "losses.sse_loss",
-    losses.sse_loss(qp.reshape(1, 4), p.reshape(1, 4)).item(),
-    0.70,
-    atol=1e-6,
-    ref="derived from the slide",
-)
+check("losses.sse_loss", losses.sse_loss(qp.reshape(1, 4), p.reshape(1, 4)).item(), 0.70, atol=1e-6,
+      ref="derived from the slide")
 
 rows = []
 for q_true in [0.3, 0.1, 0.01, 0.001]:
     rest = (1 - q_true) / 3
-    zz = ms.Tensor(
-        np.log(np.array([rest, q_true, rest, rest])).astype(np.float64), requires_grad=True
-    )
+    zz = ms.Tensor(np.log(np.array([rest, q_true, rest, rest])).astype(np.float64), requires_grad=True)
     ce = -(p.astype(np.float64) * F.log(F.softmax(zz, axis=0))).sum()
     ce.backward()
     g_ce = zz.grad.numpy()[1]
@@ -226,10 +189,8 @@ print(" q(true class)   CE loss   dCE/dz_true   SSE loss   dSSE/dz_true")
 for q_true, ce_v, g1, se_v, g2 in rows:
     print(f"   {q_true:8.3f}   {ce_v:7.4f}   {g1:11.4f}   {se_v:8.4f}   {g2:12.4f}")
 assert abs(rows[-1][4]) < 0.01 < abs(rows[-1][2])  # SSE has (almost) no gradient when very wrong
-print(
-    f"When the true class gets only 0.001, CE's gradient is {rows[-1][2]:.4f} "
-    f"but SSE's is only {rows[-1][4]:.4f}: SSE barely corrects a confident mistake."
-)
+print(f"When the true class gets only 0.001, CE's gradient is {rows[-1][2]:.4f} "
+      f"but SSE's is only {rows[-1][4]:.4f}: SSE barely corrects a confident mistake.")
 
 fig, (ax, axg) = plt.subplots(1, 2, figsize=(10.5, 3.6))
 qs = np.linspace(0.001, 0.999, 300)
@@ -238,9 +199,7 @@ ax.plot(qs, (1 - qs) ** 2 + 3 * ((1 - qs) / 3) ** 2, label="sum of squared error
 ax.set_xlabel("probability q given to the true class")
 ax.set_ylabel("loss of one pixel")
 ax.axvline(0.3, color="gray", lw=0.8, ls=":")
-ax.annotate(
-    "slide: -ln 0.3 = 1.2040", (0.3, 1.204), xytext=(0.4, 2.5), arrowprops={"arrowstyle": "->"}
-)
+ax.annotate("slide: -ln 0.3 = 1.2040", (0.3, 1.204), xytext=(0.4, 2.5), arrowprops={"arrowstyle": "->"})
 ax.legend()
 ax.set_title("Deck 000: pixel-wise losses")
 # the gradients the text is about, by autograd: one column per q, the true class is row 1

@@ -12,12 +12,11 @@
 # As a notebook: `python lessons/make_notebooks.py 01`, then open `lessons/notebooks/01_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. One neuron
@@ -57,14 +56,14 @@ check("sigmoid neuron g(z) = 1/(1+e^-z)", F.sigmoid(z).item(), 0.3775, atol=5e-5
 section("2. The activation table at z = -2, -0.5, 0, 0.25, 2")
 zs = ms.Tensor([-2.0, -0.5, 0.0, 0.25, 2.0])
 TABLE = {
-    "unit step": (F.step, [0, 0, 0.5, 1, 1]),
-    "sign": (F.sign, [-1, -1, 0, 1, 1]),
-    "linear": (F.linear, [-2, -0.5, 0, 0.25, 2]),
+    "unit step":         (F.step,             [0, 0, 0.5, 1, 1]),
+    "sign":              (F.sign,             [-1, -1, 0, 1, 1]),
+    "linear":            (F.linear,           [-2, -0.5, 0, 0.25, 2]),
     "piece-wise linear": (F.piecewise_linear, [0, 0, 0.5, 0.75, 1]),
-    "logistic sigmoid": (F.sigmoid, [0.1192, 0.3775, 0.5, 0.5622, 0.8808]),
-    "tanh": (F.tanh, [-0.9640, -0.4621, 0, 0.2449, 0.9640]),
-    "ReLU": (F.relu, [0, 0, 0, 0.25, 2]),
-    "softplus": (F.softplus, [0.1269, 0.4741, 0.6931, 0.8259, 2.1269]),
+    "logistic sigmoid":  (F.sigmoid,          [0.1192, 0.3775, 0.5, 0.5622, 0.8808]),
+    "tanh":              (F.tanh,             [-0.9640, -0.4621, 0, 0.2449, 0.9640]),
+    "ReLU":              (F.relu,             [0, 0, 0, 0.25, 2]),
+    "softplus":          (F.softplus,         [0.1269, 0.4741, 0.6931, 0.8259, 2.1269]),
 }
 for name, (g, expected) in TABLE.items():
     check(f"{name:17s}", g(zs), expected, atol=5e-5, ref="formula")
@@ -80,14 +79,14 @@ for name, (g, expected) in TABLE.items():
 # %%
 section("3. Derivatives g'(z) by autograd")
 DERIV = {
-    "unit step": [0, 0, 0, 0, 0],
-    "sign": [0, 0, 0, 0, 0],
-    "linear": [1, 1, 1, 1, 1],
+    "unit step":         [0, 0, 0, 0, 0],
+    "sign":              [0, 0, 0, 0, 0],
+    "linear":            [1, 1, 1, 1, 1],
     "piece-wise linear": [0, 0, 1, 1, 0],  # z = -0.5 is a kink: the engine takes the outside slope
-    "logistic sigmoid": [0.1050, 0.2350, 0.25, 0.2461, 0.1050],
-    "tanh": [0.0707, 0.7864, 1, 0.9400, 0.0707],
-    "ReLU": [0, 0, 0, 1, 1],
-    "softplus": [0.1192, 0.3775, 0.5, 0.5622, 0.8808],
+    "logistic sigmoid":  [0.1050, 0.2350, 0.25, 0.2461, 0.1050],
+    "tanh":              [0.0707, 0.7864, 1, 0.9400, 0.0707],
+    "ReLU":              [0, 0, 0, 1, 1],
+    "softplus":          [0.1192, 0.3775, 0.5, 0.5622, 0.8808],
 }
 for name, (g, _) in TABLE.items():
     zz = ms.Tensor([-2.0, -0.5, 0.0, 0.25, 2.0], requires_grad=True)

@@ -13,12 +13,11 @@
 # As a notebook: `python lessons/make_notebooks.py 02`, then open `lessons/notebooks/02_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 
 def as_image(a):
@@ -38,23 +37,16 @@ def as_image(a):
 section("1. 1-D convolution = banded (Toeplitz) matrix")
 k1 = np.array([1.0, 2.0, 3.0])
 n = 6
-cols = [
-    F.conv2d(as_image(np.eye(n)[j][None]), as_image(k1[None])).numpy().ravel() for j in range(n)
-]
+cols = [F.conv2d(as_image(np.eye(n)[j][None]), as_image(k1[None])).numpy().ravel() for j in range(n)]
 T = np.stack(cols, axis=1)
-check(
-    "matrix read off conv2d",
-    T,
-    [[1, 2, 3, 0, 0, 0], [0, 1, 2, 3, 0, 0], [0, 0, 1, 2, 3, 0], [0, 0, 0, 1, 2, 3]],
-    ref="banded",
-)
+check("matrix read off conv2d", T,
+      [[1, 2, 3, 0, 0, 0],
+       [0, 1, 2, 3, 0, 0],
+       [0, 0, 1, 2, 3, 0],
+       [0, 0, 0, 1, 2, 3]], ref="banded")
 v = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0])
-check(
-    "T @ v == conv1d(v)",
-    T @ v,
-    F.conv2d(as_image(v[None]), as_image(k1[None])).numpy().ravel(),
-    ref="conv2d",
-)
+check("T @ v == conv1d(v)", T @ v, F.conv2d(as_image(v[None]), as_image(k1[None])).numpy().ravel(),
+      ref="conv2d")
 
 # %% [markdown]
 # ## 2. The 2-D example of deck 003
@@ -65,17 +57,20 @@ check(
 
 # %%
 section("2. A 3x3 convolution of a 4x4 input gives [[122, 148], [126, 134]]")
-x = np.array([[4, 5, 8, 7], [1, 8, 8, 8], [3, 6, 6, 4], [6, 5, 7, 8]], dtype=np.float64)
-w = np.array([[1, 4, 1], [1, 4, 3], [3, 3, 1]], dtype=np.float64)
+x = np.array([[4, 5, 8, 7],
+              [1, 8, 8, 8],
+              [3, 6, 6, 4],
+              [6, 5, 7, 8]], dtype=np.float64)
+w = np.array([[1, 4, 1],
+              [1, 4, 3],
+              [3, 3, 1]], dtype=np.float64)
 show("input x (our choice)", x)
 show("kernel w (our choice)", w)
 for i in range(2):
     for j in range(2):
-        window = x[i : i + 3, j : j + 3]
-        print(
-            f"y({i},{j}) = sum(window * w) = {int((window * w).sum())}   window rows: "
-            + " | ".join(" ".join(str(int(v)) for v in row) for row in window)
-        )
+        window = x[i:i + 3, j:j + 3]
+        print(f"y({i},{j}) = sum(window * w) = {int((window * w).sum())}   window rows: "
+              + " | ".join(" ".join(str(int(v)) for v in row) for row in window))
 y = F.conv2d(as_image(x), as_image(w))
 check("F.conv2d(x, w)", y[0, 0], [[122, 148], [126, 134]])
 
@@ -88,7 +83,7 @@ check("F.conv2d(x, w)", y[0, 0], [[122, 148], [126, 134]])
 
 # %%
 section("3. im2col: the 9 x 4 matrix of windows, then one product")
-im2col = np.stack([x[i : i + 3, j : j + 3].ravel() for i in range(2) for j in range(2)], axis=1)
+im2col = np.stack([x[i:i + 3, j:j + 3].ravel() for i in range(2) for j in range(2)], axis=1)
 show("cols (each column = one window, read row by row)", im2col)
 show("w flattened to a row", w.ravel())
 check("w_row @ cols", w.ravel() @ im2col, [122, 148, 126, 134], by="numpy")
@@ -107,21 +102,14 @@ C = np.zeros((4, 16))
 for i in range(2):
     for j in range(2):
         grid = np.zeros((4, 4))
-        grid[i : i + 3, j : j + 3] = w
+        grid[i:i + 3, j:j + 3] = w
         C[2 * i + j] = grid.ravel()
 with np.printoptions(linewidth=120):
     show("C", C)
-C_from_engine = np.stack(
-    [
-        F.conv2d(as_image(np.eye(16)[m].reshape(4, 4)), as_image(w)).numpy().ravel()
-        for m in range(16)
-    ],
-    axis=1,
-)
+C_from_engine = np.stack([F.conv2d(as_image(np.eye(16)[m].reshape(4, 4)), as_image(w)).numpy().ravel()
+                          for m in range(16)], axis=1)
 check("C == conv2d applied to the 16 unit images", C_from_engine, C, ref="hand-built C")
-check(
-    "C @ x_flat (reshaped 2x2)", (C @ x.ravel()).reshape(2, 2), [[122, 148], [126, 134]], by="numpy"
-)
+check("C @ x_flat (reshaped 2x2)", (C @ x.ravel()).reshape(2, 2), [[122, 148], [126, 134]], by="numpy")
 
 # %% [markdown]
 # ## 5. Why "transposed": C^T maps 2x2 back to 4x4
@@ -138,12 +126,8 @@ z = np.array([[2.0, 1.0], [4.0, 4.0]])
 up = F.conv_transpose2d(as_image(z), as_image(w))
 show("C^T @ z_flat (reshaped 4x4)", (C.T @ z.ravel()).reshape(4, 4))
 check("F.conv_transpose2d(z, w)", up[0, 0], (C.T @ z.ravel()).reshape(4, 4), ref="C^T z")
-check(
-    "the same on [[122,148],[126,134]]",
-    F.conv_transpose2d(y, as_image(w))[0, 0],
-    (C.T @ y.numpy().ravel()).reshape(4, 4),
-    ref="C^T y",
-)
+check("the same on [[122,148],[126,134]]",
+      F.conv_transpose2d(y, as_image(w))[0, 0], (C.T @ y.numpy().ravel()).reshape(4, 4), ref="C^T y")
 
 # the defining property of a transpose (adjoint): <C x, z> = <x, C^T z>
 lhs = float((y.numpy().ravel() * z.ravel()).sum())
@@ -157,10 +141,8 @@ check("<conv(x), z> = <x, conv_transpose(z)>", lhs, rhs, ref="<x, C^T z>")
 
 # %%
 back = F.conv_transpose2d(y, as_image(w))[0, 0].numpy()
-print(
-    f"C^T (C x) == x ? {np.allclose(back, x)}  (top-left entry {back[0, 0]:.0f} vs x[0, 0] = "
-    f"{x[0, 0]:.0f})"
-)
+print(f"C^T (C x) == x ? {np.allclose(back, x)}  "
+      f"(top-left entry {back[0, 0]:.0f} vs x[0, 0] = {x[0, 0]:.0f})")
 assert not np.allclose(back, x)
 
 # %% [markdown]
@@ -173,27 +155,21 @@ assert not np.allclose(back, x)
 # %%
 section("6. The conv-layer formula with channels and bias (loops vs conv2d)")
 rng = np.random.default_rng(1)
-xc = rng.integers(-3, 4, size=(2, 5, 5)).astype(np.float64)  # (k, H, W)
+xc = rng.integers(-3, 4, size=(2, 5, 5)).astype(np.float64)   # (k, H, W)
 wc = rng.integers(-2, 3, size=(3, 2, 3, 3)).astype(np.float64)  # (l, k, s, t)
 bc = np.array([1.0, -1.0, 0.5])
 ref = np.zeros((3, 3, 3))
 for l in range(3):
     for i in range(3):
         for j in range(3):
-            ref[l, i, j] = bc[l] + sum(
-                xc[k, i + s, j + t] * wc[l, k, s, t]
-                for s in range(3)
-                for t in range(3)
-                for k in range(2)
-            )
+            ref[l, i, j] = bc[l] + sum(xc[k, i + s, j + t] * wc[l, k, s, t]
+                                       for s in range(3) for t in range(3) for k in range(2))
 out = F.conv2d(ms.Tensor(xc[None]), ms.Tensor(wc), ms.Tensor(bc))[0]
 check("conv2d vs the formula, channel l = 0", out[0], ref[0], ref="loops")
 check("all 3 output channels", out, ref, ref="loops")
 n_weights = wc.size + bc.size
-print(
-    f"parameters: 3 kernels x 2 channels x 3 x 3 + 3 biases = {n_weights}, whatever the image size "
-    "(the same weights are shared by every position)"
-)
+print(f"parameters: 3 kernels x 2 channels x 3 x 3 + 3 biases = {n_weights}, whatever the image size "
+      "(the same weights are shared by every position)")
 assert n_weights == 57
 
 # %% [markdown]

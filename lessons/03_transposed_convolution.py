@@ -19,12 +19,11 @@
 # As a notebook: `python lessons/make_notebooks.py 03`, then open `lessons/notebooks/03_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 
 def as_image(a):
@@ -35,9 +34,8 @@ def as_image(a):
 
 def tconv(x, k, stride=1, crop=0, output_padding=0):
     """minisegnet's transposed convolution of one 2-D map by one 2-D kernel, as a 2-D array."""
-    out = F.conv_transpose2d(
-        as_image(x), as_image(k), stride=stride, padding=crop, output_padding=output_padding
-    )
+    out = F.conv_transpose2d(as_image(x), as_image(k), stride=stride, padding=crop,
+                             output_padding=output_padding)
     return out.numpy()[0, 0]
 
 
@@ -50,19 +48,16 @@ def splat_by_hand(x, k, stride, crop=0, verbose=True):
     for i in range(h):
         for j in range(w):
             canvas = np.zeros_like(full)
-            canvas[i * stride : i * stride + kh, j * stride : j * stride + kw] = x[i, j] * k
+            canvas[i * stride:i * stride + kh, j * stride:j * stride + kw] = x[i, j] * k
             stamps.append(((i, j), x[i, j], canvas))
             full += canvas
             if verbose:
-                show(
-                    f"step 1+2: x[{i},{j}] = {x[i, j]:g} times the filter, placed at "
-                    f"({i * stride},{j * stride})",
-                    canvas,
-                )
+                show(f"step 1+2: x[{i},{j}] = {x[i, j]:g} times the filter, placed at "
+                     f"({i * stride},{j * stride})", canvas)
     if verbose:
         show("step 3: overlaps added", full)
     H, W = full.shape
-    cropped = full[crop : H - crop, crop : W - crop]
+    cropped = full[crop:H - crop, crop:W - crop]
     if verbose and crop:
         show(f"step 4: crop {crop} at every border", cropped)
     return cropped, stamps
@@ -102,17 +97,8 @@ def conv1d(v, k, stride, padding):
 
 
 def tconv1d(v, k, stride, crop=0, output_padding=0):
-    return (
-        F.conv_transpose2d(
-            as_image(v),
-            as_image(k),
-            stride=stride,
-            padding=(0, crop),
-            output_padding=(0, output_padding),
-        )
-        .numpy()
-        .ravel()
-    )
+    return F.conv_transpose2d(as_image(v), as_image(k), stride=stride, padding=(0, crop),
+                              output_padding=(0, output_padding)).numpy().ravel()
 
 
 xyz = ["x", "y", "z"]
@@ -136,9 +122,7 @@ assert forward == ["ay+bz", "bx+cy+dz"], forward
 transposed = symbolic(lambda v, k: tconv1d(v, k, stride=2, output_padding=1), 2, "ab", xyz)
 print(f"transpose applied to (a, b):                {transposed}")
 assert transposed == ["ax", "ay", "az+bx", "by", "bz", "0"], transposed
-print(
-    "  (minisegnet: conv_transpose2d stride 2, output_padding 1 -- the 6th entry is the padded 0)"
-)
+print("  (minisegnet: conv_transpose2d stride 2, output_padding 1 -- the 6th entry is the padded 0)")
 
 cropped = symbolic(lambda v, k: tconv1d(v, k, stride=2, crop=1, output_padding=1), 2, "ab", xyz)
 print(f"... with the padding cropped again (crop 1): {cropped}  (length 4 = the input's length)")
@@ -151,12 +135,8 @@ assert cropped == ["ay", "az+bx", "by", "bz"], cropped
 kv = np.array([2.0, -1.0, 3.0])  # x, y, z
 Mnum = np.array([[kv[0], kv[1], kv[2], 0, 0, 0], [0, 0, kv[0], kv[1], kv[2], 0]])
 ab = np.array([5.0, 7.0])
-check(
-    "tconv1d((a,b)) vs M^T (a,b) with x,y,z = 2,-1,3; a,b = 5,7",
-    tconv1d(ab, kv, stride=2, output_padding=1),
-    Mnum.T @ ab,
-    ref="M^T",
-)
+check("tconv1d((a,b)) vs M^T (a,b) with x,y,z = 2,-1,3; a,b = 5,7",
+      tconv1d(ab, kv, stride=2, output_padding=1), Mnum.T @ ab, ref="M^T")
 
 # %% [markdown]
 # ### Stride 1: an ordinary convolution with the rotated kernel; stride > 1: not any more
@@ -172,20 +152,12 @@ rng = np.random.default_rng(0)
 m2 = rng.integers(-3, 4, size=(3, 3)).astype(np.float64)
 k2 = rng.integers(-3, 4, size=(3, 3)).astype(np.float64)
 rot = k2[::-1, ::-1]
-check(
-    "stride 1: tconv(x, k) vs conv(pad(x, 2), rot180(k))",
-    tconv(m2, k2),
-    F.conv2d(as_image(m2), as_image(rot), padding=2).numpy()[0, 0],
-    ref="conv",
-)
+check("stride 1: tconv(x, k) vs conv(pad(x, 2), rot180(k))", tconv(m2, k2),
+      F.conv2d(as_image(m2), as_image(rot), padding=2).numpy()[0, 0], ref="conv")
 spread = np.zeros((5, 5))
 spread[::2, ::2] = m2  # zeros inserted between the input values
-check(
-    "stride 2: tconv(x, k, 2) vs conv(pad(zero-spread x, 2), rot180(k))",
-    tconv(m2, k2, stride=2),
-    F.conv2d(as_image(spread), as_image(rot), padding=2).numpy()[0, 0],
-    ref="conv",
-)
+check("stride 2: tconv(x, k, 2) vs conv(pad(zero-spread x, 2), rot180(k))", tconv(m2, k2, stride=2),
+      F.conv2d(as_image(spread), as_image(rot), padding=2).numpy()[0, 0], ref="conv")
 
 # %% [markdown]
 # ## 2. Deck 002: copies of the filter, crop one pixel
@@ -208,16 +180,12 @@ for n in [2, 3, 4, 8]:
 kept = symbolic(lambda v, k: tconv1d(v, k, stride=2, crop=1, output_padding=1), 2, "ab", xyz)
 print(f"minisegnet's crop (padding=1, output_padding=1) keeps {kept}: it drops the first pixel, ax")
 assert kept == full5[1:]
-print(
-    "slide note: deck 002 says one pixel is cropped so that the output is twice the input, but\n"
-    "  not which one: dropping the first (ay, az+bx, by, bz) or the last (ax, ay, az+bx, by) both\n"
-    "  give length 4, shifted by one pixel. That choice is a convention. minisegnet (like "
-    "PyTorch)\n"
-    "  drops the first: padding=1 crops one pixel at each end and output_padding=1 gives back the\n"
-    "  last, which makes it the exact transpose of the stride-2, padding-1 convolution of section "
-    "1\n"
-    "  (deck 001), so the upsampled map lines up with the map that convolution downsampled."
-)
+print("slide note: deck 002 says one pixel is cropped so that the output is twice the input, but\n"
+      "  not which one: dropping the first (ay, az+bx, by, bz) or the last (ax, ay, az+bx, by) both\n"
+      "  give length 4, shifted by one pixel. That choice is a convention. minisegnet (like PyTorch)\n"
+      "  drops the first: padding=1 crops one pixel at each end and output_padding=1 gives back the\n"
+      "  last, which makes it the exact transpose of the stride-2, padding-1 convolution of section 1\n"
+      "  (deck 001), so the upsampled map lines up with the map that convolution downsampled.")
 
 # %% [markdown]
 # ## 3. 2-D splats with a 2x2 kernel, stride 2 (deck 001)
@@ -265,19 +233,13 @@ for s in (1, 2, 3):
     for crop in (0, 1, 2):
         for op in range(s):
             try:
-                outs = [
-                    tconv(inp, k33, stride=s, crop=crop, output_padding=op) for inp in SLIDE_3x3
-                ]
+                outs = [tconv(inp, k33, stride=s, crop=crop, output_padding=op) for inp in SLIDE_3x3]
             except ValueError:  # the crop removes everything
                 continue
-            if all(
-                o.shape == (4, 4) and np.allclose(o, e) for o, e in zip(outs, SLIDE_3x3.values())
-            ):
+            if all(o.shape == (4, 4) and np.allclose(o, e) for o, e in zip(outs, SLIDE_3x3.values())):
                 matches.append(dict(stride=s, crop=crop, output_padding=op))
-print(
-    f"\nparameters (stride 1..3, crop 0..2, output_padding) reproducing all three printed outputs: "
-    f"{matches}"
-)
+print(f"\nparameters (stride 1..3, crop 0..2, output_padding) reproducing all three printed outputs: "
+      f"{matches}")
 assert matches == [dict(stride=1, crop=0, output_padding=0)]
 
 # %% [markdown]
@@ -288,10 +250,8 @@ assert matches == [dict(stride=1, crop=0, output_padding=0)]
 # are 2 apart and overlap only in the middle row / column.
 
 # %%
-print(
-    "slide note: deck 001 labels these examples 'size 3 and stride=2', but their printed numbers\n"
-    "  are a stride-1 transposed convolution (no crop); stride 2 gives the 5x5 outputs above."
-)
+print("slide note: deck 001 labels these examples 'size 3 and stride=2', but their printed numbers\n"
+      "  are a stride-1 transposed convolution (no crop); stride 2 gives the 5x5 outputs above.")
 for inp, expected in SLIDE_3x3.items():
     check(f"stride 1, input {[list(r) for r in inp]}", tconv(inp, k33, stride=1), expected)
 print("\nThe correct stride-2 version of the third example, step by step:")
@@ -335,15 +295,11 @@ filt5[2, 2] = 5.0
 out5 = tconv(x3, filt5, stride=3, crop=1)
 show("with the filter's last entry printed as 5", out5)
 diff = np.argwhere(~np.isclose(out5, SLIDE_S3))
-print(
-    f"differs from the slide at {[tuple(int(v) for v in d) for d in diff]}: the printed output "
-    "needs the last entry to be 4"
-)
+print(f"differs from the slide at {[tuple(int(v) for v in d) for d in diff]}: the printed output "
+      "needs the last entry to be 4")
 assert len(diff) > 0
-print(
-    "slide note: deck 003 prints the filter's last entry once as 5 and once as 4; the output it\n"
-    "  prints needs 4 (with 5 it would differ at the positions above)."
-)
+print("slide note: deck 003 prints the filter's last entry once as 5 and once as 4; the output it\n"
+      "  prints needs 4 (with 5 it would differ at the positions above).")
 
 # %% [markdown]
 # ## 7. Deck 003's exercise: "Please solve it" -- try it first
@@ -359,10 +315,8 @@ print(
 
 # %%
 section("7. Deck 003's exercise, posed: stride 2, crop 0 -- solve it before reading on")
-print(
-    "[03.1] filter [[2,1,4],[-1,-2,-3],[-2,1,4]], stride 2, crop 0, input [[2,3],[-2,1]]:\n"
-    '       the 5x5 output? Check it with check_answer("03.1", your_5x5) before the next cell.'
-)
+print("[03.1] filter [[2,1,4],[-1,-2,-3],[-2,1,4]], stride 2, crop 0, input [[2,3],[-2,1]]:\n"
+      "       the 5x5 output? Check it with check_answer(\"03.1\", your_5x5) before the next cell.")
 
 # %% [markdown]
 # ## 8. Deck 003's exercise, solved: stride 2, crop 0
@@ -373,10 +327,8 @@ print(
 
 # %%
 section("8. Deck 003 exercise, solved: stride 2, crop 0, both readings of the input")
-readings = {
-    "as printed [[2,3],[2,1]]": np.array([[2.0, 3.0], [2.0, 1.0]]),
-    "as the partial solution implies [[2,3],[-2,1]]": np.array([[2.0, 3.0], [-2.0, 1.0]]),
-}
+readings = {"as printed [[2,3],[2,1]]": np.array([[2.0, 3.0], [2.0, 1.0]]),
+            "as the partial solution implies [[2,3],[-2,1]]": np.array([[2.0, 3.0], [-2.0, 1.0]])}
 products = {}
 for label, inp in readings.items():
     print(f"\ninput {label}:")
@@ -387,32 +339,19 @@ for label, inp in readings.items():
     check("  conv_transpose2d(stride=2) (5x5)", out, hand, ref="hand splat")
 has = {label: {3.0, -2.0} <= set(p) for label, p in products.items()}
 print(f"\ncontains both 3 x filter and -2 x filter: {has}")
-assert has == {
-    "as printed [[2,3],[2,1]]": False,
-    "as the partial solution implies [[2,3],[-2,1]]": True,
-}
-print(
-    "The deck's partial solution matches the input [[2, 3], [-2, 1]] (the input of the stride-3\n"
-    "example); the printed [[2, 3], [2, 1]] would use 2 x filter twice and never -2 x filter."
-)
-print(
-    "slide note: deck 003's exercise prints its input as [[2, 3], [2, 1]], but its partial "
-    "solution\n"
-    "  uses 3 x filter and -2 x filter: it belongs to the input [[2, 3], [-2, 1]]."
-)
+assert has == {"as printed [[2,3],[2,1]]": False, "as the partial solution implies [[2,3],[-2,1]]": True}
+print("The deck's partial solution matches the input [[2, 3], [-2, 1]] (the input of the stride-3\n"
+      "example); the printed [[2, 3], [2, 1]] would use 2 x filter twice and never -2 x filter.")
+print("slide note: deck 003's exercise prints its input as [[2, 3], [2, 1]], but its partial solution\n"
+      "  uses 3 x filter and -2 x filter: it belongs to the input [[2, 3], [-2, 1]].")
 sol = tconv(readings["as the partial solution implies [[2,3],[-2,1]]"], filt, stride=2)
-check(
-    "solution of the exercise (input [[2,3],[-2,1]])",
-    sol,
-    [
-        [4, 2, 14, 3, 12],  # row 0: 2*(2, 1, 4) and 3*(2, 1, 4) overlapping in column 2
-        [-2, -4, -9, -6, -9],  # row 1: 2*(-1,-2,-3) and 3*(-1,-2,-3)
-        [-8, 0, -4, 4, 16],  # row 2: four stamps meet; at (2, 2): 2*4 + 3*(-2) - 2*4 + 1*2 = -4
-        [2, 4, 5, -2, -3],  # row 3: -2*(-1,-2,-3) and 1*(-1,-2,-3)
-        [4, -2, -10, 1, 4],
-    ],  # row 4: -2*(-2, 1, 4) and 1*(-2, 1, 4)
-    ref="by hand",
-)
+check("solution of the exercise (input [[2,3],[-2,1]])", sol,
+      [[4, 2, 14, 3, 12],        # row 0: 2*(2, 1, 4) and 3*(2, 1, 4) overlapping in column 2
+       [-2, -4, -9, -6, -9],     # row 1: 2*(-1,-2,-3) and 3*(-1,-2,-3)
+       [-8, 0, -4, 4, 16],       # row 2: four stamps meet; at (2, 2): 2*4 + 3*(-2) - 2*4 + 1*2 = -4
+       [2, 4, 5, -2, -3],        # row 3: -2*(-1,-2,-3) and 1*(-1,-2,-3)
+       [4, -2, -10, 1, 4]],      # row 4: -2*(-2, 1, 4) and 1*(-2, 1, 4)
+      ref="by hand")
 
 # %% [markdown]
 # ## 9. Output padding: which size do we want back?
@@ -428,17 +367,11 @@ for size in (5, 6):
     down = F.conv2d(as_image(np.ones((size, size))), as_image(k3), stride=2, padding=1)
     print(f"conv stride 2, padding 1: {size}x{size} -> {down.shape[2]}x{down.shape[3]}")
 for op in (0, 1):
-    up = F.conv_transpose2d(
-        as_image(np.ones((3, 3))), as_image(k3), stride=2, padding=1, output_padding=op
-    )
-    print(
-        f"conv_transpose stride 2, padding 1, output_padding {op}: 3x3 -> "
-        f"{up.shape[2]}x{up.shape[3]}"
-    )
+    up = F.conv_transpose2d(as_image(np.ones((3, 3))), as_image(k3), stride=2, padding=1,
+                            output_padding=op)
+    print(f"conv_transpose stride 2, padding 1, output_padding {op}: 3x3 -> {up.shape[2]}x{up.shape[3]}")
     assert up.shape[2] == 5 + op
-up6 = F.conv_transpose2d(
-    as_image(np.ones((3, 3))), as_image(k3), stride=2, padding=1, output_size=(6, 6)
-)
+up6 = F.conv_transpose2d(as_image(np.ones((3, 3))), as_image(k3), stride=2, padding=1, output_size=(6, 6))
 print(f"or ask for it: output_size=(6, 6) -> {up6.shape[2]}x{up6.shape[3]}")
 assert up6.shape[2:] == (6, 6)
 
@@ -486,24 +419,13 @@ save_figure(fig, "03_splat_overlap_stride2")
 # behind the "checkerboard artifact" of learned upsampling; kernel 4, stride 2 covers evenly inside
 counts3 = tconv(np.ones((4, 4)), np.ones((3, 3)), stride=2)
 counts4 = tconv(np.ones((4, 4)), np.ones((4, 4)), stride=2, crop=1)
-check(
-    "overlap counts, kernel 4, stride 2, crop 1 (inside the border)",
-    counts4[1:-1, 1:-1],
-    np.full((6, 6), 4.0),
-    ref="even: 4 everywhere",
-)
+check("overlap counts, kernel 4, stride 2, crop 1 (inside the border)", counts4[1:-1, 1:-1],
+      np.full((6, 6), 4.0), ref="even: 4 everywhere")
 fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
-draw(
-    axes[0],
-    np.array(SLIDE_3x3[((1, 1), (0, 0))], float),
-    "the slide's 4x4 ('stride=2')\n= stride 1",
-    18,
-)
+draw(axes[0], np.array(SLIDE_3x3[((1, 1), (0, 0))], float), "the slide's 4x4 ('stride=2')\n= stride 1", 18)
 draw(axes[1], full_ov, "the real stride 2: 5x5", 18)
-for ax, counts, title in (
-    (axes[2], counts3, "stamps per pixel: kernel 3, stride 2\n(uneven: 1, 2, 4)"),
-    (axes[3], counts4, "kernel 4, stride 2, crop 1\n(even inside)"),
-):
+for ax, counts, title in ((axes[2], counts3, "stamps per pixel: kernel 3, stride 2\n(uneven: 1, 2, 4)"),
+                          (axes[3], counts4, "kernel 4, stride 2, crop 1\n(even inside)")):
     im = ax.imshow(counts, cmap="viridis", vmin=0, vmax=4)
     for (r, c), v in np.ndenumerate(counts):
         ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=7, color="w" if v < 3 else "k")
@@ -516,6 +438,4 @@ save_figure(fig, "03_stride1_vs_stride2_overlap")
 
 try_it_yourself("03")
 
-print(
-    "\nLesson 03 complete: every transposed-convolution example of decks 001, 002, 003 reproduced."
-)
+print("\nLesson 03 complete: every transposed-convolution example of decks 001, 002, 003 reproduced.")

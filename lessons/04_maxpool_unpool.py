@@ -11,12 +11,11 @@
 # As a notebook: `python lessons/make_notebooks.py 04`, then open `lessons/notebooks/04_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. Max pooling 2x2, stride 2, and the positions of the maxima
@@ -27,11 +26,14 @@ from _common import *  # noqa: F403
 
 # %%
 section("1. Max pool 2x2 / stride 2 with indices")
-x = np.array([[1, 2, 6, 3], [3, 5, 2, 1], [1, 2, 2, 1], [7, 3, 4, 8]], dtype=np.float32)
+x = np.array([[1, 2, 6, 3],
+              [3, 5, 2, 1],
+              [1, 2, 2, 1],
+              [7, 3, 4, 8]], dtype=np.float32)
 show("input (4x4)", x)
 for i in range(2):
     for j in range(2):
-        win = x[2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
+        win = x[2 * i:2 * i + 2, 2 * j:2 * j + 2]
         print(f"window ({i},{j}) = {win.ravel().astype(int).tolist()} -> max {int(win.max())}")
 pooled, idx = F.max_pool2d(ms.Tensor(x[None, None]), kernel_size=2, stride=2, return_indices=True)
 check("max_pool2d", pooled[0, 0], [[5, 6], [7, 8]])
@@ -40,11 +42,8 @@ rows, cols = np.divmod(flat, 4)
 show("indices (flat row * 4 + col)", flat)
 for v, r, c in zip(pooled.numpy()[0, 0].ravel(), rows.ravel(), cols.ravel()):
     print(f"  max {int(v)} was at (row {r}, col {c})")
-check(
-    "positions (row, col) of 5, 6, 7, 8",
-    np.stack([rows.ravel(), cols.ravel()], 1),
-    [[1, 1], [0, 2], [3, 0], [3, 3]],
-)
+check("positions (row, col) of 5, 6, 7, 8", np.stack([rows.ravel(), cols.ravel()], 1),
+      [[1, 1], [0, 2], [3, 0], [3, 3]])
 
 # %% [markdown]
 # ## 2. Max-unpooling with the remembered positions
@@ -63,12 +62,8 @@ print(f"non-zero entries: {int((unpooled.numpy() != 0).sum())} of {unpooled.nump
 
 # unpooling the pooled values themselves puts every maximum back where it was
 restored = F.max_unpool2d(pooled, idx, kernel_size=2, stride=2)[0, 0].numpy()
-check(
-    "unpool(pool(x)) keeps x at the maxima, 0 elsewhere",
-    restored,
-    np.where(restored > 0, x, 0),
-    ref="x masked",
-)
+check("unpool(pool(x)) keeps x at the maxima, 0 elsewhere", restored, np.where(restored > 0, x, 0),
+      ref="x masked")
 
 # %% [markdown]
 # ## 3. The same positions carry the gradient
@@ -94,21 +89,10 @@ check("d(sum(g * maxpool(x)))/dx", xt.grad[0, 0], unpooled[0, 0], ref="unpool(g)
 # %%
 section("4. Three ways to undo a 2x2 pool")
 nearest = F.interpolate(small, scale_factor=2, mode="nearest")[0, 0]
-nails = F.conv_transpose2d(
-    small, ms.Tensor(np.array([[[[1, 0], [0, 0]]]], dtype=np.float32)), stride=2
-)[0, 0]
-check(
-    "nearest neighbour",
-    nearest,
-    [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]],
-    ref="expected",
-)
-check(
-    "bed of nails (transposed conv, kernel [[1,0],[0,0]])",
-    nails,
-    [[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]],
-    ref="expected",
-)
+nails = F.conv_transpose2d(small, ms.Tensor(np.array([[[[1, 0], [0, 0]]]], dtype=np.float32)), stride=2)[0, 0]
+check("nearest neighbour", nearest, [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]], ref="expected")
+check("bed of nails (transposed conv, kernel [[1,0],[0,0]])", nails,
+      [[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]], ref="expected")
 show("max-unpooling", unpooled[0, 0])
 
 # %% [markdown]
@@ -121,9 +105,8 @@ show("max-unpooling", unpooled[0, 0])
 # %%
 section("5. Average pooling = stride-2 convolution with a 1/4 kernel")
 avg = F.avg_pool2d(ms.Tensor(x[None, None]), 2)[0, 0]
-conv = F.conv2d(
-    ms.Tensor(x[None, None]), ms.Tensor(np.full((1, 1, 2, 2), 0.25, dtype=np.float32)), stride=2
-)[0, 0]
+quarter = ms.Tensor(np.full((1, 1, 2, 2), 0.25, dtype=np.float32))  # a 2x2 kernel of 1/4
+conv = F.conv2d(ms.Tensor(x[None, None]), quarter, stride=2)[0, 0]
 check("avg_pool2d", avg, [[2.75, 3.0], [3.25, 3.75]], ref="by hand")
 check("conv2d(kernel 1/4, stride 2)", conv, avg, ref="avg_pool2d")
 
@@ -137,15 +120,8 @@ section("6. Figure: pool, remember, unpool")
 def draw(ax, a, title, mark=None):
     ax.imshow(a, cmap="Blues", vmin=0, vmax=9)
     for (r, c), v in np.ndenumerate(a):
-        ax.text(
-            c,
-            r,
-            f"{v:g}",
-            ha="center",
-            va="center",
-            fontsize=11,
-            fontweight="bold" if mark is not None and mark[r, c] else "normal",
-        )
+        ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=11,
+                fontweight="bold" if mark is not None and mark[r, c] else "normal")
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])

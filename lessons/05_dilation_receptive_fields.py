@@ -18,13 +18,12 @@
 # As a notebook: `python lessons/make_notebooks.py 05`, then open `lessons/notebooks/05_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 import minisegnet.nn as nn
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 
 def receptive_field(layers):
@@ -80,12 +79,8 @@ w3 = rng.normal(size=(1, 1, 3, 3))
 w5 = np.zeros((1, 1, 5, 5))
 w5[..., ::2, ::2] = w3
 xin = ms.Tensor(rng.normal(size=(1, 1, 9, 9)))
-check(
-    "conv2d(x, w3, dilation=2) vs conv2d(x, w3 spread into 5x5)",
-    F.conv2d(xin, ms.Tensor(w3), dilation=2),
-    F.conv2d(xin, ms.Tensor(w5)).numpy(),
-    ref="5x5 conv",
-)
+check("conv2d(x, w3, dilation=2) vs conv2d(x, w3 spread into 5x5)",
+      F.conv2d(xin, ms.Tensor(w3), dilation=2), F.conv2d(xin, ms.Tensor(w5)).numpy(), ref="5x5 conv")
 
 # %% [markdown]
 # ## 2. Stacked 3x3 convolutions: N layers see (1 + 2N) x (1 + 2N) (deck 001)
@@ -101,20 +96,16 @@ for n_layers, expected in [(1, 3), (2, 5), (3, 7), (10, 21)]:
     rec = receptive_field([(3, 1, 1)] * n_layers)[-1]
     summ = ms.summary(stack, (1, 1, 32, 32)).receptive_field
     grad = extent(footprint(stack, (1, 1, 32, 32)))
-    print(
-        f"{n_layers:2d} layers: 1 + 2N = {1 + 2 * n_layers:3d}   recurrence {rec}   "
-        f"summary {int(summ[0])}   autograd {grad[0]}x{grad[1]}"
-    )
+    print(f"{n_layers:2d} layers: 1 + 2N = {1 + 2 * n_layers:3d}   recurrence {rec}   "
+          f"summary {int(summ[0])}   autograd {grad[0]}x{grad[1]}")
     assert rec == int(summ[0]) == grad[0] == grad[1] == expected
 
 n_needed = (99 - 1) // 2
 check("layers needed for a 99x99 field", n_needed, 49, by="arithmetic")
 deep = nn.Sequential(*[ones_conv(3) for _ in range(49)])  # no padding: 99x99 shrinks to 1x1
 s49 = ms.summary(deep, (1, 1, 99, 99))
-print(
-    f"49 valid 3x3 convs on a 99x99 input: output {s49.output_shape[2:]}, receptive field "
-    f"{int(s49.receptive_field[0])}"
-)
+print(f"49 valid 3x3 convs on a 99x99 input: output {s49.output_shape[2:]}, receptive field "
+      f"{int(s49.receptive_field[0])}")
 check("receptive field of 49 layers (summary)", int(s49.receptive_field[0]), 99)
 seen99 = footprint(deep, (1, 1, 99, 99))
 print(f"the single output pixel depends on {int(seen99.sum())} input pixels = 99 x 99 = {99 * 99}")
@@ -147,10 +138,7 @@ check("receptive field (recurrence)", r, 284, by="recurrence")
 def vgg_like(pool):
     mods = []
     for pair in range(6):
-        mods += [
-            nn.Conv2d(1, 1, 3, padding=1, bias=False),
-            nn.Conv2d(1, 1, 3, padding=1, bias=False),
-        ]
+        mods += [nn.Conv2d(1, 1, 3, padding=1, bias=False), nn.Conv2d(1, 1, 3, padding=1, bias=False)]
         if pair < 5:
             mods.append(pool(2))
     model = nn.Sequential(*mods)
@@ -175,14 +163,12 @@ check("receptive field (autograd, average pools)", extent(seen284), (284, 284))
 # %%
 section("4. Dilations 1, 2, 4, 8, 16 vs plain 3x3 layers")
 for n_layers in range(1, 6):
-    dil = [2**i for i in range(n_layers)]
+    dil = [2 ** i for i in range(n_layers)]
     model = nn.Sequential(*[ones_conv(3, dilation=d, padding=d) for d in dil])
     r_sum = int(ms.summary(model, (1, 1, 80, 80)).receptive_field[0])
     r_grad = extent(footprint(model, (1, 1, 80, 80)))[0]
-    print(
-        f"{n_layers} layers, dilations {dil}: field {r_sum} (autograd {r_grad}), "
-        f"plain 3x3: {1 + 2 * n_layers}"
-    )
+    print(f"{n_layers} layers, dilations {dil}: field {r_sum} (autograd {r_grad}), "
+          f"plain 3x3: {1 + 2 * n_layers}")
     assert r_sum == r_grad == 2 ** (n_layers + 1) - 1
 
 # %% [markdown]
@@ -207,10 +193,8 @@ ax.set_ylabel("receptive field (pixels)")
 ax.set_yscale("log")
 ax.legend(fontsize=8)
 ax.set_title("growth of the receptive field")
-axes[1].imshow(
-    footprint(nn.Sequential(ones_conv(3, padding=1), ones_conv(3, padding=1)), (1, 1, 9, 9)),
-    cmap="Greys",
-)
+axes[1].imshow(footprint(nn.Sequential(ones_conv(3, padding=1), ones_conv(3, padding=1)),
+                         (1, 1, 9, 9)), cmap="Greys")
 axes[1].set_title("2 stacked 3x3 convs: 5x5")
 axes[2].imshow(seen, cmap="Greys")
 axes[2].set_title("one 3x3 conv, dilation 2: 5x5, 9 taps")

@@ -17,13 +17,12 @@
 # %%
 import time
 
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 import minisegnet.nn as nn
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. A 1x1 convolution is a per-pixel matrix product
@@ -40,10 +39,8 @@ show("W (2 x 3)", W[:, :, 0, 0])
 for i in range(2):
     for j in range(2):
         v = x[0, :, i, j]
-        print(
-            f"pixel ({i},{j}): x = {v.astype(int).tolist()} -> W @ x = "
-            f"{(W[:, :, 0, 0] @ v).astype(int).tolist()}"
-        )
+        print(f"pixel ({i},{j}): x = {v.astype(int).tolist()} -> W @ x = "
+              f"{(W[:, :, 0, 0] @ v).astype(int).tolist()}")
 check("conv2d with a 1x1 kernel", y[0], np.einsum("oc,chw->ohw", W[:, :, 0, 0], x[0]), ref="W @ x")
 print(f"channels: {x.shape[1]} -> {y.shape[1]}, spatial size unchanged {y.shape[2:]}")
 
@@ -67,33 +64,17 @@ print()
 print(s_bottle)
 print()
 check("5x5 conv, 192 -> 32", s_direct.total_mult_adds, 120_422_400, ref="derived from the slide")
-check(
-    "by the formula (28*28*32)*(5*5*192)",
-    (28 * 28 * 32) * (5 * 5 * 192),
-    120_422_400,
-    by="arithmetic",
-    ref="derived from the slide",
-)
+check("by the formula (28*28*32)*(5*5*192)", (28 * 28 * 32) * (5 * 5 * 192), 120_422_400, by="arithmetic",
+      ref="derived from the slide")
 check("1x1 conv, 192 -> 16", s_bottle.rows[0].mult_adds, 2_408_448, ref="derived from the slide")
-check(
-    "then 5x5 conv, 16 -> 32", s_bottle.rows[1].mult_adds, 10_035_200, ref="derived from the slide"
-)
+check("then 5x5 conv, 16 -> 32", s_bottle.rows[1].mult_adds, 10_035_200, ref="derived from the slide")
 check("bottleneck total", s_bottle.total_mult_adds, 12_443_648, ref="derived from the slide")
-print(
-    "the slide prints these rounded, in millions: 120.422 M, 2.4 M + 10 M = 12.4 M; the exact\n"
-    "integers above are derived from its formulas"
-)
+print("the slide prints these rounded, in millions: 120.422 M, 2.4 M + 10 M = 12.4 M; the exact\n"
+      "integers above are derived from its formulas")
 check("5x5 conv, millions (3 decimals)", round(s_direct.total_mult_adds / 1e6, 3), 120.422, atol=0)
-check(
-    "1x1 + 5x5, millions (1 decimal)",
-    [
-        round(s_bottle.rows[0].mult_adds / 1e6, 1),
-        round(s_bottle.rows[1].mult_adds / 1e6),
-        round(s_bottle.total_mult_adds / 1e6, 1),
-    ],
-    [2.4, 10, 12.4],
-    atol=1e-9,
-)
+check("1x1 + 5x5, millions (1 decimal)",
+      [round(s_bottle.rows[0].mult_adds / 1e6, 1), round(s_bottle.rows[1].mult_adds / 1e6),
+       round(s_bottle.total_mult_adds / 1e6, 1)], [2.4, 10, 12.4], atol=1e-9)
 print(f"ratio: {s_direct.total_mult_adds / s_bottle.total_mult_adds:.2f}x fewer multiplies")
 check("both give a 28 x 28 x 32 output", s_bottle.output_shape, s_direct.output_shape, ref="direct")
 print(f"parameters: direct {direct.num_parameters():,}, bottleneck {bottleneck.num_parameters():,}")
@@ -118,10 +99,8 @@ with ms.no_grad():
             model(inp)
         times[name] = (time.perf_counter() - t0) / reps
         print(f"{name:22s} {times[name] * 1000:8.1f} ms")
-print(
-    f"measured speed-up: {times['direct 5x5'] / times['1x1 bottleneck + 5x5']:.1f}x "
-    f"(operation count ratio {s_direct.total_mult_adds / s_bottle.total_mult_adds:.1f}x)"
-)
+print(f"measured speed-up: {times['direct 5x5'] / times['1x1 bottleneck + 5x5']:.1f}x "
+      f"(operation count ratio {s_direct.total_mult_adds / s_bottle.total_mult_adds:.1f}x)")
 
 try_it_yourself("06")
 

@@ -17,13 +17,12 @@
 # %%
 import time
 
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.nn as nn
 from minisegnet import data, losses, metrics, models, optim
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 VARIANTS = ("32s", "16s", "8s")
 
@@ -45,22 +44,16 @@ for variant in VARIANTS:
     print(f"  pool1..pool5: {[p[0] for p in pools]}   score_fr: {shapes['score_fr']}")
     assert [p[0] for p in pools] == [112, 56, 28, 14, 7]
     if variant in ("16s", "8s"):
-        print(
-            f"  upscore2 (x2): {shapes['upscore2']}  + score_pool4 (1x1 conv on pool4): "
-            f"{shapes['score_pool4']}  -> summed"
-        )
+        print(f"  upscore2 (x2): {shapes['upscore2']}  + score_pool4 (1x1 conv on pool4): "
+              f"{shapes['score_pool4']}  -> summed")
         assert shapes["upscore2"] == shapes["score_pool4"] == (14, 14)
     if variant == "8s":
-        print(
-            f"  upscore_pool4 (x2): {shapes['upscore_pool4']}  + score_pool3: "
-            f"{shapes['score_pool3']}  -> summed"
-        )
+        print(f"  upscore_pool4 (x2): {shapes['upscore_pool4']}  + score_pool3: "
+              f"{shapes['score_pool3']}  -> summed")
         assert shapes["upscore_pool4"] == shapes["score_pool3"] == (28, 28)
     up = model.upscore
-    print(
-        f"  final upsampling x{model.factor}: transposed conv kernel {up.weight.shape[2]}, "
-        f"stride {model.factor} -> {shapes['upscore']}   output {tuple(s.output_shape)}"
-    )
+    print(f"  final upsampling x{model.factor}: transposed conv kernel {up.weight.shape[2]}, "
+          f"stride {model.factor} -> {shapes['upscore']}   output {tuple(s.output_shape)}")
     assert s.output_shape == (1, 4, 224, 224)
     n_steps = {"32s": 1, "16s": 2, "8s": 3}[variant]
     print(f"  upsampling steps: {n_steps}")
@@ -76,20 +69,12 @@ for variant in VARIANTS:
 section("2. The bilinear x2 kernel")
 up2 = nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1, bias=False, bilinear_init=True)
 k = up2.weight.numpy()[0, 0]
-check(
-    "bilinear x2 kernel",
-    k,
-    np.outer([0.25, 0.75, 0.75, 0.25], [0.25, 0.75, 0.75, 0.25]),
-    ref="outer product",
-)
+check("bilinear x2 kernel", k, np.outer([0.25, 0.75, 0.75, 0.25], [0.25, 0.75, 0.75, 0.25]),
+      ref="outer product")
 with ms.no_grad():
     flat = up2(ms.Tensor(np.full((1, 1, 4, 4), 3.0, dtype=np.float32))).numpy()[0, 0]
-check(
-    "x2 upsampling of a constant 3 (inside the borders)",
-    flat[1:-1, 1:-1],
-    np.full((6, 6), 3.0),
-    ref="constant",
-)
+check("x2 upsampling of a constant 3 (inside the borders)", flat[1:-1, 1:-1], np.full((6, 6), 3.0),
+      ref="constant")
 
 # %% [markdown]
 # ## 3. How fine can each variant be? The best mask from each score grid
@@ -124,10 +109,8 @@ for variant in VARIANTS:
         pred = upsampler(grid).numpy().argmax(axis=1)
     best[variant] = pred[0]
     acc = metrics.pixel_accuracy(pred, mask)
-    print(
-        f"stride {f:2d} (score grid {64 // f}x{64 // f}): best pixel accuracy {acc:.3f}, "
-        f"mIoU {metrics.mean_iou(pred, mask, K):.3f}"
-    )
+    print(f"stride {f:2d} (score grid {64 // f}x{64 // f}): best pixel accuracy {acc:.3f}, "
+          f"mIoU {metrics.mean_iou(pred, mask, K):.3f}")
 accs = [metrics.pixel_accuracy(best[v][None], mask) for v in VARIANTS]
 
 # %% [markdown]
@@ -176,25 +159,19 @@ for variant in VARIANTS:
         logits = model(ms.Tensor(train_set.images[idx]))
         # cross entropy + Dice loss: the Dice term keeps the small shapes from being swamped by
         # the background pixels (deck 000 announces Dice loss for this reason)
-        loss = losses.cross_entropy(logits, train_set.masks[idx]) + losses.dice_loss(
-            logits, train_set.masks[idx], from_logits=True
-        )
+        loss = (losses.cross_entropy(logits, train_set.masks[idx])
+                + losses.dice_loss(logits, train_set.masks[idx], from_logits=True))
         opt.zero_grad()
         loss.backward()
         opt.step()
     model.eval()
     with ms.no_grad():
         val_pred = model(ms.Tensor(val_set.images)).numpy().argmax(axis=1)
-    results[variant] = (
-        metrics.mean_iou(val_pred, val_set.masks, K),
-        metrics.pixel_accuracy(val_pred, val_set.masks),
-        val_pred,
-    )
-    print(
-        f"FCN-{variant}: {n_steps} steps in {time.perf_counter() - t0:.1f} s, last loss "
-        f"{loss.item():.3f}, validation mIoU {results[variant][0]:.3f}, "
-        f"pixel accuracy {results[variant][1]:.3f}"
-    )
+    results[variant] = (metrics.mean_iou(val_pred, val_set.masks, K),
+                        metrics.pixel_accuracy(val_pred, val_set.masks), val_pred)
+    print(f"FCN-{variant}: {n_steps} steps in {time.perf_counter() - t0:.1f} s, last loss "
+          f"{loss.item():.3f}, validation mIoU {results[variant][0]:.3f}, "
+          f"pixel accuracy {results[variant][1]:.3f}")
 
 # %% [markdown]
 # ## 5. Figure: the masks
@@ -232,20 +209,17 @@ save_figure(fig, "08_fcn_masks")
 
 # %%
 section("6. What the numbers show")
-print("best reachable pixel accuracy at stride 32, 16, 8: " + ", ".join(f"{a:.3f}" for a in accs))
+print("best reachable pixel accuracy at stride 32, 16, 8: "
+      + ", ".join(f"{a:.3f}" for a in accs))
 gain = {v: results[v][0] - results["32s"][0] for v in ("16s", "8s")}
-print(
-    f"validation mIoU after {n_steps} steps: "
-    + ", ".join(f"FCN-{v} {results[v][0]:.3f}" for v in VARIANTS)
-    + f"; above FCN-32s by {gain['16s']:+.3f} (16s) and {gain['8s']:+.3f} (8s)"
-)
+print(f"validation mIoU after {n_steps} steps: "
+      + ", ".join(f"FCN-{v} {results[v][0]:.3f}" for v in VARIANTS)
+      + f"; above FCN-32s by {gain['16s']:+.3f} (16s) and {gain['8s']:+.3f} (8s)")
 if not FAST:
     assert accs[1] > accs[0] + 0.05 and accs[2] > accs[1] + 0.003, accs
     assert min(gain.values()) > 0.05, f"FCN-16s and 8s should score above FCN-32s: {gain}"
-    print(
-        "more upsampling steps, finer masks: both skip variants beat FCN-32s after the same "
-        "training."
-    )
+    print("more upsampling steps, finer masks: both skip variants beat FCN-32s after the same "
+          "training.")
 
 try_it_yourself("08")
 

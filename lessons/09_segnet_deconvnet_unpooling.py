@@ -13,13 +13,12 @@
 # As a notebook: `python lessons/make_notebooks.py 09`, then open `lessons/notebooks/09_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet import data, models
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 ms.manual_seed(0)
 
@@ -42,24 +41,18 @@ with ms.no_grad():
         feat = block(x)
         x, idx = pool(feat)
         memory.append((feat, x, idx))
-        print(
-            f"encoder {level}: conv block -> {tuple(feat.shape)}, max-pool -> {tuple(x.shape)}, "
-            f"indices kept: {tuple(idx.shape)} (int)"
-        )
+        print(f"encoder {level}: conv block -> {tuple(feat.shape)}, max-pool -> {tuple(x.shape)}, "
+              f"indices kept: {tuple(idx.shape)} (int)")
     for level, (unpool, block) in enumerate(zip(net.unpools, net.dec)):
         feat, pooled, idx = memory[-1 - level]
         sparse = unpool(x, idx, output_size=feat.shape)
         nz = float((sparse.numpy() != 0).mean())
         x = block(sparse)
-        print(
-            f"decoder {level}: unpool with encoder {len(memory) - 1 - level}'s indices -> "
-            f"{tuple(sparse.shape)} ({nz:.0%} non-zero), conv block -> {tuple(x.shape)}"
-        )
+        print(f"decoder {level}: unpool with encoder {len(memory) - 1 - level}'s indices -> "
+              f"{tuple(sparse.shape)} ({nz:.0%} non-zero), conv block -> {tuple(x.shape)}")
         assert nz <= 0.25 + 1e-9  # at most one value per 2x2 window
     scores = net.classifier(x)
-    check(
-        "the step-by-step pass equals net(image)", scores, net(image), atol=1e-5, ref="net(image)"
-    )
+    check("the step-by-step pass equals net(image)", scores, net(image), atol=1e-5, ref="net(image)")
 print(f"class scores: {tuple(scores.shape)}: one score per class and pixel, input size kept")
 
 # %% [markdown]
@@ -77,10 +70,8 @@ f = feat.numpy()
 windows = f.reshape(1, f.shape[1], 16, 2, 16, 2)
 is_max = (windows == windows.max(axis=(3, 5), keepdims=True)).reshape(f.shape)
 check("unpooled values at the maxima", back[back != 0], f[back != 0], ref="encoder map")
-print(
-    f"non-zero positions: {int((back != 0).sum())} of {back.size} "
-    f"(every one is a window maximum: {bool(is_max[back != 0].all())})"
-)
+print(f"non-zero positions: {int((back != 0).sum())} of {back.size} "
+      f"(every one is a window maximum: {bool(is_max[back != 0].all())})")
 assert is_max[back != 0].all()
 show("channel 0, top-left 4x4 of the encoder map", f[0, 0, :4, :4], decimals=2)
 show("... after pool + unpool", back[0, 0, :4, :4], decimals=2)
@@ -132,12 +123,8 @@ assert out.shape == (1, ds.num_classes, 35, 35)
 section("5. DeconvNet shapes on a 224x224 input (depth 5, centre kernel 7)")
 deconv = models.DeconvNet(in_channels=3, num_classes=4, base_width=2, depth=5, center_kernel=7)
 s = ms.summary(deconv, (1, 3, 224, 224))
-key = [
-    r
-    for r in s.rows
-    if r.type in ("MaxPool2d", "MaxUnpool2d")
-    or r.name.startswith(("fc6.0.conv", "fc7.0.conv", "deconv_fc6.conv", "classifier"))
-]
+key = [r for r in s.rows if r.type in ("MaxPool2d", "MaxUnpool2d")
+       or r.name.startswith(("fc6.0.conv", "fc7.0.conv", "deconv_fc6.conv", "classifier"))]
 for r in key:
     print(f"  {r.name:22s} {r.type:16s} -> {tuple(r.output_shape)}")
 shapes = {r.name: tuple(r.output_shape) for r in s.rows}

@@ -15,13 +15,12 @@
 # As a notebook: `python lessons/make_notebooks.py 10`, then open `lessons/notebooks/10_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet import models, nn
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 ms.manual_seed(0)
 
@@ -51,47 +50,25 @@ for level in reversed(range(4)):
     up = 2 * n
     crops.append((skips[level], up))
     n = up - 4
-    print(
-        f"  up-conv x2 -> {up}; encoder map {skips[level]} cropped to {up} "
-        f"({(skips[level] - up) // 2} pixels off each side); conv, conv -> {n}"
-    )
+    print(f"  up-conv x2 -> {up}; encoder map {skips[level]} cropped to {up} "
+          f"({(skips[level] - up) // 2} pixels off each side); conv, conv -> {n}")
 check("output size", n, 388, by="arithmetic")
-check(
-    "encoder map sizes (before pooling)",
-    skips,
-    [568, 280, 136, 64],
-    ref="the paper",
-    by="arithmetic",
-)
-check(
-    "crops (encoder size -> decoder size)",
-    crops,
-    [(64, 56), (136, 104), (280, 200), (568, 392)],
-    ref="the paper",
-    by="arithmetic",
-)
-print(
-    f"the bottleneck map is {n_bottom} x {n_bottom}: it can only be joined to the 64 x 64 encoder "
-    "map "
-    f"after the x2 up-conv ({2 * n_bottom}) and the crop (64 -> {2 * n_bottom})"
-)
+check("encoder map sizes (before pooling)", skips, [568, 280, 136, 64], ref="the paper",
+      by="arithmetic")
+check("crops (encoder size -> decoder size)", crops, [(64, 56), (136, 104), (280, 200), (568, 392)],
+      ref="the paper", by="arithmetic")
+print(f"the bottleneck map is {n_bottom} x {n_bottom}: it can only be joined to the 64 x 64 encoder map "
+      f"after the x2 up-conv ({2 * n_bottom}) and the crop (64 -> {2 * n_bottom})")
 assert crops[0][1] == 2 * n_bottom
-print(
-    "slide note: deck 004 says U-Net 'concatenates then upsamples'; each up block upsamples\n"
-    "  first (x2 transposed conv), then crops the encoder map to that size and concatenates,\n"
-    "  then convolves: before the up-conv the sizes differ (28 vs 64) and nothing can be joined."
-)
+print("slide note: deck 004 says U-Net 'concatenates then upsamples'; each up block upsamples\n"
+      "  first (x2 transposed conv), then crops the encoder map to that size and concatenates,\n"
+      "  then convolves: before the up-conv the sizes differ (28 vs 64) and nothing can be joined.")
 n_convs = 2 * 4 + 2 + 2 * 4
-print(
-    f"{len(crops)} crops in the whole network, one per skip connection, for {n_convs} 3x3 "
-    "convolutions"
-)
+print(f"{len(crops)} crops in the whole network, one per skip connection, for {n_convs} 3x3 convolutions")
 assert len(crops) == 4
-print(
-    "slide note: deck 004 says the maps are cropped 'every three layers'; the valid U-Net crops\n"
-    "  once per skip connection (4 crops for 18 3x3 convs): each encoder map is cropped once,\n"
-    "  just before it is concatenated, by however much the convs since it have removed."
-)
+print("slide note: deck 004 says the maps are cropped 'every three layers'; the valid U-Net crops\n"
+      "  once per skip connection (4 crops for 18 3x3 convs): each encoder map is cropped once,\n"
+      "  just before it is concatenated, by however much the convs since it have removed.")
 
 # %% [markdown]
 # ## 2. The same walk by minisegnet's U-Net
@@ -103,17 +80,12 @@ print(
 
 # %%
 section("2. UNet(padding='valid') on a 572 x 572 input")
-valid = models.UNet(
-    in_channels=1, num_classes=2, base_width=2, depth=4, padding="valid", batch_norm=False
-)
+valid = models.UNet(in_channels=1, num_classes=2, base_width=2, depth=4, padding="valid",
+                    batch_norm=False)
 check("UNet.output_size(572, 572)", valid.output_size(572, 572), (388, 388))
 s = ms.summary(valid, (1, 1, 572, 572))
 for r in s.rows:
-    if (
-        r.type in ("MaxPool2d", "ConvTranspose2d")
-        or r.name.endswith("conv2.conv")
-        or r.name == "head"
-    ):
+    if r.type in ("MaxPool2d", "ConvTranspose2d") or r.name.endswith("conv2.conv") or r.name == "head":
         print(f"  {r.name:22s} {r.type:16s} -> {tuple(r.output_shape)}")
 check("network output", s.output_shape, (1, 2, 388, 388))
 
@@ -129,9 +101,8 @@ check("network output", s.output_shape, (1, 2, 388, 388))
 # segments large images tile by tile (overlap-tile) without seams.
 
 # %%
-probe = models.UNet(
-    in_channels=1, num_classes=1, base_width=1, depth=4, padding="valid", batch_norm=False
-)
+probe = models.UNet(in_channels=1, num_classes=1, base_width=1, depth=4, padding="valid",
+                    batch_norm=False)
 probe.pools = nn.ModuleList([nn.AvgPool2d(2) for _ in range(4)])
 for p in probe.parameters():
     p.data[...] = 1.0
@@ -140,18 +111,14 @@ probe(x572)[0, 0, 194, 194].backward()
 rows, cols = np.nonzero(x572.grad.numpy()[0, 0])
 exact = (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
 estimate = (int(s.receptive_field[0]), int(s.receptive_field[1]))
-print(
-    f"output pixel (194, 194) depends on input rows {rows.min()}..{rows.max()}, "
-    f"columns {cols.min()}..{cols.max()}: a {exact[0]} x {exact[1]} field (autograd)"
-)
+print(f"output pixel (194, 194) depends on input rows {rows.min()}..{rows.max()}, "
+      f"columns {cols.min()}..{cols.max()}: a {exact[0]} x {exact[1]} field (autograd)")
 print(f"summary's recurrence estimate: {estimate[0]} x {estimate[1]}")
 if estimate != exact:
-    print(
-        "  the recurrence is only an estimate once upsampling layers are involved: it lets a 3x3\n"
-        "  conv after a x2 upsampling add (k - 1) * jump input pixels, but neighbouring upsampled\n"
-        "  pixels often repeat the same coarse pixel, so the true field grows in whole coarse\n"
-        "  steps (here 140 at the bottleneck + 3 steps of 16 = 188)."
-    )
+    print("  the recurrence is only an estimate once upsampling layers are involved: it lets a 3x3\n"
+          "  conv after a x2 upsampling add (k - 1) * jump input pixels, but neighbouring upsampled\n"
+          "  pixels often repeat the same coarse pixel, so the true field grows in whole coarse\n"
+          "  steps (here 140 at the bottleneck + 3 steps of 16 = 188).")
 check("exact receptive field of the valid U-Net", exact, (188, 188), ref="autograd, computed once")
 
 # %% [markdown]
@@ -198,14 +165,10 @@ for size in range(556, 590):
         pass
 print(f"input sizes 556..589 the valid U-Net accepts: {works} (every 16th)")
 check("sizes that work", works, [556, 572, 588], ref="16k + 12")
-print(
-    "slide note: deck 002 says U-Net takes any input size (it has no dense layer); with valid\n"
-    "  convolutions that is false: only sizes 16k + 12 (one in 16) keep every map even before\n"
-    "  each pool. The 'same' variant takes any multiple of 16."
-)
-same = models.UNet(
-    in_channels=1, num_classes=2, base_width=2, depth=4, padding="same", batch_norm=False
-)
+print("slide note: deck 002 says U-Net takes any input size (it has no dense layer); with valid\n"
+      "  convolutions that is false: only sizes 16k + 12 (one in 16) keep every map even before\n"
+      "  each pool. The 'same' variant takes any multiple of 16.")
+same = models.UNet(in_channels=1, num_classes=2, base_width=2, depth=4, padding="same", batch_norm=False)
 with ms.no_grad():
     out_same = same(ms.Tensor(np.zeros((1, 1, 64, 64), dtype=np.float32)))
 check("same: 64x64 -> ", out_same.shape[2:], (64, 64), ref="input size")
@@ -224,50 +187,21 @@ for lvl, (a, b, mult) in enumerate(levels_down):
     ax.text(lvl + 0.3, y + 0.3, f"{a}->{b}\n{64 * mult} ch", ha="center", va="center", fontsize=8)
     ax.add_patch(plt.Rectangle((8 - lvl, y), 0.6, 0.6, color="tab:orange", alpha=0.6))
     up, out = crops[3 - lvl][1], crops[3 - lvl][1] - 4
-    ax.text(
-        8 - lvl + 0.3, y + 0.3, f"{up}->{out}\n{64 * mult} ch", ha="center", va="center", fontsize=8
-    )
-    ax.annotate(
-        "",
-        xy=(8 - lvl, y + 0.3),
-        xytext=(lvl + 0.6, y + 0.3),
-        arrowprops={"arrowstyle": "->", "ls": "--", "color": "gray"},
-    )
-    ax.text(
-        (lvl + 0.6 + 8 - lvl) / 2,
-        y + 0.63,
-        f"crop {b} -> {crops[3 - lvl][1]}, concatenate",
-        ha="center",
-        va="bottom",
-        fontsize=7.5,
-        color="gray",
-    )
+    ax.text(8 - lvl + 0.3, y + 0.3, f"{up}->{out}\n{64 * mult} ch", ha="center", va="center", fontsize=8)
+    ax.annotate("", xy=(8 - lvl, y + 0.3), xytext=(lvl + 0.6, y + 0.3),
+                arrowprops={"arrowstyle": "->", "ls": "--", "color": "gray"})
+    ax.text((lvl + 0.6 + 8 - lvl) / 2, y + 0.63, f"crop {b} -> {crops[3 - lvl][1]}, concatenate",
+            ha="center", va="bottom", fontsize=7.5, color="gray")
     # pool (down, encoder side) and up-conv (up, decoder side) to the next level / the bottleneck
     nxt = (4, -4) if lvl == 3 else (lvl + 1, y - 1)
-    ax.annotate(
-        "",
-        xy=(nxt[0] + 0.3, nxt[1] + 0.6),
-        xytext=(lvl + 0.3, y),
-        arrowprops={"arrowstyle": "->", "color": "tab:blue"},
-    )
-    ax.text(
-        (lvl + nxt[0]) / 2 + 0.1, y - 0.25, "pool /2", ha="right", fontsize=7.5, color="tab:blue"
-    )
+    ax.annotate("", xy=(nxt[0] + 0.3, nxt[1] + 0.6), xytext=(lvl + 0.3, y),
+                arrowprops={"arrowstyle": "->", "color": "tab:blue"})
+    ax.text((lvl + nxt[0]) / 2 + 0.1, y - 0.25, "pool /2", ha="right", fontsize=7.5, color="tab:blue")
     src = (4, -4) if lvl == 3 else (8 - lvl - 1, y - 1)
-    ax.annotate(
-        "",
-        xy=(8 - lvl + 0.3, y),
-        xytext=(src[0] + 0.3, src[1] + 0.6),
-        arrowprops={"arrowstyle": "->", "color": "tab:orange"},
-    )
-    ax.text(
-        (8 - lvl + src[0]) / 2 + 0.5,
-        y - 0.25,
-        "up-conv x2",
-        ha="left",
-        fontsize=7.5,
-        color="tab:orange",
-    )
+    ax.annotate("", xy=(8 - lvl + 0.3, y), xytext=(src[0] + 0.3, src[1] + 0.6),
+                arrowprops={"arrowstyle": "->", "color": "tab:orange"})
+    ax.text((8 - lvl + src[0]) / 2 + 0.5, y - 0.25, "up-conv x2", ha="left", fontsize=7.5,
+            color="tab:orange")
 ax.add_patch(plt.Rectangle((4, -4), 0.6, 0.6, color="tab:green", alpha=0.6))
 ax.text(4.3, -3.7, f"32->{n_bottom}\n1024 ch", ha="center", va="center", fontsize=8)
 ax.text(8.9, 0.3, "-> 388 x 388", fontsize=10)

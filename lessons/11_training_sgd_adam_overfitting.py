@@ -13,13 +13,12 @@
 # %%
 import time
 
-from exercises import try_it_yourself
-
 import minisegnet as ms
 from minisegnet import data, losses, metrics, models, optim
 from minisegnet.plots import colourize
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. One SGD step, by hand and by `optim.SGD`
@@ -61,8 +60,8 @@ for k in (1, 2):
     adam.step()
     g = 2 * X.T @ (X @ wh - t) / len(t)
     m_ = b1 * m_ + (1 - b1) * g
-    v_ = b2 * v_ + (1 - b2) * g**2
-    wh = wh - lr * (m_ / (1 - b1**k)) / (np.sqrt(v_ / (1 - b2**k)) + eps)
+    v_ = b2 * v_ + (1 - b2) * g ** 2
+    wh = wh - lr * (m_ / (1 - b1 ** k)) / (np.sqrt(v_ / (1 - b2 ** k)) + eps)
     check(f"w after Adam step {k}", w, wh, atol=1e-6, ref="formula")
 print("(the first Adam step moves every weight by about lr, whatever the gradient's size)")
 
@@ -76,9 +75,7 @@ print("(the first Adam step moves every weight by about lr, whatever the gradien
 # %%
 section("3. Train / validation / test split of the shapes data set (32 x 32)")
 sizes = (16, 16, 16) if FAST else (192, 64, 64)
-splits = data.load_splits(
-    "shapes", n_train=sizes[0], n_val=sizes[1], n_test=sizes[2], size=32, seed=0
-)
+splits = data.load_splits("shapes", n_train=sizes[0], n_val=sizes[1], n_test=sizes[2], size=32, seed=0)
 for name, d in splits.items():
     print(f"{name:5s}: images {d.images.shape}, masks {d.masks.shape}, classes {d.class_names}")
 K = splits["train"].num_classes
@@ -91,7 +88,6 @@ assert not np.array_equal(splits["train"].images[0], splits["val"].images[0])
 # One epoch = one pass over the shuffled training set in mini-batches: forward, loss, backward,
 # step. After each epoch we measure the loss and mIoU on the validation set (in eval mode, no
 # gradients). Same U-Net, same initial weights, same batches: only the optimiser changes.
-
 
 # %%
 def evaluate(model, dataset):
@@ -127,11 +123,8 @@ runs = {}
 for name in ("SGD", "Adam"):
     ms.manual_seed(0)
     net = models.UNet(in_channels=3, num_classes=K, base_width=4 if FAST else 8, depth=2)
-    opt = (
-        optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-        if name == "SGD"
-        else optim.Adam(net.parameters(), lr=3e-3)
-    )
+    opt = (optim.SGD(net.parameters(), lr=0.05, momentum=0.9) if name == "SGD"
+           else optim.Adam(net.parameters(), lr=3e-3))
     t0 = time.perf_counter()
     runs[name] = (net, fit(net, opt, splits["train"], splits["val"], epochs))
     print(f"\n{name} ({time.perf_counter() - t0:.1f} s):")
@@ -178,14 +171,10 @@ val_l = np.array([h[2] for h in over])
 best = int(np.argmin(val_l))
 print(" epoch  train loss  val loss")
 for i in sorted({0, best // 2, best, (best + len(over)) // 2, len(over) - 1}):
-    print(
-        f" {over_ep[i]:5d}  {train_l[i]:10.4f}  {val_l[i]:8.4f}"
-        + ("   <- lowest validation loss" if i == best else "")
-    )
-print(
-    f"from the best epoch ({over_ep[best]}) to the last ({over_ep[-1]}): training loss "
-    f"x{train_l[-1] / train_l[best]:.3f}, validation loss x{val_l[-1] / val_l[best]:.2f}"
-)
+    mark = "   <- lowest validation loss" if i == best else ""
+    print(f" {over_ep[i]:5d}  {train_l[i]:10.4f}  {val_l[i]:8.4f}{mark}")
+print(f"from the best epoch ({over_ep[best]}) to the last ({over_ep[-1]}): training loss "
+      f"x{train_l[-1] / train_l[best]:.3f}, validation loss x{val_l[-1] / val_l[best]:.2f}")
 
 # %% [markdown]
 # ## 6. Figures: the curves and the predicted masks
@@ -241,24 +230,18 @@ save_figure(fig, "11_predicted_masks")
 # %%
 section("7. What the curves show")
 adam_hist = runs["Adam"][1]
-print(
-    f"Adam: training loss {adam_hist[0][1]:.4f} after epoch 1, {adam_hist[-1][1]:.4f} after "
-    f"epoch {adam_hist[-1][0]}"
-)
-print(
-    f"overfitting: lowest validation loss at epoch {over_ep[best]} of {over_ep[-1]}; after it the "
-    f"training loss fell x{train_l[-1] / train_l[best]:.3f} while the validation loss rose "
-    f"x{val_l[-1] / val_l[best]:.2f}"
-)
+print(f"Adam: training loss {adam_hist[0][1]:.4f} after epoch 1, {adam_hist[-1][1]:.4f} after "
+      f"epoch {adam_hist[-1][0]}")
+print(f"overfitting: lowest validation loss at epoch {over_ep[best]} of {over_ep[-1]}; after it the "
+      f"training loss fell x{train_l[-1] / train_l[best]:.3f} while the validation loss rose "
+      f"x{val_l[-1] / val_l[best]:.2f}")
 if not FAST:
     assert adam_hist[-1][1] < 0.8 * adam_hist[0][1], "Adam's training loss should fall"
     assert over_ep[best] <= over_ep[-1] // 2, "the validation loss should be lowest early"
     assert train_l[-1] < 0.2 * train_l[best], "the training loss keeps falling after the best epoch"
     assert val_l[-1] > 1.25 * val_l[best], "the validation loss climbs after the best epoch"
-    print(
-        "the training loss keeps falling while the validation loss climbs: the network\n"
-        "memorises its four images instead of learning shapes (overfitting)"
-    )
+    print("the training loss keeps falling while the validation loss climbs: the network\n"
+          "memorises its four images instead of learning shapes (overfitting)")
 
 try_it_yourself("11")
 

@@ -18,8 +18,6 @@
 # As a notebook: `python lessons/make_notebooks.py 12`, then open `lessons/notebooks/12_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 import minisegnet.nn as nn
@@ -27,6 +25,7 @@ from minisegnet.models.deeplab import DeepLabV3, scale_atrous_rates
 from minisegnet.models.mobilenet import Encoder
 
 from _common import *  # noqa: F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. A dilated kernel samples the input `d` pixels apart
@@ -45,12 +44,8 @@ for d in (1, 2, 3):
     rows, cols = np.nonzero(y)
     span = rows.max() - rows.min() + 1
     show(f"dilation {d}: impulse response", y)
-    check(
-        f"  dilation {d}: taps, span (k_eff = d (k - 1) + 1)",
-        [y.sum(), span],
-        [9, d * 2 + 1],
-        ref="formula",
-    )
+    check(f"  dilation {d}: taps, span (k_eff = d (k - 1) + 1)", [y.sum(), span],
+          [9, d * 2 + 1], ref="formula")
 print("deck 002: dilation 2 -> a 5x5 field with 9 weights")
 
 # the same thing as a 5x5 kernel with zeros inserted between the weights ("a trous" = with holes)
@@ -62,13 +57,8 @@ x = ms.Tensor(rng.standard_normal((1, 1, 12, 12)).astype(np.float32))
 dilated = F.conv2d(x, ms.Tensor(w3), padding=2, dilation=2)
 holes = F.conv2d(x, ms.Tensor(w5), padding=2)
 show("the 3x3 weights spread into a 5x5 kernel with holes", w5[0, 0], decimals=2)
-check(
-    "dilated 3x3 conv == 5x5 conv with holes (max difference)",
-    np.abs(dilated.numpy() - holes.numpy()).max(),
-    0.0,
-    atol=1e-5,
-    ref="identity",
-)
+check("dilated 3x3 conv == 5x5 conv with holes (max difference)",
+      np.abs(dilated.numpy() - holes.numpy()).max(), 0.0, atol=1e-5, ref="identity")
 print("weights: 9 instead of 25; multiply-adds per output: 9 instead of 25")
 
 # %% [markdown]
@@ -82,16 +72,12 @@ print("weights: 9 instead of 25; multiply-adds per output: 9 instead of 25")
 section("2. Receptive field of stacked 3x3 convs: plain vs dilations 1, 2, 4, 8")
 for layers in (2, 3, 4):
     plain = nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=1) for _ in range(layers)])
-    rates = [2**i for i in range(layers)]
+    rates = [2 ** i for i in range(layers)]
     atrous = nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=r, dilation=r) for r in rates])
     rf_plain = int(ms.summary(plain, (1, 40, 40)).receptive_field[0])
     rf_atrous = int(ms.summary(atrous, (1, 40, 40)).receptive_field[0])
-    check(
-        f"{layers} layers: plain RF, dilations {rates} RF",
-        [rf_plain, rf_atrous],
-        [2 * layers + 1, 2 ** (layers + 1) - 1],
-        ref="formula",
-    )
+    check(f"{layers} layers: plain RF, dilations {rates} RF", [rf_plain, rf_atrous],
+          [2 * layers + 1, 2 ** (layers + 1) - 1], ref="formula")
 
 # %% [markdown]
 # ## 3. The dilated backbone: output stride 8 instead of 32
@@ -113,18 +99,13 @@ for os_ in (32, 16, 8):
     enc = Encoder(3, base_width=16, depth=5, output_stride=os_, kind="vgg")
     s = ms.summary(enc, (3, 64, 64))
     last = s.rows[-1]
-    stage_cost = [
-        sum(r.mult_adds for r in s.rows if r.name.startswith(f"stages.{i}.")) for i in range(5)
-    ]
+    stage_cost = [sum(r.mult_adds for r in s.rows if r.name.startswith(f"stages.{i}."))
+                  for i in range(5)]
     results[os_] = (last.output_shape[2], int(last.receptive_field[0]), stage_cost)
     print(f"output stride {os_:2d}: strides {enc.strides}, dilations {enc.dilations}")
-    print(
-        f"   final map {last.output_shape[2]}x{last.output_shape[3]}, receptive field "
-        f"{int(last.receptive_field[0])} px, {s.total_mult_adds:,} multiply-adds"
-    )
+    print(f"   final map {last.output_shape[2]}x{last.output_shape[3]}, receptive field "
+          f"{int(last.receptive_field[0])} px, {s.total_mult_adds:,} multiply-adds")
     print(f"   multiply-adds of stages 1-5: {', '.join(f'{c:,}' for c in stage_cost)}")
-
-
 # the receptive field by hand: stem 3x3 + 3x3 (r = 5, jump 1); each stage: 2 convs, the first
 # strided or dilated. Plain stage at jump j: r += 2 j (then j doubles), += 2 (2 j).
 # Dilated stage (dilation d, jump J stays): r += 2 d J twice.
@@ -141,20 +122,12 @@ def rf_by_hand(output_stride: int) -> int:
 
 
 for os_ in (32, 16, 8):
-    check(
-        f"OS {os_}: map size, receptive field",
-        results[os_][:2],
-        [64 // os_, rf_by_hand(os_)],
-        ref="rule",
-    )
+    check(f"OS {os_}: map size, receptive field", results[os_][:2],
+          [64 // os_, rf_by_hand(os_)], ref="rule")
 # the price: stages 4 and 5 run on an 8x8 map instead of 4x4 and 2x2
 ratio = [results[8][2][i] / results[32][2][i] for i in (3, 4)]
-check(
-    "OS 8 vs 32: cost of stages 4 and 5 (x)",
-    ratio,
-    [(8 / 4) ** 2, (8 / 2) ** 2],
-    ref="map area ratio",
-)
+check("OS 8 vs 32: cost of stages 4 and 5 (x)", ratio, [(8 / 4) ** 2, (8 / 2) ** 2],
+      ref="map area ratio")
 
 # %% [markdown]
 # ## 4. Large rates on a small map: the taps fall off the edge
@@ -207,19 +180,14 @@ save_figure(fig, "12_valid_taps")
 
 # %%
 section("5. ASPP branches of DeepLabV3 (base width 16, output stride 8, rates 2 3 4)")
-check(
-    "paper rates scaled to an 8x8 map",
-    scale_atrous_rates(8),
-    [1.4545, 2.9091, 4.3636],
-    ref="6, 12, 18 x 8/33",
-)
+check("paper rates scaled to an 8x8 map", scale_atrous_rates(8), [1.4545, 2.9091, 4.3636],
+      ref="6, 12, 18 x 8/33")
 ms.manual_seed(0)
 model = DeepLabV3(3, 4)
 s = ms.summary(model, (3, 64, 64))
 rows = {r.name: r for r in s.rows}
-backbone_rf = int(
-    s.rows[[r.name for r in s.rows].index("aspp.branches.0.conv") - 1].receptive_field[0]
-)
+backbone_rf = int(s.rows[[r.name for r in s.rows].index("aspp.branches.0.conv") - 1]
+                  .receptive_field[0])
 jump = int(rows["aspp.branches.0.conv"].jump[0])
 print(f"backbone: 8x8 map, jump {jump} px, receptive field {backbone_rf} px")
 branch_rf = []
@@ -227,22 +195,14 @@ for i, rate in enumerate([None, 2, 3, 4]):
     r = rows[f"aspp.branches.{i}.conv"]
     name = "1x1 conv" if rate is None else f"3x3 rate {rate}"
     span = 1 if rate is None else 2 * rate * jump + 1
-    print(
-        f"  {name:12s}: output {r.output_shape}, taps spread over {span:2d} input px, "
-        f"receptive field {int(r.receptive_field[0])} px"
-    )
+    print(f"  {name:12s}: output {r.output_shape}, taps spread over {span:2d} input px, "
+          f"receptive field {int(r.receptive_field[0])} px")
     branch_rf.append(int(r.receptive_field[0]))
 print("  image pool  : every pixel gets the mean over the whole map (all 64x64 input pixels)")
-check(
-    "branch receptive fields = backbone + 2 r jump",
-    branch_rf,
-    [backbone_rf] + [backbone_rf + 2 * r * jump for r in (2, 3, 4)],
-    ref="rule",
-)
-print(
-    f"(the backbone alone already sees {backbone_rf} px, more than the image; its *effective* "
-    "field is smaller and centre-weighted: that is where the extra reach of the rates helps)"
-)
+check("branch receptive fields = backbone + 2 r jump", branch_rf,
+      [backbone_rf] + [backbone_rf + 2 * r * jump for r in (2, 3, 4)], ref="rule")
+print(f"(the backbone alone already sees {backbone_rf} px, more than the image; its *effective* "
+      "field is smaller and centre-weighted: that is where the extra reach of the rates helps)")
 
 # %% [markdown]
 # ### The picture
@@ -265,20 +225,16 @@ ms.manual_seed(0)
 small = DeepLabV3(3, 4, base_width=16, depth=3, blocks_per_stage=1).eval()
 small_rows = {r.name: r for r in ms.summary(small, (3, 64, 64)).rows}
 fields = [int(small_rows[f"aspp.branches.{i}.conv"].receptive_field[0]) for i in range(4)]
-check(
-    "shallow backbone: branch receptive fields (1x1, rates 2 3 4)",
-    fields,
-    [17, 17 + 32, 17 + 48, 17 + 64],
-    ref="17 + 2 r 8",
-)
+check("shallow backbone: branch receptive fields (1x1, rates 2 3 4)", fields,
+      [17, 17 + 32, 17 + 48, 17 + 64], ref="17 + 2 r 8")
 centre = (4, 4)
-x = ms.Tensor(
-    np.random.default_rng(1).standard_normal((1, 3, 64, 64)).astype(np.float32), requires_grad=True
-)
+x = ms.Tensor(np.random.default_rng(1).standard_normal((1, 3, 64, 64)).astype(np.float32),
+              requires_grad=True)
 titles = ["1x1 conv", "3x3 rate 2", "3x3 rate 3", "3x3 rate 4", "image pooling"]
 fig, axes = plt.subplots(2, 5, figsize=(15, 7.0))
 extent = []
-for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None], small.aspp.branches)):
+for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None],
+                                                small.aspp.branches)):
     ax = axes[0, col]
     canvas = np.zeros((64, 64))
     if rate is None:
@@ -288,7 +244,7 @@ for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None], smal
             for dj in (-1, 0, 1):
                 i, j = centre[0] + di * rate, centre[1] + dj * rate
                 if 0 <= i < 8 and 0 <= j < 8:
-                    canvas[i * 8 : (i + 1) * 8, j * 8 : (j + 1) * 8] = 1
+                    canvas[i * 8:(i + 1) * 8, j * 8:(j + 1) * 8] = 1
     ax.imshow(canvas, cmap="Blues", vmin=0, vmax=1.3)
     ax.set_xticks(np.arange(-0.5, 64, 8), minor=True)
     ax.set_yticks(np.arange(-0.5, 64, 8), minor=True)
@@ -307,10 +263,8 @@ for col, (title, rate, branch) in enumerate(zip(titles, [0, 2, 3, 4, None], smal
     axes[1, col].set_xticks([])
     axes[1, col].set_yticks([])
     axes[1, col].set_title(f"{title}: |d out / d input|", fontsize=10)
-fig.suptitle(
-    "DeepLabV3's ASPP at output stride 8 on a 64x64 image: what output pixel (4, 4) "
-    "of each branch sees"
-)
+fig.suptitle("DeepLabV3's ASPP at output stride 8 on a 64x64 image: what output pixel (4, 4) "
+             "of each branch sees")
 fig.tight_layout(h_pad=2.0)
 save_figure(fig, "12_aspp_branches")
 # feature pixel p of this backbone reads input rows 8p - 8 .. 8p + 8; rate r reads the taps
@@ -319,12 +273,8 @@ expected_extent = []
 for r in (0, 2, 3, 4):
     taps = [t for t in (4 - r, 4, 4 + r) if 0 <= t < 8]
     expected_extent.append(min(8 * max(taps) + 8, 63) - max(8 * min(taps) - 8, 0) + 1)
-check(
-    "rows the centre output depends on (1x1, rates 2 3 4, image pooling)",
-    extent,
-    expected_extent + [64],
-    ref="receptive field, clipped",
-)
+check("rows the centre output depends on (1x1, rates 2 3 4, image pooling)", extent,
+      expected_extent + [64], ref="receptive field, clipped")
 
 try_it_yourself("12")
 

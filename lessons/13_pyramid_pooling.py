@@ -17,13 +17,12 @@
 # As a notebook: `python lessons/make_notebooks.py 13`, then open `lessons/notebooks/13_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet.models.pspnet import PSPNet
 
 from _common import *  # noqa: F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. Adaptive average pooling: choose the number of bins, not the window
@@ -56,20 +55,11 @@ for b, e in expected.items():
 section("2. 3 bins on an 8-row map: overlapping windows")
 windows = [(i * 8 // 3, -(-(i + 1) * 8 // 3) - 1) for i in range(3)]
 print("bin windows (first row, last row):", windows)
-check(
-    "windows",
-    windows,
-    [(0, 2), (2, 5), (5, 7)],
-    ref="floor(i H / b) .. ceil((i+1) H / b) - 1",
-    by="arithmetic",
-)
+check("windows", windows, [(0, 2), (2, 5), (5, 7)], ref="floor(i H / b) .. ceil((i+1) H / b) - 1",
+      by="arithmetic")
 col = ms.Tensor(np.arange(8, dtype=np.float32).reshape(1, 1, 8, 1))  # rows hold 0..7
-check(
-    "3 bins of the rows 0..7 (means 1, 3.5, 6)",
-    F.adaptive_avg_pool2d(col, (3, 1)).numpy().ravel(),
-    [1.0, 3.5, 6.0],
-    ref="by hand",
-)
+check("3 bins of the rows 0..7 (means 1, 3.5, 6)", F.adaptive_avg_pool2d(col, (3, 1)).numpy().ravel(),
+      [1.0, 3.5, 6.0], ref="by hand")
 
 # %% [markdown]
 # ## 3. Back up to the map: bilinear interpolation
@@ -83,19 +73,11 @@ check(
 # %%
 section("3. Bilinear upsampling of the pooled bins")
 two = ms.Tensor(np.array([[[[0.0, 8.0]]]], np.float32))
-check(
-    "(0, 8) -> 8 columns",
-    F.interpolate(two, size=(1, 8), mode="bilinear").numpy().ravel(),
-    [0, 0, 1, 3, 5, 7, 8, 8],
-    ref="formula",
-)
+check("(0, 8) -> 8 columns", F.interpolate(two, size=(1, 8), mode="bilinear").numpy().ravel(),
+      [0, 0, 1, 3, 5, 7, 8, 8], ref="formula")
 one = ms.Tensor(np.array([[[[17.5]]]], np.float32))
-check(
-    "global bin -> 3x3",
-    F.interpolate(one, size=3, mode="bilinear")[0, 0],
-    np.full((3, 3), 17.5),
-    ref="formula",
-)
+check("global bin -> 3x3", F.interpolate(one, size=3, mode="bilinear")[0, 0],
+      np.full((3, 3), 17.5), ref="formula")
 
 # %% [markdown]
 # ## 4. The whole network
@@ -115,36 +97,20 @@ for r in s.rows:
     if r.name.startswith("ppm") or r.name.startswith(("fuse", "classifier")):
         print(f"  {r.name:26s} {r.type:18s} {str(r.output_shape):18s} {r.params:>7,} params")
 rows = {r.name: r for r in s.rows}
-check(
-    "pooled bin sizes",
-    [rows[f"ppm.branches.{i}.0"].output_shape[2] for i in range(4)],
-    [1, 2, 3, 6],
-)  # deck 004
-check(
-    "backbone map (stride 8)",
-    list(rows["backbone.stages.3.1.relu"].output_shape),
-    [1, 128, 8, 8],
-    ref="design",
-)
-check(
-    "branch 1x1 conv params (128 x 32)",
-    rows["ppm.branches.0.1.conv"].params,
-    128 * 32,
-    ref="formula",
-)
-check(
-    "fuse 3x3 conv: input channels, params",
-    [model.fuse.conv.in_channels, rows["fuse.conv"].params],
-    [256, 256 * 32 * 9],
-    ref="formula",
-)
+check("pooled bin sizes", [rows[f"ppm.branches.{i}.0"].output_shape[2] for i in range(4)],
+      [1, 2, 3, 6])  # deck 004
+check("backbone map (stride 8)", list(rows["backbone.stages.3.1.relu"].output_shape),
+      [1, 128, 8, 8], ref="design")
+check("branch 1x1 conv params (128 x 32)", rows["ppm.branches.0.1.conv"].params, 128 * 32,
+      ref="formula")
+check("fuse 3x3 conv: input channels, params", [model.fuse.conv.in_channels,
+                                                  rows["fuse.conv"].params], [256, 256 * 32 * 9],
+      ref="formula")
 check("output", list(s.output_shape), [1, 4, 64, 64], ref="input size")
 print(f"total: {s.total_params:,} parameters, {s.total_mult_adds:,} multiply-adds per image")
 ppm_cost = sum(r.mult_adds for r in s.rows if r.name.startswith("ppm"))
-print(
-    f"the pyramid itself costs {ppm_cost:,} multiply-adds "
-    f"({100 * ppm_cost / s.total_mult_adds:.2f}% of the network): global context is cheap"
-)
+print(f"the pyramid itself costs {ppm_cost:,} multiply-adds "
+      f"({100 * ppm_cost / s.total_mult_adds:.2f}% of the network): global context is cheap")
 assert ppm_cost < 0.01 * s.total_mult_adds
 
 # %% [markdown]
@@ -169,15 +135,10 @@ assert ppm_cost < 0.01 * s.total_mult_adds
 section("5. Dependency of pyramid output pixel (3, 3): the feature map vs each bin")
 ms.manual_seed(0)
 tiny = PSPNet(3, 2, base_width=8, depth=2, output_stride=4, blocks_per_stage=1).eval()
-check(
-    "backbone receptive field",
-    int(ms.summary(tiny.backbone, (3, 64, 64)).rows[-1].receptive_field[0]),
-    9,
-    ref="3 + 2 + 4",
-)
-x = ms.Tensor(
-    np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32), requires_grad=True
-)
+check("backbone receptive field", int(ms.summary(tiny.backbone, (3, 64, 64)).rows[-1]
+                                      .receptive_field[0]), 9, ref="3 + 2 + 4")
+x = ms.Tensor(np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32),
+              requires_grad=True)
 c, bc = tiny.backbone.out_channels[-1], tiny.ppm.branch_channels
 parts = {"feature map": slice(0, c)}
 for i, b in enumerate(tiny.ppm.bins):
@@ -191,16 +152,10 @@ for name, channels in parts.items():
     maps[name] = g
     rows_nz = np.nonzero(g.sum(1))[0]
     extent.append((int(rows_nz.min()), int(rows_nz.max())))
-    print(
-        f"  {name:12s}: input rows {rows_nz.min():2d}..{rows_nz.max():2d}, "
-        f"{100 * (g > 0).mean():5.1f}% of the image"
-    )
-check(
-    "input rows seen (feature map, bins 1 2 3 6)",
-    extent,
-    [(8, 16), (0, 63), (0, 32), (0, 44), (0, 24)],
-    ref="rule above",
-)
+    print(f"  {name:12s}: input rows {rows_nz.min():2d}..{rows_nz.max():2d}, "
+          f"{100 * (g > 0).mean():5.1f}% of the image")
+check("input rows seen (feature map, bins 1 2 3 6)", extent,
+      [(8, 16), (0, 63), (0, 32), (0, 44), (0, 24)], ref="rule above")
 
 fig, axes = plt.subplots(1, 5, figsize=(15, 3.4))
 for ax, (name, g) in zip(axes, maps.items()):
@@ -209,10 +164,8 @@ for ax, (name, g) in zip(axes, maps.items()):
     ax.set_title(f"{name}: {100 * (g > 0).mean():.0f}% of the image")
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle(
-    "Input pixels that pyramid-output pixel (3, 3) depends on (PSPNet, small backbone "
-    "at output stride 4)"
-)
+fig.suptitle("Input pixels that pyramid-output pixel (3, 3) depends on (PSPNet, small backbone "
+             "at output stride 4)")
 fig.tight_layout()
 save_figure(fig, "13_pyramid_context")
 

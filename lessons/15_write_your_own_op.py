@@ -15,11 +15,10 @@
 # As a notebook: `python lessons/make_notebooks.py 15`, then open `lessons/notebooks/15_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 
 from _common import *  # noqa: F403
+from exercises import try_it_yourself
 
 try:
     from hypothesis import given, settings
@@ -45,7 +44,7 @@ class SiLU(ms.Function):
 
     def forward(self, x):
         xp = self.xp
-        e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
+        e = xp.exp(-xp.abs(x))                        # in (0, 1]: never overflows
         s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
         self.save_for_backward(s, x)
         return x * s
@@ -56,12 +55,12 @@ class SiLU(ms.Function):
 
 
 class BuggySiLU(SiLU):
-    """The same op with a slip planted in the negative branch's backward: s instead of 1 - s."""
+    """The same op with a planted slip in the backward of the negative branch: s instead of 1 - s."""
 
     def backward(self, gy):
         s, x = self.saved_tensors
         right = s * (1 + x * (1 - s))
-        wrong = s * (1 + x * s)  # the slip
+        wrong = s * (1 + x * s)                       # the slip
         return gy * self.xp.where(x >= 0, right, wrong)
 
 
@@ -70,13 +69,8 @@ y = SiLU()(x)
 y.sum().backward()
 sig = 1 / (1 + np.exp(-x.numpy()))
 check("SiLU(x)", y, x.numpy() * sig, atol=1e-12, ref="x sigmoid(x)")
-check(
-    "dy/dx by our backward",
-    x.grad,
-    sig * (1 + x.numpy() * (1 - sig)),
-    atol=1e-12,
-    ref="s (1 + x (1 - s))",
-)
+check("dy/dx by our backward", x.grad, sig * (1 + x.numpy() * (1 - sig)), atol=1e-12,
+      ref="s (1 + x (1 - s))")
 
 # %% [markdown]
 # ## 2. A hand-picked check misses the slip
@@ -90,13 +84,8 @@ for picks in ([0.0, 0.5, 1.0, 2.0],):
     xb = ms.Tensor(np.array(picks), requires_grad=True)
     BuggySiLU()(xb).sum().backward()
     s_b = 1 / (1 + np.exp(-np.array(picks)))
-    check(
-        f"buggy dy/dx at {picks}",
-        xb.grad,
-        s_b * (1 + np.array(picks) * (1 - s_b)),
-        atol=1e-12,
-        ref="formula",
-    )
+    check(f"buggy dy/dx at {picks}", xb.grad, s_b * (1 + np.array(picks) * (1 - s_b)), atol=1e-12,
+          ref="formula")
 print("all right on these inputs: the slip hides on the negative side")
 
 # %% [markdown]
@@ -138,7 +127,6 @@ def make_test(op):
     def test_backward(x):
         tried.append(x)
         gradcheck(lambda t: op()(t), ms.Tensor(x, requires_grad=True))
-
     return test_backward
 
 
@@ -202,10 +190,8 @@ assert "index (1,)" in caught, caught  # x_mixed[1] = -1.3, the only negative en
 assert "GradcheckError" in failure, failure
 assert negative, "the minimal failing example must hold a negative value"
 assert minimal.size <= 2, f"hypothesis should shrink to a tiny array, got shape {minimal.shape}"
-print(
-    "a hand-picked test missed the slip; gradcheck caught it; hypothesis found it on its own and\n"
-    "shrank it to a tiny array with a negative value; the fixed backward passes the same property."
-)
+print("a hand-picked test missed the slip; gradcheck caught it; hypothesis found it on its own and\n"
+      "shrank it to a tiny array with a negative value; the fixed backward passes the same property.")
 
 try_it_yourself("15")
 

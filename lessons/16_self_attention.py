@@ -23,13 +23,12 @@
 # %%
 import math
 
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 import minisegnet.nn as nn
 
 from _common import *  # noqa: F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. Three tokens by hand
@@ -45,38 +44,22 @@ section("1. Three tokens, E = 4, Q = K = V = X")
 X = np.array([[1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 1, 0]], dtype=np.float64)
 show("X (one token per row)", X)
 E = X.shape[1]
-scores = [
-    [sum(X[i, e] * X[j, e] for e in range(E)) / math.sqrt(E) for j in range(3)] for i in range(3)
-]
-check(
-    "scores Q K^T / sqrt(E)",
-    np.array(scores),
-    [[1, 0, 0.5], [0, 1, 0.5], [0.5, 0.5, 1]],
-    ref="by hand",
-)
+scores = [[sum(X[i, e] * X[j, e] for e in range(E)) / math.sqrt(E) for j in range(3)]
+          for i in range(3)]
+check("scores Q K^T / sqrt(E)", np.array(scores), [[1, 0, 0.5], [0, 1, 0.5], [0.5, 0.5, 1]],
+      ref="by hand")
 weights = []
 for row in scores:
     exps = [math.exp(s) for s in row]
     weights.append([v / sum(exps) for v in exps])
 P_hand = np.array(weights)
-check(
-    "softmax over each row",
-    P_hand,
-    [[0.5065, 0.1863, 0.3072], [0.1863, 0.5065, 0.3072], [0.2741, 0.2741, 0.4519]],
-    ref="by hand",
-)
+check("softmax over each row", P_hand, [[0.5065, 0.1863, 0.3072], [0.1863, 0.5065, 0.3072],
+                                        [0.2741, 0.2741, 0.4519]], ref="by hand")
 check("each row sums to 1", P_hand.sum(1), [1, 1, 1], atol=1e-12, ref="softmax")
 out_hand = np.array([sum(P_hand[i, j] * X[j] for j in range(3)) for i in range(3)])
-check(
-    "output = P V",
-    out_hand,
-    [
-        [0.8137, 0.5065, 0.4935, 0.1863],
-        [0.4935, 0.1863, 0.8137, 0.5065],
-        [0.7259, 0.2741, 0.7259, 0.2741],
-    ],
-    ref="by hand",
-)
+check("output = P V", out_hand, [[0.8137, 0.5065, 0.4935, 0.1863],
+                                 [0.4935, 0.1863, 0.8137, 0.5065],
+                                 [0.7259, 0.2741, 0.7259, 0.2741]], ref="by hand")
 print("Token 3 = x1 + x2 overlaps both others equally: it spreads its attention over all three.")
 
 # %% [markdown]
@@ -91,14 +74,8 @@ fig, ax = plt.subplots(figsize=(4.2, 3.6))
 im = ax.imshow(P_hand, cmap="viridis", vmin=0, vmax=1)
 for i in range(3):
     for j in range(3):
-        ax.text(
-            j,
-            i,
-            f"{P_hand[i, j]:.3f}",
-            ha="center",
-            va="center",
-            color="white" if P_hand[i, j] < 0.4 else "black",
-        )
+        ax.text(j, i, f"{P_hand[i, j]:.3f}", ha="center", va="center",
+                color="white" if P_hand[i, j] < 0.4 else "black")
 ax.set_xticks(range(3), ["k1", "k2", "k3"])
 ax.set_yticks(range(3), ["q1", "q2", "q3"])
 ax.set_xlabel("key (attended to)")
@@ -118,13 +95,8 @@ save_figure(fig, "16_attention_map")
 # %%
 section("3. F.scaled_dot_product_attention and nn.MultiheadAttention (one head)")
 x = ms.Tensor(X)
-check(
-    "F.scaled_dot_product_attention",
-    F.scaled_dot_product_attention(x, x, x),
-    out_hand,
-    atol=1e-12,
-    ref="by hand",
-)
+check("F.scaled_dot_product_attention", F.scaled_dot_product_attention(x, x, x), out_hand,
+      atol=1e-12, ref="by hand")
 check("F.attention_weights", F.attention_weights(x, x), P_hand, atol=1e-12, ref="by hand")
 mha = nn.MultiheadAttention(E, num_heads=1).double()
 mha.in_proj_weight.data[...] = np.concatenate([np.eye(E)] * 3)  # W_q = W_k = W_v = I
@@ -159,27 +131,14 @@ expected_causal = [[1, 1, 0, 0], [0.2689, 0.2689, 0.7311, 0.7311], [0.7259, 0.27
 check("SDPA, mask = allowed", causal, expected_causal, ref="by hand")
 out_mha, attn_mha = mha(x[None], x[None], x[None], attn_mask=ms.Tensor(~allowed))
 check("MHA, mask = ~allowed", out_mha[0], expected_causal, ref="by hand")
-check(
-    "MHA weights (upper triangle 0)",
-    attn_mha[0],
-    [[1, 0, 0], [0.2689, 0.7311, 0], [0.2741, 0.2741, 0.4519]],
-    ref="by hand",
-)
+check("MHA weights (upper triangle 0)", attn_mha[0], [[1, 0, 0], [0.2689, 0.7311, 0],
+                                                      [0.2741, 0.2741, 0.4519]], ref="by hand")
 float_mask = ms.Tensor(np.where(allowed, 0.0, -np.inf))
-check(
-    "SDPA, float mask 0 / -inf",
-    F.scaled_dot_product_attention(x, x, x, float_mask),
-    causal,
-    atol=1e-12,
-    ref="boolean mask",
-)
+check("SDPA, float mask 0 / -inf", F.scaled_dot_product_attention(x, x, x, float_mask), causal,
+      atol=1e-12, ref="boolean mask")
 nothing = np.array([[True, True, True], [False, False, False], [True, True, True]])
-check(
-    "row 2 sees no key: zeros",
-    F.scaled_dot_product_attention(x, x, x, ms.Tensor(nothing))[1],
-    [0, 0, 0, 0],
-    ref="convention",
-)
+check("row 2 sees no key: zeros", F.scaled_dot_product_attention(x, x, x, ms.Tensor(nothing))[1],
+      [0, 0, 0, 0], ref="convention")
 
 # %% [markdown]
 # ## 5. Learned projections and several heads
@@ -204,17 +163,10 @@ for h in range(2):  # each head: its 2 channels of q, k, v
 concat = np.concatenate([o for _, o in heads], axis=1)
 by_hand = concat @ mha2.out_proj.weight.numpy().T + mha2.out_proj.bias.numpy()
 check("two heads, by hand vs MHA", out2[0], by_hand, atol=1e-12, ref="by hand")
-check(
-    "weights = mean of the heads' maps",
-    attn2[0],
-    (heads[0][0] + heads[1][0]) / 2,
-    atol=1e-12,
-    ref="by hand",
-)
+check("weights = mean of the heads' maps", attn2[0], (heads[0][0] + heads[1][0]) / 2, atol=1e-12,
+      ref="by hand")
 
 try_it_yourself("16")
 
-print(
-    "\nLesson 16 complete: softmax(Q K^T / sqrt(E)) V by hand, by F.scaled_dot_product_attention "
-    "and by nn.MultiheadAttention."
-)
+print("\nLesson 16 complete: softmax(Q K^T / sqrt(E)) V by hand, by F.scaled_dot_product_attention "
+      "and by nn.MultiheadAttention.")

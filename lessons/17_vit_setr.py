@@ -16,8 +16,6 @@
 # As a notebook: `python lessons/make_notebooks.py 17`, then open `lessons/notebooks/17_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 import minisegnet.nn as nn
@@ -25,6 +23,7 @@ from minisegnet.data import load_dataset
 from minisegnet.models import SETR
 
 from _common import *  # noqa: F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. Cutting an image into patches
@@ -72,13 +71,8 @@ tokens_map = embed(x)
 show("PatchEmbed output shape (N, E, H/p, W/p)", np.array(tokens_map.shape))
 W = embed.proj.weight.numpy().reshape(6, -1)
 patch_12 = images[0, :, 8:16, 16:24].reshape(-1)  # grid cell (1, 2): token 4 * 1 + 2 = 6
-check(
-    "token 6 = W vec(patch) + b",
-    tokens_map[0, :, 1, 2],
-    W @ patch_12 + embed.proj.bias.numpy(),
-    atol=1e-10,
-    ref="matrix",
-)
+check("token 6 = W vec(patch) + b", tokens_map[0, :, 1, 2],
+      W @ patch_12 + embed.proj.bias.numpy(), atol=1e-10, ref="matrix")
 
 # %% [markdown]
 # ## 3. Shapes through the encoder
@@ -96,13 +90,9 @@ enc = setr.encoder
 grid = enc.patch_embed(x64)
 pos = enc.pos_embed(grid.shape[2:])
 tokens = (grid + pos).reshape(1, 64, 256).permute(0, 2, 1)
-rows = [
-    ("input image", x64.shape),
-    ("patch embedding (N, E, h, w)", grid.shape),
-    ("position table as made", enc.pos_embed.weight.shape),
-    ("position table resized", pos.shape),
-    ("tokens (N, L, E)", tokens.shape),
-]
+rows = [("input image", x64.shape), ("patch embedding (N, E, h, w)", grid.shape),
+        ("position table as made", enc.pos_embed.weight.shape),
+        ("position table resized", pos.shape), ("tokens (N, L, E)", tokens.shape)]
 for i, layer in enumerate(enc.layers):
     tokens = layer(tokens)
     rows.append((f"after layer {i + 1}", tokens.shape))
@@ -145,9 +135,8 @@ for decoder in ("naive", "pup", "mla"):
         steps.append(("1x1 conv to K", y.shape))
     else:
         agg, outs = None, []
-        for tap, proj, refine in zip(
-            reversed(model.taps), reversed(model.project), reversed(model.refine)
-        ):
+        for tap, proj, refine in zip(reversed(model.taps), reversed(model.project),
+                                     reversed(model.refine)):
             s = proj(feats[tap])
             agg = s if agg is None else agg + s
             outs.append(refine(agg))
@@ -172,22 +161,14 @@ for decoder in ("naive", "pup", "mla"):
 section("5. Attention scores per head and layer on 64 x 64")
 for patch in (8, 4, 2, 1):
     L = (64 // patch) ** 2
-    print(
-        f"patch {patch}: L = {L:5d} tokens, L^2 = {L * L:>11,} scores "
-        f"({L * L * 4 / 2**20:8.2f} MiB in float32 per head and image)"
-    )
-check("patch 1 / patch 4 score ratio", (4096**2) / (256**2), 256, ref="4^4")
+    print(f"patch {patch}: L = {L:5d} tokens, L^2 = {L * L:>11,} scores "
+          f"({L * L * 4 / 2 ** 20:8.2f} MiB in float32 per head and image)")
+check("patch 1 / patch 4 score ratio", (4096 ** 2) / (256 ** 2), 256, ref="4^4")
 q = ms.Tensor(np.zeros((1, 1, 256, 16), np.float32))
-check(
-    "one (L, L) attention map at patch 4",
-    F.attention_weights(q, q).shape[-2:],
-    [256, 256],
-    ref="L x L",
-)
+check("one (L, L) attention map at patch 4", F.attention_weights(q, q).shape[-2:], [256, 256],
+      ref="L x L")
 
 try_it_yourself("17")
 
-print(
-    "\nLesson 17 complete: patches, the encoder's sequence shapes, the three decoders and the "
-    "quadratic cost of global attention."
-)
+print("\nLesson 17 complete: patches, the encoder's sequence shapes, the three decoders and the "
+      "quadratic cost of global attention.")

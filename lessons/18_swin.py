@@ -14,14 +14,13 @@
 # As a notebook: `python lessons/make_notebooks.py 18`, then open `lessons/notebooks/18_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet.models import Swin
 from minisegnet.models.swin import PatchMerging
 
 from _common import *  # noqa: F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. Window partition
@@ -37,13 +36,10 @@ ws, shift = 4, 2
 ids = np.arange(H * W, dtype=np.float64).reshape(1, H, W, 1)
 windows = F.window_partition(ms.Tensor(ids), ws)
 show("windows shape (B * nW, ws^2, C)", np.array(windows.shape))
-check(
-    "window 1 (top right) holds tokens",
-    windows[1, :, 0],
-    [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31],
-    ref="row-major",
-)
-check("window_reverse undoes it", F.window_reverse(windows, ws, H, W), ids, atol=0, ref="the map")
+check("window 1 (top right) holds tokens", windows[1, :, 0],
+      [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31], ref="row-major")
+check("window_reverse undoes it", F.window_reverse(windows, ws, H, W), ids, atol=0,
+      ref="the map")
 
 # %% [markdown]
 # ## 2. The cyclic shift and its mask
@@ -61,7 +57,8 @@ check("rolled[0, 0] is token (2, 2) = 18", rolled[0, 0, 0, 0], 18, ref="roll")
 mask = F.shifted_window_mask(H, W, ws, shift)  # (windows, 16, 16), True = may attend
 show("mask shape (nW, ws^2, ws^2)", np.array(mask.shape))
 allowed_per_window = mask.sum(axis=(1, 2))
-check("allowed pairs per window", allowed_per_window, [256, 128, 128, 64], ref="regions")
+check("allowed pairs per window", allowed_per_window, [256, 128, 128, 64],
+      ref="regions")
 # window 0 is one region (16 x 16 pairs); windows 1 and 2 two regions of 8 tokens (2 * 64); window
 # 3 four regions of 4 tokens (4 * 16 = 64)
 region = np.zeros((H, W), int)
@@ -104,24 +101,14 @@ rows = []
 for side in (8, 16, 32, 64, 128):
     hw = side * side
     rows.append((side, hw * hw, hw * ws * ws))
-    print(
-        f"{side:4d} x {side:<4d} tokens: global {hw * hw:>13,}   windowed {hw * ws * ws:>9,}"
-        f"   ratio {hw // (ws * ws):5d}"
-    )
-check(
-    "windowed = hw * ws^2 (linear)",
-    [r[2] for r in rows],
-    [1024, 4096, 16384, 65536, 262144],
-    ref="formula",
-)
-check("global = (hw)^2", rows[2][1], 32**4, ref="formula")
+    print(f"{side:4d} x {side:<4d} tokens: global {hw * hw:>13,}   windowed {hw * ws * ws:>9,}"
+          f"   ratio {hw // (ws * ws):5d}")
+check("windowed = hw * ws^2 (linear)", [r[2] for r in rows], [1024, 4096, 16384, 65536, 262144],
+      ref="formula")
+check("global = (hw)^2", rows[2][1], 32 ** 4, ref="formula")
 q = ms.Tensor(np.zeros((1, 4, 16, 8), np.float32))  # one image, 4 windows of 16 tokens
-check(
-    "windowed attention maps of the 8 x 8 map",
-    F.attention_weights(q, q).shape,
-    [1, 4, 16, 16],
-    ref="nW x ws^2 x ws^2",
-)
+check("windowed attention maps of the 8 x 8 map", F.attention_weights(q, q).shape, [1, 4, 16, 16],
+      ref="nW x ws^2 x ws^2")
 
 # %% [markdown]
 # ## 4. Patch merging and the shapes through Swin
@@ -140,11 +127,10 @@ t = ms.Tensor(np.random.default_rng(0).standard_normal((1, 16, 16, 32)).astype(n
 check("PatchMerging (1, 16, 16, 32) ->", merge(t).shape, [1, 8, 8, 64], ref="(H/2, W/2, 2C)")
 swin = Swin(3, 4, decoder="unet")
 shapes = []
-hooks = [
-    m.register_forward_hook(lambda mod, inp, out, n=name: shapes.append((n, out.shape)))
-    for name, m in swin.named_modules()
-    if type(m).__name__ in ("PatchEmbed", "PatchMerging", "PatchExpanding") or name == "head"
-]
+hooks = [m.register_forward_hook(lambda mod, inp, out, n=name: shapes.append((n, out.shape)))
+         for name, m in swin.named_modules()
+         if type(m).__name__ in ("PatchEmbed", "PatchMerging", "PatchExpanding") or
+         name == "head"]
 x = ms.Tensor(np.random.default_rng(1).standard_normal((1, 3, 32, 32)).astype(np.float32))
 y = swin(x)
 for remove in hooks:
@@ -156,6 +142,4 @@ print(f"Swin parameters: {swin.num_parameters():,}")
 
 try_it_yourself("18")
 
-print(
-    "\nLesson 18 complete: windows, the cyclic shift and its mask, linear cost and patch merging."
-)
+print("\nLesson 18 complete: windows, the cyclic shift and its mask, linear cost and patch merging.")

@@ -25,14 +25,13 @@
 # %%
 import time
 
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.nn as nn
 from minisegnet.data import load_dataset
 from minisegnet.summary import summary
 
 from _common import *  # noqa: F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. A patch classifier
@@ -44,7 +43,7 @@ from _common import *  # noqa: F403  (numpy as np, check, show, section, save_fi
 
 # %%
 section("1. Train a classifier of 9x9 patches (label = the centre pixel's class)")
-P, R = 9, 4  # patch side, and its radius around the centre
+P, R = 9, 4                                    # patch side, and its radius around the centre
 ms.manual_seed(0)
 features = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()).double()
 head = nn.Sequential(nn.Linear(8 * 7 * 7, 16), nn.ReLU(), nn.Linear(16, 4)).double()
@@ -61,7 +60,7 @@ for step in range(steps):
     # 128 patches gathered with one fancy index: pad[n, :, r + i, c + j] for i, j in 0..8
     ii = r[:, None, None] + np.arange(P)[None, :, None]
     jj = c[:, None, None] + np.arange(P)[None, None, :]
-    patches = pad[n[:, None, None], :, ii, jj].transpose(0, 3, 1, 2)  # (128, 3, 9, 9)
+    patches = pad[n[:, None, None], :, ii, jj].transpose(0, 3, 1, 2)     # (128, 3, 9, 9)
     labels = train.masks[n, r, c]
     scores = head(features(ms.Tensor(patches)).reshape(128, -1))
     loss = ms.losses.cross_entropy(scores, labels)
@@ -85,9 +84,9 @@ H = W = 32
 t0 = time.perf_counter()
 slide = np.zeros((4, H, W))
 with ms.no_grad():
-    for r in range(H):  # a Python loop over pixels: what an FCN avoids
+    for r in range(H):                      # a Python loop over pixels: what an FCN avoids
         for c in range(W):
-            patch = ms.Tensor(image[:, :, r : r + P, c : c + P])
+            patch = ms.Tensor(image[:, :, r:r + P, c:c + P])
             slide[:, r, c] = head(features(patch).reshape(1, -1)).numpy()[0]
 t_slide = time.perf_counter() - t0
 print(f"{H * W} forward passes in {t_slide * 1000:.0f} ms")
@@ -109,31 +108,19 @@ with ms.no_grad():
     dense = fcn(ms.Tensor(image)).numpy()[0]
 t_fcn = time.perf_counter() - t0
 print(f"score map: {dense.shape} (classes, rows, columns) from a {image.shape[1:]} image")
-check(
-    "sliding window == fully convolutional (max |difference|, float64)",
-    np.abs(dense - slide).max(),
-    0.0,
-    atol=1e-12,
-    ref="identity",
-)
+check("sliding window == fully convolutional (max |difference|, float64)",
+      np.abs(dense - slide).max(), 0.0, atol=1e-12, ref="identity")
 check("same labels everywhere", (dense.argmax(0) == slide.argmax(0)).mean(), 1.0, ref="identity")
 acc = (dense.argmax(0) == test.masks[0]).mean()
 print(f"pixel accuracy of the patch classifier on the test image: {acc:.3f}")
-print(
-    f"time: sliding window {t_slide * 1000:.0f} ms, fully convolutional {t_fcn * 1000:.1f} ms "
-    f"({t_slide / t_fcn:.0f}x faster on this machine)"
-)
+print(f"time: sliding window {t_slide * 1000:.0f} ms, fully convolutional {t_fcn * 1000:.1f} ms "
+      f"({t_slide / t_fcn:.0f}x faster on this machine)")
 
 fig, axes = plt.subplots(1, 4, figsize=(11, 3))
-for ax, (title, img) in zip(
-    axes,
-    [
-        ("test image", test.images[0].transpose(1, 2, 0)),
-        ("truth", test.masks[0]),
-        ("sliding window (1024 passes)", slide.argmax(0)),
-        ("convolutionalized (1 pass)", dense.argmax(0)),
-    ],
-):
+for ax, (title, img) in zip(axes, [
+        ("test image", test.images[0].transpose(1, 2, 0)), ("truth", test.masks[0]),
+        ("sliding window (1024 passes)", slide.argmax(0)), ("convolutionalized (1 pass)",
+                                                            dense.argmax(0))]):
     ax.imshow(img, vmin=0, vmax=3, cmap="viridis" if img.ndim == 2 else None)
     ax.set_title(title, fontsize=9)
     ax.axis("off")
@@ -149,37 +136,23 @@ save_figure(fig, "19_sliding_vs_fcn")
 
 # %%
 section("4. Multiply-adds: sliding window vs shared computation")
-per_window = summary(
-    nn.Sequential(*features.children(), *nn.convolutionalize(head, (8, 7, 7)).children()),
-    (3, P, P),
-    dtype=np.float64,
-)
+per_window = summary(nn.Sequential(*features.children(),
+                                   *nn.convolutionalize(head, (8, 7, 7)).children()),
+                     (3, P, P), dtype=np.float64)
 whole = summary(fcn, (3, H + 2 * R, W + 2 * R), dtype=np.float64)
 conv_window = 7 * 7 * 8 * 3 * 3 * 3
 fc_window = 392 * 16 + 16 * 4
-check(
-    "mult-adds for one 9x9 window (summary)",
-    per_window.total_mult_adds,
-    conv_window + fc_window,
-    ref="arithmetic",
-)
+check("mult-adds for one 9x9 window (summary)", per_window.total_mult_adds,
+      conv_window + fc_window, ref="arithmetic")
 sliding_total = H * W * per_window.total_mult_adds
 shared_total = 38 * 38 * 8 * 27 + H * W * fc_window
-check(
-    "mult-adds of the FCN on the 40x40 image (summary)",
-    whole.total_mult_adds,
-    shared_total,
-    ref="arithmetic",
-)
+check("mult-adds of the FCN on the 40x40 image (summary)", whole.total_mult_adds, shared_total,
+      ref="arithmetic")
 print(f"sliding window: {H * W} x {per_window.total_mult_adds:,} = {sliding_total:,}")
-print(
-    f"fully convolutional: {whole.total_mult_adds:,}  -> saved {sliding_total - shared_total:,} "
-    f"({sliding_total / shared_total:.2f}x fewer)"
-)
-print(
-    f"each conv output is computed {H * W * 49 / 38**2:.1f} times on average by the sliding "
-    "window (up to 49 times: once per window that contains it), once by the FCN"
-)
+print(f"fully convolutional: {whole.total_mult_adds:,}  -> saved {sliding_total - shared_total:,} "
+      f"({sliding_total / shared_total:.2f}x fewer)")
+print(f"each conv output is computed {H * W * 49 / 38 ** 2:.1f} times on average by the sliding "
+      "window (up to 49 times: once per window that contains it), once by the FCN")
 
 # %% [markdown]
 # ## 5. An FCN-32s-style head on a larger input
@@ -199,23 +172,16 @@ for side in (224, 384, 512):
     pool5 = side // 32
     with ms.no_grad():
         out = standin(ms.Tensor(np.zeros((1, 1, side, side), np.float32))).shape[-1]
-    check(
-        f"input {side}: pool5 {pool5}, fc6 score map side",
-        out,
-        pool5 - 6,
-        ref="derived from the slide",
-    )
-    print(
-        f"   {out}x{out} windows of 224x224, 32 pixels apart; x32 upsampling -> "
-        f"{32 * out}x{32 * out}, not {side}x{side}: hence FCN's padding and final crop"
-    )
-side = 500  # the FCN paper's PASCAL size, with its 100-pixel pad
-check("input 500 padded by 100: score map side (FCN)", (side + 200) // 32 - 6, 15, ref="arithmetic")
+    check(f"input {side}: pool5 {pool5}, fc6 score map side", out, pool5 - 6,
+          ref="derived from the slide")
+    print(f"   {out}x{out} windows of 224x224, 32 pixels apart; x32 upsampling -> "
+          f"{32 * out}x{32 * out}, not {side}x{side}: hence FCN's padding and final crop")
+side = 500                                   # the FCN paper's PASCAL size, with its 100-pixel pad
+check("input 500 padded by 100: score map side (FCN)", (side + 200) // 32 - 6, 15,
+      ref="arithmetic")
 
 # %%
 try_it_yourself("19")
 
-print(
-    "\nLesson 19 complete: the sliding window and the convolutionalized classifier agree, "
-    "and sharing saves the repeated conv work."
-)
+print("\nLesson 19 complete: the sliding window and the convolutionalized classifier agree, "
+      "and sharing saves the repeated conv work.")

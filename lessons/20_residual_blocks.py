@@ -23,14 +23,13 @@
 # As a notebook: `python lessons/make_notebooks.py 20`, then open `lessons/notebooks/20_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet.models.resnet import BasicBlock
 from minisegnet.summary import summary
 
 from _common import *  # noqa: F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. One number through f and through x + f(x)
@@ -39,10 +38,8 @@ from _common import *  # noqa: F403  (numpy as np, check, show, section, save_fi
 
 # %%
 section("1. d f / dx vs d (x + f(x)) / dx, by autograd")
-for name, fn, want in [
-    ("sigmoid(x)", lambda t: F.sigmoid(t), 0.25),
-    ("x + sigmoid(x)", lambda t: t + F.sigmoid(t), 1.25),
-]:
+for name, fn, want in [("sigmoid(x)", lambda t: F.sigmoid(t), 0.25),
+                       ("x + sigmoid(x)", lambda t: t + F.sigmoid(t), 1.25)]:
     x = ms.Tensor(np.array(0.0), requires_grad=True)
     fn(x).backward()
     check(f"derivative of {name} at 0", x.grad.numpy(), want, atol=1e-12, ref="formula")
@@ -52,8 +49,9 @@ y = x
 for _ in range(10):
     y = F.sigmoid(y)
 y.backward()
-print(f"10 stacked sigmoids: gradient {float(x.grad.numpy()):.3e} (bound 0.25^10 = {0.25**10:.3e})")
-assert float(x.grad.numpy()) <= 0.25**10
+print(f"10 stacked sigmoids: gradient {float(x.grad.numpy()):.3e} (bound 0.25^10 = "
+      f"{0.25 ** 10:.3e})")
+assert float(x.grad.numpy()) <= 0.25 ** 10
 
 # %% [markdown]
 # ## 2. A deep plain stack vs a residual stack (20 layers, width 32)
@@ -130,7 +128,8 @@ def block_grads(shortcut: bool) -> np.ndarray:
 
 no_sc, with_sc = block_grads(False), block_grads(True)
 spread_plain, spread_res = no_sc[0] / no_sc[-1], with_sc[0] / with_sc[-1]
-print(f"first / last block: without shortcut {spread_plain:.0f}x, with shortcut {spread_res:.1f}x")
+print(f"first / last block: without shortcut {spread_plain:.0f}x, with shortcut "
+      f"{spread_res:.1f}x")
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.semilogy(range(1, BLOCKS + 1), no_sc, "o-", label="BasicBlock without shortcut")
 ax.semilogy(range(1, BLOCKS + 1), with_sc, "s-", label="BasicBlock (with shortcut)")
@@ -152,24 +151,14 @@ same, down = BasicBlock(8, 8), BasicBlock(8, 16, stride=2)
 print("BasicBlock(8, 8).shortcut:", same.shortcut)
 print("BasicBlock(8, 16, stride=2).shortcut:", down.shortcut)
 out = down(ms.Tensor(np.zeros((1, 8, 16, 16), np.float32)))
-check(
-    "output shape of BasicBlock(8, 16, stride=2) on 8x16x16",
-    out.shape,
-    (1, 16, 8, 8),
-    ref="formula",
-)
-check(
-    "projection weights: 1x1 conv 8*16 + BN 2*16",
-    down.shortcut.num_parameters(),
-    8 * 16 + 2 * 16,
-    ref="arithmetic",
-)
+check("output shape of BasicBlock(8, 16, stride=2) on 8x16x16", out.shape, (1, 16, 8, 8),
+      ref="formula")
+check("projection weights: 1x1 conv 8*16 + BN 2*16", down.shortcut.num_parameters(),
+      8 * 16 + 2 * 16, ref="arithmetic")
 print(summary(down, (8, 16, 16)))
 
 # %%
 try_it_yourself("20")
 
-print(
-    "\nLesson 20 complete: the shortcut's identity term keeps the gradients of a deep stack "
-    "within a small factor."
-)
+print("\nLesson 20 complete: the shortcut's identity term keeps the gradients of a deep stack "
+      "within a small factor.")

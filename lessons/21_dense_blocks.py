@@ -20,14 +20,13 @@
 # As a notebook: `python lessons/make_notebooks.py 21`, then open `lessons/notebooks/21_*.ipynb`.
 
 # %%
-from exercises import try_it_yourself
-
 import minisegnet as ms
 from minisegnet.models.densenet import DenseBlock
 from minisegnet.models.fcdensenet import FCDenseNet
 from minisegnet.summary import summary
 
 from _common import *  # noqa: F403  (numpy as np, check, show, section, save_figure, ...)
+from exercises import try_it_yourself
 
 # %% [markdown]
 # ## 1. One dense block
@@ -39,20 +38,13 @@ from _common import *  # noqa: F403  (numpy as np, check, show, section, save_fi
 section("1. A dense block: m = 12, l = 3, k = 4")
 block = DenseBlock(12, 3, 4)
 out = block(ms.Tensor(np.zeros((1, 12, 8, 8), np.float32)))
-check(
-    "channels seen by layers 0, 1, 2",
-    [layer[0].num_features for layer in block.layers],
-    [12 + j * 4 for j in range(3)],
-    ref="formula m + j k",
-)
+check("channels seen by layers 0, 1, 2", [layer[0].num_features for layer in block.layers],
+      [12 + j * 4 for j in range(3)], ref="formula m + j k")
 check("block output channels", out.shape[1], 12 + 3 * 4, ref="formula m + l k")
 new_only = DenseBlock(12, 3, 4, new_features_only=True)
-check(
-    "new features only (bottleneck, up path)",
-    new_only(ms.Tensor(np.zeros((1, 12, 8, 8), np.float32))).shape[1],
-    3 * 4,
-    ref="formula l k",
-)
+check("new features only (bottleneck, up path)",
+      new_only(ms.Tensor(np.zeros((1, 12, 8, 8), np.float32))).shape[1], 3 * 4,
+      ref="formula l k")
 
 # %% [markdown]
 # ## 2. The channel walk through a small Tiramisu, read from `summary`
@@ -77,15 +69,12 @@ def walk(net: FCDenseNet, size: int) -> list:
     rows = {r.name: r for r in table.rows}
     k, depth = net.growth_rate, net.depth
     out = []
-    blocks = (
-        [f"down_blocks.{i}" for i in range(depth)]
-        + ["bottleneck"]
-        + [f"up_blocks.{i}" for i in range(depth)]
-    )
+    blocks = ([f"down_blocks.{i}" for i in range(depth)] + ["bottleneck"]
+              + [f"up_blocks.{i}" for i in range(depth)])
     for b, name in enumerate(blocks):
         m = channels(rows, f"{name}.layers.0.0")
         l = len([r for r in rows if r.startswith(f"{name}.layers.") and r.endswith(".0")])
-        for j in range(l):  # every layer sees m + j k
+        for j in range(l):                               # every layer sees m + j k
             assert channels(rows, f"{name}.layers.{j}.0") == m + j * k, (name, j)
         if name.startswith("down"):
             formula, seen = m + l * k, channels(rows, f"transitions_down.{b}.0")
@@ -99,28 +88,19 @@ def walk(net: FCDenseNet, size: int) -> list:
     return table, out
 
 
-small = FCDenseNet(
-    3, 4, base_width=4, depth=2, layers_per_block=3, growth_rate=4, first_channels=12
-)
+small = FCDenseNet(3, 4, base_width=4, depth=2, layers_per_block=3, growth_rate=4,
+                   first_channels=12)
 table, rows = walk(small, 16)
 print(table)
 print(f"\n{'block':<14} {'m in':>5} {'l':>3} {'k':>3}  {'hands on (formula)':>20}  {'summary':>8}")
 for name, m, l, k, formula, seen in rows:
     what = "m + l k" if name.startswith("down") or name == rows[-1][0] else "l k (new)"
     print(f"{name:<14} {m:>5} {l:>3} {k:>3}  {what:>9} = {formula:>6}   {seen:>8}")
-check(
-    "every block's output channels: summary vs formula",
-    [r[5] for r in rows],
-    [r[4] for r in rows],
-    ref="formula",
-)
+check("every block's output channels: summary vs formula", [r[5] for r in rows],
+      [r[4] for r in rows], ref="formula")
 # the up path's input: the l k maps from below (through the transposed conv) + the skip
-check(
-    "first up block's input = bottleneck's l k + the deepest skip",
-    rows[3][1],
-    rows[2][4] + rows[1][4],
-    ref="formula",
-)
+check("first up block's input = bottleneck's l k + the deepest skip", rows[3][1],
+      rows[2][4] + rows[1][4], ref="formula")
 
 # %% [markdown]
 # ## 3. FC-DenseNet103
@@ -135,16 +115,10 @@ ms.manual_seed(0)
 big = FCDenseNet.fc_densenet103(3, 11)
 _, rows103 = walk(big, 32)
 for name, m, l, k, formula, seen in rows103:
-    print(
-        f"{name:<14} m {m:>4} + {l:>2} x {k} = {m + l * k:>4}; hands on {formula:>4} "
-        f"(summary {seen:>4})"
-    )
-check(
-    "FC-DenseNet103 down path m (summary)",
-    [r[5] for r in rows103[:5]],
-    [112, 192, 304, 464, 656],
-    ref="formula",
-)
+    print(f"{name:<14} m {m:>4} + {l:>2} x {k} = {m + l * k:>4}; hands on {formula:>4} "
+          f"(summary {seen:>4})")
+check("FC-DenseNet103 down path m (summary)", [r[5] for r in rows103[:5]],
+      [112, 192, 304, 464, 656], ref="formula")
 check("channels into the classifier", rows103[-1][5], 256, ref="formula")
 print(f"parameters: {big.num_parameters():,} (the paper: 9.4 M)")
 

@@ -58,20 +58,9 @@ else:
     except NameError:  # pragma: no cover - pasted into a notebook
         FIGURES = Path.cwd() / "figures"
 
-__all__ = [
-    "np",
-    "plt",
-    "FAST",
-    "SHOW",
-    "NOTEBOOK",
-    "FIGURES",
-    "section",
-    "show",
-    "check",
-    "save_figure",
-    "as_numpy",
-    "fmt",
-]
+__all__ = ["np", "plt", "FAST", "SHOW", "NOTEBOOK", "FIGURES", "section", "show", "check",
+           "save_figure",
+           "as_numpy", "fmt"]
 
 
 def as_numpy(a: Any) -> np.ndarray:
@@ -88,14 +77,9 @@ def fmt(a: Any, decimals: int = 4) -> str:
     a = as_numpy(a)
     if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.allclose(a, np.round(a), atol=1e-6):
         a = np.round(a).astype(np.int64)
-    with np.printoptions(
-        precision=decimals, suppress=True, linewidth=110, floatmode="maxprec_equal"
-    ):
-        return (
-            np.array2string(a, separator=" ")
-            if a.ndim
-            else str(a.item() if hasattr(a, "item") else a)
-        )
+    with np.printoptions(precision=decimals, suppress=True, linewidth=110,
+                         floatmode="maxprec_equal"):
+        return np.array2string(a, separator=" ") if a.ndim else str(a.item() if hasattr(a, "item") else a)
 
 
 def _scalar(a: np.ndarray) -> str:
@@ -128,15 +112,8 @@ def show(name: str, a: Any, decimals: int = 4) -> None:
         print(f"{name} = {text}{shape}")
 
 
-def check(
-    name: str,
-    computed: Any,
-    expected: Any,
-    atol: float = 1e-4,
-    rtol: float = 0.0,
-    ref: str = "lecture",
-    by: str = "minisegnet",
-) -> None:
+def check(name: str, computed: Any, expected: Any, atol: float = 1e-4, rtol: float = 0.0,
+          ref: str = "lecture", by: str = "minisegnet") -> None:
     """Print the ``computed`` value beside the ``expected`` one and assert they agree.
 
     The labels say where each number comes from, and only that:
@@ -155,10 +132,8 @@ def check(
     ok = np.allclose(c.astype(np.float64), e.astype(np.float64), atol=atol, rtol=rtol)
     if c.size > 40:
         diff = float(np.max(np.abs(c.astype(np.float64) - e.astype(np.float64)))) if c.size else 0.0
-        print(
-            f"{name}: {c.size} values, max |{by} - {ref}| = {diff:.2e}   "
-            f"{'OK' if ok else 'MISMATCH'}"
-        )
+        print(f"{name}: {c.size} values, max |{by} - {ref}| = {diff:.2e}   "
+              f"{'OK' if ok else 'MISMATCH'}")
     elif c.ndim == 0 or c.size == 1:
         print(f"{name}: {by} {_scalar(c)}   {ref} {_scalar(e)}   {'OK' if ok else 'MISMATCH'}")
     else:
@@ -185,7 +160,6 @@ def save_figure(fig: Any, name: str) -> Path:
     path = FIGURES / f"{name}.png"
     if NOTEBOOK:  # one rendering, shown inline first, then written to the file
         from IPython.display import Image, display
-
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         display(Image(data=buffer.getvalue(), format="png"))

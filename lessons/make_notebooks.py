@@ -62,12 +62,8 @@ def execute(nb, cwd: Path, timeout: int = 1800) -> None:
     """Run ``nb`` in a fresh kernel with working directory ``cwd`` (outputs stored in ``nb``)."""
     from nbclient import NotebookClient
 
-    NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name=KERNELSPEC["name"],
-        resources={"metadata": {"path": str(cwd)}},
-    ).execute()
+    NotebookClient(nb, timeout=timeout, kernel_name=KERNELSPEC["name"],
+                   resources={"metadata": {"path": str(cwd)}}).execute()
 
 
 def write(lesson: Path, out_dir: Path = NOTEBOOKS_DIR, run: bool = False) -> Path:
@@ -93,16 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import jupytext  # noqa: F401
         import nbformat  # noqa: F401
-
         if args.execute:
             import ipykernel  # noqa: F401
             import nbclient  # noqa: F401
     except ImportError as exc:
-        print(
-            f"make_notebooks: {exc.name} is missing; install the notebooks extra: "
-            'pip install -e ".[notebooks]"',
-            file=sys.stderr,
-        )
+        print(f"make_notebooks: {exc.name} is missing; install the notebooks extra: "
+              'pip install -e ".[notebooks]"', file=sys.stderr)
         return 2
     if args.fast:
         os.environ["MINISEGNET_FAST"] = "1"  # the kernel inherits this environment

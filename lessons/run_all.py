@@ -26,7 +26,7 @@ LESSONS_DIR = Path(__file__).resolve().parent
 
 
 def lessons(prefixes: list[str]) -> list[Path]:
-    """The lesson scripts (``NN_topic.py``), sorted; only those starting with a prefix, if given."""
+    """The lesson scripts (``NN_topic.py``), sorted, optionally only those starting with a prefix."""
     found = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))
     if prefixes:
         found = [p for p in found if any(p.name.startswith(x) for x in prefixes)]
@@ -42,24 +42,15 @@ def run_lesson(path: Path, figures: Path, timeout: float) -> tuple[bool, float, 
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(
-            [sys.executable, str(path)],
-            cwd=LESSONS_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        proc = subprocess.run([sys.executable, str(path)], cwd=LESSONS_DIR, env=env,
+                              capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         return False, time.perf_counter() - t0, out + f"\n[timed out after {timeout:.0f} s]"
     seconds = time.perf_counter() - t0
     out = proc.stdout + proc.stderr
-    passed = (
-        proc.returncode == 0
-        and "MISMATCH" not in proc.stdout
-        and f"Lesson {path.name[:2]} complete" in proc.stdout
-    )
+    passed = (proc.returncode == 0 and "MISMATCH" not in proc.stdout
+              and f"Lesson {path.name[:2]} complete" in proc.stdout)
     if proc.returncode != 0:
         out += f"\n[exit status {proc.returncode}]"
     return passed, seconds, out
@@ -69,13 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run every lesson in full mode (CI).")
     parser.add_argument("prefixes", nargs="*", help="only lessons whose names start with these")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per lesson")
-    parser.add_argument(
-        "--keep-figures",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="write the figures to DIR instead of a temporary folder",
-    )
+    parser.add_argument("--keep-figures", type=Path, default=None, metavar="DIR",
+                        help="write the figures to DIR instead of a temporary folder")
     args = parser.parse_args(argv)
     paths = lessons(args.prefixes)
     if not paths:
@@ -92,10 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             if not passed:
                 failed.append(path.name)
                 print("     " + out[-4000:].replace("\n", "\n     "), flush=True)
-    print(
-        f"{len(paths) - len(failed)} of {len(paths)} lessons passed in full mode, "
-        f"{total:.1f} s in all"
-    )
+    print(f"{len(paths) - len(failed)} of {len(paths)} lessons passed in full mode, "
+          f"{total:.1f} s in all")
     if failed:
         print(f"failed: {', '.join(failed)}")
         return 1

@@ -6,6 +6,7 @@ import errno
 import io
 import json
 import os
+import struct
 import subprocess
 import sys
 import tracemalloc
@@ -219,9 +220,12 @@ def _damage(kind, data):
         return data[: len(data) // 2]
     if kind == "empty":
         return b""
-    if kind == "bit-flipped":
+    if kind == "bit-flipped":  # one bit in the middle of the largest array's stored bytes
+        member = max(zipfile.ZipFile(io.BytesIO(data)).infolist(), key=lambda m: m.compress_size)
+        name_len, extra_len = struct.unpack_from("<HH", data, member.header_offset + 26)
+        start = member.header_offset + 30 + name_len + extra_len  # past the local file header
         flipped = bytearray(data)
-        flipped[len(data) // 3] ^= 0x10
+        flipped[start + member.compress_size // 2] ^= 0x10
         return bytes(flipped)
     if kind == "text file":
         return b"epoch,loss\n1,0.5\n"

@@ -15,13 +15,11 @@ ANSWERS = {
     "02.1": (5, 5),
     "02.2": (25, 49),
     "02.3": 224,
-    "03.1": [
-        [4, 2, 14, 3, 12],
-        [-2, -4, -9, -6, -9],
-        [-8, 0, -4, 4, 16],
-        [2, 4, 5, -2, -3],
-        [4, -2, -10, 1, 4],
-    ],
+    "03.1": [[4, 2, 14, 3, 12],
+             [-2, -4, -9, -6, -9],
+             [-8, 0, -4, 4, 16],
+             [2, 4, 5, -2, -3],
+             [4, -2, -10, 1, 4]],
     "03.2": 10,
     "03.3": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 2], [0, 0, 3, 4]],
     "04.1": [[4, 7], [9, 5]],
@@ -77,8 +75,7 @@ ANSWERS = {
 
 WHY = {
     "00.1": "-ln 0.5 = 0.6931: the one-hot target keeps only the true class's term.",
-    "00.2": "softmax is monotonic, so the largest activation (horse, 3.0) has the largest "
-    "probability.",
+    "00.2": "softmax is monotonic, so the largest activation (horse, 3.0) has the largest probability.",
     "00.3": "e^3 / (e^1 + e^3 + e^2 + e^0.5) = 20.09 / 31.84 = 0.6308.",
     "01.1": "w.x + b = 2 - 2 + 2 - 1 = 1 > 0, so ReLU passes it: 1.",
     "01.2": "sigma(0) (1 - sigma(0)) = 1/2 * 1/2 = 0.25.",
@@ -87,10 +84,9 @@ WHY = {
     "02.2": "25 output pixels (rows) by 49 input pixels (columns); each row holds the 9 weights.",
     "02.3": "8 filters of 3*3*3 = 27 weights = 216, plus 8 biases = 224.",
     "03.1": "2*F at rows/cols 0-2, 3*F at rows 0-2 / cols 2-4, -2*F at rows 2-4 / cols 0-2, 1*F at "
-    "rows 2-4 / cols 2-4; row 2 and column 2 receive two or four overlapping products "
-    "(the centre: 2*4 + 3*(-2) + (-2)*4 + 1*2 = -4). Lesson 03 section 8 solves it step by step.",
-    "03.2": "(5 - 1) * 2 + 4 - 2 * 1 = 10: exactly twice the input, the FCN x2 upsampler's "
-    "geometry.",
+            "rows 2-4 / cols 2-4; row 2 and column 2 receive two or four overlapping products "
+            "(the centre: 2*4 + 3*(-2) + (-2)*4 + 1*2 = -4). Lesson 03 section 8 solves it step by step.",
+    "03.2": "(5 - 1) * 2 + 4 - 2 * 1 = 10: exactly twice the input, the FCN x2 upsampler's geometry.",
     "03.3": "the 1 at (1, 1) stamps the kernel at rows 2-3, columns 2-3 (stride 2 apart).",
     "04.1": "block maxima: 4 (top-left), 7, 9, 5.",
     "04.2": "4 at (0,0) -> 0; 7 at (1,2) -> 6; 9 at (2,1) -> 9; 5 at (3,3) -> 15.",
@@ -107,21 +103,21 @@ WHY = {
     "08.2": "factor 8: kernel 16, stride 8, crop 4.",
     "09.1": "one value per 2x2 block: 1/4.",
     "09.2": "floor((7 - 2) / 2) + 1 = 3 (the last row and column are dropped).",
-    "10.1": "284 -> 280 -> 140 -> 136 -> 68 -> 64 -> 32 -> 28 -> 14 -> 10 (bottom) -> 20 -> 16 "
-    "-> 32 -> 28 -> 56 -> 52 -> 104 -> 100.",
+    "10.1": "284 -> 280 -> 140 -> 136 -> 68 -> 64 -> 32 -> 28 -> 14 -> 10 (bottom) -> 20 -> 16 -> 32 -> "
+            "28 -> 56 -> 52 -> 104 -> 100.",
     "10.2": "(64 - 56) / 2 = 4 rows and columns at each border.",
     "11.1": "2.0 - 0.1 * 0.5 = 1.95.",
     "11.2": "m_hat = g, v_hat = g^2 after bias correction: the step is lr * g / |g| = lr = 0.01, "
-    "whatever the gradient's size.",
+            "whatever the gradient's size.",
     "12.1": "6 * (3 - 1) + 1 = 13.",
     "12.2": "rows -2, 4, 10 and columns -2, 4, 10: only (4, 4) is on the map -- the kernel "
-    "degenerates to a 1x1 (why ASPP adds image pooling on small maps).",
+            "degenerates to a 1x1 (why ASPP adds image pooling on small maps).",
     "13.1": "(1+2+3)/3 = 2 and (4+5+6)/3 = 5.",
     "13.2": "(1+2)/2, (3+4)/2, (5+6)/2.",
     "15.1": "s (1 + x (1 - s)) = 1/2 (1 + 0) = 0.5.",
     "15.2": "s = 0.7311: 0.7311 * (1 + 0.2689) = 0.9277.",
     "15.3": "(12.25 - 6.25) / 1 = 6 = 2 * 3: exact, since the error of a central difference is "
-    "f3(x) eps^2 / 6 with f3 the third derivative, 0 for x^2.",
+            "f3(x) eps^2 / 6 with f3 the third derivative, 0 for x^2.",
     "14.1": "32 * 9 = 288 depthwise + 32 * 64 = 2048 pointwise = 2336.",
     "14.2": "2336 / 18432 = 0.1267 = 1/64 + 1/9.",
     "16.1": "row 1 scores (0.7071, 0): e^0.7071 / (e^0.7071 + 1) = 2.0281 / 3.0281 = 0.6698.",
