@@ -335,6 +335,35 @@ def test_bad_input_is_a_clear_value_error(call, pattern):
         call()
 
 
+@settings(max_examples=30)
+@given(c=conv_params(max_hw=9), lo=st.tuples(*[st.integers(-1, 2)] * 2), extra=st.integers(0, 2))
+def test_row_shift_convolution_equals_im2col(c, lo, extra):
+    """The fast path's stride-1 convolution as kH GEMMs on row-shifted views (fast._conv2d_rows)
+    equals the im2col one and the naive reference, with dilation, 1xk / kx1 kernels, asymmetric
+    padding and cropping (negative padding: the transposed convolution's adjoint uses both)."""
+    from minisegnet.functional import fast
+
+    x, w, _ = _arrays(dict(c, g=1, cin=c["cin"] + 1))
+    hi = (lo[0] + extra, lo[1])
+    ho, wo = (n + a + b - d * (k - 1) for n, a, b, d, k in zip(c["hw"], lo, hi, c["d"], c["k"]))
+    assume(ho >= 1 and wo >= 1)
+    out = []
+    for rows in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(fast, "ROW_SHIFTS", rows)
+            mp.setattr(fast, "ROW_SHIFTS_MIN_PIXELS", 1)
+            y, _ = fast._conv2d_array(x, w, (1, 1), lo, hi, c["d"], 1, np)
+            out.append(y)
+    assert out[0].shape == (c["n"], c["cout"], ho, wo)
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-12, atol=1e-12)
+    pads = [(max(a, 0), max(b, 0)) for a, b in zip(lo, hi)]
+    xpad = np.pad(x, ((0, 0), (0, 0), *pads))
+    xpad = xpad[:, :, max(-lo[0], 0) : xpad.shape[2] - max(-hi[0], 0)]
+    xpad = xpad[:, :, :, max(-lo[1], 0) : xpad.shape[3] - max(-hi[1], 0)]
+    ref = R.conv2d(xpad, w, None, 1, 0, c["d"], 1)
+    np.testing.assert_allclose(out[0], ref, rtol=1e-10, atol=1e-10)
+
+
 def test_recycled_scratch_buffers_do_not_leak_between_calls():
     """conv2d recycles its large im2col buffers (>= 1 MB) once the graph is freed: repeated
     training steps, interleaved layers and retain_graph must all still give the same gradients."""
