@@ -10,8 +10,9 @@ warm-up runs; the wall clock on the CPU, CUDA events on the GPU: see timing.py),
 as a fraction of NumPy's own float32 square-matmul GFLOP/s measured in
 the same run, PyTorch's time for the same op (optional: PyTorch is never a dependency; install it in
 a separate venv to compare) and the ratio ours / torch. Then a breakdown of where the time goes
-(im2col copy, GEMMs, col2im / splat / scatter) and the tracemalloc peak of conv2d's forward pass
-against its output plus one im2col buffer.
+(the forward path taken -- row-shift GEMMs for stride-1 convolutions with 16x16 outputs or more on
+the CPU, else im2col + GEMM --, dx, dW, col2im / splat / scatter) and the tracemalloc peak of
+conv2d's forward pass against its output plus that path's scratch buffer.
 """
 
 from __future__ import annotations
@@ -159,28 +160,45 @@ def bench_conv(
     xd, wd = x.data, w.data
     ho, wo = y0.shape[2:]
     cols = C._im2col(xd, (k, k), (s, s), (p, p), (ho, wo), (d, d), xp)
-    w2 = wd.reshape(1, cout, -1)
+    rows = C.ROW_SHIFTS and s == 1 and ho * wo >= C.ROW_SHIFTS_MIN_PIXELS and device == "cpu"
+    geometry = ((s, s), (p, p), (p, p), (d, d), 1, xp)
     parts = {
-        "im2col copy": timer(lambda: C._im2col(xd, (k, k), (s, s), (p, p), (ho, wo), (d, d), xp)),
-        "GEMM fwd": timer(lambda: C._gemm_nchw(w2, cols, N, (ho, wo), 1, xp)),
-        "dx (conv_T of dy: im2col + GEMM)": timer(
+        ("fwd: row-shift GEMMs" if rows else "fwd: im2col + GEMM"): timer(
+            lambda: C._conv2d_array(xd, wd, *geometry)
+        ),
+        "dx (conv_T of dy)": timer(
             lambda: C._conv_transpose2d_array(gy, wd, (s, s), (p, p), (h, h), (d, d), 1, xp)
         ),
+        "dW: im2col": timer(lambda: C._im2col(xd, (k, k), (s, s), (p, p), (ho, wo), (d, d), xp)),
         "dW GEMM": timer(lambda: C._conv2d_weight_grad(cols, gy, wd.shape, 1, xp)),
         "db sum": timer(lambda: gy.sum(axis=(0, 2, 3))),
     }
     row["parts"] = parts
+    # the forward's scratch: the kW-times row copy (and one partial output) or the im2col matrix
+    out_bytes = y0.data.nbytes
+    scratch = N * cin * k * (h + 2 * p) * wo * 4 + out_bytes if rows else cols.nbytes
     row["mem"] = (
-        conv_memory(x, w, b, s, p, d, cols.nbytes, y0.data.nbytes) if device == "cpu" else None
+        conv_memory(x, w, b, s, p, d, scratch, out_bytes, "row copy" if rows else "im2col")
+        if device == "cpu"
+        else None
     )
     return row
 
 
 def conv_memory(
-    x: Tensor, w: Tensor, b: Tensor, s: int, p: int, d: int, cols_bytes: int, out_bytes: int
-) -> tuple[int, int, int]:
-    """tracemalloc peak of one conv2d forward (graph recorded, so the im2col matrix is kept), with
-    conv's scratch-buffer workspace emptied first so that the im2col buffer is a new allocation."""
+    x: Tensor,
+    w: Tensor,
+    b: Tensor,
+    s: int,
+    p: int,
+    d: int,
+    cols_bytes: int,
+    out_bytes: int,
+    kind: str,
+) -> tuple[int, int, int, str]:
+    """tracemalloc peak of one conv2d forward, with conv's scratch-buffer workspace emptied first
+    so that its scratch buffer (the row copy or the im2col matrix: ``kind``) is a new
+    allocation."""
     C._WORKSPACE.clear()
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -189,7 +207,7 @@ def conv_memory(
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
     del y
-    return peak, out_bytes, cols_bytes
+    return peak, out_bytes, cols_bytes, kind
 
 
 def torch_times(
@@ -474,15 +492,15 @@ def main(argv: list[str] | None = None) -> None:
 
     if device == "cpu":
         print(
-            "\nconv2d forward memory (tracemalloc peak vs output + one im2col buffer; "
-            "workspace emptied first)"
+            "\nconv2d forward memory (tracemalloc peak vs output + the path's scratch buffer: the "
+            "row copy and one partial output, or the im2col matrix; workspace emptied first)"
         )
         for r in with_grad_rows:
             if r.get("mem"):
-                pk, out, cols = r["mem"]
+                pk, out, cols, kind = r["mem"]
                 print(
                     f"  {r['name']:30s} peak {pk / 1e6:6.2f} MB   output {out / 1e6:5.2f} MB + "
-                    f"im2col {cols / 1e6:6.2f} MB = {(out + cols) / 1e6:6.2f} MB   "
+                    f"{kind:8s} {cols / 1e6:6.2f} MB = {(out + cols) / 1e6:6.2f} MB   "
                     f"ratio {pk / (out + cols):.2f}"
                 )
     else:
