@@ -39,9 +39,12 @@ def running_on(where: str) -> Iterator[str]:
     """Install the backend and the implementation named by ``where``; yield the device name."""
     backend, path = where.split("/")
     with pytest.MonkeyPatch.context() as mp, F.fast_path(path == "fast"):
-        # the fast path's row-shift convolution starts at 16x16 outputs; test shapes are smaller:
-        # on the CPU every stride-1 conv takes it here (fake CuPy keeps im2col: both are tested)
+        # the fast path's row-shift convolution starts at 16x16 outputs and small im2col matrices
+        # are kept for dW; test shapes are small: on the CPU every stride-1 conv takes the row
+        # shifts and dW rebuilds its matrix here, on fake CuPy im2col is kept (all are tested)
         mp.setattr(fast, "ROW_SHIFTS_MIN_PIXELS", 1)
+        if backend == "cpu":
+            mp.setattr(fast, "KEEP_IM2COL_BYTES", 0)
         if backend == "fake":
             fake_cupy.install(mp)
         yield "cpu" if backend == "cpu" else "gpu"
