@@ -364,6 +364,27 @@ def test_row_shift_convolution_equals_im2col(c, lo, extra):
     np.testing.assert_allclose(out[0], ref, rtol=1e-10, atol=1e-10)
 
 
+@settings(max_examples=30)
+@given(c=conv_params(max_hw=9))
+def test_row_shift_weight_gradient_equals_im2col(c):
+    """dW of a stride-1 convolution from the row copy (fast._conv2d_weight_grad_rows) equals
+    dW = dy @ im2col(x)^T, with dilation and padding."""
+    from minisegnet.functional import fast
+
+    x, w, _ = _arrays(dict(c, g=1, cin=c["cin"] + 1))
+    p, d = c["p"], c["d"]
+    ho, wo = (
+        sizes.conv_output_size(n, k, 1, pi, di) for n, k, pi, di in zip(c["hw"], c["k"], p, d)
+    )
+    assume(ho >= 1 and wo >= 1)
+    gy = np.random.default_rng(c["seed"] + 1).standard_normal((c["n"], c["cout"], ho, wo))
+    got = fast._conv2d_weight_grad_rows(x, gy, w.shape, p, d, np)
+    cols = fast._im2col(x, w.shape[2:], (1, 1), p, (ho, wo), d, np)
+    want = fast._conv2d_weight_grad(cols, gy, w.shape, 1, np)
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+    assert np.abs(want).max() > 1e-6  # a real gradient, not two zero arrays
+
+
 def test_recycled_scratch_buffers_do_not_leak_between_calls():
     """conv2d recycles its large im2col buffers (>= 1 MB) once the graph is freed: repeated
     training steps, interleaved layers and retain_graph must all still give the same gradients."""

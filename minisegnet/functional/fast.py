@@ -90,9 +90,9 @@ KEEP_IM2COL = False
 KEEP_IM2COL_BYTES = 5 * 2**19
 
 # Stride-1 convolutions on the CPU as kH GEMMs on row-shifted views of a kW-times copy of the
-# input (:func:`_conv2d_rows`) instead of im2col's kH*kW-times copy + one GEMM: a third of the
-# copying; the weight gradient keeps im2col (its one long GEMM is faster there). Only for outputs
-# of ROW_SHIFTS_MIN_PIXELS pixels or more: below, the per-image GEMMs are too small to pay.
+# input (:func:`_conv2d_rows`, :func:`_conv2d_weight_grad_rows`) instead of im2col's kH*kW-times
+# copy + one GEMM: a third of the copying. Only for outputs of ROW_SHIFTS_MIN_PIXELS pixels or
+# more: below, the per-image GEMMs are too small to pay.
 ROW_SHIFTS = True
 ROW_SHIFTS_MIN_PIXELS = 256
 
@@ -193,7 +193,7 @@ def _conv2d_array(
             # 1x1, stride 1, no padding: every image already is its own column matrix
             y = xp.matmul(w2[0], x.reshape(n, c, h * wd))
             return y.reshape(n, cout, ho, wo), None
-        if ROW_SHIFTS and stride == (1, 1) and ho * wo >= ROW_SHIFTS_MIN_PIXELS:
+        if _takes_rows(stride, (ho, wo), groups, xp):
             return _conv2d_rows(x, w, pad_lo, pad_hi, dilation, (ho, wo), xp), None
     cols = _im2col(x, (kh, kw), stride, pad_lo, (ho, wo), dilation, xp)
     y = _gemm_nchw(w2, cols, n, (ho, wo), groups, xp)
@@ -201,6 +201,12 @@ def _conv2d_array(
         return y, cols
     _WORKSPACE.give(cols)
     return y, None
+
+
+def _takes_rows(stride: tuple[int, int], out_hw: tuple[int, int], groups: int, xp: Any) -> bool:
+    """Does a convolution with this stride, output size and groups take the row-shift path?"""
+    big = out_hw[0] * out_hw[1] >= ROW_SHIFTS_MIN_PIXELS
+    return ROW_SHIFTS and stride == (1, 1) and groups == 1 and big and _is_cpu(xp)
 
 
 def _row_cols(
@@ -267,6 +273,34 @@ def _conv2d_rows(
     return y.reshape(n, cout, ho, wo)
 
 
+def _conv2d_weight_grad_rows(
+    x: Any,
+    gy: Any,
+    w_shape: tuple[int, ...],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    xp: Any,
+) -> Any:
+    """dW of a stride-1 convolution from the row copy x3 (:func:`_row_cols`), kernel row by row:
+
+        dW[:, :, i, :] = sum_n (x3[n, :, :, i d : i d + H_out, :] (C kW, H_out W_out) @ dy[n]^T)^T
+
+    one GEMM per image and kernel row (the long axis H_out W_out inside), then a sum over the
+    batch of the small (C kW, C_out) results."""
+    n, c = x.shape[:2]
+    cout, _, kh, kw = w_shape
+    ho, wo = gy.shape[2:]
+    x3 = _row_cols(x, kw, padding, padding, dilation, wo, xp)
+    g = gy.reshape(n, cout, ho * wo).transpose(0, 2, 1)  # (N, H_out W_out, C_out), a view
+    gw = xp.empty((cout, c, kh, kw), dtype=xp.result_type(x3, gy))
+    for i in range(kh):
+        r0 = i * dilation[0]
+        xi = x3[:, :, :, r0 : r0 + ho, :].reshape(n, c * kw, ho * wo)  # a view
+        gw[:, :, i, :] = xp.matmul(xi, g).sum(axis=0).T.reshape(cout, c, kw)
+    _WORKSPACE.give(x3)
+    return gw
+
+
 def _crop_negative(x: Any, lo: tuple[int, int], hi: tuple[int, int]) -> Any:
     """Negative padding means cropping: drop -lo / -hi rows and columns (a view)."""
     if min(lo + hi) >= 0:
@@ -325,8 +359,7 @@ def _conv_transpose2d_array(
     (sh, sw), (dh, dw) = stride, dilation
     cout = groups * cog
     if method == "auto":
-        rows = ROW_SHIFTS and groups == 1 and out_hw[0] * out_hw[1] >= ROW_SHIFTS_MIN_PIXELS
-        rows = rows and _is_cpu(xp)  # the convolution would take the row-shift path
+        rows = _takes_rows(stride, out_hw, groups, xp)  # the convolution would take it
         method = "conv" if (sh, sw) == (1, 1) and (cin < 2 * cout or rows) else "splat"
     if method == "conv":
         # stride 1: a convolution with the rotated kernel over the input padded by d(k-1) - crop
@@ -478,7 +511,13 @@ class FastConv2dFunction(conv.Conv2dFunction):
             gx = _conv_transpose2d_array(
                 gy, w, self.stride, self.padding, x.shape[2:], self.dilation, self.groups, xp
             )
-        if self.needs_input_grad[1]:
+        if (
+            self.needs_input_grad[1]
+            and kept is None
+            and _takes_rows(self.stride, gy.shape[2:], self.groups, xp)
+        ):
+            gw = _conv2d_weight_grad_rows(x, gy, w.shape, self.padding, self.dilation, xp)
+        elif self.needs_input_grad[1]:
             cols = (
                 kept
                 if kept is not None
