@@ -78,8 +78,8 @@ def _add_train_parser(sub: Any) -> None:
         "--stem",
         choices=SETR_STEMS,
         help="SETR models only: patch = the pure ViT's patch embedding of the raw pixels; conv = "
-        "two 3x3 convolutions first (SETR's hybrid encoder, scaled down: a local bias) "
-        f"(default {d.stem})",
+        "a small CNN first (SETR's hybrid encoder, scaled down: a local bias) "
+        f"(default {d.stem}; setr-naive's recipe: conv)",
     )
     g.add_argument(
         "--size", metavar="PX", type=int, help=f"image side in pixels (default {d.size})"

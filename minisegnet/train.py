@@ -147,7 +147,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     width: int = 8  # base width (channels of the first stage)
     depth: int = 3  # down-sampling stages (every model but FCN)
-    stem: str = "patch"  # SETR only: "patch" (pure ViT) or "conv" (3x3 convs first: hybrid)
+    stem: str = "patch"  # SETR only: "patch" (pure ViT) or "conv" (a small CNN first: hybrid)
     size: int = 32  # image side in pixels
     n_train: int = 1200
     n_val: int = 200
