@@ -30,6 +30,7 @@ def _train_defaults() -> Any:
 def _add_train_parser(sub: Any) -> None:
     from .data import DATASET_NAMES
     from .models import MODEL_NAMES
+    from .models.setr import SETR_STEMS
     from .train import LOSS_NAMES, OPTIMIZER_NAMES, SCHEDULE_NAMES
 
     d = _train_defaults()
@@ -72,6 +73,13 @@ def _add_train_parser(sub: Any) -> None:
         type=int,
         help="down-sampling stages (every model but FCN, whose backbone has five; "
         f"default {d.depth})",
+    )
+    g.add_argument(
+        "--stem",
+        choices=SETR_STEMS,
+        help="SETR models only: patch = the pure ViT's patch embedding of the raw pixels; conv = "
+        "a small CNN first (SETR's hybrid encoder, scaled down: a local bias) "
+        f"(default {d.stem}; setr-naive's recipe: conv)",
     )
     g.add_argument(
         "--size", metavar="PX", type=int, help=f"image side in pixels (default {d.size})"

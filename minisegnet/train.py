@@ -56,6 +56,7 @@ from .checkpoint import (
 )
 from .crf import check_crf_options, refine_logits
 from .data import DATASET_NAMES, DataLoader, SegmentationDataset, image_folder_splits, load_dataset
+from .models.setr import SETR_STEMS
 
 __all__ = [
     "TrainConfig",
@@ -95,6 +96,8 @@ METRIC_COLUMNS = (
 )
 # FCN has a fixed five-stage VGG-style backbone: it takes no ``depth``
 _FIXED_DEPTH_MODELS = ("fcn8s", "fcn16s", "fcn32s")
+# models whose encoder takes a ``stem`` (``--stem``): SETR's ViT (models.setr.SETR_STEMS)
+_STEM_MODELS = ("setr-naive", "setr-pup", "setr-mla")
 # options that may change when a run is resumed (they do not change the computation)
 _RUNTIME_FIELDS = ("epochs", "device", "out", "plots", "quiet")
 # models in which every down-sampling stage halves the image: 2**depth must not exceed the size
@@ -144,6 +147,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     width: int = 8  # base width (channels of the first stage)
     depth: int = 3  # down-sampling stages (every model but FCN)
+    stem: str = "patch"  # SETR only: "patch" (pure ViT) or "conv" (a small CNN first: hybrid)
     size: int = 32  # image side in pixels
     n_train: int = 1200
     n_val: int = 200
@@ -192,6 +196,16 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig: {_option(name)} must be an integer, got {value!r}")
             if value < low:
                 raise ValueError(f"TrainConfig: {_option(name)} must be >= {low}, got {value}")
+        if self.stem not in SETR_STEMS:
+            raise ValueError(
+                f"TrainConfig: unknown stem {self.stem!r}; valid: {', '.join(SETR_STEMS)}"
+            )
+        if self.stem != "patch" and self.model not in _STEM_MODELS:
+            raise ValueError(
+                f"TrainConfig: --stem {self.stem} is for the SETR models only "
+                f"({', '.join(_STEM_MODELS)}); {self.model} has no patch embedding to put "
+                "a stem before: leave --stem out (default patch)"
+            )
         if self.depth > MAX_DEPTH:
             raise ValueError(f"TrainConfig: --depth must be <= {MAX_DEPTH}, got {self.depth}")
         if self.num_classes is not None and (
@@ -315,6 +329,8 @@ def _build_model(config: TrainConfig, in_channels: int, num_classes: int) -> Any
     kwargs: dict[str, Any] = {"base_width": config.width}
     if config.model not in _FIXED_DEPTH_MODELS:
         kwargs["depth"] = config.depth
+    if config.model in _STEM_MODELS:
+        kwargs["stem"] = config.stem
     return models.build_model(config.model, in_channels, num_classes, **kwargs)
 
 
@@ -340,7 +356,9 @@ _PROBE_WIDTH, _PROBE_SIZE, _PROBE_DEPTH = 4, 64, 4
 
 
 @functools.lru_cache(maxsize=64)
-def _probe(model: str, depth: int, in_channels: int, num_classes: int) -> tuple[int, int]:
+def _probe(
+    model: str, depth: int, in_channels: int, num_classes: int, stem: str = "patch"
+) -> tuple[int, int]:
     """(parameters, activation values of one 64x64 image) of ``model`` at base width 4."""
     from .summary import summary
 
@@ -349,6 +367,8 @@ def _probe(model: str, depth: int, in_channels: int, num_classes: int) -> tuple[
         kwargs: dict[str, Any] = {"base_width": _PROBE_WIDTH}
         if model not in _FIXED_DEPTH_MODELS:
             kwargs["depth"] = depth
+        if model in _STEM_MODELS:
+            kwargs["stem"] = stem
         net = models.build_model(model, in_channels, num_classes, **kwargs)
         table = summary(net, (1, in_channels, _PROBE_SIZE, _PROBE_SIZE), device="cpu")
     finally:
@@ -385,13 +405,14 @@ def estimate_memory(config: TrainConfig) -> dict[str, int]:
     square of the width, activations with the width and the number of pixels.
     """
     in_channels, num_classes = _data_shape(config)
+    shape = (in_channels, num_classes, config.stem)
     if config.model in _FIXED_DEPTH_MODELS:
-        params, values = _probe(config.model, 0, in_channels, num_classes)
+        params, values = _probe(config.model, 0, *shape)
     elif config.depth <= _PROBE_DEPTH:
-        params, values = _probe(config.model, config.depth, in_channels, num_classes)
+        params, values = _probe(config.model, config.depth, *shape)
     else:
-        p4, v4 = _probe(config.model, _PROBE_DEPTH, in_channels, num_classes)
-        p3, v3 = _probe(config.model, _PROBE_DEPTH - 1, in_channels, num_classes)
+        p4, v4 = _probe(config.model, _PROBE_DEPTH, *shape)
+        p3, v3 = _probe(config.model, _PROBE_DEPTH - 1, *shape)
         extra = config.depth - _PROBE_DEPTH
         params = int(p4 * (p4 / p3) ** extra)
         values = int(v4 * max(1.0, v4 / v3) ** extra)

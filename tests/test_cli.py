@@ -1,6 +1,7 @@
 """The ``minisegnet`` command line, run in-process through ``main([...])``."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -149,6 +150,18 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
     assert "input height 20 does not work" in capsys.readouterr().err  # the model's own message
     assert main(["predict", "--checkpoint", str(tmp_path / "none.npz")]) == 2
     assert "no checkpoint at" in capsys.readouterr().err
+
+
+def test_stem_option(tmp_path, capsys):
+    assert main(["train", "--model", "segnet", "--stem", "conv"]) == 2
+    assert "--stem conv is for the SETR models only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "setr-naive", "--stem", "resnet"])
+    assert "invalid choice: 'resnet' (choose from 'patch', 'conv')" in capsys.readouterr().err
+    out = tmp_path / "s"
+    args = ["train", "--model", "setr-naive", "--stem", "conv", *SMALL, "--epochs", "1"]
+    assert main([*args, "--no-plots", "--quiet", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["stem"] == "conv"
 
 
 @pytest.mark.skipif(backend.gpu_available(), reason="a GPU is present")

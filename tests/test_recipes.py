@@ -80,6 +80,14 @@ def test_explicit_options_win_over_the_recipe():
     }
 
 
+def test_setr_naive_recipe_uses_the_hybrid_stem_unless_told_otherwise():
+    assert config("--model", "setr-naive").stem == "conv"
+    assert config("--model", "setr-naive", "--stem", "patch").stem == "patch"
+    assert config("--model", "setr-naive", "--no-recipe").stem == "patch"
+    assert config("--model", "setr-pup").stem == "patch"
+    assert "--stem conv" in get_recipe("setr-naive").flags()
+
+
 def test_no_recipe_and_other_data_keep_the_shared_defaults():
     assert config("--model", "swin", "--no-recipe") == TrainConfig(model="swin")
     digits = apply_recipe({"model": "swin", "dataset": "digits"})
@@ -99,7 +107,7 @@ def test_unknown_model_and_flag_spelling():
     )
 
 
-@pytest.mark.parametrize("name", ["setr-pup", "fcn32s"])
+@pytest.mark.parametrize("name", ["setr-pup", "fcn32s", "setr-naive"])
 def test_a_short_recipe_run_records_the_recipe(tmp_path, capsys, name):
     """Everything but the data size and the epochs comes from the recipe (fcn32s: its own size
     and width)."""

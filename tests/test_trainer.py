@@ -259,6 +259,29 @@ def test_config_rejects_unknown_names_listing_valid_ones():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
+def test_stem_is_for_setr_models_only():
+    from minisegnet.models.setr import ConvStem
+    from minisegnet.train import _build_model, estimate_memory
+
+    with pytest.raises(ValueError, match="unknown stem 'resnet'; valid: patch, conv"):
+        TrainConfig(model="setr-naive", stem="resnet")
+    with pytest.raises(
+        ValueError,
+        match=r"--stem conv is for the SETR models only \(setr-naive, setr-pup, setr-mla\); "
+        "unet has no patch embedding",
+    ):
+        TrainConfig(model="unet", stem="conv")
+    net = _build_model(TrainConfig(model="setr-naive", stem="conv"), 3, 4)
+    assert isinstance(net.encoder.stem, ConvStem) and net.stem == "conv"
+    assert _build_model(TrainConfig(model="setr-mla"), 3, 4).stem == "patch"
+    assert TrainConfig.from_dict({"model": "setr-pup"}).stem == "patch"  # older config.json
+    pure, hybrid = (
+        estimate_memory(TrainConfig(model="setr-naive", stem=s)) for s in ("patch", "conv")
+    )
+    assert hybrid["num_parameters"] > pure["num_parameters"]
+    assert hybrid["activations"] > 1.5 * pure["activations"]  # 16 channels at full resolution
+
+
 def test_training_lowers_the_loss_and_writes_every_output(tmp_path):
     cfg = tiny(tmp_path, "learn", epochs=3, n_train=48, n_test=8, plots=True, lr=0.02)
     result = train(cfg)

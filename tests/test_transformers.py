@@ -9,6 +9,7 @@ import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet import Tensor, gradcheck
 from minisegnet.models import SETR, Swin, build_model
+from minisegnet.models.setr import ConvStem
 from minisegnet.models.swin import PatchExpanding, PatchMerging, SwinBlock, stage_windows
 
 from overfit import overfit_two_masks, with_params
@@ -77,6 +78,8 @@ def test_size_errors_name_the_sizes_that_work():
             m(rand((1, 3, 16, 16)))
     with pytest.raises(ValueError, match="decoder must be one of naive, pup, mla"):
         SETR(decoder="fpn")
+    with pytest.raises(ValueError, match="SETR: stem must be one of patch, conv, got 'resnet'"):
+        SETR(stem="resnet")
     with pytest.raises(ValueError, match="decoder must be 'fpn' or 'unet', got 'pup'"):
         Swin(decoder="pup")
     assert stage_windows(8, 8, 4) == (4, 2) and stage_windows(4, 8, 4) == (4, 0)
@@ -154,6 +157,54 @@ def test_patch_merging_and_expanding_shapes_and_order():
     np.testing.assert_allclose(got, norm, rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize(
+    "patch, hw, stem_hw, left",
+    [
+        (4, (32, 24), (8, 6), 1),
+        (2, (8, 12), (4, 6), 1),
+        (6, (12, 18), (6, 9), 3),
+        (1, (5, 3), (5, 3), 1),
+    ],
+)
+def test_conv_stem_shapes(patch, hw, stem_hw, left):
+    """The hybrid stem halves the map once per factor 2 of p; the patch embedding takes the rest."""
+    ms.manual_seed(0)
+    m = SETR(2, 5, "naive", base_width=4, num_heads=2, depth=1, patch_size=patch, stem="conv")
+    stem = m.encoder.stem
+    assert isinstance(stem, ConvStem) and stem.patch_left == left
+    assert m.encoder.patch_embed.patch_size == left
+    x = rand((2, 2, *hw))
+    assert stem(x).shape == (2, stem.out_channels, *stem_hw)
+    y = m(x)
+    assert y.shape == (2, 5, *hw) and np.isfinite(y.numpy()).all()
+    assert m.encoder(x)[-1].shape == (2, 8, hw[0] // patch, hw[1] // patch)
+
+
+def test_conv_stem_channels_and_what_a_token_sees():
+    m = SETR(3, 4, "naive", base_width=8, num_heads=4, patch_size=4, stem="conv")  # E = 32
+    stem = m.encoder.stem
+    convs = [mod for mod in stem.modules() if isinstance(mod, ms.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [
+        (3, 16, (1, 1)),
+        (16, 32, (2, 2)),
+        (32, 32, (2, 2)),
+        (32, 32, (1, 1)),
+    ]
+    assert "stem='conv'" in repr(m) and "stem=" not in repr(SETR())
+    # token (0, 0) covers pixels 0..3. Without the stem it sees only them; with it, a 17 x 17
+    # window (3x3, two 3x3 of stride 2, 3x3 at stride 4) centred on pixel 0: pixels 0..8
+    x = rand((1, 3, 32, 32), 3)
+    cases = (("patch", 3, True), ("patch", 4, False), ("conv", 8, True), ("conv", 9, False))
+    for kind, far, changes in cases:
+        ms.manual_seed(0)
+        enc = SETR(3, 4, "naive", base_width=8, num_heads=4, stem=kind).encoder.eval()
+        before = enc.patch_embed(enc.stem(x)).numpy()[0, :, 0, 0]
+        x2 = x.numpy().copy()
+        x2[0, :, far, far] += 10.0
+        after = enc.patch_embed(enc.stem(Tensor(x2))).numpy()[0, :, 0, 0]
+        assert (np.abs(after - before).max() > 1e-4) == changes, (kind, far)
+
+
 # ----------------------------------------------------------------------------------------------
 # gradients, learning, state dicts, the registry
 
@@ -161,6 +212,9 @@ def test_patch_merging_and_expanding_shapes_and_order():
 GRAD_MODELS = {
     "setr-naive": lambda: SETR(
         1, 2, "naive", base_width=2, num_heads=2, depth=1, patch_size=2, img_size=4
+    ),
+    "setr-naive-conv-stem": lambda: SETR(
+        1, 2, "naive", base_width=2, num_heads=2, depth=1, patch_size=2, img_size=4, stem="conv"
     ),
     "setr-pup": lambda: SETR(
         1, 2, "pup", base_width=2, num_heads=2, depth=1, patch_size=4, img_size=4

@@ -38,12 +38,30 @@ Decoders (all end at the input size; K = num_classes, D = decoder width):
   concatenated, a 1x1 conv gives K scores at the patch grid, and bilinear upsampling by p gives
   the input size.
 
+Stem (``stem``): ``"patch"`` (the default) is the pure ViT above: the p x p patch embedding sees
+the raw pixels. ``"conv"`` is SETR's *hybrid* encoder scaled down (ViT's hybrid model, which SETR
+also reports: a ResNet-50 computes a feature map and the transformer runs on its 1x1 patches):
+a small CNN (:class:`ConvStem`, S = E / 2 channels) brings the image to the token grid and the
+patch embedding is a 1x1 conv on its output (for p = 4):
+
+    x -> ConvBNReLU3x3(C, S) -> ConvBNReLU3x3/2(S, 2S) -> ConvBNReLU3x3/2(2S, 2S)
+      -> ConvBNReLU3x3(2S, 2S) -> PatchEmbed(2S, E, 1) -> + position embedding -> layers ...
+
+Why: self-attention has no local inductive bias, and the naive head's 1x1 convolutions add none,
+so a pure ViT with the naive head must learn from the data alone that neighbouring pixels form a
+shape (on 1,200 ``shapes`` images it does not: val mIoU 0.37-0.41). With the stem every token
+starts from convolution features of a 17 x 17 pixel window around its patch (edges, corners,
+the curvature that tells a circle from a square), and attention only has to relate them. At 32x32,
+E = 32 (the trainer's defaults) the stem costs 2.8 M multiply-adds per image, about as much as
+the three transformer layers on 64 tokens.
+
 Inputs: any H, W that are multiples of the patch size (the error names the nearest ones).
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy
 
@@ -58,10 +76,13 @@ __all__ = [
     "TransformerLayer",
     "Mlp",
     "SETR_DECODERS",
+    "SETR_STEMS",
     "init_transformer_weights",
 ]
 
 SETR_DECODERS = ("naive", "pup", "mla")
+#: ``"patch"``: the pure ViT's patch embedding; ``"conv"``: a small CNN first (hybrid encoder)
+SETR_STEMS = ("patch", "conv")
 
 
 def init_transformer_weights(model: nn.Module, std: float = 0.02) -> None:
@@ -115,8 +136,53 @@ class TransformerLayer(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def _conv_bn_relu(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """3x3 conv (padding 1, no bias) -> batch-norm -> ReLU; stride 2 halves the map. Named like
+    :class:`ConvBNReLU`'s parts (``conv``, ``bn``, ``relu``) at any stride."""
+    if stride == 1:
+        return ConvBNReLU(in_channels, out_channels, 3, 1)
+    return nn.Sequential(
+        OrderedDict(
+            conv=nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+            bn=nn.BatchNorm2d(out_channels),
+            relu=nn.ReLU(),
+        )
+    )
+
+
+class ConvStem(nn.Module):
+    """The CNN of SETR's hybrid encoder, in small: it brings the image towards the token grid.
+
+    A 3x3 ConvBNReLU at full resolution (C -> S), one 3x3 ConvBNReLU of stride 2 for every
+    factor 2 of the patch size p (channels doubling, at most ``max_channels``), and one more
+    3x3 ConvBNReLU at the last resolution. For p = 4: maps of H x W, H/2 x W/2 and twice H/4 x W/4,
+    so each output pixel sees a 17 x 17 window of the image (receptive field 3, 5, 9, 17). What
+    is left of p (``patch_left`` = p / 2^k, 1 for a power of 2) is the patch embedding's patch,
+    on ``out_channels`` channels.
+    """
+
+    def __init__(self, in_channels: int, channels: int, max_channels: int, patch_size: int) -> None:
+        super().__init__()
+        layers = [_conv_bn_relu(in_channels, channels, 1)]
+        c, p = channels, patch_size
+        while p % 2 == 0:
+            out = max(c, min(2 * c, max_channels))
+            layers.append(_conv_bn_relu(c, out, 2))
+            c, p = out, p // 2
+        layers.append(_conv_bn_relu(c, c, 1))
+        self.layers = nn.Sequential(*layers)
+        self.out_channels, self.patch_left = c, p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
 class ViTEncoder(nn.Module):
     """Patch embedding + position embedding + ``depth`` transformer layers (+ a final LayerNorm).
+
+    ``stem="conv"`` runs a :class:`ConvStem` (``stem_channels`` S, default E / 2) before the
+    patch embedding, which then embeds what is left of the patch (1x1 for p a power of 2): SETR's
+    hybrid encoder, scaled down (module docstring); ``"patch"`` embeds the raw pixels (pure ViT).
 
     ``forward(x)`` returns the list of every layer's output as an (N, E, H/p, W/p) map (the last
     one after the final LayerNorm).
@@ -132,10 +198,20 @@ class ViTEncoder(nn.Module):
         img_size: int,
         mlp_ratio: float = 4.0,
         approximate: str = "none",
+        stem: str = "patch",
+        stem_channels: int | None = None,
     ) -> None:
         super().__init__()
-        self.patch_size = patch_size
-        self.patch_embed = nn.PatchEmbed(in_channels, embed_dim, patch_size)
+        check_stem("ViTEncoder", stem)
+        self.patch_size, self.stem_kind = patch_size, stem
+        self.stem: nn.Module = nn.Identity()
+        embed_patch = patch_size
+        if stem == "conv":
+            s = stem_channels or max(1, embed_dim // 2)
+            check_positive("ViTEncoder", stem_channels=s)
+            self.stem = ConvStem(in_channels, s, embed_dim, patch_size)
+            in_channels, embed_patch = self.stem.out_channels, self.stem.patch_left
+        self.patch_embed = nn.PatchEmbed(in_channels, embed_dim, embed_patch)
         self.pos_embed = nn.PositionEmbedding(embed_dim, max(1, img_size // patch_size))
         self.layers = nn.ModuleList(
             [TransformerLayer(embed_dim, num_heads, mlp_ratio, approximate) for _ in range(depth)]
@@ -143,7 +219,7 @@ class ViTEncoder(nn.Module):
         self.norm = nn.LayerNorm(embed_dim)
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        x = self.patch_embed(x)  # (N, E, h, w)
+        x = self.patch_embed(self.stem(x))  # (N, E, h, w)
         n, e, h, w = x.shape
         x = x + self.pos_embed((h, w))
         tokens = x.reshape(n, e, h * w).permute(0, 2, 1)  # (N, L, E), L = h w
@@ -155,12 +231,19 @@ class ViTEncoder(nn.Module):
         return maps
 
 
+def check_stem(op: str, stem: str) -> None:
+    """Raise a ValueError naming the valid stems unless ``stem`` is one of ``SETR_STEMS``."""
+    if stem not in SETR_STEMS:
+        raise ValueError(f"{op}: stem must be one of {', '.join(SETR_STEMS)}, got {stem!r}")
+
+
 class SETR(nn.Module):
     """SETR with a ViT encoder and the ``decoder`` "naive", "pup" or "mla" (module docstring).
 
     ``base_width`` is the width of one attention head, so E = ``num_heads * base_width``;
     ``depth`` is the number of transformer layers; ``img_size`` the side the position embedding is
-    made for (other sizes resize it).
+    made for (other sizes resize it); ``stem`` is ``"patch"`` (pure ViT) or ``"conv"`` (a small
+    CNN before the patch embedding: the paper's hybrid encoder, scaled down).
     """
 
     def __init__(
@@ -176,6 +259,7 @@ class SETR(nn.Module):
         mlp_ratio: float = 4.0,
         decoder_width: int | None = None,
         approximate: str = "tanh",
+        stem: str = "patch",
     ) -> None:
         super().__init__()
         check_positive(
@@ -192,12 +276,13 @@ class SETR(nn.Module):
             raise ValueError(
                 f"SETR: decoder must be one of {', '.join(SETR_DECODERS)}, got {decoder!r}"
             )
+        check_stem("SETR", stem)
         e = num_heads * base_width
         d = decoder_width or max(2, e // 2)
         self.in_channels, self.num_classes, self.decoder = in_channels, num_classes, decoder
-        self.patch_size, self.depth, self.embed_dim = patch_size, depth, e
+        self.patch_size, self.depth, self.embed_dim, self.stem = patch_size, depth, e, stem
         self.encoder = ViTEncoder(
-            in_channels, e, depth, num_heads, patch_size, img_size, mlp_ratio, approximate
+            in_channels, e, depth, num_heads, patch_size, img_size, mlp_ratio, approximate, stem
         )
         if decoder == "naive":
             self.head: nn.Module = nn.Sequential(
@@ -260,4 +345,5 @@ class SETR(nn.Module):
         return (
             f"decoder={self.decoder!r}, embed_dim={self.embed_dim}, depth={self.depth}, "
             f"patch_size={self.patch_size}"
+            + (f", stem={self.stem!r}" if self.stem != "patch" else "")
         )
