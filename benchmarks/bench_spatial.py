@@ -160,19 +160,30 @@ def bench_conv(
     xd, wd = x.data, w.data
     ho, wo = y0.shape[2:]
     cols = C._im2col(xd, (k, k), (s, s), (p, p), (ho, wo), (d, d), xp)
-    rows = C.ROW_SHIFTS and s == 1 and ho * wo >= C.ROW_SHIFTS_MIN_PIXELS and device == "cpu"
+    keep = C.KEEP_IM2COL or cols.nbytes <= C.KEEP_IM2COL_BYTES  # kept from forward for dW
+    rows = not keep and C._takes_rows((s, s), (ho, wo), 1, xp)
     geometry = ((s, s), (p, p), (p, p), (d, d), 1, xp)
     parts = {
         ("fwd: row-shift GEMMs" if rows else "fwd: im2col + GEMM"): timer(
-            lambda: C._conv2d_array(xd, wd, *geometry)
+            lambda: C._WORKSPACE.give(C._conv2d_array(xd, wd, *geometry, keep_cols=keep)[1])
         ),
         "dx (conv_T of dy)": timer(
             lambda: C._conv_transpose2d_array(gy, wd, (s, s), (p, p), (h, h), (d, d), 1, xp)
         ),
-        "dW: im2col": timer(lambda: C._im2col(xd, (k, k), (s, s), (p, p), (ho, wo), (d, d), xp)),
-        "dW GEMM": timer(lambda: C._conv2d_weight_grad(cols, gy, wd.shape, 1, xp)),
-        "db sum": timer(lambda: gy.sum(axis=(0, 2, 3))),
     }
+    if rows:
+        parts["dW: row-shift GEMMs"] = timer(
+            lambda: C._conv2d_weight_grad_rows(xd, gy, wd.shape, (p, p), (d, d), xp)
+        )
+    else:
+        if not keep:
+            parts["dW: im2col"] = timer(
+                lambda: C._im2col(xd, (k, k), (s, s), (p, p), (ho, wo), (d, d), xp)
+            )
+        parts["dW GEMM" + (" (im2col kept)" if keep else "")] = timer(
+            lambda: C._conv2d_weight_grad(cols, gy, wd.shape, 1, xp)
+        )
+    parts["db sum"] = timer(lambda: gy.sum(axis=(0, 2, 3)))
     row["parts"] = parts
     # the forward's scratch: the kW-times row copy (and one partial output) or the im2col matrix
     out_bytes = y0.data.nbytes
