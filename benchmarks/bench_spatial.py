@@ -93,6 +93,21 @@ def torch_in_child(args: argparse.Namespace) -> tuple[dict, str]:
     return out["rows"], out["version"]
 
 
+def best_of_rounds(rounds: list[list[dict]], n_grad: int) -> tuple[list[dict], list[dict]]:
+    """Each op's best (smallest) median over the rounds, per library, and the f+b ratio of every
+    round (``ratios``); the breakdown and memory figures of the first round."""
+    best = []
+    for rows in zip(*rounds):
+        r = dict(rows[0])
+        for key in ("fwd", "fb", "fb_min", "t_fwd", "t_fb", "t_fb_min"):
+            if all(key in x for x in rows):
+                r[key] = min(x[key] for x in rows)
+        r["parts"] = {k: min(x["parts"][k] for x in rows) for k in rows[0]["parts"]}
+        r["ratios"] = [x["fb"] / x["t_fb"] for x in rows if "t_fb" in x]
+        best.append(r)
+    return best[:n_grad], best[n_grad:]
+
+
 def matmul_gflops(xp: Any, timer: Timer, n: int = 1024) -> float:
     a = xp.asarray(numpy.random.default_rng(0).standard_normal((n, n)), dtype=numpy.float32)
     b = xp.asarray(numpy.random.default_rng(1).standard_normal((n, n)), dtype=numpy.float32)
@@ -388,6 +403,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="measure both libraries this many times, taking turns, and keep each one's\n"
+        "best median (a slow phase of a shared machine then hits both)",
+    )
+    ap.add_argument(
         "--quick",
         action="store_true",
         help="a smoke test: batch 2, two conv shapes, small pools (gpu_check.sh --dry-run)",
@@ -413,6 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
     if args.quick:
+        args.rounds = 1
         global N, CONVS, POOL
         N, CONVS, POOL = 2, [CONVS[1], CONVS[3]], ("2x4x16x16", (2, 4, 16, 16))
     device = args.device
@@ -449,13 +472,16 @@ def main(argv: list[str] | None = None) -> None:
         f"{clock})"
     )
     peak_start = matmul_gflops(xp, timer)
-    with_grad_rows = [bench_conv(spec, xp, device, timer, None) for spec in CONVS]
-    with_grad_rows.append(bench_conv_t(xp, device, timer, None))
-    pool_rows = bench_pool(xp, device, timer, None)
+    rounds = []  # the libraries take turns, so that a slow phase of the machine hits both
+    for _ in range(args.rounds):
+        ours = [bench_conv(spec, xp, device, timer, None) for spec in CONVS]
+        ours += [bench_conv_t(xp, device, timer, None)] + bench_pool(xp, device, timer, None)
+        torch_rows, torch_version = torch_in_child(args)
+        for r in ours:
+            r.update(torch_rows.get(r["name"], {}))
+        rounds.append(ours)
     peak_end = matmul_gflops(xp, timer)
-    torch_rows, torch_version = torch_in_child(args)
-    for r in with_grad_rows + pool_rows:
-        r.update(torch_rows.get(r["name"], {}))
+    with_grad_rows, pool_rows = best_of_rounds(rounds, len(CONVS) + 1)
     print(
         f"python {platform.python_version()}  numpy {numpy.__version__}  cores={os.cpu_count()}  "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}  "
@@ -495,6 +521,14 @@ def main(argv: list[str] | None = None) -> None:
         "GFLOP/s and % mm: forward+backward (3x the forward FLOPs: dx, dW) over the median time; "
         "'ours/torch': median f+b ratio; (min): fastest run"
     )
+    if args.rounds > 1:
+        print(
+            f"times: each library's best median over {args.rounds} rounds, the libraries taking "
+            "turns; the f+b ratio in each round:"
+        )
+        for r in with_grad_rows + pool_rows:
+            if r["ratios"]:
+                print(f"  {r['name']:30s} " + " ".join(f"{v:5.2f}" for v in r["ratios"]))
 
     print("\nwhere the time goes (ms, each piece timed alone)")
     for r in with_grad_rows + pool_rows:

@@ -111,9 +111,9 @@ run_step() {  # run_step NAME LIMIT CMD...: runs CMD under `timeout`, tees it to
 run_step device "$T_DEVICE" "$PY" benchmarks/gpu_check_summary.py --probe
 run_step tests "$T_TESTS" "$PY" -m pytest -m gpu -v --maxfail=10 --tb=short -rfEs \
     -p no:cacheprovider
-run_step spatial "$T_SPATIAL" "$PY" benchmarks/bench_spatial.py --device gpu \
+run_step spatial "$T_SPATIAL" "$PY" benchmarks/bench_spatial.py --device gpu --rounds 1 \
     ${SPATIAL_ARGS[@]+"${SPATIAL_ARGS[@]}"}
-run_step unet_step "$T_UNET" "$PY" benchmarks/bench_unet_step.py --preset gpu --device gpu \
+run_step unet_step "$T_UNET" "$PY" benchmarks/bench_unet_step.py --preset gpu --device gpu --rounds 1 \
     ${UNET_ARGS[@]+"${UNET_ARGS[@]}"}
 run_step train "$T_TRAIN" "${TRAIN_CMD[@]}"
 for f in results.json metrics.csv; do   # the run's figures, kept in the log (its folder is scratch)
