@@ -43,8 +43,9 @@ def running_on(where: str) -> Iterator[str]:
         # are kept for dW; test shapes are small: on the CPU every stride-1 conv takes the row
         # shifts and dW rebuilds its matrix here, on fake CuPy im2col is kept (all are tested)
         mp.setattr(fast, "ROW_SHIFTS_MIN_PIXELS", 1)
-        if backend == "cpu":
+        if backend == "cpu":  # (and the kernel rows stacked: the per-row GEMMs have their test)
             mp.setattr(fast, "KEEP_IM2COL_BYTES", 0)
+            mp.setattr(fast, "ROW_SHIFTS_STACK_MIN_K", 0)
         if backend == "fake":
             fake_cupy.install(mp)
         yield "cpu" if backend == "cpu" else "gpu"

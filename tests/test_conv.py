@@ -335,12 +335,14 @@ def test_bad_input_is_a_clear_value_error(call, pattern):
         call()
 
 
+@pytest.mark.parametrize("stacked", [False, True])
 @settings(max_examples=30)
 @given(c=conv_params(max_hw=9), lo=st.tuples(*[st.integers(-1, 2)] * 2), extra=st.integers(0, 2))
-def test_row_shift_convolution_equals_im2col(c, lo, extra):
-    """The fast path's stride-1 convolution as kH GEMMs on row-shifted views (fast._conv2d_rows)
-    equals the im2col one and the naive reference, with dilation, 1xk / kx1 kernels, asymmetric
-    padding and cropping (negative padding: the transposed convolution's adjoint uses both)."""
+def test_row_shift_convolution_equals_im2col(stacked, c, lo, extra):
+    """The fast path's stride-1 convolution as kH GEMMs on row-shifted views (fast._conv2d_rows),
+    one per kernel row or with the rows stacked into one GEMM, equals the im2col one and the naive
+    reference, with dilation, 1xk / kx1 kernels, asymmetric padding and cropping (negative
+    padding: the transposed convolution's adjoint uses both)."""
     from minisegnet.functional import fast
 
     x, w, _ = _arrays(dict(c, g=1, cin=c["cin"] + 1))
@@ -352,6 +354,8 @@ def test_row_shift_convolution_equals_im2col(c, lo, extra):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(fast, "ROW_SHIFTS", rows)
             mp.setattr(fast, "ROW_SHIFTS_MIN_PIXELS", 1)
+            mp.setattr(fast, "ROW_SHIFTS_STACK_MAX_COUT", 10**6 if stacked else 0)
+            mp.setattr(fast, "ROW_SHIFTS_STACK_MIN_K", 0)
             y, _ = fast._conv2d_array(x, w, (1, 1), lo, hi, c["d"], 1, np)
             out.append(y)
     assert out[0].shape == (c["n"], c["cout"], ho, wo)

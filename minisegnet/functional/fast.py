@@ -95,6 +95,10 @@ KEEP_IM2COL_BYTES = 5 * 2**19
 # more: below, the per-image GEMMs are too small to pay.
 ROW_SHIFTS = True
 ROW_SHIFTS_MIN_PIXELS = 256
+# ... and with at most this many output channels (and more than this many rows C*kW), the kH
+# kernel rows are stacked into one taller GEMM (1.1-1.4x faster measured for 16 and 32 channels)
+ROW_SHIFTS_STACK_MAX_COUT = 32
+ROW_SHIFTS_STACK_MIN_K = 32
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -252,12 +256,29 @@ def _conv2d_rows(
 
     where x3 (:func:`_row_cols`) holds the kW column offsets side by side; for kernel row i the
     rows i d ... i d + H_out - 1 of every (c, j) plane are one contiguous run, so the shifted
-    window is a plain strided matrix that BLAS reads in place (one GEMM per image and row)."""
+    window is a plain strided matrix that BLAS reads in place (one GEMM per image and row).
+
+    With few output channels (a short, inefficient GEMM) the kernel rows are stacked instead:
+    one GEMM per image gives P (kH C_out, all rows of x3) and the shift moves to the output,
+    y = sum_i P[i, :, i d : i d + H_out]."""
     n, c = x.shape[:2]
     cout, _, kh, kw = w.shape
     ho, wo = out_hw
     x3 = _row_cols(x, kw, pad_lo, pad_hi, dilation, wo, xp)
     dt = xp.result_type(w, x3)
+    if cout <= ROW_SHIFTS_STACK_MAX_COUT and c * kw > ROW_SHIFTS_STACK_MIN_K:
+        hp = x3.shape[3]
+        w_all = xp.ascontiguousarray(w.transpose(2, 0, 1, 3)).reshape(kh * cout, c * kw)
+        p = _WORKSPACE.take((n, kh * cout, hp * wo), dt, xp)
+        xp.matmul(w_all, x3.reshape(n, c * kw, hp * wo), out=p)
+        _WORKSPACE.give(x3)
+        p5 = p.reshape(n, kh, cout, hp, wo)
+        d = dilation[0]
+        y = p5[:, 0, :, :ho] + p5[:, 1, :, d : d + ho] if kh > 1 else p5[:, 0, :, :ho].copy()
+        for i in range(2, kh):
+            y += p5[:, i, :, i * d : i * d + ho]
+        _WORKSPACE.give(p)
+        return y
     y = xp.empty((n, cout, ho * wo), dtype=dt)
     part = None
     for i in range(kh):
