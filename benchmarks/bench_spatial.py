@@ -178,8 +178,10 @@ def bench_conv(
     keep = C.KEEP_IM2COL or cols.nbytes <= C.KEEP_IM2COL_BYTES  # kept from forward for dW
     rows = not keep and C._takes_rows((s, s), (ho, wo), 1, xp)
     geometry = ((s, s), (p, p), (p, p), (d, d), 1, xp)
+    stacked = cout <= C.ROW_SHIFTS_STACK_MAX_COUT and cin * k > C.ROW_SHIFTS_STACK_MIN_K
+    label = "fwd: row-shift GEMMs" + (" (rows stacked)" if stacked else "")
     parts = {
-        ("fwd: row-shift GEMMs" if rows else "fwd: im2col + GEMM"): timer(
+        (label if rows else "fwd: im2col + GEMM"): timer(
             lambda: C._WORKSPACE.give(C._conv2d_array(xd, wd, *geometry, keep_cols=keep)[1])
         ),
         "dx (conv_T of dy)": timer(
@@ -200,13 +202,15 @@ def bench_conv(
         )
     parts["db sum"] = timer(lambda: gy.sum(axis=(0, 2, 3)))
     row["parts"] = parts
-    # the forward's scratch: the kW-times row copy (and one partial output) or the im2col matrix
+    # the forward's scratch: the kW-times row copy and one partial output (the kH stacked
+    # products when the rows are stacked), or the im2col matrix
     out_bytes = y0.data.nbytes
-    scratch = N * cin * k * (h + 2 * p) * wo * 4 + out_bytes if rows else cols.nbytes
+    x3_bytes = N * cin * k * (h + 2 * p) * wo * 4
+    products = k * cout * N * (h + 2 * p) * wo * 4 if stacked else out_bytes
+    scratch = x3_bytes + products if rows else cols.nbytes
+    kind = ("rows+kHy" if stacked else "rows+y") if rows else "im2col"
     row["mem"] = (
-        conv_memory(x, w, b, s, p, d, scratch, out_bytes, "row copy" if rows else "im2col")
-        if device == "cpu"
-        else None
+        conv_memory(x, w, b, s, p, d, scratch, out_bytes, kind) if device == "cpu" else None
     )
     return row
 
@@ -537,8 +541,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if device == "cpu":
         print(
-            "\nconv2d forward memory (tracemalloc peak vs output + the path's scratch buffer: the "
-            "row copy and one partial output, or the im2col matrix; workspace emptied first)"
+            "\nconv2d forward memory (tracemalloc peak vs output + the path's scratch buffers: "
+            "rows+y = the row copy and one partial output, rows+kHy = the row copy and the kH "
+            "stacked products, im2col = the im2col matrix; workspace emptied first)"
         )
         for r in with_grad_rows:
             if r.get("mem"):

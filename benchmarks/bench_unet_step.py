@@ -308,7 +308,8 @@ def report(args: argparse.Namespace, rows: dict[str, dict], ratios: list[float])
     if "minisegnet" in rows and "torch" in rows:
         m, t = rows["minisegnet"], rows["torch"]
         print(
-            f"\nratio minisegnet / torch: time {m['time_s'] / t['time_s']:.2f}x (target <= 2x)",
+            f"\nratio minisegnet / torch: time {m['time_s'] / t['time_s']:.2f}x "
+            "(targets: issue 5 <= 2x, issue 17 <= 1.5x)",
             end="",
         )
         if args.device == "cpu":
