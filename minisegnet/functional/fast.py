@@ -5,16 +5,24 @@ equal to rounding, same gradients), arranged for memory traffic instead of for r
 It is the default; :func:`~minisegnet.functional.fast_path` switches to the teaching path.
 What it does differently (the benchmark table in benchmarks/results says what each is worth):
 
-* **im2col** is copied one kernel offset (i, j) at a time from a strided view of the input, in
-  the order (C, kH, kW, N, H_out, W_out), so that every inner copy runs along a contiguous image
-  row; padding is never materialised (the border entries are set to zero directly);
-* large scratch buffers (im2col matrices, splat stamps) are recycled between calls by a small
-  workspace (:class:`_Workspace`); with ``KEEP_IM2COL`` a conv keeps its im2col matrix for dW;
+* **stride-1 convolutions** with outputs of 16x16 or more (on the CPU) skip im2col: the input is
+  copied kW times (one copy per kernel column offset) and each kernel row is a strided view of
+  that copy which BLAS reads in place: kH GEMMs per image, or one with the kernel rows stacked
+  when there are few output channels (:func:`_conv2d_rows`); dW comes from the same copy;
+* **im2col** (the other convolutions) is copied one kernel offset (i, j) at a time from a strided
+  view of the input, in the order (C, kH, kW, N, H_out, W_out), so that every inner copy runs
+  along a contiguous image row; padding is never materialised (the border entries are set to
+  zero directly); matrices of at most 2.5 MB are kept from forward to backward for dW;
+* 1x1 convolutions with stride 1 and no padding read the input directly;
+* large scratch buffers (im2col matrices, row copies, splat stamps) are recycled between calls by
+  a small workspace (:class:`_Workspace`); with ``KEEP_IM2COL`` a conv keeps its im2col matrix
+  for dW;
 * on the CPU the GEMM writes straight into the (N, C_out, H_out, W_out) output, one per image;
 * the transposed convolution adds its kernel-offset planes straight into the cropped output
   (rows the crop removes are never written); when the stamps tile the output exactly (kernel =
   stride) the planes are copied, not added; with stride 1 and a channel count that does not
-  shrink it is computed as a convolution with the 180-degree-rotated kernel (``method="auto"``);
+  shrink, or where that convolution takes the row shifts, it is computed as a convolution with
+  the 180-degree-rotated kernel (``method="auto"``);
 * max-pool is separable: first the best column of every window row, then the best row, keeping
   only maxima and small (int8) offsets.
 """
