@@ -384,9 +384,18 @@ def test_row_shift_weight_gradient_equals_im2col(c):
     gy = np.random.default_rng(c["seed"] + 1).standard_normal((c["n"], c["cout"], ho, wo))
     got = fast._conv2d_weight_grad_rows(x, gy, w.shape, p, d, np)
     cols = fast._im2col(x, w.shape[2:], (1, 1), p, (ho, wo), d, np)
-    want = fast._conv2d_weight_grad(cols, gy, w.shape, 1, np)
-    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
-    assert np.abs(want).max() > 1e-6  # a real gradient, not two zero arrays
+    np.testing.assert_allclose(
+        got, fast._conv2d_weight_grad(cols, gy, w.shape, 1, np), rtol=1e-11, atol=1e-11
+    )
+    # the definition, tap by tap: dW[:, c, i, j] = sum over n, p, q of dy times the input values
+    # that tap (i, j) of the kernel meets, read off the naive convolution with a one-hot kernel
+    want = np.zeros(w.shape)
+    for c_in, i, j in np.ndindex(w.shape[1:]):
+        onehot = np.zeros((1, 1, *w.shape[2:]))
+        onehot[0, 0, i, j] = 1.0
+        taps = R.conv2d(x[:, c_in : c_in + 1], onehot, None, 1, p, d)[:, 0]
+        want[:, c_in, i, j] = np.einsum("nopq,npq->o", gy, taps)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
 def test_recycled_scratch_buffers_do_not_leak_between_calls():
