@@ -200,8 +200,16 @@ def test_optimizer_steps_match_cpu(gpu, opt_name):
     np.testing.assert_allclose(three_steps("gpu"), three_steps("cpu"), **gpu)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_model_training_step_matches_cpu(gpu, name):
+# every registered model with its defaults, and the variants a recipe switches on
+MODEL_CASES = [(name, {}) for name in MODEL_NAMES] + [("setr-naive", {"stem": "conv"})]
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    MODEL_CASES,
+    ids=[n + "".join(f"-{v}" for v in o.values()) for n, o in MODEL_CASES],
+)
+def test_model_training_step_matches_cpu(gpu, name, options):
     # compares the loss and every parameter's gradient (then takes an SGD step: Adam divides by
     # sqrt(v), which would blow rounding noise in near-zero gradients up to +-lr)
     x = rng.standard_normal((2, 3, 48, 48))  # DeconvNet's dense centre needs >= 48 at depth 4
@@ -209,7 +217,7 @@ def test_model_training_step_matches_cpu(gpu, name):
 
     def step(device):
         ms.manual_seed(0)
-        model = build_model(name, 3, 3, base_width=4).to(device, dtype=np.float64)
+        model = build_model(name, 3, 3, base_width=4, **options).to(device, dtype=np.float64)
         opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         loss = losses.cross_entropy(model(ms.Tensor(x, device=device)), ms.Tensor(y, device=device))
         loss.backward()
