@@ -97,8 +97,10 @@ def run_minisegnet(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
 
     rss0 = rss_now_mb()  # before the first step: activations, grads, optimizer state count
     timer = DeviceTimer(device, repeats, warmup)
+    cpu0 = time.process_time()
     out = {
         "time_s": timer(step),
+        "cpu_s": (time.process_time() - cpu0) / (warmup + repeats),  # all threads, per step
         "min_s": timer.last_min,
         "rss_growth_mb": rss_peak_mb() - rss0,
         "rss_peak_mb": rss_peak_mb(),
@@ -178,8 +180,10 @@ def run_torch(cfg: dict, device: str, warmup: int, repeats: int) -> dict:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     timer = DeviceTimer(device, repeats, warmup=0, library="torch")
+    cpu0 = time.process_time()
     out = {
         "time_s": timer(step),
+        "cpu_s": (time.process_time() - cpu0) / repeats,  # all threads, per step
         "min_s": timer.last_min,
         "rss_growth_mb": rss_peak_mb() - rss0,
         "rss_peak_mb": rss_peak_mb(),
