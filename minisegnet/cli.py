@@ -274,7 +274,6 @@ def _add_predict_parser(sub: Any) -> None:
         "indices, with a colour palette) and NAME_overlay.png per image. Without: "
         "regenerate the run's validation (or test) images, score them and render a "
         "grid: input | truth | prediction.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "--checkpoint",
@@ -293,11 +292,25 @@ def _add_predict_parser(sub: Any) -> None:
         metavar="PATH",
         default=None,
         help="a .png file or a folder (default: predict_<split>.png beside the "
-        "checkpoint; with --input a folder, default predict_images/ beside it)",
+        "checkpoint; with --input a folder, default predict_images/ beside the checkpoint)",
     )
-    p.add_argument("--split", choices=("val", "test", "train"), default="val")
-    p.add_argument("-n", "--n", type=int, default=8, help="images in the grid")
-    p.add_argument("--device", choices=("cpu", "gpu", "cuda"), default="cpu")
+    p.add_argument(
+        "--split",
+        choices=("val", "test", "train"),
+        default="val",
+        help="without --input: the run's split to score and draw, regenerated from its seed "
+        "(default val)",
+    )
+    p.add_argument(
+        "-n",
+        "--n",
+        type=int,
+        default=8,
+        help="images in the grid (default 8; more than the split has: the whole split)",
+    )
+    p.add_argument(
+        "--device", choices=("cpu", "gpu", "cuda"), default="cpu", help="(default cpu; cuda = gpu)"
+    )
     _add_crf_options(p)
 
 
@@ -360,6 +373,19 @@ def _error(msg: str) -> None:
     print(f"minisegnet: error: {msg}", file=sys.stderr)
 
 
+def _check_device(device: str | None) -> None:
+    """``--device gpu`` (or ``cuda``) without a usable GPU: a DeviceError naming the option and
+    the install command, raised before anything is printed, generated or written."""
+    from .backend import DeviceError, gpu_unavailable_reason
+
+    if device in ("gpu", "cuda"):
+        reason = gpu_unavailable_reason()
+        if reason is not None:
+            raise DeviceError(
+                f"--device {device} asked for the GPU, but it is unavailable: {reason}"
+            )
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
@@ -367,6 +393,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .train import Trainer, TrainingDiverged
 
     try:
+        _check_device(args.device)
         config = _config_from_args(args)
         crf = _crf_from_args(args)
         log = (lambda msg: None) if config.quiet else tqdm.write
@@ -447,6 +474,7 @@ def _cmd_predict_images(args: argparse.Namespace) -> int:
     from .infer import predict_images
 
     try:
+        _check_device(args.device)
         saved, results = predict_images(
             args.checkpoint, args.input, args.out, device=args.device, crf=_crf_from_args(args)
         )
@@ -483,6 +511,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.input is not None:
         return _cmd_predict_images(args)
     try:
+        _check_device(args.device)
         path, scores = predict(
             args.checkpoint,
             args.out,
@@ -518,7 +547,15 @@ def _first_sentence(doc: str | None, limit: int = 100) -> str:
     para = " ".join((doc or "").strip().split("\n\n")[0].split()).replace("``", "")
     import re
 
-    end = re.search(r"(?<!\.)\.(?=\s)", para)  # a full stop, not an ellipsis
+    # a full stop: not an ellipsis, not the end of an abbreviation ("Chen et al. 2015", "e.g. 3")
+    end = next(
+        (
+            m
+            for m in re.finditer(r"(?<!\.)\.(?=\s)", para)
+            if not re.search(r"\b(?:al|e\.g|i\.e|cf|etc|vs|approx)$", para[: m.start()], re.I)
+        ),
+        None,
+    )
     text = para if end is None else para[: end.end()]
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 

@@ -641,11 +641,11 @@ class Trainer:
             self._check_finite_checkpoint(saved, source)
             self._check_blas_threads(saved)
         self.config = config
+        if config.device == "gpu":  # DeviceError with the install hint, before --out is made
+            backend.xp_for("gpu")
         est = check_memory(config)
         if write_outputs:
             self._prepare_out(est)
-        if config.device == "gpu":
-            backend.xp_for("gpu")  # raises DeviceError with the install hint if unavailable
 
         self._folder = (
             image_folder_splits(config.data, size=config.size, seed=config.seed)

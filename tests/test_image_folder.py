@@ -170,3 +170,11 @@ def test_grey_folder_trains_a_one_channel_model(tmp_path, capsys):
 def test_num_classes_with_data_is_refused(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path), "--num-classes", "3"]) == 2
     assert "--num-classes cannot be chosen with --data" in capsys.readouterr().err
+
+
+def test_data_that_is_a_file_or_missing_is_named_as_such(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("x")
+    for name, what in (("notes.txt", "a file, not a folder"), ("nowhere", "no such folder")):
+        assert main(["train", "--data", str(tmp_path / name), "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"minisegnet: error: --data {tmp_path / name}: {what}; give a folder")
