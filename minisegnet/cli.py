@@ -164,7 +164,10 @@ def _add_train_parser(sub: Any) -> None:
         help="skip loss_curve.png and predictions.png",
     )
     g.add_argument(
-        "--quiet", action="store_const", const=True, help="no progress bar or epoch lines"
+        "--quiet",
+        action="store_const",
+        const=True,
+        help="no progress bar or epoch lines (notes and warnings still go to stderr)",
     )
     _add_crf_options(p)
 
@@ -373,6 +376,13 @@ def _error(msg: str) -> None:
     print(f"minisegnet: error: {msg}", file=sys.stderr)
 
 
+def _notes_only(msg: str) -> None:
+    """The trainer's log under --quiet: no epoch lines, but its notes and warnings (an option
+    --resume ignores, a BLAS thread count that breaks exact resume ...) still go to stderr."""
+    if msg.startswith(("note:", "warning:")):
+        print(msg, file=sys.stderr)
+
+
 def _check_device(device: str | None) -> None:
     """``--device gpu`` (or ``cuda``) without a usable GPU: a DeviceError naming the option and
     the install command, raised before anything is printed, generated or written."""
@@ -396,7 +406,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         _check_device(args.device)
         config = _config_from_args(args)
         crf = _crf_from_args(args)
-        log = (lambda msg: None) if config.quiet else tqdm.write
+        log = _notes_only if config.quiet else tqdm.write
         if not args.resume and (config.out_dir() / "checkpoint.npz").is_file() and not config.quiet:
             print(
                 f"note: {config.out_dir()} already holds a run; starting it over "

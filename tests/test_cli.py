@@ -232,3 +232,16 @@ def test_every_option_of_a_command_has_help_without_argparse_none(command, capsy
     sub = next(a for a in parser._actions if a.dest == "command").choices[command]
     for action in sub._actions:
         assert action.help, f"minisegnet {command} {action.option_strings} has no help text"
+
+
+def test_quiet_hides_epoch_lines_but_not_notes(tmp_path, capsys):
+    # --quiet once also swallowed "ignoring lr=0.5": the user was not told --resume ignored it
+    out = str(tmp_path / "q")
+    args = ["train", *SMALL, "--epochs", "1", "--no-plots", "--quiet", "--out", out]
+    assert main(args) == 0
+    printed, err = capsys.readouterr()
+    assert "epoch   1/1" not in printed + err and err == ""
+    assert main([*args, "--resume", "--lr", "0.5"]) == 0
+    printed, err = capsys.readouterr()
+    assert err.startswith("note: --resume continues the saved run with its own settings; ")
+    assert "ignoring lr=0.5" in err and "nothing to do" not in printed + err
