@@ -245,3 +245,28 @@ def test_quiet_hides_epoch_lines_but_not_notes(tmp_path, capsys):
     printed, err = capsys.readouterr()
     assert err.startswith("note: --resume continues the saved run with its own settings; ")
     assert "ignoring lr=0.5" in err and "nothing to do" not in printed + err
+
+
+def test_a_busy_cpu_gets_the_one_blas_thread_hint(tmp_path, capsys, monkeypatch):
+    import os
+
+    import minisegnet.train as train_module
+    from minisegnet.cli import _busy_cpu_note
+
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(train_module, "blas_threads", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 1.5, 0.0, 0.0))
+    note = _busy_cpu_note("cpu")
+    assert note.startswith(f"note: the CPU is busy (load average {cores + 1.5:.1f} on {cores} ")
+    assert "OPENBLAS_NUM_THREADS=1" in note
+    assert _busy_cpu_note("gpu") is None  # the GPU's speed does not depend on BLAS threads
+    args = ["train", *SMALL, "--epochs", "1", "--no-plots", "--out", str(tmp_path / "b")]
+    assert main(args) == 0
+    assert note in capsys.readouterr().out
+    assert main([*args, "--quiet"]) == 0  # --quiet keeps stderr for what the run must say
+    assert "CPU is busy" not in "".join(capsys.readouterr())
+    monkeypatch.setattr(train_module, "blas_threads", lambda: 1)  # one thread: nothing to say
+    assert _busy_cpu_note("cpu") is None
+    monkeypatch.setattr(train_module, "blas_threads", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.5, 0.0, 0.0))  # a free core
+    assert _busy_cpu_note("cpu") is None
