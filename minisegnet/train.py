@@ -1252,6 +1252,12 @@ def predict(
             f"predict: the run in {run_dir} was trained with --n-test 0, so it has no "
             "test split; use --split val (or train a run with --n-test N)"
         )
+    if cfg.data is not None and not Path(cfg.data).is_dir():
+        raise ValueError(
+            f"predict: the run in {run_dir} was trained on the images of --data {cfg.data}, "
+            f"which is no longer a folder; put it back there to score its {split} split, or "
+            "segment image files with --input"
+        )
     cfg = dataclasses.replace(cfg, device=device, out=str(run_dir), quiet=True)
     trainer = Trainer(cfg, resume=ckpt_path, write_outputs=False)
     data = {"train": trainer.train_set, "val": trainer.val_set}.get(split)

@@ -140,6 +140,16 @@ def test_train_on_a_folder_then_predict_on_it(tmp_path, capsys):
         == 0
     )
     assert len(list((tmp_path / "p").glob("*_mask.png"))) == 10
+    # the folder moved away: predict says the run's --data is gone (it was given no --data)
+    (tmp_path / "mine").rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["predict", "--checkpoint", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"minisegnet: error: predict: the run in {out} was trained on the images of --data "
+        f"{tmp_path / 'mine'}, which is no longer a folder; put it back there to score its val "
+    )
+    assert "--input" in err
 
 
 def test_grey_folder_trains_a_one_channel_model(tmp_path, capsys):
