@@ -180,23 +180,26 @@ for variant in VARIANTS:
 section("5. Figure: best reachable masks and trained predictions")
 from minisegnet.plots import colourize  # noqa: E402
 
-fig, axes = plt.subplots(2, 4, figsize=(12, 6.2))
-img = ds.images[0].transpose(1, 2, 0)
-axes[0, 0].imshow((img - img.min()) / (img.max() - img.min()))
-axes[0, 0].set_title("image")
-for ax, variant in zip(axes[0, 1:], VARIANTS):
+# top row: section 3's image, its true mask and the best mask of each stride;
+# bottom row: the first validation image, its true mask and what each trained variant predicts
+fig, axes = plt.subplots(2, 5, figsize=(15, 6.8), layout="constrained")
+for row, (image, truth, name) in enumerate([(ds.images[0], mask[0], "section 3"),
+                                            (val_set.images[0], val_set.masks[0], "validation")]):
+    img = image.transpose(1, 2, 0)
+    axes[row, 0].imshow((img - img.min()) / (img.max() - img.min()))
+    axes[row, 0].set_title(f"{name} image")
+    axes[row, 1].imshow(colourize(truth, K))
+    axes[row, 1].set_title(f"{name} truth")
+for ax, variant in zip(axes[0, 2:], VARIANTS):
     ax.imshow(colourize(best[variant], K))
     ax.set_title(f"best mask at stride {variant[:-1]}")
-axes[1, 0].imshow(colourize(val_set.masks[0], K))
-axes[1, 0].set_title("validation truth")
-for ax, variant in zip(axes[1, 1:], VARIANTS):
+for ax, variant in zip(axes[1, 2:], VARIANTS):
     ax.imshow(colourize(results[variant][2][0], K))
-    ax.set_title(f"FCN-{variant} after {n_steps} steps\nmIoU {results[variant][0]:.2f}")
+    ax.set_title(f"FCN-{variant} after {n_steps} steps\n(val mIoU {results[variant][0]:.2f})")
 for ax in axes.ravel():
     ax.set_xticks([])
     ax.set_yticks([])
 fig.suptitle("Decks 000 / 001 / 004: FCN-32s, 16s, 8s -- more upsampling steps, finer masks")
-fig.tight_layout()
 save_figure(fig, "08_fcn_masks")
 
 # %% [markdown]

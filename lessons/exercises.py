@@ -387,7 +387,7 @@ def check_answer(exercise_id: str, answer: Any) -> bool:
     answer, give a hint. Returns True when right. The expected answer is never printed."""
     if exercise_id not in EXERCISES:
         raise KeyError(f"check_answer: no exercise {exercise_id!r}; exercises are "
-                       f"{', '.join(EXERCISES)}")
+                       f"{', '.join(sorted(EXERCISES))}")
     ex = EXERCISES[exercise_id]
     if is_right(exercise_id, answer):
         print(f"{exercise_id}: right!")

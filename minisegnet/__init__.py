@@ -1,4 +1,24 @@
-"""minisegnet: a from-scratch NumPy/CuPy deep-learning engine that teaches semantic segmentation."""
+"""minisegnet: a from-scratch NumPy/CuPy deep-learning engine that teaches semantic segmentation.
+
+Shaped like PyTorch::
+
+    import minisegnet as ms
+    import minisegnet.functional as F            # every differentiable op: conv2d, max_pool2d ...
+
+    x = ms.Tensor([[[[1.0, 2.0], [3.0, 4.0]]]], requires_grad=True)   # (N, C, H, W)
+    y = F.conv2d(x, ms.ones(1, 1, 2, 2)).sum()
+    y.backward()                                  # x.grad: dy/dx, through autograd
+
+Where things are: ``Tensor`` / ``Function`` / ``no_grad`` / ``gradcheck`` (autograd),
+``minisegnet.functional`` (ops), ``minisegnet.nn`` (layers, ``Module``), ``minisegnet.models``
+(U-Net, FCN, SegNet, DeconvNet, DeepLab, PSPNet, SETR, Swin ...; ``build_model``),
+``minisegnet.losses`` / ``minisegnet.metrics``, ``minisegnet.optim``, ``minisegnet.data`` (toy
+datasets), ``minisegnet.train`` (``train``, ``Trainer``, ``TrainConfig``, ``predict``),
+``summary`` (layer table), ``save`` / ``load``, ``set_default_device("gpu")`` (CuPy).
+
+Command line: ``minisegnet train`` (a U-Net on the built-in shapes, CPU), ``minisegnet predict``,
+``minisegnet models``. Docs: docs/index.md; lessons: lessons/README.md.
+"""
 
 from . import backend, cuda, data, functional, losses, metrics, models, nn, optim, random
 from .autograd import (

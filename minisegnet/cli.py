@@ -164,7 +164,10 @@ def _add_train_parser(sub: Any) -> None:
         help="skip loss_curve.png and predictions.png",
     )
     g.add_argument(
-        "--quiet", action="store_const", const=True, help="no progress bar or epoch lines"
+        "--quiet",
+        action="store_const",
+        const=True,
+        help="no progress bar or epoch lines (notes and warnings still go to stderr)",
     )
     _add_crf_options(p)
 
@@ -274,7 +277,6 @@ def _add_predict_parser(sub: Any) -> None:
         "indices, with a colour palette) and NAME_overlay.png per image. Without: "
         "regenerate the run's validation (or test) images, score them and render a "
         "grid: input | truth | prediction.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "--checkpoint",
@@ -293,11 +295,25 @@ def _add_predict_parser(sub: Any) -> None:
         metavar="PATH",
         default=None,
         help="a .png file or a folder (default: predict_<split>.png beside the "
-        "checkpoint; with --input a folder, default predict_images/ beside it)",
+        "checkpoint; with --input a folder, default predict_images/ beside the checkpoint)",
     )
-    p.add_argument("--split", choices=("val", "test", "train"), default="val")
-    p.add_argument("-n", "--n", type=int, default=8, help="images in the grid")
-    p.add_argument("--device", choices=("cpu", "gpu", "cuda"), default="cpu")
+    p.add_argument(
+        "--split",
+        choices=("val", "test", "train"),
+        default="val",
+        help="without --input: the run's split to score and draw, regenerated from its seed "
+        "(default val)",
+    )
+    p.add_argument(
+        "-n",
+        "--n",
+        type=int,
+        default=8,
+        help="images in the grid (default 8; more than the split has: the whole split)",
+    )
+    p.add_argument(
+        "--device", choices=("cpu", "gpu", "cuda"), default="cpu", help="(default cpu; cuda = gpu)"
+    )
     _add_crf_options(p)
 
 
@@ -360,6 +376,48 @@ def _error(msg: str) -> None:
     print(f"minisegnet: error: {msg}", file=sys.stderr)
 
 
+def _notes_only(msg: str) -> None:
+    """The trainer's log under --quiet: no epoch lines, but its notes and warnings (an option
+    --resume ignores, a BLAS thread count that breaks exact resume ...) still go to stderr."""
+    if msg.startswith(("note:", "warning:")):
+        print(msg, file=sys.stderr)
+
+
+def _busy_cpu_note(device: str) -> str | None:
+    """A hint when the CPU's cores are already busy and BLAS runs several threads: OpenBLAS's
+    threads wait for each other by spinning, and a run then slows several-fold (measured: 3
+    epochs in 125 s against 14 s with one thread, at load average 3-4 on 2 cores)."""
+    import os
+
+    from .train import blas_threads
+
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows, or no load average to read
+        return None
+    cores, threads = os.cpu_count() or 1, blas_threads()
+    if device != "cpu" or threads is None or threads < 2 or load < cores:
+        return None
+    return (
+        f"note: the CPU is busy (load average {load:.1f} on {cores} cores) and BLAS uses "
+        f"{threads} threads, which then wait for each other: if this run is slow, "
+        "OPENBLAS_NUM_THREADS=1 (or OMP_NUM_THREADS=1) can make it several times faster"
+    )
+
+
+def _check_device(device: str | None) -> None:
+    """``--device gpu`` (or ``cuda``) without a usable GPU: a DeviceError naming the option and
+    the install command, raised before anything is printed, generated or written."""
+    from .backend import DeviceError, gpu_unavailable_reason
+
+    if device in ("gpu", "cuda"):
+        reason = gpu_unavailable_reason()
+        if reason is not None:
+            raise DeviceError(
+                f"--device {device} asked for the GPU, but it is unavailable: {reason}"
+            )
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
@@ -367,9 +425,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .train import Trainer, TrainingDiverged
 
     try:
+        _check_device(args.device)
         config = _config_from_args(args)
         crf = _crf_from_args(args)
-        log = (lambda msg: None) if config.quiet else tqdm.write
+        log = _notes_only if config.quiet else tqdm.write
         if not args.resume and (config.out_dir() / "checkpoint.npz").is_file() and not config.quiet:
             print(
                 f"note: {config.out_dir()} already holds a run; starting it over "
@@ -406,6 +465,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         + (f", resuming after epoch {trainer.epoch}" if args.resume else "")
         + f" -> {trainer.out}/"
     )
+    busy = _busy_cpu_note(cfg.device)
+    if busy is not None and not cfg.quiet:
+        print(busy)
     start = time.perf_counter()
     try:
         result = trainer.fit(crf=crf)
@@ -447,6 +509,7 @@ def _cmd_predict_images(args: argparse.Namespace) -> int:
     from .infer import predict_images
 
     try:
+        _check_device(args.device)
         saved, results = predict_images(
             args.checkpoint, args.input, args.out, device=args.device, crf=_crf_from_args(args)
         )
@@ -483,6 +546,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.input is not None:
         return _cmd_predict_images(args)
     try:
+        _check_device(args.device)
         path, scores = predict(
             args.checkpoint,
             args.out,
@@ -518,7 +582,15 @@ def _first_sentence(doc: str | None, limit: int = 100) -> str:
     para = " ".join((doc or "").strip().split("\n\n")[0].split()).replace("``", "")
     import re
 
-    end = re.search(r"(?<!\.)\.(?=\s)", para)  # a full stop, not an ellipsis
+    # a full stop: not an ellipsis, not the end of an abbreviation ("Chen et al. 2015", "e.g. 3")
+    end = next(
+        (
+            m
+            for m in re.finditer(r"(?<!\.)\.(?=\s)", para)
+            if not re.search(r"\b(?:al|e\.g|i\.e|cf|etc|vs|approx)$", para[: m.start()], re.I)
+        ),
+        None,
+    )
     text = para if end is None else para[: end.end()]
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 

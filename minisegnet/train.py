@@ -641,11 +641,11 @@ class Trainer:
             self._check_finite_checkpoint(saved, source)
             self._check_blas_threads(saved)
         self.config = config
+        if config.device == "gpu":  # DeviceError with the install hint, before --out is made
+            backend.xp_for("gpu")
         est = check_memory(config)
         if write_outputs:
             self._prepare_out(est)
-        if config.device == "gpu":
-            backend.xp_for("gpu")  # raises DeviceError with the install hint if unavailable
 
         self._folder = (
             image_folder_splits(config.data, size=config.size, seed=config.seed)
@@ -1251,6 +1251,12 @@ def predict(
         raise ValueError(
             f"predict: the run in {run_dir} was trained with --n-test 0, so it has no "
             "test split; use --split val (or train a run with --n-test N)"
+        )
+    if cfg.data is not None and not Path(cfg.data).is_dir():
+        raise ValueError(
+            f"predict: the run in {run_dir} was trained on the images of --data {cfg.data}, "
+            f"which is no longer a folder; put it back there to score its {split} split, or "
+            "segment image files with --input"
         )
     cfg = dataclasses.replace(cfg, device=device, out=str(run_dir), quiet=True)
     trainer = Trainer(cfg, resume=ckpt_path, write_outputs=False)

@@ -9,7 +9,7 @@ import pytest
 from minisegnet import backend
 from minisegnet.checkpoint import load_checkpoint
 from minisegnet.cli import EXIT_DIVERGED, build_parser, main
-from minisegnet.train import METRIC_COLUMNS, TrainConfig
+from minisegnet.train import METRIC_COLUMNS, TrainConfig, Trainer
 
 SMALL = [
     "--width",
@@ -171,6 +171,36 @@ def test_gpu_without_cupy_names_the_install_command(tmp_path, capsys):
     assert 'pip install "minisegnet[gpu]"' in err and 'pip install "minisegnet[gpu-cuda13]"' in err
 
 
+def test_gpu_unavailable_is_refused_before_any_output(tmp_path, capsys, monkeypatch):
+    # an existing run is not announced as "starting it over", no new folder appears, and the
+    # message names the option (not "an array on device 'gpu'"); the same for predict
+    run = tmp_path / "run"
+    args = [*SMALL, "--epochs", "1", "--no-plots", "--quiet", "--out", str(run)]
+    assert main(["train", *args]) == 0
+    capsys.readouterr()
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    reason = "CuPy is not installed. Install it with: " + backend.INSTALL_HINT
+    monkeypatch.setattr(backend, "gpu_unavailable_reason", lambda: reason)
+    for device in ("gpu", "cuda"):
+        assert main(["train", *SMALL, "--device", device, "--out", str(run)]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err == f"minisegnet: error: --device {device} asked for the GPU, but it is " + (
+            f"unavailable: {reason}\n"
+        )
+    assert main(["train", *SMALL, "--device", "gpu", "--out", str(tmp_path / "new")]) == 2
+    assert not (tmp_path / "new").exists()
+    for extra in ([], ["--input", str(tmp_path / "photo.png")]):
+        assert main(["predict", "--checkpoint", str(run), "--device", "gpu", *extra]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("minisegnet: error: --device gpu asked for the GPU")
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before
+    # from Python, the Trainer refuses before it makes the output folder
+    with pytest.raises(backend.DeviceError, match="unavailable: CuPy is not installed"):
+        Trainer(TrainConfig(device="gpu", out=str(tmp_path / "api")))
+    assert not (tmp_path / "api").exists()
+
+
 def test_nan_loss_exits_with_a_message(tmp_path, capsys, monkeypatch):
     import minisegnet.train as train_module
 
@@ -188,3 +218,55 @@ def test_nan_loss_exits_with_a_message(tmp_path, capsys, monkeypatch):
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "train" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "models"])
+def test_every_option_of_a_command_has_help_without_argparse_none(command, capsys):
+    # predict once printed "(default: None)" after its own "(default 5)" and left --split and
+    # --device without a word
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "default: None" not in text and "(default: False)" not in text
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    for action in sub._actions:
+        assert action.help, f"minisegnet {command} {action.option_strings} has no help text"
+
+
+def test_quiet_hides_epoch_lines_but_not_notes(tmp_path, capsys):
+    # --quiet once also swallowed "ignoring lr=0.5": the user was not told --resume ignored it
+    out = str(tmp_path / "q")
+    args = ["train", *SMALL, "--epochs", "1", "--no-plots", "--quiet", "--out", out]
+    assert main(args) == 0
+    printed, err = capsys.readouterr()
+    assert "epoch   1/1" not in printed + err and err == ""
+    assert main([*args, "--resume", "--lr", "0.5"]) == 0
+    printed, err = capsys.readouterr()
+    assert err.startswith("note: --resume continues the saved run with its own settings; ")
+    assert "ignoring lr=0.5" in err and "nothing to do" not in printed + err
+
+
+def test_a_busy_cpu_gets_the_one_blas_thread_hint(tmp_path, capsys, monkeypatch):
+    import os
+
+    import minisegnet.train as train_module
+    from minisegnet.cli import _busy_cpu_note
+
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(train_module, "blas_threads", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores + 1.5, 0.0, 0.0))
+    note = _busy_cpu_note("cpu")
+    assert note.startswith(f"note: the CPU is busy (load average {cores + 1.5:.1f} on {cores} ")
+    assert "OPENBLAS_NUM_THREADS=1" in note
+    assert _busy_cpu_note("gpu") is None  # the GPU's speed does not depend on BLAS threads
+    args = ["train", *SMALL, "--epochs", "1", "--no-plots", "--out", str(tmp_path / "b")]
+    assert main(args) == 0
+    assert note in capsys.readouterr().out
+    assert main([*args, "--quiet"]) == 0  # --quiet keeps stderr for what the run must say
+    assert "CPU is busy" not in "".join(capsys.readouterr())
+    monkeypatch.setattr(train_module, "blas_threads", lambda: 1)  # one thread: nothing to say
+    assert _busy_cpu_note("cpu") is None
+    monkeypatch.setattr(train_module, "blas_threads", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.5, 0.0, 0.0))  # a free core
+    assert _busy_cpu_note("cpu") is None

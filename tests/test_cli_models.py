@@ -29,3 +29,16 @@ def test_first_sentence():
     assert _first_sentence("one\n  line ``code``") == "one line code"
     assert _first_sentence(None) == ""
     assert _first_sentence("x" * 200, limit=10) == "xxxxxxx..."
+    # an abbreviation's full stop does not end the sentence (it cut "DeepLab v1 (Chen et al.")
+    assert (
+        _first_sentence("Net (Chen et al. 2015): atrous. More.")
+        == "Net (Chen et al. 2015): atrous."
+    )
+    assert _first_sentence("Pads, e.g. by 2 px. Then.") == "Pads, e.g. by 2 px."
+
+
+def test_models_rows_of_the_cited_networks_are_whole_sentences(capsys):
+    assert main(["models"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:-1]}
+    for name in ("deeplabv1", "deeplabv2", "fcdensenet"):
+        assert "et al. 20" in rows[name] and not rows[name].endswith("et al.")

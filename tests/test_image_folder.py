@@ -140,6 +140,16 @@ def test_train_on_a_folder_then_predict_on_it(tmp_path, capsys):
         == 0
     )
     assert len(list((tmp_path / "p").glob("*_mask.png"))) == 10
+    # the folder moved away: predict says the run's --data is gone (it was given no --data)
+    (tmp_path / "mine").rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["predict", "--checkpoint", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"minisegnet: error: predict: the run in {out} was trained on the images of --data "
+        f"{tmp_path / 'mine'}, which is no longer a folder; put it back there to score its val "
+    )
+    assert "--input" in err
 
 
 def test_grey_folder_trains_a_one_channel_model(tmp_path, capsys):
@@ -170,3 +180,11 @@ def test_grey_folder_trains_a_one_channel_model(tmp_path, capsys):
 def test_num_classes_with_data_is_refused(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path), "--num-classes", "3"]) == 2
     assert "--num-classes cannot be chosen with --data" in capsys.readouterr().err
+
+
+def test_data_that_is_a_file_or_missing_is_named_as_such(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("x")
+    for name, what in (("notes.txt", "a file, not a folder"), ("nowhere", "no such folder")):
+        assert main(["train", "--data", str(tmp_path / name), "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"minisegnet: error: --data {tmp_path / name}: {what}; give a folder")

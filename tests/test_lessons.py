@@ -155,8 +155,10 @@ def test_each_checker_accepts_the_stored_solution_and_rejects_a_wrong_one(exerci
 
 def test_the_checker_refuses_an_unknown_exercise(exercises):
     checker, _ = exercises
-    with pytest.raises(KeyError, match="no exercise '99.9'"):
+    with pytest.raises(KeyError, match="no exercise '99.9'") as err:
         checker.check_answer("99.9", 1)
+    listed = str(err.value).split("exercises are ")[1].rstrip("\"'").split(", ")
+    assert listed == sorted(checker.EXERCISES)  # in lesson order, so a student finds theirs
 
 
 def test_every_exercise_id_is_lesson_dot_number(exercises):

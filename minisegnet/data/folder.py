@@ -176,7 +176,9 @@ def image_folder_splits(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(
-            f"--data {root}: no such folder; give a folder holding images/ and "
+            f"--data {root}: "
+            + ("a file, not a folder" if root.exists() else "no such folder")
+            + "; give a folder holding images/ and "
             "masks/ (or train/ and val/, each holding images/ and masks/)"
         )
     names_file = root / "classes.txt"

@@ -53,7 +53,12 @@ def _upsampler(channels: int, factor: int) -> nn.ConvTranspose2d:
 
 
 class FCN(nn.Module):
-    """FCN-32s / 16s / 8s on a small VGG-style backbone (widths base, 2, 4, 8, 8 x base)."""
+    """FCN-32s / 16s / 8s on a small VGG-style backbone (widths base, 2, 4, 8, 8 x base).
+
+    ``variant`` is ``"32s"``, ``"16s"`` or ``"8s"`` (``"fcn8s"`` also works): one, two or three
+    upsampling steps (module docstring). ``convs_per_stage``: 3x3 convs in each of the five
+    pooling stages; ``fc_width``: channels of fc6 / fc7 (default 16 x ``base_width``).
+    """
 
     def __init__(
         self,
