@@ -834,6 +834,22 @@ def _root(a: Any) -> Any:
     return a
 
 
+def _relockable(r: Any) -> bool:
+    """Whether NumPy will let ``r`` be made writeable again after :func:`_hold` locks it: always
+    when it owns its memory; for memory lent by another object (``r.base``: a torch tensor's
+    ``.numpy()``, an ``__array_interface__`` exporter) only when that object hands out a
+    writable buffer -- NumPy's own test. Such arrays are not locked (the version counter still
+    catches in-place Tensor ops); locking them would leave the user's array read-only for good
+    and make ``backward()`` fail ("cannot set WRITEABLE flag to True")."""
+    if r.base is None:
+        return True
+    try:
+        with memoryview(r.base) as view:
+            return not view.readonly
+    except (TypeError, ValueError, BufferError):
+        return False
+
+
 def _hold(fn: Function, arrays: Sequence[tuple[Any, str]]) -> tuple:
     """Register the user-reachable arrays (inputs' and outputs' ``.data``) that ``fn`` saved.
 
@@ -857,7 +873,7 @@ def _hold(fn: Function, arrays: Sequence[tuple[Any, str]]) -> tuple:
         entry = _SAVED.get(id(r))
         if entry is None:
             entry = _SAVED[id(r)] = _Saved(r)
-            if type(r) is numpy.ndarray and r.flags.writeable:
+            if type(r) is numpy.ndarray and r.flags.writeable and _relockable(r):
                 r.flags.writeable = False  # a raw write now raises at the write
                 entry.locked = True
         entry.count += 1
