@@ -172,7 +172,7 @@ def _source(o, n_in, n_out, align_corners, scale=None):
     """PyTorch's source coordinate of output pixel o (bilinear)."""
     if align_corners:
         return 0.0 if n_out == 1 else o * (n_in - 1) / (n_out - 1)
-    s = n_in / n_out if scale is None else 1.0 / scale
+    s = n_in / n_out if scale is None or n_in == n_out else 1.0 / scale  # kept size: a copy
     return max((o + 0.5) * s - 0.5, 0.0)
 
 
@@ -202,17 +202,19 @@ def interpolate_bilinear(x, out_hw, align_corners, scale=None):
 
 def interpolate_nearest(x, out_hw, scale=None):
     """Output pixel (p, q) copies input pixel (floor(p * s_h), floor(q * s_w)), s = in/out
-    (or 1/scale_factor when one is given), as PyTorch's 'nearest'."""
+    (or 1/scale_factor when one is given and out is neither in nor 2 in), as PyTorch's 'nearest'."""
     x = np.asarray(x, np.float64)
     n, c, h, wd = x.shape
     oh, ow = out_hw
-    if scale is None:
-        src_r = [p * h // oh for p in range(oh)]
-        src_c = [q * wd // ow for q in range(ow)]
-    else:
-        sh, sw = _pair(scale)
-        src_r = [int(math.floor(p / sh)) for p in range(oh)]
-        src_c = [int(math.floor(q / sw)) for q in range(ow)]
+    sh, sw = (None, None) if scale is None else _pair(scale)
+
+    def source(o, n_in, n_out, s):  # PyTorch: a kept size copies, out = 2 in takes o // 2
+        if s is None or n_out in (n_in, 2 * n_in):
+            return o * n_in // n_out
+        return int(math.floor(o / s))
+
+    src_r = [source(p, h, oh, sh) for p in range(oh)]
+    src_c = [source(q, wd, ow, sw) for q in range(ow)]
     y = np.zeros((n, c, oh, ow))
     for p in range(oh):
         for q in range(ow):

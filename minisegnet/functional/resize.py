@@ -12,6 +12,10 @@ every output column mixes input columns, so ``y = A_h @ x @ A_w^T`` with two sma
 * bilinear, ``align_corners=False`` (default): pixels are squares, their centres are aligned,
   src = max((o + 0.5) * in / out - 0.5, 0) (in / out replaced by 1 / scale_factor when given);
   then y = (1 - l) x[i0] + l x[i1] with i0 = floor(src), i1 = min(i0 + 1, in - 1), l = src - i0.
+
+With a ``scale_factor``, an axis whose size does not change (out = floor(in * s) = in, e.g. 3 rows
+times 1.25) is copied, and nearest with out = 2 * in takes floor(o / 2), whatever the factor:
+PyTorch's CPU kernels do the same (its CUDA kernels apply the 1 / scale_factor formula there).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ def _interp_matrix(
     """A (n_out, n_in) with y = A @ x along one axis (the 1-D interpolation as a matrix)."""
     o = xp.arange(n_out)
     a = xp.zeros((n_out, n_in), dtype=dtype)
+    if n_out == n_in or (mode == "nearest" and n_out == 2 * n_in):
+        scale = None  # PyTorch's shortcuts: a kept size is a copy, nearest x2 is o // 2
     if mode == "nearest":
         if scale is None:
             src = (o * n_in) // n_out  # exact integer floor(o * in / out)
