@@ -227,6 +227,60 @@ def test_mse_loss_is_the_mean_square():
     assert math.isclose(F.mse_loss(Tensor(a), b, reduction="sum").item(), 10.0, rel_tol=1e-6)
 
 
+def test_a_target_that_requires_grad_gets_pytorchs_gradient(device):
+    """Oracle sweep: mse_loss's target.grad stayed None (PyTorch: -2 (q - p) / n). The losses
+    PyTorch differentiates in the target do so here too; worked numbers, then gradcheck."""
+    rng = np.random.default_rng(11)
+    q, p = rng.normal(size=(2, 3, 2, 2)), rng.uniform(0.1, 0.5, size=(2, 3, 2, 2))
+    p = p / p.sum(axis=1, keepdims=True)  # a distribution over the classes (soft CE)
+    x = Tensor(q, requires_grad=True, device=device)
+    t = Tensor(p, requires_grad=True, device=device)
+    F.mse_loss(x, t).backward()
+    np.testing.assert_allclose(t.grad.numpy(), -2 * (q - p) / q.size, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (q - p) / q.size, rtol=1e-12)
+    t.grad = None
+    w = np.array([0.5, 1.0, 2.0])
+    F.cross_entropy(x, t, weight=dev(w, device)).backward()  # d/dp_i = -w_i log q_i / (N H W)
+    want = -w.reshape(1, 3, 1, 1) * np_log_softmax(q) / (2 * 2 * 2)
+    np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-12)
+    t.grad = None
+    F.binary_cross_entropy_with_logits(x, t, reduction="sum").backward()  # -log σ + log(1 - σ)
+    np.testing.assert_allclose(t.grad.numpy(), -q, rtol=1e-12, atol=1e-12)
+    losses = [
+        lambda a, b: F.mse_loss(a, b, reduction="sum"),
+        lambda a, b: minisegnet.losses.sse_loss(a, b),
+        lambda a, b: F.cross_entropy(a, b, label_smoothing=0.2, reduction="none"),
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=2.5),
+        lambda a, b: minisegnet.nn.BCEWithLogitsLoss(pos_weight=3.0)(a, b),
+        lambda a, b: minisegnet.nn.MSELoss()(a, b),
+    ]
+    for fn in losses:
+        assert gradcheck(fn, x, t)
+    t32 = Tensor(p.astype(np.float32), requires_grad=True, device=device)
+    F.mse_loss(Tensor(q, device=device), t32).backward()  # the cast to the input's dtype too
+    assert t32.grad.dtype == np.float32
+    np.testing.assert_allclose(t32.grad.numpy(), -2 * (q - p) / q.size, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x, t: F.binary_cross_entropy(minisegnet.sigmoid(x), t),
+        lambda x, t: minisegnet.nn.BCELoss()(minisegnet.sigmoid(x), t),
+        lambda x, t: minisegnet.losses.dice_loss(x, t, from_logits=True),
+        lambda x, t: minisegnet.losses.focal_loss(x, t, from_logits=True),
+    ],
+)
+def test_a_loss_that_treats_its_target_as_a_constant_refuses_one_that_requires_grad(call):
+    x = Tensor(np.zeros((2, 1, 2, 2)), requires_grad=True)
+    t = Tensor(np.full((2, 1, 2, 2), 0.5), requires_grad=True)
+    with pytest.raises(ValueError, match=r"requires grad, but this loss treats its target"):
+        call(x, t)
+    call(x, t.detach()).backward()  # the fix the message names
+    with minisegnet.no_grad():
+        call(x, t)  # no graph: nothing to refuse
+
+
 # ----------------------------------------------------------------------------------------------
 # one_hot
 

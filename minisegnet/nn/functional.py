@@ -144,15 +144,22 @@ def binary_cross_entropy_with_logits(
         L = -w (pos_weight p log σ(z) + (1 - p) log(1 - σ(z)))
 
     ``pos_weight``: a number or an array broadcast against the input (PyTorch's rule: for
-    (N, K, H, W) logits give shape (K, 1, 1) for one weight per class)."""
+    (N, K, H, W) logits give shape (K, 1, 1) for one weight per class). A target Tensor that
+    requires grad gets its gradient, as in PyTorch:
+
+        dL/dp = -w (pos_weight log σ(z) - log(1 - σ(z)))
+    """
     op = "binary_cross_entropy_with_logits"
     _losses._check_reduction(op, reduction)
-    if pos_weight is None:
+    grad_target = _losses.grad_target(target)
+    if pos_weight is None and not grad_target:
         loss = _losses.binary_cross_entropy_with_logits(input, target, reduction="none")
     else:
         x = as_tensor(input)
-        p = _losses._binary_target(op, target, x)
-        pw = as_array(pos_weight) if not isinstance(pos_weight, (int, float)) else pos_weight
+        p = _losses._binary_target(op, target, x, differentiable=True)
+        pt = _losses.target_tensor(target, x) if grad_target else Tensor(p)
+        pw = 1.0 if pos_weight is None else pos_weight
+        pw = as_array(pw) if not isinstance(pw, (int, float)) else pw
         # -log σ(z) and -log(1 - σ(z)): the stable binary cross entropy against all-1 / all-0
         minus_log_p = _losses.binary_cross_entropy_with_logits(
             x, x.xp.ones_like(p), reduction="none"
@@ -160,7 +167,7 @@ def binary_cross_entropy_with_logits(
         minus_log_q = _losses.binary_cross_entropy_with_logits(
             x, x.xp.zeros_like(p), reduction="none"
         )
-        loss = minus_log_p * Tensor(pw * p) + minus_log_q * Tensor(1 - p)
+        loss = minus_log_p * (pt * pw) + minus_log_q * (1 - pt)
     return _weighted(op, loss, weight, reduction)
 
 

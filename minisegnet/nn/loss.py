@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import losses
 from ..autograd import Tensor
+from . import functional as nn_functional
 from .module import Module
 
 __all__ = [
@@ -84,6 +85,10 @@ class BCEWithLogitsLoss(Module):
         self.pos_weight = pos_weight
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
+        if losses.grad_target(target):  # PyTorch's gradient for the target, too
+            return nn_functional.binary_cross_entropy_with_logits(
+                input, target, reduction=self.reduction, pos_weight=self.pos_weight
+            )
         if self.pos_weight is None:
             return losses.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
         return losses.weighted_binary_cross_entropy(
