@@ -72,6 +72,7 @@ OPERATORS = (
     "__neg__",
     "__abs__",
     "__getitem__",
+    "__setitem__",
     "__lt__",
     "__le__",
     "__gt__",
@@ -395,6 +396,38 @@ def test_inplace_on_plain_tensors_and_its_errors():
     assert acc is not before and acc.requires_grad
     acc.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])
+
+
+def test_item_assignment_in_place(device):
+    """x[index] = value (oracle sweep: Tensor had no __setitem__, PyTorch's x[mask] = 0 raised
+    Python's bare "does not support item assignment")."""
+    x = Tensor(np.zeros((3, 4)), device=device)
+    data = x.data
+    x[x == 0] = 2.0  # a bool Tensor mask
+    x[0] = Tensor(np.array([1.0, 2.0, 3.0, 4.0]), device=device)  # a row, from a Tensor
+    x[:, 1] = 7  # a column, a number
+    x[Tensor(np.array([2]), device=device)] = -1.0  # an index Tensor
+    x[np.array([1, 1]), np.array([0, 3])] = np.array([5.0, 6.0])  # index arrays, a NumPy value
+    want = [[1, 7, 3, 4], [5, 7, 2, 6], [-1, -1, -1, -1]]
+    np.testing.assert_array_equal(x.numpy(), want)
+    assert x.data is data  # in place, the same array
+
+
+def test_item_assignment_follows_the_in_place_rules():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"x\[index\] = value: .* F.where\(mask, value, x\)"):
+        w[0] = 3.0
+    with ms.no_grad():
+        w[0] = 3.0  # an initialisation
+    np.testing.assert_array_equal(w.numpy(), [3.0, 2.0])
+    ints = Tensor(np.array([1, 2]))
+    with pytest.raises(TypeError, match=r"a float64 value cannot be written into a int64 tensor"):
+        ints[0] = np.float64(0.5)
+    x = Tensor(np.array([1.0, 2.0]))  # no grad, but saved by Mul for w's gradient
+    y = (x * w).sum()
+    x[1] = 10.0
+    with pytest.raises(RuntimeError, match=r"modified by an in-place operation: Mul's input 0"):
+        y.backward()
 
 
 # ----- creation functions and dtype names at top level -------------------------------------------
