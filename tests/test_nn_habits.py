@@ -34,6 +34,15 @@ def test_clip_grad_norm_scales_by_pytorchs_coefficient_and_returns_the_norm():
     ps = params_with_grads([3.0, 4.0])
     assert float(nn.utils.clip_grad_norm_(ps, 100.0)) == pytest.approx(5.0)
     assert np.array_equal(ps[0].grad.data, [3.0, 4.0])
+    # the norm in the gradients' dtype (oracle sweep: a float64 norm came back as float32,
+    # 45.455230712890625 for 45.455230076810324)
+    ps = params_with_grads([0.1, 0.2])
+    total = nn.utils.clip_grad_norm_(ps, 100.0)
+    assert total.dtype == np.float64
+    assert total.item() == pytest.approx(math.sqrt(0.1**2 + 0.2**2), rel=1e-15)
+    p32 = nn.Parameter(np.zeros(2, np.float32))
+    p32.grad = Tensor(np.array([3.0, 4.0], np.float32))
+    assert nn.utils.clip_grad_norm_([p32], 1.0).dtype == np.float32
 
 
 def test_clip_grad_norm_other_orders_skips_missing_grads_and_single_tensor():
