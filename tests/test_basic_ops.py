@@ -337,6 +337,38 @@ def test_max_splits_the_gradient_on_ties(device):
     assert_close(x.grad, [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_max_with_dim_sends_the_gradient_to_the_returned_index(device):
+    """Oracle sweep: max(x, dim).values split the gradient between tied maxima; PyTorch sends it
+    to the one element whose index it returns (the first maximum), amax splits (above)."""
+    x = T([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]], device)
+    values, indices = F.max(x, dim=1)
+    assert indices.numpy().tolist() == [1, 0]
+    (values * T([1.0, 10.0], device, False)).sum().backward()
+    assert_close(x.grad, [[0.0, 1.0, 0.0], [10.0, 0.0, 0.0]])
+    y = T([[1.0, -1.0], [-1.0, 5.0], [-1.0, 0.0]], device)
+    v, i = F.min(y, dim=0, keepdim=True)
+    assert i.numpy().tolist() == [[1, 0]] and v.shape == (1, 2)
+    (v * T([[2.0, 3.0]], device, False)).sum().backward()
+    assert_close(y.grad, [[0.0, 3.0], [2.0, 0.0], [0.0, 0.0]])
+    z = T(np.random.default_rng(4).standard_normal((2, 3, 4)), device)
+    assert gradcheck(lambda t: F.max(t, dim=-1).values + F.min(t, 2, keepdim=True)[0][..., 0], z)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_maximum_and_minimum_split_the_gradient_half_and_half_on_ties(device):
+    """Oracle sweep: the whole gradient went to the first input on a tie; PyTorch gives each
+    input half (a broadcast scalar input collects its halves)."""
+    a, b = T([1.0, 2.0, 3.0], device), T([1.0, 5.0, 0.0], device)
+    (F.maximum(a, b) * T([2.0, 4.0, 8.0], device, False)).sum().backward()
+    assert_close(a.grad, [1.0, 0.0, 8.0])
+    assert_close(b.grad, [1.0, 4.0, 0.0])
+    c, s = T([0.5, 1.0, 2.0, 1.0], device), T(1.0, device)
+    F.minimum(c, s).sum().backward()
+    assert_close(c.grad, [1.0, 0.5, 0.0, 0.5])
+    assert_close(s.grad, 0.5 + 1.0 + 0.5)
+
+
 @covers("argmax", "argmin")
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", ["argmax", "argmin"])

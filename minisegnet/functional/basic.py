@@ -284,30 +284,39 @@ class ClipFunction(Function):
         return gy * inside
 
 
+def _share(a_wins: Array, tie: Array, gy: Array) -> tuple[Array, Array]:
+    """a's share of the gradient, 1 where a wins, 1/2 on a tie (PyTorch's), b's the rest."""
+    w = a_wins.astype(gy.dtype)
+    w += 0.5 * tie
+    return gy * w, gy * (1 - w)
+
+
 class MaximumFunction(Function):
-    """y = max(a, b) elementwise; the gradient goes to the larger input (to a on ties)."""
+    """y = max(a, b) elementwise; the gradient goes to the larger input, half to each on ties
+    (PyTorch's rule)."""
 
     def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
-        self.save_for_backward(a >= b)
+        self.save_for_backward(a > b, a == b)
         return self.xp.maximum(a, b)
 
     def backward(self, gy: Array) -> tuple[Array, Array]:
-        (a_wins,) = self.saved_tensors
-        return gy * a_wins, gy * ~a_wins
+        a_wins, tie = self.saved_tensors
+        return _share(a_wins, tie, gy)
 
 
 class MinimumFunction(Function):
-    """y = min(a, b) elementwise; the gradient goes to the smaller input (to a on ties)."""
+    """y = min(a, b) elementwise; the gradient goes to the smaller input, half to each on ties
+    (PyTorch's rule)."""
 
     def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
-        self.save_for_backward(a <= b)
+        self.save_for_backward(a < b, a == b)
         return self.xp.minimum(a, b)
 
     def backward(self, gy: Array) -> tuple[Array, Array]:
-        (a_wins,) = self.saved_tensors
-        return gy * a_wins, gy * ~a_wins
+        a_wins, tie = self.saved_tensors
+        return _share(a_wins, tie, gy)
 
 
 class WhereFunction(Function):
@@ -400,6 +409,33 @@ class MaxMinFunction(Function):
         count = hit.sum(axis=self.axes, keepdims=True)
         g = _expand_back(gy, x.shape, self.axes, self.keepdims, self.xp)
         return g * hit / count
+
+
+class MaxMinAlongFunction(Function):
+    """The values of ``max(x, dim)`` / ``min(x, dim)``: y = x at the arg-max along ``dim``; the
+    gradient goes to that one element (the index returned with the values), as PyTorch's."""
+
+    def __init__(self, dim: int, keepdims: bool = False, op: str = "max"):
+        self.dim, self.keepdims, self.op = dim, keepdims, op
+
+    def forward(self, x: Array) -> Array:
+        xp = self.xp
+        self.dim = _norm_axis(self.dim, x.ndim)[0]
+        idx = xp.expand_dims(getattr(x, "arg" + self.op)(axis=self.dim), self.dim)
+        self.save_for_backward(idx)
+        self.in_shape = x.shape
+        y = xp.take_along_axis(x, idx, axis=self.dim)
+        return y if self.keepdims else y.squeeze(self.dim)
+
+    def backward(self, gy: Array) -> Array:
+        xp = self.xp
+        (idx,) = self.saved_tensors
+        n = self.in_shape[self.dim]
+        where = [1] * len(self.in_shape)
+        where[self.dim] = n
+        hit = xp.arange(n).reshape(where) == idx  # one-hot along dim
+        g = gy if self.keepdims else xp.expand_dims(gy, self.dim)
+        return hit * g
 
 
 class ArgMaxFunction(Function):
@@ -919,7 +955,7 @@ def _max_min(
             f"{dim!r}; for several axes use axis=, which returns the values only"
         )
     arg = ArgMaxFunction if op == "max" else ArgMinFunction
-    return ValuesIndices(MaxMinFunction(int(dim), keep, op)(x), arg(int(dim), keep)(x))
+    return ValuesIndices(MaxMinAlongFunction(int(dim), keep, op)(x), arg(int(dim), keep)(x))
 
 
 def max(
@@ -931,8 +967,9 @@ def max(
     keepdims: bool | None = None,
 ) -> Any:
     """The maximum: of everything (``max(x)``), over ``axis`` (NumPy's amax: the values), or along
-    ``dim`` as ``torch.max(x, dim)``: a named tuple ``(values, indices)``; ``max(a, b)`` with two
-    tensors is :func:`maximum`."""
+    ``dim`` as ``torch.max(x, dim)``: a named tuple ``(values, indices)`` (the values' gradient
+    goes to the returned index; over ``axis`` it is split between tied maxima, as ``torch.amax``);
+    ``max(a, b)`` with two tensors is :func:`maximum`."""
     return _max_min("max", x, dim, keepdim, axis, keepdims)
 
 
