@@ -301,6 +301,35 @@ def test_sdpa_fully_masked_row_gives_zeros_and_finite_gradients(device, dtype):
     )
 
 
+def test_sdpa_is_causal_and_torchs_argument_order():
+    """PyTorch's (q, k, v, attn_mask, dropout_p, is_causal, scale) (oracle sweep: the 5th
+    argument was ``scale``, so a positional dropout_p=0.0 silently zeroed the scores)."""
+    rng = np.random.default_rng(7)
+    q, k, v = (
+        rng.standard_normal((2, 3, 2)),
+        rng.standard_normal((2, 4, 2)),
+        rng.standard_normal((2, 4, 3)),
+    )
+    causal = np.tril(np.ones((3, 4), bool))  # query i sees keys 0..i
+    want, _ = ref_attention(q, k, v, causal)
+    y = F.scaled_dot_product_attention(T(q), T(k), T(v), None, 0.0, True)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy()[:, 0], v[:, 0], rtol=1e-12)  # the first sees one key
+    plain, _ = ref_attention(q, k, v)
+    y = F.scaled_dot_product_attention(T(q), T(k), T(v), None, 0.0)  # not scale=0
+    np.testing.assert_allclose(y.numpy(), plain, rtol=1e-12, atol=1e-12)
+    doubled, _ = ref_attention(q * 2 * math.sqrt(2), k, v)  # scale 2 = 2 sqrt(E) / sqrt(E)
+    y = F.scaled_dot_product_attention(T(q), T(k), T(v), scale=2.0)
+    np.testing.assert_allclose(y.numpy(), doubled, rtol=1e-12, atol=1e-12)
+    assert gradcheck(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), T(q), T(k), T(v)
+    )
+    with pytest.raises(ValueError, match=r"dropout_p=0.1: there is no dropout inside this op"):
+        F.scaled_dot_product_attention(T(q), T(k), T(v), dropout_p=0.1)
+    with pytest.raises(ValueError, match=r"give attn_mask or is_causal=True, not both"):
+        F.scaled_dot_product_attention(T(q), T(k), T(v), Tensor(causal), is_causal=True)
+
+
 def test_sdpa_errors():
     q, k = T(np.zeros((2, 3))), T(np.zeros((4, 3)))
     with pytest.raises(ValueError, match=r"need the same S, got shapes \(4, 3\) and \(5, 2\)"):
