@@ -158,6 +158,17 @@ def test_conv2d_padding_same_worked_numbers_and_gradient():
     )
 
 
+def test_conv_transpose2d_takes_pytorchs_positional_order():
+    """F.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation), as torch's
+    (oracle sweep: dilation came before groups, so a positional groups=2 became dilation=2)."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((1, 4, 3, 3)), rng.standard_normal((4, 1, 2, 2)), np.zeros(2)
+    y = F.conv_transpose2d(x, w, b, 2, 1, 1, 2, 1)  # groups 2, dilation 1
+    want = R.conv_transpose2d(x, w, b, 2, 1, 1, dilation=1, groups=2)
+    assert y.shape == want.shape == (1, 2, 5, 5)  # (3 - 1) 2 - 2 + (2 - 1) + 1 + 1
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("where", WHERE)
 @settings(max_examples=6)
 @given(c=conv_params(max_hw=5))

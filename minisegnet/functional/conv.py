@@ -359,8 +359,8 @@ def conv_transpose2d(
     stride: IntOrPair = 1,
     padding: IntOrPair = 0,
     output_padding: IntOrPair = 0,
-    dilation: IntOrPair = 1,
     groups: int = 1,
+    dilation: IntOrPair = 1,
     output_size: IntOrPair | None = None,
 ) -> Tensor:
     """Transposed ("fractionally strided", "deconvolution") 2-D convolution, as in deck 003:
@@ -369,7 +369,8 @@ def conv_transpose2d(
     rows, it does not add zeros.)
 
     ``x`` (N, C_in, H, W), ``weight`` (C_in, C_out/groups, kH, kW), ``bias`` (C_out,) or None.
-    Output size::
+    The arguments are PyTorch's, in its order (``groups`` before ``dilation``, unlike
+    :func:`conv2d`). Output size::
 
         H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1
 
