@@ -137,8 +137,10 @@ def max_unpool2d(x, indices, out_hw):
     return out.reshape(n, c, *out_hw)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Mean over each window; padding counts as zeros and is included in the count (PyTorch)."""
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True, divisor=None):
+    """Mean over each window; padding counts as zeros and is included in the count (PyTorch's
+    default), or not (``count_include_pad=False``: the sum over the window's input pixels divided
+    by their number); ``divisor``: the window sum divided by it."""
     x = np.asarray(x, np.float64)
     (kh, kw) = _pair(kernel_size)
     (sh, sw) = _pair(stride) if stride is not None else (kh, kw)
@@ -148,9 +150,14 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     xpad[:, :, ph : ph + h, pw : pw + wd] = x
     ho, wo = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
     y = np.zeros((n, c, ho, wo))
+    inside = np.zeros((h + 2 * ph, wd + 2 * pw))
+    inside[ph : ph + h, pw : pw + wd] = 1
     for p in range(ho):
         for q in range(wo):
-            y[:, :, p, q] = xpad[:, :, p * sh : p * sh + kh, q * sw : q * sw + kw].mean(axis=(2, 3))
+            rows, cols = slice(p * sh, p * sh + kh), slice(q * sw, q * sw + kw)
+            total = xpad[:, :, rows, cols].sum(axis=(2, 3))
+            count = kh * kw if count_include_pad else inside[rows, cols].sum()
+            y[:, :, p, q] = total / (count if divisor is None else divisor)
     return y
 
 
