@@ -405,10 +405,11 @@ def scaled_dot_product_attention(
     attn_mask: Tensor | Array | None = None,
     dropout_p: float = 0.0,
     is_causal: bool = False,
+    *,
     scale: float | None = None,
 ) -> Tensor:
     """softmax(Q K^T / sqrt(E) + mask) V, as ``torch.nn.functional.scaled_dot_product_attention``
-    (its arguments, in its order; ``scale`` replaces 1 / sqrt(E)).
+    (its arguments, in its order; ``scale``, keyword-only, replaces 1 / sqrt(E)).
 
     Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); leading axes broadcast.
     ``attn_mask`` (broadcasting to (..., L, S)): **boolean, True = the query may attend to
