@@ -349,8 +349,15 @@ def test_bce_with_logits_loss_module_and_pos_weight_by_hand():
     )
     assert float(nn.BCELoss()(Tensor(s), p)) == pytest.approx(plain, rel=1e-6)
     assert float(nn.MSELoss()(Tensor(z), p)) == pytest.approx(((z - p) ** 2).mean())
-    with pytest.raises(TypeError, match="pos_weight must be a number"):
-        nn.BCEWithLogitsLoss(pos_weight=np.ones(2))
+    # PyTorch's weight (first argument) and an array pos_weight (oracle sweep: refused before)
+    w, pw = np.array([[0.5, 2.0], [1.0, 3.0]]), np.array([2.0, 0.5])
+    want = -(w * (pw * p * np.log(s) + (1 - p) * np.log(1 - s))).sum()
+    got = nn.BCEWithLogitsLoss(w, reduction="sum", pos_weight=pw)(Tensor(z), p)
+    assert float(got) == pytest.approx(want, rel=1e-10)
+    want = -(w * (p * np.log(s) + (1 - p) * np.log(1 - s))).mean()
+    assert float(nn.BCELoss(w)(Tensor(s), p)) == pytest.approx(want, rel=1e-6)
+    with pytest.raises(TypeError, match=r"BCEWithLogitsLoss\(reduction='sum'\)"):
+        nn.BCEWithLogitsLoss("sum")
 
 
 def test_region_loss_modules_take_logits_and_match_the_functions():
