@@ -631,5 +631,42 @@ def test_pad_pytorch_tuple_matches_numpy_pad(device, data, value):
     )
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@given(data=st.data())
+def test_pad_negative_pytorch_widths_crop(device, data):
+    """PyTorch's negative widths crop (oracle sweep: they were refused): the reference crops with
+    a slice, then pads the non-negative rest with numpy.pad."""
+    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=3, min_side=2, max_side=4))
+    flat = [data.draw(st.integers(-1, 2)) for _ in range(4)]  # the last two axes
+    x = rng.standard_normal(shape)
+    (l, r), (t, b) = flat[:2], flat[2:]
+    cropped = x[..., max(-t, 0) : shape[-2] - max(-b, 0), max(-l, 0) : shape[-1] - max(-r, 0)]
+    pos = [(0, 0)] * (len(shape) - 2) + [(max(t, 0), max(b, 0)), (max(l, 0), max(r, 0))]
+    got = F.pad(Tensor(x, device=device), tuple(flat), value=1.5)
+    np.testing.assert_array_equal(got.numpy(), np.pad(cropped, pos, constant_values=1.5))
+
+
+def test_pad_negative_worked_numbers_gradient_and_error():
+    x = Tensor(np.arange(12.0).reshape(1, 3, 4), requires_grad=True)
+    y = F.pad(x, (-1, 1, 0, -2))  # drop column 0 and the last 2 rows, one zero column at the end
+    np.testing.assert_array_equal(y.numpy(), [[[1.0, 2.0, 3.0, 0.0]]])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[[0, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0]]])
+    assert gradcheck(lambda t: F.pad(t, (-1, 2, 1, -1), value=0.5), Tensor(x.numpy(), True))
+    with pytest.raises(ValueError, match=r"pad: the negative widths in \(-3, -2, 0, 0\) crop more"):
+        F.pad(x, (-3, -2, 0, 0))
+
+
+def test_cat_and_stack_of_int_and_float_take_the_float_dtype():
+    """Oracle sweep: cat([int64, float32]) gave float64 (NumPy's rule); PyTorch and minisegnet's
+    own rule for mixed operands give float32."""
+    i, f = Tensor(np.array([1, 2])), Tensor(np.array([0.5], np.float32))
+    y = F.cat([i, f])
+    assert y.dtype == np.float32 and y.numpy().tolist() == [1.0, 2.0, 0.5]
+    y = F.stack([Tensor(np.array([1])), f])
+    assert y.dtype == np.float32 and y.numpy().tolist() == [[1.0], [0.5]]
+    assert F.cat([i, Tensor(np.array([0.5]))]).dtype == np.float64  # float64 in, float64 out
+
+
 def test_torch_is_never_imported():
     assert "torch" not in sys.modules

@@ -550,6 +550,16 @@ def _has_int_array(index: Any) -> bool:
     )
 
 
+def _float_like(xs: Sequence[Array]) -> Sequence[Array]:
+    """Integer/bool arrays joined with float ones take the floats' dtype (the rule of ``_match``;
+    NumPy would give float64 for int64 + float32)."""
+    floats = [x.dtype for x in xs if is_float(x.dtype)]
+    if not floats or len(floats) == len(xs):
+        return xs
+    dtype = numpy.result_type(*floats)
+    return [x if is_float(x.dtype) else x.astype(dtype) for x in xs]
+
+
 class ConcatenateFunction(Function):
     """y = [x1, x2, ...] joined along ``axis`` (U-Net's skip concatenation); grad = the slices."""
 
@@ -559,7 +569,7 @@ class ConcatenateFunction(Function):
     def forward(self, *xs: Array) -> Array:
         self.sizes = [x.shape[self.axis] for x in xs]
         try:
-            return self.xp.concatenate(xs, axis=self.axis)
+            return self.xp.concatenate(_float_like(xs), axis=self.axis)
         except ValueError:
             raise ValueError(
                 f"concatenate: shapes {[x.shape for x in xs]} differ outside axis "
@@ -578,7 +588,7 @@ class StackFunction(Function):
         self.axis = axis
 
     def forward(self, *xs: Array) -> Array:
-        return self.xp.stack(xs, axis=self.axis)
+        return self.xp.stack(_float_like(xs), axis=self.axis)
 
     def backward(self, gy: Array) -> tuple[Array, ...]:
         n = gy.shape[self.axis]
@@ -1098,7 +1108,8 @@ def pad(
     ints, or any flat tuple passed as ``pad=``, is ``torch.nn.functional.pad``'s: last dimension
     first, ``(left, right, top, bottom, ...)``. (A positional 2-tuple stays NumPy's, every axis;
     write ``pad=(l, r)`` for PyTorch's last-axis-only meaning.) ``F.pad(x, p, "constant", v)``
-    (PyTorch's argument order) works too; only ``mode="constant"`` exists.
+    (PyTorch's argument order) works too; only ``mode="constant"`` exists. In PyTorch's spelling
+    a negative width crops (``(-1, -1, 0, 0)`` removes the first and last column), as PyTorch's.
     """
     if isinstance(value, str):  # torch's positional order: pad(x, pad, mode, value)
         value, mode = (0.0 if mode == "constant" else mode), value
@@ -1117,7 +1128,24 @@ def pad(
         and all(isinstance(v, (int, numpy.integer)) for v in flat)
     )
     widths = _torch_pad_pairs(flat, x.shape) if torch_style else pad_width
+    if torch_style and builtins.any(v < 0 for pr in widths for v in pr):
+        x, widths = _crop_negative(x, widths, flat)
     return PadFunction(widths, 0.0 if value is None else value)(x)
+
+
+def _crop_negative(
+    x: Tensor, widths: list[tuple[int, int]], pad: Any
+) -> tuple[Tensor, list[tuple[int, int]]]:
+    """PyTorch's negative widths crop: remove that many rows / columns (differentiably, a slice),
+    then pad by the non-negative rest."""
+    cut = [(-builtins.min(lo, 0), -builtins.min(hi, 0)) for lo, hi in widths]
+    if builtins.any(a + b > n for (a, b), n in zip(cut, x.shape)):
+        raise ValueError(
+            f"pad: the negative widths in {tuple(pad)!r} crop more than the tensor of shape "
+            f"{x.shape} holds"
+        )
+    x = getitem(x, tuple(slice(a, n - b) for (a, b), n in zip(cut, x.shape)))
+    return x, [(builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in widths]
 
 
 def _torch_pad_pairs(pad: Any, shape: tuple[int, ...]) -> list[tuple[int, int]]:
