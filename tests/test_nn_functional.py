@@ -282,6 +282,41 @@ def test_a_loss_that_treats_its_target_as_a_constant_refuses_one_that_requires_g
 
 
 # ----------------------------------------------------------------------------------------------
+# the functional forms of the layers (oracle sweep: F.dropout / F.batch_norm were missing)
+
+
+def test_functional_batch_norm_has_pytorchs_signature():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(3, 2, 2, 2))
+    mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+    rm, rv = np.zeros(2), np.ones(2)
+    y = F.batch_norm(Tensor(x), rm, rv, training=True, momentum=0.5)  # weight / bias: 1 / 0
+    want = (x - mean.reshape(1, 2, 1, 1)) / np.sqrt(var.reshape(1, 2, 1, 1) + 1e-5)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(rm, 0.5 * mean, rtol=1e-12)  # updated in place
+    np.testing.assert_allclose(rv, 0.5 + 0.5 * var * 12 / 11, rtol=1e-12)  # unbiased variance
+    w, b = Tensor(np.array([2.0, 3.0])), Tensor(np.array([0.5, -1.0]))
+    y = F.batch_norm(Tensor(x), Tensor(rm), Tensor(rv), w, b)  # eval: the running statistics
+    want = (x - rm.reshape(1, 2, 1, 1)) / np.sqrt(rv.reshape(1, 2, 1, 1) + 1e-5)
+    want = want * np.array([2.0, 3.0]).reshape(1, 2, 1, 1) + np.array([0.5, -1.0]).reshape(
+        1, 2, 1, 1
+    )
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-12)
+    assert gradcheck(lambda t: F.batch_norm(t, None, None, training=True), Tensor(x, True))
+
+
+def test_functional_dropout_has_pytorchs_signature():
+    x = Tensor(np.ones((4, 3, 5, 5)))
+    assert F.dropout(x, 0.5, False) is x and F.dropout2d(x, 0.5, training=False) is x
+    minisegnet.manual_seed(0)
+    y = F.dropout(x, 0.25, inplace=False).numpy()  # training=True by default, as PyTorch's
+    assert set(np.unique(y)) == {0.0, 1 / 0.75} and 0.1 < (y == 0).mean() < 0.4
+    y = F.dropout2d(x, 0.5).numpy()
+    per_channel = y.reshape(4, 3, -1)
+    assert (per_channel.min(-1) == per_channel.max(-1)).all()  # whole channels kept or dropped
+
+
+# ----------------------------------------------------------------------------------------------
 # one_hot
 
 
