@@ -7,6 +7,7 @@ bounds) and without ties (max/min, maximum/minimum), so central differences are 
 
 import numpy as np
 import pytest
+from backends import BACKENDS, running_on
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -367,6 +368,27 @@ def test_maximum_and_minimum_split_the_gradient_half_and_half_on_ties(device):
     F.minimum(c, s).sum().backward()
     assert_close(c.grad, [1.0, 0.5, 0.0, 0.5])
     assert_close(s.grad, 0.5 + 1.0 + 0.5)
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+def test_tie_rules_negative_pad_and_item_assignment_on_every_backend(where):
+    """The oracle sweep's new paths (take_along_axis, the tie shares, the crop, __setitem__) on
+    the fake GPU backend too."""
+    with running_on(where) as device:
+        x = T([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]], device)
+        F.max(x, dim=1).values.sum().backward()
+        assert_close(x.grad, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+        a, b = T([1.0, 2.0], device), T([1.0, 0.0], device)
+        F.maximum(a, b).sum().backward()
+        assert_close(a.grad, [0.5, 1.0])
+        y = F.pad(T(np.arange(6.0).reshape(2, 3), device, False), pad=(-1, 1))
+        assert y.device == device
+        assert_close(y, [[1.0, 2.0, 0.0], [4.0, 5.0, 0.0]])
+        z = T(np.zeros(3), device, False)
+        z[z == 0] = 2.0
+        z[Tensor(np.array([1]), device=device)] = -1.0
+        assert z.device == device
+        assert_close(z, [2.0, -1.0, 2.0])
 
 
 @covers("argmax", "argmin")

@@ -141,6 +141,19 @@ def test_avg_pool_count_include_pad_false_and_divisor_override(c, divisor):
     gradcheck(lambda a: F.avg_pool2d(a, k, s, p, False, False, divisor), x, name="avg_pool2d")
 
 
+@pytest.mark.parametrize("where", BACKENDS)
+def test_avg_pool_count_include_pad_false_on_every_backend(where):
+    x = np.random.default_rng(3).standard_normal((2, 2, 5, 4))
+    want = R.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+    with running_on(where) as device:
+        xt = Tensor(x, requires_grad=True, device=device)
+        y = F.avg_pool2d(xt, 3, 2, 1, count_include_pad=False)
+        assert y.device == device
+        y.sum().backward()
+        assert xt.grad.device == device
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
 def test_avg_pool_count_include_pad_worked_numbers_and_modules():
     """[[1, 2], [3, 4]], 2x2 windows, stride 2, padding 1: the corner window holds one input
     pixel: 1 / 4 with the padding counted, 1 / 1 without it, 1 / 2 with divisor_override=2."""
