@@ -209,16 +209,20 @@ def interpolate_bilinear(x, out_hw, align_corners, scale=None):
 
 def interpolate_nearest(x, out_hw, scale=None):
     """Output pixel (p, q) copies input pixel (floor(p * s_h), floor(q * s_w)), s = in/out
-    (or 1/scale_factor when one is given and out is neither in nor 2 in), as PyTorch's 'nearest'."""
+    (or 1/scale_factor when one is given; out = in and out = 2 in exactly), as PyTorch's
+    'nearest', whose products are float32."""
     x = np.asarray(x, np.float64)
     n, c, h, wd = x.shape
     oh, ow = out_hw
     sh, sw = (None, None) if scale is None else _pair(scale)
 
     def source(o, n_in, n_out, s):  # PyTorch: a kept size copies, out = 2 in takes o // 2
-        if s is None or n_out in (n_in, 2 * n_in):
+        if n_out in (n_in, 2 * n_in):
             return o * n_in // n_out
-        return int(math.floor(o / s))
+        # else floor(o * in / out) (or o / scale_factor), with PyTorch's float32 arithmetic
+        f32 = np.float32
+        scale = f32(n_in) / f32(n_out) if s is None else f32(1.0 / s)
+        return int(math.floor(f32(o) * scale))
 
     src_r = [source(p, h, oh, sh) for p in range(oh)]
     src_c = [source(q, wd, ow, sw) for q in range(ow)]

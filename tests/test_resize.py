@@ -70,6 +70,24 @@ def test_scale_factor_keeping_a_size_copies_and_nearest_doubling_halves(device):
     np.testing.assert_allclose(y[0, 0, :, 0], np.minimum(src, 3) * 3, atol=1e-12)
 
 
+@settings(max_examples=30)
+@given(st.integers(1, 60), st.integers(1, 150))
+def test_nearest_large_sizes_pick_pytorchs_float32_indices(n_in, n_out):
+    x = rand((1, 1, 1, n_in), 3)
+    np.testing.assert_array_equal(
+        F.interpolate(x, size=(1, n_out)).numpy(), R.interpolate_nearest(x, (1, n_out))
+    )
+
+
+def test_nearest_index_is_pytorchs_float32_product():
+    """Oracle sweep: 2 -> 82 columns, o = 41: float32(41) * (float32(2) / float32(82)) =
+    0.99999994, so PyTorch copies column 0 where exact arithmetic gives 41 * 2 / 82 = 1."""
+    x = np.array([[[[10.0, 20.0]]]])
+    y = F.interpolate(x, size=(1, 82)).numpy()[0, 0, 0]
+    assert y[40] == 10.0 and y[41] == 10.0 and y[42] == 20.0
+    assert (y == 10.0).sum() == 42  # columns 0..41
+
+
 @pytest.mark.parametrize("hw, sf", [((1, 4), 0.5), ((3, 1), 0.75), ((1, 1), 0.5)])
 def test_scale_factor_to_an_empty_output_is_an_error(hw, sf):
     with pytest.raises(ValueError, match="interpolate: scale_factor"):
