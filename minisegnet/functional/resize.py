@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy
 
+from .. import backend
 from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
 from ..backend import Array
 from ..validation import is_float
@@ -56,8 +57,9 @@ def _nearest_source(n_in: int, n_out: int, scale: float | None, xp: Any) -> Any:
 
 def _is_repeat(n_in: int, n_out: int, scale: float | None) -> bool:
     """Whether nearest copies blocks of n_out / n_in (then the op is a plain repeat)."""
-    src = _nearest_source(n_in, n_out, scale, numpy)
-    return bool((src == numpy.arange(n_out) // (n_out // n_in)).all())
+    host = backend.xp_for("cpu")  # a few host indices, whatever the device of the data
+    src = _nearest_source(n_in, n_out, scale, host)
+    return bool((src == host.arange(n_out) // (n_out // n_in)).all())
 
 
 def _interp_matrix(
