@@ -98,7 +98,7 @@ x = ms.Tensor(X)
 check("F.scaled_dot_product_attention", F.scaled_dot_product_attention(x, x, x), out_hand,
       atol=1e-12, ref="by hand")
 check("F.attention_weights", F.attention_weights(x, x), P_hand, atol=1e-12, ref="by hand")
-mha = nn.MultiheadAttention(E, num_heads=1).double()
+mha = nn.MultiheadAttention(E, num_heads=1, batch_first=True).double()
 mha.in_proj_weight.data[...] = np.concatenate([np.eye(E)] * 3)  # W_q = W_k = W_v = I
 mha.in_proj_bias.data[...] = 0
 mha.out_proj.weight.data[...] = np.eye(E)
@@ -150,7 +150,7 @@ check("row 2 sees no key: zeros", F.scaled_dot_product_attention(x, x, x, ms.Ten
 # %%
 section("5. Random projections, two heads")
 ms.manual_seed(0)
-mha2 = nn.MultiheadAttention(E, num_heads=2).double()
+mha2 = nn.MultiheadAttention(E, num_heads=2, batch_first=True).double()
 out2, attn2 = mha2(x[None], x[None], x[None])
 Wq, Wk, Wv = np.split(mha2.in_proj_weight.numpy(), 3)
 q, k, v = X @ Wq.T, X @ Wk.T, X @ Wv.T

@@ -356,6 +356,28 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return _F.getitem(self, index)
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``x[index] = value`` in place (slices, integers, masks, index arrays; ``value`` a
+        number, array or Tensor broadcast to the selection), with the rule of the other in-place
+        ops: for a tensor no graph is being recorded for. A differentiable masked write makes a
+        new tensor instead: ``x = F.where(mask, value, x)``."""
+        op = "x[index] = value"
+        if self.requires_grad and _grad_enabled:
+            raise RuntimeError(
+                f"{op}: the tensor (shape {self.shape}) requires grad, and minisegnet records no "
+                "graph for item assignment; write x = F.where(mask, value, x) (differentiable), "
+                "or assign under `with minisegnet.no_grad():` (an initialisation)"
+            )
+        v = value.data if isinstance(value, Tensor) else value
+        v = backend.to_device(self.xp.asarray(v), self.device)
+        if not numpy.can_cast(v.dtype, self.dtype, casting="same_kind"):
+            raise TypeError(
+                f"{op}: a {v.dtype} value cannot be written into a {self.dtype} tensor; "
+                "convert the value first"
+            )
+        mark_modified(self)  # a live graph that saved this array will refuse its backward
+        self.data[_F.basic._index_to(index, self.device)] = v
+
     # comparisons: elementwise, a bool tensor outside the graph (== is not identity: see __hash__)
     def _compare(self, other: Any, op: str) -> Tensor:
         other = other.data if isinstance(other, Tensor) else other
@@ -834,6 +856,22 @@ def _root(a: Any) -> Any:
     return a
 
 
+def _relockable(r: Any) -> bool:
+    """Whether NumPy will let ``r`` be made writeable again after :func:`_hold` locks it: always
+    when it owns its memory; for memory lent by another object (``r.base``: a torch tensor's
+    ``.numpy()``, an ``__array_interface__`` exporter) only when that object hands out a
+    writable buffer -- NumPy's own test. Such arrays are not locked (the version counter still
+    catches in-place Tensor ops); locking them would leave the user's array read-only for good
+    and make ``backward()`` fail ("cannot set WRITEABLE flag to True")."""
+    if r.base is None:
+        return True
+    try:
+        with memoryview(r.base) as view:
+            return not view.readonly
+    except (TypeError, ValueError, BufferError):
+        return False
+
+
 def _hold(fn: Function, arrays: Sequence[tuple[Any, str]]) -> tuple:
     """Register the user-reachable arrays (inputs' and outputs' ``.data``) that ``fn`` saved.
 
@@ -857,7 +895,7 @@ def _hold(fn: Function, arrays: Sequence[tuple[Any, str]]) -> tuple:
         entry = _SAVED.get(id(r))
         if entry is None:
             entry = _SAVED[id(r)] = _Saved(r)
-            if type(r) is numpy.ndarray and r.flags.writeable:
+            if type(r) is numpy.ndarray and r.flags.writeable and _relockable(r):
                 r.flags.writeable = False  # a raw write now raises at the write
                 entry.locked = True
         entry.count += 1

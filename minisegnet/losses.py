@@ -22,6 +22,11 @@ One channel (N, 1, H, W) is the binary convention everywhere (losses and
 :mod:`minisegnet.metrics`): the foreground score, a probability p̂ in [0, 1] (or a logit with
 ``from_logits=True``), label 1 the foreground; the metrics label a pixel 1 where p̂ > 0.5.
 
+Targets are constants, as labels are: a target Tensor that requires grad is refused with an error
+(pass ``target.detach()``), except where PyTorch passes a gradient to it and so does minisegnet:
+:func:`mse_loss` / :func:`sse_loss`, :func:`cross_entropy` with a soft target, and
+:func:`minisegnet.nn.functional.binary_cross_entropy_with_logits`.
+
 Probabilities are clamped from below at ``eps`` inside logarithms (p̂ = 0 or 1 gives a finite
 loss and a finite gradient); logits go through log-softmax / log-sigmoid (finite for ±1e4).
 """
@@ -35,7 +40,7 @@ import numpy
 
 from . import backend
 from . import functional as F
-from .autograd import Function, Tensor, as_tensor
+from .autograd import Function, Tensor, as_tensor, is_grad_enabled
 from .backend import Array
 from .validation import as_array, check_labels, is_float, scalar_like
 
@@ -93,7 +98,26 @@ def _float_input(op: str, x: Any, min_ndim: int = 0) -> Tensor:
     return x
 
 
-def _target(op: str, target: Any, x: Tensor) -> Any:
+def grad_target(target: Any) -> bool:
+    """Whether ``target`` is a Tensor asking for a gradient (``requires_grad``, in grad mode)."""
+    return isinstance(target, Tensor) and target.requires_grad and is_grad_enabled()
+
+
+def target_tensor(target: Tensor, x: Tensor) -> Tensor:
+    """A target that requires grad, in the input's dtype (the cast is differentiable)."""
+    return target if target.dtype == x.dtype else F.to(target, dtype=x.dtype)
+
+
+def _target(op: str, target: Any, x: Tensor, differentiable: bool = False) -> Any:
+    """The target's array (checked to be on the input's device). A target that requires grad is
+    refused unless the loss passes its gradient on (``differentiable``)."""
+    if not differentiable and grad_target(target):
+        raise ValueError(
+            f"{op}: the target (shape {tuple(target.shape)}) requires grad, but this loss treats "
+            "its target as a constant: no gradient would reach it. Pass target.detach() "
+            "(mse_loss, sse_loss, cross_entropy with a soft target and "
+            "nn.functional.binary_cross_entropy_with_logits do pass a gradient to the target)"
+        )
     if isinstance(target, (list, tuple)):  # plain numbers go to the input's device
         return x.xp.asarray(target)
     t = as_array(target)
@@ -286,7 +310,8 @@ def cross_entropy(
     * ``target``: integer labels (N, H, W) / (N,) in [0, K), or a one-hot / soft target of the
       input's shape: at every pixel a distribution over the classes (entries in [0, 1] summing to
       1, or all 0 to leave the pixel out; anything else is refused), and then ``ignore_index`` is
-      not allowed;
+      not allowed; a soft target Tensor that requires grad gets d/dp_i = -log q_i (times the
+      weights and the reduction's scale), as in PyTorch;
     * K >= 2 channels: one channel is refused (softmax over one class is 1, the loss would be 0);
       a binary foreground map goes to :func:`binary_cross_entropy_with_logits`;
     * ``weight``: per-class weights w (K,): pixel loss -w_y log q_y;
@@ -301,7 +326,7 @@ def cross_entropy(
     _check_unit_interval(op, "label_smoothing", label_smoothing)
     x = _float_input(op, input, min_ndim=2)
     _check_multi_class(op, x)
-    t = _target(op, target, x)
+    t = _target(op, target, x, differentiable=True)  # a soft target may require grad
     k = x.shape[1]
     w = _class_weight(op, weight, k, x)
     if t.shape == x.shape:  # one-hot / soft target
@@ -312,7 +337,7 @@ def cross_entropy(
                 f"{tuple(t.shape)}; pass labels, or zero the ignored pixels' targets"
             )
         _check_soft_target(op, t)
-        p = t.astype(x.dtype)
+        p: Any = target_tensor(target, x) if grad_target(target) else t.astype(x.dtype)
         if label_smoothing:
             p = (1 - label_smoothing) * p + label_smoothing / k
         if w is not None:
@@ -413,8 +438,8 @@ class BinaryFocalFamilyWithLogitsFunction(Function):
         return gy * (a * y * pos + b * (1 - y) * neg)
 
 
-def _binary_target(op: str, target: Any, x: Tensor) -> Any:
-    t = _target(op, target, x)
+def _binary_target(op: str, target: Any, x: Tensor, differentiable: bool = False) -> Any:
+    t = _target(op, target, x, differentiable)
     if t.shape != x.shape:
         raise _shape_error(
             op,
@@ -826,9 +851,11 @@ def jaccard_loss(
 
 
 def _dense_target(op: str, target: Any, x: Tensor) -> Any:
-    t = _target(op, target, x)
+    """The target of (input - target)^2: an array, or the target Tensor itself when it requires
+    grad (the squared error passes its gradient on, as PyTorch's)."""
+    t = _target(op, target, x, differentiable=True)
     if t.shape == x.shape:
-        return t.astype(x.dtype)
+        return target_tensor(target, x) if grad_target(target) else t.astype(x.dtype)
     if x.ndim >= 2 and t.shape == _label_shape(x):
         k = x.shape[1]
         check_labels(op, t, max(k, 2))
@@ -847,7 +874,8 @@ def sse_loss(input: Any, target: Any, reduction: str = "sum") -> Tensor:
     """Sum of squared error (deck 000): SSE = Σ_pixels Σ_i (q_i - p_i)^2.
 
     ``input`` q: predicted probabilities (e.g. ``softmax(logits)``); ``target`` p: a map of the
-    input's shape, or integer labels (N, H, W), which are one-hot encoded. ``reduction="sum"``
+    input's shape (a Tensor that requires grad gets d/dp = -2 (q - p), as in PyTorch), or integer
+    labels (N, H, W), which are one-hot encoded. ``reduction="sum"``
     by default (the deck's SSE); "mean" is :func:`mse_loss`; "none" gives (q - p)^2 per element.
     """
     op = "sse_loss"

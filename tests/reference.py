@@ -137,8 +137,10 @@ def max_unpool2d(x, indices, out_hw):
     return out.reshape(n, c, *out_hw)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Mean over each window; padding counts as zeros and is included in the count (PyTorch)."""
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True, divisor=None):
+    """Mean over each window; padding counts as zeros and is included in the count (PyTorch's
+    default), or not (``count_include_pad=False``: the sum over the window's input pixels divided
+    by their number); ``divisor``: the window sum divided by it."""
     x = np.asarray(x, np.float64)
     (kh, kw) = _pair(kernel_size)
     (sh, sw) = _pair(stride) if stride is not None else (kh, kw)
@@ -148,9 +150,14 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     xpad[:, :, ph : ph + h, pw : pw + wd] = x
     ho, wo = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
     y = np.zeros((n, c, ho, wo))
+    inside = np.zeros((h + 2 * ph, wd + 2 * pw))
+    inside[ph : ph + h, pw : pw + wd] = 1
     for p in range(ho):
         for q in range(wo):
-            y[:, :, p, q] = xpad[:, :, p * sh : p * sh + kh, q * sw : q * sw + kw].mean(axis=(2, 3))
+            rows, cols = slice(p * sh, p * sh + kh), slice(q * sw, q * sw + kw)
+            total = xpad[:, :, rows, cols].sum(axis=(2, 3))
+            count = kh * kw if count_include_pad else inside[rows, cols].sum()
+            y[:, :, p, q] = total / (count if divisor is None else divisor)
     return y
 
 
@@ -172,7 +179,7 @@ def _source(o, n_in, n_out, align_corners, scale=None):
     """PyTorch's source coordinate of output pixel o (bilinear)."""
     if align_corners:
         return 0.0 if n_out == 1 else o * (n_in - 1) / (n_out - 1)
-    s = n_in / n_out if scale is None else 1.0 / scale
+    s = n_in / n_out if scale is None or n_in == n_out else 1.0 / scale  # kept size: a copy
     return max((o + 0.5) * s - 0.5, 0.0)
 
 
@@ -202,17 +209,23 @@ def interpolate_bilinear(x, out_hw, align_corners, scale=None):
 
 def interpolate_nearest(x, out_hw, scale=None):
     """Output pixel (p, q) copies input pixel (floor(p * s_h), floor(q * s_w)), s = in/out
-    (or 1/scale_factor when one is given), as PyTorch's 'nearest'."""
+    (or 1/scale_factor when one is given; out = in and out = 2 in exactly), as PyTorch's
+    'nearest', whose products are float32."""
     x = np.asarray(x, np.float64)
     n, c, h, wd = x.shape
     oh, ow = out_hw
-    if scale is None:
-        src_r = [p * h // oh for p in range(oh)]
-        src_c = [q * wd // ow for q in range(ow)]
-    else:
-        sh, sw = _pair(scale)
-        src_r = [int(math.floor(p / sh)) for p in range(oh)]
-        src_c = [int(math.floor(q / sw)) for q in range(ow)]
+    sh, sw = (None, None) if scale is None else _pair(scale)
+
+    def source(o, n_in, n_out, s):  # PyTorch: a kept size copies, out = 2 in takes o // 2
+        if n_out in (n_in, 2 * n_in):
+            return o * n_in // n_out
+        # else floor(o * in / out) (or o / scale_factor), with PyTorch's float32 arithmetic
+        f32 = np.float32
+        scale = f32(n_in) / f32(n_out) if s is None else f32(1.0 / s)
+        return int(math.floor(f32(o) * scale))
+
+    src_r = [source(p, h, oh, sh) for p in range(oh)]
+    src_c = [source(q, wd, ow, sw) for q in range(ow)]
     y = np.zeros((n, c, oh, ow))
     for p in range(oh):
         for q in range(ow):

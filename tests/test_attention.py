@@ -301,6 +301,35 @@ def test_sdpa_fully_masked_row_gives_zeros_and_finite_gradients(device, dtype):
     )
 
 
+def test_sdpa_is_causal_and_torchs_argument_order():
+    """PyTorch's (q, k, v, attn_mask, dropout_p, is_causal, scale) (oracle sweep: the 5th
+    argument was ``scale``, so a positional dropout_p=0.0 silently zeroed the scores)."""
+    rng = np.random.default_rng(7)
+    q, k, v = (
+        rng.standard_normal((2, 3, 2)),
+        rng.standard_normal((2, 4, 2)),
+        rng.standard_normal((2, 4, 3)),
+    )
+    causal = np.tril(np.ones((3, 4), bool))  # query i sees keys 0..i
+    want, _ = ref_attention(q, k, v, causal)
+    y = F.scaled_dot_product_attention(T(q), T(k), T(v), None, 0.0, True)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.numpy()[:, 0], v[:, 0], rtol=1e-12)  # the first sees one key
+    plain, _ = ref_attention(q, k, v)
+    y = F.scaled_dot_product_attention(T(q), T(k), T(v), None, 0.0)  # not scale=0
+    np.testing.assert_allclose(y.numpy(), plain, rtol=1e-12, atol=1e-12)
+    doubled, _ = ref_attention(q * 2 * math.sqrt(2), k, v)  # scale 2 = 2 sqrt(E) / sqrt(E)
+    y = F.scaled_dot_product_attention(T(q), T(k), T(v), scale=2.0)
+    np.testing.assert_allclose(y.numpy(), doubled, rtol=1e-12, atol=1e-12)
+    assert gradcheck(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), T(q), T(k), T(v)
+    )
+    with pytest.raises(ValueError, match=r"dropout_p=0.1: there is no dropout inside this op"):
+        F.scaled_dot_product_attention(T(q), T(k), T(v), dropout_p=0.1)
+    with pytest.raises(ValueError, match=r"give attn_mask or is_causal=True, not both"):
+        F.scaled_dot_product_attention(T(q), T(k), T(v), Tensor(causal), is_causal=True)
+
+
 def test_sdpa_errors():
     q, k = T(np.zeros((2, 3))), T(np.zeros((4, 3)))
     with pytest.raises(ValueError, match=r"need the same S, got shapes \(4, 3\) and \(5, 2\)"):
@@ -351,7 +380,7 @@ def ref_mha(m, q, k, v, allowed=None):
 )
 def test_multihead_attention_matches_per_head_reference(device, heads, L, S, self_attention, seed):
     ms.manual_seed(seed)
-    m = nn.MultiheadAttention(4, heads).double()
+    m = nn.MultiheadAttention(4, heads, batch_first=True).double()
     m.in_proj_bias.data[...] = randn(12, seed)
     m.out_proj.bias.data[...] = randn(4, seed + 1)
     m.to(device)
@@ -386,7 +415,7 @@ def test_multihead_attention_parameters_are_named_and_shaped_as_pytorch():
 def test_multihead_attention_boolean_mask_true_means_may_not_attend():
     """torch.nn.MultiheadAttention's convention, the opposite of scaled_dot_product_attention's."""
     ms.manual_seed(0)
-    m = nn.MultiheadAttention(4, 2).double()
+    m = nn.MultiheadAttention(4, 2, batch_first=True).double()
     x = T(randn((1, 3, 4)), grad=False)
     forbidden = np.array([[False, True, True], [False, False, True], [True, True, True]])
     y, w = m(x, x, x, attn_mask=Tensor(forbidden))
@@ -404,15 +433,41 @@ def test_multihead_attention_boolean_mask_true_means_may_not_attend():
 
 def test_multihead_attention_layouts():
     ms.manual_seed(0)
-    m = nn.MultiheadAttention(4, 2, batch_first=False).double()
+    m = nn.MultiheadAttention(4, 2).double()  # PyTorch's default: sequence first
+    assert m.batch_first is False
     x = randn((3, 2, 4))  # (L, N, E)
     y, w = m(T(x), T(x), T(x))
+    m.batch_first = True  # the same layer on (N, L, E): the same numbers, transposed
+    yb, wb = m(T(x.transpose(1, 0, 2)), T(x.transpose(1, 0, 2)), T(x.transpose(1, 0, 2)))
+    np.testing.assert_allclose(yb.numpy(), y.numpy().transpose(1, 0, 2), rtol=1e-12)
+    np.testing.assert_allclose(wb.numpy(), w.numpy(), rtol=1e-12)
+    m.batch_first = False
     assert y.shape == (3, 2, 4) and w.shape == (2, 3, 3)
     y1, w1 = m(T(x[:, 0]), T(x[:, 0]), T(x[:, 0]))  # unbatched (L, E)
     np.testing.assert_allclose(y1.numpy(), y.numpy()[:, 0], rtol=1e-12)
     assert w1.shape == (3, 3)
     with pytest.raises(ValueError, match=r"attn_mask must be \(3, 3\) or \(4, 3, 3\)"):
         m(T(x), T(x), T(x), attn_mask=Tensor(np.zeros((2, 3), bool)))
+
+
+def test_multihead_attention_dropout_is_pytorchs_third_argument():
+    """Oracle sweep: MultiheadAttention(64, 8, 0.1) set bias=0.1 (PyTorch: dropout=0.1), and the
+    default layout was batch first (PyTorch: sequence first)."""
+    ms.manual_seed(0)
+    m = nn.MultiheadAttention(4, 2, 0.5, batch_first=True).double()
+    assert m.dropout == 0.5 and m.in_proj_bias is not None
+    x = T(randn((2, 3, 4)), grad=False)
+    m.eval()
+    _, w_ref = m(x, x, x, average_attn_weights=False)  # eval: no dropout
+    np.testing.assert_allclose(w_ref.numpy().sum(-1), 1.0, rtol=1e-12)
+    m.train()
+    _, w = m(x, x, x, average_attn_weights=False)
+    kept = w.numpy() != 0
+    assert kept.any() and (~kept).any()  # some weights dropped, the rest scaled by 1 / (1 - p)
+    np.testing.assert_allclose(w.numpy()[kept], 2 * w_ref.numpy()[kept], rtol=1e-12)
+    assert m(x, x, x, need_weights=False)[1] is None
+    with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\), got True"):
+        nn.MultiheadAttention(4, 2, True)
 
 
 # ----------------------------------------------------------------------------------------------

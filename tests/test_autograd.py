@@ -601,3 +601,35 @@ def test_an_op_that_saves_nothing_has_empty_saved_tensors():
     y = x + 1.0
     assert y.creator.saved_tensors == ()
     assert x.data.flags.writeable  # Add saves nothing: nothing locked
+
+
+class _Lent:
+    """Lends another array's memory through ``__array_interface__`` (as torch's ``.numpy()`` and
+    image libraries do): NumPy cannot make such a view writeable again once it is read-only."""
+
+    def __init__(self, a):
+        self.a, self.__array_interface__ = a, a.__array_interface__
+
+
+def test_saved_arrays_on_lent_memory_are_not_locked_and_backward_works():
+    # oracle sweep: max_unpool2d's backward failed with "cannot set WRITEABLE flag to True"
+    # when its input came from torch's .numpy() (the lock could not be undone)
+    owner = np.array([1.0, 2.0, 3.0])
+    lent = np.asarray(_Lent(owner))
+    assert lent.base is not None and lent.flags.writeable
+    x = Tensor(lent, requires_grad=True)
+    y = x * x
+    assert x.data.flags.writeable  # not locked: it could never be unlocked
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0, 6.0])
+    assert x.data.flags.writeable and ms.autograd.saved_by(x) == []
+    x.data[0] = 7.0  # still the user's writeable array
+    assert owner[0] == 7.0
+    # memory lent by a writable buffer (bytearray) is locked and given back as before
+    b = np.frombuffer(bytearray(np.array([1.0, 2.0]).tobytes()))
+    xb = Tensor(b, requires_grad=True)
+    yb = xb * xb
+    assert not xb.data.flags.writeable
+    yb.sum().backward()
+    assert xb.data.flags.writeable
+    np.testing.assert_array_equal(xb.grad.numpy(), [2.0, 4.0])

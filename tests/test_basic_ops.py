@@ -7,6 +7,7 @@ bounds) and without ties (max/min, maximum/minimum), so central differences are 
 
 import numpy as np
 import pytest
+from backends import BACKENDS, running_on
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -335,6 +336,59 @@ def test_max_splits_the_gradient_on_ties(device):
     x = T([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], device)
     F.max(x, axis=1).sum().backward()
     assert_close(x.grad, [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_max_with_dim_sends_the_gradient_to_the_returned_index(device):
+    """Oracle sweep: max(x, dim).values split the gradient between tied maxima; PyTorch sends it
+    to the one element whose index it returns (the first maximum), amax splits (above)."""
+    x = T([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]], device)
+    values, indices = F.max(x, dim=1)
+    assert indices.numpy().tolist() == [1, 0]
+    (values * T([1.0, 10.0], device, False)).sum().backward()
+    assert_close(x.grad, [[0.0, 1.0, 0.0], [10.0, 0.0, 0.0]])
+    y = T([[1.0, -1.0], [-1.0, 5.0], [-1.0, 0.0]], device)
+    v, i = F.min(y, dim=0, keepdim=True)
+    assert i.numpy().tolist() == [[1, 0]] and v.shape == (1, 2)
+    (v * T([[2.0, 3.0]], device, False)).sum().backward()
+    assert_close(y.grad, [[0.0, 3.0], [2.0, 0.0], [0.0, 0.0]])
+    z = T(np.random.default_rng(4).standard_normal((2, 3, 4)), device)
+    assert gradcheck(lambda t: F.max(t, dim=-1).values + F.min(t, 2, keepdim=True)[0][..., 0], z)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_maximum_and_minimum_split_the_gradient_half_and_half_on_ties(device):
+    """Oracle sweep: the whole gradient went to the first input on a tie; PyTorch gives each
+    input half (a broadcast scalar input collects its halves)."""
+    a, b = T([1.0, 2.0, 3.0], device), T([1.0, 5.0, 0.0], device)
+    (F.maximum(a, b) * T([2.0, 4.0, 8.0], device, False)).sum().backward()
+    assert_close(a.grad, [1.0, 0.0, 8.0])
+    assert_close(b.grad, [1.0, 4.0, 0.0])
+    c, s = T([0.5, 1.0, 2.0, 1.0], device), T(1.0, device)
+    F.minimum(c, s).sum().backward()
+    assert_close(c.grad, [1.0, 0.5, 0.0, 0.5])
+    assert_close(s.grad, 0.5 + 1.0 + 0.5)
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+def test_tie_rules_negative_pad_and_item_assignment_on_every_backend(where):
+    """The oracle sweep's new paths (take_along_axis, the tie shares, the crop, __setitem__) on
+    the fake GPU backend too."""
+    with running_on(where) as device:
+        x = T([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]], device)
+        F.max(x, dim=1).values.sum().backward()
+        assert_close(x.grad, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+        a, b = T([1.0, 2.0], device), T([1.0, 0.0], device)
+        F.maximum(a, b).sum().backward()
+        assert_close(a.grad, [0.5, 1.0])
+        y = F.pad(T(np.arange(6.0).reshape(2, 3), device, False), pad=(-1, 1))
+        assert y.device == device
+        assert_close(y, [[1.0, 2.0, 0.0], [4.0, 5.0, 0.0]])
+        z = T(np.zeros(3), device, False)
+        z[z == 0] = 2.0
+        z[Tensor(np.array([1]), device=device)] = -1.0
+        assert z.device == device
+        assert_close(z, [2.0, -1.0, 2.0])
 
 
 @covers("argmax", "argmin")

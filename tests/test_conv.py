@@ -121,6 +121,54 @@ def test_conv_transpose_is_the_adjoint_of_conv(where, c):
     assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs))
 
 
+def _same_reference(x, w, b, d, g):
+    """'same' by hand: pad the total d (k - 1) as floor(total / 2) before, the rest after."""
+    tot = [di * (ki - 1) for di, ki in zip(d, w.shape[2:])]
+    xp = np.pad(x, ((0, 0), (0, 0)) + tuple((t // 2, t - t // 2) for t in tot))
+    return R.conv2d(xp, w, b, 1, 0, d, g)
+
+
+@settings(max_examples=20)
+@given(c=conv_params(max_hw=6))
+def test_conv2d_padding_same_and_valid_strings(c):
+    """PyTorch's F.conv2d(padding='same' / 'valid') (oracle sweep: they were refused)."""
+    x, w, b = _arrays(c)
+    d, g = c["d"], c["g"]
+    y = F.conv2d(x, w, b, padding="same", dilation=d, groups=g)
+    assert y.shape[2:] == x.shape[2:]
+    np.testing.assert_allclose(y.numpy(), _same_reference(x, w, b, d, g), rtol=1e-10, atol=1e-10)
+    assume(all(n >= di * (k - 1) + 1 for n, di, k in zip(c["hw"], d, c["k"])))
+    y = F.conv2d(x, w, b, padding="valid", dilation=d, groups=g)
+    np.testing.assert_allclose(y.numpy(), R.conv2d(x, w, b, 1, 0, d, g), rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_padding_same_worked_numbers_and_gradient():
+    """A 1x2 kernel [1, 10] on the row [1, 2, 3]: total padding 1, all of it on the right:
+    [1 + 20, 2 + 30, 3 + 0] = [21, 32, 3]."""
+    x = np.array([[[[1.0, 2.0, 3.0]]]])
+    w = np.array([[[[1.0, 10.0]]]])
+    np.testing.assert_allclose(F.conv2d(x, w, padding="same").numpy(), [[[[21.0, 32.0, 3.0]]]])
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((1, 2, 4, 3)), rng.standard_normal((2, 2, 2, 3))
+    gradcheck(
+        lambda x, w: F.conv2d(x, w, padding="same", dilation=(1, 2)),
+        Tensor(x, requires_grad=True),
+        Tensor(w, requires_grad=True),
+        name="conv2d same",
+    )
+
+
+def test_conv_transpose2d_takes_pytorchs_positional_order():
+    """F.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation), as torch's
+    (oracle sweep: dilation came before groups, so a positional groups=2 became dilation=2)."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((1, 4, 3, 3)), rng.standard_normal((4, 1, 2, 2)), np.zeros(2)
+    y = F.conv_transpose2d(x, w, b, 2, 1, 1, 2, 1)  # groups 2, dilation 1
+    want = R.conv_transpose2d(x, w, b, 2, 1, 1, dilation=1, groups=2)
+    assert y.shape == want.shape == (1, 2, 5, 5)  # (3 - 1) 2 - 2 + (2 - 1) + 1 + 1
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("where", WHERE)
 @settings(max_examples=6)
 @given(c=conv_params(max_hw=5))
@@ -291,6 +339,14 @@ def test_unet_up_convolution_with_bias(groups, device):
         (
             lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), padding=-1),
             r"conv2d: padding must be >= 0",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), None, 2, "same"),
+            r"conv2d: padding='same' is not supported for strided convolutions",
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), padding="full"),
+            r"conv2d: padding must be an int, a pair \(h, w\), 'same' or 'valid', got 'full'",
         ),
         (
             lambda: F.conv2d(np.ones((3, 5, 5)), np.ones((4, 3, 3, 3))),

@@ -164,6 +164,21 @@ def test_load_state_dict_names_missing_unexpected_and_misshaped_keys():
         m.load_state_dict(bad, strict=False)
 
 
+def test_a_pytorch_state_dict_with_num_batches_tracked_loads():
+    """torch.nn.BatchNorm2d also saves ``num_batches_tracked`` (oracle sweep: a torch model's
+    state dict was refused as "unexpected keys"); it is accepted and ignored, nothing else is."""
+    m = Tiny()
+    state = {k: v + 0.5 for k, v in m.state_dict().items()}
+    state["features.1.num_batches_tracked"] = np.array(7, np.int64)
+    result = m.load_state_dict(state)
+    assert result.unexpected_keys == [] and result.missing_keys == []
+    np.testing.assert_array_equal(m.features[1].running_var, state["features.1.running_var"])
+    assert "features.1.num_batches_tracked" not in m.state_dict()
+    state["head.num_batches_tracked"] = np.array(7, np.int64)  # not a BatchNorm2d: unexpected
+    with pytest.raises(ValueError, match=r"unexpected keys: \['head.num_batches_tracked'\]"):
+        m.load_state_dict(state)
+
+
 def test_to_moves_parameters_and_buffers(device):
     m = Tiny().double()  # float64: the CPU/GPU comparison below is to rounding on any machine
     assert all(p.dtype == np.float64 for p in m.parameters())

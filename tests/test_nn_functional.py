@@ -227,6 +227,95 @@ def test_mse_loss_is_the_mean_square():
     assert math.isclose(F.mse_loss(Tensor(a), b, reduction="sum").item(), 10.0, rel_tol=1e-6)
 
 
+def test_a_target_that_requires_grad_gets_pytorchs_gradient(device):
+    """Oracle sweep: mse_loss's target.grad stayed None (PyTorch: -2 (q - p) / n). The losses
+    PyTorch differentiates in the target do so here too; worked numbers, then gradcheck."""
+    rng = np.random.default_rng(11)
+    q, p = rng.normal(size=(2, 3, 2, 2)), rng.uniform(0.1, 0.5, size=(2, 3, 2, 2))
+    p = p / p.sum(axis=1, keepdims=True)  # a distribution over the classes (soft CE)
+    x = Tensor(q, requires_grad=True, device=device)
+    t = Tensor(p, requires_grad=True, device=device)
+    F.mse_loss(x, t).backward()
+    np.testing.assert_allclose(t.grad.numpy(), -2 * (q - p) / q.size, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (q - p) / q.size, rtol=1e-12)
+    t.grad = None
+    w = np.array([0.5, 1.0, 2.0])
+    F.cross_entropy(x, t, weight=dev(w, device)).backward()  # d/dp_i = -w_i log q_i / (N H W)
+    want = -w.reshape(1, 3, 1, 1) * np_log_softmax(q) / (2 * 2 * 2)
+    np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-12)
+    t.grad = None
+    F.binary_cross_entropy_with_logits(x, t, reduction="sum").backward()  # -log σ + log(1 - σ)
+    np.testing.assert_allclose(t.grad.numpy(), -q, rtol=1e-12, atol=1e-12)
+    losses = [
+        lambda a, b: F.mse_loss(a, b, reduction="sum"),
+        lambda a, b: minisegnet.losses.sse_loss(a, b),
+        lambda a, b: F.cross_entropy(a, b, label_smoothing=0.2, reduction="none"),
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=2.5),
+        lambda a, b: minisegnet.nn.BCEWithLogitsLoss(pos_weight=3.0)(a, b),
+        lambda a, b: minisegnet.nn.MSELoss()(a, b),
+    ]
+    for fn in losses:
+        assert gradcheck(fn, x, t)
+    t32 = Tensor(p.astype(np.float32), requires_grad=True, device=device)
+    F.mse_loss(Tensor(q, device=device), t32).backward()  # the cast to the input's dtype too
+    assert t32.grad.dtype == np.float32
+    np.testing.assert_allclose(t32.grad.numpy(), -2 * (q - p) / q.size, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x, t: F.binary_cross_entropy(minisegnet.sigmoid(x), t),
+        lambda x, t: minisegnet.nn.BCELoss()(minisegnet.sigmoid(x), t),
+        lambda x, t: minisegnet.losses.dice_loss(x, t, from_logits=True),
+        lambda x, t: minisegnet.losses.focal_loss(x, t, from_logits=True),
+    ],
+)
+def test_a_loss_that_treats_its_target_as_a_constant_refuses_one_that_requires_grad(call):
+    x = Tensor(np.zeros((2, 1, 2, 2)), requires_grad=True)
+    t = Tensor(np.full((2, 1, 2, 2), 0.5), requires_grad=True)
+    with pytest.raises(ValueError, match=r"requires grad, but this loss treats its target"):
+        call(x, t)
+    call(x, t.detach()).backward()  # the fix the message names
+    with minisegnet.no_grad():
+        call(x, t)  # no graph: nothing to refuse
+
+
+# ----------------------------------------------------------------------------------------------
+# the functional forms of the layers (oracle sweep: F.dropout / F.batch_norm were missing)
+
+
+def test_functional_batch_norm_has_pytorchs_signature():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(3, 2, 2, 2))
+    mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+    rm, rv = np.zeros(2), np.ones(2)
+    y = F.batch_norm(Tensor(x), rm, rv, training=True, momentum=0.5)  # weight / bias: 1 / 0
+    want = (x - mean.reshape(1, 2, 1, 1)) / np.sqrt(var.reshape(1, 2, 1, 1) + 1e-5)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(rm, 0.5 * mean, rtol=1e-12)  # updated in place
+    np.testing.assert_allclose(rv, 0.5 + 0.5 * var * 12 / 11, rtol=1e-12)  # unbiased variance
+    w, b = Tensor(np.array([2.0, 3.0])), Tensor(np.array([0.5, -1.0]))
+    y = F.batch_norm(Tensor(x), Tensor(rm), Tensor(rv), w, b)  # eval: the running statistics
+    want = (x - rm.reshape(1, 2, 1, 1)) / np.sqrt(rv.reshape(1, 2, 1, 1) + 1e-5)
+    want = want * np.array([2.0, 3.0]).reshape(1, 2, 1, 1) + np.array([0.5, -1.0]).reshape(
+        1, 2, 1, 1
+    )
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-12)
+    assert gradcheck(lambda t: F.batch_norm(t, None, None, training=True), Tensor(x, True))
+
+
+def test_functional_dropout_has_pytorchs_signature():
+    x = Tensor(np.ones((4, 3, 5, 5)))
+    assert F.dropout(x, 0.5, False) is x and F.dropout2d(x, 0.5, training=False) is x
+    minisegnet.manual_seed(0)
+    y = F.dropout(x, 0.25, inplace=False).numpy()  # training=True by default, as PyTorch's
+    assert set(np.unique(y)) == {0.0, 1 / 0.75} and 0.1 < (y == 0).mean() < 0.4
+    y = F.dropout2d(x, 0.5).numpy()
+    per_channel = y.reshape(4, 3, -1)
+    assert (per_channel.min(-1) == per_channel.max(-1)).all()  # whole channels kept or dropped
+
+
 # ----------------------------------------------------------------------------------------------
 # one_hot
 

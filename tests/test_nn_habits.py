@@ -34,6 +34,15 @@ def test_clip_grad_norm_scales_by_pytorchs_coefficient_and_returns_the_norm():
     ps = params_with_grads([3.0, 4.0])
     assert float(nn.utils.clip_grad_norm_(ps, 100.0)) == pytest.approx(5.0)
     assert np.array_equal(ps[0].grad.data, [3.0, 4.0])
+    # the norm in the gradients' dtype (oracle sweep: a float64 norm came back as float32,
+    # 45.455230712890625 for 45.455230076810324)
+    ps = params_with_grads([0.1, 0.2])
+    total = nn.utils.clip_grad_norm_(ps, 100.0)
+    assert total.dtype == np.float64
+    assert total.item() == pytest.approx(math.sqrt(0.1**2 + 0.2**2), rel=1e-15)
+    p32 = nn.Parameter(np.zeros(2, np.float32))
+    p32.grad = Tensor(np.array([3.0, 4.0], np.float32))
+    assert nn.utils.clip_grad_norm_([p32], 1.0).dtype == np.float32
 
 
 def test_clip_grad_norm_other_orders_skips_missing_grads_and_single_tensor():
@@ -340,8 +349,15 @@ def test_bce_with_logits_loss_module_and_pos_weight_by_hand():
     )
     assert float(nn.BCELoss()(Tensor(s), p)) == pytest.approx(plain, rel=1e-6)
     assert float(nn.MSELoss()(Tensor(z), p)) == pytest.approx(((z - p) ** 2).mean())
-    with pytest.raises(TypeError, match="pos_weight must be a number"):
-        nn.BCEWithLogitsLoss(pos_weight=np.ones(2))
+    # PyTorch's weight (first argument) and an array pos_weight (oracle sweep: refused before)
+    w, pw = np.array([[0.5, 2.0], [1.0, 3.0]]), np.array([2.0, 0.5])
+    want = -(w * (pw * p * np.log(s) + (1 - p) * np.log(1 - s))).sum()
+    got = nn.BCEWithLogitsLoss(w, reduction="sum", pos_weight=pw)(Tensor(z), p)
+    assert float(got) == pytest.approx(want, rel=1e-10)
+    want = -(w * (p * np.log(s) + (1 - p) * np.log(1 - s))).mean()
+    assert float(nn.BCELoss(w)(Tensor(s), p)) == pytest.approx(want, rel=1e-6)
+    with pytest.raises(TypeError, match=r"BCEWithLogitsLoss\(reduction='sum'\)"):
+        nn.BCEWithLogitsLoss("sum")
 
 
 def test_region_loss_modules_take_logits_and_match_the_functions():

@@ -50,6 +50,27 @@ def test_sgd_nesterov_by_hand():
     )
 
 
+def test_sgd_dampening_by_hand_and_torchs_argument_order():
+    # dampening 0.5 (oracle sweep: the argument was missing): the first buffer is g itself,
+    # b1 = 1 -> 0.9;  b2 = 0.9 * 1 + 0.5 * 2 = 1.9 -> 0.71;  b3 = 0.9 * 1.9 + 0.5 * (-1) = 1.21
+    # -> 0.589
+    np.testing.assert_allclose(
+        run(SGD, [1.0, 2.0, -1.0], lr=0.1, momentum=0.9, dampening=0.5),
+        [0.9, 0.71, 0.589],
+        rtol=1e-12,
+    )
+    p = nn.Parameter(np.zeros(1))
+    opt = SGD([p], 0.1, 0.9, 0.5, 0.01, False)  # torch.optim.SGD's positional order
+    assert [opt.defaults[k] for k in ("momentum", "dampening", "weight_decay", "nesterov")] == [
+        0.9,
+        0.5,
+        0.01,
+        False,
+    ]
+    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0 and dampening = 0"):
+        SGD([p], 0.1, momentum=0.9, dampening=0.1, nesterov=True)
+
+
 def test_sgd_weight_decay_by_hand():
     # g' = g + 0.1 p: 1 + 0.1 = 1.1 -> 1 - 0.11 = 0.89;  2 + 0.089 = 2.089 -> 0.89 - 0.2089 = 0.6811
     np.testing.assert_allclose(

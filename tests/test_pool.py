@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minisegnet.functional as F
+import minisegnet.nn as nn
 from minisegnet import Tensor, gradcheck
 
 import reference as R
@@ -125,6 +126,71 @@ def test_avg_pool_gradient(where, c):
             device=device,
         )
         gradcheck(lambda a: F.avg_pool2d(a, c["k"], c["s"], c["p"]), x, name="avg_pool2d")
+
+
+@settings(max_examples=25)
+@given(c=pool_params(max_hw=6), divisor=st.sampled_from([None, 1, 3]))
+def test_avg_pool_count_include_pad_false_and_divisor_override(c, divisor):
+    """PyTorch's count_include_pad / divisor_override (oracle sweep: not offered)."""
+    rng = np.random.default_rng(c["seed"])
+    x = Tensor(rng.standard_normal(c["shape"]), requires_grad=True)
+    k, s, p = c["k"], c["s"], c["p"]
+    y = F.avg_pool2d(x, k, s, p, count_include_pad=False, divisor_override=divisor)
+    want = R.avg_pool2d(x.numpy(), k, s, p, count_include_pad=divisor is not None, divisor=divisor)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+    gradcheck(lambda a: F.avg_pool2d(a, k, s, p, False, False, divisor), x, name="avg_pool2d")
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+def test_avg_pool_count_include_pad_false_on_every_backend(where):
+    x = np.random.default_rng(3).standard_normal((2, 2, 5, 4))
+    want = R.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+    with running_on(where) as device:
+        xt = Tensor(x, requires_grad=True, device=device)
+        y = F.avg_pool2d(xt, 3, 2, 1, count_include_pad=False)
+        assert y.device == device
+        y.sum().backward()
+        assert xt.grad.device == device
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_avg_pool_count_include_pad_worked_numbers_and_modules():
+    """[[1, 2], [3, 4]], 2x2 windows, stride 2, padding 1: the corner window holds one input
+    pixel: 1 / 4 with the padding counted, 1 / 1 without it, 1 / 2 with divisor_override=2."""
+    x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    assert F.avg_pool2d(x, 2, 2, 1).numpy()[0, 0].tolist() == [[0.25, 0.5], [0.75, 1.0]]
+    y = nn.AvgPool2d(2, 2, 1, count_include_pad=False)(Tensor(x))
+    assert y.numpy()[0, 0].tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    y = nn.AvgPool2d(2, 2, 1, divisor_override=2)(Tensor(x))
+    assert y.numpy()[0, 0].tolist() == [[0.5, 1.0], [1.5, 2.0]]
+
+
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (lambda x: F.max_pool2d(x, 2, 2, 0, 1, True), r"max_pool2d: ceil_mode=True is not"),
+        (lambda x: F.max_pool2d(x, 2, 2, 0, 2), r"max_pool2d: dilation=2 is not implemented"),
+        (lambda x: F.avg_pool2d(x, 2, ceil_mode=True), r"avg_pool2d: ceil_mode=True is not"),
+        (lambda x: nn.MaxPool2d(2, dilation=(1, 2))(x), r"MaxPool2d: dilation=\(1, 2\) is not"),
+        (lambda x: nn.AvgPool2d(2, ceil_mode=True)(x), r"AvgPool2d: ceil_mode=True is not"),
+        (lambda x: F.avg_pool2d(x, 2, divisor_override=0), r"divisor_override must be a positive"),
+    ],
+)
+def test_pytorchs_pool_options_that_are_not_implemented_are_refused(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call(Tensor(np.ones((1, 1, 4, 4))))
+
+
+def test_pools_take_pytorchs_positional_order():
+    """torch: F.max_pool2d(x, k, stride, padding, dilation, ceil_mode, return_indices) and
+    nn.MaxPool2d(k, stride, padding, dilation, return_indices, ceil_mode) (oracle sweep: a
+    positional dilation=1 was taken for return_indices)."""
+    x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    assert isinstance(F.max_pool2d(x, 2, 2, 0, 1), Tensor)
+    y, idx = F.max_pool2d(x, 2, 2, 0, 1, False, True)
+    assert idx.numpy()[0, 0].tolist() == [[5, 7], [13, 15]]
+    y, idx = nn.MaxPool2d(2, 2, 0, 1, True)(x)
+    assert y.numpy()[0, 0].tolist() == [[5.0, 7.0], [13.0, 15.0]]
 
 
 @given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 7), st.integers(1, 7))

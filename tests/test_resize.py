@@ -33,10 +33,14 @@ def test_nearest_matches_reference(hw, out):
     np.testing.assert_allclose(F.interpolate(x, size=out).numpy(), R.interpolate_nearest(x, out))
 
 
-@given(sizes_in, st.sampled_from([0.5, 0.75, 1.5, 2.0, 2.5, 3.0, 4.0]))
+factors = st.sampled_from([0.5, 0.75, 1.1, 1.25, 1.5, 2.0, 2.2, 2.5, 3.0, 4.0])
+
+
+@given(sizes_in, st.one_of(factors, st.tuples(factors, factors)))
 def test_scale_factor_matches_reference(hw, sf):
     x = rand((1, 2, *hw), 2)
-    out = (int(hw[0] * sf), int(hw[1] * sf))
+    sh, sw = sf if isinstance(sf, tuple) else (sf, sf)
+    out = (int(hw[0] * sh), int(hw[1] * sw))
     assume(min(out) >= 1)  # an empty output is an error: test_scale_factor_to_an_empty_output
     np.testing.assert_allclose(
         F.interpolate(x, scale_factor=sf).numpy(), R.interpolate_nearest(x, out, sf)
@@ -47,6 +51,41 @@ def test_scale_factor_matches_reference(hw, sf):
         rtol=1e-12,
         atol=1e-12,
     )
+
+
+def test_scale_factor_keeping_a_size_copies_and_nearest_doubling_halves(device):
+    """PyTorch's rules (oracle sweep): 3 columns x 1.25 -> floor(3.75) = 3 columns, a copy (not
+    src = floor(o / 1.25) = 0, 0, 1); 4 rows x 2.2 -> 8 = 2 x 4 rows: nearest takes o // 2
+    (floor(o / 2.2) would give 0, 0, 0, 1, 1, 2, 2, 3)."""
+    x = Tensor(np.arange(12.0).reshape(1, 1, 4, 3), device=device)
+    y = F.interpolate(x, scale_factor=(1.0, 1.25)).numpy()
+    np.testing.assert_array_equal(y[0, 0], np.arange(12.0).reshape(4, 3))
+    y = F.interpolate(x, scale_factor=(1.0, 1.25), mode="bilinear").numpy()
+    np.testing.assert_allclose(y[0, 0], np.arange(12.0).reshape(4, 3), atol=1e-12)
+    y = F.interpolate(x, scale_factor=(2.2, 1.0)).numpy()
+    np.testing.assert_array_equal(y[0, 0, :, 0], [0, 0, 3, 3, 6, 6, 9, 9])
+    # bilinear has no doubling rule: x 2.2 keeps src = (o + 0.5) / 2.2 - 0.5
+    y = F.interpolate(x, scale_factor=(2.2, 1.0), mode="bilinear").numpy()
+    src = np.maximum((np.arange(8) + 0.5) / 2.2 - 0.5, 0)
+    np.testing.assert_allclose(y[0, 0, :, 0], np.minimum(src, 3) * 3, atol=1e-12)
+
+
+@settings(max_examples=30)
+@given(st.integers(1, 60), st.integers(1, 150))
+def test_nearest_large_sizes_pick_pytorchs_float32_indices(n_in, n_out):
+    x = rand((1, 1, 1, n_in), 3)
+    np.testing.assert_array_equal(
+        F.interpolate(x, size=(1, n_out)).numpy(), R.interpolate_nearest(x, (1, n_out))
+    )
+
+
+def test_nearest_index_is_pytorchs_float32_product():
+    """Oracle sweep: 2 -> 82 columns, o = 41: float32(41) * (float32(2) / float32(82)) =
+    0.99999994, so PyTorch copies column 0 where exact arithmetic gives 41 * 2 / 82 = 1."""
+    x = np.array([[[[10.0, 20.0]]]])
+    y = F.interpolate(x, size=(1, 82)).numpy()[0, 0, 0]
+    assert y[40] == 10.0 and y[41] == 10.0 and y[42] == 20.0
+    assert (y == 10.0).sum() == 42  # columns 0..41
 
 
 @pytest.mark.parametrize("hw, sf", [((1, 4), 0.5), ((3, 1), 0.75), ((1, 1), 0.5)])

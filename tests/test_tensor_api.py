@@ -72,6 +72,7 @@ OPERATORS = (
     "__neg__",
     "__abs__",
     "__getitem__",
+    "__setitem__",
     "__lt__",
     "__le__",
     "__gt__",
@@ -397,6 +398,38 @@ def test_inplace_on_plain_tensors_and_its_errors():
     np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])
 
 
+def test_item_assignment_in_place(device):
+    """x[index] = value (oracle sweep: Tensor had no __setitem__, PyTorch's x[mask] = 0 raised
+    Python's bare "does not support item assignment")."""
+    x = Tensor(np.zeros((3, 4)), device=device)
+    data = x.data
+    x[x == 0] = 2.0  # a bool Tensor mask
+    x[0] = Tensor(np.array([1.0, 2.0, 3.0, 4.0]), device=device)  # a row, from a Tensor
+    x[:, 1] = 7  # a column, a number
+    x[Tensor(np.array([2]), device=device)] = -1.0  # an index Tensor
+    x[np.array([1, 1]), np.array([0, 3])] = np.array([5.0, 6.0])  # index arrays, a NumPy value
+    want = [[1, 7, 3, 4], [5, 7, 2, 6], [-1, -1, -1, -1]]
+    np.testing.assert_array_equal(x.numpy(), want)
+    assert x.data is data  # in place, the same array
+
+
+def test_item_assignment_follows_the_in_place_rules():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"x\[index\] = value: .* F.where\(mask, value, x\)"):
+        w[0] = 3.0
+    with ms.no_grad():
+        w[0] = 3.0  # an initialisation
+    np.testing.assert_array_equal(w.numpy(), [3.0, 2.0])
+    ints = Tensor(np.array([1, 2]))
+    with pytest.raises(TypeError, match=r"a float64 value cannot be written into a int64 tensor"):
+        ints[0] = np.float64(0.5)
+    x = Tensor(np.array([1.0, 2.0]))  # no grad, but saved by Mul for w's gradient
+    y = (x * w).sum()
+    x[1] = 10.0
+    with pytest.raises(RuntimeError, match=r"modified by an in-place operation: Mul's input 0"):
+        y.backward()
+
+
 # ----- creation functions and dtype names at top level -------------------------------------------
 
 
@@ -596,6 +629,43 @@ def test_pad_pytorch_tuple_matches_numpy_pad(device, data, value):
         F.pad(Tensor(x, device=device), pad=flat[:2]).numpy(),
         np.pad(x, [(0, 0)] * (len(shape) - 1) + [tuple(flat[:2])]),
     )
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@given(data=st.data())
+def test_pad_negative_pytorch_widths_crop(device, data):
+    """PyTorch's negative widths crop (oracle sweep: they were refused): the reference crops with
+    a slice, then pads the non-negative rest with numpy.pad."""
+    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=3, min_side=2, max_side=4))
+    flat = [data.draw(st.integers(-1, 2)) for _ in range(4)]  # the last two axes
+    x = rng.standard_normal(shape)
+    (l, r), (t, b) = flat[:2], flat[2:]
+    cropped = x[..., max(-t, 0) : shape[-2] - max(-b, 0), max(-l, 0) : shape[-1] - max(-r, 0)]
+    pos = [(0, 0)] * (len(shape) - 2) + [(max(t, 0), max(b, 0)), (max(l, 0), max(r, 0))]
+    got = F.pad(Tensor(x, device=device), tuple(flat), value=1.5)
+    np.testing.assert_array_equal(got.numpy(), np.pad(cropped, pos, constant_values=1.5))
+
+
+def test_pad_negative_worked_numbers_gradient_and_error():
+    x = Tensor(np.arange(12.0).reshape(1, 3, 4), requires_grad=True)
+    y = F.pad(x, (-1, 1, 0, -2))  # drop column 0 and the last 2 rows, one zero column at the end
+    np.testing.assert_array_equal(y.numpy(), [[[1.0, 2.0, 3.0, 0.0]]])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[[0, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0]]])
+    assert gradcheck(lambda t: F.pad(t, (-1, 2, 1, -1), value=0.5), Tensor(x.numpy(), True))
+    with pytest.raises(ValueError, match=r"pad: the negative widths in \(-3, -2, 0, 0\) crop more"):
+        F.pad(x, (-3, -2, 0, 0))
+
+
+def test_cat_and_stack_of_int_and_float_take_the_float_dtype():
+    """Oracle sweep: cat([int64, float32]) gave float64 (NumPy's rule); PyTorch and minisegnet's
+    own rule for mixed operands give float32."""
+    i, f = Tensor(np.array([1, 2])), Tensor(np.array([0.5], np.float32))
+    y = F.cat([i, f])
+    assert y.dtype == np.float32 and y.numpy().tolist() == [1.0, 2.0, 0.5]
+    y = F.stack([Tensor(np.array([1])), f])
+    assert y.dtype == np.float32 and y.numpy().tolist() == [[1.0], [0.5]]
+    assert F.cat([i, Tensor(np.array([0.5]))]).dtype == np.float64  # float64 in, float64 out
 
 
 def test_torch_is_never_imported():

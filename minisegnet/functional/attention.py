@@ -403,9 +403,13 @@ def scaled_dot_product_attention(
     k: Tensor | Array,
     v: Tensor | Array,
     attn_mask: Tensor | Array | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    *,
     scale: float | None = None,
 ) -> Tensor:
-    """softmax(Q K^T / sqrt(E) + mask) V, as ``torch.nn.functional.scaled_dot_product_attention``.
+    """softmax(Q K^T / sqrt(E) + mask) V, as ``torch.nn.functional.scaled_dot_product_attention``
+    (its arguments, in its order; ``scale``, keyword-only, replaces 1 / sqrt(E)).
 
     Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); leading axes broadcast.
     ``attn_mask`` (broadcasting to (..., L, S)): **boolean, True = the query may attend to
@@ -413,8 +417,16 @@ def scaled_dot_product_attention(
     means the opposite), or float, added to the scores. A query whose keys are all masked gets an
     output of **zeros** (PyTorch returns NaN there). One Function
     (:class:`ScaledDotProductAttentionFunction`) keeps no (L, S) matrix for backward: it recomputes
-    P there. For the weights themselves use :func:`attention_weights`.
+    P there. For the weights themselves use :func:`attention_weights`. ``is_causal=True``: query
+    i attends to keys 0..i (the mask ``tril(ones(L, S))``, PyTorch's). ``dropout_p`` must be 0:
+    no dropout inside the op (apply ``nn.Dropout`` to the output instead).
     """
+    op = "scaled_dot_product_attention"
+    if dropout_p != 0.0:
+        raise ValueError(
+            f"{op}: dropout_p={dropout_p!r}: there is no dropout inside this op; pass 0.0 and "
+            "apply nn.Dropout to its output"
+        )
     v = as_tensor(v)
     k = as_tensor(k)
     if v.ndim < 2 or v.shape[-2] != k.shape[-2]:
@@ -428,6 +440,11 @@ def scaled_dot_product_attention(
             f"scaled_dot_product_attention: q (..., L, E) and k (..., S, E) need the "
             f"same E, got shapes {q.shape} and {k.shape}"
         )
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(f"{op}: give attn_mask or is_causal=True, not both")
+        n_q, n_k = q.shape[-2], k.shape[-2]
+        attn_mask = q.xp.tril(q.xp.ones((n_q, n_k), dtype=bool))
     if attn_mask is None:
         return ScaledDotProductAttentionFunction(scale)(q, k, v)
     lead = numpy.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])

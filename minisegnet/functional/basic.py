@@ -284,30 +284,39 @@ class ClipFunction(Function):
         return gy * inside
 
 
+def _share(a_wins: Array, tie: Array, gy: Array) -> tuple[Array, Array]:
+    """a's share of the gradient, 1 where a wins, 1/2 on a tie (PyTorch's), b's the rest."""
+    w = a_wins.astype(gy.dtype)
+    w += 0.5 * tie
+    return gy * w, gy * (1 - w)
+
+
 class MaximumFunction(Function):
-    """y = max(a, b) elementwise; the gradient goes to the larger input (to a on ties)."""
+    """y = max(a, b) elementwise; the gradient goes to the larger input, half to each on ties
+    (PyTorch's rule)."""
 
     def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
-        self.save_for_backward(a >= b)
+        self.save_for_backward(a > b, a == b)
         return self.xp.maximum(a, b)
 
     def backward(self, gy: Array) -> tuple[Array, Array]:
-        (a_wins,) = self.saved_tensors
-        return gy * a_wins, gy * ~a_wins
+        a_wins, tie = self.saved_tensors
+        return _share(a_wins, tie, gy)
 
 
 class MinimumFunction(Function):
-    """y = min(a, b) elementwise; the gradient goes to the smaller input (to a on ties)."""
+    """y = min(a, b) elementwise; the gradient goes to the smaller input, half to each on ties
+    (PyTorch's rule)."""
 
     def forward(self, a: Array, b: Array) -> Array:
         a, b = _match(a, b)
-        self.save_for_backward(a <= b)
+        self.save_for_backward(a < b, a == b)
         return self.xp.minimum(a, b)
 
     def backward(self, gy: Array) -> tuple[Array, Array]:
-        (a_wins,) = self.saved_tensors
-        return gy * a_wins, gy * ~a_wins
+        a_wins, tie = self.saved_tensors
+        return _share(a_wins, tie, gy)
 
 
 class WhereFunction(Function):
@@ -400,6 +409,33 @@ class MaxMinFunction(Function):
         count = hit.sum(axis=self.axes, keepdims=True)
         g = _expand_back(gy, x.shape, self.axes, self.keepdims, self.xp)
         return g * hit / count
+
+
+class MaxMinAlongFunction(Function):
+    """The values of ``max(x, dim)`` / ``min(x, dim)``: y = x at the arg-max along ``dim``; the
+    gradient goes to that one element (the index returned with the values), as PyTorch's."""
+
+    def __init__(self, dim: int, keepdims: bool = False, op: str = "max"):
+        self.dim, self.keepdims, self.op = dim, keepdims, op
+
+    def forward(self, x: Array) -> Array:
+        xp = self.xp
+        self.dim = _norm_axis(self.dim, x.ndim)[0]
+        idx = xp.expand_dims(getattr(x, "arg" + self.op)(axis=self.dim), self.dim)
+        self.save_for_backward(idx)
+        self.in_shape = x.shape
+        y = xp.take_along_axis(x, idx, axis=self.dim)
+        return y if self.keepdims else y.squeeze(self.dim)
+
+    def backward(self, gy: Array) -> Array:
+        xp = self.xp
+        (idx,) = self.saved_tensors
+        n = self.in_shape[self.dim]
+        where = [1] * len(self.in_shape)
+        where[self.dim] = n
+        hit = xp.arange(n).reshape(where) == idx  # one-hot along dim
+        g = gy if self.keepdims else xp.expand_dims(gy, self.dim)
+        return hit * g
 
 
 class ArgMaxFunction(Function):
@@ -514,6 +550,16 @@ def _has_int_array(index: Any) -> bool:
     )
 
 
+def _float_like(xs: Sequence[Array]) -> Sequence[Array]:
+    """Integer/bool arrays joined with float ones take the floats' dtype (the rule of ``_match``;
+    NumPy would give float64 for int64 + float32)."""
+    floats = [x.dtype for x in xs if is_float(x.dtype)]
+    if not floats or len(floats) == len(xs):
+        return xs
+    dtype = numpy.result_type(*floats)
+    return [x if is_float(x.dtype) else x.astype(dtype) for x in xs]
+
+
 class ConcatenateFunction(Function):
     """y = [x1, x2, ...] joined along ``axis`` (U-Net's skip concatenation); grad = the slices."""
 
@@ -523,7 +569,7 @@ class ConcatenateFunction(Function):
     def forward(self, *xs: Array) -> Array:
         self.sizes = [x.shape[self.axis] for x in xs]
         try:
-            return self.xp.concatenate(xs, axis=self.axis)
+            return self.xp.concatenate(_float_like(xs), axis=self.axis)
         except ValueError:
             raise ValueError(
                 f"concatenate: shapes {[x.shape for x in xs]} differ outside axis "
@@ -542,7 +588,7 @@ class StackFunction(Function):
         self.axis = axis
 
     def forward(self, *xs: Array) -> Array:
-        return self.xp.stack(xs, axis=self.axis)
+        return self.xp.stack(_float_like(xs), axis=self.axis)
 
     def backward(self, gy: Array) -> tuple[Array, ...]:
         n = gy.shape[self.axis]
@@ -919,7 +965,7 @@ def _max_min(
             f"{dim!r}; for several axes use axis=, which returns the values only"
         )
     arg = ArgMaxFunction if op == "max" else ArgMinFunction
-    return ValuesIndices(MaxMinFunction(int(dim), keep, op)(x), arg(int(dim), keep)(x))
+    return ValuesIndices(MaxMinAlongFunction(int(dim), keep, op)(x), arg(int(dim), keep)(x))
 
 
 def max(
@@ -931,8 +977,9 @@ def max(
     keepdims: bool | None = None,
 ) -> Any:
     """The maximum: of everything (``max(x)``), over ``axis`` (NumPy's amax: the values), or along
-    ``dim`` as ``torch.max(x, dim)``: a named tuple ``(values, indices)``; ``max(a, b)`` with two
-    tensors is :func:`maximum`."""
+    ``dim`` as ``torch.max(x, dim)``: a named tuple ``(values, indices)`` (the values' gradient
+    goes to the returned index; over ``axis`` it is split between tied maxima, as ``torch.amax``);
+    ``max(a, b)`` with two tensors is :func:`maximum`."""
     return _max_min("max", x, dim, keepdim, axis, keepdims)
 
 
@@ -1061,7 +1108,8 @@ def pad(
     ints, or any flat tuple passed as ``pad=``, is ``torch.nn.functional.pad``'s: last dimension
     first, ``(left, right, top, bottom, ...)``. (A positional 2-tuple stays NumPy's, every axis;
     write ``pad=(l, r)`` for PyTorch's last-axis-only meaning.) ``F.pad(x, p, "constant", v)``
-    (PyTorch's argument order) works too; only ``mode="constant"`` exists.
+    (PyTorch's argument order) works too; only ``mode="constant"`` exists. In PyTorch's spelling
+    a negative width crops (``(-1, -1, 0, 0)`` removes the first and last column), as PyTorch's.
     """
     if isinstance(value, str):  # torch's positional order: pad(x, pad, mode, value)
         value, mode = (0.0 if mode == "constant" else mode), value
@@ -1080,7 +1128,24 @@ def pad(
         and all(isinstance(v, (int, numpy.integer)) for v in flat)
     )
     widths = _torch_pad_pairs(flat, x.shape) if torch_style else pad_width
+    if torch_style and builtins.any(v < 0 for pr in widths for v in pr):
+        x, widths = _crop_negative(x, widths, flat)
     return PadFunction(widths, 0.0 if value is None else value)(x)
+
+
+def _crop_negative(
+    x: Tensor, widths: list[tuple[int, int]], pad: Any
+) -> tuple[Tensor, list[tuple[int, int]]]:
+    """PyTorch's negative widths crop: remove that many rows / columns (differentiably, a slice),
+    then pad by the non-negative rest."""
+    cut = [(-builtins.min(lo, 0), -builtins.min(hi, 0)) for lo, hi in widths]
+    if builtins.any(a + b > n for (a, b), n in zip(cut, x.shape)):
+        raise ValueError(
+            f"pad: the negative widths in {tuple(pad)!r} crop more than the tensor of shape "
+            f"{x.shape} holds"
+        )
+    x = getitem(x, tuple(slice(a, n - b) for (a, b), n in zip(cut, x.shape)))
+    return x, [(builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in widths]
 
 
 def _torch_pad_pairs(pad: Any, shape: tuple[int, ...]) -> list[tuple[int, int]]:

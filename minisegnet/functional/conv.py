@@ -29,6 +29,7 @@ from typing import Any
 from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
 from ..validation import is_float
 from . import paths, sizes
+from .basic import pad
 from .sizes import IntOrPair, pair
 
 __all__ = ["conv2d", "conv_transpose2d"]  # the Function classes: functional.conv.Conv2dFunction...
@@ -299,12 +300,28 @@ def _geometry(
     )
 
 
+def _same_padding(
+    op: str, x: Tensor, k: Pair, stride: IntOrPair, dilation: IntOrPair
+) -> tuple[Tensor, Pair]:
+    """``padding="same"``: (x padded by one extra bottom row / right column where the total
+    d (k - 1) is odd, the per-side padding) -- PyTorch's split, the odd pixel at the end."""
+    if pair(stride, "stride", op, 1) != (1, 1):
+        raise ValueError(
+            f"{op}: padding='same' is not supported for strided convolutions "
+            f"(stride={stride}); give an int padding"
+        )
+    totals = [di * (ki - 1) for di, ki in zip(pair(dilation, "dilation", op, 1), k)]
+    if totals[0] % 2 or totals[1] % 2:
+        x = pad(x, ((0, 0), (0, 0), (0, totals[0] % 2), (0, totals[1] % 2)))
+    return x, (totals[0] // 2, totals[1] // 2)
+
+
 def conv2d(
     x: Any,
     weight: Any,
     bias: Any = None,
     stride: IntOrPair = 1,
-    padding: IntOrPair = 0,
+    padding: IntOrPair | str = 0,
     dilation: IntOrPair = 1,
     groups: int = 1,
 ) -> Tensor:
@@ -313,12 +330,22 @@ def conv2d(
     ``x`` (N, C_in, H, W), ``weight`` (C_out, C_in/groups, kH, kW), ``bias`` (C_out,) or None;
     ``stride``, ``padding`` (zeros added at every border), ``dilation`` (atrous: a 3x3 kernel with
     dilation 2 covers 5x5 with 9 weights) are ints or (h, w) pairs. Output (N, C_out, H_out, W_out)
-    with H_out = floor((H + 2p - d(kH-1) - 1) / s) + 1.
+    with H_out = floor((H + 2p - d(kH-1) - 1) / s) + 1. As in PyTorch, ``padding="valid"`` is 0
+    and ``padding="same"`` (stride 1 only) keeps H and W: the total d (k - 1) is split in half,
+    the odd row / column (even kernels) at the bottom / right.
     """
     op = "conv2d"
     x, weight = as_tensor(x), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
     _check_conv_args(op, x, weight, bias, groups, transposed=False)
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":
+        x, padding = _same_padding(op, x, tuple(weight.shape[2:]), stride, dilation)
+    elif isinstance(padding, str):
+        raise ValueError(
+            f"{op}: padding must be an int, a pair (h, w), 'same' or 'valid', got {padding!r}"
+        )
     s, p, d = _geometry(op, stride, padding, dilation)
     sizes.check_window_fits(op, x.shape, tuple(weight.shape[2:]), p, d)
     fn = paths.pick(Conv2dFunction)(s, p, d, groups)
@@ -332,8 +359,8 @@ def conv_transpose2d(
     stride: IntOrPair = 1,
     padding: IntOrPair = 0,
     output_padding: IntOrPair = 0,
-    dilation: IntOrPair = 1,
     groups: int = 1,
+    dilation: IntOrPair = 1,
     output_size: IntOrPair | None = None,
 ) -> Tensor:
     """Transposed ("fractionally strided", "deconvolution") 2-D convolution, as in deck 003:
@@ -342,7 +369,8 @@ def conv_transpose2d(
     rows, it does not add zeros.)
 
     ``x`` (N, C_in, H, W), ``weight`` (C_in, C_out/groups, kH, kW), ``bias`` (C_out,) or None.
-    Output size::
+    The arguments are PyTorch's, in its order (``groups`` before ``dilation``, unlike
+    :func:`conv2d`). Output size::
 
         H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1
 

@@ -237,19 +237,35 @@ def _pool_args(
     return k, s, p
 
 
+def _no_ceil_mode(op: str, ceil_mode: bool, dilation: IntOrPair = 1) -> None:
+    """PyTorch's pooling arguments that are not implemented here: refused unless left default."""
+    if ceil_mode:
+        raise ValueError(
+            f"{op}: ceil_mode=True is not implemented (windows that start past the end are "
+            "dropped, floor mode); pad the input on the bottom / right with F.pad instead"
+        )
+    if pair(dilation, "dilation", op, 1) != (1, 1):
+        raise ValueError(f"{op}: dilation={dilation!r} is not implemented (only 1)")
+
+
 def max_pool2d(
     x: Any,
     kernel_size: IntOrPair,
     stride: IntOrPair | None = None,
     padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    ceil_mode: bool = False,
     return_indices: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """Max over kH x kW windows ``stride`` apart (stride defaults to the kernel size; padding counts
     as -inf). With ``return_indices=True`` also returns the flat position ``row * W + col`` of each
     maximum within its (n, c) input plane, an int64 Tensor of the output's shape (no gradient),
     which :func:`max_unpool2d` uses to put values back ("remember the positions", deck 002).
+    The arguments are PyTorch's, in its order; ``dilation`` other than 1 and ``ceil_mode=True``
+    are refused (not implemented).
     """
     op = "max_pool2d"
+    _no_ceil_mode(op, ceil_mode, dilation)
     x = as_tensor(x)
     k, s, p = _pool_args(op, x, kernel_size, stride, padding)
     y, indices = paths.pick(MaxPool2dFunction)(k, s, p)(x)
@@ -316,14 +332,42 @@ def max_unpool2d(
 
 
 def avg_pool2d(
-    x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0
+    x: Any,
+    kernel_size: IntOrPair,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
 ) -> Tensor:
-    """Mean over kH x kW windows ``stride`` apart (stride defaults to the kernel size); zero
-    padding is included in the count (PyTorch's default)."""
+    """Mean over kH x kW windows ``stride`` apart (stride defaults to the kernel size), with
+    PyTorch's arguments in its order: the zero padding is counted (``count_include_pad=True``,
+    the default) or not (each window divided by its number of input pixels);
+    ``divisor_override`` d divides every window sum by d instead. ``ceil_mode=True`` is refused
+    (not implemented).
+    """
     op = "avg_pool2d"
+    _no_ceil_mode(op, ceil_mode)
     x = as_tensor(x)
     k, s, p = _pool_args(op, x, kernel_size, stride, padding)
-    return AvgPool2dFunction(k, s, p)(x)
+    y = AvgPool2dFunction(k, s, p)(x)  # window sum / (kH kW)
+    if divisor_override is not None:
+        if (
+            isinstance(divisor_override, bool)
+            or not isinstance(divisor_override, int)
+            or (divisor_override < 1)
+        ):
+            raise ValueError(
+                f"{op}: divisor_override must be a positive int, got {divisor_override!r}"
+            )
+        return y * (k[0] * k[1] / divisor_override)
+    if not count_include_pad and p != (0, 0):
+        # the fraction of each window inside the input: the mean of a padded map of ones
+        xp = x.xp
+        ones = xp.ones((1, 1) + x.shape[2:], dtype=y.dtype)
+        inside = windows(_pad(ones, p, 0, xp), k, s, xp).mean(axis=(4, 5))
+        return y * Tensor(1.0 / inside)
+    return y
 
 
 def adaptive_avg_pool2d(x: Any, output_size: IntOrPair) -> Tensor:

@@ -12,6 +12,10 @@ every output column mixes input columns, so ``y = A_h @ x @ A_w^T`` with two sma
 * bilinear, ``align_corners=False`` (default): pixels are squares, their centres are aligned,
   src = max((o + 0.5) * in / out - 0.5, 0) (in / out replaced by 1 / scale_factor when given);
   then y = (1 - l) x[i0] + l x[i1] with i0 = floor(src), i1 = min(i0 + 1, in - 1), l = src - i0.
+
+With a ``scale_factor``, an axis whose size does not change (out = floor(in * s) = in, e.g. 3 rows
+times 1.25) is copied, and nearest with out = 2 * in takes floor(o / 2), whatever the factor:
+PyTorch's CPU kernels do the same (its CUDA kernels apply the 1 / scale_factor formula there).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy
+
+from .. import backend
 from ..autograd import DEFAULT_FLOAT, Function, Tensor, as_tensor
 from ..backend import Array
 from ..validation import is_float
@@ -32,6 +39,29 @@ __all__ = ["interpolate", "upsample", "center_crop"]
 MODES = ("nearest", "bilinear")
 
 
+def _nearest_source(n_in: int, n_out: int, scale: float | None, xp: Any) -> Any:
+    """The input index each output index copies, computed as PyTorch's kernels do: in float32,
+    src = floor(o * s) with s = float32(in) / float32(out), or float32(1 / scale_factor), then
+    min(src, in - 1); a kept size copies and out = 2 in takes o // 2 (PyTorch's CPU shortcuts).
+    The float32 product can land just below an integer (in 2 -> out 82: o = 41 gives 0.99999994,
+    index 0, not floor(41 * 2 / 82) = 1): the pixels PyTorch picks, not the exact-arithmetic
+    ones. (PyTorch's float64 kernels agree with this in all but a few sizes above 100.)"""
+    o = xp.arange(n_out)
+    if n_out in (n_in, 2 * n_in):
+        return o * n_in // n_out
+    f32 = numpy.float32
+    s = f32(n_in) / f32(n_out) if scale is None else f32(1.0 / scale)
+    src = xp.floor(o.astype(f32) * s).astype(o.dtype)
+    return xp.minimum(src, n_in - 1)
+
+
+def _is_repeat(n_in: int, n_out: int, scale: float | None) -> bool:
+    """Whether nearest copies blocks of n_out / n_in (then the op is a plain repeat)."""
+    host = backend.xp_for("cpu")  # a few host indices, whatever the device of the data
+    src = _nearest_source(n_in, n_out, scale, host)
+    return bool((src == host.arange(n_out) // (n_out // n_in)).all())
+
+
 def _interp_matrix(
     n_in: int, n_out: int, mode: str, align_corners: bool, scale: float | None, xp: Any, dtype: Any
 ) -> Any:
@@ -39,14 +69,10 @@ def _interp_matrix(
     o = xp.arange(n_out)
     a = xp.zeros((n_out, n_in), dtype=dtype)
     if mode == "nearest":
-        if scale is None:
-            src = (o * n_in) // n_out  # exact integer floor(o * in / out)
-        elif float(scale).is_integer():
-            src = o // int(scale)
-        else:
-            src = xp.floor(o / scale).astype(o.dtype)
-        a[o, xp.minimum(src, n_in - 1)] = 1
+        a[o, _nearest_source(n_in, n_out, scale, xp)] = 1
         return a
+    if n_out == n_in:
+        scale = None  # PyTorch's shortcut: a kept size is a copy
     if align_corners:
         src = o * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
     else:
@@ -81,18 +107,19 @@ class InterpolateFunction(Function):
         n, c, h, w = x.shape
         oh, ow = self.out_hw
         self.in_shape = x.shape
-        self.repeat = (
+        sh, sw = self.scale if self.scale is not None else (None, None)
+        self.repeat = (  # nearest by whole factors that copy blocks: a plain repeat
             self.mode == "nearest"
             and oh % h == 0
             and ow % w == 0
-            and (self.scale is None or (self.scale[0] == oh // h and self.scale[1] == ow // w))
+            and _is_repeat(h, oh, sh)
+            and _is_repeat(w, ow, sw)
         )
         if self.repeat:
             fh, fw = oh // h, ow // w
             return xp.ascontiguousarray(
                 xp.broadcast_to(x.reshape(n, c, h, 1, w, 1), (n, c, h, fh, w, fw))
             ).reshape(n, c, oh, ow)
-        sh, sw = self.scale if self.scale is not None else (None, None)
         ah = _interp_matrix(h, oh, self.mode, self.align_corners, sh, xp, x.dtype)
         aw = _interp_matrix(w, ow, self.mode, self.align_corners, sw, xp, x.dtype)
         self.save_for_backward(ah, aw)

@@ -14,7 +14,9 @@ for in this namespace, with PyTorch's signatures and defaults and the math of
 * ``binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
   pos_weight=None)``;
 * ``mse_loss(input, target, reduction="mean")``;
-* ``one_hot(tensor, num_classes=-1)`` -- int64 one-hot, the class axis *last* (as PyTorch).
+* ``one_hot(tensor, num_classes=-1)`` -- int64 one-hot, the class axis *last* (as PyTorch);
+* ``dropout``, ``dropout2d``, ``batch_norm`` -- the functional forms of the layers, with
+  PyTorch's signatures (``F.dropout``'s ``training`` is True by default, as PyTorch's).
 
 What differs from PyTorch on purpose: when every pixel is ignored, ``"mean"`` gives 0 (PyTorch:
 NaN); probabilities are clamped at 1e-7 inside the logarithms of ``binary_cross_entropy``
@@ -37,7 +39,10 @@ from .. import losses as _losses
 from ..autograd import Tensor, as_tensor
 from ..functional import *  # noqa: F403  (every op: this module is the functional namespace)
 from ..validation import as_array, check_labels
+from . import dropout as _dropout
+from . import norm as _norm
 
+LAYER_NAMES = ["dropout", "dropout2d", "batch_norm"]  # the functional forms of nn's layers
 LOSS_NAMES = [
     "cross_entropy",
     "nll_loss",
@@ -46,7 +51,7 @@ LOSS_NAMES = [
     "mse_loss",
     "one_hot",
 ]
-__all__ = list(_ops.__all__) + LOSS_NAMES
+__all__ = list(_ops.__all__) + LOSS_NAMES + LAYER_NAMES
 
 
 def _is_soft(input: Any, target: Any) -> bool:
@@ -144,15 +149,22 @@ def binary_cross_entropy_with_logits(
         L = -w (pos_weight p log σ(z) + (1 - p) log(1 - σ(z)))
 
     ``pos_weight``: a number or an array broadcast against the input (PyTorch's rule: for
-    (N, K, H, W) logits give shape (K, 1, 1) for one weight per class)."""
+    (N, K, H, W) logits give shape (K, 1, 1) for one weight per class). A target Tensor that
+    requires grad gets its gradient, as in PyTorch:
+
+        dL/dp = -w (pos_weight log σ(z) - log(1 - σ(z)))
+    """
     op = "binary_cross_entropy_with_logits"
     _losses._check_reduction(op, reduction)
-    if pos_weight is None:
+    grad_target = _losses.grad_target(target)
+    if pos_weight is None and not grad_target:
         loss = _losses.binary_cross_entropy_with_logits(input, target, reduction="none")
     else:
         x = as_tensor(input)
-        p = _losses._binary_target(op, target, x)
-        pw = as_array(pos_weight) if not isinstance(pos_weight, (int, float)) else pos_weight
+        p = _losses._binary_target(op, target, x, differentiable=True)
+        pt = _losses.target_tensor(target, x) if grad_target else Tensor(p)
+        pw = 1.0 if pos_weight is None else pos_weight
+        pw = as_array(pw) if not isinstance(pw, (int, float)) else pw
         # -log σ(z) and -log(1 - σ(z)): the stable binary cross entropy against all-1 / all-0
         minus_log_p = _losses.binary_cross_entropy_with_logits(
             x, x.xp.ones_like(p), reduction="none"
@@ -160,7 +172,7 @@ def binary_cross_entropy_with_logits(
         minus_log_q = _losses.binary_cross_entropy_with_logits(
             x, x.xp.zeros_like(p), reduction="none"
         )
-        loss = minus_log_p * Tensor(pw * p) + minus_log_q * Tensor(1 - p)
+        loss = minus_log_p * (pt * pw) + minus_log_q * (1 - pt)
     return _weighted(op, loss, weight, reduction)
 
 
@@ -190,3 +202,42 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     xp = backend.get_array_module(t)
     out = (xp.expand_dims(t, -1) == xp.arange(k)).astype(numpy.int64)
     return Tensor(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# the functional forms of nn's layers, with PyTorch's signatures
+
+
+def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """PyTorch's ``F.dropout``: inverted dropout, y = x m / (1 - p) with m ~ Bernoulli(1 - p)
+    per element when ``training`` (note: True by default, as PyTorch's; pass
+    ``training=model.training``). ``inplace`` is accepted and ignored (a new tensor)."""
+    return _dropout.dropout(as_tensor(input), p, training)
+
+
+def dropout2d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """PyTorch's ``F.dropout2d``: whole channels of (N, C, H, W) dropped (see :func:`dropout`)."""
+    return _dropout.dropout2d(as_tensor(input), p, training)
+
+
+def batch_norm(
+    input: Any,
+    running_mean: Any,
+    running_var: Any,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """PyTorch's ``F.batch_norm`` on (N, C, H, W): :func:`minisegnet.nn.batch_norm` with
+    ``weight`` / ``bias`` optional (1 / 0). ``running_mean`` / ``running_var`` (arrays, or None
+    in training) are updated in place when training."""
+    x = as_tensor(input)
+    c = x.shape[1] if x.ndim > 1 else 0
+    dtype = x.dtype if x.dtype.kind == "f" else numpy.float32
+    w = as_tensor(weight) if weight is not None else Tensor(x.xp.ones(c, dtype=dtype))
+    b = as_tensor(bias) if bias is not None else Tensor(x.xp.zeros(c, dtype=dtype))
+    rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+    rv = running_var.data if isinstance(running_var, Tensor) else running_var
+    return _norm.batch_norm(x, rm, rv, w, b, training, momentum, eps)

@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import losses
 from ..autograd import Tensor
+from . import functional as nn_functional
 from .module import Module
 
 __all__ = [
@@ -67,38 +68,57 @@ class CrossEntropyLoss(Module):
         return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}"
 
 
-class BCEWithLogitsLoss(Module):
-    """Binary cross entropy on logits z: softplus(z) - p z, stable for large |z|. A number
-    ``pos_weight`` β weights the positive term: -(β p log σ(z) + (1 - p) log(1 - σ(z)))."""
+def _check_weight(layer: str, weight: Any) -> Any:
+    """PyTorch's first argument of the BCE modules: per-element weights (broadcast to the input)."""
+    if isinstance(weight, str):
+        raise TypeError(
+            f"{layer}: the first argument is PyTorch's weight (an array or None), got "
+            f"{weight!r}; pass the reduction by name: {layer}(reduction={weight!r})"
+        )
+    return weight
 
-    def __init__(self, reduction: str = "mean", pos_weight: float | None = None) -> None:
+
+class BCEWithLogitsLoss(Module):
+    """Binary cross entropy on logits z: softplus(z) - p z, stable for large |z|, with PyTorch's
+    arguments: ``weight`` (broadcast to the input) multiplies each element's loss, ``pos_weight``
+    β (a number, or an array broadcast against the input, e.g. (K, 1, 1) per class) weights the
+    positive term: -w (β p log σ(z) + (1 - p) log(1 - σ(z)))."""
+
+    def __init__(
+        self, weight: Any = None, *, reduction: str = "mean", pos_weight: Any = None
+    ) -> None:
         super().__init__()
-        self.reduction = reduction
-        if pos_weight is not None and (
-            isinstance(pos_weight, bool) or not isinstance(pos_weight, (int, float))
-        ):
-            raise TypeError(
-                "BCEWithLogitsLoss: pos_weight must be a number (one weight for "
-                f"every positive), got {type(pos_weight).__name__}"
-            )
-        self.pos_weight = pos_weight
+        self.weight = _check_weight("BCEWithLogitsLoss", weight)
+        self.reduction, self.pos_weight = reduction, pos_weight
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        if self.pos_weight is None:
+        pw = self.pos_weight
+        plain_pw = pw is None or (isinstance(pw, (int, float)) and not isinstance(pw, bool))
+        if self.weight is not None or not plain_pw or losses.grad_target(target):
+            return nn_functional.binary_cross_entropy_with_logits(
+                input, target, self.weight, reduction=self.reduction, pos_weight=pw
+            )
+        if pw is None:
             return losses.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
         return losses.weighted_binary_cross_entropy(
-            input, target, float(self.pos_weight), from_logits=True, reduction=self.reduction
+            input, target, float(pw), from_logits=True, reduction=self.reduction
         )
 
 
 class BCELoss(Module):
-    """Binary cross entropy on probabilities (clamped away from 0 and 1 inside the logs)."""
+    """Binary cross entropy on probabilities (clamped away from 0 and 1 inside the logs);
+    ``weight`` (PyTorch's first argument, broadcast to the input) multiplies each element."""
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, weight: Any = None, *, reduction: str = "mean") -> None:
         super().__init__()
+        self.weight = _check_weight("BCELoss", weight)
         self.reduction = reduction
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
+        if self.weight is not None:
+            return nn_functional.binary_cross_entropy(
+                input, target, self.weight, reduction=self.reduction
+            )
         return losses.binary_cross_entropy(input, target, reduction=self.reduction)
 
 

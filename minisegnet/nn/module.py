@@ -66,6 +66,9 @@ class Module:
     """
 
     training: bool
+    # state-dict entries PyTorch's twin of a layer saves and this one does without: accepted by
+    # load_state_dict and ignored (BatchNorm2d: "num_batches_tracked")
+    _ignored_state_keys: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -332,7 +335,10 @@ class Module:
         """Copy arrays from ``state`` into the parameters and buffers (onto their device, in place).
 
         With ``strict=True`` (the default) a missing or unexpected key is an error; a mis-shaped
-        array is always an error. The error lists every offending key.
+        array is always an error. The error lists every offending key. Entries a PyTorch layer
+        saves and its minisegnet twin does not need (BatchNorm2d's ``num_batches_tracked``) are
+        accepted and ignored, so a torch model's state dict (as arrays) loads into the same
+        architecture built here.
         """
         if not isinstance(state, dict):
             raise TypeError(
@@ -344,8 +350,13 @@ class Module:
                 for n, v in d.items():
                     if v is not None:
                         targets.setdefault(f"{mname}.{n}" if mname else n, (m, n, kind))
+        ignored = {
+            f"{mname}.{n}" if mname else n
+            for mname, m in self.named_modules()
+            for n in m._ignored_state_keys
+        }
         missing = [k for k in targets if k not in state]
-        unexpected = [k for k in state if k not in targets]
+        unexpected = [k for k in state if k not in targets and k not in ignored]
         mis_shaped = []
         for k, (m, n, kind) in targets.items():
             if k in state:

@@ -121,8 +121,12 @@ class BatchNorm2d(Module):
     then scale by ``weight`` (gamma, starts at 1) and shift by ``bias`` (beta, starts at 0).
 
     Buffers ``running_mean`` (starts at 0) and ``running_var`` (starts at 1) are saved in the
-    state dict and follow ``momentum`` (weight of the new batch, as in PyTorch).
+    state dict and follow ``momentum`` (weight of the new batch, as in PyTorch). PyTorch's third
+    buffer ``num_batches_tracked`` (used only by its ``momentum=None``, a cumulative average, not
+    offered here) is not kept: a PyTorch state dict holding it loads, the entry ignored.
     """
+
+    _ignored_state_keys = ("num_batches_tracked",)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()

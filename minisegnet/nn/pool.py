@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import functional as F
 from ..autograd import Tensor
+from ..functional.pool import _no_ceil_mode
 from ..functional.sizes import pair
 from .conv import Pair
 from .module import Module
@@ -38,9 +39,12 @@ class MaxPool2d(_Pool):
         kernel_size: int | Pair,
         stride: int | Pair | None = None,
         padding: int | Pair = 0,
+        dilation: int | Pair = 1,
         return_indices: bool = False,
+        ceil_mode: bool = False,
     ) -> None:
         super().__init__(kernel_size, stride, padding)
+        _no_ceil_mode("MaxPool2d", ceil_mode, dilation)  # PyTorch's arguments, in its order
         self.return_indices = bool(return_indices)
 
     def forward(self, x: Tensor) -> Any:
@@ -53,10 +57,30 @@ class MaxPool2d(_Pool):
 
 
 class AvgPool2d(_Pool):
-    """Mean over each kH x kW window."""
+    """Mean over each kH x kW window (:func:`~minisegnet.functional.avg_pool2d`'s options)."""
+
+    def __init__(
+        self,
+        kernel_size: int | Pair,
+        stride: int | Pair | None = None,
+        padding: int | Pair = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding)
+        _no_ceil_mode("AvgPool2d", ceil_mode)
+        self.count_include_pad, self.divisor_override = bool(count_include_pad), divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            count_include_pad=self.count_include_pad,
+            divisor_override=self.divisor_override,
+        )
 
 
 class MaxUnpool2d(_Pool):

@@ -18,6 +18,7 @@ from .. import functional as F
 from ..autograd import DEFAULT_FLOAT, Tensor
 from ..random import generator
 from .conv import Conv2d
+from .dropout import dropout
 from .init import zeros
 from .module import Module, Parameter
 
@@ -140,12 +141,20 @@ class MultiheadAttention(Module):
     (torch.nn.MultiheadAttention's convention, the opposite of
     :func:`~minisegnet.functional.scaled_dot_product_attention`); a float mask is added to the
     scores. The mask is (L, S) or (N * num_heads, L, S). A query with
-    every key masked gets zeros (PyTorch: NaN). Inputs are (N, L, E) with ``batch_first=True``,
-    (L, N, E) otherwise, or unbatched (L, E).
+    every key masked gets zeros (PyTorch: NaN). Inputs are (L, N, E) by default, as PyTorch's
+    (sequence first), (N, L, E) with ``batch_first=True`` (the models here pass it), or unbatched
+    (L, E). ``dropout`` (PyTorch's third argument) drops attention weights in training: the
+    weights returned are the dropped ones, as PyTorch's.
     """
 
     def __init__(
-        self, embed_dim: int, num_heads: int, bias: bool = True, batch_first: bool = True
+        self,
+        embed_dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        *,
+        batch_first: bool = False,
     ) -> None:
         super().__init__()
         _positive("MultiheadAttention", embed_dim=embed_dim, num_heads=num_heads)
@@ -154,7 +163,13 @@ class MultiheadAttention(Module):
                 f"MultiheadAttention: embed_dim={embed_dim} must be divisible by "
                 f"num_heads={num_heads}"
             )
+        if isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
+            raise ValueError(
+                f"MultiheadAttention: dropout must be a probability in [0, 1), got {dropout!r} "
+                "(the arguments are PyTorch's: embed_dim, num_heads, dropout, bias)"
+            )
         self.embed_dim, self.num_heads, self.batch_first = embed_dim, num_heads, batch_first
+        self.dropout = float(dropout)
         self.head_dim = embed_dim // num_heads
         self.in_proj_weight = Parameter(
             _uniform((3 * embed_dim, embed_dim), math.sqrt(6 / (4 * embed_dim)))
@@ -229,10 +244,13 @@ class MultiheadAttention(Module):
                 mask = mask.reshape(n, self.num_heads, length, s)
             if mask.dtype == bool:
                 mask = Tensor(~mask.data)  # True = may NOT attend -> True = may attend
-        if need_weights:
+        drop = self.dropout if self.training else 0.0
+        if need_weights or drop:
             p = F.attention_weights(q, k, mask)  # (N, heads, L, S)
+            if drop:
+                p = dropout(p, drop)
             out = p @ v
-            weights = p.mean(axis=1) if average_attn_weights else p
+            weights = (p.mean(axis=1) if average_attn_weights else p) if need_weights else None
         else:  # the fused op keeps no (L, S) map for backward
             out, weights = F.scaled_dot_product_attention(q, k, v, mask), None
         out = self.out_proj(out.permute(0, 2, 1, 3).reshape(n, length, e))
@@ -244,7 +262,9 @@ class MultiheadAttention(Module):
         return out, weights
 
     def extra_repr(self) -> str:
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
+        s = f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
+        s += f", dropout={self.dropout}" if self.dropout else ""
+        return s + (", batch_first=True" if self.batch_first else "")
 
 
 class PatchEmbed(Module):

@@ -28,7 +28,7 @@ def clip_grad_norm_(
     error_if_nonfinite: bool = False,
 ) -> Tensor:
     """Rescale the gradients so that their joint norm is at most ``max_norm``; returns the norm
-    before clipping (a 0-d Tensor, as PyTorch).
+    before clipping (a 0-d Tensor of the gradients' dtype and device, as PyTorch).
 
         total = || (||g_1||_p, ..., ||g_n||_p) ||_p      (p = norm_type; inf: the largest |g|)
         g_i <- g_i * min(1, max_norm / (total + 1e-6))
@@ -55,7 +55,7 @@ def clip_grad_norm_(
     coef = min(1.0, float(max_norm) / (total + 1e-6))
     for g in grads:
         g *= g.dtype.type(coef)
-    return Tensor(total)
+    return Tensor(xp.asarray(total, dtype=grads[0].dtype))  # the gradients' dtype and device
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:

@@ -164,8 +164,10 @@ class SGD(Optimizer):
     """Stochastic gradient descent, theta <- theta - lr * d (deck 001), with PyTorch's options:
 
     g = grad + weight_decay * theta
-    momentum:  b <- momentum * b + g   (b = g on the first step)
+    momentum:  b <- momentum * b + (1 - dampening) * g   (b = g on the first step)
     d = g + momentum * b  (Nesterov)   or   d = b   (classic momentum)   or   d = g
+
+    The arguments are torch.optim.SGD's, in its order (``lr`` has no default here: pick one).
     """
 
     def __init__(
@@ -173,21 +175,26 @@ class SGD(Optimizer):
         params: Iterable[Any],
         lr: float,
         momentum: float = 0.0,
-        nesterov: bool = False,
+        dampening: float = 0.0,
         weight_decay: float = 0.0,
+        nesterov: bool = False,
     ) -> None:
         lr = _check_lr("SGD", lr)
         if momentum < 0 or weight_decay < 0:
             raise ValueError(
                 f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}"
             )
-        if nesterov and momentum <= 0:
-            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(
+                f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got momentum "
+                f"{momentum}, dampening {dampening}"
+            )
         super().__init__(
             params,
             dict(
                 lr=lr,
                 momentum=float(momentum),
+                dampening=float(dampening),
                 nesterov=bool(nesterov),
                 weight_decay=float(weight_decay),
             ),
@@ -196,6 +203,7 @@ class SGD(Optimizer):
     def _update(self, p: Tensor, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         # constants of the parameter's dtype: a 0-d float32 parameter stays in float32 on NumPy 1.x
         lr, mu, wd = (p.data.dtype.type(group[k]) for k in ("lr", "momentum", "weight_decay"))
+        damp = p.data.dtype.type(group.get("dampening", 0.0))  # (older state dicts lack it)
         if wd:
             g = g + wd * p.data
         if mu:
@@ -205,7 +213,7 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = xp.array(g, dtype=p.data.dtype)
             else:
                 buf *= mu
-                buf += g
+                buf += g if not damp else (1 - damp) * g
             g = g + mu * buf if group["nesterov"] else buf
         p.data -= lr * g
 
