@@ -448,6 +448,17 @@ def test_multihead_attention_layouts():
     assert w1.shape == (3, 3)
     with pytest.raises(ValueError, match=r"attn_mask must be \(3, 3\) or \(4, 3, 3\)"):
         m(T(x), T(x), T(x), attn_mask=Tensor(np.zeros((2, 3), bool)))
+    # a wrong embedding size: the message names the layout of this batch_first and the shapes
+    bad = T(randn((3, 2, 5)))
+    with pytest.raises(
+        ValueError,
+        match=r"batch_first=False\): expected query \(L, N, 4\) .*"
+        r"got \(3, 2, 5\)",
+    ):
+        m(bad, bad, bad)
+    m.batch_first = True
+    with pytest.raises(ValueError, match=r"expected query \(N, L, 4\) and key / value \(N, S, 4\)"):
+        m(bad, bad, bad)
 
 
 def test_multihead_attention_dropout_is_pytorchs_third_argument():

@@ -201,6 +201,7 @@ class MultiheadAttention(Module):
         average_attn_weights: bool = True,
     ) -> tuple[Tensor, Tensor | None]:
         e = self.embed_dim
+        given = (query.shape, key.shape, value.shape)  # as passed, for the error message
         unbatched = query.ndim == 2
         if unbatched:
             query, key, value = (t.reshape(1, *t.shape) for t in (query, key, value))
@@ -214,10 +215,15 @@ class MultiheadAttention(Module):
             or key.shape[:2] != value.shape[:2]
             or key.shape[0] != query.shape[0]
         ):
+            q_lay, kv_lay = (
+                (f"(N, L, {e})", f"(N, S, {e})")
+                if self.batch_first
+                else (f"(L, N, {e})", f"(S, N, {e})")
+            )
             raise ValueError(
-                f"MultiheadAttention(embed_dim={e}): expected query (N, L, {e}) and "
-                f"key / value (N, S, {e}), got {query.shape}, {key.shape}, "
-                f"{value.shape}"
+                f"MultiheadAttention(embed_dim={e}, batch_first={self.batch_first}): expected "
+                f"query {q_lay} and key / value {kv_lay} (or unbatched (L, {e}) / (S, {e})), "
+                f"got {given[0]}, {given[1]}, {given[2]}"
             )
         n, length, s = query.shape[0], query.shape[1], key.shape[1]
         if query is key and key is value:  # self-attention: one product for Q, K and V
