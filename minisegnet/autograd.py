@@ -403,6 +403,52 @@ class Tensor:
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, "__ne__")
 
+    def __floordiv__(self, other: Any) -> Tensor:
+        """``x // y``: floor division (integers stay integers); outside the graph."""
+        return _F.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _F.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        """``x % y``: the remainder with the sign of y (Python's rule); differentiable."""
+        return _F.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _F.remainder(other, self)
+
+    # &, |, ^, ~: logical on bool tensors (masks), bitwise on integers; outside the graph
+    def _bitwise(self, other: Any, op: str) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        kinds = [self.dtype.kind] + ([other.dtype.kind] if hasattr(other, "dtype") else [])
+        if "f" in kinds or isinstance(other, float):
+            raise TypeError(
+                f"{op}: needs bool (or integer) tensors, got {self.dtype}; compare first, "
+                "e.g. (x > 0) & (y > 0), or convert with .bool()"
+            )
+        return self._compare(other, op)
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._bitwise(other, "__and__")
+
+    def __rand__(self, other: Any) -> Tensor:
+        return self._bitwise(other, "__rand__")
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._bitwise(other, "__or__")
+
+    def __ror__(self, other: Any) -> Tensor:
+        return self._bitwise(other, "__ror__")
+
+    def __xor__(self, other: Any) -> Tensor:
+        return self._bitwise(other, "__xor__")
+
+    def __invert__(self) -> Tensor:
+        """``~mask``: not, for a bool tensor (bitwise not for integers)."""
+        if is_float(self.dtype):
+            raise TypeError(f"~: needs a bool (or integer) tensor, got {self.dtype}; e.g. ~(x > 0)")
+        return Tensor(~self.data)
+
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a one-element tensor's number; no spec gives ``str()``."""
         if not spec:
@@ -712,6 +758,209 @@ class Tensor:
         """A copy with its own memory; differentiable (the gradient flows back to ``self``)."""
         return _F.mul(self, self.xp.ones((), dtype=self.dtype))
 
+    # ----- the rest of torch.Tensor's everyday methods (minisegnet.functional.tensorops) ------
+    def var(
+        self,
+        dim: Any = None,
+        unbiased: Any = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+    ) -> Tensor:
+        """Variance over ``dim``: sum((x - mean)^2) / (n - correction), correction 1 by default
+        (``unbiased=False`` is correction 0); see :func:`minisegnet.functional.var`."""
+        return _F.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(
+        self,
+        dim: Any = None,
+        unbiased: Any = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+    ) -> Tensor:
+        """Standard deviation: the square root of :meth:`var`."""
+        return _F.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Product of all elements or along ``dim``."""
+        return _F.prod(self, dim, keepdim)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The maximum over ``dim`` (values only; ties share the gradient)."""
+        return _F.amax(self, dim, keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The minimum over ``dim`` (values only)."""
+        return _F.amin(self, dim, keepdim)
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Whether any element is non-zero, over ``dim``; a bool tensor outside the graph."""
+        return _F.any(self, dim, keepdim)
+
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Whether every element is non-zero, over ``dim``; a bool tensor outside the graph."""
+        return _F.all(self, dim, keepdim)
+
+    def pow(self, exponent: Any) -> Tensor:
+        """``self ** exponent``."""
+        return _F.pow(self, exponent)
+
+    def square(self) -> Tensor:
+        """``self * self``."""
+        return _F.mul(self, self)
+
+    def neg(self) -> Tensor:
+        return _F.neg(self)
+
+    def add(self, other: Any) -> Tensor:
+        return _F.add(self, other)
+
+    def sub(self, other: Any) -> Tensor:
+        return _F.sub(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        return _F.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return _F.div(self, other)
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 (zero gradient)."""
+        return _F.sign(self)
+
+    def floor(self) -> Tensor:
+        """Round down (zero gradient)."""
+        return _F.floor(self)
+
+    def ceil(self) -> Tensor:
+        """Round up (zero gradient)."""
+        return _F.ceil(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        """Round to the nearest, halves to even (zero gradient)."""
+        return _F.round(self, decimals)
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def ne(self, other: Any) -> Tensor:
+        return self != other
+
+    def lt(self, other: Any) -> Tensor:
+        return self < other
+
+    def le(self, other: Any) -> Tensor:
+        return self <= other
+
+    def gt(self, other: Any) -> Tensor:
+        return self > other
+
+    def ge(self, other: Any) -> Tensor:
+        return self >= other
+
+    def logical_not(self) -> Tensor:
+        return _F.logical_not(self)
+
+    def isnan(self) -> Tensor:
+        return _F.isnan(self)
+
+    def isfinite(self) -> Tensor:
+        return _F.isfinite(self)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """``value`` where the bool ``mask`` is true, else ``self`` (differentiable)."""
+        return _F.masked_fill(self, mask, value)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """``self`` where ``condition`` is true, else ``other``, as ``torch.Tensor.where``."""
+        return _F.where(condition, self, other)
+
+    def flip(self, *dims: Any) -> Tensor:
+        """Reverse along ``dims``: ``x.flip(-1)``, ``x.flip(2, 3)`` or ``x.flip([2, 3])``."""
+        return _F.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """``chunks`` pieces along ``dim`` (differentiable slices)."""
+        return _F.chunk(self, chunks, dim)
+
+    def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """Pieces of ``split_size`` elements (or of the listed lengths) along ``dim``."""
+        return _F.split(self, split_size, dim)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """Pick along ``dim`` by an integer ``index`` (differentiable)."""
+        return _F.gather(self, dim, index)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        """``(values, indices)`` sorted along ``dim``."""
+        return _F.sort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``."""
+        return _F.topk(self, k, dim, largest, sorted)
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        """Swap two axes (:meth:`transpose`)."""
+        return _F.transpose(self, axis0, axis1)
+
+    def swapdims(self, dim0: int, dim1: int) -> Tensor:
+        """Swap two axes (:meth:`transpose`)."""
+        return _F.transpose(self, dim0, dim1)
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        """Split axis ``dim`` into ``sizes`` (one may be -1): the inverse of :meth:`flatten`."""
+        d = _F.tensorops._dim("unflatten", dim, self.shape)
+        return _F.reshape(self, self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        """:meth:`expand` to ``other``'s shape."""
+        return self.expand(other.shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        """:meth:`view` as ``other``'s shape."""
+        return _F.reshape(self, other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        """:meth:`reshape` to ``other``'s shape."""
+        return _F.reshape(self, other.shape)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """As ``other``'s dtype (differentiable between float dtypes)."""
+        return self.to(dtype=other.dtype)
+
+    def contiguous(self) -> Tensor:
+        """``self``: every array here is usable as it is (PyTorch's strides do not apply)."""
+        return self
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+        """Zeros of ``size``, with this tensor's dtype and device unless given."""
+        return self.new_full(_sizes(size), 0, dtype=dtype, device=device)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+        """Ones of ``size``, with this tensor's dtype and device unless given."""
+        return self.new_full(_sizes(size), 1, dtype=dtype, device=device)
+
+    def new_full(
+        self, size: Sequence[int], fill_value: Any, dtype: Any = None, device: str | None = None
+    ) -> Tensor:
+        """``fill_value`` everywhere in a tensor of ``size``, this tensor's dtype and device
+        unless given."""
+        xp = backend.xp_for(backend.normalize_device(device) if device else self.device)
+        return Tensor(xp.full(tuple(size), fill_value, dtype=dtype or self.dtype))
+
+    def new_tensor(self, data: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype and device unless given."""
+        device = backend.normalize_device(device) if device else self.device
+        arr = _to_array(data, dtype or self.dtype, device)
+        return Tensor(arr.copy())
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` (broadcast to this shape) into this tensor in place; returns ``self``."""
+        src = src.data if isinstance(src, Tensor) else src
+        value = backend.to_device(self.xp.asarray(src), self.device)
+        return self._inplace("copy_", value.astype(self.dtype, copy=False))
+
     # ----- dtype conversions, PyTorch's names (last in the class: they shadow int, float, bool) -
     def long(self) -> Tensor:
         """As int64 (class labels); leaves the graph."""
@@ -732,6 +981,11 @@ class Tensor:
     def float(self) -> Tensor:
         """As float32, the training default; differentiable."""
         return self.to(dtype=DEFAULT_FLOAT)
+
+
+def _sizes(size: tuple) -> tuple[int, ...]:
+    """``f(2, 3)`` or ``f((2, 3))``: the sizes as one tuple."""
+    return tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
 
 
 def _op_name(fn: Any) -> str:

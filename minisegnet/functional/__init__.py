@@ -14,7 +14,10 @@ their public functions (each module's ``__all__``, imported by name) and exports
   by :func:`fast_path` (:mod:`~minisegnet.functional.paths`; on by default);
 * :mod:`~minisegnet.functional.resize` -- interpolate / upsample, center_crop;
 * :mod:`~minisegnet.functional.attention` -- linear (a weight, or the identity), layer norm, GELU,
-  scaled dot-product attention, roll and Swin's window helpers.
+  scaled dot-product attention, roll and Swin's window helpers;
+* :mod:`~minisegnet.functional.tensorops` -- the rest of ``torch.Tensor``'s everyday methods:
+  std/var/prod/amax, flip, chunk/split, gather, sort/topk, masked_fill, rounding, ``//`` and
+  ``%``, any/all, comparisons and logical tests.
 
 PyTorch's argument names work next to NumPy's: ``dim=`` for ``axis=``, ``keepdim=`` for
 ``keepdims=``.
@@ -24,7 +27,17 @@ PyTorch's argument names work next to NumPy's: ``dim=`` for ``axis=``, ``keepdim
 from collections.abc import Callable as _Callable
 from typing import Any as _Any
 
-from . import attention, basic, conv, fast, paths, pool, resize, sizes  # noqa: F401 (submodules)
+from . import (  # noqa: F401 (submodules)
+    attention,
+    basic,
+    conv,
+    fast,
+    paths,
+    pool,
+    resize,
+    sizes,
+    tensorops,
+)
 from .attention import (
     attention_weights,
     erf,
@@ -86,6 +99,41 @@ from .conv import conv2d, conv_transpose2d
 from .paths import fast_path, fast_path_enabled
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_unpool2d
 from .resize import center_crop, interpolate, upsample
+from .tensorops import (
+    all,
+    amax,
+    amin,
+    any,
+    ceil,
+    chunk,
+    eq,
+    flip,
+    floor,
+    floor_divide,
+    gather,
+    ge,
+    gt,
+    isfinite,
+    isnan,
+    le,
+    logical_and,
+    logical_not,
+    logical_or,
+    lt,
+    masked_fill,
+    ne,
+    prod,
+    remainder,
+    round,
+    sort,
+    split,
+    squeeze,
+    std,
+    swapaxes,
+    topk,
+    unsqueeze,
+    var,
+)
 
 # every module's __all__ (a test keeps this list equal to their union); attention's linear
 # (x W^T + b, the identity without a weight) replaces basic's identity one
@@ -155,6 +203,40 @@ __all__ = [
     "window_reverse",
     "shifted_window_mask",
     "relative_position_index",
+    # tensorops: the rest of torch.Tensor's everyday methods
+    "var",
+    "std",
+    "prod",
+    "amax",
+    "amin",
+    "flip",
+    "chunk",
+    "split",
+    "gather",
+    "sort",
+    "topk",
+    "masked_fill",
+    "floor",
+    "ceil",
+    "round",
+    "floor_divide",
+    "remainder",
+    "any",
+    "all",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "logical_not",
+    "logical_and",
+    "logical_or",
+    "isnan",
+    "isfinite",
+    "unsqueeze",
+    "squeeze",
+    "swapaxes",
     # paths: the switch between the teaching path and the fast path
     "fast_path",
     "fast_path_enabled",
