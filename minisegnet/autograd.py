@@ -876,6 +876,35 @@ class Tensor:
         """``self`` where ``condition`` is true, else ``other``, as ``torch.Tensor.where``."""
         return _F.where(condition, self, other)
 
+    def norm(self, p: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The p-norm over ``dim`` (all elements by default); differentiable."""
+        return _F.norm(self, p, dim, keepdim)
+
+    def cumsum(self, dim: int) -> Tensor:
+        """Running sums along ``dim``; differentiable."""
+        return _F.cumsum(self, dim)
+
+    def log1p(self) -> Tensor:
+        return _F.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _F.expm1(self)
+
+    def argsort(self, dim: int = -1, descending: bool = False) -> Tensor:
+        """The indices that sort along ``dim``; outside the graph."""
+        return _F.argsort(self, dim, descending)
+
+    def nonzero(self) -> Tensor:
+        """The (count, ndim) positions of the non-zero elements; outside the graph."""
+        return _F.nonzero(self)
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped (a batch of matrices transposed)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: needs at least 2 axes, got shape {self.shape}")
+        return _F.transpose(self, -2, -1)
+
     def flip(self, *dims: Any) -> Tensor:
         """Reverse along ``dims``: ``x.flip(-1)``, ``x.flip(2, 3)`` or ``x.flip([2, 3])``."""
         return _F.flip(self, dims[0] if len(dims) == 1 else dims)

@@ -541,3 +541,85 @@ def test_top_level_names_are_the_functional_ops():
     ):
         assert getattr(ms, name) is getattr(F, name), name
         assert name in ms.__all__
+
+
+# ----- norm, cumsum, log1p / expm1, argsort, nonzero, mT ------------------------------------------
+
+
+def norm_reference(a, p, dim, keepdim):
+    """(sum |x|^p)^(1/p), the largest |x| for p = inf."""
+    if p == np.inf:
+        return np.abs(a).max(axis=dim, keepdims=keepdim)
+    return (np.abs(a) ** p).sum(axis=dim, keepdims=keepdim) ** (1 / p)
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(data=st.data(), p=st.sampled_from([1, 2, 3, np.inf]), keepdim=st.booleans())
+def test_norm_matches_the_formula_and_gradcheck(where, data, p, keepdim):
+    with running_on(where) as device:
+        shape = data.draw(shapes(min_dims=1))
+        dim = data.draw(axes(len(shape)))
+        a = data.draw(distinct_arrays(shape, spacing=0.3))  # no zeros (|x|), no ties (inf)
+        x = t(a, device, grad=True)
+        want = norm_reference(a, p, dim, keepdim)
+        np.testing.assert_allclose(x.norm(p, dim, keepdim).numpy(), want, rtol=1e-12)
+        np.testing.assert_allclose(ms.norm(x, p=p, dim=dim).numpy(), norm_reference(a, p, dim, 0))
+        assert gradcheck(lambda u: F.norm(u, p, dim, keepdim), x)
+
+
+def cumsum_reference(a, dim):
+    """Running totals by a loop over the axis."""
+    out, total = np.empty_like(a), 0
+    for i in range(a.shape[dim]):
+        total = total + np.take(a, [i], axis=dim)
+        out[(slice(None),) * (dim % a.ndim) + (slice(i, i + 1),)] = total
+    return out
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(data=st.data())
+def test_cumsum_log1p_expm1_match_numpy_and_gradcheck(where, data):
+    with running_on(where) as device:
+        shape = data.draw(shapes(min_dims=1))
+        dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+        a = data.draw(arrays(shape, low=-0.9, high=2.0, avoid=()))
+        x = t(a, device, grad=True)
+        np.testing.assert_allclose(x.cumsum(dim).numpy(), cumsum_reference(a, dim), rtol=1e-12)
+        np.testing.assert_allclose(x.log1p().numpy(), np.log1p(a), rtol=1e-12)
+        np.testing.assert_allclose(ms.expm1(x).numpy(), np.expm1(a), rtol=1e-12)
+        w = data.draw(arrays(shape))
+        assert gradcheck(lambda u: u.cumsum(dim) * t(w, device), x)
+        assert gradcheck(lambda u: u.log1p() + F.expm1(u), x)
+        i = t(np.arange(4) % 3 == 0, device)  # bool running counts are integers, as PyTorch
+        assert ms.cumsum(i, 0).tolist() == [1, 1, 1, 2] and i.cumsum(0).dtype == np.int64
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(data=st.data(), descending=st.booleans())
+def test_argsort_nonzero_mT_match_numpy(where, data, descending):
+    with running_on(where) as device:
+        shape = data.draw(shapes(min_dims=2))
+        a = data.draw(distinct_arrays(shape))
+        x = t(a, device)
+        want = np.argsort(-a if descending else a, axis=0)
+        np.testing.assert_array_equal(x.argsort(0, descending).numpy(), want)
+        np.testing.assert_array_equal(ms.argsort(x, dim=0, descending=descending).numpy(), want)
+        m = data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, 1)))
+        assert x.mT.shape == np.swapaxes(a, -1, -2).shape
+        np.testing.assert_array_equal(x.mT.numpy(), np.swapaxes(a, -1, -2))
+        got = t(m, device).nonzero()
+        assert got.dtype == np.int64 and got.shape == (m.sum(), len(shape))
+        np.testing.assert_array_equal(got.numpy(), np.argwhere(m))
+
+
+def test_norm_mT_sort_errors_and_ties():
+    with pytest.raises(ValueError, match=r"norm: p must be a positive number or inf, got -1"):
+        Tensor([1.0]).norm(-1)
+    with pytest.raises(ValueError, match=r"mT: needs at least 2 axes, got shape \(2,\)"):
+        _ = Tensor([1.0, 2.0]).mT
+    with pytest.raises(ValueError, match=r"cumsum: dim 1 is out of range"):
+        Tensor([1.0]).cumsum(1)
+    ties = Tensor([1.0, 0.0, 1.0, 0.0])  # ties keep their order, ascending or descending
+    assert ties.argsort().tolist() == [1, 3, 0, 2]
+    assert ties.argsort(descending=True).tolist() == [0, 2, 1, 3]
+    assert Tensor([3.0, 4.0]).norm().item() == 5.0

@@ -30,10 +30,14 @@ from .basic import (
     _match,
     _norm_axis,
     getitem,
+    mul,
+    pow,
     sqrt,
+    sum,
     transpose,
     where,
 )
+from .basic import abs as basic_abs
 
 __all__ = [
     "var",
@@ -41,12 +45,18 @@ __all__ = [
     "prod",
     "amax",
     "amin",
+    "norm",
+    "cumsum",
+    "log1p",
+    "expm1",
     "flip",
     "chunk",
     "split",
     "gather",
     "sort",
+    "argsort",
     "topk",
+    "nonzero",
     "masked_fill",
     "floor",
     "ceil",
@@ -196,6 +206,77 @@ def amin(x: Any, dim: Axis = None, keepdim: bool = False) -> Tensor:
     return MaxMinFunction(dim, keepdim, "min")(x)
 
 
+def norm(x: Any, p: float = 2, dim: Axis = None, keepdim: bool = False) -> Tensor:
+    """The p-norm over ``dim`` (all elements by default): (sum |x|^p)^(1/p); p=2, the Euclidean
+    length, is sqrt(sum x^2); p=1 the sum of |x|; p=inf the largest |x|. Built from
+    differentiable ops."""
+    x = as_tensor(x)
+    if p == 2:
+        return sqrt(sum(mul(x, x), dim, keepdim))
+    if p == float("inf"):
+        return amax(basic_abs(x), dim, keepdim)
+    if not isinstance(p, (int, float)) or p <= 0:
+        raise ValueError(f"norm: p must be a positive number or inf, got {p!r}")
+    return pow(sum(pow(basic_abs(x), p), dim, keepdim), 1.0 / p)
+
+
+class CumsumFunction(Function):
+    """y_i = x_0 + ... + x_i along ``dim`` (a running total);  dL/dx_i = sum_{j >= i} dL/dy_j,
+    the running total of the gradient taken from the other end."""
+
+    def __init__(self, dim: int):
+        self.dim = dim
+
+    def forward(self, x: Array) -> Array:
+        return self.xp.cumsum(x, axis=self.dim)
+
+    def backward(self, gy: Array) -> Array:
+        xp = self.xp
+        return xp.flip(xp.cumsum(xp.flip(gy, axis=self.dim), axis=self.dim), axis=self.dim)
+
+
+def cumsum(x: Any, dim: int) -> Tensor:
+    """Running sums along ``dim``, as ``torch.cumsum`` (integers stay integers)."""
+    x = as_tensor(x)
+    return CumsumFunction(_dim("cumsum", dim, x.shape))(x)
+
+
+class Log1pFunction(Function):
+    """y = log(1 + x), accurate for small x;  dy/dx = 1 / (1 + x)."""
+
+    def forward(self, x: Array) -> Array:
+        x = _float(x)
+        self.save_for_backward(x)
+        return self.xp.log1p(x)
+
+    def backward(self, gy: Array) -> Array:
+        (x,) = self.saved_tensors
+        return gy / (1 + x)
+
+
+class Expm1Function(Function):
+    """y = e^x - 1, accurate for small x;  dy/dx = e^x = y + 1."""
+
+    def forward(self, x: Array) -> Array:
+        y = self.xp.expm1(_float(x))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy: Array) -> Array:
+        (y,) = self.saved_tensors
+        return gy * (y + 1)
+
+
+def log1p(x: Any) -> Tensor:
+    """log(1 + x)."""
+    return Log1pFunction()(x)
+
+
+def expm1(x: Any) -> Tensor:
+    """e^x - 1."""
+    return Expm1Function()(x)
+
+
 # ----------------------------------------------------------------------------------------------
 # flips, splits, gathers, sorting
 
@@ -326,6 +407,18 @@ def sort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) 
         return ValuesIndices(x, Tensor(x.xp.zeros((), dtype=numpy.int64)))
     indices = Tensor(_argsort(x, d, descending).astype(numpy.int64, copy=False))
     return ValuesIndices(GatherFunction(d)(x, indices), indices)
+
+
+def argsort(x: Any, dim: int = -1, descending: bool = False) -> Tensor:
+    """The indices that sort ``x`` along ``dim`` (``sort(...).indices``); outside the graph."""
+    return sort(x, dim, descending).indices
+
+
+def nonzero(x: Any) -> Tensor:
+    """The positions of the non-zero elements, one row of ``ndim`` indices each (shape
+    (count, ndim), int64), as ``torch.nonzero``; outside the graph."""
+    x = as_tensor(x)
+    return Tensor(x.xp.argwhere(x.data).astype(numpy.int64, copy=False))
 
 
 def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:
