@@ -794,13 +794,35 @@ class Tensor:
         """The minimum over ``dim`` (values only)."""
         return _F.amin(self, dim, keepdim)
 
-    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        """Whether any element is non-zero, over ``dim``; a bool tensor outside the graph."""
-        return _F.any(self, dim, keepdim)
+    def any(
+        self,
+        dim: Any = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Any = None,
+        keepdims: bool | None = None,
+        out: None = None,
+    ) -> Tensor:
+        """Whether any element is non-zero, over ``dim`` / ``axis``; a bool tensor outside the
+        graph (NumPy's spelling too, so ``numpy.any(x)`` keeps working)."""
+        if out is not None:
+            raise TypeError("any: out= is not supported; use the returned tensor")
+        return _F.any(self, *_F.tensorops._dim_keepdim("any", dim, keepdim, axis, keepdims))
 
-    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        """Whether every element is non-zero, over ``dim``; a bool tensor outside the graph."""
-        return _F.all(self, dim, keepdim)
+    def all(
+        self,
+        dim: Any = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Any = None,
+        keepdims: bool | None = None,
+        out: None = None,
+    ) -> Tensor:
+        """Whether every element is non-zero, over ``dim`` / ``axis``; a bool tensor outside the
+        graph (``numpy.all(x)`` keeps working)."""
+        if out is not None:
+            raise TypeError("all: out= is not supported; use the returned tensor")
+        return _F.all(self, *_F.tensorops._dim_keepdim("all", dim, keepdim, axis, keepdims))
 
     def pow(self, exponent: Any) -> Tensor:
         """``self ** exponent``."""

@@ -388,6 +388,9 @@ def test_any_all_match_numpy(where, data, keepdim):
             np.testing.assert_array_equal(got.numpy(), want)
             want = getattr(np, name)(a > 0, axis=dim)
             np.testing.assert_array_equal(getattr(ms, name)(x > 0, dim).numpy(), want)
+        want = np.any(a, axis=dim, keepdims=True)  # NumPy's spelling: numpy.any(x) calls it
+        np.testing.assert_array_equal(np.any(x, axis=dim, keepdims=True).numpy(), want)
+        assert bool(np.all(x == x)) and bool(np.any(x)) == bool(a.any())
         with pytest.raises(ValueError, match=r"any: dim 3 is out of range for a tensor of shape"):
             x.any(3)
 

@@ -29,6 +29,7 @@ from .basic import (
     _float,
     _match,
     _norm_axis,
+    _pick,
     getitem,
     mul,
     pow,
@@ -557,6 +558,16 @@ def remainder(a: Any, b: Any) -> Tensor:
 
 # ----------------------------------------------------------------------------------------------
 # tests and comparisons: bool tensors outside the graph
+
+
+def _dim_keepdim(
+    op: str, dim: Any, keepdim: bool | None, axis: Any, keepdims: bool | None
+) -> tuple[Any, bool]:
+    """PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims`` (``numpy.any(x)`` calls
+    ``x.any(axis=None, out=None)``), whichever was given."""
+    return _pick(op, axis, "axis", dim, "dim"), _pick(
+        op, keepdims, "keepdims", keepdim, "keepdim", False
+    )
 
 
 def any(x: Any, dim: Axis = None, keepdim: bool = False) -> Tensor:
