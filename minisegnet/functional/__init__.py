@@ -16,8 +16,8 @@ their public functions (each module's ``__all__``, imported by name) and exports
 * :mod:`~minisegnet.functional.attention` -- linear (a weight, or the identity), layer norm, GELU,
   scaled dot-product attention, roll and Swin's window helpers;
 * :mod:`~minisegnet.functional.tensorops` -- the rest of ``torch.Tensor``'s everyday methods:
-  std/var/prod/amax, flip, chunk/split, gather, sort/topk, masked_fill, rounding, ``//`` and
-  ``%``, any/all, comparisons and logical tests.
+  std/var/prod/amax/norm/cumsum, flip, chunk/split, gather, sort/topk, masked_fill, rounding,
+  ``//`` and ``%``, any/all, comparisons and logical tests.
 
 PyTorch's argument names work next to NumPy's: ``dim=`` for ``axis=``, ``keepdim=`` for
 ``keepdims=``.

@@ -1,13 +1,14 @@
-"""The rest of the everyday ``torch.Tensor`` API: statistics, flips, splits, gathers and sorting,
-masks, rounding, integer division, logical tests.
+"""The rest of the everyday ``torch.Tensor`` API: statistics (std/var/prod/amax/norm/cumsum),
+flips, splits, gathers and sorting, masks, rounding, integer division, logical tests.
 
 The differentiable ops are a forward/backward pair each (``VarFunction``, ``ProdFunction``,
-``FlipFunction``, ``GatherFunction``, ``RemainderFunction``, the rounding ops), or are built from
-differentiable ops (``std`` is ``sqrt(var)``, ``chunk``/``split`` are slices, ``sort``/``topk``
-gather the values, ``masked_fill`` is a ``where``). The tests, comparisons and ``//`` return
-tensors outside the graph, as comparisons always did. Argument names are PyTorch's (``dim``,
-``keepdim``, ``correction``/``unbiased``, ``descending``, ``largest``).
-"""
+``CumsumFunction``, ``Log1pFunction``, ``Expm1Function``, ``FlipFunction``, ``GatherFunction``,
+``RemainderFunction``, the rounding ops), or are built from differentiable ops (``std`` is
+``sqrt(var)``, ``norm`` a sum of powers, ``chunk``/``split`` are slices, ``sort``/``topk`` gather
+the values, ``masked_fill`` is a ``where``). The tests (any/all, isnan), comparisons, ``//``,
+``argsort`` and ``nonzero`` return tensors outside the graph, as comparisons always did. Argument
+names are PyTorch's (``dim``, ``keepdim``, ``correction``/``unbiased``, ``descending``,
+``largest``)."""
 
 from __future__ import annotations
 
