@@ -927,9 +927,14 @@ class Tensor:
             raise ValueError(f"mT: needs at least 2 axes, got shape {self.shape}")
         return _F.transpose(self, -2, -1)
 
-    def flip(self, *dims: Any) -> Tensor:
-        """Reverse along ``dims``: ``x.flip(-1)``, ``x.flip(2, 3)`` or ``x.flip([2, 3])``."""
-        return _F.flip(self, dims[0] if len(dims) == 1 else dims)
+    def flip(self, *args: Any, dims: Any = None) -> Tensor:
+        """Reverse along ``dims``: ``x.flip(-1)``, ``x.flip(2, 3)``, ``x.flip([2, 3])`` or
+        ``x.flip(dims=(2, 3))``."""
+        if dims is None:
+            dims = args[0] if len(args) == 1 else args
+        elif args:
+            raise TypeError(f"flip: got dims {args} and dims={dims}; give them once")
+        return _F.flip(self, dims)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """``chunks`` pieces along ``dim`` (differentiable slices)."""

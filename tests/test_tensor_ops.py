@@ -150,6 +150,7 @@ def test_flip_reverses_the_axes_and_gradcheck(where, data):
         ]
         np.testing.assert_array_equal(x.flip(*dims).numpy(), want)
         np.testing.assert_array_equal(ms.flip(x, list(dims)).numpy(), want)
+        np.testing.assert_array_equal(x.flip(dims=dims).numpy(), want)
         assert gradcheck(lambda u: F.flip(u, dims) * F.flip(u, dims[0]), x)
 
 
