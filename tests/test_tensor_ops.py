@@ -627,3 +627,48 @@ def test_norm_mT_sort_errors_and_ties():
     assert ties.argsort().tolist() == [1, 3, 0, 2]
     assert ties.argsort(descending=True).tolist() == [0, 2, 1, 3]
     assert Tensor([3.0, 4.0]).norm().item() == 5.0
+
+
+# ----- dtypes: float32 in, float32 out (NumPy 1.x promotes a float32 scalar over a Python float) --
+
+FLOAT32_OPS = {
+    "var": lambda x: x.var(),
+    "var dim": lambda x: x.var(0),
+    "std": lambda x: x.std(),
+    "std correction=0": lambda x: x.std(1, correction=0),
+    "prod": lambda x: x.prod(),
+    "prod dim": lambda x: x.prod(0),
+    "amax": lambda x: x.amax(),
+    "amin dim": lambda x: x.amin(0),
+    "norm": lambda x: x.norm(),
+    "norm p=1": lambda x: x.norm(p=1),
+    "norm p=3 dim": lambda x: x.norm(p=3, dim=1),
+    "norm inf": lambda x: x.norm(p=float("inf")),
+    "cumsum": lambda x: x.cumsum(1),
+    "log1p": lambda x: x.log1p(),
+    "expm1": lambda x: x.expm1(),
+    "flip": lambda x: x.flip(0),
+    "gather": lambda x: x.gather(1, Tensor(np.zeros((3, 2), np.int64), device=x.device)),
+    "sort": lambda x: x.sort(1)[0],
+    "topk": lambda x: x.topk(2)[0],
+    "masked_fill": lambda x: x.masked_fill(x > 0.5, 0.25),
+    "floor": lambda x: x.floor(),
+    "round": lambda x: x.round(),
+    "x % 0.3": lambda x: x % 0.3,
+    "1.5 % x": lambda x: 1.5 % x,
+    "x // 0.3": lambda x: x // 0.3,
+    "chunk": lambda x: x.chunk(2, 1)[0],
+}
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@pytest.mark.parametrize("name", sorted(FLOAT32_OPS))
+def test_float32_stays_float32_forward_and_backward(where, name):
+    """CI's floor run (NumPy 1.23) found var() of a float32 tensor coming back float64."""
+    with running_on(where) as device:
+        x = t(np.arange(1, 13, dtype=np.float32).reshape(3, 4) / 7, device, grad=True)
+        y = FLOAT32_OPS[name](x)
+        assert y.dtype == np.float32, f"{name}: {y.dtype}"
+        if y.requires_grad:
+            y.sum().backward()
+            assert x.grad is not None and x.grad.dtype == np.float32, f"{name}: {x.grad.dtype}"

@@ -123,8 +123,9 @@ class VarFunction(Function):
         self.denom = builtins.max(n - self.correction, 0)  # 0: inf/nan, as PyTorch (one element)
         d = x - x.mean(axis=self.axes, keepdims=True)
         self.save_for_backward(d)
-        with numpy.errstate(divide="ignore", invalid="ignore"):
-            return (d * d).sum(axis=self.axes, keepdims=self.keepdims) / self.denom
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # (NumPy 1.x: a float32
+            # scalar over a Python float is float64, so divide by a scalar of x's dtype)
+            return (d * d).sum(axis=self.axes, keepdims=self.keepdims) / x.dtype.type(self.denom)
 
     def backward(self, gy: Array) -> Array:
         (d,) = self.saved_tensors
