@@ -920,6 +920,40 @@ class Tensor:
         """The (count, ndim) positions of the non-zero elements; outside the graph."""
         return _F.nonzero(self)
 
+    def rsqrt(self) -> Tensor:
+        """1 / sqrt(self); differentiable."""
+        return _F.rsqrt(self)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        """self + weight (end - self); differentiable in all three."""
+        return _F.lerp(self, end, weight)
+
+    def fmod(self, other: Any) -> Tensor:
+        """The remainder with the sign of ``self`` (C's fmod; ``%`` takes the divisor's sign)."""
+        return _F.fmod(self, other)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        """The entries ``index`` (1-D, integer) along ``dim``; differentiable."""
+        return _F.index_select(self, dim, index)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        """The elements where the bool ``mask`` is true, 1-D; differentiable."""
+        return _F.masked_select(self, mask)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        """``length`` entries from ``start`` along ``dim`` (a differentiable slice)."""
+        return _F.narrow(self, dim, start, length)
+
+    def unique(
+        self,
+        sorted: bool = True,
+        return_inverse: bool = False,
+        return_counts: bool = False,
+        dim: int | None = None,
+    ) -> Any:
+        """The distinct values (ascending), optionally with inverse indices and counts."""
+        return _F.unique(self, sorted, return_inverse, return_counts, dim)
+
     @property
     def mT(self) -> Tensor:
         """The last two axes swapped (a batch of matrices transposed)."""
@@ -1037,6 +1071,11 @@ class Tensor:
     def float(self) -> Tensor:
         """As float32, the training default; differentiable."""
         return self.to(dtype=DEFAULT_FLOAT)
+
+    def half(self) -> Tensor:
+        """As float16; differentiable (every op runs in float16 through NumPy/CuPy, slowly on
+        the CPU and with float16's 3 significant digits: for memory, not for training)."""
+        return self.to(dtype=numpy.float16)
 
 
 def _sizes(size: tuple) -> tuple[int, ...]:

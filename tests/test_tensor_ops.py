@@ -21,7 +21,14 @@ import minisegnet as ms
 import minisegnet.functional as F
 from minisegnet import Tensor, gradcheck
 
-from strategies import arrays, axes, distinct_arrays, positive_arrays, shapes
+from strategies import (
+    arrays,
+    axes,
+    broadcast_pairs,
+    distinct_arrays,
+    positive_arrays,
+    shapes,
+)
 
 rng = np.random.default_rng(31)
 
@@ -629,6 +636,197 @@ def test_norm_mT_sort_errors_and_ties():
     assert Tensor([3.0, 4.0]).norm().item() == 5.0
 
 
+# ----- silu, hardtanh/relu6, normalize, rsqrt, lerp, fmod, index_select ... unique, concat -------
+
+
+def normalize_reference(a, p, dim, eps):
+    """Each vector along ``dim`` divided by max(its p-norm, eps), one vector at a time."""
+    moved = np.moveaxis(a, dim, -1)
+    out = np.empty_like(moved)
+    for i in np.ndindex(moved.shape[:-1]):
+        v = moved[i]
+        n = np.abs(v).max() if p == np.inf else (np.abs(v) ** p).sum() ** (1 / p)
+        out[i] = v / max(n, eps)
+    return np.moveaxis(out, -1, dim)
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(data=st.data(), bounds=st.sampled_from([(-1.0, 1.0), (0.0, 6.0), (-2.0, 0.5)]))
+def test_silu_hardtanh_relu6_match_the_formulas_and_gradcheck(where, data, bounds):
+    with running_on(where) as device:
+        shape = data.draw(shapes())
+        lo, hi = bounds
+        a = data.draw(arrays(shape, low=-8, high=8, avoid=(lo, hi, 0.0, 6.0)))
+        x = t(a, device, grad=True)
+        np.testing.assert_allclose(F.silu(x).numpy(), a / (1 + np.exp(-a)), rtol=1e-12)
+        np.testing.assert_array_equal(F.hardtanh(x, lo, hi).numpy(), np.clip(a, lo, hi))
+        np.testing.assert_array_equal(F.relu6(x).numpy(), np.minimum(np.maximum(a, 0), 6))
+        np.testing.assert_array_equal(ms.nn.ReLU6()(x).numpy(), np.clip(a, 0, 6))
+        np.testing.assert_array_equal(ms.nn.Hardtanh(lo, hi)(x).numpy(), np.clip(a, lo, hi))
+        np.testing.assert_allclose(ms.nn.SiLU()(x).numpy(), a / (1 + np.exp(-a)), rtol=1e-12)
+        assert gradcheck(lambda u: F.silu(u) + F.hardtanh(u, lo, hi) + F.relu6(u), x)
+
+
+def test_silu_hardtanh_worked_numbers_and_errors():
+    x = Tensor([-1.0, 0.0, 1.0, 6.0, 7.0], requires_grad=True)
+    F.relu6(x).sum().backward()  # PyTorch's: the gradient is 0 at the bounds 0 and 6
+    assert x.grad.tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+    assert F.silu(Tensor([1000.0, -1000.0])).tolist() == [1000.0, -0.0]  # no overflow
+    with pytest.raises(ValueError, match=r"hardtanh: min_val 1 is greater than max_val 0"):
+        F.hardtanh(x, 1, 0)
+    with pytest.raises(ValueError, match=r"Hardtanh: min_val 2.0 is greater than max_val 1.0"):
+        ms.nn.Hardtanh(2.0, 1.0)
+    assert repr(ms.nn.Hardtanh()) == "Hardtanh(min_val=-1.0, max_val=1.0)"
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(data=st.data(), p=st.sampled_from([2, 1, 3, 0.5, np.inf]))
+def test_normalize_matches_the_loop_and_gradchecks(where, data, p):
+    with running_on(where) as device:
+        shape = data.draw(shapes(min_dims=1))
+        dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+        a = data.draw(distinct_arrays(shape, spacing=0.3))  # no zeros (|x|), no ties (inf)
+        x = t(a, device, grad=True)
+        want = normalize_reference(a, p, dim, 1e-12)
+        np.testing.assert_allclose(F.normalize(x, p, dim).numpy(), want, rtol=1e-12)
+        assert gradcheck(lambda u: F.normalize(u, p=p, dim=dim), x)
+        big = 10.0  # eps above every norm: x / eps
+        np.testing.assert_allclose(F.normalize(x, p, dim, eps=1e6 * big).numpy(), a / (1e6 * big))
+
+
+def test_normalize_zero_vector_and_errors():
+    x = Tensor(np.array([[3.0, 4.0], [0.0, 0.0]]), requires_grad=True)
+    y = F.normalize(x, dim=1)
+    assert y.tolist() == [[0.6, 0.8], [0.0, 0.0]]
+    y.sum().backward()  # a zero vector is x / eps there: gradient 1 / eps, not NaN (PyTorch's)
+    assert np.all(np.isfinite(x.grad.numpy())) and x.grad.numpy()[1].tolist() == [1e12, 1e12]
+    with pytest.raises(ValueError, match=r"normalize: dim 1 is out of range .* shape \(3,\)"):
+        F.normalize(Tensor([1.0, 2.0, 3.0]))  # dim=1 by default, as PyTorch
+    with pytest.raises(ValueError, match=r"normalize: p must be a positive number or inf"):
+        F.normalize(x, p=0)
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(data=st.data())
+def test_rsqrt_lerp_match_the_formulas_and_gradcheck(where, data):
+    with running_on(where) as device:
+        shape_a, shape_b = data.draw(broadcast_pairs())
+        a = data.draw(positive_arrays(shape_a))
+        b = data.draw(arrays(shape_b))
+        w = data.draw(arrays(shape_b, low=-0.5, high=1.5, avoid=()))
+        x, e, wt = t(a, device, grad=True), t(b, device, grad=True), t(w, device, grad=True)
+        np.testing.assert_allclose(x.rsqrt().numpy(), 1 / np.sqrt(a), rtol=1e-12)
+        np.testing.assert_allclose(ms.lerp(x, e, wt).numpy(), a + w * (b - a), atol=1e-12)
+        np.testing.assert_allclose(x.lerp(e, 0.25).numpy(), a + 0.25 * (b - a), atol=1e-12)
+        assert gradcheck(lambda u: ms.rsqrt(u), x)
+        assert gradcheck(lambda u, v, s: u.lerp(v, s), x, e, wt)
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(data=st.data(), divisor=st.sampled_from([1.5, -1.5, 0.7]))
+def test_fmod_keeps_the_sign_of_the_dividend_and_gradchecks(where, data, divisor):
+    with running_on(where) as device:
+        shape = data.draw(shapes())
+        a = data.draw(arrays(shape, low=-5, high=5, avoid=tuple(divisor * k for k in range(-8, 9))))
+        x = t(a, device, grad=True)
+        r = x.fmod(divisor)
+        np.testing.assert_allclose(r.numpy(), a - np.trunc(a / divisor) * divisor, atol=1e-12)
+        assert np.all(np.sign(r.numpy()) * np.sign(a) >= 0)  # the sign of the dividend
+        b = data.draw(positive_arrays(shape, low=0.5, high=2.0)) * np.sign(divisor)
+        if np.all(np.abs(a / b - np.round(a / b)) > 0.01):  # away from the jumps
+            assert gradcheck(lambda u, v: ms.fmod(u, v), x, t(b, device, grad=True))
+
+
+def test_fmod_worked_numbers_and_errors():
+    i = Tensor(np.array([-7, -3, 0, 4, 9]))
+    assert i.fmod(3).tolist() == [-1, 0, 0, 1, 0] and i.fmod(3).dtype == np.int64
+    assert F.fmod(i, -4).tolist() == [-3, -3, 0, 0, 1]  # the sign of a, not of b
+    assert Tensor([-3.0]).fmod(2.0).tolist() == [-1.0] and (Tensor([-3.0]) % 2.0).tolist() == [1.0]
+    with pytest.raises(ZeroDivisionError, match=r"fmod: integer division by zero"):
+        i.fmod(0)
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(data=st.data())
+def test_index_select_masked_select_narrow_match_loops_and_gradcheck(where, data):
+    with running_on(where) as device:
+        shape = data.draw(shapes(min_dims=1))
+        dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+        n = shape[dim]
+        a = data.draw(arrays(shape))
+        x = t(a, device, grad=True)
+        idx = data.draw(hnp.arrays(np.int64, st.integers(0, 5), elements=st.integers(0, n - 1)))
+        want = (
+            np.stack([np.take(a, i, axis=dim) for i in idx], axis=dim % len(shape))
+            if len(idx)
+            else np.take(a, idx, axis=dim)
+        )
+        np.testing.assert_array_equal(x.index_select(dim, t(idx, device)).numpy(), want)
+        assert gradcheck(lambda u: ms.index_select(u, dim, idx), x)  # repeats add up
+        mask = data.draw(hnp.arrays(np.bool_, shape[1:]))  # broadcasts over the first axis
+        full = np.broadcast_to(mask, shape)
+        want = np.array([a[i] for i in np.ndindex(shape) if full[i]])
+        np.testing.assert_array_equal(x.masked_select(t(mask, device)).numpy().ravel(), want)
+        assert gradcheck(lambda u: ms.masked_select(u, t(mask, device)), x)
+        start = data.draw(st.integers(-n, n))
+        length = data.draw(st.integers(0, n - start % (n + 1) if start >= 0 else -start))
+        begin = start + n if start < 0 else start
+        want = np.take(a, range(begin, begin + length), axis=dim)
+        np.testing.assert_array_equal(x.narrow(dim, start, length).numpy(), want)
+        assert gradcheck(lambda u: ms.narrow(u, dim, start, length), x)
+
+
+def test_selections_worked_numbers_and_errors():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y = x.index_select(1, Tensor(np.array([2, 0, 2])))
+    assert y.tolist() == [[2.0, 0.0, 2.0], [5.0, 3.0, 5.0]]
+    y.sum().backward()
+    assert x.grad.tolist() == [[1.0, 0.0, 2.0], [1.0, 0.0, 2.0]]  # column 2 picked twice
+    assert x.masked_select(x > 2).tolist() == [3.0, 4.0, 5.0]
+    assert x.narrow(1, -2, 2).tolist() == [[1.0, 2.0], [4.0, 5.0]]
+    assert ms.concat([x, x], dim=1).shape == (2, 6) and F.concat is F.cat
+    with pytest.raises(IndexError, match=r"index_select: index values must be in 0 \.\. 2"):
+        x.index_select(1, [3])
+    with pytest.raises(ValueError, match=r"index_select: index must be a 1-D integer tensor"):
+        x.index_select(0, Tensor([0.0]))
+    with pytest.raises(TypeError, match=r"masked_select: mask must be a bool tensor"):
+        x.masked_select(Tensor(np.ones(3, np.int64)))
+    with pytest.raises(ValueError, match=r"masked_select: a mask of shape \(2,\) does not"):
+        x.masked_select(Tensor(np.ones(2, bool)))
+    with pytest.raises(ValueError, match=r"narrow: start 2 and length 2 do not fit axis 1"):
+        x.narrow(1, 2, 2)
+    with pytest.raises(ValueError, match=r"narrow: dim 2 is out of range"):
+        x.narrow(2, 0, 1)
+
+
+@pytest.mark.parametrize("where", BACKENDS)
+@given(a=hnp.arrays(np.int64, shapes(), elements=st.integers(-3, 3)))
+def test_unique_values_inverse_counts_match_a_loop(where, a):
+    with running_on(where) as device:
+        x = t(a, device)
+        values = sorted(set(a.ravel().tolist()))
+        assert ms.unique(x).tolist() == values
+        v, inverse, counts = x.unique(return_inverse=True, return_counts=True)
+        assert v.tolist() == values and inverse.shape == a.shape and inverse.dtype == np.int64
+        np.testing.assert_array_equal(v.numpy()[inverse.numpy()], a)  # values[inverse] is x
+        assert counts.tolist() == [int((a == k).sum()) for k in values]
+        _, c = F.unique(x, sorted=False, return_counts=True)
+        assert c.tolist() == counts.tolist()
+
+
+def test_unique_and_half_worked_numbers_and_errors():
+    x = Tensor([3.0, 1.0, 3.0, 2.0], requires_grad=True)
+    v, inv = x.unique(return_inverse=True)
+    assert v.tolist() == [1.0, 2.0, 3.0] and inv.tolist() == [2, 0, 2, 1]
+    assert not v.requires_grad  # outside the graph
+    with pytest.raises(ValueError, match=r"unique: dim=0 \(unique slices\) is not supported"):
+        x.unique(dim=0)
+    h = x.half()
+    assert h.dtype == np.float16 and h.dtype == ms.half
+    (h * 2).sum().backward()  # float16 runs through the engine; the gradient is x's dtype
+    assert x.grad.tolist() == [2.0] * 4 and x.grad.dtype == np.float32
+
+
 # ----- dtypes: float32 in, float32 out (NumPy 1.x promotes a float32 scalar over a Python float) --
 
 FLOAT32_OPS = {
@@ -658,6 +856,24 @@ FLOAT32_OPS = {
     "1.5 % x": lambda x: 1.5 % x,
     "x // 0.3": lambda x: x // 0.3,
     "chunk": lambda x: x.chunk(2, 1)[0],
+    "silu": lambda x: ms.nn.functional.silu(x),
+    "hardtanh": lambda x: ms.nn.functional.hardtanh(x, 0.2, 0.9),
+    "relu6": lambda x: ms.nn.functional.relu6(x * 10),
+    "normalize": lambda x: ms.nn.functional.normalize(x),
+    "normalize p=1 dim=0": lambda x: ms.nn.functional.normalize(x, 1, 0),
+    "normalize p=3": lambda x: ms.nn.functional.normalize(x, 3),
+    "normalize inf": lambda x: ms.nn.functional.normalize(x, float("inf")),
+    "rsqrt": lambda x: x.rsqrt(),
+    "rsqrt 0-D": lambda x: x.sum().rsqrt(),
+    "lerp 0.3": lambda x: x.lerp(x * x, 0.3),
+    "lerp tensor": lambda x: ms.lerp(x, x * 2, x),
+    "fmod 0.3": lambda x: x.fmod(0.3),
+    "fmod 0-D": lambda x: x.sum().fmod(0.3),
+    "index_select": lambda x: x.index_select(1, Tensor(np.array([0, 2, 2]), device=x.device)),
+    "masked_select": lambda x: x.masked_select(x > 0.5),
+    "narrow": lambda x: x.narrow(1, 1, 2),
+    "concat": lambda x: ms.concat([x, x], 1),
+    "unique": lambda x: x.unique(),
 }
 
 

@@ -5,8 +5,12 @@ The differentiable ops are a forward/backward pair each (``VarFunction``, ``Prod
 ``CumsumFunction``, ``Log1pFunction``, ``Expm1Function``, ``FlipFunction``, ``GatherFunction``,
 ``RemainderFunction``, the rounding ops), or are built from differentiable ops (``std`` is
 ``sqrt(var)``, ``norm`` a sum of powers, ``chunk``/``split`` are slices, ``sort``/``topk`` gather
-the values, ``masked_fill`` is a ``where``). The tests (any/all, isnan), comparisons, ``//``,
-``argsort`` and ``nonzero`` return tensors outside the graph, as comparisons always did. Argument
+the values, ``masked_fill`` is a ``where``). The names a PyTorch oracle sweep found missing
+next: ``silu``, ``hardtanh``/``relu6`` and ``rsqrt`` (``SiLUFunction``, ``HardtanhFunction``,
+``RsqrtFunction``), ``fmod`` (``FmodFunction``), ``normalize`` and ``lerp`` (built from
+differentiable ops), ``index_select``/``masked_select``/``narrow`` (indexing), ``concat``. The
+tests (any/all, isnan), comparisons, ``//``, ``argsort``, ``nonzero`` and ``unique`` return tensors
+outside the graph, as comparisons always did. Argument
 names are PyTorch's (``dim``, ``keepdim``, ``correction``/``unbiased``, ``descending``,
 ``largest``)."""
 
@@ -21,7 +25,7 @@ import numpy
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
 from ..backend import Array
-from ..validation import is_float
+from ..validation import is_float, scalar_like
 from .basic import (
     Axis,
     MaxMinFunction,
@@ -31,10 +35,14 @@ from .basic import (
     _match,
     _norm_axis,
     _pick,
+    add,
+    clip,
+    concatenate,
     getitem,
     mul,
     pow,
     sqrt,
+    sub,
     sum,
     transpose,
     where,
@@ -81,6 +89,18 @@ __all__ = [
     "unsqueeze",
     "squeeze",
     "swapaxes",
+    "silu",
+    "hardtanh",
+    "relu6",
+    "normalize",
+    "rsqrt",
+    "lerp",
+    "fmod",
+    "index_select",
+    "masked_select",
+    "narrow",
+    "unique",
+    "concat",
 ]
 
 
@@ -669,3 +689,223 @@ def squeeze(x: Any, dim: Any = None) -> Tensor:
 def swapaxes(x: Any, axis0: int, axis1: int) -> Tensor:
     """Swap two axes: NumPy's and PyTorch's other name for :func:`transpose` (``swapdims``)."""
     return transpose(x, axis0, axis1)
+
+
+# ----------------------------------------------------------------------------------------------
+# more names a PyTorch user reaches for: activations, normalize, rsqrt, lerp, fmod, selections
+
+
+class SiLUFunction(Function):
+    """y = x sigmoid(x) (SiLU, "swish");  dy/dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
+
+    def forward(self, x: Array) -> Array:
+        xp, x = self.xp, _float(x)
+        one = scalar_like(x, 1)
+        e = xp.exp(-xp.abs(x))  # the stable sigmoid: e in (0, 1] never overflows
+        s = xp.where(x >= 0, one / (one + e), e / (one + e))
+        self.save_for_backward(x, s)
+        return x * s
+
+    def backward(self, gy: Array) -> Array:
+        x, s = self.saved_tensors
+        one = scalar_like(x, 1)
+        return gy * s * (one + x * (one - s))
+
+
+class HardtanhFunction(Function):
+    """y = min(max(x, lo), hi);  dy/dx = 1 strictly inside (lo, hi), 0 elsewhere (PyTorch's:
+    0 at the bounds themselves, so ``relu6``'s gradient at 0 is 0, as ``relu``'s)."""
+
+    def __init__(self, lo: float, hi: float):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x: Array) -> Array:
+        x = _float(x)
+        self.save_for_backward(x)
+        return self.xp.clip(x, scalar_like(x, self.lo), scalar_like(x, self.hi))
+
+    def backward(self, gy: Array) -> Array:
+        (x,) = self.saved_tensors
+        return gy * ((x > self.lo) & (x < self.hi))
+
+
+def silu(x: Any, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x), as ``F.silu`` (``inplace`` is accepted and ignored)."""
+    return SiLUFunction()(x)
+
+
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val], as ``F.hardtanh``; the gradient is 1 strictly inside."""
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val {min_val} is greater than max_val {max_val}; "
+            "give min_val <= max_val"
+        )
+    return HardtanhFunction(float(min_val), float(max_val))(x)
+
+
+def relu6(x: Any, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6), as ``F.relu6``: ``hardtanh(x, 0, 6)``."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def normalize(x: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim`` (default 1, the channel axis), as ``F.normalize``:
+    unit-length vectors, a zero vector stays zero. Built from differentiable ops; the clamp is
+    taken on sum |x|^p against eps^p (the same value), so a zero vector has a zero gradient
+    (eps^p underflows to 0 in float32 for p > 3, where that vector's gradient is NaN)."""
+    x = as_tensor(x)
+    d = _dim("normalize", dim, x.shape)
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
+        raise ValueError(f"normalize: p must be a positive number or inf, got {p!r}")
+    if p == float("inf"):
+        n = clip(amax(basic_abs(x), d, True), float(eps))
+    elif p == 2:
+        n = sqrt(clip(sum(mul(x, x), d, True), float(eps) ** 2))
+    else:
+        n = pow(clip(sum(pow(basic_abs(x), p), d, True), float(eps) ** p), 1.0 / p)
+    return x / n
+
+
+class RsqrtFunction(Function):
+    """y = 1 / sqrt(x);  dy/dx = -x^(-3/2) / 2 = -y^3 / 2."""
+
+    def forward(self, x: Array) -> Array:
+        x = _float(x)
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # 0 -> inf, < 0 -> nan
+            y = scalar_like(x, 1) / self.xp.sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy: Array) -> Array:
+        (y,) = self.saved_tensors
+        return gy * (scalar_like(y, -0.5) * y * y * y)
+
+
+def rsqrt(x: Any) -> Tensor:
+    """1 / sqrt(x), as ``torch.rsqrt``."""
+    return RsqrtFunction()(x)
+
+
+def lerp(start: Any, end: Any, weight: Any) -> Tensor:
+    """start + weight (end - start), as ``torch.lerp`` (``weight`` a number or a tensor; all
+    three broadcast). Built from differentiable ops: dy/dstart = 1 - w, dy/dend = w,
+    dy/dweight = end - start."""
+    start = as_tensor(start)
+    return add(start, mul(weight, sub(end, start)))
+
+
+class FmodFunction(Function):
+    """y = a - trunc(a / b) * b, C's ``fmod`` (the sign of a; ``%`` takes the sign of b);
+    dy/da = 1, dy/db = -trunc(a / b) (between the jumps, where a / b is not an integer)."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        a, b = _match(a, b)
+        _check_int_divisor("fmod", a, b)
+        self.save_for_backward(a, b)
+        return self.xp.fmod(a, b)
+
+    def backward(self, gy: Array) -> tuple[Array, Array | None]:
+        a, b = self.saved_tensors
+        gb = -gy * self.xp.trunc(a / b) if self.needs_input_grad[1] else None
+        return gy, gb
+
+
+def fmod(a: Any, b: Any) -> Tensor:
+    """The remainder of a / b with the sign of ``a`` (``torch.fmod``: fmod(-3, 2) = -1, where
+    -3 % 2 = 1); integers stay integers, an integer divisor of 0 raises."""
+    return FmodFunction()(a, b)
+
+
+def index_select(x: Any, dim: int, index: Any) -> Tensor:
+    """The entries ``index`` (a 1-D integer tensor, repeats allowed) along ``dim``, as
+    ``torch.index_select``: ``x.index_select(1, idx)`` keeps the channels in idx. Differentiable
+    (an indexing: the gradient adds up where an index repeats)."""
+    x = as_tensor(x)
+    d = _dim("index_select", dim, x.shape)
+    index = index if isinstance(index, Tensor) else as_tensor(index, device=x.device)
+    if index.dtype.kind not in "iu" or index.ndim > 1:
+        raise ValueError(
+            f"index_select: index must be a 1-D integer tensor, got {index.dtype} of shape "
+            f"{index.shape}"
+        )
+    if x.ndim == 0:
+        raise ValueError("index_select: the input is 0-D; write x.reshape(1).index_select(...)")
+    n = x.shape[d]
+    if index.numel() and bool(((index.data < 0) | (index.data >= n)).any()):
+        raise IndexError(
+            f"index_select: index values must be in 0 .. {n - 1} (axis {dim} of shape "
+            f"{x.shape}); got {int(index.data.min())} .. {int(index.data.max())}"
+        )
+    return getitem(x, (slice(None),) * d + (index.data.reshape(-1),))
+
+
+def masked_select(x: Any, mask: Any) -> Tensor:
+    """The elements of ``x`` where the bool ``mask`` is true, as a 1-D tensor (x and mask
+    broadcast together), as ``torch.masked_select``. Differentiable (an indexing)."""
+    x = as_tensor(x)
+    mask = mask if isinstance(mask, Tensor) else as_tensor(mask, device=x.device)
+    if mask.dtype != numpy.bool_:
+        raise TypeError(
+            f"masked_select: mask must be a bool tensor, got {mask.dtype}; write mask.bool() or "
+            "(mask != 0)"
+        )
+    try:
+        shape = tuple(numpy.broadcast_shapes(mask.shape, x.shape))
+    except ValueError:
+        raise ValueError(
+            f"masked_select: a mask of shape {mask.shape} does not broadcast with the input's "
+            f"shape {x.shape}"
+        ) from None
+    if shape != x.shape:
+        x = x.expand(shape)
+    return getitem(x, mask.xp.broadcast_to(mask.data, shape))
+
+
+def narrow(x: Any, dim: int, start: int, length: int) -> Tensor:
+    """``length`` entries from ``start`` along ``dim`` (a negative start counts from the end), as
+    ``torch.narrow``: a differentiable slice."""
+    x = as_tensor(x)
+    d = _dim("narrow", dim, x.shape)
+    if x.ndim == 0:
+        raise ValueError("narrow: the input is 0-D; there is no axis to narrow")
+    n, start, length = x.shape[d], int(start), int(length)
+    begin = start + n if start < 0 else start
+    if not 0 <= begin <= n or length < 0 or begin + length > n:
+        raise ValueError(
+            f"narrow: start {start} and length {length} do not fit axis {dim} of shape {x.shape}; "
+            f"give -{n} <= start <= {n}, length >= 0 and start + length <= {n}"
+        )
+    return getitem(x, (slice(None),) * d + (slice(begin, begin + length),))
+
+
+def unique(
+    x: Any,
+    sorted: bool = True,
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    dim: int | None = None,
+) -> Any:
+    """The distinct values of the flattened ``x``, in ascending order (also with ``sorted=False``,
+    which PyTorch leaves unspecified), as ``torch.unique``; with ``return_inverse`` also where each
+    element's value sits among them (x's shape, int64) and with ``return_counts`` how often each
+    occurs (int64), as a tuple. Outside the graph."""
+    x = as_tensor(x)
+    if dim is not None:
+        raise ValueError(
+            f"unique: dim={dim} (unique slices) is not supported; only the flattened tensor "
+            "(dim=None)"
+        )
+    out = x.xp.unique(x.data.reshape(-1), return_inverse=True, return_counts=True)
+    values, inverse, counts = (Tensor(a) for a in out)
+    if not (return_inverse or return_counts):
+        return values
+    extra = []
+    if return_inverse:
+        extra.append(Tensor(inverse.data.reshape(x.shape).astype(numpy.int64, copy=False)))
+    if return_counts:
+        extra.append(Tensor(counts.data.astype(numpy.int64, copy=False)))
+    return (values, *extra)
+
+
+concat = concatenate  # torch.concat: PyTorch's other name for cat

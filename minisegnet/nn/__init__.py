@@ -12,7 +12,7 @@
 * :mod:`~minisegnet.nn.norm` -- ``BatchNorm2d`` (one Function with an analytic backward);
 * :mod:`~minisegnet.nn.dropout` -- ``Dropout``, ``Dropout2d`` (inverted dropout);
 * :mod:`~minisegnet.nn.activation` -- ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``,
-  ``Softmax`` ...;
+  ``Softmax``, ``SiLU``, ``Hardtanh``, ``ReLU6`` ...;
 * :mod:`~minisegnet.nn.separable` -- ``DepthwiseSeparableConv2d`` (depthwise k x k + pointwise 1x1);
 * :mod:`~minisegnet.nn.init` -- He initialisation, the bilinear kernel and ``torch.nn.init``'s
   in-place initialisers (``kaiming_normal_``, ``xavier_uniform_`` ...);
@@ -27,7 +27,18 @@
 """
 
 from . import functional, init, utils
-from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .activation import (
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from .conv import Conv2d, ConvTranspose2d
 from .convolutionalize import convolutionalize
 from .dropout import Dropout, Dropout2d, dropout, dropout2d
@@ -98,6 +109,9 @@ __all__ = [
     "Softplus",
     "Softmax",
     "LogSoftmax",
+    "SiLU",
+    "Hardtanh",
+    "ReLU6",
     "batch_norm",
     "dropout",
     "dropout2d",

@@ -11,7 +11,18 @@ from .. import functional as F
 from ..autograd import Tensor
 from .module import Module
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax"]
+__all__ = [
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "Softmax",
+    "LogSoftmax",
+    "SiLU",
+    "Hardtanh",
+    "ReLU6",
+]
 
 
 class ReLU(Module):
@@ -83,3 +94,43 @@ class LogSoftmax(Softmax):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, axis=self.axis)
+
+
+class SiLU(Module):
+    """x * sigmoid(x) ("swish"). ``inplace`` is accepted and ignored."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class Hardtanh(Module):
+    """x clamped to [``min_val``, ``max_val``] (default [-1, 1]); gradient 1 strictly inside."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(
+                f"{type(self).__name__}: min_val {min_val} is greater than max_val {max_val}"
+            )
+        self.min_val, self.max_val = float(min_val), float(max_val)
+        self.inplace = bool(inplace)  # accepted, ignored
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6) (MobileNet's activation): ``Hardtanh(0, 6)``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return ""
